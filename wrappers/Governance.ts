@@ -1,0 +1,103 @@
+import { Address, beginCell, Builder, Cell, ContractProvider, Dictionary, Sender, toNano } from '@ton/core';
+import {
+    Governance,
+    GovParams,
+    Proposal,
+    storeSetGovParams,
+    storeSetVoter,
+} from '../build/Governance/Governance_Governance';
+
+export * from '../build/Governance/Governance_Governance';
+
+/** One message a proposal sends when executed. */
+export interface ProposalAction {
+    to: Address;
+    value: bigint;
+    body: Cell;
+}
+
+export interface VoterWeight {
+    address: Address;
+    weight: bigint;
+}
+
+/** action$_ to:MsgAddress value:Coins body:^Cell next:(Maybe ^Action) — built back to front. */
+export function packActions(actions: ProposalAction[]): Cell {
+    if (actions.length === 0) throw new Error('a proposal needs at least one action');
+    let next: Cell | null = null;
+    for (let i = actions.length - 1; i >= 0; i--) {
+        const a = actions[i];
+        const b: Builder = beginCell().storeAddress(a.to).storeCoins(a.value).storeRef(a.body);
+        b.storeMaybeRef(next);
+        next = b.endCell();
+    }
+    return next!;
+}
+
+export const DEFAULT_GOV_PARAMS: GovParams = {
+    $$type: 'GovParams',
+    quorumBps: 5000n,
+    majorityBps: 5000n,
+    votingPeriod: 3n * 24n * 3600n,
+    timelock: 24n * 3600n,
+    executionWindow: 7n * 24n * 3600n,
+};
+
+/** Governance with typed senders and getters. */
+export class GovernanceWrapper extends Governance {
+    static async create(voters: VoterWeight[], params: GovParams = DEFAULT_GOV_PARAMS): Promise<GovernanceWrapper> {
+        const dict = Dictionary.empty(Dictionary.Keys.Address(), Dictionary.Values.Uint(32));
+        let total = 0n;
+        for (const v of voters) {
+            dict.set(v.address, Number(v.weight));
+            total += v.weight;
+        }
+        const base = await Governance.fromInit(dict, BigInt(voters.length), total, params, 0n, 0n, Dictionary.empty());
+        return new GovernanceWrapper(base.address, base.init);
+    }
+
+    static open(address: Address): GovernanceWrapper {
+        return new GovernanceWrapper(address);
+    }
+
+    /** Deploys (or tops up) the contract; Governance pays executed actions from its balance. */
+    async sendFund(provider: ContractProvider, via: Sender, value: bigint) {
+        await this.send(provider, via, { value }, null);
+    }
+
+    /** A voter proposes actions (its own vote counts as yes). */
+    async sendPropose(provider: ContractProvider, via: Sender, actions: ProposalAction[], opts: { value?: bigint; queryId?: bigint } = {}) {
+        await this.send(provider, via, { value: opts.value ?? toNano('0.05') }, {
+            $$type: 'Propose',
+            queryId: opts.queryId ?? 0n,
+            actions: packActions(actions),
+        });
+    }
+
+    async sendVote(provider: ContractProvider, via: Sender, proposalId: bigint, support: boolean, value = toNano('0.05')) {
+        await this.send(provider, via, { value }, { $$type: 'Vote', queryId: 0n, proposalId, support });
+    }
+
+    /** Anyone executes a passed proposal after its timelock. */
+    async sendExecute(provider: ContractProvider, via: Sender, proposalId: bigint, value = toNano('0.05')) {
+        await this.send(provider, via, { value }, { $$type: 'Execute', queryId: 0n, proposalId });
+    }
+
+    async sendCleanup(provider: ContractProvider, via: Sender, proposalId: bigint, value = toNano('0.05')) {
+        await this.send(provider, via, { value }, { $$type: 'Cleanup', queryId: 0n, proposalId });
+    }
+
+    /** Body of a SetVoter action (a proposal addressed to Governance itself). */
+    static setVoterBody(voter: Address, weight: bigint): Cell {
+        return beginCell().store(storeSetVoter({ $$type: 'SetVoter', queryId: 0n, voter, weight })).endCell();
+    }
+
+    /** Body of a SetGovParams action (a proposal addressed to Governance itself). */
+    static setGovParamsBody(params: GovParams): Cell {
+        return beginCell().store(storeSetGovParams({ $$type: 'SetGovParams', queryId: 0n, params })).endCell();
+    }
+
+    async getProposalOrNull(provider: ContractProvider, id: bigint): Promise<Proposal | null> {
+        return this.getProposal(provider, id);
+    }
+}

@@ -1,0 +1,76 @@
+import { Address, beginCell, Cell, contractAddress, ContractProvider, Sender, toNano } from '@ton/core';
+import { ProxyTerms, storeWorkerChannelConfig, WorkerChannel } from '../build/WorkerChannel/WorkerChannel_WorkerChannel';
+import { FaultReport, faultPayload, payoutPayload, signatureCell, signPayload } from './payloads';
+
+export * from '../build/WorkerChannel/WorkerChannel_WorkerChannel';
+
+/** WorkerChannel with typed senders. Address = f(code, proxy, worker, proxy key, root, the proxy's terms). */
+export class WorkerChannelWrapper extends WorkerChannel {
+    /** The canonical channel, as the Proxy contract derives it; `terms` = the Proxy's terms. */
+    static async create(opts: { proxy: Address; worker: Address; proxyKey: bigint; root: Address; terms: ProxyTerms; code?: Cell }): Promise<WorkerChannelWrapper> {
+        const t = opts.terms;
+        const config = beginCell()
+            .store(storeWorkerChannelConfig({
+                $$type: 'WorkerChannelConfig',
+                proxy: opts.proxy, worker: opts.worker, proxyKey: opts.proxyKey, root: opts.root, treasury: t.treasury,
+                minStake: t.minWorkerStake, unbondDelay: t.workerUnbondDelay, challengePeriod: t.slashChallengePeriod,
+            }))
+            .endCell();
+        const base = await WorkerChannel.init(config, 0n, 0n, 0n, 0n, 0n, null, false);
+        const init = { code: opts.code ?? base.code, data: base.data };
+        return new WorkerChannelWrapper(contractAddress(0, init), init);
+    }
+
+    static open(address: Address): WorkerChannelWrapper {
+        return new WorkerChannelWrapper(address);
+    }
+
+    /** Deploys (first time) and adds stake; `fee` must be at least FeeSimple (0.02 TON). */
+    async sendStake(provider: ContractProvider, via: Sender, amount: bigint, fee = toNano('0.03')) {
+        await this.send(provider, via, { value: amount + fee }, { $$type: 'WorkerStake', queryId: 0n, amount });
+    }
+
+    /** The proxy signs a cumulative payout (off-chain). */
+    signPayout(cumulative: bigint, proxySecretKey: Buffer): Buffer {
+        return signPayload(payoutPayload(this.address, cumulative), proxySecretKey);
+    }
+
+    async sendClaim(provider: ContractProvider, via: Sender, opts: { amount: bigint; signature: Buffer; value?: bigint; queryId?: bigint }) {
+        await this.send(provider, via, { value: opts.value ?? toNano('0.03') }, {
+            $$type: 'ClaimPayout',
+            queryId: opts.queryId ?? 0n,
+            amount: opts.amount,
+            signature: opts.signature,
+        });
+    }
+
+    /** The proxy signs a fault report (off-chain). */
+    signFault(f: FaultReport, proxySecretKey: Buffer): Buffer {
+        return signPayload(faultPayload(this.address, f), proxySecretKey);
+    }
+
+    async sendReportFault(provider: ContractProvider, via: Sender, f: FaultReport & { signature: Buffer; value?: bigint }) {
+        await this.send(provider, via, { value: f.value ?? toNano('0.03') }, {
+            $$type: 'ReportFault',
+            queryId: 0n,
+            seqno: f.seqno,
+            amount: f.amount,
+            reason: f.reason,
+            requestId: f.requestId,
+            evidenceHash: f.evidenceHash,
+            signature: signatureCell(f.signature),
+        });
+    }
+
+    async sendExecuteSlash(provider: ContractProvider, via: Sender, value = toNano('0.05')) {
+        await this.send(provider, via, { value }, { $$type: 'ExecuteSlash', queryId: 0n });
+    }
+
+    async sendStartUnbond(provider: ContractProvider, via: Sender, value = toNano('0.02')) {
+        await this.send(provider, via, { value }, { $$type: 'StartUnbond', queryId: 0n });
+    }
+
+    async sendFinishUnbond(provider: ContractProvider, via: Sender, value = toNano('0.05')) {
+        await this.send(provider, via, { value }, { $$type: 'FinishUnbond', queryId: 0n });
+    }
+}

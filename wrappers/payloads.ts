@@ -1,0 +1,72 @@
+// Exact cells that off-chain code signs (spec/contracts.md, "Signed payloads").
+// Tags and layouts mirror contracts/constants.tact and the *Hash helpers in the contracts.
+import { Address, beginCell, Cell } from '@ton/core';
+import { sha256_sync, sign } from '@ton/crypto';
+import { TagCommit, TagFault, TagPayout, TagVoucher, TagWithdraw } from '../build/ClientChannel/ClientChannel_ClientChannel';
+
+/** voucher$_ tag:uint32 channel:MsgAddress amount:Coins — signed by the client's voucher key. */
+export function voucherPayload(channel: Address, cumulative: bigint): Cell {
+    return beginCell().storeUint(TagVoucher, 32).storeAddress(channel).storeCoins(cumulative).endCell();
+}
+
+/** withdraw$_ tag:uint32 channel:MsgAddress amount:Coins seqno:uint32 close:Bool — co-signed by the proxy's enclave key. */
+export function withdrawPayload(channel: Address, amount: bigint, seqno: bigint, close: boolean): Cell {
+    return beginCell()
+        .storeUint(TagWithdraw, 32)
+        .storeAddress(channel)
+        .storeCoins(amount)
+        .storeUint(seqno, 32)
+        .storeBit(close)
+        .endCell();
+}
+
+/** commit$_ tag:uint32 proxy:MsgAddress seqno:uint64 hash:uint256 — signed by the proxy's enclave key. */
+export function commitPayload(proxy: Address, seqno: bigint, hash: bigint): Cell {
+    return beginCell().storeUint(TagCommit, 32).storeAddress(proxy).storeUint(seqno, 64).storeUint(hash, 256).endCell();
+}
+
+/** payout$_ tag:uint32 channel:MsgAddress amount:Coins — signed by the proxy's enclave key. */
+export function payoutPayload(channel: Address, cumulative: bigint): Cell {
+    return beginCell().storeUint(TagPayout, 32).storeAddress(channel).storeCoins(cumulative).endCell();
+}
+
+export interface FaultReport {
+    seqno: bigint;
+    amount: bigint;
+    reason: bigint;
+    requestId: bigint;
+    evidenceHash: bigint;
+}
+
+/** fault$_ tag:uint32 channel:MsgAddress seqno:uint32 amount:Coins reason:uint32 requestId:uint256 evidenceHash:uint256 */
+export function faultPayload(channel: Address, f: FaultReport): Cell {
+    return beginCell()
+        .storeUint(TagFault, 32)
+        .storeAddress(channel)
+        .storeUint(f.seqno, 32)
+        .storeCoins(f.amount)
+        .storeUint(f.reason, 32)
+        .storeUint(f.requestId, 256)
+        .storeUint(f.evidenceHash, 256)
+        .endCell();
+}
+
+/** Ed25519 signature over the payload cell's hash (what the contracts verify with CHKSIGNU). */
+export function signPayload(payload: Cell, secretKey: Buffer): Buffer {
+    return sign(payload.hash(), secretKey);
+}
+
+/** A 512-bit signature in its own cell (for messages that carry signatures by reference). */
+export function signatureCell(signature: Buffer): Cell {
+    return beginCell().storeBuffer(signature).endCell();
+}
+
+/** Model id = sha256 of the canonical model name, as Root computes it. */
+export function modelId(name: string): bigint {
+    return BigInt('0x' + sha256_sync(Buffer.from(name, 'utf8')).toString('hex'));
+}
+
+/** A public key or hash as the uint256 the contracts store. */
+export function toUint256(buf: Buffer): bigint {
+    return BigInt('0x' + buf.toString('hex'));
+}
