@@ -1,0 +1,38 @@
+// spec/contracts.md must match the code: opcodes, exit codes, signature tags and the gas table.
+import { readFileSync } from 'fs';
+import { join } from 'path';
+import { readHistory, renderTable, specTable } from '../bench/gas';
+
+const root = join(__dirname, '..');
+const spec = readFileSync(join(root, 'spec/contracts.md'), 'utf8');
+const messages = readFileSync(join(root, 'contracts/messages.tact'), 'utf8');
+const constants = readFileSync(join(root, 'contracts/constants.tact'), 'utf8');
+
+describe('spec/contracts.md', () => {
+    const opcodes = [...messages.matchAll(/^message\(0x([0-9a-f]{8})\) (\w+)/gm)].map((m) => ({ op: m[1], name: m[2] }));
+    const errors = [...constants.matchAll(/^const (Err\w+): Int = (\d+);/gm)].map((m) => ({ name: m[1], code: m[2] }));
+    const tags = [...constants.matchAll(/^const (Tag\w+): Int = 0x([0-9a-f]{8});/gm)].map((m) => ({ name: m[1], hex: m[2] }));
+
+    it('finds the declarations it checks', () => {
+        expect(opcodes.length).toBeGreaterThanOrEqual(49);
+        expect(errors.length).toBeGreaterThanOrEqual(25);
+        expect(tags.length).toBe(5);
+    });
+
+    it.each(opcodes.map((o) => [o.name, o.op]))('documents message %s with opcode %s', (name, op) => {
+        expect(spec).toMatch(new RegExp(`\\| ${op} \\| ${name} \\|`));
+    });
+
+    it.each(errors.map((e) => [e.name, e.code]))('documents exit code %s = %s', (name, code) => {
+        expect(spec).toMatch(new RegExp(`\\| ${code} \\| ${name} \\|`));
+    });
+
+    it.each(tags.map((t) => [t.name, t.hex]))('documents signature tag %s = #%s', (_name, hex) => {
+        expect(spec).toContain(`tag:#${hex}`);
+    });
+
+    it('carries the newest gas table of bench/gas.json', () => {
+        const history = readHistory();
+        expect(specTable()).toBe(renderTable(history[history.length - 1]));
+    });
+});
