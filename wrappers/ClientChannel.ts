@@ -67,7 +67,7 @@ export class ClientChannelWrapper extends ClientChannel {
         await this.send(provider, via, { value }, { $$type: 'StartClose', queryId: 0n });
     }
 
-    async sendFinishClose(provider: ContractProvider, via: Sender, value = toNano('0.02')) {
+    async sendFinishClose(provider: ContractProvider, via: Sender, value = toNano('0.05')) {
         await this.send(provider, via, { value }, { $$type: 'FinishClose', queryId: 0n });
     }
 }

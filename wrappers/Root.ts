@@ -39,8 +39,9 @@ export const DEFAULT_PARAMS: Params = {
     creditWindow: toNano('0.1'),
     proxyCloseDelay: 3600n,
     clientCloseDelay: 3600n,
-    workerUnbondDelay: 2n * 3600n,
-    slashChallengePeriod: 3600n,
+    // Longer than DEFAULT_GOV_PARAMS' voting period + timelock, so Governance can veto a slash in time.
+    workerUnbondDelay: 5n * 24n * 3600n,
+    slashChallengePeriod: 4n * 24n * 3600n + 3600n,
 };
 
 export interface ChildCodes {

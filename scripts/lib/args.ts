@@ -137,10 +137,15 @@ export interface Asker {
     input(message: string): Promise<string>;
 }
 
-/** The flag's value, or (when absent) the answer to a prompt; parsed with `parse`. */
-export async function flagOrAsk<T>(args: string[], name: string, ui: Asker, message: string, parse: (v: string, n: string) => T): Promise<T> {
+/**
+ * The flag's value, or (when absent) the answer to a prompt; parsed with `parse`.
+ * Without `ui` (non-interactive use) an absent flag is an error.
+ */
+export async function flagOrAsk<T>(args: string[], name: string, ui: Asker | undefined, message: string, parse: (v: string, n: string) => T): Promise<T> {
     const v = flag(args, name);
-    return parse(v ?? (await ui.input(message)), name);
+    if (v !== undefined) return parse(v, name);
+    if (!ui) throw new ArgError(`${norm(name)}: required`);
+    return parse(await ui.input(message), name);
 }
 
 export const askString = (v: string, name: string): string => {

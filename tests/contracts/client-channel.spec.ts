@@ -299,7 +299,7 @@ describe('Redeem', () => {
         await expectRefused(() => ch.sendRedeem(n.proxyOwner.getSender(), { amount: toNano('1'), signature: sig }), n.proxyOwner.address, ErrWrongState);
     });
 
-    it('restores the channel when the closed Proxy bounces the payment; the voucher stays redeemable', async () => {
+    it('restores redeemed and balance when the closed Proxy bounces the payment', async () => {
         // Close the Proxy: its only worker channel unbonds first, then the proxy finishes closing.
         await n.proxy.sendClose(n.proxyOwner.getSender());
         await n.workerChannel.sendStartUnbond(n.worker.getSender());

@@ -2,7 +2,7 @@
 // Voters a/b/c weigh 50/30/20 (total 100) unless a test says otherwise; params are DEFAULT_GOV_PARAMS
 // (quorum 50%, majority > 50%, voting 3 days, timelock 1 day, execution window 7 days).
 import '@ton/test-utils';
-import { Blockchain, SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox';
+import { Blockchain, BlockchainSnapshot, SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox';
 import { Address, beginCell, Cell, toNano } from '@ton/core';
 import {
     DEFAULT_GOV_PARAMS,
@@ -115,10 +115,26 @@ async function vote(ctx: Ctx, by: SandboxContract<TreasuryContract>, id: bigint,
     expect(r.transactions).toHaveTransaction({ from: by.address, to: ctx.gov.address, success: true });
 }
 
+/** One sandbox per describe; every test starts from the freshly deployed state. */
+function fresh(weights?: bigint[]): () => Ctx {
+    let ctx: Ctx;
+    let snap: BlockchainSnapshot;
+    beforeAll(async () => {
+        ctx = await setup(weights);
+        snap = ctx.bc.snapshot();
+    });
+    beforeEach(async () => {
+        await ctx.bc.loadFrom(snap);
+        ctx.bc.now = T0;
+    });
+    return () => ctx;
+}
+
 describe('Governance', () => {
     let ctx: Ctx;
-    beforeEach(async () => {
-        ctx = await setup();
+    const get = fresh();
+    beforeEach(() => {
+        ctx = get();
     });
 
     it('starts with the voters, weights and params it was deployed with', async () => {
@@ -189,6 +205,14 @@ describe('Governance', () => {
             [
                 'an action whose next-flag is set but has no next reference',
                 () => beginCell().storeAddress(ctx.target.address).storeCoins(ACTION_VALUE).storeRef(comment('x')).storeBit(true).endCell(),
+            ],
+            [
+                'an action with trailing data after the next-flag',
+                () => beginCell().storeAddress(ctx.target.address).storeCoins(ACTION_VALUE).storeRef(comment('x')).storeBit(false).storeUint(7, 8).endCell(),
+            ],
+            [
+                'an action addressed to an external address',
+                () => beginCell().storeUint(1, 2).storeUint(256, 9).storeUint(5, 256).storeCoins(ACTION_VALUE).storeRef(comment('x')).storeBit(false).endCell(),
             ],
             [
                 'a well-formed first action followed by a malformed one',
@@ -591,8 +615,9 @@ describe('Governance', () => {
 
 describe('Governance with a single voter', () => {
     let ctx: Ctx;
-    beforeEach(async () => {
-        ctx = await setup([7n]);
+    const get = fresh([7n]);
+    beforeEach(() => {
+        ctx = get();
     });
 
     it("passes the sole voter's proposal when it is made; executable after the timelock", async () => {

@@ -1,24 +1,800 @@
+// Root: every receiver (governance actions, proxy registration), its failure modes and its getters.
+// One network is deployed once; each test starts from a snapshot of it. Bounded sets are tested at
+// their limits: models by real registrations (MaxModels = 128), images and proxies from a Root whose
+// initial state already holds MaxImages - 1 / MaxProxies - 1 entries (deploying that state is the
+// same as reaching it by sends, without 500 extra transactions).
 import '@ton/test-utils';
-import { internal } from '@ton/sandbox';
-import { toNano } from '@ton/core';
-import { deployNetwork } from '../helpers/network';
-import { RootWrapper } from '../../wrappers/Root';
+import { flattenTransaction, randomAddress } from '@ton/test-utils';
+import { Blockchain, BlockchainSnapshot, SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox';
+import { Address, beginCell, Cell, Dictionary, internal, toNano } from '@ton/core';
+import { createHash } from 'crypto';
+import { balanceOf, deployNetwork, keys, Network, PROXY_STAKE } from '../helpers/network';
+import {
+    compiledChildCodes,
+    DEFAULT_PARAMS,
+    dictValueParserProxyInfo,
+    ErrAccessDenied,
+    ErrBadModel,
+    ErrBadParams,
+    ErrLimitReached,
+    ErrLowStake,
+    ErrNoPendingSlash,
+    ErrNotFound,
+    Model,
+    Params,
+    ProxyInfo,
+    Root,
+    RootWrapper,
+    storeAddImage,
+    storeRemoveImage,
+} from '../../wrappers/Root';
+import { ProxyWrapper } from '../../wrappers/Proxy';
+import { GovernanceWrapper } from '../../wrappers/Governance';
+import { modelId, toUint256 } from '../../wrappers/payloads';
 
-describe('timing', () => {
-    it('adds 257 images', async () => {
-        const n = await deployNetwork({ upTo: 'root' });
-        let t = Date.now();
-        for (let i = 0; i < 128; i++) {
-            await n.bc.sendMessage(internal({ from: n.gov.address, to: n.root.address, value: toNano('0.05'), body: RootWrapper.addImageBody('proxy', BigInt(i) * 7919n + 1n) }));
+const MAX_IMAGES = 256;
+const MAX_MODELS = 128;
+const MAX_PROXIES = 64;
+const MAX_DELAY = 31536000n;
+const STATE_CLOSING = 1n;
+
+async function accountOf(bc: Blockchain, addr: Address): Promise<{ code: Cell; data: Cell }> {
+    const st = (await bc.getContract(addr)).accountState;
+    if (st?.type !== 'active' || !st.state.code || !st.state.data) throw new Error(`${addr} is not active`);
+    return { code: st.state.code, data: st.state.data };
+}
+
+/** Deep copy with addresses as strings (Address objects carry per-instance closures that break toEqual). */
+function plain(x: unknown): unknown {
+    if (x instanceof Address) return x.toString();
+    if (x instanceof Cell) return x.hash().toString('hex');
+    if (Array.isArray(x)) return x.map(plain);
+    if (x && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, plain(v)]));
+    return x;
+}
+
+function model(name: string, over: Partial<Omit<Model, '$$type'>> = {}): Omit<Model, '$$type'> {
+    return {
+        name,
+        weightsHash: 0xabcdn,
+        contextLength: 32768n,
+        pricePrompt: 100n,
+        priceCached: 10n,
+        priceCompletion: 400n,
+        priceReasoning: 400n,
+        ...over,
+    };
+}
+
+function rawAddImage(kind: bigint, hash: bigint): Cell {
+    return beginCell().store(storeAddImage({ $$type: 'AddImage', queryId: 0n, kind, hash })).endCell();
+}
+function rawRemoveImage(kind: bigint, hash: bigint): Cell {
+    return beginCell().store(storeRemoveImage({ $$type: 'RemoveImage', queryId: 0n, kind, hash })).endCell();
+}
+
+describe('Root', () => {
+    let n: Network;
+    let base: BlockchainSnapshot;
+
+    beforeAll(async () => {
+        n = await deployNetwork();
+        base = n.bc.snapshot();
+    });
+    beforeEach(async () => {
+        await n.bc.loadFrom(base);
+    });
+
+    // ---------- helpers ----------
+    const ONE = toNano('1');
+
+    /** Governance action with 1 TON attached (the excess must come back). */
+    const act = (body: Cell, from: SandboxContract<TreasuryContract> = n.gov, value = ONE) => n.root.sendAction(from.getSender(), body, value);
+
+    async function rootState() {
+        return { data: (await accountOf(n.bc, n.root.address)).data, balance: await balanceOf(n.bc, n.root.address), version: await n.root.getVersion() };
+    }
+    type RootState = Awaited<ReturnType<typeof rootState>>;
+
+    /** A refused message: Root's stored state is bit-for-bit the same and its balance did not decrease. */
+    async function expectRootUnchanged(before: RootState) {
+        const after = await rootState();
+        expect(after.data.equals(before.data)).toBe(true);
+        expect(after.version).toBe(before.version);
+        expect(after.balance).toBeGreaterThanOrEqual(before.balance);
+    }
+
+    function expectRefused(r: SendMessageResult, from: Address, exitCode: bigint) {
+        expect(r.transactions).toHaveTransaction({ from, to: n.root.address, success: false, exitCode: Number(exitCode), aborted: true });
+        // the value goes back to the sender in a bounce
+        expect(r.transactions).toHaveTransaction({ from: n.root.address, to: from, inMessageBounced: true });
+    }
+
+    /** Success, version + 1, and the excess of the 1 TON attached returned to the sender. */
+    function expectDone(r: SendMessageResult, from: Address = n.gov.address) {
+        expect(r.transactions).toHaveTransaction({ from, to: n.root.address, success: true });
+        expect(r.transactions).toHaveTransaction({ from: n.root.address, to: from, success: true, value: (v?: bigint) => v !== undefined && v > ONE - toNano('0.02') });
+    }
+
+    // ---------- images ----------
+    describe('AddImage / RemoveImage', () => {
+        const H1 = 0x1111n;
+        const H2 = 0x2222n;
+
+        it('adds a proxy image and a worker image to their own allowlists, bumping version and returning the excess', async () => {
+            const v0 = await n.root.getVersion();
+            const r1 = await act(RootWrapper.addImageBody('proxy', H1));
+            expectDone(r1);
+            expect(await n.root.getVersion()).toBe(v0 + 1n);
+            const r2 = await act(RootWrapper.addImageBody('worker', H2));
+            expectDone(r2);
+            expect(await n.root.getVersion()).toBe(v0 + 2n);
+
+            expect(await n.root.getIsProxyImageAllowed(H1)).toBe(true);
+            expect(await n.root.getIsWorkerImageAllowed(H1)).toBe(false);
+            expect(await n.root.getIsWorkerImageAllowed(H2)).toBe(true);
+            expect(await n.root.getIsProxyImageAllowed(H2)).toBe(false);
+            const c = await n.root.getCounts();
+            expect(c.proxyImages).toBe(1n);
+            expect(c.workerImages).toBe(1n);
+            expect(await n.root.getAllImages('proxy')).toEqual([H1]);
+            expect(await n.root.getAllImages('worker')).toEqual([H2]);
+        });
+
+        it('adding an image that is already listed does not count it twice', async () => {
+            await act(RootWrapper.addImageBody('proxy', H1));
+            const v = await n.root.getVersion();
+            const r = await act(RootWrapper.addImageBody('proxy', H1));
+            expectDone(r);
+            expect((await n.root.getCounts()).proxyImages).toBe(1n);
+            expect(await n.root.getAllImages('proxy')).toEqual([H1]);
+            expect(await n.root.getVersion()).toBe(v + 1n);
+        });
+
+        it('removes a proxy image and a worker image', async () => {
+            await act(RootWrapper.addImageBody('proxy', H1));
+            await act(RootWrapper.addImageBody('worker', H2));
+            const v = await n.root.getVersion();
+            expectDone(await act(RootWrapper.removeImageBody('proxy', H1)));
+            expectDone(await act(RootWrapper.removeImageBody('worker', H2)));
+            expect(await n.root.getIsProxyImageAllowed(H1)).toBe(false);
+            expect(await n.root.getIsWorkerImageAllowed(H2)).toBe(false);
+            const c = await n.root.getCounts();
+            expect(c.proxyImages).toBe(0n);
+            expect(c.workerImages).toBe(0n);
+            expect(await n.root.getAllImages('proxy')).toEqual([]);
+            expect(await n.root.getVersion()).toBe(v + 2n);
+        });
+
+        it('refuses image changes from a stranger (ErrAccessDenied)', async () => {
+            await act(RootWrapper.addImageBody('proxy', H1));
+            const before = await rootState();
+            for (const body of [RootWrapper.addImageBody('proxy', H2), RootWrapper.addImageBody('worker', H2), RootWrapper.removeImageBody('proxy', H1)]) {
+                const r = await act(body, n.stranger);
+                expectRefused(r, n.stranger.address, ErrAccessDenied);
+            }
+            await expectRootUnchanged(before);
+            expect(await n.root.getIsProxyImageAllowed(H1)).toBe(true);
+        });
+
+        it('refuses an unknown image kind (ErrBadParams)', async () => {
+            await act(RootWrapper.addImageBody('worker', H1));
+            const before = await rootState();
+            expectRefused(await act(rawAddImage(2n, H2)), n.gov.address, ErrBadParams);
+            expectRefused(await act(rawRemoveImage(2n, H1)), n.gov.address, ErrBadParams);
+            await expectRootUnchanged(before);
+        });
+
+        it('refuses to remove an image that is not listed under that kind (ErrNotFound)', async () => {
+            await act(RootWrapper.addImageBody('worker', H1));
+            const before = await rootState();
+            expectRefused(await act(RootWrapper.removeImageBody('proxy', H1)), n.gov.address, ErrNotFound);
+            expectRefused(await act(RootWrapper.removeImageBody('worker', H2)), n.gov.address, ErrNotFound);
+            await expectRootUnchanged(before);
+            expect((await n.root.getCounts()).workerImages).toBe(1n);
+        });
+    });
+
+    // ---------- models ----------
+    describe('RegisterModel / RemoveModel', () => {
+        it('registers a model under id = sha256(name)', async () => {
+            const v = await n.root.getVersion();
+            const m = model('Qwen/Qwen3-32B');
+            expectDone(await act(RootWrapper.registerModelBody(m)));
+            expect(await n.root.getModel(modelId('Qwen/Qwen3-32B'))).toEqual({ $$type: 'Model', ...m });
+            expect(await n.root.getModelByName('Qwen/Qwen3-32B')).toEqual({ $$type: 'Model', ...m });
+            expect((await n.root.getCounts()).models).toBe(1n);
+            expect(await n.root.getVersion()).toBe(v + 1n);
+            const all = await n.root.getAllModels();
+            expect([...all.keys()]).toEqual([modelId('Qwen/Qwen3-32B')]);
+        });
+
+        it('uses the UTF-8 bytes of a non-ASCII name for the id', async () => {
+            const name = 'модель-ü/7B';
+            await act(RootWrapper.registerModelBody(model(name)));
+            expect((await n.root.getModel(modelId(name)))?.name).toBe(name);
+        });
+
+        it('updating an existing model replaces its fields without counting it twice', async () => {
+            await act(RootWrapper.registerModelBody(model('m')));
+            const v = await n.root.getVersion();
+            const updated = model('m', { contextLength: 8192n, pricePrompt: 5n, weightsHash: 7n });
+            expectDone(await act(RootWrapper.registerModelBody(updated)));
+            expect(await n.root.getModel(modelId('m'))).toEqual({ $$type: 'Model', ...updated });
+            expect((await n.root.getCounts()).models).toBe(1n);
+            expect(await n.root.getVersion()).toBe(v + 1n);
+        });
+
+        it('accepts a 120-byte name', async () => {
+            const name = 'n'.repeat(120);
+            expectDone(await act(RootWrapper.registerModelBody(model(name))));
+            expect((await n.root.getModel(modelId(name)))?.name).toBe(name);
+        });
+
+        it('refuses an empty name, a zero context length and names over 120 bytes (ErrBadModel)', async () => {
+            const before = await rootState();
+            for (const m of [
+                model(''),
+                model('ok-name', { contextLength: 0n }),
+                model('n'.repeat(121)),
+                model('é'.repeat(61)), // 122 bytes in 61 characters
+                model('n'.repeat(300)), // spills into a second cell
+            ]) {
+                expectRefused(await act(RootWrapper.registerModelBody(m)), n.gov.address, ErrBadModel);
+            }
+            await expectRootUnchanged(before);
+            expect((await n.root.getCounts()).models).toBe(0n);
+        });
+
+        it('refuses model changes from a stranger (ErrAccessDenied)', async () => {
+            await act(RootWrapper.registerModelBody(model('m')));
+            const before = await rootState();
+            expectRefused(await act(RootWrapper.registerModelBody(model('x')), n.stranger), n.stranger.address, ErrAccessDenied);
+            expectRefused(await act(RootWrapper.removeModelBody('m'), n.stranger), n.stranger.address, ErrAccessDenied);
+            await expectRootUnchanged(before);
+        });
+
+        it('removes a model', async () => {
+            await act(RootWrapper.registerModelBody(model('a')));
+            await act(RootWrapper.registerModelBody(model('b')));
+            const v = await n.root.getVersion();
+            expectDone(await act(RootWrapper.removeModelBody('a')));
+            expect(await n.root.getModel(modelId('a'))).toBeNull();
+            expect((await n.root.getModel(modelId('b')))?.name).toBe('b');
+            expect((await n.root.getCounts()).models).toBe(1n);
+            expect(await n.root.getVersion()).toBe(v + 1n);
+        });
+
+        it('refuses to remove an unknown model (ErrNotFound)', async () => {
+            await act(RootWrapper.registerModelBody(model('a')));
+            const before = await rootState();
+            expectRefused(await act(RootWrapper.removeModelBody('b')), n.gov.address, ErrNotFound);
+            await expectRootUnchanged(before);
+        });
+
+        it(`holds at most ${MAX_MODELS} models (ErrLimitReached) and pages through all of them`, async () => {
+            const names = Array.from({ length: MAX_MODELS }, (_, i) => `model-${i}`);
+            // one external to the governance wallet carries all 128 registrations (fewer transactions)
+            const r = await n.gov.sendMessages(names.map((name) => internal({ to: n.root.address, value: toNano('0.05'), body: RootWrapper.registerModelBody(model(name)) })));
+            const done = r.transactions.filter((tx) => flattenTransaction(tx).to?.equals(n.root.address) && flattenTransaction(tx).success);
+            expect(done.length).toBe(MAX_MODELS);
+            expect((await n.root.getCounts()).models).toBe(BigInt(MAX_MODELS));
+
+            // more than 4 pages of 32 (and an empty last page)
+            const all = await n.root.getAllModels(32n);
+            expect(all.size).toBe(MAX_MODELS);
+            for (const name of names) expect(all.get(modelId(name))?.name).toBe(name);
+
+            const before = await rootState();
+            expectRefused(await act(RootWrapper.registerModelBody(model('one-too-many'))), n.gov.address, ErrLimitReached);
+            await expectRootUnchanged(before);
+
+            // an update of a listed model is not an addition
+            expectDone(await act(RootWrapper.registerModelBody(model('model-7', { contextLength: 1n }))));
+            expect((await n.root.getModel(modelId('model-7')))?.contextLength).toBe(1n);
+            // after a removal there is room again
+            await act(RootWrapper.removeModelBody('model-0'));
+            expectDone(await act(RootWrapper.registerModelBody(model('one-too-many'))));
+            expect((await n.root.getCounts()).models).toBe(BigInt(MAX_MODELS));
+        });
+    });
+
+    // ---------- params ----------
+    describe('SetParams', () => {
+        const valid: Params = {
+            ...DEFAULT_PARAMS,
+            commissionBps: 500n,
+            reporterShareBps: 3000n,
+            minProxyStake: toNano('20'),
+            minWorkerStake: toNano('2'),
+            proxyCloseDelay: 7200n,
+            workerUnbondDelay: 4000n,
+            slashChallengePeriod: 4000n,
+        };
+
+        it('sets valid params; the terms given to new proxies follow', async () => {
+            const v = await n.root.getVersion();
+            expectDone(await act(RootWrapper.setParamsBody(valid)));
+            expect(await n.root.getParams()).toEqual(valid);
+            expect(await n.root.getVersion()).toBe(v + 1n);
+            const t = await n.root.getTerms();
+            expect(t.commissionBps).toBe(500n);
+            expect(t.reporterShareBps).toBe(3000n);
+            expect(t.proxyCloseDelay).toBe(7200n);
+            expect(t.workerUnbondDelay).toBe(4000n);
+            expect(t.slashChallengePeriod).toBe(4000n);
+            expect(t.minWorkerStake).toBe(toNano('2'));
+            expect(t.treasury.equals(n.treasury.address)).toBe(true);
+        });
+
+        it('accepts the boundary values (10000 bps, one-year delays)', async () => {
+            const edge: Params = { ...valid, commissionBps: 10000n, reporterShareBps: 10000n, proxyCloseDelay: MAX_DELAY, clientCloseDelay: MAX_DELAY, workerUnbondDelay: MAX_DELAY, slashChallengePeriod: MAX_DELAY };
+            expectDone(await act(RootWrapper.setParamsBody(edge)));
+            expect(await n.root.getParams()).toEqual(edge);
+        });
+
+        const bad: [string, Partial<Params>][] = [
+            ['commissionBps > 10000', { commissionBps: 10001n }],
+            ['reporterShareBps > 10000', { reporterShareBps: 10001n }],
+            ['workerUnbondDelay < slashChallengePeriod', { workerUnbondDelay: 3599n, slashChallengePeriod: 3600n }],
+            ['proxyCloseDelay > 1 year', { proxyCloseDelay: MAX_DELAY + 1n }],
+            ['clientCloseDelay > 1 year', { clientCloseDelay: MAX_DELAY + 1n }],
+            ['workerUnbondDelay > 1 year', { workerUnbondDelay: MAX_DELAY + 1n }],
+            ['slashChallengePeriod > 1 year', { workerUnbondDelay: MAX_DELAY + 1n, slashChallengePeriod: MAX_DELAY + 1n }],
+            ['minProxyStake = 0', { minProxyStake: 0n }],
+            ['minWorkerStake = 0', { minWorkerStake: 0n }],
+        ];
+        for (const [what, over] of bad) {
+            it(`refuses ${what} (ErrBadParams)`, async () => {
+                const before = await rootState();
+                expectRefused(await act(RootWrapper.setParamsBody({ ...valid, ...over })), n.gov.address, ErrBadParams);
+                await expectRootUnchanged(before);
+                expect(await n.root.getParams()).toEqual(DEFAULT_PARAMS);
+            });
         }
-        console.log('128 direct adds ms', Date.now() - t);
-        t = Date.now();
-        const msgs = [];
-        for (let i = 128; i < 256; i++) msgs.push(internal({ from: n.gov.address, to: n.root.address, value: toNano('0.05'), body: RootWrapper.addImageBody('proxy', BigInt(i) * 7919n + 1n) }));
-        for (const m of msgs) n.bc.sendMessageIter(m);
-        console.log('128 adds iter ms', Date.now() - t);
-        t = Date.now();
-        const all = await n.root.getAllImages('proxy');
-        console.log('getAll ms', Date.now() - t, all.length);
+
+        it('refuses params from a stranger (ErrAccessDenied)', async () => {
+            const before = await rootState();
+            expectRefused(await act(RootWrapper.setParamsBody(valid), n.stranger), n.stranger.address, ErrAccessDenied);
+            await expectRootUnchanged(before);
+        });
+    });
+
+    // ---------- code ----------
+    describe('SetChildCode / UpgradeRoot', () => {
+        it('sets new child code, bumps codeVersion, and derives proxy addresses from it', async () => {
+            const old = await n.root.getChildCode();
+            expect(old.codeVersion).toBe(0n);
+            const gov = await GovernanceWrapper.create([{ address: n.gov.address, weight: 1n }]);
+            const other = gov.init!.code;
+            const codes = { proxyCode: old.workerCode, clientCode: other, workerCode: old.proxyCode };
+            const v = await n.root.getVersion();
+            expectDone(await act(RootWrapper.setChildCodeBody(codes)));
+            const now = await n.root.getChildCode();
+            expect(now.codeVersion).toBe(1n);
+            expect(now.proxyCode.equals(codes.proxyCode)).toBe(true);
+            expect(now.clientCode.equals(codes.clientCode)).toBe(true);
+            expect(now.workerCode.equals(codes.workerCode)).toBe(true);
+            expect(await n.root.getVersion()).toBe(v + 1n);
+
+            const key = toUint256(n.proxyKeys.publicKey);
+            const derived = await n.root.getProxyAddress(n.proxyOwner.address, key);
+            const expected = await ProxyWrapper.create({ root: n.root.address, owner: n.proxyOwner.address, enclaveKey: key, workerCode: codes.workerCode, proxyCode: codes.proxyCode });
+            expect(derived.equals(expected.address)).toBe(true);
+            expect(derived.equals(n.proxy.address)).toBe(false);
+        });
+
+        it('refuses child code from a stranger (ErrAccessDenied)', async () => {
+            const old = await n.root.getChildCode();
+            const before = await rootState();
+            const r = await act(RootWrapper.setChildCodeBody({ proxyCode: old.clientCode, clientCode: old.clientCode, workerCode: old.clientCode }), n.stranger);
+            expectRefused(r, n.stranger.address, ErrAccessDenied);
+            await expectRootUnchanged(before);
+        });
+
+        it('upgrades to the same code keeping its storage (version + 1)', async () => {
+            const { code } = await accountOf(n.bc, n.root.address);
+            const v = await n.root.getVersion();
+            const counts = await n.root.getCounts();
+            expectDone(await act(RootWrapper.upgradeRootBody(code)));
+            expect((await accountOf(n.bc, n.root.address)).code.equals(code)).toBe(true);
+            expect(await n.root.getVersion()).toBe(v + 1n);
+            expect(await n.root.getCounts()).toEqual(counts);
+        });
+
+        it('replaces its own code with the given cell', async () => {
+            const gov = await GovernanceWrapper.create([{ address: n.gov.address, weight: 1n }]);
+            const newCode = gov.init!.code;
+            const { code: oldCode } = await accountOf(n.bc, n.root.address);
+            expect(oldCode.equals(newCode)).toBe(false);
+            const r = await act(RootWrapper.upgradeRootBody(newCode));
+            expectDone(r);
+            expect((await accountOf(n.bc, n.root.address)).code.equals(newCode)).toBe(true);
+        });
+
+        it('refuses an upgrade from a stranger (ErrAccessDenied)', async () => {
+            const gov = await GovernanceWrapper.create([{ address: n.gov.address, weight: 1n }]);
+            const { code } = await accountOf(n.bc, n.root.address);
+            const before = await rootState();
+            expectRefused(await act(RootWrapper.upgradeRootBody(gov.init!.code), n.stranger), n.stranger.address, ErrAccessDenied);
+            await expectRootUnchanged(before);
+            expect((await accountOf(n.bc, n.root.address)).code.equals(code)).toBe(true);
+        });
+    });
+
+    // ---------- proxies ----------
+    describe('DelistProxy', () => {
+        it('removes the proxy; the Proxy is told, becomes banned and starts closing', async () => {
+            expect(await n.root.getProxy(n.proxy.address)).not.toBeNull();
+            const v = await n.root.getVersion();
+            const r = await act(RootWrapper.delistProxyBody(n.proxy.address));
+            expectDone(r);
+            expect(r.transactions).toHaveTransaction({ from: n.root.address, to: n.proxy.address, success: true });
+            // the Proxy's own unregistration finds nothing left to remove
+            expect(r.transactions).toHaveTransaction({ from: n.proxy.address, to: n.root.address, success: true });
+            expect(await n.root.getProxy(n.proxy.address)).toBeNull();
+            expect((await n.root.getCounts()).proxies).toBe(0n);
+            expect((await n.root.getAllProxies()).size).toBe(0);
+            expect(await n.root.getVersion()).toBe(v + 1n);
+
+            const ps = await n.proxy.getProxyState();
+            expect(ps.banned).toBe(true);
+            expect(ps.registered).toBe(false);
+            expect(ps.state).toBe(STATE_CLOSING);
+            expect(ps.closeAt).toBe(BigInt(n.bc.now!) + DEFAULT_PARAMS.proxyCloseDelay);
+            expect(ps.stake).toBe(PROXY_STAKE);
+        });
+
+        it('refuses to delist an unknown proxy (ErrNotFound)', async () => {
+            const before = await rootState();
+            expectRefused(await act(RootWrapper.delistProxyBody(n.stranger.address)), n.gov.address, ErrNotFound);
+            await expectRootUnchanged(before);
+        });
+
+        it('refuses a delisting from a stranger (ErrAccessDenied)', async () => {
+            const before = await rootState();
+            const proxyBefore = await n.proxy.getProxyState();
+            expectRefused(await act(RootWrapper.delistProxyBody(n.proxy.address), n.stranger), n.stranger.address, ErrAccessDenied);
+            await expectRootUnchanged(before);
+            expect(plain(await n.proxy.getProxyState())).toEqual(plain(proxyBefore));
+        });
+    });
+
+    describe('SetTreasury / SetGovernance', () => {
+        it('sets the treasury; new terms carry it', async () => {
+            const t = randomAddress();
+            const v = await n.root.getVersion();
+            expectDone(await act(RootWrapper.setTreasuryBody(t)));
+            expect((await n.root.getTreasury()).equals(t)).toBe(true);
+            expect((await n.root.getTerms()).treasury.equals(t)).toBe(true);
+            expect(await n.root.getVersion()).toBe(v + 1n);
+        });
+
+        it('refuses a treasury change from a stranger (ErrAccessDenied)', async () => {
+            const before = await rootState();
+            expectRefused(await act(RootWrapper.setTreasuryBody(n.stranger.address), n.stranger), n.stranger.address, ErrAccessDenied);
+            await expectRootUnchanged(before);
+        });
+
+        it('hands governance over: the new governance acts, the old one is refused', async () => {
+            const next = await n.bc.treasury('next-governance');
+            const v = await n.root.getVersion();
+            expectDone(await act(RootWrapper.setGovernanceBody(next.address)));
+            expect((await n.root.getGovernance()).equals(next.address)).toBe(true);
+            expect(await n.root.getVersion()).toBe(v + 1n);
+
+            const before = await rootState();
+            expectRefused(await act(RootWrapper.addImageBody('proxy', 1n)), n.gov.address, ErrAccessDenied);
+            expectRefused(await act(RootWrapper.setGovernanceBody(n.gov.address)), n.gov.address, ErrAccessDenied);
+            await expectRootUnchanged(before);
+
+            expectDone(await act(RootWrapper.addImageBody('proxy', 1n), next), next.address);
+            expect(await n.root.getIsProxyImageAllowed(1n)).toBe(true);
+        });
+
+        it('refuses a governance change from a stranger (ErrAccessDenied)', async () => {
+            const before = await rootState();
+            expectRefused(await act(RootWrapper.setGovernanceBody(n.stranger.address), n.stranger), n.stranger.address, ErrAccessDenied);
+            await expectRootUnchanged(before);
+            expect((await n.root.getGovernance()).equals(n.gov.address)).toBe(true);
+        });
+    });
+
+    describe('VetoSlash', () => {
+        async function reportFault() {
+            const f = { seqno: 0n, amount: toNano('0.5'), reason: 1n, requestId: 42n, evidenceHash: 43n };
+            await n.workerChannel.sendReportFault(n.stranger.getSender(), { ...f, signature: n.workerChannel.signFault(f, n.proxyKeys.secretKey) });
+            expect((await n.workerChannel.getChannelState()).slash).not.toBeNull();
+        }
+
+        it('forwards a veto to the channel, which drops its pending slash', async () => {
+            await reportFault();
+            const v = await n.root.getVersion();
+            const r = await act(RootWrapper.vetoSlashBody(n.workerChannel.address));
+            expect(r.transactions).toHaveTransaction({ from: n.gov.address, to: n.root.address, success: true });
+            expect(r.transactions).toHaveTransaction({ from: n.root.address, to: n.workerChannel.address, success: true });
+            expect((await n.workerChannel.getChannelState()).slash).toBeNull();
+            expect(await n.root.getVersion()).toBe(v); // Root's own state does not change
+        });
+
+        it('a veto for a channel with nothing pending bounces back to Root and changes nothing', async () => {
+            const before = await rootState();
+            const ws = await n.workerChannel.getChannelState();
+            const r = await act(RootWrapper.vetoSlashBody(n.workerChannel.address));
+            expect(r.transactions).toHaveTransaction({ from: n.root.address, to: n.workerChannel.address, success: false, exitCode: Number(ErrNoPendingSlash) });
+            expect(r.transactions).toHaveTransaction({ from: n.workerChannel.address, to: n.root.address, inMessageBounced: true, success: true });
+            const after = await rootState();
+            expect(after.data.equals(before.data)).toBe(true);
+            expect(plain(await n.workerChannel.getChannelState())).toEqual(plain(ws));
+        });
+
+        it('refuses a veto from a stranger (ErrAccessDenied); the slash stays pending', async () => {
+            await reportFault();
+            const before = await rootState();
+            const r = await act(RootWrapper.vetoSlashBody(n.workerChannel.address), n.stranger);
+            expectRefused(r, n.stranger.address, ErrAccessDenied);
+            expect(r.transactions).not.toHaveTransaction({ from: n.root.address, to: n.workerChannel.address });
+            await expectRootUnchanged(before);
+            expect((await n.workerChannel.getChannelState()).slash).not.toBeNull();
+        });
+    });
+
+    describe('RegisterProxy / UnregisterProxy', () => {
+        it('lists the registered proxy under its derived address', async () => {
+            const key = toUint256(n.proxyKeys.publicKey);
+            const derived = await n.root.getProxyAddress(n.proxyOwner.address, key);
+            const cc = await n.root.getChildCode();
+            const expected = await ProxyWrapper.create({ root: n.root.address, owner: n.proxyOwner.address, enclaveKey: key, workerCode: cc.workerCode, proxyCode: cc.proxyCode });
+            expect(derived.equals(expected.address)).toBe(true);
+            expect(derived.equals(n.proxy.address)).toBe(true);
+            // the default codes of the wrapper are the ones Root holds
+            const dflt = await ProxyWrapper.create({ root: n.root.address, owner: n.proxyOwner.address, enclaveKey: key, workerCode: (await compiledChildCodes()).workerCode });
+            expect(dflt.address.equals(derived)).toBe(true);
+
+            const info = await n.root.getProxy(n.proxy.address);
+            expect(plain(info)).toEqual(plain({
+                $$type: 'ProxyInfo',
+                owner: n.proxyOwner.address,
+                enclaveKey: key,
+                stake: PROXY_STAKE,
+                clientEndpoint: '127.0.0.1:8801',
+                workerEndpoint: '127.0.0.1:8802',
+                registeredAt: 1_800_000_000n,
+            }));
+            expect((await n.root.getCounts()).proxies).toBe(1n);
+            const all = await n.root.getAllProxies();
+            expect([...all.keys()]).toEqual([n.proxy.address.toString()]);
+            expect(await n.root.getVersion()).toBe(1n); // the registration was the only change
+        });
+
+        it('refuses a RegisterProxy sent by anyone but the derived Proxy address (ErrAccessDenied)', async () => {
+            const before = await rootState();
+            const key = toUint256(n.proxyKeys.publicKey);
+            for (const [owner, enclaveKey] of [
+                [n.stranger.address, 1n],
+                [n.proxyOwner.address, key], // claims the real proxy's identity
+            ] as [Address, bigint][]) {
+                const r = await n.root.send(n.stranger.getSender(), { value: ONE }, {
+                    $$type: 'RegisterProxy', queryId: 0n, owner, enclaveKey, stake: toNano('100'), clientEndpoint: 'evil', workerEndpoint: 'evil',
+                });
+                expectRefused(r, n.stranger.address, ErrAccessDenied);
+            }
+            await expectRootUnchanged(before);
+            expect((await n.root.getProxy(n.proxy.address))?.clientEndpoint).toBe('127.0.0.1:8801');
+        });
+
+        async function secondProxy(label: string) {
+            const cc = await n.root.getChildCode();
+            const owner = await n.bc.treasury(`owner-${label}`);
+            const proxy = n.bc.openContract(
+                await ProxyWrapper.create({ root: n.root.address, owner: owner.address, enclaveKey: toUint256(keys(label).publicKey), workerCode: cc.workerCode, proxyCode: cc.proxyCode }),
+            );
+            return { owner, proxy };
+        }
+
+        it('refuses a stake below minProxyStake (ErrLowStake); the Proxy keeps its stake, unregistered', async () => {
+            const { owner, proxy } = await secondProxy('low');
+            const before = await rootState();
+            const stake = DEFAULT_PARAMS.minProxyStake - 1n;
+            const r = await proxy.sendRegister(owner.getSender(), { stake, clientEndpoint: 'c', workerEndpoint: 'w' });
+            expect(r.transactions).toHaveTransaction({ from: proxy.address, to: n.root.address, success: false, exitCode: Number(ErrLowStake) });
+            expect(r.transactions).toHaveTransaction({ from: n.root.address, to: proxy.address, inMessageBounced: true, success: true });
+            await expectRootUnchanged(before);
+            expect(await n.root.getProxy(proxy.address)).toBeNull();
+            const ps = await proxy.getProxyState();
+            expect(ps.registered).toBe(false);
+            expect(ps.terms).toBeNull();
+            expect(ps.stake).toBe(stake);
+            expect(await balanceOf(n.bc, proxy.address)).toBeGreaterThan(stake);
+
+            // topping the stake up and registering again succeeds
+            const r2 = await proxy.sendRegister(owner.getSender(), { stake: 1n, clientEndpoint: 'c', workerEndpoint: 'w' });
+            expect(r2.transactions).toHaveTransaction({ from: n.root.address, to: proxy.address, success: true });
+            expect((await proxy.getProxyState()).registered).toBe(true);
+            expect((await n.root.getProxy(proxy.address))?.stake).toBe(DEFAULT_PARAMS.minProxyStake);
+            expect((await n.root.getCounts()).proxies).toBe(2n);
+            expect(await n.root.getVersion()).toBe(before.version + 1n);
+        });
+
+        it('refuses an endpoint over 120 bytes (ErrBadParams); the Proxy stays unregistered', async () => {
+            const { owner, proxy } = await secondProxy('long');
+            const before = await rootState();
+            for (const [c, w] of [['x'.repeat(121), 'w'], ['c', 'y'.repeat(121)]]) {
+                const r = await proxy.sendRegister(owner.getSender(), { stake: PROXY_STAKE, clientEndpoint: c, workerEndpoint: w });
+                expect(r.transactions).toHaveTransaction({ from: proxy.address, to: n.root.address, success: false, exitCode: Number(ErrBadParams) });
+            }
+            await expectRootUnchanged(before);
+            expect((await proxy.getProxyState()).registered).toBe(false);
+        });
+
+        it('ignores an UnregisterProxy from an address that is not listed', async () => {
+            const before = await rootState();
+            const r = await n.root.send(n.stranger.getSender(), { value: ONE }, { $$type: 'UnregisterProxy', queryId: 0n });
+            expect(r.transactions).toHaveTransaction({ from: n.stranger.address, to: n.root.address, success: true });
+            await expectRootUnchanged(before);
+            expect((await n.root.getCounts()).proxies).toBe(1n);
+        });
+
+        it('unregisters a Proxy that closes', async () => {
+            const v = await n.root.getVersion();
+            const r = await n.proxy.sendClose(n.proxyOwner.getSender());
+            expect(r.transactions).toHaveTransaction({ from: n.proxy.address, to: n.root.address, success: true });
+            expect(await n.root.getProxy(n.proxy.address)).toBeNull();
+            expect((await n.root.getCounts()).proxies).toBe(0n);
+            expect(await n.root.getVersion()).toBe(v + 1n);
+        });
+    });
+
+    // ---------- getters ----------
+    describe('getters', () => {
+        it('report params, terms, counts, governance and treasury', async () => {
+            expect(await n.root.getParams()).toEqual(DEFAULT_PARAMS);
+            expect(plain(await n.root.getTerms())).toEqual(plain({
+                $$type: 'ProxyTerms',
+                commissionBps: DEFAULT_PARAMS.commissionBps,
+                reporterShareBps: DEFAULT_PARAMS.reporterShareBps,
+                proxyCloseDelay: DEFAULT_PARAMS.proxyCloseDelay,
+                workerUnbondDelay: DEFAULT_PARAMS.workerUnbondDelay,
+                slashChallengePeriod: DEFAULT_PARAMS.slashChallengePeriod,
+                minWorkerStake: DEFAULT_PARAMS.minWorkerStake,
+                treasury: n.treasury.address,
+            }));
+            expect(await n.root.getCounts()).toEqual({ $$type: 'RootCounts', proxyImages: 0n, workerImages: 0n, models: 0n, proxies: 1n });
+            expect((await n.root.getGovernance()).equals(n.gov.address)).toBe(true);
+            expect((await n.root.getTreasury()).equals(n.treasury.address)).toBe(true);
+            expect(await n.root.getProxy(n.stranger.address)).toBeNull();
+            expect(await n.root.getModel(modelId('none'))).toBeNull();
+        });
+
+        it('version goes up by exactly one per change', async () => {
+            const steps: Cell[] = [
+                RootWrapper.addImageBody('proxy', 1n),
+                RootWrapper.addImageBody('worker', 1n),
+                RootWrapper.removeImageBody('proxy', 1n),
+                RootWrapper.registerModelBody(model('v')),
+                RootWrapper.removeModelBody('v'),
+                RootWrapper.setParamsBody(DEFAULT_PARAMS),
+                RootWrapper.setTreasuryBody(n.treasury.address),
+                RootWrapper.setChildCodeBody(await compiledChildCodes()),
+                RootWrapper.setGovernanceBody(n.gov.address),
+                RootWrapper.delistProxyBody(n.proxy.address),
+            ];
+            let v = await n.root.getVersion();
+            for (const body of steps) {
+                expectDone(await act(body));
+                expect(await n.root.getVersion()).toBe(v + 1n);
+                v += 1n;
+            }
+        });
+
+        it('returns the excess of a small attached value too', async () => {
+            const r = await act(RootWrapper.addImageBody('proxy', 9n), n.gov, toNano('0.01'));
+            expect(r.transactions).toHaveTransaction({ from: n.gov.address, to: n.root.address, success: true });
+            expect(r.transactions).toHaveTransaction({ from: n.root.address, to: n.gov.address, success: true });
+        });
+    });
+
+    // ---------- bounded sets from a pre-filled Root ----------
+    describe('bounds (a Root deployed holding MaxImages - 1 images or MaxProxies - 1 proxies)', () => {
+        let full: SandboxContract<RootWrapper>;
+        let proxyHashes: bigint[];
+        let workerHashes: bigint[];
+        const hashOf = (s: string) => BigInt('0x' + createHash('sha256').update(s).digest('hex'));
+
+        async function deployFull(what: 'images' | 'proxies') {
+            const codes = await compiledChildCodes();
+            const pi = Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.Bool());
+            const wi = Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.Bool());
+            const proxies = Dictionary.empty(Dictionary.Keys.Address(), dictValueParserProxyInfo());
+            proxyHashes = [];
+            workerHashes = [];
+            if (what === 'images') {
+                for (let i = 0; i < MAX_IMAGES - 1; i++) {
+                    proxyHashes.push(hashOf(`proxy-image-${i}`));
+                    workerHashes.push(hashOf(`worker-image-${i}`));
+                    pi.set(proxyHashes[i], true);
+                    wi.set(workerHashes[i], true);
+                }
+            } else {
+                for (let i = 0; i < MAX_PROXIES - 1; i++) {
+                    const info: ProxyInfo = { $$type: 'ProxyInfo', owner: randomAddress(), enclaveKey: BigInt(i + 1), stake: PROXY_STAKE, clientEndpoint: `c${i}`, workerEndpoint: `w${i}`, registeredAt: 1n };
+                    proxies.set(randomAddress(), info);
+                }
+            }
+            const ni = BigInt(pi.size);
+            const np = BigInt(proxies.size);
+            const base = await Root.fromInit(n.gov.address, n.treasury.address, 0n, DEFAULT_PARAMS, pi, ni, wi, ni, Dictionary.empty(), 0n, proxies, np, codes.proxyCode, codes.clientCode, codes.workerCode, 0n);
+            full = n.bc.openContract(new RootWrapper(base.address, base.init));
+            await full.sendDeploy(n.gov.getSender(), toNano('1'));
+            expect(await full.getCounts()).toEqual({ $$type: 'RootCounts', proxyImages: ni, workerImages: ni, models: 0n, proxies: np });
+        }
+
+        const fullAct = (body: Cell) => full.sendAction(n.gov.getSender(), body, ONE);
+        const fullData = async () => (await accountOf(n.bc, full.address)).data;
+
+        it(`holds at most ${MAX_IMAGES} images per kind (ErrLimitReached) and pages through them`, async () => {
+            await deployFull('images');
+            expect(proxyHashes.length).toBe(MAX_IMAGES - 1);
+            for (const kind of ['proxy', 'worker'] as const) {
+                const r = await fullAct(RootWrapper.addImageBody(kind, 7n));
+                expect(r.transactions).toHaveTransaction({ from: n.gov.address, to: full.address, success: true });
+                const data = await fullData();
+                const r2 = await fullAct(RootWrapper.addImageBody(kind, 8n));
+                expect(r2.transactions).toHaveTransaction({ from: n.gov.address, to: full.address, success: false, exitCode: Number(ErrLimitReached) });
+                expect((await fullData()).equals(data)).toBe(true);
+                // re-adding a listed image at the limit is fine
+                const r3 = await fullAct(RootWrapper.addImageBody(kind, 7n));
+                expect(r3.transactions).toHaveTransaction({ from: n.gov.address, to: full.address, success: true });
+            }
+            expect(await full.getCounts()).toMatchObject({ proxyImages: BigInt(MAX_IMAGES), workerImages: BigInt(MAX_IMAGES) });
+            expect(await full.getIsProxyImageAllowed(8n)).toBe(false);
+
+            const proxyAll = await full.getAllImages('proxy', 64n); // exactly 4 full pages, then an empty one
+            expect(proxyAll.length).toBe(MAX_IMAGES);
+            expect(new Set(proxyAll)).toEqual(new Set([...proxyHashes, 7n]));
+            const workerAll = await full.getAllImages('worker', 100n);
+            expect(new Set(workerAll)).toEqual(new Set([...workerHashes, 7n]));
+
+            // a removal makes room again
+            await fullAct(RootWrapper.removeImageBody('proxy', proxyHashes[0]));
+            const r4 = await fullAct(RootWrapper.addImageBody('proxy', 8n));
+            expect(r4.transactions).toHaveTransaction({ from: n.gov.address, to: full.address, success: true });
+            expect(await full.getIsProxyImageAllowed(8n)).toBe(true);
+            expect((await full.getCounts()).proxyImages).toBe(BigInt(MAX_IMAGES));
+        });
+
+        it(`holds at most ${MAX_PROXIES} proxies (ErrLimitReached): the Proxy over the limit stays unregistered`, async () => {
+            await deployFull('proxies');
+            const cc = await full.getChildCode();
+            const mk = async (label: string) => {
+                const owner = await n.bc.treasury(`bound-${label}`);
+                const p = n.bc.openContract(await ProxyWrapper.create({ root: full.address, owner: owner.address, enclaveKey: toUint256(keys(label).publicKey), workerCode: cc.workerCode, proxyCode: cc.proxyCode }));
+                return { owner, p };
+            };
+            const a = await mk('a');
+            const ra = await a.p.sendRegister(a.owner.getSender(), { stake: PROXY_STAKE, clientEndpoint: 'a', workerEndpoint: 'a' });
+            expect(ra.transactions).toHaveTransaction({ from: a.p.address, to: full.address, success: true });
+            expect((await a.p.getProxyState()).registered).toBe(true);
+            expect((await full.getCounts()).proxies).toBe(BigInt(MAX_PROXIES));
+
+            const b = await mk('b');
+            const data = await fullData();
+            const rb = await b.p.sendRegister(b.owner.getSender(), { stake: PROXY_STAKE, clientEndpoint: 'b', workerEndpoint: 'b' });
+            expect(rb.transactions).toHaveTransaction({ from: b.p.address, to: full.address, success: false, exitCode: Number(ErrLimitReached) });
+            expect((await fullData()).equals(data)).toBe(true);
+            const bs = await b.p.getProxyState();
+            expect(bs.registered).toBe(false);
+            expect(bs.stake).toBe(PROXY_STAKE);
+
+            // a listed Proxy may still update itself at the limit
+            const ra2 = await a.p.sendRegister(a.owner.getSender(), { stake: 0n, clientEndpoint: 'a2', workerEndpoint: 'a2' });
+            expect(ra2.transactions).toHaveTransaction({ from: a.p.address, to: full.address, success: true });
+            expect((await full.getProxy(a.p.address))?.clientEndpoint).toBe('a2');
+
+            const all = await full.getAllProxies(16n); // 4 full pages, then an empty one
+            expect(all.size).toBe(MAX_PROXIES);
+            expect(all.get(a.p.address.toString())?.clientEndpoint).toBe('a2');
+            expect((await full.getAllProxies(7n)).size).toBe(MAX_PROXIES);
+        });
     });
 });

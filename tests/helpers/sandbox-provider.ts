@@ -5,8 +5,11 @@ import { Blockchain, SandboxContract, TreasuryContract } from '@ton/sandbox';
 import { Address, Cell, Contract, ContractProvider, ContractState, OpenedContract } from '@ton/core';
 
 export class ScriptedUI implements UIProvider {
-    readonly output: string[] = [];
-    constructor(private readonly answers: string[] = []) {}
+    /** Answers are consumed in order by input/inputAddress/choose; a prompt without one throws. */
+    constructor(
+        private readonly answers: string[] = [],
+        readonly output: string[] = [],
+    ) {}
     write(message: string) {
         this.output.push(message);
     }

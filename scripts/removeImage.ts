@@ -1,0 +1,9 @@
+// Proposes the Root action "remove-image" through Governance (Root only obeys its Governance).
+//   npx blueprint run removeImage <network flags> -- --governance <addr> [flags of "remove-image", see scripts/propose.ts]
+// Then: vote (other voters) and execute after the timelock.
+import { NetworkProvider } from '@ton/blueprint';
+import { run as propose } from './propose';
+
+export async function run(provider: NetworkProvider, args: string[]) {
+    await propose(provider, ['--action', 'remove-image', ...args]);
+}
