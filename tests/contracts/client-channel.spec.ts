@@ -1,9 +1,11 @@
 // ClientChannel: every receiver, its refusals (exit code + nothing moved) and the two ways a client leaves.
 import '@ton/test-utils';
 import { Address, beginCell, toNano } from '@ton/core';
-import { BlockchainSnapshot, BlockchainTransaction, internal, SendMessageResult } from '@ton/sandbox';
-import { findTransactionRequired, flattenTransaction } from '@ton/test-utils';
-import { balanceOf, CLIENT_DEPOSIT, deployNetwork, keys, Network } from '../helpers/network';
+import { internal, SendMessageResult } from '@ton/sandbox';
+import { balanceOf, CLIENT_DEPOSIT, keys, Network } from '../helpers/network';
+import { useNetworkSnapshot } from '../helpers/fixture';
+import { plain } from '../helpers/state';
+import { advanceTime, expectOnlyBouncesFrom, storageFees, valueOf } from '../helpers/tx';
 import {
     ClientChannelWrapper,
     ErrAccessDenied,
@@ -32,50 +34,17 @@ const SURPLUS_BOUND = toNano('0.2');
 
 let n: Network;
 let ch: Network['clientChannel'];
-let snap: BlockchainSnapshot;
 let closeDelay: number;
 
-beforeAll(async () => {
-    n = await deployNetwork();
+useNetworkSnapshot((net) => {
+    n = net;
     ch = n.clientChannel;
     closeDelay = Number(n.params.clientCloseDelay);
-    snap = n.bc.snapshot();
-});
-
-beforeEach(async () => {
-    await n.bc.loadFrom(snap);
 });
 
 // ---------- helpers ----------
 
-function advance(secs: number) {
-    n.bc.now = (n.bc.now ?? Math.floor(Date.now() / 1000)) + secs;
-}
-
-function accountKey(a: Address): bigint {
-    return BigInt('0x' + a.hash.toString('hex'));
-}
-
-/** Storage fees `addr` paid in these transactions (the only thing a rejected message may take from it). */
-function storageFees(txs: BlockchainTransaction[], addr: Address): bigint {
-    let fees = 0n;
-    for (const tx of txs) {
-        if (tx.address !== accountKey(addr)) continue;
-        const d = tx.description;
-        if (d.type === 'generic' && d.storagePhase) fees += d.storagePhase.storageFeesCollected;
-    }
-    return fees;
-}
-
-/** Value of the message from -> to (the transaction must exist). */
-function valueOf(txs: BlockchainTransaction[], from: Address, to: Address): bigint {
-    return flattenTransaction(findTransactionRequired(txs, { from, to })).value!;
-}
-
-/** The getter's struct with addresses as strings (Address instances carry per-instance closures). */
-function plain<T extends object>(o: T): Record<string, unknown> {
-    return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v instanceof Address ? v.toString() : v]));
-}
+const advance = (secs: number) => advanceTime(n.bc, secs);
 
 async function observe() {
     return {
@@ -99,10 +68,7 @@ async function expectRefused(send: () => Promise<SendMessageResult>, from: Addre
     expect(after.balance).toBeGreaterThanOrEqual(before.balance - storageFees(r.transactions, ch.address));
     expect(after.ps.pool).toBe(before.ps.pool);
     expect(after.ps.commission).toBe(before.ps.commission);
-    for (const tx of r.transactions) {
-        const f = flattenTransaction(tx);
-        if (f.from?.equals(ch.address)) expect(f.inMessageBounced).toBe(true); // only the bounce leaves
-    }
+    expectOnlyBouncesFrom(r.transactions, ch.address);
     return r;
 }
 

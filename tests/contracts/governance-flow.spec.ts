@@ -1,7 +1,7 @@
 // Flows across contracts with the REAL Governance owning Root: every Root change below arrives as an
 // action of an executed proposal. Voters a/b/c weigh 50/30/20; a proposes, b's yes passes it early.
 import '@ton/test-utils';
-import { Blockchain, BlockchainSnapshot, SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox';
+import { Blockchain, SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox';
 import { Cell, toNano } from '@ton/core';
 import { DEFAULT_GOV_PARAMS, ErrNotPassed, GovernanceWrapper, ProposalAction } from '../../wrappers/Governance';
 import { compiledChildCodes, DEFAULT_PARAMS, ErrAccessDenied, ErrBadParams, Params, RootWrapper } from '../../wrappers/Root';
@@ -9,6 +9,8 @@ import { ProxyWrapper } from '../../wrappers/Proxy';
 import { ErrNoPendingSlash, WorkerActive, WorkerChannelWrapper } from '../../wrappers/WorkerChannel';
 import { modelId, toUint256 } from '../../wrappers/payloads';
 import { keys } from '../helpers/network';
+import { useSnapshot } from '../helpers/fixture';
+import { accountOf } from '../helpers/state';
 
 const T0 = 1_800_000_000;
 const { votingPeriod: VOTING, timelock: TIMELOCK } = DEFAULT_GOV_PARAMS;
@@ -76,17 +78,8 @@ async function enact(n: Net, actions: ProposalAction[]): Promise<SendMessageResu
     return r;
 }
 
-async function rootData(n: Net): Promise<Cell> {
-    const st = (await n.bc.getContract(n.root.address)).accountState;
-    if (st?.type !== 'active' || !st.state.data) throw new Error('root not active');
-    return st.state.data;
-}
-
-async function rootCode(n: Net): Promise<Cell> {
-    const st = (await n.bc.getContract(n.root.address)).accountState;
-    if (st?.type !== 'active' || !st.state.code) throw new Error('root not active');
-    return st.state.code;
-}
+const rootData = async (n: Net): Promise<Cell> => (await accountOf(n.bc, n.root.address)).data;
+const rootCode = async (n: Net): Promise<Cell> => (await accountOf(n.bc, n.root.address)).code;
 
 const MODEL = {
     name: 'qwen3-32b',
@@ -100,15 +93,12 @@ const MODEL = {
 
 describe('Governance governing Root', () => {
     let n: Net;
-    let snap: BlockchainSnapshot;
-    beforeAll(async () => {
-        n = await setup();
-        snap = n.bc.snapshot();
-    });
-    beforeEach(async () => {
-        await n.bc.loadFrom(snap);
-        n.bc.now = T0;
-    });
+    useSnapshot(
+        async () => (n = await setup()),
+        (net) => {
+            net.bc.now = T0;
+        },
+    );
 
     describe('Flow A: a passed proposal configures Root', () => {
         it('allowlists an image, registers a model, sets params and upgrades child code in one proposal', async () => {

@@ -2,7 +2,7 @@
 // Voters a/b/c weigh 50/30/20 (total 100) unless a test says otherwise; params are DEFAULT_GOV_PARAMS
 // (quorum 50%, majority > 50%, voting 3 days, timelock 1 day, execution window 7 days).
 import '@ton/test-utils';
-import { Blockchain, BlockchainSnapshot, SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox';
+import { Blockchain, SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox';
 import { Address, beginCell, Cell, toNano } from '@ton/core';
 import {
     DEFAULT_GOV_PARAMS,
@@ -27,6 +27,9 @@ import {
     ProposalAction,
     VoterWeight,
 } from '../../wrappers/Governance';
+import { useSnapshot } from '../helpers/fixture';
+import { accountOf } from '../helpers/state';
+import { storageFees } from '../helpers/tx';
 
 const T0 = 1_800_000_000;
 const { votingPeriod: VOTING, timelock: TIMELOCK, executionWindow: WINDOW } = DEFAULT_GOV_PARAMS;
@@ -65,9 +68,7 @@ function pingAction(ctx: Ctx, text = 'ping'): ProposalAction {
 }
 
 async function govData(ctx: Ctx): Promise<Cell> {
-    const st = (await ctx.bc.getContract(ctx.gov.address)).accountState;
-    if (st?.type !== 'active' || !st.state.data) throw new Error('governance not active');
-    return st.state.data;
+    return (await accountOf(ctx.bc, ctx.gov.address)).data;
 }
 
 interface Snapshot {
@@ -79,18 +80,6 @@ async function snapshot(ctx: Ctx): Promise<Snapshot> {
     return { data: await govData(ctx), balance: (await ctx.bc.getContract(ctx.gov.address)).balance };
 }
 
-/** Storage fees Governance paid in these transactions (charged even when a transaction fails). */
-function storageFees(ctx: Ctx, r: SendMessageResult): bigint {
-    let sum = 0n;
-    for (const tx of r.transactions) {
-        const d = tx.description;
-        if (d.type === 'generic' && tx.inMessage?.info.dest instanceof Address && tx.inMessage.info.dest.equals(ctx.gov.address)) {
-            sum += d.storagePhase?.storageFeesCollected ?? 0n;
-        }
-    }
-    return sum;
-}
-
 /**
  * The message from `from` failed in Governance with `code`, Governance's stored state is exactly as before,
  * and its balance moved only by the storage fee (the rest of the value bounced to the sender).
@@ -100,7 +89,7 @@ async function expectRefused(ctx: Ctx, r: SendMessageResult, from: Address, code
     expect(r.transactions).toHaveTransaction({ from: ctx.gov.address, to: from, inMessageBounced: true });
     const after = await snapshot(ctx);
     expect(after.data.equals(before.data)).toBe(true);
-    expect(after.balance).toBe(before.balance - storageFees(ctx, r));
+    expect(after.balance).toBe(before.balance - storageFees(r.transactions, ctx.gov.address));
 }
 
 async function propose(ctx: Ctx, by: SandboxContract<TreasuryContract>, actions: ProposalAction[] = [pingAction(ctx)]): Promise<bigint> {
@@ -117,17 +106,12 @@ async function vote(ctx: Ctx, by: SandboxContract<TreasuryContract>, id: bigint,
 
 /** One sandbox per describe; every test starts from the freshly deployed state. */
 function fresh(weights?: bigint[]): () => Ctx {
-    let ctx: Ctx;
-    let snap: BlockchainSnapshot;
-    beforeAll(async () => {
-        ctx = await setup(weights);
-        snap = ctx.bc.snapshot();
-    });
-    beforeEach(async () => {
-        await ctx.bc.loadFrom(snap);
-        ctx.bc.now = T0;
-    });
-    return () => ctx;
+    return useSnapshot(
+        () => setup(weights),
+        (ctx) => {
+            ctx.bc.now = T0;
+        },
+    );
 }
 
 describe('Governance', () => {

@@ -23,6 +23,7 @@ import { BlockchainSnapshot, BlockchainTransaction, SendMessageResult } from '@t
 import { flattenTransaction } from '@ton/test-utils';
 import { KeyPair } from '@ton/crypto';
 import { CLIENT_DEPOSIT, deployNetwork, keys, Network } from '../helpers/network';
+import { storageFees } from '../helpers/tx';
 import {
     ErrAccessDenied,
     ErrBadSignature,
@@ -760,12 +761,7 @@ class Run {
             for (const [addr, b0] of balBefore) {
                 const a = Address.parse(addr);
                 const b1 = (await this.n.bc.getContract(a)).balance;
-                let storage = 0n;
-                for (const t of this.txs.slice(txFrom)) {
-                    const d2 = t.description;
-                    const dest = t.inMessage?.info.dest;
-                    if (dest instanceof Address && dest.equals(a) && d2.type === 'generic' && d2.storagePhase) storage += d2.storagePhase.storageFeesCollected;
-                }
+                const storage = storageFees(this.txs.slice(txFrom), a);
                 if (b1 < b0 - storage) this.fail(`${show(op)} was rejected but ${this.name(a)} lost ${b0 - b1} nanoTON (storage fees ${storage})`);
             }
         }

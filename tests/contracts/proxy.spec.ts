@@ -2,9 +2,11 @@
 // (with time travel). One network is deployed once; each test starts from a snapshot of it:
 // a registered Proxy (stake 10 TON), a ClientChannel with 5 TON and an open WorkerChannel.
 import '@ton/test-utils';
-import { Blockchain, BlockchainSnapshot, internal, SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox';
-import { Address, beginCell, Cell, toNano } from '@ton/core';
-import { balanceOf, deployNetwork, keys, Network, PROXY_STAKE, WORKER_STAKE } from '../helpers/network';
+import { internal, SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox';
+import { Address, beginCell, toNano } from '@ton/core';
+import { balanceOf, keys, Network, PROXY_STAKE, WORKER_STAKE } from '../helpers/network';
+import { useNetworkSnapshot } from '../helpers/fixture';
+import { accountOf, plain } from '../helpers/state';
 import {
     ErrAccessDenied,
     ErrBadSignature,
@@ -34,36 +36,15 @@ const BPS = 10000n;
 /** Storage fees for an hour or two of sandbox time are far below this. */
 const STORAGE_SLACK = toNano('0.0001');
 
-async function dataOf(bc: Blockchain, addr: Address): Promise<Cell> {
-    const st = (await bc.getContract(addr)).accountState;
-    if (st?.type !== 'active' || !st.state.data) throw new Error(`${addr} is not active`);
-    return st.state.data;
-}
-
-/** Deep copy with addresses as strings (Address objects carry per-instance closures that break toEqual). */
-function plain(x: unknown): unknown {
-    if (x instanceof Address) return x.toString();
-    if (x instanceof Cell) return x.hash().toString('hex');
-    if (Array.isArray(x)) return x.map(plain);
-    if (x && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, plain(v)]));
-    return x;
-}
-
 describe('Proxy', () => {
     let n: Network;
-    let base: BlockchainSnapshot;
-
-    beforeAll(async () => {
-        n = await deployNetwork();
-        base = n.bc.snapshot();
-    });
-    beforeEach(async () => {
-        await n.bc.loadFrom(base);
+    useNetworkSnapshot((net) => {
+        n = net;
     });
 
     // ---------- helpers ----------
     async function proxySnap(p: SandboxContract<ProxyWrapper> = n.proxy) {
-        return { data: await dataOf(n.bc, p.address), balance: await balanceOf(n.bc, p.address), state: await p.getProxyState() };
+        return { data: (await accountOf(n.bc, p.address)).data, balance: await balanceOf(n.bc, p.address), state: await p.getProxyState() };
     }
     type ProxySnap = Awaited<ReturnType<typeof proxySnap>>;
 

@@ -5,10 +5,12 @@
 // same as reaching it by sends, without 500 extra transactions).
 import '@ton/test-utils';
 import { flattenTransaction, randomAddress } from '@ton/test-utils';
-import { Blockchain, BlockchainSnapshot, SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox';
+import { SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox';
 import { Address, beginCell, Cell, Dictionary, internal, toNano } from '@ton/core';
 import { createHash } from 'crypto';
-import { balanceOf, deployNetwork, keys, Network, PROXY_STAKE } from '../helpers/network';
+import { balanceOf, keys, Network, PROXY_STAKE } from '../helpers/network';
+import { useNetworkSnapshot } from '../helpers/fixture';
+import { accountOf, plain } from '../helpers/state';
 import {
     compiledChildCodes,
     DEFAULT_PARAMS,
@@ -38,21 +40,6 @@ const MAX_PROXIES = 64;
 const MAX_DELAY = 31536000n;
 const STATE_CLOSING = 1n;
 
-async function accountOf(bc: Blockchain, addr: Address): Promise<{ code: Cell; data: Cell }> {
-    const st = (await bc.getContract(addr)).accountState;
-    if (st?.type !== 'active' || !st.state.code || !st.state.data) throw new Error(`${addr} is not active`);
-    return { code: st.state.code, data: st.state.data };
-}
-
-/** Deep copy with addresses as strings (Address objects carry per-instance closures that break toEqual). */
-function plain(x: unknown): unknown {
-    if (x instanceof Address) return x.toString();
-    if (x instanceof Cell) return x.hash().toString('hex');
-    if (Array.isArray(x)) return x.map(plain);
-    if (x && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, plain(v)]));
-    return x;
-}
-
 function model(name: string, over: Partial<Omit<Model, '$$type'>> = {}): Omit<Model, '$$type'> {
     return {
         name,
@@ -75,14 +62,8 @@ function rawRemoveImage(kind: bigint, hash: bigint): Cell {
 
 describe('Root', () => {
     let n: Network;
-    let base: BlockchainSnapshot;
-
-    beforeAll(async () => {
-        n = await deployNetwork();
-        base = n.bc.snapshot();
-    });
-    beforeEach(async () => {
-        await n.bc.loadFrom(base);
+    useNetworkSnapshot((net) => {
+        n = net;
     });
 
     // ---------- helpers ----------

@@ -2,9 +2,11 @@
 // slashing with its challenge period and veto, and unbonding.
 import '@ton/test-utils';
 import { Address, beginCell, toNano } from '@ton/core';
-import { BlockchainSnapshot, BlockchainTransaction, internal, SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox';
-import { findTransactionRequired, flattenTransaction } from '@ton/test-utils';
-import { balanceOf, deployNetwork, keys, Network, WORKER_STAKE } from '../helpers/network';
+import { internal, SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox';
+import { balanceOf, keys, Network, WORKER_STAKE } from '../helpers/network';
+import { useNetworkSnapshot } from '../helpers/fixture';
+import { plain } from '../helpers/state';
+import { advanceTime, expectOnlyBouncesFrom, storageFees, valueOf } from '../helpers/tx';
 import {
     ErrAccessDenied,
     ErrBadSignature,
@@ -36,22 +38,16 @@ let n: Network;
 let wc: Network['workerChannel'];
 let worker2: SandboxContract<TreasuryContract>; // a second worker whose channel is not deployed yet
 let wc2: SandboxContract<WorkerChannelWrapper>;
-let snap: BlockchainSnapshot;
 let unbondDelay: number;
 let challenge: number;
 
-beforeAll(async () => {
-    n = await deployNetwork();
+useNetworkSnapshot(async (net) => {
+    n = net;
     wc = n.workerChannel;
     unbondDelay = Number(n.params.workerUnbondDelay);
     challenge = Number(n.params.slashChallengePeriod);
     worker2 = await n.bc.treasury('worker-2');
     wc2 = n.bc.openContract(await channelFor(worker2.address));
-    snap = n.bc.snapshot();
-});
-
-beforeEach(async () => {
-    await n.bc.loadFrom(snap);
 });
 
 // ---------- helpers ----------
@@ -72,34 +68,7 @@ async function channelFor(worker: Address): Promise<WorkerChannelWrapper> {
     return c;
 }
 
-function advance(secs: number) {
-    n.bc.now = (n.bc.now ?? Math.floor(Date.now() / 1000)) + secs;
-}
-
-function accountKey(a: Address): bigint {
-    return BigInt('0x' + a.hash.toString('hex'));
-}
-
-function storageFees(txs: BlockchainTransaction[], addr: Address): bigint {
-    let fees = 0n;
-    for (const tx of txs) {
-        if (tx.address !== accountKey(addr)) continue;
-        const d = tx.description;
-        if (d.type === 'generic' && d.storagePhase) fees += d.storagePhase.storageFeesCollected;
-    }
-    return fees;
-}
-
-function valueOf(txs: BlockchainTransaction[], from: Address, to: Address): bigint {
-    return flattenTransaction(findTransactionRequired(txs, { from, to })).value!;
-}
-
-/** Getter struct with addresses as strings and the nested slash flattened (Address instances carry closures). */
-function plain(o: object): Record<string, unknown> {
-    return Object.fromEntries(
-        Object.entries(o).map(([k, v]) => [k, v instanceof Address ? v.toString() : v && typeof v === 'object' ? plain(v) : v]),
-    );
-}
+const advance = (secs: number) => advanceTime(n.bc, secs);
 
 async function observe(ch = wc) {
     const ps = await n.proxy.getProxyState();
@@ -128,10 +97,7 @@ async function expectRefused(send: () => Promise<SendMessageResult>, from: Addre
     expect(after.pool).toBe(before.pool);
     expect(after.commission).toBe(before.commission);
     expect(after.workerChannels).toBe(before.workerChannels);
-    for (const tx of r.transactions) {
-        const f = flattenTransaction(tx);
-        if (f.from?.equals(ch.address)) expect(f.inMessageBounced).toBe(true); // only the bounce leaves
-    }
+    expectOnlyBouncesFrom(r.transactions, ch.address);
     return r;
 }
 
