@@ -1,0 +1,17 @@
+// Typed errors with stable codes. The code is what appears on the wire, in HTTP error bodies, in CLI JSON
+// output and in logs; spec/ documents every code once.
+
+export class CocoonError extends Error {
+    constructor(
+        readonly code: string,
+        message: string,
+        readonly details?: Record<string, unknown>,
+    ) {
+        super(message);
+        this.name = new.target.name;
+    }
+
+    toJSON() {
+        return { code: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) };
+    }
+}
