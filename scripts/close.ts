@@ -5,12 +5,12 @@
 import { NetworkProvider } from '@ton/blueprint';
 import { ClientChannelWrapper } from '../wrappers/ClientChannel';
 import { addressFlag, bigintFlag, hasFlag, rejectUnknownFlags, requireFlag, tonFlag } from './lib/args';
-import { report } from './lib/common';
+import { open, report } from './lib/common';
 import { parseSignature } from './withdraw';
 
 export async function run(provider: NetworkProvider, args: string[]) {
     rejectUnknownFlags(args, ['channel', 'amount', 'seqno', 'proxy-signature', 'finish']);
-    const channel = provider.open(ClientChannelWrapper.open(addressFlag(args, 'channel')));
+    const channel = open(provider, ClientChannelWrapper.open(addressFlag(args, 'channel')));
     if (hasFlag(args, 'proxy-signature')) {
         const signature = parseSignature(requireFlag(args, 'proxy-signature'), 'proxy-signature');
         await channel.sendCoopWithdraw(provider.sender(), { amount: tonFlag(args, 'amount'), seqno: bigintFlag(args, 'seqno'), close: true, signature });

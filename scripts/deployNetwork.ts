@@ -8,7 +8,7 @@ import { toNano } from '@ton/core';
 import { DEFAULT_GOV_PARAMS, GovernanceWrapper, VoterWeight } from '../wrappers/Governance';
 import { DEFAULT_PARAMS, RootWrapper } from '../wrappers/Root';
 import { addressFlag, ArgError, flag, parseAddress, parseBigint, parseGovParamsJson, parseParamsJson, rejectUnknownFlags, tonFlag } from './lib/args';
-import { report, senderAddress } from './lib/common';
+import { open, report, senderAddress } from './lib/common';
 
 export function parseVoters(value: string): VoterWeight[] {
     const voters = value.split(',').map((part) => {
@@ -39,9 +39,9 @@ export async function run(provider: NetworkProvider, args: string[]) {
         );
     }
 
-    const governance = provider.open(await GovernanceWrapper.create(voters, govParams));
+    const governance = open(provider, await GovernanceWrapper.create(voters, govParams));
     const treasury = addressFlag(args, 'treasury', governance.address);
-    const root = provider.open(await RootWrapper.create({ governance: governance.address, treasury, params }));
+    const root = open(provider, await RootWrapper.create({ governance: governance.address, treasury, params }));
 
     if (!(await provider.isContractDeployed(governance.address))) {
         await governance.sendFund(provider.sender(), fund);

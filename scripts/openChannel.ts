@@ -6,20 +6,20 @@ import { RootWrapper } from '../wrappers/Root';
 import { ProxyWrapper } from '../wrappers/Proxy';
 import { ClientChannelWrapper } from '../wrappers/ClientChannel';
 import { addressFlag, ArgError, hashFlag, rejectUnknownFlags, tonFlag } from './lib/args';
-import { report, senderAddress, waitUntil } from './lib/common';
+import { open, report, senderAddress, waitUntil } from './lib/common';
 
 export async function run(provider: NetworkProvider, args: string[]) {
     rejectUnknownFlags(args, ['proxy', 'client-key', 'deposit']);
-    const proxy = provider.open(ProxyWrapper.open(addressFlag(args, 'proxy')));
+    const proxy = open(provider, ProxyWrapper.open(addressFlag(args, 'proxy')));
     const clientKey = hashFlag(args, 'client-key');
     const deposit = tonFlag(args, 'deposit');
     const ps = await proxy.getProxyState();
     if (!ps.registered) throw new ArgError('--proxy: this proxy is not registered in Root');
-    const root = provider.open(RootWrapper.open(ps.root));
+    const root = open(provider, RootWrapper.open(ps.root));
     const params = await root.getParams();
     if (deposit < params.minClientDeposit) throw new ArgError(`--deposit: at least ${params.minClientDeposit} nanoTON (Root's minClientDeposit)`);
     const codes = await root.getChildCode();
-    const channel = provider.open(
+    const channel = open(provider, 
         await ClientChannelWrapper.create({
             proxy: proxy.address, client: senderAddress(provider), clientKey, proxyKey: ps.enclaveKey,
             closeDelay: params.clientCloseDelay, code: codes.clientCode,

@@ -21,7 +21,7 @@ import { toNano } from '@ton/core';
 import { GovernanceWrapper } from '../wrappers/Governance';
 import { RootWrapper } from '../wrappers/Root';
 import { ArgError, flag, flagOrAsk, parseAddress, tonFlag } from './lib/args';
-import { report, senderAddress, waitUntil } from './lib/common';
+import { open, report, senderAddress, waitUntil } from './lib/common';
 import { ACTION_KINDS, buildAction, isoTime, parseActionKind } from './lib/proposals';
 
 export async function run(provider: NetworkProvider, args: string[]) {
@@ -33,12 +33,12 @@ export async function run(provider: NetworkProvider, args: string[]) {
     const fee = tonFlag(args, 'fee', toNano('0.05'));
     if (fee < toNano('0.02')) throw new ArgError('--fee: at least 0.02 TON');
 
-    const gov = provider.open(GovernanceWrapper.open(governance));
+    const gov = open(provider, GovernanceWrapper.open(governance));
     if (!(await gov.getVoters()).has(me)) throw new Error(`${me} is not a voter of ${governance}`);
     const { action, description } = await buildAction(kind, args, {
         governance,
         ui,
-        rootParams: (root) => provider.open(RootWrapper.open(root)).getParams(),
+        rootParams: (root) => open(provider, RootWrapper.open(root)).getParams(),
         govParams: () => gov.getGovParams(),
     });
     const id = await gov.getNextProposalId();

@@ -6,11 +6,11 @@ import { NetworkProvider } from '@ton/blueprint';
 import { RootWrapper } from '../wrappers/Root';
 import { ProxyWrapper } from '../wrappers/Proxy';
 import { addressFlag, ArgError, hashFlag, rejectUnknownFlags, requireFlag, tonFlag } from './lib/args';
-import { report, senderAddress, waitUntil } from './lib/common';
+import { open, report, senderAddress, waitUntil } from './lib/common';
 
 export async function run(provider: NetworkProvider, args: string[]) {
     rejectUnknownFlags(args, ['root', 'enclave-key', 'stake', 'client-endpoint', 'worker-endpoint']);
-    const root = provider.open(RootWrapper.open(addressFlag(args, 'root')));
+    const root = open(provider, RootWrapper.open(addressFlag(args, 'root')));
     const enclaveKey = hashFlag(args, 'enclave-key');
     const stake = tonFlag(args, 'stake');
     const clientEndpoint = requireFlag(args, 'client-endpoint');
@@ -20,7 +20,7 @@ export async function run(provider: NetworkProvider, args: string[]) {
     }
     const params = await root.getParams();
     const codes = await root.getChildCode();
-    const proxy = provider.open(
+    const proxy = open(provider, 
         await ProxyWrapper.create({ root: root.address, owner: senderAddress(provider), enclaveKey, workerCode: codes.workerCode, proxyCode: codes.proxyCode }),
     );
     const deployed = await provider.isContractDeployed(proxy.address);

@@ -5,17 +5,17 @@ import { ProxyWrapper } from '../wrappers/Proxy';
 import { WorkerChannelWrapper } from '../wrappers/WorkerChannel';
 import { RootWrapper } from '../wrappers/Root';
 import { addressFlag, ArgError, rejectUnknownFlags, tonFlag } from './lib/args';
-import { report, senderAddress } from './lib/common';
+import { open, report, senderAddress } from './lib/common';
 
 export async function run(provider: NetworkProvider, args: string[]) {
     rejectUnknownFlags(args, ['proxy', 'amount']);
-    const proxy = provider.open(ProxyWrapper.open(addressFlag(args, 'proxy')));
+    const proxy = open(provider, ProxyWrapper.open(addressFlag(args, 'proxy')));
     const amount = tonFlag(args, 'amount');
     if (amount === 0n) throw new ArgError('--amount: must be positive');
     const ps = await proxy.getProxyState();
     if (!ps.terms) throw new ArgError('--proxy: this proxy has never registered in Root');
-    const codes = await provider.open(RootWrapper.open(ps.root)).getChildCode();
-    const channel = provider.open(
+    const codes = await open(provider, RootWrapper.open(ps.root)).getChildCode();
+    const channel = open(provider, 
         await WorkerChannelWrapper.create({
             proxy: proxy.address, worker: senderAddress(provider), proxyKey: ps.enclaveKey, root: ps.root, terms: ps.terms,
             code: codes.workerCode,

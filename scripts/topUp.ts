@@ -3,11 +3,11 @@
 import { NetworkProvider } from '@ton/blueprint';
 import { ClientChannelWrapper } from '../wrappers/ClientChannel';
 import { addressFlag, ArgError, rejectUnknownFlags, tonFlag } from './lib/args';
-import { report } from './lib/common';
+import { open, report } from './lib/common';
 
 export async function run(provider: NetworkProvider, args: string[]) {
     rejectUnknownFlags(args, ['channel', 'amount']);
-    const channel = provider.open(ClientChannelWrapper.open(addressFlag(args, 'channel')));
+    const channel = open(provider, ClientChannelWrapper.open(addressFlag(args, 'channel')));
     const amount = tonFlag(args, 'amount');
     if (amount === 0n) throw new ArgError('--amount: must be positive');
     const before = await channel.getChannelState();

@@ -4,7 +4,7 @@ import { NetworkProvider } from '@ton/blueprint';
 import { toNano } from '@ton/core';
 import { GovernanceWrapper } from '../wrappers/Governance';
 import { flag, flagOrAsk, parseAddress, parseBigint, parseBool, rejectUnknownFlags, tonFlag } from './lib/args';
-import { report, senderAddress, waitUntil } from './lib/common';
+import { open, report, senderAddress, waitUntil } from './lib/common';
 import { isoTime } from './lib/proposals';
 
 export async function run(provider: NetworkProvider, args: string[]) {
@@ -14,7 +14,7 @@ export async function run(provider: NetworkProvider, args: string[]) {
     const governance = await flagOrAsk(args, 'governance', ui, 'Governance address:', parseAddress);
     const id = await flagOrAsk(args, 'id', ui, 'Proposal id:', parseBigint);
     const fee = tonFlag(args, 'fee', toNano('0.05'));
-    const gov = provider.open(GovernanceWrapper.open(governance));
+    const gov = open(provider, GovernanceWrapper.open(governance));
 
     const p = await gov.getProposal(id);
     if (!p) throw new Error(`no open proposal ${id} in ${governance}`);

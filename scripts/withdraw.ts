@@ -5,7 +5,7 @@
 import { NetworkProvider } from '@ton/blueprint';
 import { ClientChannelWrapper } from '../wrappers/ClientChannel';
 import { addressFlag, ArgError, bigintFlag, hasFlag, rejectUnknownFlags, requireFlag, tonFlag } from './lib/args';
-import { report } from './lib/common';
+import { open, report } from './lib/common';
 
 export function parseSignature(hex: string, name: string): Buffer {
     const v = hex.trim().replace(/^0x/i, '');
@@ -15,7 +15,7 @@ export function parseSignature(hex: string, name: string): Buffer {
 
 export async function run(provider: NetworkProvider, args: string[]) {
     rejectUnknownFlags(args, ['channel', 'amount', 'seqno', 'proxy-signature', 'request', 'finish']);
-    const channel = provider.open(ClientChannelWrapper.open(addressFlag(args, 'channel')));
+    const channel = open(provider, ClientChannelWrapper.open(addressFlag(args, 'channel')));
     if (hasFlag(args, 'finish')) {
         await channel.sendFinishWithdraw(provider.sender());
     } else if (hasFlag(args, 'request')) {

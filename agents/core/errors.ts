@@ -1,9 +1,9 @@
 // Typed errors with stable codes. The code is what appears on the wire, in HTTP error bodies, in CLI JSON
 // output and in logs; spec/ documents every code once.
 
-export class CocoonError extends Error {
+export class CocoonError<C extends string = string> extends Error {
     constructor(
-        readonly code: string,
+        readonly code: C,
         message: string,
         readonly details?: Record<string, unknown>,
     ) {

@@ -29,18 +29,11 @@ export const AttestationErrorCodes = [
     'CERT_INVALID', // RA-TLS certificate malformed, wrong key type, bad self-signature, unknown critical extension
     'CERT_EXPIRED', // RA-TLS certificate outside its validity window
     'PROVIDER_UNAVAILABLE', // quote provider cannot produce a quote (no configfs-tsm, wrong provider, I/O error)
+    'POLICY_INVALID', // the verification policy itself is malformed (caller/config error, not a verdict on the quote)
 ] as const;
 export type AttestationErrorCode = (typeof AttestationErrorCodes)[number];
 
-export class AttestationError extends CocoonError {
-    constructor(
-        readonly code: AttestationErrorCode,
-        message: string,
-        details?: Record<string, unknown>,
-    ) {
-        super(code, message, details);
-    }
-}
+export class AttestationError extends CocoonError<AttestationErrorCode> {}
 
 /** Fields of the TD quote body (all raw bytes as in the quote). */
 export interface TdReportBody {

@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+// `cocoon` operator CLI: `npx ts-node agents/cli.ts <group> <command> [args...]`.
+// Each command is a function (argv after "<group> <command>", io) -> exit status, so tests run it in-process.
+// To add a command, implement it next to its module and register it in COMMANDS below.
+import { attestVerifyCommand, CommandIo } from './core/tee/cli';
+import { chainServeCommand } from './devnet/main';
+
+export type Command = (argv: string[], io: CommandIo) => Promise<number>;
+
+export const COMMANDS: Record<string, Record<string, { run: Command; summary: string }>> = {
+    chain: {
+        serve: { run: chainServeCommand, summary: 'run the devnet chain server (toncenter v2 on 127.0.0.1) until Ctrl-C' },
+    },
+    attest: {
+        verify: { run: attestVerifyCommand, summary: 'verify a TDX quote against a policy and print the verdict as JSON' },
+    },
+};
+
+function usage(): string {
+    const lines = ['usage: cocoon <group> <command> [args...]', ''];
+    for (const [group, cmds] of Object.entries(COMMANDS)) {
+        for (const [name, c] of Object.entries(cmds)) lines.push(`  ${group} ${name}`.padEnd(24) + c.summary);
+    }
+    return lines.join('\n') + '\n';
+}
+
+export async function main(argv: string[], io: CommandIo): Promise<number> {
+    const [group, name, ...rest] = argv;
+    const cmd = group !== undefined && name !== undefined ? COMMANDS[group]?.[name] : undefined;
+    if (!cmd) {
+        const help = group === undefined || group === '--help' || group === '-h';
+        (help ? io.stdout : io.stderr)(help ? usage() : `unknown command: ${argv.slice(0, 2).join(' ')}\n${usage()}`);
+        return help ? 0 : 2;
+    }
+    return cmd.run(rest, io);
+}
+
+/** Runs the CLI on process.argv and sets the exit status (used by bin/cocoon and `ts-node agents/cli.ts`). */
+export function runFromProcess(): void {
+    const io: CommandIo = { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) };
+    main(process.argv.slice(2), io).then(
+        (code) => {
+            process.exitCode = code;
+        },
+        (e: unknown) => {
+            process.stderr.write(`cocoon: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+            process.exitCode = 70;
+        },
+    );
+}
+
+if (require.main === module) runFromProcess();

@@ -1,0 +1,239 @@
+// `cocoon attest verify <quote-file> [--collateral <json>] [--at <ISO time>] [--root-key-id <hex>]...`
+// Prints one JSON object (measurements, image hash, debug flag, root key id, TCB status, verdict + error code) and
+// returns the exit status: 0 accepted, 1 rejected, 2 usage / I/O error.
+import { readFileSync, statSync } from 'fs';
+import { isDebugTd, parseQuote } from './quote';
+import { imageHash } from './image';
+import { inspectRootKeyId, verifyQuote } from './verify';
+import { AttestationError, INTEL_ROOT_KEY_ID, ParsedQuote, TcbStatus, VerifyPolicy } from './types';
+import { CocoonError } from '../errors';
+
+/** Output sinks of a CLI command (process streams in production, buffers in tests). */
+export interface CommandIo {
+    stdout(text: string): void;
+    stderr(text: string): void;
+}
+
+export const ATTEST_VERIFY_USAGE = `usage: cocoon attest verify <quote-file> [options]
+  <quote-file>                 raw quote bytes (or hex text)
+  --collateral <file>          DCAP collateral JSON (dcap-qvl field names: tcb_info, qe_identity, pck_crl, ...)
+  --offline                    verify without collateral (no TCB / QE identity / CRL evaluation); explicit opt-in
+  --at <ISO time>              evaluate certificates and collateral at this time (default: now)
+  --root-key-id <hex>          trusted root key id, SHA-384 of the root public key; repeatable (default: Intel's)
+  --accept-tcb-status <s>      accepted TCB status; repeatable (default: UpToDate)
+  --allow-image <hex>          allowed image hash; repeatable (default: not checked)
+  --allow-td-attributes <hex>  allowed TDATTRIBUTES (8 bytes hex, quote byte order); repeatable
+  --allow-xfam <hex>           allowed XFAM (8 bytes hex, quote byte order); repeatable
+exit status: 0 accepted, 1 rejected (see error.code), 2 usage or I/O error`;
+
+const MAX_FILE_BYTES = 4 * 1024 * 1024;
+
+class UsageError extends Error {}
+
+interface Args {
+    quoteFile: string;
+    collateralFile?: string;
+    offline: boolean;
+    at: Date;
+    rootKeyIds: string[];
+    acceptTcbStatuses: string[];
+    allowImages: string[];
+    allowTdAttributes: string[];
+    allowXfam: string[];
+}
+
+function parseArgs(argv: string[], now: () => Date): Args {
+    const a: Args = { quoteFile: '', offline: false, at: now(), rootKeyIds: [], acceptTcbStatuses: [], allowImages: [], allowTdAttributes: [], allowXfam: [] };
+    const positional: string[] = [];
+    for (let i = 0; i < argv.length; i++) {
+        const arg = argv[i];
+        const value = () => {
+            const v = argv[++i];
+            if (v === undefined || v.startsWith('--')) throw new UsageError(`${arg} needs a value`);
+            return v;
+        };
+        switch (arg) {
+            case '--collateral':
+                a.collateralFile = value();
+                break;
+            case '--offline':
+                a.offline = true;
+                break;
+            case '--at': {
+                const v = value();
+                const d = new Date(v);
+                if (!/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2}))?$/.test(v) || Number.isNaN(d.getTime())) throw new UsageError(`--at: not an ISO time with a zone (e.g. 2025-06-19T11:16:03Z): ${v}`);
+                a.at = d;
+                break;
+            }
+            case '--root-key-id':
+                a.rootKeyIds.push(value());
+                break;
+            case '--accept-tcb-status':
+                a.acceptTcbStatuses.push(...value().split(','));
+                break;
+            case '--allow-image':
+                a.allowImages.push(value());
+                break;
+            case '--allow-td-attributes':
+                a.allowTdAttributes.push(value());
+                break;
+            case '--allow-xfam':
+                a.allowXfam.push(value());
+                break;
+            default:
+                if (arg.startsWith('-')) throw new UsageError(`unknown option ${arg}`);
+                positional.push(arg);
+        }
+    }
+    if (positional.length !== 1) throw new UsageError('expected exactly one <quote-file>');
+    if (a.collateralFile !== undefined && a.offline) throw new UsageError('--collateral and --offline exclude each other');
+    a.quoteFile = positional[0];
+    return a;
+}
+
+function readBounded(path: string, what: string): Buffer {
+    let size: number;
+    try {
+        size = statSync(path).size;
+    } catch (e) {
+        throw new UsageError(`cannot read ${what} ${path}: ${(e as Error).message}`);
+    }
+    if (size > MAX_FILE_BYTES) throw new UsageError(`${what} ${path} is larger than ${MAX_FILE_BYTES} bytes`);
+    try {
+        return readFileSync(path);
+    } catch (e) {
+        throw new UsageError(`cannot read ${what} ${path}: ${(e as Error).message}`);
+    }
+}
+
+/** Raw bytes, or hex text (whitespace and a 0x prefix allowed) decoded. */
+function quoteBytes(file: Buffer): Buffer {
+    const text = file.toString('latin1');
+    if (/^\s*(0x)?[0-9a-fA-F\s]+$/.test(text)) {
+        const hex = text.replace(/\s+/g, '').replace(/^0x/, '');
+        if (hex.length % 2 === 0) return Buffer.from(hex, 'hex');
+    }
+    return file;
+}
+
+function measurements(q: ParsedQuote): Record<string, string> {
+    const b = q.body;
+    const out: Record<string, string> = {
+        mrTd: b.mrTd.toString('hex'),
+        mrConfigId: b.mrConfigId.toString('hex'),
+        mrOwner: b.mrOwner.toString('hex'),
+        mrOwnerConfig: b.mrOwnerConfig.toString('hex'),
+        rtmr0: b.rtmr0.toString('hex'),
+        rtmr1: b.rtmr1.toString('hex'),
+        rtmr2: b.rtmr2.toString('hex'),
+        rtmr3: b.rtmr3.toString('hex'),
+        reportData: b.reportData.toString('hex'),
+        tdAttributes: b.tdAttributes.toString('hex'),
+        xfam: b.xfam.toString('hex'),
+        mrSeam: b.mrSeam.toString('hex'),
+        mrSignerSeam: b.mrSignerSeam.toString('hex'),
+        seamAttributes: b.seamAttributes.toString('hex'),
+        teeTcbSvn: b.teeTcbSvn.toString('hex'),
+    };
+    if (b.teeTcbSvn2) out.teeTcbSvn2 = b.teeTcbSvn2.toString('hex');
+    if (b.mrServiceTd) out.mrServiceTd = b.mrServiceTd.toString('hex');
+    return out;
+}
+
+/** The `attest verify` command. `argv` is what follows `attest verify`. */
+export async function attestVerifyCommand(argv: string[], io: CommandIo, now: () => Date = () => new Date()): Promise<number> {
+    if (argv.includes('--help') || argv.includes('-h')) {
+        io.stdout(ATTEST_VERIFY_USAGE + '\n');
+        return 0;
+    }
+    let args: Args;
+    let quote: Buffer;
+    let collateral: unknown;
+    try {
+        args = parseArgs(argv, now);
+        quote = quoteBytes(readBounded(args.quoteFile, 'quote file'));
+        if (args.collateralFile !== undefined) {
+            const text = readBounded(args.collateralFile, 'collateral file').toString('utf8');
+            try {
+                collateral = JSON.parse(text);
+            } catch {
+                collateral = text; // not JSON: the verifier rejects it as COLLATERAL_INVALID
+            }
+        }
+    } catch (e) {
+        if (!(e instanceof UsageError)) throw e;
+        io.stderr(`attest verify: ${e.message}\n${ATTEST_VERIFY_USAGE}\n`);
+        return 2;
+    }
+
+    const policy: VerifyPolicy = {
+        trustedRootKeyIds: args.rootKeyIds.length ? args.rootKeyIds : [INTEL_ROOT_KEY_ID],
+        at: args.at,
+        collateral: collateral as VerifyPolicy['collateral'],
+        requireCollateral: !args.offline,
+        acceptedTcbStatuses: args.acceptTcbStatuses.length ? (args.acceptTcbStatuses as TcbStatus[]) : undefined,
+        allowedImageHashes: args.allowImages.length ? args.allowImages : undefined,
+        allowedTdAttributes: args.allowTdAttributes.length ? args.allowTdAttributes : undefined,
+        allowedXfam: args.allowXfam.length ? args.allowXfam : undefined,
+    };
+
+    const report: Record<string, unknown> = {
+        verdict: 'rejected',
+        error: null,
+        file: args.quoteFile,
+        size: quote.length,
+        version: null,
+        bodyType: null,
+        measurements: null,
+        imageHash: null,
+        debug: null,
+        rootKeyId: null,
+        rootTrusted: null,
+        tcbStatus: null,
+        advisoryIds: [],
+        fmspc: null,
+        at: args.at.toISOString(),
+        policy: {
+            trustedRootKeyIds: policy.trustedRootKeyIds,
+            requireCollateral: policy.requireCollateral,
+            collateral: args.collateralFile ?? null,
+            acceptedTcbStatuses: policy.acceptedTcbStatuses ?? ['UpToDate'],
+            allowedImageHashes: policy.allowedImageHashes ?? null,
+            allowedTdAttributes: policy.allowedTdAttributes ?? null,
+            allowedXfam: policy.allowedXfam ?? null,
+        },
+    };
+    // What the quote says, even when it is rejected (never trusted: the verdict decides).
+    try {
+        const q = parseQuote(quote);
+        report.version = q.version;
+        report.bodyType = q.bodyType;
+        report.measurements = measurements(q);
+        report.imageHash = imageHash(q.body).toString('hex');
+        report.debug = isDebugTd(q.body);
+        const rk = inspectRootKeyId(q);
+        report.rootKeyId = rk ?? null;
+        if (rk) report.rootTrusted = policy.trustedRootKeyIds.map((k) => k.toLowerCase()).includes(rk);
+    } catch {
+        // the verifier reports the parse error below
+    }
+    let status: number;
+    try {
+        const v = verifyQuote(quote, policy);
+        report.verdict = 'accepted';
+        report.rootKeyId = v.rootKeyId;
+        report.rootTrusted = true;
+        report.tcbStatus = v.tcbStatus ?? null;
+        report.advisoryIds = v.advisoryIds;
+        report.fmspc = v.fmspc ?? null;
+        status = 0;
+    } catch (e) {
+        if (!(e instanceof CocoonError)) throw e;
+        report.error = e.toJSON();
+        if (e instanceof AttestationError && e.code === 'TCB_STATUS' && typeof e.details?.tcbStatus === 'string') report.tcbStatus = e.details.tcbStatus;
+        status = e.code === 'POLICY_INVALID' ? 2 : 1;
+    }
+    io.stdout(JSON.stringify(report, null, 2) + '\n');
+    return status;
+}

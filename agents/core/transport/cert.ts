@@ -1,0 +1,169 @@
+// RA-TLS certificates (spec/attestation.md, "RA-TLS"): short-lived self-signed Ed25519 certificates that carry
+// the TDX quote (1.3.6.1.4.1.12345.1) and the user claims (1.3.6.1.4.1.12345.2) as critical extensions.
+// Generation uses @peculiar/x509 over node's WebCrypto; parsing never hands raw DER to crypto.X509Certificate
+// (reference/attestation.md §2, pitfall 1).
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import { createPublicKey, KeyObject, randomBytes, webcrypto } from 'crypto';
+import { QuoteProvider } from '../tee/types';
+import { claimsReportData, encodeClaims } from './claims';
+
+// The project compiles without DOM lib types; name @peculiar/x509's WebCrypto parameter types through its API.
+type X509Crypto = Parameters<typeof x509.cryptoProvider.set>[0];
+type X509KeyPair = Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0]['keys'];
+type X509PublicKey = Parameters<typeof x509.SubjectKeyIdentifierExtension.create>[0];
+
+x509.cryptoProvider.set(webcrypto as unknown as X509Crypto);
+
+export const OID_TDX_QUOTE = '1.3.6.1.4.1.12345.1';
+export const OID_USER_CLAIMS = '1.3.6.1.4.1.12345.2';
+export const OID_ED25519 = '1.3.101.112';
+/** Cocoon's verifiers cap the quote extension at 32 KiB; so do we. */
+export const MAX_QUOTE_BYTES = 32 * 1024;
+/** Upper bound on a whole RA-TLS certificate we are willing to parse. */
+export const MAX_CERT_BYTES = 48 * 1024;
+export const DEFAULT_CERT_VALIDITY_MS = 24 * 3600_000;
+
+/** Critical extensions a verifier understands: basicConstraints, keyUsage, extKeyUsage, subjectAltName, quote, claims. */
+export const KNOWN_CRITICAL_EXTENSIONS: ReadonlySet<string> = new Set([
+    '2.5.29.19',
+    '2.5.29.15',
+    '2.5.29.37',
+    '2.5.29.17',
+    OID_TDX_QUOTE,
+    OID_USER_CLAIMS,
+]);
+
+/** An Ed25519 key pair held for the lifetime of an identity. */
+export interface Ed25519KeyPair {
+    publicKey: webcrypto.CryptoKey;
+    privateKey: webcrypto.CryptoKey;
+    /** Raw 32-byte public key. */
+    publicKeyRaw: Buffer;
+    /** PKCS#8 PEM of the private key, for node:tls. */
+    privateKeyPem: string;
+}
+
+export async function generateEd25519KeyPair(): Promise<Ed25519KeyPair> {
+    const kp = (await webcrypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+    const publicKeyRaw = Buffer.from(await webcrypto.subtle.exportKey('raw', kp.publicKey));
+    const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', kp.privateKey));
+    const privateKeyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')}-----END PRIVATE KEY-----\n`;
+    return { publicKey: kp.publicKey, privateKey: kp.privateKey, publicKeyRaw, privateKeyPem };
+}
+
+/** One issued RA-TLS certificate. */
+export interface RaTlsCert {
+    der: Buffer;
+    pem: string;
+    serialHex: string;
+    notBefore: Date;
+    notAfter: Date;
+    claims: Buffer;
+    quote: Buffer;
+}
+
+export interface IssueCertOptions {
+    keys: Ed25519KeyPair;
+    provider: QuoteProvider;
+    /** HPKE X25519 public key to bind into the claims (workers). */
+    hpkePublicKey?: Buffer;
+    /** Validity period, default 1 day. */
+    validityMs?: number;
+    /** notBefore = now - backdateMs, to tolerate peers whose clocks run slightly behind (default 60 s). */
+    backdateMs?: number;
+    now?: Date;
+    /** Subject/issuer common name (default "cocoon-ratls"). */
+    commonName?: string;
+    sanDns?: string[];
+    sanIp?: string[];
+}
+
+/** Fetches a quote over SHA-512(claims) and issues a self-signed certificate carrying it. */
+export async function issueRaTlsCert(o: IssueCertOptions): Promise<RaTlsCert> {
+    const claims = encodeClaims({ ed25519PublicKey: o.keys.publicKeyRaw, hpkePublicKey: o.hpkePublicKey });
+    const quote = await o.provider.getQuote(claimsReportData(claims));
+    return buildRaTlsCert({ ...o, claims, quote });
+}
+
+/**
+ * Builds the certificate from given claims and quote bytes without checking that they belong together
+ * (issueRaTlsCert does that by construction; tests use this to build hostile certificates).
+ */
+export async function buildRaTlsCert(o: IssueCertOptions & { claims: Buffer; quote: Buffer }): Promise<RaTlsCert> {
+    const now = o.now ?? new Date();
+    const validityMs = o.validityMs ?? DEFAULT_CERT_VALIDITY_MS;
+    const backdateMs = o.backdateMs ?? 60_000;
+    // X.509 times have 1 s resolution; round so that the certificate states exactly what we believe.
+    const notBefore = new Date(Math.floor((now.getTime() - backdateMs) / 1000) * 1000);
+    const notAfter = new Date(Math.floor((now.getTime() + validityMs) / 1000) * 1000);
+    const serial = randomBytes(16);
+    serial[0] = (serial[0] & 0x7f) | 0x40; // positive, exactly 128 bits of INTEGER content, no leading zero
+    const cn = o.commonName ?? 'cocoon-ratls';
+    const name = `C=AE, ST=DUBAI, O=Cocoon-TS, CN=${cn}`;
+    const san: x509.JsonGeneralName[] = [
+        ...(o.sanDns ?? ['localhost']).map((value) => ({ type: 'dns' as const, value })),
+        ...(o.sanIp ?? ['127.0.0.1']).map((value) => ({ type: 'ip' as const, value })),
+    ];
+    const cert = await x509.X509CertificateGenerator.createSelfSigned({
+        serialNumber: serial.toString('hex'),
+        name,
+        notBefore,
+        notAfter,
+        keys: { publicKey: o.keys.publicKey, privateKey: o.keys.privateKey } as unknown as X509KeyPair,
+        signingAlgorithm: { name: 'Ed25519' },
+        extensions: [
+            new x509.BasicConstraintsExtension(false, undefined, true),
+            new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+            new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth], true),
+            await x509.SubjectKeyIdentifierExtension.create(o.keys.publicKey as unknown as X509PublicKey),
+            new x509.SubjectAlternativeNameExtension(san),
+            new x509.Extension(OID_TDX_QUOTE, true, o.quote),
+            new x509.Extension(OID_USER_CLAIMS, true, o.claims),
+        ],
+    });
+    const der = Buffer.from(cert.rawData);
+    return {
+        der,
+        pem: cert.toString('pem') + '\n',
+        serialHex: serial.toString('hex'),
+        notBefore,
+        notAfter,
+        claims: Buffer.from(o.claims),
+        quote: Buffer.from(o.quote),
+    };
+}
+
+/** Length of a DER TLV at offset 0 (header + content), or -1 when the header is malformed. */
+export function derTotalLength(b: Buffer): number {
+    if (b.length < 2) return -1;
+    const first = b[1];
+    if (first < 0x80) return 2 + first;
+    const n = first & 0x7f;
+    if (n === 0 || n > 4 || b.length < 2 + n) return -1;
+    let len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + b[2 + i];
+    if (len < 0x80 || (n > 1 && b[2] === 0)) return -1; // not minimal: not DER
+    return 2 + n + len;
+}
+
+/** A parsed RA-TLS certificate (no trust decisions yet). */
+export interface ParsedRaTlsCert {
+    cert: x509.X509Certificate;
+    der: Buffer;
+    /** Raw 32-byte Ed25519 public key. */
+    publicKeyRaw: Buffer;
+    publicKey: KeyObject;
+}
+
+/** Node's `KeyObject` for an SPKI DER. */
+export function spkiKeyObject(spki: Buffer): KeyObject {
+    return createPublicKey({ key: spki, format: 'der', type: 'spki' });
+}
+
+/** Exactly one DER certificate, parsed as ASN.1 (never PEM-sniffed). Throws on malformed input. */
+export function parseCertDer(der: Buffer): x509.X509Certificate {
+    if (der.length === 0 || der[0] !== 0x30) throw new Error('not a DER SEQUENCE');
+    if (derTotalLength(der) !== der.length) throw new Error('DER length does not cover the buffer exactly');
+    return new x509.X509Certificate(der);
+}
