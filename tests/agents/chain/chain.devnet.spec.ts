@@ -3,8 +3,6 @@
 // getRootConfig() picks it up once Root's version moved — and does not refetch while it has not (counted
 // through the transport under TonClient). Also channel/proxy states, balances, transactions, and the tonapi
 // adapter's SSE stream served by the devnet.
-import * as fs from 'fs';
-import * as path from 'path';
 import { createHash } from 'crypto';
 import { Address, OpenedContract, toNano } from '@ton/core';
 import { keyPairFromSeed, mnemonicNew, mnemonicToPrivateKey } from '@ton/crypto';
@@ -19,22 +17,9 @@ import { ProxyWrapper } from '../../../wrappers/Proxy';
 import { ClientChannelWrapper } from '../../../wrappers/ClientChannel';
 import { WorkerChannelWrapper } from '../../../wrappers/WorkerChannel';
 import { toUint256 } from '../../../wrappers/payloads';
+import { DevnetServer } from '../../../agents/devnet/server';
 
-// Loaded at run time so this file still compiles (and skips) in a checkout without the devnet server.
-const SERVER_MODULE = path.join(__dirname, '../../../agents/devnet/server');
-const haveServer = fs.existsSync(SERVER_MODULE + '.ts') || fs.existsSync(SERVER_MODULE + '.js');
-interface Devnet {
-    start(): Promise<void>;
-    stop(): Promise<void>;
-    readonly url: string;
-    readonly baseUrl: string;
-}
-type DevnetCtor = new (opts: { port?: number; sseHeartbeatMs?: number }) => Devnet;
-
-if (!haveServer) {
-    console.warn(`chain.devnet.spec: SKIPPED — the devnet chain server (${SERVER_MODULE}.ts) is not in this checkout`);
-}
-const describeDevnet = haveServer ? describe : describe.skip;
+type Devnet = DevnetServer;
 
 const seed = (label: string) => createHash('sha256').update(label).digest();
 
@@ -54,7 +39,7 @@ function delta(chain: TonChain, before: Record<string, number>): Record<string, 
     return out;
 }
 
-describeDevnet('TonChain against the devnet server', () => {
+describe('TonChain against the devnet server', () => {
     let devnet: Devnet;
     let cfg: ChainConfig;
     let chain: TonChain;
@@ -63,7 +48,6 @@ describeDevnet('TonChain against the devnet server', () => {
     let root: RootWrapper;
 
     beforeAll(async () => {
-        const { DevnetServer } = require(SERVER_MODULE) as { DevnetServer: DevnetCtor };
         devnet = new DevnetServer({ port: 0, sseHeartbeatMs: 1000 });
         await devnet.start();
         cfg = loadChainConfig({ endpoint: devnet.url, rps: 1000, maxRetries: 2, backoffBaseMs: 10, backoffMaxMs: 50, sendPollMs: 20, sendTimeoutMs: 20_000 }, {});
