@@ -1,0 +1,273 @@
+// Usage receipts (spec/payments.md, "Receipts"): the worker signs one per request; the client checks it against
+// Root's prices and its own coefficient cap before it signs its next cumulative voucher; the proxy books it.
+// Canonical form: a TON cell (like the contracts' signed payloads), signed with Ed25519 over the cell hash.
+import { beginCell, Cell } from '@ton/core';
+import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify } from 'crypto';
+import { CocoonError } from './errors';
+import { cost, MAX_COEFFICIENT, MAX_COINS, MAX_TOKENS, ModelPrices, PricingError, TOKEN_KINDS, TokenUsage } from './pricing';
+
+export const ReceiptErrorCodes = [
+    'RECEIPT_MALFORMED', // the wire form does not decode to exactly one canonical receipt, or a field is out of range
+    'RECEIPT_BAD_SIGNATURE', // the signature does not verify under the expected worker key
+    'RECEIPT_MISMATCH', // signer, request id, model id or usage differ from what the checker expects
+    'RECEIPT_COEFFICIENT_TOO_HIGH', // the receipt's coefficient exceeds the client's cap
+    'RECEIPT_COST_MISMATCH', // cost != pricing.cost(usage, Root's prices, coefficient)
+] as const;
+export type ReceiptErrorCode = (typeof ReceiptErrorCodes)[number];
+
+export class ReceiptError extends CocoonError<ReceiptErrorCode> {}
+
+/** "cor6": usage receipt, signed by the worker. Distinct from every contract tag (cov1 cow2 coc3 cop4 cof5). */
+export const TagReceipt = 0x636f7236;
+/** Upper bound on the base64 wire form; a valid receipt is ~300 characters. */
+export const MAX_RECEIPT_BASE64 = 2048;
+
+export interface Receipt {
+    /** 256-bit request id chosen by the requester; the client checks it is its own request. */
+    requestId: bigint;
+    /** Root's model id = sha256(model name) (wrappers/payloads.ts modelId). */
+    modelId: bigint;
+    /** The worker's Ed25519 public key (the key that signs) as uint256. */
+    worker: bigint;
+    /** The worker's bid; COEFFICIENT_ONE (1000) = 1.0x. */
+    coefficient: bigint;
+    /** nanoTON, = pricing.cost(usage, prices, coefficient). */
+    cost: bigint;
+    /** Unix seconds. */
+    issuedAt: number;
+    usage: TokenUsage;
+}
+
+export interface SignedReceipt {
+    receipt: Receipt;
+    /** 64-byte Ed25519 signature over receiptCell(receipt).hash(). */
+    signature: Buffer;
+}
+
+const malformed = (message: string, details?: Record<string, unknown>) => new ReceiptError('RECEIPT_MALFORMED', message, details);
+
+function keyToUint(key: Buffer | bigint, field: string): bigint {
+    if (typeof key === 'bigint') return key;
+    if (!Buffer.isBuffer(key) || key.length !== 32) throw malformed(`${field} must be a 32-byte Ed25519 public key`, { field });
+    return BigInt('0x' + key.toString('hex'));
+}
+
+function uintToKey(v: bigint): Buffer {
+    return Buffer.from(v.toString(16).padStart(64, '0'), 'hex');
+}
+
+function checkRange(v: unknown, max: bigint, field: string): void {
+    if (typeof v !== 'bigint' || v < 0n || v > max) throw malformed(`${field} must be a bigint in 0..${max}`, { field });
+}
+
+function checkFields(r: Receipt): void {
+    const U256 = (1n << 256n) - 1n;
+    checkRange(r.requestId, U256, 'requestId');
+    checkRange(r.modelId, U256, 'modelId');
+    checkRange(r.worker, U256, 'worker');
+    checkRange(r.coefficient, MAX_COEFFICIENT, 'coefficient');
+    checkRange(r.cost, MAX_COINS, 'cost');
+    if (!Number.isSafeInteger(r.issuedAt) || r.issuedAt < 0 || r.issuedAt > 0xffffffff) throw malformed('issuedAt must be a uint32 (unix seconds)', { field: 'issuedAt' });
+    if (typeof r.usage !== 'object' || r.usage === null) throw malformed('usage must be an object', { field: 'usage' });
+    for (const k of TOKEN_KINDS) checkRange(r.usage[k], MAX_TOKENS, `usage.${k}`);
+}
+
+export interface BuildReceiptParams {
+    requestId: bigint;
+    modelId: bigint;
+    /** The signing worker's Ed25519 public key (32 bytes) or its uint256. */
+    worker: Buffer | bigint;
+    usage: TokenUsage;
+    prices: ModelPrices;
+    coefficient: bigint;
+    /** Unix seconds. */
+    issuedAt: number;
+}
+
+/** A receipt whose cost is computed by the one pricing function. Throws PricingError / RECEIPT_MALFORMED on bad fields. */
+export function buildReceipt(p: BuildReceiptParams): Receipt {
+    const r: Receipt = {
+        requestId: p.requestId,
+        modelId: p.modelId,
+        worker: keyToUint(p.worker, 'worker'),
+        coefficient: p.coefficient,
+        cost: cost(p.usage, p.prices, p.coefficient),
+        issuedAt: p.issuedAt,
+        usage: { prompt: p.usage.prompt, cached: p.usage.cached, completion: p.usage.completion, reasoning: p.usage.reasoning },
+    };
+    checkFields(r);
+    return r;
+}
+
+/**
+ * receipt$_ tag:uint32 requestId:uint256 modelId:uint256 worker:uint256 coefficient:uint32 cost:Coins issuedAt:uint32
+ *           usage:^Usage = Receipt;
+ * usage$_ prompt:uint64 cached:uint64 completion:uint64 reasoning:uint64 = Usage;
+ */
+export function receiptCell(r: Receipt): Cell {
+    checkFields(r);
+    const usage = beginCell()
+        .storeUint(r.usage.prompt, 64)
+        .storeUint(r.usage.cached, 64)
+        .storeUint(r.usage.completion, 64)
+        .storeUint(r.usage.reasoning, 64)
+        .endCell();
+    return beginCell()
+        .storeUint(TagReceipt, 32)
+        .storeUint(r.requestId, 256)
+        .storeUint(r.modelId, 256)
+        .storeUint(r.worker, 256)
+        .storeUint(r.coefficient, 32)
+        .storeCoins(r.cost)
+        .storeUint(r.issuedAt, 32)
+        .storeRef(usage)
+        .endCell();
+}
+
+/** Signs receiptCell(receipt).hash() with the worker's 64-byte Ed25519 secret key, whose public half must be `receipt.worker`. */
+export function signReceipt(receipt: Receipt, workerSecretKey: Buffer): SignedReceipt {
+    if (!Buffer.isBuffer(workerSecretKey) || workerSecretKey.length !== 64) throw malformed('worker secret key must be 64 bytes (Ed25519 seed || public key)');
+    if (keyToUint(workerSecretKey.subarray(32), 'worker') !== receipt.worker)
+        throw new ReceiptError('RECEIPT_MISMATCH', 'receipt.worker is not the public key of the signing secret key', { field: 'worker' });
+    return { receipt, signature: ed25519Sign(receiptCell(receipt).hash(), workerSecretKey) };
+}
+
+/** signed_receipt$_ signature:bits512 receipt:^Receipt = SignedReceipt; */
+export function signedReceiptCell(s: SignedReceipt): Cell {
+    if (!Buffer.isBuffer(s.signature) || s.signature.length !== 64) throw malformed('signature must be 64 bytes', { field: 'signature' });
+    return beginCell().storeBuffer(s.signature).storeRef(receiptCell(s.receipt)).endCell();
+}
+
+/** Wire form: standard base64 (with padding) of the BOC of signedReceiptCell (one root, no index, no CRC); the only accepted form. */
+export function encodeReceipt(s: SignedReceipt): string {
+    return signedReceiptCell(s).toBoc({ idx: false, crc32: false }).toString('base64');
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Parses the wire form. Total: anything that is not exactly one canonical signed receipt throws RECEIPT_MALFORMED. */
+export function decodeReceipt(wire: unknown): SignedReceipt {
+    if (typeof wire !== 'string') throw malformed('receipt must be a base64 string');
+    if (wire.length === 0 || wire.length > MAX_RECEIPT_BASE64) throw malformed(`receipt must be 1..${MAX_RECEIPT_BASE64} base64 characters`);
+    if (!BASE64.test(wire)) throw malformed('receipt is not canonical base64');
+    try {
+        return parse(Buffer.from(wire, 'base64'));
+    } catch (e) {
+        if (e instanceof ReceiptError) throw e;
+        throw malformed(`receipt does not parse: ${e instanceof Error ? e.message : String(e)}`);
+    }
+}
+
+function parse(boc: Buffer): SignedReceipt {
+    const roots = Cell.fromBoc(boc);
+    if (roots.length !== 1) throw malformed(`expected one root cell, got ${roots.length}`);
+    const root = roots[0];
+    if (root.isExotic || root.bits.length !== 512 || root.refs.length !== 1) throw malformed('signed receipt must be 512 signature bits and one reference');
+    const rc = root.refs[0];
+    if (rc.isExotic || rc.refs.length !== 1) throw malformed('receipt cell must have exactly one reference (usage)');
+    const uc = rc.refs[0];
+    if (uc.isExotic || uc.bits.length !== 256 || uc.refs.length !== 0) throw malformed('usage cell must be exactly 4 x uint64');
+    const s = rc.beginParse();
+    const tag = s.loadUint(32);
+    if (tag !== TagReceipt) throw malformed(`wrong tag 0x${tag.toString(16)}`);
+    const requestId = s.loadUintBig(256);
+    const modelId = s.loadUintBig(256);
+    const worker = s.loadUintBig(256);
+    const coefficient = s.loadUintBig(32);
+    const costValue = s.loadCoins();
+    const issuedAt = s.loadUint(32);
+    if (s.remainingBits !== 0) throw malformed('trailing bits in receipt cell');
+    const u = uc.beginParse();
+    const usage: TokenUsage = { prompt: u.loadUintBig(64), cached: u.loadUintBig(64), completion: u.loadUintBig(64), reasoning: u.loadUintBig(64) };
+    const receipt: Receipt = { requestId, modelId, worker, coefficient, cost: costValue, issuedAt, usage };
+    // Reject non-canonical encodings (e.g. Coins with leading zero bytes): the signed hash must be the canonical one.
+    if (!receiptCell(receipt).hash().equals(rc.hash())) throw malformed('receipt cell is not canonically encoded');
+    // One byte string per receipt: the BOC itself must be the canonical one (no index, no CRC, nothing trailing).
+    if (!root.toBoc({ idx: false, crc32: false }).equals(boc)) throw malformed('receipt BOC is not in canonical form (no index, no CRC, no trailing bytes)');
+    return { receipt, signature: root.beginParse().loadBuffer(64) };
+}
+
+export interface VerifyReceiptOptions {
+    /** The worker key the client expects (from the worker's attestation / the proxy's announcement). */
+    workerPublicKey: Buffer;
+    /** Root's prices for the model (wrappers/Root.ts Model fits). */
+    prices: ModelPrices;
+    /** The client's coefficient cap. */
+    maxCoefficient: bigint;
+    requestId: bigint;
+    modelId: bigint;
+    /** When given, the usage the response itself reported (e.g. the stream's final usage chunk) must match. */
+    usage?: TokenUsage;
+}
+
+/**
+ * Checks, in this order: wire form (RECEIPT_MALFORMED), signature under `workerPublicKey` (RECEIPT_BAD_SIGNATURE),
+ * signer / request id / model id / usage (RECEIPT_MISMATCH), coefficient cap (RECEIPT_COEFFICIENT_TOO_HIGH),
+ * cost (RECEIPT_COST_MISMATCH). Returns the verified receipt.
+ */
+export function verifyReceipt(signed: SignedReceipt | string, opts: VerifyReceiptOptions): Receipt {
+    const s = typeof signed === 'string' ? decodeReceipt(signed) : signed;
+    const cell = receiptCell(s.receipt);
+    const r = s.receipt;
+    if (!Buffer.isBuffer(opts.workerPublicKey) || opts.workerPublicKey.length !== 32) throw malformed('workerPublicKey must be 32 bytes');
+    if (!Buffer.isBuffer(s.signature) || s.signature.length !== 64 || !ed25519Verify(cell.hash(), s.signature, opts.workerPublicKey))
+        throw new ReceiptError('RECEIPT_BAD_SIGNATURE', 'receipt signature does not verify under the expected worker key', { requestId: hex(r.requestId) });
+    const mismatch = (field: string, got: bigint, want: bigint) =>
+        new ReceiptError('RECEIPT_MISMATCH', `receipt ${field} ${hex(got)} != expected ${hex(want)}`, { field, requestId: hex(r.requestId) });
+    const key = keyToUint(opts.workerPublicKey, 'workerPublicKey');
+    if (r.worker !== key) throw mismatch('worker', r.worker, key);
+    if (r.requestId !== opts.requestId) throw mismatch('requestId', r.requestId, opts.requestId);
+    if (r.modelId !== opts.modelId) throw mismatch('modelId', r.modelId, opts.modelId);
+    if (opts.usage) {
+        for (const k of TOKEN_KINDS)
+            if (r.usage[k] !== opts.usage[k])
+                throw new ReceiptError('RECEIPT_MISMATCH', `receipt usage.${k} ${r.usage[k]} != reported ${opts.usage[k]}`, { field: `usage.${k}`, requestId: hex(r.requestId) });
+    }
+    if (r.coefficient > opts.maxCoefficient)
+        throw new ReceiptError('RECEIPT_COEFFICIENT_TOO_HIGH', `receipt coefficient ${r.coefficient} exceeds the cap ${opts.maxCoefficient}`, {
+            coefficient: r.coefficient.toString(),
+            maxCoefficient: opts.maxCoefficient.toString(),
+        });
+    let expected: bigint | null;
+    try {
+        expected = cost(r.usage, opts.prices, r.coefficient);
+    } catch (e) {
+        if (e instanceof PricingError && e.code === 'PRICING_OVERFLOW') expected = null;
+        else throw e;
+    }
+    if (expected !== r.cost)
+        throw new ReceiptError('RECEIPT_COST_MISMATCH', `receipt cost ${r.cost} != computed ${expected ?? 'overflow'}`, {
+            cost: r.cost.toString(),
+            expected: expected?.toString() ?? null,
+        });
+    return r;
+}
+
+/** The worker key of a receipt as 32 bytes. */
+export function receiptWorkerKey(r: Receipt): Buffer {
+    return uintToKey(r.worker);
+}
+
+// Ed25519 (RFC 8032, deterministic) through Node's crypto: byte-identical to @ton/crypto's sign/signVerify (the
+// tests check both directions) and ~300x faster than its pure-JS implementation, which matters per request.
+function ed25519Sign(data: Buffer, secretKey: Buffer): Buffer {
+    const seed = secretKey.subarray(0, 32);
+    const pub = secretKey.subarray(32);
+    const key = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: seed.toString('base64url'), x: pub.toString('base64url') }, format: 'jwk' });
+    const derived = createPublicKey(key).export({ format: 'jwk' }).x;
+    if (derived !== pub.toString('base64url')) throw malformed('worker secret key: public half does not match the seed');
+    return nodeSign(null, data, key);
+}
+
+function ed25519Verify(data: Buffer, signature: Buffer, publicKey: Buffer): boolean {
+    try {
+        const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: publicKey.toString('base64url') }, format: 'jwk' });
+        return nodeVerify(null, data, key, signature);
+    } catch {
+        return false; // not a valid curve point
+    }
+}
+
+function hex(v: bigint): string {
+    return v.toString(16).padStart(64, '0');
+}

@@ -1,0 +1,792 @@
+// The proxy's durable ledger (spec/ledger.md): per ClientChannel the delivered cost, the latest client-signed
+// voucher and what has been redeemed on chain; per WorkerChannel the earned amount and the latest proxy-signed
+// payout; one row per request; and the state commits the proxy signs and sends to its Proxy contract.
+//
+// SQLite through better-sqlite3 (synchronous): WAL journal, synchronous = FULL, so a write the ledger has
+// returned from is on disk and survives a process crash or power loss. Every public mutation is ONE immediate
+// transaction that first validates and then writes; a refused call throws a LedgerError and changes nothing.
+// Money is bigint nanoTON; arithmetic happens in JS with explicit overflow checks, never in SQL.
+//
+// The ledger stores what it is given: signature checks (voucherPayload / payoutPayload, wrappers/payloads.ts)
+// and receipt checks happen in the caller before it calls in.
+import { Address } from '@ton/core';
+import Database from 'better-sqlite3';
+import { createHash } from 'crypto';
+import { CocoonError } from '../core/errors';
+import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './ledger-schema';
+
+export type LedgerCode =
+    | 'LEDGER_BAD_INPUT'
+    | 'LEDGER_OVERFLOW'
+    | 'LEDGER_SCHEMA'
+    | 'LEDGER_SETTINGS_MISMATCH'
+    | 'LEDGER_CLOSED'
+    | 'LEDGER_REQUEST_CONFLICT'
+    | 'LEDGER_REQUEST_STATE'
+    | 'LEDGER_UNKNOWN_REQUEST'
+    | 'LEDGER_VOUCHER_NOT_INCREASING'
+    | 'LEDGER_VOUCHER_ABOVE_DELIVERED'
+    | 'LEDGER_REDEEM_NOT_INCREASING'
+    | 'LEDGER_REDEEM_ABOVE_VOUCHER'
+    | 'LEDGER_PAYOUT_NOT_INCREASING'
+    | 'LEDGER_PAYOUT_ABOVE_EARNED'
+    | 'LEDGER_UNKNOWN_COMMIT'
+    | 'LEDGER_ROLLBACK';
+
+export class LedgerError extends CocoonError<LedgerCode> {}
+
+/** Largest amount SQLite INTEGER holds: 2^63 - 1 nanoTON ≈ 9.2e9 TON (more than all TON in existence). */
+export const MAX_AMOUNT = (1n << 63n) - 1n;
+export const BPS_DENOMINATOR = 10_000n;
+const MAX_REQUEST_ID = 128;
+const MAX_RECEIPT = 64 * 1024;
+const DEFAULT_LIST_LIMIT = 1000;
+const STATE_TAG = 'cocoon-ledger-state/v1';
+
+/**
+ * The worker's part of a receipt's cost: floor(cost × (10000 − bps) / 10000); the proxy's commission is
+ * the rest (the ceiling of cost × bps / 10000). The Proxy contract takes fee = floor(d × bps / 10000) of
+ * every redeemed difference d, so its pool gains ceil(d × (10000 − bps) / 10000) ≥ what the ledger credits
+ * workers for the same nanoTON: rounding dust goes to the proxy, and the pool never falls short of the sum
+ * of earned amounts once vouchers covering them are redeemed (spec/ledger.md, "Commission split").
+ */
+export function workerShare(cost: bigint, commissionBps: number): bigint {
+    return (cost * (BPS_DENOMINATOR - BigInt(commissionBps))) / BPS_DENOMINATOR;
+}
+
+export interface LedgerClock {
+    now(): number;
+}
+
+export interface LedgerOptions {
+    clock?: LedgerClock;
+    /** The Proxy contract's commissionBps (0..10000); fixed for the life of a ledger file. */
+    commissionBps: number;
+}
+
+export type RequestStatus = 'started' | 'delivered' | 'failed';
+
+export interface RequestRow {
+    requestId: string;
+    client: string;
+    worker: string;
+    modelId: bigint;
+    cost: bigint;
+    workerPart: bigint;
+    receipt: string | null;
+    status: RequestStatus;
+    createdAt: number;
+    updatedAt: number;
+}
+
+export interface SignedAmount {
+    amount: bigint;
+    /** Ed25519 signature, 128 lowercase hex characters. */
+    signature: string;
+}
+
+export interface ClientState {
+    client: string;
+    deliveredCost: bigint;
+    latestVoucher: SignedAmount | null;
+    redeemedOnChain: bigint;
+}
+
+export interface WorkerState {
+    worker: string;
+    earned: bigint;
+    latestPayout: SignedAmount | null;
+}
+
+export interface Commit {
+    seqno: bigint;
+    hash: bigint;
+    committedAt: number;
+    onChain: boolean;
+}
+
+export interface DeliveryInput {
+    requestId: string;
+    /** ClientChannel address. */
+    client: Address | string;
+    /** WorkerChannel address. */
+    worker: Address | string;
+    /** sha256 of the model name (wrappers/payloads.ts modelId). */
+    modelId: bigint;
+    cost: bigint;
+    /** The worker's signed usage receipt, base64. */
+    receipt: string;
+}
+
+export type StartInput = Omit<DeliveryInput, 'cost' | 'receipt'>;
+
+interface ClientDbRow {
+    address: string;
+    delivered: bigint;
+    voucher_amount: bigint;
+    voucher_sig: string | null;
+    redeemed: bigint;
+}
+interface WorkerDbRow {
+    address: string;
+    earned: bigint;
+    payout_amount: bigint;
+    payout_sig: string | null;
+}
+interface RequestDbRow {
+    request_id: string;
+    client: string;
+    worker: string;
+    model_id: string;
+    cost: bigint;
+    worker_part: bigint;
+    receipt: string | null;
+    status: RequestStatus;
+    created_at: bigint;
+    updated_at: bigint;
+}
+interface CommitDbRow {
+    seqno: bigint;
+    hash: string;
+    committed_at: bigint;
+    on_chain: bigint;
+}
+
+const systemClock: LedgerClock = { now: () => Date.now() };
+
+export class Ledger {
+    private readonly db: Database.Database;
+    private readonly clock: LedgerClock;
+    readonly commissionBps: number;
+    private readonly s: ReturnType<typeof prepare>;
+    private closed = false;
+
+    private constructor(db: Database.Database, clock: LedgerClock, commissionBps: number) {
+        this.db = db;
+        this.clock = clock;
+        this.commissionBps = commissionBps;
+        this.s = prepare(db);
+    }
+
+    /**
+     * Opens (creating if needed) the ledger at `path`, applies pending migrations and checks the settings.
+     * Throws LEDGER_SCHEMA for a file written by a newer version, LEDGER_SETTINGS_MISMATCH when the file was
+     * created with another commissionBps.
+     */
+    static open(path: string, opts: LedgerOptions): Ledger {
+        if (typeof path !== 'string' || path.length === 0) bad('path', 'must be a non-empty string');
+        const bps = opts?.commissionBps;
+        if (!Number.isInteger(bps) || bps < 0 || bps > 10_000) bad('commissionBps', 'must be an integer in 0..10000');
+        const clock = opts.clock ?? systemClock;
+        const db = new Database(path);
+        try {
+            db.defaultSafeIntegers(true);
+            const mode = db.pragma('journal_mode = WAL', { simple: true });
+            if (mode !== 'wal' && path !== ':memory:') {
+                throw new LedgerError('LEDGER_SCHEMA', `cannot put ${path} in WAL mode (got ${String(mode)})`);
+            }
+            db.pragma('synchronous = FULL');
+            db.pragma('foreign_keys = ON');
+            db.pragma('busy_timeout = 5000');
+            migrate(db, clock);
+            checkSettings(db, bps);
+            return new Ledger(db, clock, bps);
+        } catch (e) {
+            db.close();
+            throw e;
+        }
+    }
+
+    close(): void {
+        if (this.closed) return;
+        this.closed = true;
+        this.db.close();
+    }
+
+    /** The connection's durability settings, for start-up logs and tests. */
+    pragmas(): { journalMode: string; synchronous: number; foreignKeys: boolean } {
+        this.alive();
+        return {
+            journalMode: String(this.db.pragma('journal_mode', { simple: true })),
+            synchronous: Number(this.db.pragma('synchronous', { simple: true })),
+            foreignKeys: Number(this.db.pragma('foreign_keys', { simple: true })) === 1,
+        };
+    }
+
+    /** The schema version of the open file. */
+    schemaVersion(): number {
+        this.alive();
+        return Number(this.s.schemaVersion.get() as bigint);
+    }
+
+    // ---------------------------------------------------------------- requests
+
+    /**
+     * Records that a request was sent to a worker (status `started`, cost 0). Idempotent on requestId for the
+     * same client/worker/model; a started row later becomes `delivered` or `failed`.
+     */
+    recordStart(input: StartInput): RequestRow {
+        this.alive();
+        const v = validateStart(input);
+        return this.tx(() => {
+            const existing = this.s.getRequest.get(v.requestId) as RequestDbRow | undefined;
+            if (existing) {
+                sameParties(existing, v);
+                return toRequest(existing);
+            }
+            const now = this.now();
+            this.ensureClient(v.client, now);
+            this.ensureWorker(v.worker, now);
+            this.s.insertRequest.run(v.requestId, v.client, v.worker, v.modelHex, 0n, 0n, null, 'started', now, now);
+            return toRequest(this.s.getRequest.get(v.requestId) as RequestDbRow);
+        });
+    }
+
+    /**
+     * Records a served response: the client's delivered cost and the worker's earned amount grow by the
+     * receipt's cost (worker: its share after commission). Idempotent on requestId: a replay with the same
+     * content changes nothing and returns the stored row (`replayed: true`); a replay with other content is
+     * LEDGER_REQUEST_CONFLICT; a request marked failed cannot be delivered (LEDGER_REQUEST_STATE).
+     */
+    recordDelivery(input: DeliveryInput): { row: RequestRow; replayed: boolean } {
+        this.alive();
+        const v = validateDelivery(input);
+        return this.tx(() => {
+            const existing = this.s.getRequest.get(v.requestId) as RequestDbRow | undefined;
+            if (existing) {
+                sameParties(existing, v);
+                if (existing.status === 'delivered') {
+                    if (existing.cost !== v.cost || existing.receipt !== v.receipt) {
+                        throw new LedgerError('LEDGER_REQUEST_CONFLICT', `request ${v.requestId} was delivered with another cost or receipt`, {
+                            requestId: v.requestId,
+                        });
+                    }
+                    return { row: toRequest(existing), replayed: true };
+                }
+                if (existing.status === 'failed') {
+                    throw new LedgerError('LEDGER_REQUEST_STATE', `request ${v.requestId} is marked failed`, { requestId: v.requestId });
+                }
+            }
+            const now = this.now();
+            const client = this.ensureClient(v.client, now);
+            const worker = this.ensureWorker(v.worker, now);
+            const part = workerShare(v.cost, this.commissionBps);
+            const delivered = checked(client.delivered + v.cost, 'client delivered cost');
+            const earned = checked(worker.earned + part, 'worker earned amount');
+            if (existing) {
+                this.s.deliverRequest.run(v.cost, part, v.receipt, now, v.requestId);
+            } else {
+                this.s.insertRequest.run(v.requestId, v.client, v.worker, v.modelHex, v.cost, part, v.receipt, 'delivered', now, now);
+            }
+            this.s.setDelivered.run(delivered, now, v.client);
+            this.s.setEarned.run(earned, now, v.worker);
+            return { row: toRequest(this.s.getRequest.get(v.requestId) as RequestDbRow), replayed: false };
+        });
+    }
+
+    /** Marks a started request failed (nothing is charged). Idempotent; a delivered request cannot fail. */
+    recordFailure(requestId: string): RequestRow {
+        this.alive();
+        const id = validateRequestId(requestId);
+        return this.tx(() => {
+            const existing = this.s.getRequest.get(id) as RequestDbRow | undefined;
+            if (!existing) throw new LedgerError('LEDGER_UNKNOWN_REQUEST', `no request ${id}`, { requestId: id });
+            if (existing.status === 'delivered') {
+                throw new LedgerError('LEDGER_REQUEST_STATE', `request ${id} was already delivered`, { requestId: id });
+            }
+            if (existing.status === 'started') this.s.failRequest.run(this.now(), id);
+            return toRequest(this.s.getRequest.get(id) as RequestDbRow);
+        });
+    }
+
+    getRequest(requestId: string): RequestRow | null {
+        this.alive();
+        const row = this.s.getRequest.get(validateRequestId(requestId)) as RequestDbRow | undefined;
+        return row ? toRequest(row) : null;
+    }
+
+    // ---------------------------------------------------------------- clients
+
+    /** A client's counters; an unknown client reads as all zeros. */
+    client(client: Address | string): ClientState {
+        this.alive();
+        const addr = normAddress(client, 'client');
+        return toClient(addr, this.s.getClient.get(addr) as ClientDbRow | undefined);
+    }
+
+    /**
+     * Stores a client-signed cumulative voucher (the caller has verified the signature). The amount must be
+     * strictly greater than the stored one (LEDGER_VOUCHER_NOT_INCREASING) and at most the delivered cost
+     * (LEDGER_VOUCHER_ABOVE_DELIVERED): a client signs only for responses it has received, which the ledger
+     * recorded before they were sent. Re-sending exactly the stored voucher is a no-op (`stored: false`).
+     */
+    acceptVoucher(client: Address | string, amount: bigint, signatureHex: string): { stored: boolean; state: ClientState } {
+        this.alive();
+        const addr = normAddress(client, 'client');
+        const amt = validateAmount(amount, 'amount', 1n);
+        const sig = validateSignature(signatureHex);
+        return this.tx(() => {
+            const row = this.s.getClient.get(addr) as ClientDbRow | undefined;
+            const delivered = row?.delivered ?? 0n;
+            const current = row?.voucher_amount ?? 0n;
+            if (row && amt === current && sig === row.voucher_sig) return { stored: false, state: toClient(addr, row) };
+            if (amt <= current) {
+                throw new LedgerError('LEDGER_VOUCHER_NOT_INCREASING', `voucher ${amt} is not above the stored ${current}`, {
+                    client: addr,
+                    amount: amt.toString(),
+                    stored: current.toString(),
+                });
+            }
+            if (amt > delivered) {
+                throw new LedgerError('LEDGER_VOUCHER_ABOVE_DELIVERED', `voucher ${amt} is above the delivered cost ${delivered}`, {
+                    client: addr,
+                    amount: amt.toString(),
+                    delivered: delivered.toString(),
+                });
+            }
+            this.s.setVoucher.run(amt, sig, this.now(), addr);
+            return { stored: true, state: toClient(addr, this.s.getClient.get(addr) as ClientDbRow) };
+        });
+    }
+
+    /** Delivered cost not yet covered by a voucher (≥ 0). */
+    unsignedExposure(client: Address | string): bigint {
+        const c = this.client(client);
+        return c.deliveredCost - (c.latestVoucher?.amount ?? 0n);
+    }
+
+    /** True while the unsigned exposure is strictly below `creditWindow` (the proxy may serve the client). */
+    withinCreditWindow(client: Address | string, creditWindow: bigint): boolean {
+        const window = validateAmount(creditWindow, 'creditWindow', 0n);
+        return this.unsignedExposure(client) < window;
+    }
+
+    /**
+     * Records the ClientChannel's cumulative `redeemed` as read from chain (or known from a confirmed Redeem).
+     * Monotonic: a smaller value is LEDGER_REDEEM_NOT_INCREASING, the same value a no-op; it can never exceed
+     * the stored voucher (LEDGER_REDEEM_ABOVE_VOUCHER). It may be below the voucher: the channel pays at most
+     * its balance.
+     */
+    markRedeemed(client: Address | string, amount: bigint): ClientState {
+        this.alive();
+        const addr = normAddress(client, 'client');
+        const amt = validateAmount(amount, 'amount', 0n);
+        return this.tx(() => {
+            const row = this.s.getClient.get(addr) as ClientDbRow | undefined;
+            const current = row?.redeemed ?? 0n;
+            const voucher = row?.voucher_amount ?? 0n;
+            if (amt < current) {
+                throw new LedgerError('LEDGER_REDEEM_NOT_INCREASING', `redeemed ${amt} is below the stored ${current}`, {
+                    client: addr,
+                    amount: amt.toString(),
+                    stored: current.toString(),
+                });
+            }
+            if (amt > voucher) {
+                throw new LedgerError('LEDGER_REDEEM_ABOVE_VOUCHER', `redeemed ${amt} is above the latest voucher ${voucher}`, {
+                    client: addr,
+                    amount: amt.toString(),
+                    voucher: voucher.toString(),
+                });
+            }
+            if (row && amt > current) this.s.setRedeemed.run(amt, this.now(), addr);
+            return toClient(addr, this.s.getClient.get(addr) as ClientDbRow | undefined);
+        });
+    }
+
+    /** Clients whose latest voucher exceeds what was redeemed by at least `minAmount` (≥ 1), by address. */
+    redeemCandidates(minAmount: bigint, limit = DEFAULT_LIST_LIMIT): ClientState[] {
+        this.alive();
+        const min = validateAmount(minAmount, 'minAmount', 1n);
+        const rows = this.s.redeemCandidates.all(min, validateLimit(limit)) as ClientDbRow[];
+        return rows.map((r) => toClient(r.address, r));
+    }
+
+    // ---------------------------------------------------------------- workers
+
+    /** A worker's counters; an unknown worker reads as all zeros. */
+    worker(worker: Address | string): WorkerState {
+        this.alive();
+        const addr = normAddress(worker, 'worker');
+        return toWorker(addr, this.s.getWorker.get(addr) as WorkerDbRow | undefined);
+    }
+
+    /**
+     * Stores a proxy-signed cumulative payout. Write it BEFORE sending the signature anywhere. Strictly
+     * increasing (LEDGER_PAYOUT_NOT_INCREASING) and at most the earned amount (LEDGER_PAYOUT_ABOVE_EARNED);
+     * storing exactly the stored payout again is a no-op (`stored: false`).
+     */
+    recordPayoutSigned(worker: Address | string, amount: bigint, signatureHex: string): { stored: boolean; state: WorkerState } {
+        this.alive();
+        const addr = normAddress(worker, 'worker');
+        const amt = validateAmount(amount, 'amount', 1n);
+        const sig = validateSignature(signatureHex);
+        return this.tx(() => {
+            const row = this.s.getWorker.get(addr) as WorkerDbRow | undefined;
+            const earned = row?.earned ?? 0n;
+            const current = row?.payout_amount ?? 0n;
+            if (row && amt === current && sig === row.payout_sig) return { stored: false, state: toWorker(addr, row) };
+            if (amt <= current) {
+                throw new LedgerError('LEDGER_PAYOUT_NOT_INCREASING', `payout ${amt} is not above the stored ${current}`, {
+                    worker: addr,
+                    amount: amt.toString(),
+                    stored: current.toString(),
+                });
+            }
+            if (amt > earned) {
+                throw new LedgerError('LEDGER_PAYOUT_ABOVE_EARNED', `payout ${amt} is above the earned ${earned}`, {
+                    worker: addr,
+                    amount: amt.toString(),
+                    earned: earned.toString(),
+                });
+            }
+            this.s.setPayout.run(amt, sig, this.now(), addr);
+            return { stored: true, state: toWorker(addr, this.s.getWorker.get(addr) as WorkerDbRow) };
+        });
+    }
+
+    /** Workers whose earned amount exceeds the latest signed payout by at least `minAmount` (≥ 1), by address. */
+    payoutCandidates(minAmount: bigint, limit = DEFAULT_LIST_LIMIT): WorkerState[] {
+        this.alive();
+        const min = validateAmount(minAmount, 'minAmount', 1n);
+        const rows = this.s.payoutCandidates.all(min, validateLimit(limit)) as WorkerDbRow[];
+        return rows.map((r) => toWorker(r.address, r));
+    }
+
+    // ---------------------------------------------------------------- state commits
+
+    /** The canonical serialization the state hash is taken over (spec/ledger.md, "State hash"). */
+    stateSerialization(): string {
+        this.alive();
+        return this.serialize();
+    }
+
+    /** SHA-256 of the canonical serialization, as the uint256 the Proxy contract stores. */
+    stateHash(): bigint {
+        this.alive();
+        return hashOf(this.serialize());
+    }
+
+    /**
+     * Records the next state commit (seqno = last recorded + 1, hash of the current state) and returns it.
+     * Call BEFORE signing: a seqno is handed out once, so a crash can never lead to two different hashes
+     * signed for one seqno (which the Proxy contract slashes as equivocation).
+     */
+    nextCommit(): Commit {
+        this.alive();
+        return this.tx(() => {
+            const last = this.s.lastCommit.get() as CommitDbRow | undefined;
+            const seqno = (last?.seqno ?? 0n) + 1n;
+            const hash = hashOf(this.serialize());
+            const now = this.now();
+            this.s.insertCommit.run(seqno, hex256(hash), now, 0n);
+            return { seqno, hash, committedAt: now, onChain: false };
+        });
+    }
+
+    /** Marks a recorded commit as seen on chain. Idempotent; LEDGER_UNKNOWN_COMMIT for a seqno never recorded. */
+    confirmCommit(seqno: bigint): Commit {
+        this.alive();
+        const n = validateSeqno(seqno);
+        return this.tx(() => {
+            const row = this.s.getCommit.get(n) as CommitDbRow | undefined;
+            if (!row) throw new LedgerError('LEDGER_UNKNOWN_COMMIT', `no commit with seqno ${n}`, { seqno: n.toString() });
+            if (row.on_chain === 0n) this.s.confirmCommit.run(n);
+            return toCommit(this.s.getCommit.get(n) as CommitDbRow);
+        });
+    }
+
+    latestCommit(): Commit | null {
+        this.alive();
+        const row = this.s.lastCommit.get() as CommitDbRow | undefined;
+        return row ? toCommit(row) : null;
+    }
+
+    getCommit(seqno: bigint): Commit | null {
+        this.alive();
+        const row = this.s.getCommit.get(validateSeqno(seqno)) as CommitDbRow | undefined;
+        return row ? toCommit(row) : null;
+    }
+
+    /**
+     * Start-up check against the Proxy contract's (commitSeqno, commitHash). LEDGER_ROLLBACK when
+     *  - `unknown-seqno`: the chain holds a seqno ≥ 1 this ledger never recorded (the file is older than the
+     *    last commit: restored from a backup, or another proxy's file);
+     *  - `hash-mismatch`: the ledger recorded that seqno with another hash (tampered, or a restored file that
+     *    re-used the seqno);
+     *  - `chain-behind`: the ledger holds a commit confirmed on chain with a higher seqno than the chain
+     *    reports (the chain view is wrong, or the file belongs to another Proxy contract).
+     * Otherwise the chain's commit is marked confirmed and returned (null when the chain has none yet).
+     */
+    checkAgainstChain(onChainSeqno: bigint, onChainHash: bigint): Commit | null {
+        this.alive();
+        const seqno = validateAmount(onChainSeqno, 'onChainSeqno', 0n);
+        if (typeof onChainHash !== 'bigint' || onChainHash < 0n || onChainHash >= 1n << 256n) bad('onChainHash', 'must be a uint256 bigint');
+        return this.tx(() => {
+            const confirmed = this.s.lastConfirmedCommit.get() as CommitDbRow | undefined;
+            if (confirmed && confirmed.seqno > seqno) {
+                throw rollback('chain-behind', `ledger commit ${confirmed.seqno} is confirmed but the chain is at ${seqno}`, seqno, confirmed);
+            }
+            if (seqno === 0n) return null;
+            const row = this.s.getCommit.get(seqno) as CommitDbRow | undefined;
+            if (!row) throw rollback('unknown-seqno', `the chain holds commit ${seqno}, unknown to this ledger`, seqno, undefined);
+            if (row.hash !== hex256(onChainHash)) {
+                throw rollback('hash-mismatch', `commit ${seqno} on chain has another hash than the ledger recorded`, seqno, row);
+            }
+            if (row.on_chain === 0n) this.s.confirmCommit.run(seqno);
+            return toCommit(this.s.getCommit.get(seqno) as CommitDbRow);
+        });
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    private serialize(): string {
+        const lines = [STATE_TAG];
+        for (const r of this.s.allClients.iterate() as IterableIterator<ClientDbRow>) {
+            lines.push(`client ${r.address} ${r.delivered} ${r.voucher_amount} ${r.redeemed}`);
+        }
+        for (const r of this.s.allWorkers.iterate() as IterableIterator<WorkerDbRow>) {
+            lines.push(`worker ${r.address} ${r.earned} ${r.payout_amount}`);
+        }
+        return lines.join('\n') + '\n';
+    }
+
+    private ensureClient(addr: string, now: number): ClientDbRow {
+        this.s.ensureClient.run(addr, now);
+        return this.s.getClient.get(addr) as ClientDbRow;
+    }
+
+    private ensureWorker(addr: string, now: number): WorkerDbRow {
+        this.s.ensureWorker.run(addr, now);
+        return this.s.getWorker.get(addr) as WorkerDbRow;
+    }
+
+    private tx<T>(fn: () => T): T {
+        return this.db.transaction(fn).immediate();
+    }
+
+    private now(): number {
+        const t = this.clock.now();
+        if (!Number.isSafeInteger(t) || t < 0) bad('clock', 'now() must return a non-negative integer (ms)');
+        return t;
+    }
+
+    private alive(): void {
+        if (this.closed) throw new LedgerError('LEDGER_CLOSED', 'the ledger is closed');
+    }
+}
+
+// ---------------------------------------------------------------- statements (a fixed set, prepared once)
+
+function prepare(db: Database.Database) {
+    return {
+        schemaVersion: db.prepare('SELECT MAX(version) FROM schema_version').pluck(),
+        getRequest: db.prepare('SELECT * FROM requests WHERE request_id = ?'),
+        insertRequest: db.prepare(
+            `INSERT INTO requests (request_id, client, worker, model_id, cost, worker_part, receipt, status, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ),
+        deliverRequest: db.prepare(
+            `UPDATE requests SET cost = ?, worker_part = ?, receipt = ?, status = 'delivered', updated_at = ?
+             WHERE request_id = ? AND status = 'started'`,
+        ),
+        failRequest: db.prepare(`UPDATE requests SET status = 'failed', updated_at = ? WHERE request_id = ? AND status = 'started'`),
+        getClient: db.prepare('SELECT * FROM clients WHERE address = ?'),
+        ensureClient: db.prepare(
+            `INSERT OR IGNORE INTO clients (address, delivered, voucher_amount, voucher_sig, redeemed, updated_at) VALUES (?, 0, 0, NULL, 0, ?)`,
+        ),
+        setDelivered: db.prepare('UPDATE clients SET delivered = ?, updated_at = ? WHERE address = ?'),
+        setVoucher: db.prepare('UPDATE clients SET voucher_amount = ?, voucher_sig = ?, updated_at = ? WHERE address = ?'),
+        setRedeemed: db.prepare('UPDATE clients SET redeemed = ?, updated_at = ? WHERE address = ?'),
+        redeemCandidates: db.prepare('SELECT * FROM clients WHERE voucher_amount - redeemed >= ? ORDER BY address LIMIT ?'),
+        allClients: db.prepare(
+            'SELECT * FROM clients WHERE delivered > 0 OR voucher_amount > 0 OR redeemed > 0 ORDER BY address',
+        ),
+        getWorker: db.prepare('SELECT * FROM workers WHERE address = ?'),
+        ensureWorker: db.prepare(
+            `INSERT OR IGNORE INTO workers (address, earned, payout_amount, payout_sig, updated_at) VALUES (?, 0, 0, NULL, ?)`,
+        ),
+        setEarned: db.prepare('UPDATE workers SET earned = ?, updated_at = ? WHERE address = ?'),
+        setPayout: db.prepare('UPDATE workers SET payout_amount = ?, payout_sig = ?, updated_at = ? WHERE address = ?'),
+        payoutCandidates: db.prepare('SELECT * FROM workers WHERE earned - payout_amount >= ? ORDER BY address LIMIT ?'),
+        allWorkers: db.prepare('SELECT * FROM workers WHERE earned > 0 OR payout_amount > 0 ORDER BY address'),
+        lastCommit: db.prepare('SELECT * FROM commits ORDER BY seqno DESC LIMIT 1'),
+        lastConfirmedCommit: db.prepare('SELECT * FROM commits WHERE on_chain = 1 ORDER BY seqno DESC LIMIT 1'),
+        getCommit: db.prepare('SELECT * FROM commits WHERE seqno = ?'),
+        insertCommit: db.prepare('INSERT INTO commits (seqno, hash, committed_at, on_chain) VALUES (?, ?, ?, ?)'),
+        confirmCommit: db.prepare('UPDATE commits SET on_chain = 1 WHERE seqno = ?'),
+    };
+}
+
+// ---------------------------------------------------------------- schema and settings
+
+function migrate(db: Database.Database, clock: LedgerClock): void {
+    db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+    const current = Number((db.prepare('SELECT MAX(version) FROM schema_version').pluck().get() as bigint | null) ?? 0n);
+    if (current > LATEST_SCHEMA_VERSION) {
+        throw new LedgerError('LEDGER_SCHEMA', `ledger schema ${current} is newer than this build supports (${LATEST_SCHEMA_VERSION})`, {
+            found: current,
+            supported: LATEST_SCHEMA_VERSION,
+        });
+    }
+    for (const m of MIGRATIONS) {
+        if (m.version <= current) continue;
+        db.transaction(() => {
+            for (const sql of m.statements) db.exec(sql);
+            db.prepare('INSERT INTO schema_version (version, applied_at) VALUES (?, ?)').run(m.version, clock.now());
+        }).immediate();
+    }
+}
+
+function checkSettings(db: Database.Database, commissionBps: number): void {
+    db.transaction(() => {
+        const stored = db.prepare("SELECT value FROM settings WHERE key = 'commission_bps'").pluck().get() as string | undefined;
+        if (stored === undefined) {
+            db.prepare("INSERT INTO settings (key, value) VALUES ('commission_bps', ?)").run(String(commissionBps));
+        } else if (stored !== String(commissionBps)) {
+            throw new LedgerError('LEDGER_SETTINGS_MISMATCH', `commissionBps: the ledger was created with ${stored}, not ${commissionBps}`, {
+                key: 'commissionBps',
+                stored: Number(stored),
+                given: commissionBps,
+            });
+        }
+    }).immediate();
+}
+
+// ---------------------------------------------------------------- validation and conversion
+
+function bad(key: string, why: string): never {
+    throw new LedgerError('LEDGER_BAD_INPUT', `${key}: ${why}`, { key });
+}
+
+function checked(amount: bigint, what: string): bigint {
+    if (amount > MAX_AMOUNT) throw new LedgerError('LEDGER_OVERFLOW', `${what} would exceed ${MAX_AMOUNT} nanoTON`, { what });
+    return amount;
+}
+
+function validateAmount(v: unknown, key: string, min: bigint): bigint {
+    if (typeof v !== 'bigint') bad(key, 'must be a bigint (nanoTON)');
+    if (v < min) bad(key, `must be at least ${min}`);
+    if (v > MAX_AMOUNT) throw new LedgerError('LEDGER_OVERFLOW', `${key}: ${v} exceeds ${MAX_AMOUNT}`, { key });
+    return v;
+}
+
+function validateSeqno(v: unknown): bigint {
+    if (typeof v !== 'bigint' || v < 1n || v >= 1n << 63n) bad('seqno', 'must be a bigint in 1..2^63-1');
+    return v;
+}
+
+function validateLimit(v: unknown): number {
+    if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 100_000) bad('limit', 'must be an integer in 1..100000');
+    return v as number;
+}
+
+function validateRequestId(v: unknown): string {
+    if (typeof v !== 'string' || v.length === 0 || v.length > MAX_REQUEST_ID || !/^[\x21-\x7e]+$/.test(v)) {
+        bad('requestId', `must be 1..${MAX_REQUEST_ID} printable ASCII characters without spaces`);
+    }
+    return v;
+}
+
+function validateSignature(v: unknown): string {
+    if (typeof v !== 'string' || !/^[0-9a-fA-F]{128}$/.test(v)) bad('signature', 'must be 64 bytes as 128 hex characters');
+    return v.toLowerCase();
+}
+
+function normAddress(v: unknown, key: string): string {
+    if (v instanceof Address) return v.toRawString();
+    if (typeof v !== 'string') bad(key, 'must be an Address or an address string');
+    try {
+        return Address.parse(v).toRawString();
+    } catch {
+        return bad(key, `not a TON address: ${JSON.stringify(v.slice(0, 80))}`);
+    }
+}
+
+function validateStart(input: StartInput) {
+    if (typeof input !== 'object' || input === null) bad('input', 'must be an object');
+    const modelId = input.modelId;
+    if (typeof modelId !== 'bigint' || modelId < 0n || modelId >= 1n << 256n) bad('modelId', 'must be a uint256 bigint');
+    return {
+        requestId: validateRequestId(input.requestId),
+        client: normAddress(input.client, 'client'),
+        worker: normAddress(input.worker, 'worker'),
+        modelHex: hex256(modelId),
+    };
+}
+
+function validateDelivery(input: DeliveryInput) {
+    const base = validateStart(input);
+    const cost = validateAmount(input.cost, 'cost', 0n);
+    const receipt = input.receipt;
+    if (
+        typeof receipt !== 'string' ||
+        receipt.length === 0 ||
+        receipt.length > MAX_RECEIPT ||
+        receipt.length % 4 !== 0 ||
+        !/^[A-Za-z0-9+/]+={0,2}$/.test(receipt)
+    ) {
+        bad('receipt', `must be non-empty canonical base64 of at most ${MAX_RECEIPT} characters`);
+    }
+    return { ...base, cost, receipt };
+}
+
+function sameParties(existing: RequestDbRow, v: { requestId: string; client: string; worker: string; modelHex: string }): void {
+    if (existing.client !== v.client || existing.worker !== v.worker || existing.model_id !== v.modelHex) {
+        throw new LedgerError('LEDGER_REQUEST_CONFLICT', `request ${v.requestId} exists for another client, worker or model`, {
+            requestId: v.requestId,
+        });
+    }
+}
+
+function rollback(reason: string, message: string, chainSeqno: bigint, row: CommitDbRow | undefined): LedgerError {
+    return new LedgerError('LEDGER_ROLLBACK', message, {
+        reason,
+        chainSeqno: chainSeqno.toString(),
+        ...(row ? { ledgerSeqno: row.seqno.toString(), ledgerHash: row.hash } : {}),
+    });
+}
+
+function hex256(v: bigint): string {
+    return v.toString(16).padStart(64, '0');
+}
+
+function hashOf(serialization: string): bigint {
+    return BigInt('0x' + createHash('sha256').update(serialization, 'utf8').digest('hex'));
+}
+
+function toRequest(r: RequestDbRow): RequestRow {
+    return {
+        requestId: r.request_id,
+        client: r.client,
+        worker: r.worker,
+        modelId: BigInt('0x' + r.model_id),
+        cost: r.cost,
+        workerPart: r.worker_part,
+        receipt: r.receipt,
+        status: r.status,
+        createdAt: Number(r.created_at),
+        updatedAt: Number(r.updated_at),
+    };
+}
+
+function toClient(addr: string, r: ClientDbRow | undefined): ClientState {
+    return {
+        client: addr,
+        deliveredCost: r?.delivered ?? 0n,
+        latestVoucher: r && r.voucher_sig !== null ? { amount: r.voucher_amount, signature: r.voucher_sig } : null,
+        redeemedOnChain: r?.redeemed ?? 0n,
+    };
+}
+
+function toWorker(addr: string, r: WorkerDbRow | undefined): WorkerState {
+    return {
+        worker: addr,
+        earned: r?.earned ?? 0n,
+        latestPayout: r && r.payout_sig !== null ? { amount: r.payout_amount, signature: r.payout_sig } : null,
+    };
+}
+
+function toCommit(r: CommitDbRow): Commit {
+    return { seqno: r.seqno, hash: BigInt('0x' + r.hash), committedAt: Number(r.committed_at), onChain: r.on_chain === 1n };
+}
