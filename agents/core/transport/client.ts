@@ -56,6 +56,8 @@ export function connectRaTls(url: string, identity: RaTlsCredentials, policy: Pe
             servername: isIP(host) ? undefined : host,
             ...RATLS_TLS_OPTIONS,
             ...identity.tlsCredentials(),
+            // OpenSSL cannot judge an RA-TLS certificate (self-signed, unknown critical extensions): the attestation
+            // check on 'secureConnect' below does, before the WebSocket (and so any byte of ours) exists.
             rejectUnauthorized: false,
             ALPNProtocols: ['http/1.1'],
         });
