@@ -1,0 +1,357 @@
+// Forwarding one validated request to the worker's OpenAI-compatible backend, and metering it (design §6, §8).
+//
+// Metering rule: the worker charges exactly what the backend's `usage` reports (via pricing.usageFromOpenAI), never
+// an estimate. The request is sent with stream_options.include_usage = true (openai-request.ts forces it), so a
+// healthy stream ends with a usage chunk. If the stream breaks before any usage arrived, nothing is known and nothing
+// is charged: BACKEND_STREAM_BROKEN carries usage null. If it breaks after the usage chunk (only [DONE] missing),
+// the error carries that usage, which is complete, and the caller may charge it.
+import { CocoonError } from '../core/errors';
+import { cost, ModelPrices, TokenUsage, usageFromOpenAI } from '../core/pricing';
+import { buildReceipt, encodeReceipt, Receipt, signReceipt } from '../core/receipt';
+import { MAX_CHUNK_BYTES } from '../core/wire/frames';
+import type { Endpoint, OpenAIErrorBody } from './openai-request';
+
+export const ForwardErrorCodes = [
+    'BACKEND_UNREACHABLE', // the HTTP request failed before a response (connection refused, reset, DNS)
+    'BACKEND_ERROR', // the backend answered non-2xx (details.status, details.body = its OpenAI error JSON), or sent an error event mid-stream
+    'BACKEND_BAD_RESPONSE', // 2xx but not a well-formed OpenAI response: bad JSON, oversized event, missing or invalid usage
+    'BACKEND_STREAM_BROKEN', // the stream ended before `data: [DONE]`; details.usage = usage seen so far or null (charge nothing)
+    'BACKEND_ABORTED', // the caller's signal aborted the request; details.usage as for BACKEND_STREAM_BROKEN
+] as const;
+export type ForwardErrorCode = (typeof ForwardErrorCodes)[number];
+
+export class ForwardError extends CocoonError<ForwardErrorCode> {
+    /** Usage known when the request failed (streams only); null = nothing reported, charge nothing. */
+    get usage(): TokenUsage | null {
+        return (this.details?.usage as TokenUsage | null | undefined) ?? null;
+    }
+    /** The backend's HTTP status (BACKEND_ERROR). */
+    get status(): number | undefined {
+        return this.details?.status as number | undefined;
+    }
+    /** The backend's OpenAI error JSON (BACKEND_ERROR), passed through unchanged when it had that shape. */
+    get body(): OpenAIErrorBody | undefined {
+        return this.details?.body as OpenAIErrorBody | undefined;
+    }
+}
+
+/** Largest non-streaming response or error body read from the backend. */
+export const MAX_BACKEND_RESPONSE_BYTES = 8 * 1024 * 1024;
+/** Largest single SSE event (its data, UTF-16 code units): the wire's response chunk limit. */
+export const MAX_SSE_EVENT_CHARS = MAX_CHUNK_BYTES;
+
+const PATHS: Record<Endpoint, string> = { chat: '/v1/chat/completions', completions: '/v1/completions' };
+
+export interface ForwardParams {
+    /** Backend base URL without /v1, e.g. http://127.0.0.1:8000. */
+    backendUrl: string;
+    endpoint: Endpoint;
+    /** The normalized body from validateOpenAIRequest (its `stream` decides the mode). */
+    body: Record<string, unknown>;
+    signal?: AbortSignal;
+    /** Streaming: called with each SSE event's data (the JSON text, unchanged), in order; not called for [DONE]. */
+    onChunk?: (data: string) => void | Promise<void>;
+}
+
+export interface ForwardResult {
+    /** Metered usage, from the backend's `usage`. */
+    usage: TokenUsage;
+    /** Always true on return: the response was complete (2xx JSON, or a stream ending in [DONE]); failures throw. */
+    completed: true;
+    /** The (first) choice's finish_reason, or null if the backend sent none. */
+    finishReason: string | null;
+    /** Non-streaming: the backend's JSON response, unchanged. */
+    json?: Record<string, unknown>;
+    /** Streaming: the number of events passed to onChunk. */
+    chunks: number;
+}
+
+const err = (code: ForwardErrorCode, message: string, details: Record<string, unknown> = {}) => new ForwardError(code, message, details);
+
+function isAbort(e: unknown, signal?: AbortSignal): boolean {
+    return (signal?.aborted ?? false) || (e instanceof Error && e.name === 'AbortError');
+}
+
+/** POSTs the body to the backend; non-streaming returns the JSON, streaming relays each event through onChunk. */
+export async function forwardToBackend(p: ForwardParams): Promise<ForwardResult> {
+    const path = PATHS[p.endpoint];
+    if (!path) throw new TypeError(`unknown endpoint ${String(p.endpoint)}`);
+    const url = p.backendUrl.replace(/\/+$/, '') + path;
+    const stream = p.body.stream === true;
+    let res: Response;
+    try {
+        res = await fetch(url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', accept: stream ? 'text/event-stream' : 'application/json' },
+            body: JSON.stringify(p.body),
+            signal: p.signal,
+        });
+    } catch (e) {
+        if (isAbort(e, p.signal)) throw err('BACKEND_ABORTED', 'request aborted', { usage: null });
+        throw err('BACKEND_UNREACHABLE', `backend ${url} unreachable: ${causeOf(e)}`, { url });
+    }
+    if (!res.ok) {
+        const text = await readCapped(res).catch(() => '');
+        throw err('BACKEND_ERROR', `backend answered HTTP ${res.status}`, { status: res.status, body: errorBody(text, res.status) });
+    }
+    return stream ? relayStream(res, p) : readJson(res, p);
+}
+
+async function readJson(res: Response, p: ForwardParams): Promise<ForwardResult> {
+    let text: string;
+    try {
+        text = await readCapped(res);
+    } catch (e) {
+        if (e instanceof ForwardError) throw e;
+        if (isAbort(e, p.signal)) throw err('BACKEND_ABORTED', 'request aborted', { usage: null });
+        throw err('BACKEND_STREAM_BROKEN', `backend response broke: ${causeOf(e)}`, { usage: null });
+    }
+    let json: unknown;
+    try {
+        json = JSON.parse(text);
+    } catch {
+        throw err('BACKEND_BAD_RESPONSE', 'backend response is not JSON');
+    }
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw err('BACKEND_BAD_RESPONSE', 'backend response is not a JSON object');
+    const obj = json as Record<string, unknown>;
+    return { usage: meter(obj.usage), completed: true, finishReason: finishReasonOf(obj), json: obj, chunks: 0 };
+}
+
+function meter(u: unknown): TokenUsage {
+    if (u === undefined || u === null) throw err('BACKEND_BAD_RESPONSE', 'backend reported no usage: nothing can be charged');
+    try {
+        return usageFromOpenAI(u);
+    } catch (e) {
+        throw err('BACKEND_BAD_RESPONSE', `backend usage is invalid: ${causeOf(e)}`);
+    }
+}
+
+function finishReasonOf(obj: Record<string, unknown>): string | null {
+    const choices = obj.choices;
+    if (!Array.isArray(choices)) return null;
+    for (const c of choices) {
+        const f = (c as Record<string, unknown> | null)?.finish_reason;
+        if (typeof f === 'string') return f;
+    }
+    return null;
+}
+
+async function relayStream(res: Response, p: ForwardParams): Promise<ForwardResult> {
+    if (!res.body) throw err('BACKEND_BAD_RESPONSE', 'backend stream has no body');
+    const reader = res.body.getReader();
+    const parser = new SseParser();
+    let usage: TokenUsage | null = null;
+    let finishReason: string | null = null;
+    let chunks = 0;
+    let done = false;
+    const handle = async (data: string): Promise<void> => {
+        if (done) return; // anything after [DONE] is ignored
+        if (p.signal?.aborted) throw err('BACKEND_ABORTED', 'request aborted', { usage });
+        if (data === '[DONE]') {
+            done = true;
+            return;
+        }
+        let obj: unknown;
+        try {
+            obj = JSON.parse(data);
+        } catch {
+            throw err('BACKEND_BAD_RESPONSE', 'backend stream event is not JSON', { usage });
+        }
+        if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw err('BACKEND_BAD_RESPONSE', 'backend stream event is not a JSON object', { usage });
+        const o = obj as Record<string, unknown>;
+        if (o.error !== undefined) throw err('BACKEND_ERROR', 'backend sent an error event mid-stream', { status: res.status, body: errorBody(data, res.status), usage });
+        if (o.usage !== undefined && o.usage !== null) usage = meter(o.usage);
+        finishReason = finishReasonOf(o) ?? finishReason;
+        chunks++;
+        if (p.onChunk) await p.onChunk(data);
+    };
+    try {
+        for (;;) {
+            let r: Awaited<ReturnType<typeof reader.read>>;
+            try {
+                r = await reader.read();
+            } catch (e) {
+                if (isAbort(e, p.signal)) throw err('BACKEND_ABORTED', 'request aborted', { usage });
+                throw err('BACKEND_STREAM_BROKEN', `backend stream broke after ${chunks} events: ${causeOf(e)}`, { usage, chunks });
+            }
+            const events = r.done ? parser.end() : parser.push(r.value);
+            for (const e of events) await handle(e);
+            if (done || r.done) break;
+        }
+    } catch (e) {
+        if (e instanceof SseOverflow) throw err('BACKEND_BAD_RESPONSE', `backend stream event exceeds ${MAX_SSE_EVENT_CHARS} characters`, { usage });
+        throw e;
+    } finally {
+        // Release the connection whether we finished, failed or the caller's onChunk threw.
+        reader.cancel().catch(() => undefined);
+    }
+    if (!done) throw err('BACKEND_STREAM_BROKEN', `backend stream ended after ${chunks} events without [DONE]`, { usage, chunks });
+    if (!usage) throw err('BACKEND_BAD_RESPONSE', 'backend stream carried no usage: nothing can be charged', { usage: null });
+    return { usage, completed: true, finishReason, chunks };
+}
+
+class SseOverflow extends Error {}
+
+/**
+ * Incremental text/event-stream parser (WHATWG "server-sent events" rules, reduced to what OpenAI streams use):
+ * lines end in \n, \r\n or \r (across chunk boundaries); `data:` lines accumulate (joined with \n); a blank line
+ * dispatches; comments (":") and other fields (event, id, retry) are ignored. Bytes are decoded as UTF-8 in
+ * streaming mode, so multi-byte characters split across chunks survive.
+ */
+export class SseParser {
+    private readonly decoder = new TextDecoder('utf-8');
+    private buf = '';
+    private data: string[] | null = null;
+    private dataLen = 0;
+    private pendingCR = false;
+
+    constructor(private readonly maxEventChars = MAX_SSE_EVENT_CHARS) {}
+
+    push(bytes: Uint8Array): string[] {
+        return this.feed(this.decoder.decode(bytes, { stream: true }));
+    }
+
+    /** End of input: flushes the decoder; an unterminated last event is dropped (as the SSE rules say). */
+    end(): string[] {
+        return this.feed(this.decoder.decode());
+    }
+
+    private feed(text: string): string[] {
+        const out: string[] = [];
+        let s = text;
+        if (this.pendingCR) {
+            this.pendingCR = false;
+            if (s.startsWith('\n')) s = s.slice(1); // the \n of a \r\n split across chunks
+        }
+        this.buf += s;
+        let start = 0;
+        for (let i = 0; i < this.buf.length; i++) {
+            const c = this.buf.charCodeAt(i);
+            if (c !== 10 && c !== 13) continue;
+            this.line(this.buf.slice(start, i), out);
+            if (c === 13) {
+                if (i + 1 < this.buf.length) {
+                    if (this.buf.charCodeAt(i + 1) === 10) i++;
+                } else this.pendingCR = true;
+            }
+            start = i + 1;
+        }
+        this.buf = this.buf.slice(start);
+        if (this.buf.length > this.maxEventChars + 16) throw new SseOverflow();
+        return out;
+    }
+
+    private line(line: string, out: string[]): void {
+        if (line === '') {
+            if (this.data !== null) out.push(this.data.join('\n'));
+            this.data = null;
+            this.dataLen = 0;
+            return;
+        }
+        if (line.startsWith(':')) return;
+        const colon = line.indexOf(':');
+        const field = colon < 0 ? line : line.slice(0, colon);
+        if (field !== 'data') return;
+        let value = colon < 0 ? '' : line.slice(colon + 1);
+        if (value.startsWith(' ')) value = value.slice(1);
+        this.dataLen += value.length;
+        if (this.dataLen > this.maxEventChars) throw new SseOverflow();
+        (this.data ??= []).push(value);
+    }
+}
+
+async function readCapped(res: Response): Promise<string> {
+    if (!res.body) return '';
+    const reader = res.body.getReader();
+    const parts: Uint8Array[] = [];
+    let size = 0;
+    try {
+        for (;;) {
+            const r = await reader.read();
+            if (r.done) break;
+            size += r.value.length;
+            if (size > MAX_BACKEND_RESPONSE_BYTES) throw err('BACKEND_BAD_RESPONSE', `backend response exceeds ${MAX_BACKEND_RESPONSE_BYTES} bytes`);
+            parts.push(r.value);
+        }
+    } finally {
+        reader.cancel().catch(() => undefined);
+    }
+    return Buffer.concat(parts).toString('utf8');
+}
+
+/** The backend's error JSON if it has OpenAI's shape, else an OpenAI-shaped wrapper of its text. */
+function errorBody(text: string, status: number): OpenAIErrorBody {
+    try {
+        const j = JSON.parse(text);
+        if (j && typeof j === 'object' && j.error && typeof j.error === 'object' && typeof j.error.message === 'string') return j as OpenAIErrorBody;
+    } catch {
+        /* not JSON */
+    }
+    return { error: { message: text.slice(0, 1024) || `backend HTTP ${status}`, type: status >= 500 ? 'server_error' : 'invalid_request_error', param: null, code: 'BACKEND_ERROR' } };
+}
+
+function causeOf(e: unknown): string {
+    if (!(e instanceof Error)) return String(e);
+    const cause = (e as Error & { cause?: unknown }).cause;
+    return cause instanceof Error ? `${e.message} (${cause.message})` : e.message;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Metering and receipts
+
+export interface WorkerKeys {
+    /** Ed25519 public key, 32 bytes. */
+    publicKey: Buffer;
+    /** Ed25519 secret key, 64 bytes (seed || public key), as @ton/crypto's keyPairFromSeed gives it. */
+    secretKey: Buffer;
+}
+
+export interface MeterParams {
+    /**
+     * The wire request id: 32 lowercase hex characters (128 bits, spec/wire.md), or a bigint. The receipt's
+     * requestId is uint256: the 128-bit id is zero-extended (its numeric value, high 128 bits zero).
+     */
+    requestId: string | bigint;
+    /** Root's model id (wrappers/payloads.ts modelId(name) = sha256(name)). */
+    modelId: bigint;
+    usage: TokenUsage;
+    /** Root's prices for the model. */
+    prices: ModelPrices;
+    /** The worker's coefficient (COEFFICIENT_ONE = 1.0x). */
+    coefficient: bigint;
+    workerKeys: WorkerKeys;
+    /** Clock in unix seconds (the receipt's issuedAt). */
+    now: () => number;
+}
+
+export interface MeterResult {
+    /** nanoTON, = pricing.cost(usage, prices, coefficient). */
+    cost: bigint;
+    /** The signed receipt in its wire form (receipt.ts encodeReceipt: base64 BOC). */
+    receipt: string;
+    signed: Receipt;
+}
+
+const REQUEST_ID_HEX = /^[0-9a-f]{32}$/;
+
+/** The receipt's uint256 request id for a wire request id (zero-extended 128-bit value). */
+export function receiptRequestId(id: string | bigint): bigint {
+    if (typeof id === 'bigint') return id;
+    if (!REQUEST_ID_HEX.test(id)) throw new TypeError('requestId must be 32 lowercase hex characters');
+    return BigInt('0x' + id);
+}
+
+/** Computes the request's cost with the one pricing function and signs its receipt. */
+export function meterAndSign(p: MeterParams): MeterResult {
+    const receipt = buildReceipt({
+        requestId: receiptRequestId(p.requestId),
+        modelId: p.modelId,
+        worker: p.workerKeys.publicKey,
+        usage: p.usage,
+        prices: p.prices,
+        coefficient: p.coefficient,
+        issuedAt: Math.floor(p.now()),
+    });
+    const c = cost(p.usage, p.prices, p.coefficient);
+    return { cost: c, receipt: encodeReceipt(signReceipt(receipt, p.workerKeys.secretKey)), signed: receipt };
+}

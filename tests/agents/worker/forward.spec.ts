@@ -1,0 +1,221 @@
+// Forwarding to the real reference backend over loopback HTTP, metering from its usage, signing receipts.
+import { keyPairFromSeed } from '@ton/crypto';
+import { countWords, FILLER, ReferenceBackend, TEST_MODEL } from '../../../agents/backend/reference';
+import { COEFFICIENT_ONE, cost, ModelPrices, TokenUsage } from '../../../agents/core/pricing';
+import { decodeReceipt, verifyReceipt } from '../../../agents/core/receipt';
+import { ForwardError, forwardToBackend, meterAndSign, receiptRequestId, SseParser } from '../../../agents/worker/forward';
+import { Endpoint, validateOpenAIRequest } from '../../../agents/worker/openai-request';
+import { modelId } from '../../../wrappers/payloads';
+
+const MODEL = TEST_MODEL.id;
+const PRICES: ModelPrices = { pricePrompt: 1_000_000n, priceCached: 100_000n, priceCompletion: 3_000_000n, priceReasoning: 5_000_000n };
+const COEF = 1500n;
+const keys = keyPairFromSeed(Buffer.alloc(32, 4));
+
+const validate = (endpoint: Endpoint, body: unknown) => validateOpenAIRequest(endpoint, body, { model: MODEL, contextLength: TEST_MODEL.contextLength }).body;
+
+async function failure(p: Promise<unknown>): Promise<ForwardError> {
+    try {
+        await p;
+    } catch (e) {
+        expect(e).toBeInstanceOf(ForwardError);
+        return e as ForwardError;
+    }
+    throw new Error('expected a ForwardError');
+}
+
+const usageOf = (prompt: number, completion: number): TokenUsage => ({ prompt: BigInt(prompt), cached: 0n, completion: BigInt(completion), reasoning: 0n });
+
+describe('forwardToBackend', () => {
+    let backend: ReferenceBackend;
+    beforeAll(async () => {
+        backend = new ReferenceBackend();
+        await backend.start();
+    });
+    afterAll(() => backend.stop());
+    afterEach(() => {
+        backend.faults = {};
+        backend.tokenDelayMs = 0;
+    });
+
+    const prompt = 'tell me about the cocoon network';
+    const expectedText = [...prompt.split(' '), ...FILLER].slice(0, 8).join(' ');
+
+    it('non-streaming chat: returns the backend JSON and its usage', async () => {
+        const body = validate('chat', { model: MODEL, messages: [{ role: 'user', content: prompt }], max_tokens: 8 });
+        const r = await forwardToBackend({ backendUrl: backend.url, endpoint: 'chat', body });
+        const json = r.json as { choices: { message: { content: string } }[] };
+        expect(json.choices[0].message.content).toBe(expectedText);
+        expect(r.usage).toEqual(usageOf(countWords(prompt), 8));
+        expect(r.finishReason).toBe('length');
+        expect(r.completed).toBe(true);
+    });
+
+    it('non-streaming completions: usage equals the backend word counts', async () => {
+        const body = validate('completions', { model: MODEL, prompt: 'one two three' });
+        const r = await forwardToBackend({ backendUrl: backend.url, endpoint: 'completions', body });
+        expect((r.json as { choices: { text: string }[] }).choices[0].text).toBe(['one', 'two', 'three', ...FILLER].join(' '));
+        expect(r.usage).toEqual(usageOf(3, 3 + FILLER.length));
+        expect(r.finishReason).toBe('stop');
+    });
+
+    for (const endpoint of ['chat', 'completions'] as const) {
+        it(`streaming ${endpoint}: relays every event unchanged, forces usage, meters it and signs a verifiable receipt`, async () => {
+            const raw = endpoint === 'chat' ? { model: MODEL, messages: [{ role: 'user', content: prompt }], max_tokens: 8, stream: true } : { model: MODEL, prompt, max_tokens: 8, stream: true };
+            const body = validate(endpoint, raw);
+            const relayed: string[] = [];
+            const r = await forwardToBackend({ backendUrl: backend.url, endpoint, body, onChunk: (d) => void relayed.push(d) });
+            // the backend saw include_usage forced on
+            expect((backend.received.at(-1)!.body as Record<string, unknown>).stream_options).toEqual({ include_usage: true });
+            expect(r.chunks).toBe(relayed.length);
+            const events = relayed.map((d) => JSON.parse(d));
+            const text = events
+                .flatMap((e) => e.choices)
+                .map((c: { delta?: { content?: string }; text?: string }) => (endpoint === 'chat' ? (c.delta?.content ?? '') : (c.text ?? '')))
+                .join('');
+            expect(text).toBe(expectedText);
+            expect(events.at(-1).usage.completion_tokens).toBe(8);
+            expect(r.usage).toEqual(usageOf(countWords(prompt), 8));
+            expect(r.finishReason).toBe('length');
+
+            const requestId = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
+            const m = meterAndSign({ requestId, modelId: modelId(MODEL), usage: r.usage, prices: PRICES, coefficient: COEF, workerKeys: keys, now: () => 1_800_000_000 });
+            expect(m.cost).toBe(cost(r.usage, PRICES, COEF));
+            expect(m.cost).toBe(((6n * 1_000_000n + 8n * 3_000_000n) * COEF) / (1_000_000n * COEFFICIENT_ONE));
+            const verified = verifyReceipt(m.receipt, {
+                workerPublicKey: keys.publicKey,
+                prices: PRICES,
+                maxCoefficient: COEF,
+                requestId: BigInt('0x' + requestId),
+                modelId: modelId(MODEL),
+                usage: r.usage,
+            });
+            expect(verified.cost).toBe(m.cost);
+            expect(verified.issuedAt).toBe(1_800_000_000);
+            expect(decodeReceipt(m.receipt).receipt.requestId).toBe(0xa1b2c3d4e5f60718293a4b5c6d7e8f90n);
+        });
+    }
+
+    it('backend dropping the stream mid-way: BACKEND_STREAM_BROKEN, no usage charged, chunks relayed so far', async () => {
+        backend.faults = { dropAfterChunks: 3 };
+        const relayed: string[] = [];
+        const body = validate('chat', { model: MODEL, messages: [{ role: 'user', content: prompt }], stream: true });
+        const e = await failure(forwardToBackend({ backendUrl: backend.url, endpoint: 'chat', body, onChunk: (d) => void relayed.push(d) }));
+        expect(e.code).toBe('BACKEND_STREAM_BROKEN');
+        expect(e.usage).toBeNull();
+        expect(relayed).toHaveLength(3);
+    });
+
+    it('a stream broken after its usage chunk (only [DONE] missing) carries that usage', async () => {
+        backend.faults = { dropAfterChunks: 11 }; // role + 8 tokens + finish + usage
+        const relayed: string[] = [];
+        const body = validate('chat', { model: MODEL, messages: [{ role: 'user', content: prompt }], max_tokens: 8, stream: true });
+        const e = await failure(forwardToBackend({ backendUrl: backend.url, endpoint: 'chat', body, onChunk: (d) => void relayed.push(d) }));
+        expect(e.code).toBe('BACKEND_STREAM_BROKEN');
+        expect(e.usage).toEqual(usageOf(countWords(prompt), 8));
+        expect(relayed).toHaveLength(11);
+    });
+
+    it('backend dropping a non-streaming request: BACKEND_STREAM_BROKEN or UNREACHABLE, nothing charged', async () => {
+        backend.faults = { dropAfterChunks: 0 };
+        const body = validate('completions', { model: MODEL, prompt: 'x' });
+        const e = await failure(forwardToBackend({ backendUrl: backend.url, endpoint: 'completions', body }));
+        // the socket is destroyed before any response header: fetch reports it as a failed request
+        expect(['BACKEND_UNREACHABLE', 'BACKEND_STREAM_BROKEN']).toContain(e.code);
+        expect(e.usage).toBeNull();
+    });
+
+    it('backend HTTP errors pass through as BACKEND_ERROR with status and OpenAI body', async () => {
+        const body = { ...validate('chat', { model: MODEL, messages: [{ role: 'user', content: 'x' }] }), model: 'no/such-model' };
+        const e = await failure(forwardToBackend({ backendUrl: backend.url, endpoint: 'chat', body }));
+        expect(e.code).toBe('BACKEND_ERROR');
+        expect(e.status).toBe(404);
+        expect(e.body).toEqual({ error: { message: "The model 'no/such-model' does not exist", type: 'invalid_request_error', param: 'model', code: 'model_not_found' } });
+
+        backend.faults = { failWith: { status: 503, code: 'overloaded', message: 'busy' } };
+        const f = await failure(forwardToBackend({ backendUrl: backend.url, endpoint: 'completions', body: validate('completions', { model: MODEL, prompt: 'x', stream: true }) }));
+        expect({ code: f.code, status: f.status, body: f.body }).toEqual({
+            code: 'BACKEND_ERROR',
+            status: 503,
+            body: { error: { message: 'busy', type: 'server_error', param: null, code: 'overloaded' } },
+        });
+    });
+
+    it('an unreachable backend is BACKEND_UNREACHABLE', async () => {
+        const other = new ReferenceBackend();
+        await other.start();
+        const url = other.url;
+        await other.stop();
+        const e = await failure(forwardToBackend({ backendUrl: url, endpoint: 'completions', body: validate('completions', { model: MODEL, prompt: 'x' }) }));
+        expect(e.code).toBe('BACKEND_UNREACHABLE');
+    });
+
+    it('the abort signal stops a stream: BACKEND_ABORTED, no more chunks', async () => {
+        backend.tokenDelayMs = 20;
+        const ac = new AbortController();
+        const relayed: string[] = [];
+        const body = validate('chat', { model: MODEL, messages: [{ role: 'user', content: prompt }], stream: true });
+        const e = await failure(
+            forwardToBackend({
+                backendUrl: backend.url,
+                endpoint: 'chat',
+                body,
+                signal: ac.signal,
+                onChunk: (d) => {
+                    relayed.push(d);
+                    if (relayed.length === 2) ac.abort();
+                },
+            }),
+        );
+        expect(e.code).toBe('BACKEND_ABORTED');
+        expect(e.usage).toBeNull();
+        expect(relayed).toHaveLength(2);
+    });
+
+    it('an already-aborted signal never reaches the backend', async () => {
+        const before = backend.received.length;
+        const e = await failure(forwardToBackend({ backendUrl: backend.url, endpoint: 'completions', body: validate('completions', { model: MODEL, prompt: 'x' }), signal: AbortSignal.abort() }));
+        expect(e.code).toBe('BACKEND_ABORTED');
+        expect(backend.received.length).toBe(before);
+    });
+});
+
+describe('SseParser', () => {
+    const enc = (s: string) => new TextEncoder().encode(s);
+    const stream = 'data: {"a":"é€"}\r\n\r\n: comment\nevent: x\ndata: line1\ndata: line2\n\ndata:[DONE]\r\r';
+
+    it('gives the same events for every split of the byte stream', () => {
+        const bytes = enc(stream);
+        const want = ['{"a":"é€"}', 'line1\nline2', '[DONE]'];
+        for (let i = 0; i <= bytes.length; i++) {
+            for (let j = i; j <= bytes.length; j += 7) {
+                const p = new SseParser();
+                const got = [...p.push(bytes.subarray(0, i)), ...p.push(bytes.subarray(i, j)), ...p.push(bytes.subarray(j)), ...p.end()];
+                expect(got).toEqual(want);
+            }
+        }
+    });
+
+    it('drops an unterminated last event and refuses oversized events', () => {
+        const p = new SseParser();
+        expect([...p.push(enc('data: a\n\ndata: b')), ...p.end()]).toEqual(['a']);
+        expect(() => new SseParser(10).push(enc('data: ' + 'x'.repeat(11) + '\n'))).toThrow();
+        expect(() => new SseParser(10).push(enc('data: ' + 'x'.repeat(40)))).toThrow();
+    });
+});
+
+describe('meterAndSign', () => {
+    it('zero-extends the 128-bit wire request id and refuses malformed ids', () => {
+        expect(receiptRequestId('00000000000000000000000000000001')).toBe(1n);
+        expect(receiptRequestId('ffffffffffffffffffffffffffffffff')).toBe((1n << 128n) - 1n);
+        expect(() => receiptRequestId('ABCDEF00000000000000000000000000')).toThrow();
+        expect(() => receiptRequestId('abc')).toThrow();
+    });
+
+    it('charges nothing for zero usage and still signs a receipt', () => {
+        const zero = { prompt: 0n, cached: 0n, completion: 0n, reasoning: 0n };
+        const m = meterAndSign({ requestId: 5n, modelId: modelId(MODEL), usage: zero, prices: PRICES, coefficient: COEFFICIENT_ONE, workerKeys: keys, now: () => 1 });
+        expect(m.cost).toBe(0n);
+        expect(verifyReceipt(m.receipt, { workerPublicKey: keys.publicKey, prices: PRICES, maxCoefficient: COEFFICIENT_ONE, requestId: 5n, modelId: modelId(MODEL) }).cost).toBe(0n);
+    });
+});
