@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // `cocoon` operator CLI: `npx ts-node agents/cli.ts <group> <command> [args...]`.
 // Each command is a function (argv after "<group> <command>", io) -> exit status, so tests run it in-process.
-// To add a command, implement it next to its module and register it in COMMANDS below.
+// To add a command, implement it next to its module and register it in COMMANDS below. A group whose only command
+// is named '' is a top-level command (`cocoon status [args...]`): it gets the argv after the group.
 import { attestVerifyCommand, CommandIo } from './core/tee/cli';
 import { chainServeCommand } from './devnet/main';
+import { statusCommand } from './status';
 
 export type Command = (argv: string[], io: CommandIo) => Promise<number>;
 
@@ -14,17 +16,22 @@ export const COMMANDS: Record<string, Record<string, { run: Command; summary: st
     attest: {
         verify: { run: attestVerifyCommand, summary: 'verify a TDX quote against a policy and print the verdict as JSON' },
     },
+    status: {
+        '': { run: (argv, io) => statusCommand(argv, io), summary: "show Root's config, registered proxies and given channels (--json)" },
+    },
 };
 
 function usage(): string {
     const lines = ['usage: cocoon <group> <command> [args...]', ''];
     for (const [group, cmds] of Object.entries(COMMANDS)) {
-        for (const [name, c] of Object.entries(cmds)) lines.push(`  ${group} ${name}`.padEnd(24) + c.summary);
+        for (const [name, c] of Object.entries(cmds)) lines.push(`  ${group} ${name}`.trimEnd().padEnd(24) + c.summary);
     }
     return lines.join('\n') + '\n';
 }
 
 export async function main(argv: string[], io: CommandIo): Promise<number> {
+    const single = argv[0] !== undefined ? COMMANDS[argv[0]]?.[''] : undefined;
+    if (single) return single.run(argv.slice(1), io);
     const [group, name, ...rest] = argv;
     const cmd = group !== undefined && name !== undefined ? COMMANDS[group]?.[name] : undefined;
     if (!cmd) {
