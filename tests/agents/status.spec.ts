@@ -1,17 +1,14 @@
 // `cocoon status` against a real devnet chain server: Root (governed by a sandbox treasury) with one model, one image
-// per kind, a registered Proxy, a funded ClientChannel and a staked WorkerChannel, all set up inside withBlockchain;
+// per kind, and deployNetwork's registered Proxy, funded ClientChannel and staked WorkerChannel, set up inside withBlockchain;
 // the command runs in-process over HTTP and its JSON and human output are checked value by value.
 import { createHash } from 'crypto';
 import { Address, toNano } from '@ton/core';
-import { keyPairFromSeed } from '@ton/crypto';
 import { DevnetServer } from '../../agents/devnet/server';
 import { statusCommand, StatusReport } from '../../agents/status';
 import { main } from '../../agents/cli';
-import { DEFAULT_PARAMS, RootWrapper } from '../../wrappers/Root';
-import { ProxyWrapper } from '../../wrappers/Proxy';
-import { ClientChannelWrapper } from '../../wrappers/ClientChannel';
-import { WorkerChannelWrapper } from '../../wrappers/WorkerChannel';
-import { modelId, toUint256 } from '../../wrappers/payloads';
+import { RootWrapper } from '../../wrappers/Root';
+import { modelId } from '../../wrappers/payloads';
+import { deployNetwork } from '../helpers/network';
 
 const sha = (label: string) => createHash('sha256').update(label).digest();
 const hex = (label: string) => sha(label).toString('hex');
@@ -38,6 +35,7 @@ describe('cocoon status', () => {
     let proxy: Address;
     let proxyOwner: Address;
     let treasury: Address;
+    let proxyEnclaveKey: Buffer;
     let clientChannel: Address;
     let workerChannel: Address;
     const undeployed = new Address(0, Buffer.alloc(32, 0x5a));
@@ -46,44 +44,17 @@ describe('cocoon status', () => {
         devnet = new DevnetServer({ port: 0 });
         await devnet.start();
         await devnet.withBlockchain(async (bc) => {
-            const gov = await bc.treasury('status-governance');
-            const tr = await bc.treasury('status-treasury');
-            const owner = await bc.treasury('status-proxy-owner');
-            const client = await bc.treasury('status-client');
-            const worker = await bc.treasury('status-worker');
-            const proxyKeys = keyPairFromSeed(sha('status-proxy-enclave'));
-            const clientKeys = keyPairFromSeed(sha('status-client-voucher'));
-            const r = bc.openContract(await RootWrapper.create({ governance: gov.address, treasury: tr.address }));
-            await r.sendDeploy(gov.getSender());
-            await r.sendAction(gov.getSender(), RootWrapper.registerModelBody(MODEL));
-            await r.sendAction(gov.getSender(), RootWrapper.addImageBody('proxy', BigInt('0x' + hex('proxy-image'))));
-            await r.sendAction(gov.getSender(), RootWrapper.addImageBody('worker', BigInt('0x' + hex('worker-image'))));
-            const codes = await r.getChildCode();
-            const px = bc.openContract(
-                await ProxyWrapper.create({ root: r.address, owner: owner.address, enclaveKey: toUint256(proxyKeys.publicKey), workerCode: codes.workerCode, proxyCode: codes.proxyCode }),
-            );
-            await px.sendRegister(owner.getSender(), { stake: toNano('10'), clientEndpoint: '127.0.0.1:8801', workerEndpoint: '127.0.0.1:8802' });
-            const cc = bc.openContract(
-                await ClientChannelWrapper.create({
-                    proxy: px.address,
-                    client: client.address,
-                    clientKey: toUint256(clientKeys.publicKey),
-                    proxyKey: toUint256(proxyKeys.publicKey),
-                    closeDelay: DEFAULT_PARAMS.clientCloseDelay,
-                    code: codes.clientCode,
-                }),
-            );
-            await cc.sendTopUp(client.getSender(), toNano('5'));
-            const wc = bc.openContract(
-                await WorkerChannelWrapper.create({ proxy: px.address, worker: worker.address, proxyKey: toUint256(proxyKeys.publicKey), root: r.address, terms: await r.getTerms(), code: codes.workerCode }),
-            );
-            await wc.sendStake(worker.getSender(), toNano('1'));
-            root = r.address;
-            proxy = px.address;
-            proxyOwner = owner.address;
-            treasury = tr.address;
-            clientChannel = cc.address;
-            workerChannel = wc.address;
+            const n = await deployNetwork({ bc });
+            await n.root.sendAction(n.gov.getSender(), RootWrapper.registerModelBody(MODEL));
+            await n.root.sendAction(n.gov.getSender(), RootWrapper.addImageBody('proxy', BigInt('0x' + hex('proxy-image'))));
+            await n.root.sendAction(n.gov.getSender(), RootWrapper.addImageBody('worker', BigInt('0x' + hex('worker-image'))));
+            root = n.root.address;
+            proxy = n.proxy.address;
+            proxyOwner = n.proxyOwner.address;
+            proxyEnclaveKey = n.proxyKeys.publicKey;
+            treasury = n.treasury.address;
+            clientChannel = n.clientChannel.address;
+            workerChannel = n.workerChannel.address;
         });
         env = { TONCENTER_ENDPOINT: devnet.url, COCOON_ROOT: root.toString(), TONCENTER_RPS: '1000', TONCENTER_MAX_RETRIES: '1' };
     });
@@ -127,7 +98,7 @@ describe('cocoon status', () => {
         expect(r.root.proxies[0]).toMatchObject({
             address: proxy.toRawString(),
             owner: proxyOwner.toRawString(),
-            enclaveKey: keyPairFromSeed(sha('status-proxy-enclave')).publicKey.toString('hex'),
+            enclaveKey: proxyEnclaveKey.toString('hex'),
             stake: '10000000000',
             clientEndpoint: '127.0.0.1:8801',
             workerEndpoint: '127.0.0.1:8802',

@@ -45,11 +45,13 @@ export interface NetworkOptions {
     params?: Params;
     /** Stop after this step (later fields are still created but not deployed). */
     upTo?: 'root' | 'proxy' | 'channels';
+    /** Deploy into this blockchain (e.g. the devnet server's) instead of a fresh one; its clock is left alone. */
+    bc?: Blockchain;
 }
 
 export async function deployNetwork(opts: NetworkOptions = {}): Promise<Network> {
-    const bc = await Blockchain.create();
-    bc.now = 1_800_000_000;
+    const bc = opts.bc ?? (await Blockchain.create());
+    if (!opts.bc) bc.now = 1_800_000_000;
     const params = opts.params ?? DEFAULT_PARAMS;
     const gov = await bc.treasury('governance');
     const treasury = await bc.treasury('treasury');

@@ -96,16 +96,7 @@ export class TonChain implements Chain {
         this.clock = opts.clock ?? systemClock;
         this.transport =
             opts.transport ??
-            new ChainTransport({
-                rps: opts.config.rps,
-                maxRetries: opts.config.maxRetries,
-                backoffBaseMs: opts.config.backoffBaseMs,
-                backoffMaxMs: opts.config.backoffMaxMs,
-                retryAfterMaxMs: opts.config.retryAfterMaxMs,
-                timeoutMs: opts.config.timeoutMs,
-                apiKey: opts.config.apiKey,
-                clock: this.clock,
-            });
+            new ChainTransport({ ...opts.config, clock: this.clock });
         // The transport adds X-API-Key itself; TonClient's own apiKey would only duplicate it.
         this.client = opts.client ?? new ToncenterClient({ endpoint: opts.config.endpoint, timeout: opts.config.timeoutMs, httpAdapter: this.transport.axiosAdapter() });
     }

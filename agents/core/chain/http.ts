@@ -4,6 +4,7 @@
 // throttle, so concurrent callers back off together. Plugged into TonClient as its axios `httpAdapter`, so
 // every toncenter call TonClient makes goes through it; the HTTP itself is Node's fetch (or an injected fetcher).
 import type { TonClientParameters } from '@ton/ton';
+import type { ChainConfig } from './config';
 import { ChainError } from './errors';
 
 /** Time source; tests inject one whose sleep returns at once and advances `now`. */
@@ -94,20 +95,13 @@ export class Throttle {
     }
 }
 
-export interface TransportOptions {
-    rps: number;
-    maxRetries: number;
-    backoffBaseMs: number;
-    backoffMaxMs: number;
-    retryAfterMaxMs: number;
-    timeoutMs: number;
-    /** Sent as X-API-Key on every request when set (toncenter's header). */
-    apiKey?: string;
+/** The throttle/retry settings of ChainConfig (apiKey is sent as X-API-Key, toncenter's header) plus injectables. */
+export type TransportOptions = Pick<ChainConfig, 'rps' | 'maxRetries' | 'backoffBaseMs' | 'backoffMaxMs' | 'retryAfterMaxMs' | 'timeoutMs' | 'apiKey'> & {
     clock?: Clock;
     /** Uniform [0,1) source for jitter. */
     random?: () => number;
     fetcher?: HttpFetcher;
-}
+};
 
 /** What the transport did, for tests, logs and metrics. */
 export interface TransportStats {

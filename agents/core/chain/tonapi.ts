@@ -9,6 +9,7 @@ import { Address } from '@ton/core';
 import { Api, HttpClient, Transaction as TonapiTransaction } from 'tonapi-sdk-js';
 import { ChainError } from './errors';
 import { ChainTransport, Clock, HttpRequest, systemClock } from './http';
+import { CHAIN_DEFAULTS } from './config';
 
 /** One transaction announced by the stream. */
 export interface TxEvent {
@@ -68,12 +69,12 @@ export class TonapiAdapter {
         this.transport =
             opts.transport ??
             new ChainTransport({
-                rps: opts.rps ?? (opts.apiKey ? 10 : 1),
-                maxRetries: opts.maxRetries ?? 5,
-                backoffBaseMs: 500,
-                backoffMaxMs: 15_000,
-                retryAfterMaxMs: 60_000,
-                timeoutMs: opts.timeoutMs ?? 20_000,
+                rps: opts.rps ?? (opts.apiKey ? CHAIN_DEFAULTS.rpsWithKey : CHAIN_DEFAULTS.rpsWithoutKey),
+                maxRetries: opts.maxRetries ?? CHAIN_DEFAULTS.maxRetries,
+                backoffBaseMs: CHAIN_DEFAULTS.backoffBaseMs,
+                backoffMaxMs: CHAIN_DEFAULTS.backoffMaxMs,
+                retryAfterMaxMs: CHAIN_DEFAULTS.retryAfterMaxMs,
+                timeoutMs: opts.timeoutMs ?? CHAIN_DEFAULTS.timeoutMs,
                 clock: this.clock,
             });
         const customFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
