@@ -4,7 +4,7 @@
 // (reference/attestation.md §2, pitfall 1).
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { createPublicKey, KeyObject, randomBytes, webcrypto } from 'crypto';
+import { createPrivateKey, createPublicKey, KeyObject, randomBytes, webcrypto } from 'crypto';
 import { QuoteProvider } from '../tee/types';
 import { claimsReportData, encodeClaims } from './claims';
 
@@ -52,6 +52,24 @@ export async function generateEd25519KeyPair(): Promise<Ed25519KeyPair> {
     return { publicKey: kp.publicKey, privateKey: kp.privateKey, publicKeyRaw, privateKeyPem };
 }
 
+const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+/**
+ * The Ed25519 key pair of a 32-byte seed (RFC 8032 private key). The same seed gives the same key as
+ * `@ton/crypto`'s `keyPairFromSeed`, so an agent's TLS key can also be its TON signing key (a Proxy's enclave key,
+ * a worker's receipt key, a client's voucher key).
+ */
+export async function ed25519KeyPairFromSeed(seed: Buffer): Promise<Ed25519KeyPair> {
+    if (!Buffer.isBuffer(seed) || seed.length !== 32) throw new RangeError('an Ed25519 seed is 32 bytes');
+    const pkcs8 = Buffer.concat([ED25519_PKCS8_PREFIX, seed]);
+    const privateKey = await webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'Ed25519' }, true, ['sign']);
+    const spki = createPublicKey(createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' })).export({ format: 'der', type: 'spki' });
+    const publicKeyRaw = Buffer.from(spki.subarray(spki.length - 32));
+    const publicKey = await webcrypto.subtle.importKey('raw', publicKeyRaw, { name: 'Ed25519' }, true, ['verify']);
+    const privateKeyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64')}\n-----END PRIVATE KEY-----\n`;
+    return { publicKey, privateKey, publicKeyRaw, privateKeyPem };
+}
+
 /** One issued RA-TLS certificate. */
 export interface RaTlsCert {
     der: Buffer;
@@ -65,7 +83,11 @@ export interface RaTlsCert {
 
 export interface IssueCertOptions {
     keys: Ed25519KeyPair;
-    provider: QuoteProvider;
+    /**
+     * Where quotes come from. `null` issues a plain key certificate (no quote, no claims) for a party outside any
+     * TEE — a client — which an attestation verifier (PeerVerifier) always refuses and a ClientKeyVerifier accepts.
+     */
+    provider: QuoteProvider | null;
     /** HPKE X25519 public key to bind into the claims (workers). */
     hpkePublicKey?: Buffer;
     /** Validity period, default 1 day. */
@@ -81,6 +103,7 @@ export interface IssueCertOptions {
 
 /** Fetches a quote over SHA-512(claims) and issues a self-signed certificate carrying it. */
 export async function issueRaTlsCert(o: IssueCertOptions): Promise<RaTlsCert> {
+    if (o.provider === null) return buildRaTlsCert({ ...o, claims: Buffer.alloc(0), quote: Buffer.alloc(0) });
     const claims = encodeClaims({ ed25519PublicKey: o.keys.publicKeyRaw, hpkePublicKey: o.hpkePublicKey });
     const quote = await o.provider.getQuote(claimsReportData(claims));
     return buildRaTlsCert({ ...o, claims, quote });
@@ -118,8 +141,10 @@ export async function buildRaTlsCert(o: IssueCertOptions & { claims: Buffer; quo
             new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth], true),
             await x509.SubjectKeyIdentifierExtension.create(o.keys.publicKey as unknown as X509PublicKey),
             new x509.SubjectAlternativeNameExtension(san),
-            new x509.Extension(OID_TDX_QUOTE, true, o.quote),
-            new x509.Extension(OID_USER_CLAIMS, true, o.claims),
+            // A plain key certificate (no quote) carries neither private extension.
+            ...(o.quote.length === 0 && o.claims.length === 0
+                ? []
+                : [new x509.Extension(OID_TDX_QUOTE, true, o.quote), new x509.Extension(OID_USER_CLAIMS, true, o.claims)]),
         ],
     });
     const der = Buffer.from(cert.rawData);

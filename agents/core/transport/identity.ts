@@ -2,10 +2,11 @@
 // re-issued with a fresh quote before it expires. Servers listen for 'rotated' and swap their secure context.
 import { EventEmitter } from 'events';
 import { QuoteProvider } from '../tee/types';
-import { DEFAULT_CERT_VALIDITY_MS, Ed25519KeyPair, generateEd25519KeyPair, issueRaTlsCert, RaTlsCert } from './cert';
+import { DEFAULT_CERT_VALIDITY_MS, Ed25519KeyPair, ed25519KeyPairFromSeed, generateEd25519KeyPair, issueRaTlsCert, RaTlsCert } from './cert';
 
 export interface RaTlsIdentityOptions {
-    provider: QuoteProvider;
+    /** Quote source; `null` = a plain key certificate without attestation (clients, see KeyIdentity). */
+    provider: QuoteProvider | null;
     /** HPKE X25519 public key to bind into the claims (workers). */
     hpkePublicKey?: Buffer;
     /** Certificate validity, default 1 day. */
@@ -133,3 +134,14 @@ export class RaTlsIdentity extends EventEmitter<RaTlsIdentityEvents> implements 
         this.timer = undefined;
     }
 }
+
+/**
+ * A client's identity: a 32-byte Ed25519 seed (the same key signs its vouchers) and a short-lived plain key
+ * certificate, re-issued like an RA-TLS one (call `start()` for background rotation).
+ */
+export const KeyIdentity = {
+    async create(opts: { seed: Buffer } & Omit<RaTlsIdentityOptions, 'provider' | 'keys' | 'hpkePublicKey'>): Promise<RaTlsIdentity> {
+        const { seed, ...rest } = opts;
+        return RaTlsIdentity.create({ ...rest, provider: null, keys: await ed25519KeyPairFromSeed(seed) });
+    },
+};

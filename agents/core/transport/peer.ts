@@ -99,7 +99,54 @@ function tbsOf(der: Buffer): Buffer {
     return inner.subarray(0, len);
 }
 
-export class PeerVerifier {
+/**
+ * Steps 1-4 of peer verification, shared by attested peers and plain key peers: DER parse, Ed25519 key and
+ * self-signature, validity window at `now`, lifetime at most `maxLife` ms. Throws AttestationError.
+ */
+export function checkSelfSignedEd25519(der: Buffer | undefined, now: Date, maxLife: number): { cert: ReturnType<typeof parseCertDer>; publicKeyRaw: Buffer } {
+    if (!der || der.length === 0) throw invalid('no certificate');
+    if (der.length > MAX_CERT_BYTES) throw invalid(`certificate is ${der.length} bytes, limit ${MAX_CERT_BYTES}`);
+    let cert;
+    try {
+        cert = parseCertDer(der);
+        // touch the lazily parsed fields now so that malformed content fails here, typed
+        void cert.notBefore, cert.notAfter, cert.publicKey.rawData, cert.subject, cert.issuer, cert.signature, cert.serialNumber, asnExtensions(cert);
+    } catch (e) {
+        throw invalid(`certificate does not parse: ${(e as Error).message}`);
+    }
+
+    // key and signature: Ed25519 only, self-signed
+    const spki = Buffer.from(cert.publicKey.rawData);
+    if (spki.length !== 44 || !spki.subarray(0, 12).equals(ED25519_SPKI_PREFIX)) throw invalid('certificate key is not Ed25519');
+    const publicKeyRaw = Buffer.from(spki.subarray(12));
+    let sigAlg: string;
+    try {
+        sigAlg = (cert.signatureAlgorithm as unknown as { name: string }).name;
+    } catch {
+        sigAlg = 'unknown';
+    }
+    if (sigAlg !== 'Ed25519') throw invalid(`certificate signature algorithm ${sigAlg} is not Ed25519`);
+    if (cert.subject !== cert.issuer) throw invalid('certificate is not self-issued');
+    let sigOk = false;
+    try {
+        sigOk = verifySignature(null, tbsOf(der), spkiKeyObject(spki), Buffer.from(cert.signature));
+    } catch (e) {
+        if (e instanceof AttestationError) throw e;
+    }
+    if (!sigOk) throw invalid('certificate self-signature does not verify');
+
+    // validity window
+    if (now.getTime() < cert.notBefore.getTime() || now.getTime() > cert.notAfter.getTime()) {
+        throw new AttestationError('CERT_EXPIRED', `certificate valid ${cert.notBefore.toISOString()}..${cert.notAfter.toISOString()}, now ${now.toISOString()}`, {
+            notBefore: cert.notBefore.toISOString(),
+            notAfter: cert.notAfter.toISOString(),
+        });
+    }
+    if (cert.notAfter.getTime() - cert.notBefore.getTime() > maxLife) throw invalid(`certificate lifetime exceeds ${maxLife} ms`);
+    return { cert, publicKeyRaw };
+}
+
+export class PeerVerifier implements CertVerifier<PeerAttestation> {
     private readonly clock: () => Date;
     readonly verifyQuote: QuoteVerifyFn;
     /** The cache behind the default verifyQuote (undefined when verifyQuote was injected). */
@@ -127,47 +174,8 @@ export class PeerVerifier {
      * throws AttestationError with one code. Order: parse, signature, validity, extensions, quote, binding, image.
      */
     verify(der: Buffer | undefined): PeerAttestation {
-        if (!der || der.length === 0) throw invalid('no certificate');
-        if (der.length > MAX_CERT_BYTES) throw invalid(`certificate is ${der.length} bytes, limit ${MAX_CERT_BYTES}`);
-        let cert;
-        try {
-            cert = parseCertDer(der);
-            // touch the lazily parsed fields now so that malformed content fails here, typed
-            void cert.notBefore, cert.notAfter, cert.publicKey.rawData, cert.subject, cert.issuer, cert.signature, cert.serialNumber, asnExtensions(cert);
-        } catch (e) {
-            throw invalid(`certificate does not parse: ${(e as Error).message}`);
-        }
-
-        // key and signature: Ed25519 only, self-signed
-        const spki = Buffer.from(cert.publicKey.rawData);
-        if (spki.length !== 44 || !spki.subarray(0, 12).equals(ED25519_SPKI_PREFIX)) throw invalid('certificate key is not Ed25519');
-        const publicKeyRaw = Buffer.from(spki.subarray(12));
-        let sigAlg: string;
-        try {
-            sigAlg = (cert.signatureAlgorithm as unknown as { name: string }).name;
-        } catch {
-            sigAlg = 'unknown';
-        }
-        if (sigAlg !== 'Ed25519') throw invalid(`certificate signature algorithm ${sigAlg} is not Ed25519`);
-        if (cert.subject !== cert.issuer) throw invalid('certificate is not self-issued');
-        let sigOk = false;
-        try {
-            sigOk = verifySignature(null, tbsOf(der), spkiKeyObject(spki), Buffer.from(cert.signature));
-        } catch (e) {
-            if (e instanceof AttestationError) throw e;
-        }
-        if (!sigOk) throw invalid('certificate self-signature does not verify');
-
-        // validity window
         const now = this.clock();
-        if (now.getTime() < cert.notBefore.getTime() || now.getTime() > cert.notAfter.getTime()) {
-            throw new AttestationError('CERT_EXPIRED', `certificate valid ${cert.notBefore.toISOString()}..${cert.notAfter.toISOString()}, now ${now.toISOString()}`, {
-                notBefore: cert.notBefore.toISOString(),
-                notAfter: cert.notAfter.toISOString(),
-            });
-        }
-        const maxLife = this.policy.maxCertLifetimeMs ?? DEFAULT_MAX_LIFETIME_MS;
-        if (cert.notAfter.getTime() - cert.notBefore.getTime() > maxLife) throw invalid(`certificate lifetime exceeds ${maxLife} ms`);
+        const { cert, publicKeyRaw } = checkSelfSignedEd25519(der, now, this.policy.maxCertLifetimeMs ?? DEFAULT_MAX_LIFETIME_MS);
 
         // extensions: each at most once; critical ones must be understood; quote and claims present and critical.
         // Read from the already parsed ASN.1 (cert.extensions would re-encode and re-parse each one: slow).
@@ -240,6 +248,46 @@ export class PeerVerifier {
             tcbStatus: vq.tcbStatus,
             advisoryIds: vq.advisoryIds,
             quoteHash: createHash('sha256').update(quote).digest('hex'),
+            cert: { serialHex: cert.serialNumber.toLowerCase(), notBefore: cert.notBefore, notAfter: cert.notAfter, publicKey: publicKeyRaw },
+        };
+    }
+}
+
+/** A peer known only by its key (a client outside any TEE): the verified certificate key. */
+export interface KeyPeer {
+    publicKey: Buffer;
+    cert: { serialHex: string; notBefore: Date; notAfter: Date; publicKey: Buffer };
+}
+
+/** What an RA-TLS server asks of the certificates of its peers. */
+export interface CertVerifier<P> {
+    verify(der: Buffer | undefined): P;
+}
+
+/**
+ * Verifies a plain key certificate (a proxy's client endpoint): a self-signed Ed25519 certificate, valid now,
+ * with no critical extension it does not understand. No attestation is asked of the peer; the proxy binds the key
+ * to something else (a ClientChannel's clientKey) after the handshake.
+ */
+export class ClientKeyVerifier implements CertVerifier<KeyPeer> {
+    private readonly clock: () => Date;
+    private readonly maxLife: number;
+
+    constructor(opts: { clock?: () => Date; maxCertLifetimeMs?: number } = {}) {
+        this.clock = opts.clock ?? (() => new Date());
+        this.maxLife = opts.maxCertLifetimeMs ?? DEFAULT_MAX_LIFETIME_MS;
+    }
+
+    verify(der: Buffer | undefined): KeyPeer {
+        const { cert, publicKeyRaw } = checkSelfSignedEd25519(der, this.clock(), this.maxLife);
+        const seen = new Set<string>();
+        for (const ext of asnExtensions(cert)) {
+            if (seen.has(ext.extnID)) throw invalid(`duplicate extension ${ext.extnID}`);
+            seen.add(ext.extnID);
+            if (ext.critical === true && !KNOWN_CRITICAL_EXTENSIONS.has(ext.extnID)) throw invalid(`unknown critical extension ${ext.extnID}`);
+        }
+        return {
+            publicKey: publicKeyRaw,
             cert: { serialHex: cert.serialNumber.toLowerCase(), notBefore: cert.notBefore, notAfter: cert.notAfter, publicKey: publicKeyRaw },
         };
     }

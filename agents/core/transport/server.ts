@@ -10,13 +10,16 @@ import { ServerOptions as WsServerOptions, WebSocket, WebSocketServer } from 'ws
 import { CocoonError } from '../errors';
 import { TransportError } from './errors';
 import { RaTlsIdentity } from './identity';
-import { PeerAttestation, PeerVerifier } from './peer';
+import { CertVerifier, PeerAttestation } from './peer';
 import { RATLS_TLS_OPTIONS, takePeerCertDer } from './tls';
 
-export interface RaTlsServerOptions {
+export interface RaTlsServerOptions<P = PeerAttestation> {
     identity: RaTlsIdentity;
-    /** Verifier of client certificates (policy + quote verification, usually cached). */
-    verifier: PeerVerifier;
+    /**
+     * Verifier of client certificates: a PeerVerifier (attestation policy + quote verification, usually cached) for
+     * attested peers, a ClientKeyVerifier for clients known by key only.
+     */
+    verifier: CertVerifier<P>;
     /** Bind address; default 127.0.0.1. */
     host?: string;
     /** Port; default 0 (ephemeral). */
@@ -32,24 +35,24 @@ export interface PeerInfo {
     remotePort?: number;
 }
 
-export interface RaTlsServerEvents {
+export interface RaTlsServerEvents<P = PeerAttestation> {
     /** A verified peer opened a WebSocket. */
-    connection: [ws: WebSocket, peer: PeerAttestation, req: IncomingMessage];
+    connection: [ws: WebSocket, peer: P, req: IncomingMessage];
     /** A peer completed TLS but its certificate was refused; its socket is already destroyed. */
     peerRejected: [err: CocoonError, info: PeerInfo];
     /** The TLS handshake itself failed (e.g. a TLS 1.2 client). */
     handshakeFailed: [err: TransportError, info: PeerInfo];
 }
 
-export class RaTlsServer extends EventEmitter<RaTlsServerEvents> {
+export class RaTlsServer<P = PeerAttestation> extends EventEmitter<RaTlsServerEvents<P>> {
     readonly https: HttpsServer;
     readonly wss: WebSocketServer;
-    private readonly peers = new WeakMap<Socket, PeerAttestation>();
+    private readonly peers = new WeakMap<Socket, P>();
     private readonly sockets = new Set<Socket>();
     private readonly onRotated: () => void;
     private address?: AddressInfo;
 
-    constructor(private readonly opts: RaTlsServerOptions) {
+    constructor(private readonly opts: RaTlsServerOptions<P>) {
         super();
         this.https = createServer({
             ...RATLS_TLS_OPTIONS,
@@ -106,7 +109,7 @@ export class RaTlsServer extends EventEmitter<RaTlsServerEvents> {
     }
 
     /** The attestation of the peer behind a server-side WebSocket or socket. */
-    peerOf(x: WebSocket | Socket): PeerAttestation | undefined {
+    peerOf(x: WebSocket | Socket): P | undefined {
         const s = x instanceof WebSocket ? (x as unknown as { _socket?: Socket })._socket : x;
         return s ? this.peers.get(s) : undefined;
     }
