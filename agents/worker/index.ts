@@ -1,0 +1,6 @@
+// The worker agent (spec/worker.md) and its building blocks.
+export * from './errors';
+export * from './payouts';
+export * from './agent';
+export * from './forward';
+export * from './openai-request';

@@ -1,0 +1,519 @@
+// The worker agent end to end over real sockets: the devnet chain server (Root, Proxy contracts, WorkerChannels,
+// wallets over toncenter HTTP), the reference OpenAI-compatible backend, and a raw-frame proxy (an RaTlsServer
+// registered in Root) that drives the worker frame by frame.
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { randomBytes } from 'crypto';
+import { Address, toNano } from '@ton/core';
+import { keyPairFromSeed } from '@ton/crypto';
+import { AgentNetwork, seed, startAgentNetwork } from '../../helpers/agent-network';
+import { ReferenceBackend } from '../../../agents/backend';
+import { ChainWallet, TonChain } from '../../../agents/core/chain';
+import { generateHpkeKeyPair } from '../../../agents/core/hpke';
+import { cost } from '../../../agents/core/pricing';
+import { verifyReceipt } from '../../../agents/core/receipt';
+import { Frame, openChunkFrame, RequestFrame, ResponseChunkFrame, sealRequestFrame } from '../../../agents/core/wire';
+import {
+    PayoutErrorCodes,
+    splitUtf8,
+    WorkerAgent,
+    WorkerAgentOptions,
+    WorkerConfigError,
+    WorkerConfigErrorCodes,
+    WorkerLinkErrorCodes,
+} from '../../../agents/worker';
+import { ClientChannelWrapper } from '../../../wrappers/ClientChannel';
+import { RootWrapper } from '../../../wrappers/Root';
+import { WorkerChannelWrapper } from '../../../wrappers/WorkerChannel';
+import { modelId, toUint256 } from '../../../wrappers/payloads';
+import { FakeConn, FakeProxy } from './fake-proxy';
+
+const COEFFICIENT = 1200n;
+const THRESHOLD = toNano('0.05');
+
+const newId = () => randomBytes(16).toString('hex');
+const of = <T extends Frame['type']>(frames: Frame[], type: T) => frames.filter((f) => f.type === type) as Extract<Frame, { type: T }>[];
+const last = (frames: Frame[]) => frames[frames.length - 1];
+
+async function until<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 15_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const v = await probe();
+        if (v !== undefined && v !== false) return v;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 25));
+    }
+}
+
+describe('worker helpers', () => {
+    it('splitUtf8 cuts at most maxBytes of UTF-8 per piece without splitting a character', () => {
+        const text = 'aé€😀'.repeat(1000); // 1 + 2 + 3 + 4 bytes (the emoji is a surrogate pair)
+        const pieces = splitUtf8(text, 1001);
+        expect(pieces.join('')).toBe(text);
+        for (const p of pieces) {
+            expect(Buffer.byteLength(p, 'utf8')).toBeLessThanOrEqual(1001);
+            expect(Buffer.from(p, 'utf8').toString('utf8')).toBe(p); // no lone surrogate
+        }
+        expect(pieces.length).toBeGreaterThanOrEqual(10); // 10 000 bytes in pieces of at most 1001
+        expect(splitUtf8('')).toEqual(['']);
+    });
+
+    it('spec/worker.md documents every worker error code', () => {
+        const spec = readFileSync(join(__dirname, '../../../spec/worker.md'), 'utf8');
+        for (const code of [...WorkerConfigErrorCodes, ...WorkerLinkErrorCodes, ...PayoutErrorCodes]) expect(spec).toContain(`\`${code}\``);
+    });
+});
+
+describe('WorkerAgent', () => {
+    let net: AgentNetwork;
+    let chain: TonChain;
+    let backend: ReferenceBackend;
+    let backendPort: number;
+    let proxy: FakeProxy;
+    let wallet: ChainWallet;
+    let agent: WorkerAgent;
+    let conn: FakeConn;
+    let channel: Address;
+    let statePath: string;
+    let dir: string;
+    const logs: { event: string; [k: string]: unknown }[] = [];
+    const workerKey = keyPairFromSeed(seed('worker')).publicKey;
+    const others: { close(): Promise<void> }[] = [];
+
+    const options = (over: Partial<WorkerAgentOptions> = {}): WorkerAgentOptions => ({
+        chain: net.newChain(),
+        wallet,
+        seed: seed('worker'),
+        tee: net.tee,
+        quotePolicy: net.quotePolicy,
+        models: [{ name: net.model.name, coefficient: COEFFICIENT }],
+        backendUrl: backend.url,
+        capacity: 2,
+        statePath,
+        payoutThreshold: THRESHOLD,
+        reconnect: { baseMs: 50, maxMs: 300 },
+        rootPollMs: 150,
+        keepaliveMs: 0,
+        log: (event, fields) => void logs.push({ event, ...fields }),
+        ...over,
+    });
+
+    const chat = (over: Partial<RequestFrame> = {}, body: Record<string, unknown> = {}): RequestFrame => {
+        const stream = over.stream ?? true;
+        return {
+            type: 'request',
+            v: 1,
+            id: newId(),
+            model: net.model.name,
+            endpoint: 'chat',
+            stream,
+            maxTokens: 64,
+            maxCoefficient: 2000n,
+            body: { model: net.model.name, messages: [{ role: 'user', content: 'hello brave new world' }], stream, max_tokens: 8, ...body },
+            ...over,
+        };
+    };
+
+    /** Checks response_end's receipt: signed by the worker's key, for this request, with the cost pricing gives. */
+    const checkEnd = (frames: Frame[], id: string) => {
+        const end = last(frames);
+        expect(end.type).toBe('response_end');
+        if (end.type !== 'response_end') throw new Error('no response_end');
+        const expected = cost(end.usage, net.model, COEFFICIENT);
+        expect(end.cost).toBe(expected);
+        const r = verifyReceipt(end.receipt, {
+            workerPublicKey: workerKey,
+            prices: net.model,
+            maxCoefficient: 2000n,
+            requestId: BigInt('0x' + id),
+            modelId: modelId(net.model.name),
+            usage: end.usage,
+        });
+        expect(r.cost).toBe(expected);
+        expect(r.coefficient).toBe(COEFFICIENT);
+        return end;
+    };
+
+    beforeAll(async () => {
+        net = await startAgentNetwork();
+        chain = net.newChain();
+        backend = new ReferenceBackend();
+        await backend.start();
+        backendPort = Number(new URL(backend.url).port);
+        proxy = await FakeProxy.start({ tee: net.tee, quotePolicy: net.quotePolicy, seed: seed('proxy-a') });
+        proxy.address = (await net.deployProxy({ seed: seed('proxy-a'), clientEndpoint: 'wss://127.0.0.1:1/', workerEndpoint: proxy.url })).address;
+        ({ wallet } = await net.fundWallet('worker'));
+        dir = mkdtempSync(join(tmpdir(), 'worker-agent-'));
+        statePath = join(dir, 'worker-state.json');
+        agent = new WorkerAgent(options());
+        await agent.start();
+        await agent.waitReady();
+        conn = await proxy.nextConnection();
+        await conn.whenHello();
+        channel = agent.channelOf(proxy.address)!;
+    });
+
+    afterAll(async () => {
+        await agent?.stop();
+        for (const o of others) await o.close();
+        await proxy?.close();
+        await backend?.stop();
+        await net?.stop();
+    });
+
+    describe('config', () => {
+        it.each([
+            ['capacity 0', { capacity: 0 }, 'capacity'],
+            ['capacity above 100000', { capacity: 100_001 }, 'capacity'],
+            ['a coefficient of 2^32', { models: [{ name: 'cocoon-test/echo-1', coefficient: 1n << 32n }] }, 'models[0].coefficient'],
+            ['an ftp backend', { backendUrl: 'ftp://127.0.0.1/' }, 'backendUrl'],
+            ['a 16-byte seed', { seed: Buffer.alloc(16) }, 'seed'],
+            ['maxMs below baseMs', { reconnect: { baseMs: 100, maxMs: 10 } }, 'reconnect.maxMs'],
+        ] as [string, Partial<WorkerAgentOptions>, string][])('refuses %s, naming the key', async (_what, over, key) => {
+            const w = new WorkerAgent(options(over));
+            const e = await w.start().then(() => null, (x: unknown) => x);
+            expect(e).toBeInstanceOf(WorkerConfigError);
+            expect((e as WorkerConfigError).code).toBe('WORKER_CONFIG_INVALID');
+            expect((e as WorkerConfigError).key).toBe(key);
+        });
+
+        it('refuses a model Root does not list, and a corrupt state file', async () => {
+            const w = new WorkerAgent(options({ models: [{ name: 'nobody/none', coefficient: 1000n }] }));
+            await expect(w.start()).rejects.toMatchObject({ code: 'WORKER_MODEL_NOT_REGISTERED' });
+            const bad = join(dir, 'corrupt.json');
+            writeFileSync(bad, '{"format": "cocoon-worker-state/1", "payouts": {"x": 1}}');
+            await expect(new WorkerAgent(options({ statePath: bad })).start()).rejects.toMatchObject({ code: 'WORKER_STATE_INVALID' });
+        });
+    });
+
+    describe('connection', () => {
+        it('stakes its WorkerChannel, then connects and sends hello with its channel, models and capacity', async () => {
+            const ps = await chain.getProxyState(proxy.address!);
+            const expected = await WorkerChannelWrapper.create({ proxy: proxy.address!, worker: wallet.address, proxyKey: toUint256(proxy.keys.publicKey), root: net.root, terms: ps!.terms! });
+            expect(channel.equals(expected.address)).toBe(true);
+            const st = await chain.getWorkerChannelState(channel);
+            expect(st?.state).toBe(1n);
+            expect(st?.stake).toBe(net.params.minWorkerStake);
+
+            const hello = conn.hello!;
+            expect(hello).toMatchObject({ type: 'hello', v: 1, minV: 1, role: 'worker', capacity: 2, models: [{ name: net.model.name, coefficient: COEFFICIENT }] });
+            expect(Address.parse(hello.channel).equals(channel)).toBe(true);
+            // The attested certificate key is the receipt key; the claims carry the HPKE key.
+            expect(conn.peer.cert.publicKey.equals(workerKey)).toBe(true);
+            expect(conn.peer.claims.hpkePublicKey?.equals(agent.hpkePublicKey)).toBe(true);
+            await until(() => agent.stats().proxies[0]?.state === 'ready', 'ready');
+            expect(agent.stats().proxies).toEqual([expect.objectContaining({ proxy: proxy.address!.toRawString(), channel: channel.toRawString(), state: 'ready', connections: 1 })]);
+        });
+
+        it('answers ping with pong', async () => {
+            conn.send({ type: 'ping', v: 1, nonce: 'abc123' });
+            expect(await conn.next('pong')).toMatchObject({ nonce: 'abc123' });
+        });
+    });
+
+    describe('requests', () => {
+        it('streams: response_start, one chunk per SSE event, response_end with a valid receipt', async () => {
+            const f = chat();
+            conn.send(f);
+            const frames = await conn.response(f.id);
+            expect(frames[0]).toMatchObject({ type: 'response_start', status: 200, headers: { 'content-type': 'text/event-stream' } });
+            const chunks = of(frames, 'response_chunk');
+            expect(chunks.map((c) => c.seq)).toEqual(chunks.map((_, i) => i));
+            const events = chunks.map((c) => JSON.parse(c.data!));
+            const text = events.map((e) => e.choices?.[0]?.delta?.content ?? '').join('');
+            expect(text).toBe('hello brave new world this is a deterministic');
+            expect(events[events.length - 1].usage).toMatchObject({ prompt_tokens: 4, completion_tokens: 8 });
+            const end = checkEnd(frames, f.id);
+            expect(end.usage).toEqual({ prompt: 4n, cached: 0n, completion: 8n, reasoning: 0n });
+            // The backend was asked for the usage chunk.
+            expect(backend.received[backend.received.length - 1].body).toMatchObject({ stream: true, stream_options: { include_usage: true }, max_tokens: 8 });
+        });
+
+        it('non-streaming: the body as chunks (last one final) and a receipt', async () => {
+            const f = chat({ stream: false });
+            conn.send(f);
+            const frames = await conn.response(f.id);
+            expect(frames[0]).toMatchObject({ type: 'response_start', status: 200, headers: { 'content-type': 'application/json' } });
+            const chunks = of(frames, 'response_chunk');
+            expect(chunks[chunks.length - 1].final).toBe(true);
+            const json = JSON.parse(chunks.map((c) => c.data).join(''));
+            expect(json.choices[0].message.content).toBe('hello brave new world this is a deterministic');
+            const end = checkEnd(frames, f.id);
+            expect(end.usage).toEqual({ prompt: 4n, cached: 0n, completion: 8n, reasoning: 0n });
+        });
+
+        it("caps the backend's max_tokens at the frame's maxTokens when the body sets none", async () => {
+            const f = chat({ stream: false, maxTokens: 3 }, { max_tokens: undefined });
+            delete f.body!.max_tokens;
+            conn.send(f);
+            const end = checkEnd(await conn.response(f.id), f.id);
+            expect(end.usage.completion).toBe(3n);
+            expect(backend.received[backend.received.length - 1].body).toMatchObject({ max_tokens: 3 });
+        });
+
+        it('sealed: opens the request with its HPKE key and seals every chunk, the last one final', async () => {
+            const f = chat();
+            const { frame, response } = await sealRequestFrame({ hpkePublicKey: conn.peer.claims.hpkePublicKey! }, f, f.body!);
+            conn.send(frame);
+            const frames = await conn.response(f.id);
+            const chunks = of(frames, 'response_chunk') as ResponseChunkFrame[];
+            expect(chunks.every((c) => c.data === undefined && c.sealed !== undefined)).toBe(true);
+            const texts = chunks.map((c) => openChunkFrame(response, c));
+            expect(chunks[chunks.length - 1].final).toBe(true);
+            expect(() => response.finish()).not.toThrow();
+            const events = texts.filter((t) => t !== '').map((t) => JSON.parse(t));
+            expect(events.map((e) => e.choices?.[0]?.delta?.content ?? '').join('')).toBe('hello brave new world this is a deterministic');
+            checkEnd(frames, f.id);
+        });
+
+        it('refuses invalid requests with response_error and never calls the backend', async () => {
+            const before = backend.received.length;
+            const cases: [RequestFrame, string, boolean][] = [
+                [chat({}, { tools: [] }), 'REQUEST_UNKNOWN_FIELD', false],
+                [chat({ maxTokens: 10_000 }, { max_tokens: 5000 }), 'REQUEST_MAX_TOKENS', false],
+                [chat({ maxTokens: 10 }, { max_tokens: 100 }), 'REQUEST_MAX_TOKENS', false],
+                [chat({ model: 'other/model' }, { model: 'other/model' }), 'REQUEST_MODEL_MISMATCH', true],
+                [chat({ maxCoefficient: 1000n }), 'REQUEST_PRICE_CAP', true],
+            ];
+            for (const [f, code, retryable] of cases) {
+                conn.send(f);
+                const frames = await conn.response(f.id);
+                expect(frames).toEqual([expect.objectContaining({ type: 'response_error', code, retryable })]);
+            }
+            // Sealed to another worker's key, and a re-labelled sealed request (maxTokens changed by the router).
+            const other = await generateHpkeKeyPair();
+            const f1 = chat();
+            const s1 = await sealRequestFrame({ hpkePublicKey: other.publicKey }, f1, f1.body!);
+            conn.send(s1.frame);
+            expect(await conn.response(f1.id)).toEqual([expect.objectContaining({ type: 'response_error', code: 'HPKE_KEY_MISMATCH', retryable: true })]);
+            const f2 = chat();
+            const s2 = await sealRequestFrame({ hpkePublicKey: conn.peer.claims.hpkePublicKey! }, f2, f2.body!);
+            conn.send({ ...s2.frame, maxTokens: 63 });
+            expect(await conn.response(f2.id)).toEqual([expect.objectContaining({ type: 'response_error', code: 'HPKE_OPEN_FAILED', retryable: false })]);
+            // A request frame with a bad field: that request fails, the connection stays.
+            const f3 = chat();
+            conn.sendRaw(JSON.stringify({ ...f3, maxCoefficient: '2000', maxTokens: 0 }));
+            expect(await conn.response(f3.id)).toEqual([expect.objectContaining({ type: 'response_error', code: 'WIRE_BAD_FIELD', retryable: false })]);
+            expect(backend.received.length).toBe(before);
+            expect(conn.closed).toBe(false);
+        });
+
+        it('refuses a request over capacity with WORKER_BUSY (retryable) while the others complete', async () => {
+            backend.tokenDelayMs = 20;
+            try {
+                const fs = [chat(), chat(), chat()];
+                for (const f of fs) conn.send(f);
+                const [a, b, c] = await Promise.all(fs.map((f) => conn.response(f.id)));
+                expect(c).toEqual([expect.objectContaining({ type: 'response_error', code: 'WORKER_BUSY', retryable: true })]);
+                checkEnd(a, fs[0].id);
+                checkEnd(b, fs[1].id);
+                expect(agent.stats().busy).toBe(1);
+            } finally {
+                backend.tokenDelayMs = 0;
+            }
+        });
+
+        it('cancel aborts the backend call; with no usage yet the request ends with BACKEND_ABORTED', async () => {
+            backend.tokenDelayMs = 40;
+            try {
+                const f = chat({}, { max_tokens: 60 });
+                conn.send(f);
+                await conn.waitUntil(() => conn.frames.find((x) => x.type === 'response_chunk' && x.id === f.id), 'a first chunk');
+                conn.send({ type: 'cancel', v: 1, id: f.id });
+                const frames = await conn.response(f.id);
+                expect(last(frames)).toMatchObject({ type: 'response_error', code: 'BACKEND_ABORTED', retryable: false });
+                expect(of(frames, 'response_chunk').length).toBeLessThan(30);
+                await until(() => agent.stats().inFlight === 0, 'no request in flight');
+            } finally {
+                backend.tokenDelayMs = 0;
+            }
+        });
+
+        it('a backend that dies mid-stream: BACKEND_STREAM_BROKEN after the chunks it sent, nothing billed', async () => {
+            backend.faults = { dropAfterChunks: 3 };
+            try {
+                const f = chat();
+                conn.send(f);
+                const frames = await conn.response(f.id);
+                expect(frames[0].type).toBe('response_start');
+                expect(of(frames, 'response_chunk')).toHaveLength(3);
+                expect(last(frames)).toMatchObject({ type: 'response_error', code: 'BACKEND_STREAM_BROKEN', retryable: false });
+                expect(of(frames, 'response_end')).toHaveLength(0);
+            } finally {
+                backend.faults = {};
+            }
+        });
+
+        it('a stream that breaks after its usage chunk (only [DONE] missing) is billed with that usage', async () => {
+            // role chunk + 8 words + finish chunk + usage chunk = 11 events, then the socket dies before [DONE].
+            backend.faults = { dropAfterChunks: 11 };
+            try {
+                const f = chat();
+                conn.send(f);
+                const frames = await conn.response(f.id);
+                expect(of(frames, 'response_chunk')).toHaveLength(11);
+                const end = checkEnd(frames, f.id);
+                expect(end.usage).toEqual({ prompt: 4n, cached: 0n, completion: 8n, reasoning: 0n });
+            } finally {
+                backend.faults = {};
+            }
+        });
+
+        it('a backend error is BACKEND_ERROR (not retryable); an unreachable backend is BACKEND_UNREACHABLE (retryable)', async () => {
+            backend.faults = { failWith: { status: 503, code: 'overloaded' } };
+            const f = chat();
+            conn.send(f);
+            const frames = await conn.response(f.id);
+            backend.faults = {};
+            expect(frames).toEqual([expect.objectContaining({ type: 'response_error', code: 'BACKEND_ERROR', retryable: false })]);
+            expect((frames[0] as { message: string }).message).toContain('HTTP 503');
+
+            await backend.stop();
+            try {
+                const g = chat();
+                conn.send(g);
+                expect(await conn.response(g.id)).toEqual([expect.objectContaining({ type: 'response_error', code: 'BACKEND_UNREACHABLE', retryable: true })]);
+            } finally {
+                backend = new ReferenceBackend({ port: backendPort });
+                await backend.start();
+            }
+            const h = chat();
+            conn.send(h);
+            checkEnd(await conn.response(h.id), h.id);
+        });
+    });
+
+    describe('payouts', () => {
+        let owner: ChainWallet;
+        beforeAll(async () => {
+            // Fill the Proxy's pool the way clients do: a funded ClientChannel and a redeemed voucher.
+            const client = await net.fundWallet('client');
+            owner = client.wallet;
+            const clientKeys = keyPairFromSeed(seed('client'));
+            const root = await chain.getRootConfig();
+            const cc = await ClientChannelWrapper.create({
+                proxy: proxy.address!,
+                client: owner.address,
+                clientKey: toUint256(clientKeys.publicKey),
+                proxyKey: toUint256(proxy.keys.publicKey),
+                closeDelay: net.params.clientCloseDelay,
+                code: root.childCode.clientCode,
+            });
+            await chain.open(cc).sendTopUp(owner.sender(), toNano('2'));
+            await chain.open(cc).sendRedeem(owner.sender(), { amount: toNano('1'), signature: cc.signVoucher(toNano('1'), clientKeys.secretKey) });
+            expect((await chain.getProxyState(proxy.address!))!.pool).toBe(toNano('0.9'));
+        });
+
+        const stored = () => (existsSync(statePath) ? JSON.parse(readFileSync(statePath, 'utf8')).payouts[channel.toRawString()] : undefined);
+
+        it('persists a verified payout; claims it once latest − paid reaches the threshold (paid moves, the wallet is paid)', async () => {
+            conn.send(proxy.payout(channel, toNano('0.01')));
+            await until(() => stored()?.amount === toNano('0.01').toString() || undefined, 'the first payout on disk');
+            expect(await agent.payouts.claim(channel)).toBeNull(); // below the threshold: nothing sent
+            expect((await chain.getWorkerChannelState(channel))!.paid).toBe(0n);
+
+            const before = await wallet.getBalance();
+            const claimed = new Promise((r) => agent.once('claim', r));
+            conn.send(proxy.payout(channel, toNano('0.1')));
+            expect(await claimed).toMatchObject({ ok: true, amount: toNano('0.1'), paid: toNano('0.1') });
+            expect(stored()).toMatchObject({ amount: toNano('0.1').toString(), proxy: proxy.address!.toRawString() });
+            expect((await chain.getWorkerChannelState(channel))!.paid).toBe(toNano('0.1'));
+            const gained = (await wallet.getBalance()) - before;
+            expect(gained).toBeGreaterThan(toNano('0.07'));
+            expect(gained).toBeLessThanOrEqual(toNano('0.1'));
+            expect(agent.stats().earned[channel.toRawString()]).toBe(toNano('0.1'));
+            expect(agent.stats().claimed[channel.toRawString()]).toBe(toNano('0.1'));
+        });
+
+        it('claimNow() claims a stored payout below the threshold', async () => {
+            conn.send(proxy.payout(channel, toNano('0.12')));
+            await until(() => stored()?.amount === toNano('0.12').toString() || undefined, 'the payout on disk');
+            expect((await chain.getWorkerChannelState(channel))!.paid).toBe(toNano('0.1'));
+            expect(await agent.claimNow()).toEqual([expect.objectContaining({ ok: true, amount: toNano('0.12'), paid: toNano('0.12') })]);
+            expect((await chain.getWorkerChannelState(channel))!.paid).toBe(toNano('0.12'));
+        });
+
+        it('refuses a forged or an older payout with a non-fatal error and stores nothing', async () => {
+            conn.send(proxy.payout(channel, toNano('0.5'), keyPairFromSeed(seed('mallory'))));
+            expect(await conn.next('error')).toMatchObject({ code: 'PAYOUT_INVALID', fatal: false });
+            conn.send(proxy.payout(channel, toNano('0.11')));
+            expect(await conn.next('error')).toMatchObject({ code: 'PAYOUT_STALE', fatal: false });
+            expect(stored().amount).toBe(toNano('0.12').toString());
+            expect(agent.stats().earned[channel.toRawString()]).toBe(toNano('0.12'));
+            // The connection still serves.
+            const f = chat();
+            conn.send(f);
+            checkEnd(await conn.response(f.id), f.id);
+        });
+    });
+
+    describe('resilience', () => {
+        it('reconnects after the proxy restarts and serves on the new connection', async () => {
+            // Like a real proxy, it sends its latest payout right behind hello_ok.
+            proxy.afterHelloOk = (c) => c.send(proxy.payout(channel, toNano('0.13')));
+            await proxy.restart();
+            conn = await proxy.nextConnection();
+            expect(Address.parse((await conn.whenHello()).channel).equals(channel)).toBe(true);
+            proxy.afterHelloOk = undefined;
+            await until(() => agent.stats().earned[channel.toRawString()] === toNano('0.13'), 'the payout sent with hello_ok');
+            await until(() => agent.stats().proxies[0].state === 'ready' && agent.stats().proxies[0].connections === 2, 'the second connection');
+            const f = chat();
+            conn.send(f);
+            checkEnd(await conn.response(f.id), f.id);
+            // No second stake: the channel was already active.
+            expect((await chain.getWorkerChannelState(channel))!.stake).toBe(net.params.minWorkerStake);
+        });
+
+        it("leaves a proxy whose image leaves Root's allowlist and returns when it is back", async () => {
+            const image = BigInt('0x' + net.imageHashHex);
+            await net.govern(RootWrapper.removeImageBody('proxy', image));
+            await conn.whenClosed;
+            await until(() => agent.stats().proxies[0].excluded === 'image_removed', 'excluded');
+            const count = proxy.conns.length;
+            await new Promise((r) => setTimeout(r, 800)); // several backoff windows (≤ 300 ms each)
+            expect(proxy.conns.length).toBe(count);
+            await net.govern(RootWrapper.addImageBody('proxy', image));
+            conn = await proxy.nextConnection();
+            await conn.whenHello();
+            await until(() => agent.stats().proxies[0].state === 'ready', 'ready again');
+        });
+
+        it('connects to a proxy newly listed in Root, and refuses it when its certificate key is not its enclave key', async () => {
+            const impostor = await FakeProxy.start({ tee: net.tee, quotePolicy: net.quotePolicy, seed: seed('proxy-b'), certSeed: seed('proxy-b-impostor') });
+            others.push(impostor);
+            impostor.address = (await net.deployProxy({ seed: seed('proxy-b'), clientEndpoint: 'wss://127.0.0.1:1/', workerEndpoint: impostor.url })).address;
+            const raw = impostor.address.toRawString();
+            const link = await until(() => agent.stats().proxies.find((p) => p.proxy === raw && p.lastError?.code === 'PROXY_KEY_MISMATCH'), 'PROXY_KEY_MISMATCH', 20_000);
+            expect(link.state).not.toBe('ready');
+            // It staked a channel with the new proxy, connected, and closed without sending a single frame.
+            expect((await chain.getWorkerChannelState(Address.parse(link.channel!)))!.state).toBe(1n);
+            expect(impostor.conns.length).toBeGreaterThan(0);
+            expect(impostor.conns.every((c) => c.frames.length === 0)).toBe(true);
+            expect(logs.some((l) => l.event === 'link_error' && l.code === 'PROXY_KEY_MISMATCH' && l.proxy === raw)).toBe(true);
+        });
+
+        it('stop() aborts in-flight requests and closes; a restarted worker resumes from its state file', async () => {
+            backend.tokenDelayMs = 50;
+            const f = chat({}, { max_tokens: 60 });
+            conn.send(f);
+            await conn.waitUntil(() => conn.frames.find((x) => x.type === 'response_start' && x.id === f.id), 'response_start');
+            await agent.stop();
+            backend.tokenDelayMs = 0;
+            await conn.whenClosed;
+            expect(agent.stats().inFlight).toBe(0);
+            expect(agent.stats().proxies.every((p) => p.state === 'stopped')).toBe(true);
+            expect(of(conn.frames, 'response_end').some((e) => e.id === f.id)).toBe(false);
+
+            agent = new WorkerAgent(options({ proxies: [proxy.address!] }));
+            await agent.start();
+            expect(agent.stats().earned[channel.toRawString()]).toBe(toNano('0.13'));
+            conn = await proxy.nextConnection();
+            await conn.whenHello();
+            const g = chat();
+            conn.send(g);
+            checkEnd(await conn.response(g.id), g.id);
+            expect(agent.stats().proxies).toHaveLength(1);
+        });
+    });
+});
