@@ -1,0 +1,148 @@
+// Typed errors of the client SDK and their OpenAI-shaped HTTP form (spec/client.md, "Errors").
+//
+// A ClientError's `code` says what went wrong from the app's point of view; when the proxy or a worker refused the
+// request with a wire code (spec/wire.md), `details.wireCode` keeps that code and `details.retryable` its flag.
+// `toHttpError` is the one table from either code to an HTTP status and a stable lowercase OpenAI `code`.
+import { CocoonError } from '../core/errors';
+
+export const ClientErrorCodes = [
+    'CONFIG_INVALID', // a constructor option or request argument is malformed (names the option)
+    'NOT_OPEN', // open() has not completed (or stop() was called)
+    'STATE_INVALID', // the state file exists but is not a valid client state (refuse to run rather than re-sign from 0)
+    'NO_PROXY', // Root lists no proxy we may use (none registered, or none whose image/key checks pass)
+    'PROXY_REJECTED', // the proxy's certificate failed: image not in Root's proxyImages, bad quote, or key != enclaveKey
+    'PROXY_UNREACHABLE', // no connection to the proxy (connect failed, dropped, or reconnecting)
+    'PROXY_REFUSED', // the proxy refused us or our request at the connection level (details.wireCode: CHANNEL_INVALID, ...)
+    'PROTOCOL_ERROR', // the proxy or worker broke the protocol (bad frame, chunk order, HPKE failure, bad response body)
+    'MODEL_NOT_FOUND', // the model is not registered in Root
+    'NO_WORKER', // no attested worker within maxCoefficient serves the model (after up to 3 attempts)
+    'WORKER_LOST', // the worker (or the proxy connection) went away after the response started
+    'REQUEST_REJECTED', // the proxy or worker refused the request (details.wireCode: REQUEST_*, BACKEND_*, CREDIT_*, ...)
+    'UPSTREAM_ERROR', // the backend answered an HTTP error (details.status, details.body = its OpenAI error JSON)
+    'RECEIPT_INVALID', // the usage receipt failed verification: no voucher was signed, the connection was dropped
+    'TIMEOUT', // no frame for the request within requestTimeoutMs
+    'CANCELLED', // the caller's signal aborted the request
+    'CHANNEL_CLOSED', // the channel is closing or closed: no new deposit or request (a new channel needs a new seed)
+    'CHAIN_TX_FAILED', // a transaction was sent but the channel state did not change as expected (bounced / timed out)
+    'TOO_EARLY', // FinishWithdraw / FinishClose before withdrawAt / closeAt (details.waitMs)
+    'NOTHING_PENDING', // FinishWithdraw with no pending withdrawal, FinishClose on a channel that is not closing
+] as const;
+export type ClientErrorCode = (typeof ClientErrorCodes)[number];
+
+export class ClientError extends CocoonError<ClientErrorCode> {
+    /** The proxy's or worker's wire code, when the refusal came from them. */
+    get wireCode(): string | undefined {
+        const c = this.details?.wireCode;
+        return typeof c === 'string' ? c : undefined;
+    }
+}
+
+/** OpenAI's error body. */
+export interface OpenAIError {
+    error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+export interface HttpError {
+    status: number;
+    body: OpenAIError;
+}
+
+type Row = [status: number, type: string, code: string];
+
+const INVALID = 'invalid_request_error';
+const SERVER = 'server_error';
+const QUOTA = 'insufficient_quota';
+
+/** Wire codes (spec/wire.md) → HTTP. Checked before the ClientError code table. */
+const WIRE_TABLE: Readonly<Record<string, Row>> = {
+    REQUEST_INVALID_BODY: [400, INVALID, 'invalid_body'],
+    REQUEST_UNKNOWN_FIELD: [400, INVALID, 'unknown_field'],
+    REQUEST_INVALID_FIELD: [400, INVALID, 'invalid_value'],
+    REQUEST_MISSING_FIELD: [400, INVALID, 'missing_required_parameter'],
+    REQUEST_MAX_TOKENS: [400, INVALID, 'invalid_max_tokens'],
+    REQUEST_MODEL_MISMATCH: [404, INVALID, 'model_not_found'],
+    MODEL_NOT_REGISTERED: [404, INVALID, 'model_not_found'],
+    NO_WORKER: [503, SERVER, 'no_worker_available'],
+    WORKER_BUSY: [503, SERVER, 'no_worker_available'],
+    WORKER_LOST: [502, SERVER, 'worker_lost'],
+    CREDIT_WINDOW_EXCEEDED: [402, QUOTA, 'credit_window_exceeded'],
+    INSUFFICIENT_DEPOSIT: [402, QUOTA, 'insufficient_deposit'],
+    CHANNEL_INVALID: [402, QUOTA, 'channel_invalid'],
+    RATE_LIMITED: [429, 'rate_limit_error', 'rate_limit_exceeded'],
+    PROXY_UNAVAILABLE: [503, SERVER, 'proxy_unavailable'],
+    RECEIPT_INVALID: [502, SERVER, 'receipt_invalid'],
+    IMAGE_NOT_ALLOWED: [502, SERVER, 'proxy_rejected'],
+    DUPLICATE_REQUEST: [500, SERVER, 'internal_error'],
+    HELLO_REQUIRED: [500, SERVER, 'internal_error'],
+    BACKEND_UNREACHABLE: [502, SERVER, 'backend_unreachable'],
+    BACKEND_ERROR: [502, SERVER, 'backend_error'],
+    BACKEND_BAD_RESPONSE: [502, SERVER, 'backend_bad_response'],
+    BACKEND_STREAM_BROKEN: [502, SERVER, 'worker_lost'],
+    BACKEND_ABORTED: [499, INVALID, 'cancelled'],
+};
+
+/** ClientError codes → HTTP, for errors without a wire code in the table above. */
+const CLIENT_TABLE: Readonly<Record<ClientErrorCode, Row>> = {
+    CONFIG_INVALID: [400, INVALID, 'invalid_value'],
+    NOT_OPEN: [503, SERVER, 'proxy_unreachable'],
+    STATE_INVALID: [500, SERVER, 'internal_error'],
+    NO_PROXY: [502, SERVER, 'proxy_unreachable'],
+    PROXY_REJECTED: [502, SERVER, 'proxy_rejected'],
+    PROXY_UNREACHABLE: [502, SERVER, 'proxy_unreachable'],
+    PROXY_REFUSED: [502, SERVER, 'proxy_refused'],
+    PROTOCOL_ERROR: [502, SERVER, 'protocol_error'],
+    MODEL_NOT_FOUND: [404, INVALID, 'model_not_found'],
+    NO_WORKER: [503, SERVER, 'no_worker_available'],
+    WORKER_LOST: [502, SERVER, 'worker_lost'],
+    REQUEST_REJECTED: [502, SERVER, 'upstream_error'],
+    UPSTREAM_ERROR: [502, SERVER, 'upstream_error'],
+    RECEIPT_INVALID: [502, SERVER, 'receipt_invalid'],
+    TIMEOUT: [504, SERVER, 'timeout'],
+    CANCELLED: [499, INVALID, 'cancelled'],
+    CHANNEL_CLOSED: [402, QUOTA, 'channel_closed'],
+    CHAIN_TX_FAILED: [502, SERVER, 'chain_error'],
+    TOO_EARLY: [409, INVALID, 'too_early'],
+    NOTHING_PENDING: [409, INVALID, 'nothing_pending'],
+};
+
+/** Errors the HTTP layer raises itself (before the SDK sees the request). */
+export const HTTP_ERRORS = {
+    invalidJson: (): HttpError => plain(400, INVALID, 'invalid_json', 'We could not parse the JSON body of your request.'),
+    bodyTooLarge: (limit: number): HttpError => plain(413, INVALID, 'body_too_large', `Request body exceeds ${limit} bytes.`),
+    unsupportedMediaType: (): HttpError => plain(415, INVALID, 'unsupported_media_type', 'Content-Type must be application/json.'),
+    notFound: (method: string, path: string): HttpError => plain(404, INVALID, 'unknown_url', `Unknown request URL: ${method} ${path}.`),
+    methodNotAllowed: (method: string, path: string): HttpError => plain(405, INVALID, 'method_not_allowed', `Method ${method} is not allowed on ${path}.`),
+    invalidBody: (): HttpError => plain(400, INVALID, 'invalid_body', 'The request body must be a JSON object.'),
+    missing: (param: string): HttpError => plain(400, INVALID, 'missing_required_parameter', `Missing required parameter: '${param}'.`, param),
+    invalidType: (param: string, what: string): HttpError => plain(400, INVALID, 'invalid_type', `Invalid type for '${param}': expected ${what}.`, param),
+    modelNotFound: (model: string): HttpError => plain(404, INVALID, 'model_not_found', `The model '${model}' does not exist or has no worker.`, 'model'),
+    internal: (): HttpError => plain(500, SERVER, 'internal_error', 'Internal error.'),
+};
+
+function plain(status: number, type: string, code: string, message: string, param: string | null = null): HttpError {
+    return { status, body: { error: { message, type, param, code } } };
+}
+
+/** `'messages[0].x'` from a worker message such as "Unrecognized request argument supplied: 'messages[0].x'." */
+function paramOf(message: string): string | null {
+    const m = /'([^']{1,256})'/.exec(message);
+    return m ? m[1] : null;
+}
+
+/** The OpenAI-shaped HTTP error for any error the SDK throws (unknown errors: 500 internal_error, message hidden). */
+export function toHttpError(e: unknown): HttpError {
+    if (!(e instanceof ClientError)) return HTTP_ERRORS.internal();
+    if (e.code === 'UPSTREAM_ERROR') {
+        const status = typeof e.details?.status === 'number' ? e.details.status : 502;
+        const body = e.details?.body as OpenAIError | undefined;
+        if (body && typeof body.error?.message === 'string') return { status, body };
+    }
+    const wire = e.wireCode;
+    const row = (wire !== undefined ? WIRE_TABLE[wire] : undefined) ?? CLIENT_TABLE[e.code];
+    const given = typeof e.details?.param === 'string' ? e.details.param : null;
+    const param = given ?? (row[2] === 'model_not_found' ? 'model' : wire?.startsWith('REQUEST_') ? paramOf(e.message) : null);
+    return { status: row[0], body: { error: { message: e.message, type: row[1], param, code: row[2] } } };
+}
+
+/** The table as documented in spec/client.md (wire code or client code → status, type, code). */
+export const HTTP_ERROR_TABLE = { wire: WIRE_TABLE, client: CLIENT_TABLE };
