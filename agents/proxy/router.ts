@@ -1,0 +1,228 @@
+// Routing state of the proxy (spec/proxy.md, "Routing"): the connected workers, what they serve and at what
+// coefficient, their load and their measured reputation. Pure and synchronous: no I/O, no timers, the caller
+// passes measured durations in. The agent owns one Router and tells it when a request begins and ends.
+//
+// Choice: among the admissible workers (serves the model, coefficient ≤ the client's cap, inFlight < capacity)
+// the one with the lowest expected latency
+//     score = (inFlight + 1) × avgLatencyMs / successRate,   successRate = (successes + 1) / (successes + failures + 2)
+// i.e. the time to drain its queue plus this request, inflated by how often it fails (Laplace-smoothed, so a new
+// worker starts at 1/2 and one failure does not exile a worker forever). A worker without a latency sample is
+// assumed to take half the best measured latency (defaultLatencyMs while nobody is measured): an idle new worker
+// then always beats every measured one ((s + 2)/(s + 1) > 1), so it gets tried at once, and its second concurrent
+// request already costs more than the best measured worker's next one. Ties: lower coefficient, then worker id, so
+// the choice is deterministic for a given state.
+
+/** What the agent knows about one connected worker (one worker connection). */
+export interface WorkerEntry {
+    /** Unique per connection (a WorkerChannel may have several connections). */
+    id: string;
+    /** The WorkerChannel address (raw form). */
+    channel: string;
+    /** Attested Ed25519 key (RA-TLS certificate key = receipt key), 32 bytes. */
+    workerKey: Buffer;
+    /** Attested X25519 HPKE key (32 bytes) and its key id; absent for a worker without one (plain mode only). */
+    hpkePublicKey?: Buffer;
+    keyId?: string;
+    /** The worker's RA-TLS certificate (DER), handed to clients as the candidate's attestation. */
+    certDer: Buffer;
+    imageHash: string;
+    /** Model name → coefficient, only models currently routable (registered in Root). */
+    models: Map<string, bigint>;
+    capacity: number;
+}
+
+export interface WorkerStats {
+    inFlight: number;
+    /** EWMA of time to response_start, ms (undefined before the first sample). */
+    ttfbMs?: number;
+    /** EWMA of whole-request time (request sent → response_end), ms (undefined before the first sample). */
+    latencyMs?: number;
+    successes: number;
+    failures: number;
+}
+
+export type RoutedWorker = WorkerEntry & WorkerStats;
+
+export interface RouterOptions {
+    /** Weight of a new sample in the EWMAs, (0, 1]; default 0.2. */
+    alpha?: number;
+    /** Latency assumed for a worker without samples, ms; default 1000. */
+    defaultLatencyMs?: number;
+}
+
+/** Outcome of one request on a worker. `neutral`: neither success nor failure (e.g. the client's bad request). */
+export type Outcome = { kind: 'success'; ttfbMs?: number; totalMs?: number } | { kind: 'failure' } | { kind: 'neutral'; ttfbMs?: number };
+
+export const MAX_CANDIDATES = 16;
+
+export class Router {
+    private readonly workers = new Map<string, RoutedWorker>();
+    private readonly alpha: number;
+    private readonly defaultLatencyMs: number;
+
+    constructor(opts: RouterOptions = {}) {
+        this.alpha = opts.alpha ?? 0.2;
+        this.defaultLatencyMs = opts.defaultLatencyMs ?? 1000;
+        if (!(this.alpha > 0 && this.alpha <= 1)) throw new RangeError('alpha must be in (0, 1]');
+        if (!(this.defaultLatencyMs > 0)) throw new RangeError('defaultLatencyMs must be positive');
+    }
+
+    /** Registers a worker connection (replacing an entry with the same id); stats start empty. */
+    add(entry: WorkerEntry): RoutedWorker {
+        if (!Number.isInteger(entry.capacity) || entry.capacity < 1) throw new RangeError('capacity must be a positive integer');
+        const w: RoutedWorker = { ...entry, models: new Map(entry.models), inFlight: 0, successes: 0, failures: 0 };
+        this.workers.set(entry.id, w);
+        return w;
+    }
+
+    remove(id: string): boolean {
+        return this.workers.delete(id);
+    }
+
+    get(id: string): RoutedWorker | undefined {
+        return this.workers.get(id);
+    }
+
+    get size(): number {
+        return this.workers.size;
+    }
+
+    list(): RoutedWorker[] {
+        return [...this.workers.values()];
+    }
+
+    /** Replaces the routable models of a worker (e.g. after Root removed or re-registered a model). */
+    setModels(id: string, models: Map<string, bigint>): void {
+        const w = this.workers.get(id);
+        if (w) w.models = new Map(models);
+    }
+
+    /** Workers holding this HPKE key id (a worker may have more than one connection). */
+    byKeyId(keyId: string): RoutedWorker[] {
+        return this.list().filter((w) => w.keyId === keyId);
+    }
+
+    /** Serves the model at a coefficient within the cap (load not considered). */
+    serves(w: RoutedWorker, model: string, maxCoefficient: bigint): boolean {
+        const c = w.models.get(model);
+        return c !== undefined && c <= maxCoefficient;
+    }
+
+    /** Serves the model within the cap and has a free slot. */
+    admissible(w: RoutedWorker, model: string, maxCoefficient: bigint): boolean {
+        return this.serves(w, model, maxCoefficient) && w.inFlight < w.capacity;
+    }
+
+    /** Latency assumed for a worker without samples: half the best measured one, or defaultLatencyMs. */
+    priorLatency(): number {
+        let best = Infinity;
+        for (const w of this.workers.values()) if (w.latencyMs !== undefined && w.latencyMs < best) best = w.latencyMs;
+        return best === Infinity ? this.defaultLatencyMs : best / 2;
+    }
+
+    /** Expected latency of one more request on this worker, ms (lower is better). */
+    score(w: RoutedWorker, prior = this.priorLatency()): number {
+        const avg = w.latencyMs ?? prior;
+        const successRate = (w.successes + 1) / (w.successes + w.failures + 2);
+        return ((w.inFlight + 1) * avg) / successRate;
+    }
+
+    /** Total order used by pick and candidates: score, then coefficient for the model, then id. */
+    private compare(model: string): (a: RoutedWorker, b: RoutedWorker) => number {
+        const prior = this.priorLatency();
+        return (a, b) => {
+            const d = this.score(a, prior) - this.score(b, prior);
+            if (d !== 0) return d;
+            const ca = a.models.get(model)!;
+            const cb = b.models.get(model)!;
+            if (ca !== cb) return ca < cb ? -1 : 1;
+            return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+        };
+    }
+
+    /** The best admissible worker not in `exclude`, or undefined. */
+    pick(model: string, maxCoefficient: bigint, exclude: ReadonlySet<string> = new Set()): RoutedWorker | undefined {
+        const cmp = this.compare(model);
+        let best: RoutedWorker | undefined;
+        for (const w of this.workers.values()) {
+            if (exclude.has(w.id) || !this.admissible(w, model, maxCoefficient)) continue;
+            if (best === undefined || cmp(w, best) < 0) best = w;
+        }
+        return best;
+    }
+
+    /**
+     * Router-blind routing: the best admissible worker holding this key id (the request is sealed to it, so no
+     * other worker can serve it), not in `exclude`.
+     */
+    pickByKeyId(keyId: string, model: string, maxCoefficient: bigint, exclude: ReadonlySet<string> = new Set()): RoutedWorker | undefined {
+        const cmp = this.compare(model);
+        let best: RoutedWorker | undefined;
+        for (const w of this.workers.values()) {
+            if (w.keyId !== keyId || exclude.has(w.id) || !this.admissible(w, model, maxCoefficient)) continue;
+            if (best === undefined || cmp(w, best) < 0) best = w;
+        }
+        return best;
+    }
+
+    /** Why pickByKeyId found nothing: no such key serving the model within the cap, or all its connections busy. */
+    whyNoneByKeyId(keyId: string, model: string, maxCoefficient: bigint): 'NO_WORKER' | 'WORKER_BUSY' {
+        for (const w of this.workers.values()) if (w.keyId === keyId && this.serves(w, model, maxCoefficient)) return 'WORKER_BUSY';
+        return 'NO_WORKER';
+    }
+
+    /**
+     * Router-blind candidates: admissible workers that have an HPKE key, best first, at most `limit`, one entry per
+     * key id (the first, best connection of a worker stands for all its connections).
+     */
+    candidates(model: string, maxCoefficient: bigint, limit = MAX_CANDIDATES): RoutedWorker[] {
+        const sorted = this.list()
+            .filter((w) => w.keyId !== undefined && this.admissible(w, model, maxCoefficient))
+            .sort(this.compare(model));
+        const seen = new Set<string>();
+        const out: RoutedWorker[] = [];
+        for (const w of sorted) {
+            if (out.length >= limit) break;
+            if (seen.has(w.keyId!)) continue;
+            seen.add(w.keyId!);
+            out.push(w);
+        }
+        return out;
+    }
+
+    /** Why nothing could be picked: no worker serves the model within the cap, or all that do are busy. */
+    whyNone(model: string, maxCoefficient: bigint, exclude: ReadonlySet<string> = new Set()): 'NO_WORKER' | 'WORKER_BUSY' {
+        for (const w of this.workers.values()) if (!exclude.has(w.id) && this.serves(w, model, maxCoefficient)) return 'WORKER_BUSY';
+        return 'NO_WORKER';
+    }
+
+    /** A request was sent to the worker. Throws if that would exceed its capacity (a caller bug). */
+    begin(id: string): void {
+        const w = this.workers.get(id);
+        if (!w) throw new RangeError(`unknown worker ${id}`);
+        if (w.inFlight >= w.capacity) throw new RangeError(`worker ${id} is at capacity`);
+        w.inFlight++;
+    }
+
+    /** A request on the worker ended; updates load and reputation. Unknown ids (removed workers) are ignored. */
+    end(id: string, outcome: Outcome): void {
+        const w = this.workers.get(id);
+        if (!w) return;
+        if (w.inFlight > 0) w.inFlight--;
+        if (outcome.kind === 'failure') {
+            w.failures++;
+            return;
+        }
+        if (outcome.ttfbMs !== undefined) w.ttfbMs = this.ewma(w.ttfbMs, outcome.ttfbMs);
+        if (outcome.kind === 'success') {
+            w.successes++;
+            if (outcome.totalMs !== undefined) w.latencyMs = this.ewma(w.latencyMs, outcome.totalMs);
+        }
+    }
+
+    private ewma(prev: number | undefined, sample: number): number {
+        // A clock that jumps backwards must not yield negative latencies; 1 ms floor keeps scores positive.
+        const s = Math.max(1, Number.isFinite(sample) ? sample : this.defaultLatencyMs);
+        return prev === undefined ? s : prev + this.alpha * (s - prev);
+    }
+}
