@@ -583,6 +583,8 @@ export class CocoonClient {
                 .catch((e: unknown) => {
                     this.failures++;
                     this.log('client.connect-failed', { code: (e as CocoonError).code, message: errMsg(e) });
+                    // Clear the in-flight marker first: scheduleReconnect does nothing while a connect is pending.
+                    this.connecting = undefined;
                     this.scheduleReconnect();
                     throw e;
                 })

@@ -1,0 +1,516 @@
+// Network throughput benchmark: streaming chat completions through client → proxy → worker → backend, against the
+// same backend called directly, at several concurrencies, on loopback, everything in this one process.
+//   npm run bench:network -- [--concurrency 1,16,64] [--requests N] [--tokens T] [--token-delay-ms 0,10]
+//                            [--privacy sealed,plain] [--warmup W]
+// Prints one JSON object: {machine, params, results, summary, notes}.
+//
+// Network: the devnet chain server with Root (tests/helpers/agent-network.ts), one ProxyAgent, one WorkerAgent
+// (capacity ≥ 2 × the largest concurrency) in front of one ReferenceBackend, and one CocoonClient + OpenAIServer per
+// privacy mode (each with its own channel). Settlement is off during the run (thresholds high, no timers), so what
+// is measured is the request path: RA-TLS frames, sealing, receipts, durable ledger bookings and vouchers.
+//
+// Each measurement sends `requests` streaming chat completions with `max_tokens = T` from `c` concurrent loops over
+// keep-alive HTTP/1.1 (node:http, one socket per loop), parsing SSE: (a) straight to the backend, (b) to the client's
+// OpenAI endpoint. The prompt has T words, so the echo model answers exactly T completion tokens, one per chunk.
+// A request counts as ok only if it got HTTP 200, T content chunks, a usage chunk with completion_tokens = T and
+// [DONE]. Throughput = ok requests (tokens) / wall time of the measurement.
+import { Agent, IncomingMessage, request as httpRequest } from 'http';
+import { cpus, tmpdir } from 'os';
+import { mkdtempSync, rmSync } from 'fs';
+import { createServer } from 'net';
+import { join } from 'path';
+import { performance } from 'perf_hooks';
+import { toNano } from '@ton/core';
+import { AgentNetwork, seed, startAgentNetwork } from '../tests/helpers/agent-network';
+import { ProxyAgent } from '../agents/proxy/agent';
+import { WorkerAgent } from '../agents/worker/agent';
+import { CocoonClient } from '../agents/client/sdk';
+import { OpenAIServer } from '../agents/client/server';
+import { ReferenceBackend, TEST_MODEL } from '../agents/backend/reference';
+import { TonChain } from '../agents/core/chain/chain';
+import { CHAIN_DEFAULTS } from '../agents/core/chain/config';
+
+export type Privacy = 'sealed' | 'plain';
+
+export interface NetworkBenchOptions {
+    /** Concurrent streams per measurement; default [1, 16, 64]. */
+    concurrency?: number[];
+    /** Requests per measurement; default max(50, 8 × c) for each concurrency c. */
+    requests?: number;
+    /** max_tokens (= completion tokens) per request; default 32. */
+    tokens?: number;
+    /** Backend delay before each token; one full set of measurements per value; default [0, 10]. */
+    tokenDelaysMs?: number[];
+    /** Default ['sealed', 'plain']. */
+    privacy?: Privacy[];
+    /** Warm-up requests before each measurement pair, per concurrency c; default 2 × c (at least 4). */
+    warmup?: number;
+    /** Progress lines (stderr in the CLI); default none. */
+    progress?: (line: string) => void;
+}
+
+export interface Percentiles {
+    p50: number;
+    p99: number;
+    mean: number;
+}
+
+export interface PathStats {
+    requests: number;
+    ok: number;
+    errors: number;
+    /** Up to 3 distinct error messages. */
+    errorSamples: string[];
+    wallMs: number;
+    requestsPerSec: number;
+    completionTokensPerSec: number;
+    /** Time to the first non-empty content chunk. */
+    ttftMs: Percentiles;
+    totalMs: Percentiles;
+    /** Process CPU time (user + system) per request, over the measurement: every component shares this process. */
+    cpuMsPerRequest: number;
+    peakRssMb: number;
+}
+
+export interface NetworkResult {
+    privacy: Privacy;
+    tokenDelayMs: number;
+    concurrency: number;
+    tokens: number;
+    direct: PathStats;
+    through: PathStats;
+    /** through / direct. */
+    ratio: { requestsPerSec: number; completionTokensPerSec: number };
+    /** through − direct, per percentile. */
+    addedLatencyMs: { ttft: { p50: number; p99: number }; total: { p50: number; p99: number } };
+}
+
+export interface NetworkBenchReport {
+    bench: 'network';
+    date: string;
+    machine: { cpus: number; cpuModel: string | undefined; node: string; platform: string };
+    params: { concurrency: number[]; requests: number | 'max(50, 8c)'; tokens: number; tokenDelaysMs: number[]; privacy: Privacy[]; warmup: number | 'max(4, 2c)'; workerCapacity: number };
+    results: NetworkResult[];
+    summary: {
+        peakRssMb: number;
+        /** Aims of the issue at the largest concurrency: through/direct ≥ 0.9 and added p50 (total latency) ≤ 2 ms. */
+        aims: { privacy: Privacy; tokenDelayMs: number; concurrency: number; throughputRatio: number; throughputAim: boolean; addedP50Ms: number; latencyAim: boolean }[];
+    };
+    notes: string[];
+}
+
+// -----------------------------------------------------------------------------------------------------------------
+// One streaming request over SSE
+
+interface Sample {
+    ok: boolean;
+    ttftMs: number;
+    totalMs: number;
+    completionTokens: number;
+    error?: string;
+}
+
+/** One streaming chat completion; never throws (a failure is a sample with ok = false). */
+function streamOnce(url: URL, agent: Agent, payload: string, tokens: number): Promise<Sample> {
+    const t0 = performance.now();
+    return new Promise((resolve) => {
+        let ttft = -1;
+        let chunks = 0;
+        let usage: number | undefined;
+        let done = false;
+        let settled = false;
+        let buf = '';
+        const finish = (error?: string) => {
+            if (settled) return;
+            settled = true;
+            const totalMs = performance.now() - t0;
+            if (!error && !done) error = 'stream ended without [DONE]';
+            if (!error && chunks !== tokens) error = `expected ${tokens} content chunks, got ${chunks}`;
+            if (!error && usage !== tokens) error = `expected usage.completion_tokens ${tokens}, got ${usage}`;
+            resolve({ ok: !error, ttftMs: ttft, totalMs, completionTokens: error ? 0 : tokens, error });
+        };
+        // One SSE event: `data: <json>` or `data: [DONE]`.
+        const onEvent = (ev: string) => {
+            for (const line of ev.split('\n')) {
+                if (!line.startsWith('data:')) continue;
+                const data = line.slice(5).trim();
+                if (data === '[DONE]') {
+                    done = true;
+                    continue;
+                }
+                let obj: { choices?: { delta?: { content?: string } }[]; usage?: { completion_tokens?: number } | null; error?: { message?: string } };
+                try {
+                    obj = JSON.parse(data);
+                } catch {
+                    return finish(`bad SSE data: ${data.slice(0, 80)}`);
+                }
+                if (obj.error) return finish(`in-stream error: ${obj.error.message}`);
+                const content = obj.choices?.[0]?.delta?.content;
+                if (content) {
+                    if (ttft < 0) ttft = performance.now() - t0;
+                    chunks++;
+                }
+                if (obj.usage) usage = obj.usage.completion_tokens;
+            }
+        };
+        const req = httpRequest(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (res: IncomingMessage) => {
+            res.setEncoding('utf8');
+            if (res.statusCode !== 200) {
+                let body = '';
+                res.on('data', (d: string) => (body += d));
+                res.on('end', () => finish(`HTTP ${res.statusCode}: ${body.slice(0, 200)}`));
+                return;
+            }
+            res.on('data', (d: string) => {
+                buf += d;
+                let i: number;
+                while ((i = buf.indexOf('\n\n')) >= 0) {
+                    onEvent(buf.slice(0, i));
+                    buf = buf.slice(i + 2);
+                }
+            });
+            res.on('end', () => finish());
+            res.on('error', (e) => finish(String(e)));
+            res.on('aborted', () => finish('response aborted'));
+        });
+        req.on('error', (e) => finish(String(e)));
+        req.end(payload);
+    });
+}
+
+// -----------------------------------------------------------------------------------------------------------------
+// Load: c loops over a shared counter
+
+function percentiles(xs: number[]): Percentiles {
+    if (xs.length === 0) return { p50: NaN, p99: NaN, mean: NaN };
+    const s = [...xs].sort((a, b) => a - b);
+    // Nearest-rank percentile.
+    const at = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+    return { p50: round(at(50)), p99: round(at(99)), mean: round(s.reduce((a, b) => a + b, 0) / s.length) };
+}
+
+const round = (x: number, digits = 3) => +x.toFixed(digits);
+
+/** Samples process RSS; `peak` since the last reset. */
+class RssSampler {
+    peak = 0;
+    overall = 0;
+    private timer?: NodeJS.Timeout;
+    start(): void {
+        this.sample();
+        this.timer = setInterval(() => this.sample(), 50);
+        this.timer.unref();
+    }
+    reset(): void {
+        this.peak = 0;
+        this.sample();
+    }
+    sample(): void {
+        const rss = process.memoryUsage().rss;
+        if (rss > this.peak) this.peak = rss;
+        if (rss > this.overall) this.overall = rss;
+    }
+    stop(): void {
+        if (this.timer) clearInterval(this.timer);
+        this.sample();
+    }
+}
+
+function chatPayload(tokens: number): string {
+    const prompt = Array.from({ length: tokens }, (_, i) => `w${i}`).join(' ');
+    return JSON.stringify({ model: TEST_MODEL.id, messages: [{ role: 'user', content: prompt }], max_tokens: tokens, stream: true, stream_options: { include_usage: true } });
+}
+
+async function load(url: URL, concurrency: number, requests: number, tokens: number, rss: RssSampler): Promise<PathStats> {
+    const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+    const payload = chatPayload(tokens);
+    const samples: Sample[] = [];
+    let next = 0;
+    rss.reset();
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    const loop = async () => {
+        while (next < requests) {
+            next++;
+            samples.push(await streamOnce(url, agent, payload, tokens));
+        }
+    };
+    await Promise.all(Array.from({ length: concurrency }, loop));
+    const wallMs = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    rss.sample();
+    agent.destroy();
+    const ok = samples.filter((s) => s.ok);
+    const errors = samples.filter((s) => !s.ok);
+    return {
+        requests,
+        ok: ok.length,
+        errors: errors.length,
+        errorSamples: [...new Set(errors.map((e) => e.error ?? '?'))].slice(0, 3),
+        wallMs: round(wallMs, 1),
+        requestsPerSec: round((ok.length * 1000) / wallMs, 2),
+        completionTokensPerSec: round((ok.reduce((a, s) => a + s.completionTokens, 0) * 1000) / wallMs, 1),
+        ttftMs: percentiles(ok.map((s) => s.ttftMs)),
+        totalMs: percentiles(ok.map((s) => s.totalMs)),
+        cpuMsPerRequest: round((cpu.user + cpu.system) / 1000 / requests),
+        peakRssMb: round(rss.peak / 2 ** 20, 1),
+    };
+}
+
+// -----------------------------------------------------------------------------------------------------------------
+// The network
+
+async function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const s = createServer();
+        s.once('error', reject);
+        s.listen(0, '127.0.0.1', () => {
+            const p = (s.address() as { port: number }).port;
+            s.close(() => resolve(p));
+        });
+    });
+}
+
+interface Network {
+    backend: ReferenceBackend;
+    /** The client's OpenAI base URL (ends in /v1) per privacy mode. */
+    apis: Map<Privacy, string>;
+    stop(): Promise<void>;
+}
+
+async function startNetwork(privacies: Privacy[], capacity: number, dir: string): Promise<Network> {
+    const stops: (() => Promise<void>)[] = [];
+    const stop = async () => {
+        for (const s of stops.reverse()) await s().catch(() => undefined);
+    };
+    try {
+        // Every response is signed for right after it ends, so the unsigned amount stays ≤ c × one request's cost;
+        // a large window keeps CREDIT_WINDOW_EXCEEDED out of the measurement all the same.
+        const net: AgentNetwork = await startAgentNetwork({ params: { creditWindow: toNano('10') } });
+        stops.push(() => net.stop());
+        // The fixture's chains check Root's version on every getRootConfig() (cacheTtlMs 0, so tests see governance
+        // changes at once): one getter round trip per request. Agents here use the production default instead.
+        const agentChain = () => new TonChain({ config: { ...net.chainConfig, cacheTtlMs: CHAIN_DEFAULTS.cacheTtlMs } });
+        const ports = { client: await freePort(), worker: await freePort(), stats: await freePort() };
+        const proxySeed = seed('bench-proxy');
+        const { address: proxyAddress } = await net.deployProxy({ seed: proxySeed, clientEndpoint: `wss://127.0.0.1:${ports.client}/`, workerEndpoint: `wss://127.0.0.1:${ports.worker}/` });
+        const { wallet: proxyWallet } = await net.fundWallet('bench-proxy-wallet', '20');
+        const proxy = new ProxyAgent({
+            chain: agentChain(),
+            wallet: proxyWallet,
+            proxyAddress,
+            seed: proxySeed,
+            tee: net.tee,
+            quotePolicy: net.quotePolicy,
+            ledgerPath: join(dir, 'ledger.sqlite'),
+            clientPort: ports.client,
+            workerPort: ports.worker,
+            statsPort: ports.stats,
+            // Settlement off: the bench measures the request path, not redeems and commits.
+            redeemThreshold: toNano('1000'),
+            payoutThreshold: toNano('1000'),
+            commitIntervalMs: 0,
+            settleIntervalMs: 0,
+        });
+        await proxy.start();
+        stops.push(() => proxy.stop());
+
+        const backend = new ReferenceBackend({ tokenDelayMs: 0 });
+        await backend.start();
+        stops.push(() => backend.stop());
+
+        const { wallet: workerWallet } = await net.fundWallet('bench-worker', '20');
+        const worker = new WorkerAgent({
+            chain: agentChain(),
+            wallet: workerWallet,
+            seed: seed('bench-worker'),
+            tee: net.tee,
+            quotePolicy: net.quotePolicy,
+            models: [{ name: TEST_MODEL.id, coefficient: 1000n }],
+            backendUrl: backend.url,
+            capacity,
+            payoutThreshold: toNano('1000'),
+            statePath: join(dir, 'worker.json'),
+        });
+        await worker.start();
+        stops.push(() => worker.stop());
+        await worker.waitReady();
+
+        const apis = new Map<Privacy, string>();
+        for (const privacy of privacies) {
+            const { wallet } = await net.fundWallet(`bench-client-${privacy}`, '100');
+            const client = new CocoonClient({
+                chain: agentChain(),
+                wallet,
+                seed: seed(`bench-client-${privacy}`),
+                quotePolicy: net.quotePolicy,
+                statePath: join(dir, `client-${privacy}.json`),
+                proxy: proxyAddress,
+                privacy,
+                deposit: toNano('20'),
+            });
+            await client.open();
+            stops.push(() => client.stop());
+            await client.connect();
+            const api = new OpenAIServer({ client });
+            const { url } = await api.start();
+            stops.push(() => api.stop());
+            const end = Date.now() + 30_000;
+            while (!(await client.listModels()).some((m) => m.id === TEST_MODEL.id && m.workers >= 1)) {
+                if (Date.now() > end) throw new Error(`the ${privacy} client sees no worker for ${TEST_MODEL.id}`);
+                await new Promise((r) => setTimeout(r, 50));
+            }
+            apis.set(privacy, url);
+        }
+        return { backend, apis, stop };
+    } catch (e) {
+        await stop();
+        throw e;
+    }
+}
+
+// -----------------------------------------------------------------------------------------------------------------
+// The bench
+
+const DEFAULTS = { concurrency: [1, 16, 64], tokens: 32, tokenDelaysMs: [0, 10], privacy: ['sealed', 'plain'] as Privacy[] };
+
+export async function runNetworkBench(o: NetworkBenchOptions = {}): Promise<NetworkBenchReport> {
+    const concurrency = o.concurrency ?? DEFAULTS.concurrency;
+    const tokens = o.tokens ?? DEFAULTS.tokens;
+    const tokenDelaysMs = o.tokenDelaysMs ?? DEFAULTS.tokenDelaysMs;
+    const privacies = o.privacy ?? DEFAULTS.privacy;
+    const progress = o.progress ?? (() => undefined);
+    const requestsFor = (c: number) => o.requests ?? Math.max(50, 8 * c);
+    const warmupFor = (c: number) => o.warmup ?? Math.max(4, 2 * c);
+    const capacity = Math.max(64, 2 * Math.max(...concurrency));
+
+    const rss = new RssSampler();
+    rss.start();
+    const dir = mkdtempSync(join(tmpdir(), 'cocoon-bench-network-'));
+    const setup0 = performance.now();
+    const network = await startNetwork(privacies, capacity, dir);
+    const setupMs = performance.now() - setup0;
+    const results: NetworkResult[] = [];
+    try {
+        const direct = new URL(`${network.backend.url}/v1/chat/completions`);
+        for (const privacy of privacies) {
+            const through = new URL(`${network.apis.get(privacy)}/chat/completions`);
+            for (const tokenDelayMs of tokenDelaysMs) {
+                network.backend.tokenDelayMs = tokenDelayMs;
+                for (const c of concurrency) {
+                    const n = requestsFor(c);
+                    progress(`${privacy} delay=${tokenDelayMs}ms c=${c} n=${n}`);
+                    // Warm-up: JIT, keep-alive sockets, the client's candidate cache, SQLite pages.
+                    await load(direct, c, warmupFor(c), tokens, rss);
+                    await load(through, c, warmupFor(c), tokens, rss);
+                    const d = await load(direct, c, n, tokens, rss);
+                    const t = await load(through, c, n, tokens, rss);
+                    results.push({
+                        privacy,
+                        tokenDelayMs,
+                        concurrency: c,
+                        tokens,
+                        direct: d,
+                        through: t,
+                        ratio: { requestsPerSec: round(t.requestsPerSec / d.requestsPerSec), completionTokensPerSec: round(t.completionTokensPerSec / d.completionTokensPerSec) },
+                        addedLatencyMs: {
+                            ttft: { p50: round(t.ttftMs.p50 - d.ttftMs.p50), p99: round(t.ttftMs.p99 - d.ttftMs.p99) },
+                            total: { p50: round(t.totalMs.p50 - d.totalMs.p50), p99: round(t.totalMs.p99 - d.totalMs.p99) },
+                        },
+                    });
+                }
+            }
+        }
+    } finally {
+        await network.stop();
+        rss.stop();
+        rmSync(dir, { recursive: true, force: true });
+    }
+
+    const top = Math.max(...concurrency);
+    return {
+        bench: 'network',
+        date: new Date().toISOString(),
+        machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, platform: `${process.platform}-${process.arch}` },
+        params: {
+            concurrency,
+            requests: o.requests ?? 'max(50, 8c)',
+            tokens,
+            tokenDelaysMs,
+            privacy: privacies,
+            warmup: o.warmup ?? 'max(4, 2c)',
+            workerCapacity: capacity,
+        },
+        results,
+        summary: {
+            peakRssMb: round(rss.overall / 2 ** 20, 1),
+            aims: results
+                .filter((r) => r.concurrency === top)
+                .map((r) => ({
+                    privacy: r.privacy,
+                    tokenDelayMs: r.tokenDelayMs,
+                    concurrency: r.concurrency,
+                    throughputRatio: r.ratio.completionTokensPerSec,
+                    throughputAim: r.ratio.completionTokensPerSec >= 0.9,
+                    addedP50Ms: r.addedLatencyMs.total.p50,
+                    latencyAim: r.addedLatencyMs.total.p50 <= 2,
+                })),
+        },
+        notes: [
+            'Everything runs in ONE Node process on loopback: the devnet chain server, proxy, worker, reference backend, client + OpenAI HTTP server and the load generator share one event loop and its cores, so "through" pays for every hop on the same CPU that also drives the load; on separate machines each agent would have its own cores.',
+            `Direct = the load generator straight to the ReferenceBackend; through = the client's OpenAI endpoint → CocoonClient → RA-TLS WebSocket → ProxyAgent → RA-TLS WebSocket → WorkerAgent → the same backend over HTTP. Same requests, same backend, same token delay.`,
+            'tokenDelayMs = 0 is the CPU-bound worst case (all per-request overhead is visible); a positive delay models a real model streaming tokens, where the overhead hides behind generation.',
+            'Per request the through path also verifies and books a signed receipt in the proxy (SQLite), verifies it in the client, signs and durably persists a cumulative voucher (serialised), and the proxy verifies and books that voucher. Settlement (redeem, payouts, commits) is off during the run.',
+            'Latency: ttft = time to the first non-empty content chunk; total = until the stream ends ([DONE], which on the through path follows the receipt checks). Added latency = through − direct per percentile (nearest rank). cpuMsPerRequest = process CPU time / requests.',
+            `Network setup took ${Math.round(setupMs)} ms and is not measured.`,
+        ],
+    };
+}
+
+// -----------------------------------------------------------------------------------------------------------------
+// CLI
+
+function listArg(name: string): string[] | undefined {
+    const i = process.argv.indexOf(`--${name}`);
+    if (i < 0) return undefined;
+    const v = process.argv[i + 1];
+    if (v === undefined || v.startsWith('--')) throw new Error(`--${name} needs a value`);
+    return v.split(',').map((x) => x.trim()).filter((x) => x.length > 0);
+}
+
+function intsArg(name: string, min: number): number[] | undefined {
+    const xs = listArg(name)?.map(Number);
+    if (xs && (xs.length === 0 || xs.some((x) => !Number.isInteger(x) || x < min))) throw new Error(`--${name} must be integers ≥ ${min}, comma-separated`);
+    return xs;
+}
+
+function intArg(name: string, min: number): number | undefined {
+    const xs = intsArg(name, min);
+    if (xs && xs.length !== 1) throw new Error(`--${name} takes one integer`);
+    return xs?.[0];
+}
+
+async function main() {
+    const privacy = listArg('privacy');
+    if (privacy && privacy.some((p) => p !== 'sealed' && p !== 'plain')) throw new Error('--privacy must be sealed, plain or sealed,plain');
+    const report = await runNetworkBench({
+        concurrency: intsArg('concurrency', 1),
+        requests: intArg('requests', 1),
+        tokens: intArg('tokens', 1),
+        tokenDelaysMs: intsArg('token-delay-ms', 0),
+        privacy: privacy as Privacy[] | undefined,
+        warmup: intArg('warmup', 0),
+        progress: (line) => process.stderr.write(`bench:network ${line}\n`),
+    });
+    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+}
+
+if (require.main === module) {
+    main().then(
+        () => process.exit(0),
+        (e) => {
+            console.error(e);
+            process.exit(1);
+        },
+    );
+}
