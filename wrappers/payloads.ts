@@ -1,7 +1,8 @@
 // Exact cells that off-chain code signs (spec/contracts.md, "Signed payloads").
 // Tags and layouts mirror contracts/constants.tact and the *Hash helpers in the contracts.
 import { Address, beginCell, Cell } from '@ton/core';
-import { sha256_sync, sign } from '@ton/crypto';
+import { sha256_sync } from '@ton/crypto';
+import { ed25519Sign } from '../agents/core/ed25519';
 import { TagCommit, TagFault, TagPayout, TagVoucher, TagWithdraw } from '../build/ClientChannel/ClientChannel_ClientChannel';
 
 /** voucher$_ tag:uint32 channel:MsgAddress amount:Coins — signed by the client's voucher key. */
@@ -51,9 +52,12 @@ export function faultPayload(channel: Address, f: FaultReport): Cell {
         .endCell();
 }
 
-/** Ed25519 signature over the payload cell's hash (what the contracts verify with CHKSIGNU). */
+/**
+ * Ed25519 signature over the payload cell's hash (what the contracts verify with CHKSIGNU). Node's native Ed25519,
+ * byte-identical to @ton/crypto's `sign` and fast enough for a voucher per request.
+ */
 export function signPayload(payload: Cell, secretKey: Buffer): Buffer {
-    return sign(payload.hash(), secretKey);
+    return ed25519Sign(payload.hash(), secretKey);
 }
 
 /** A 512-bit signature in its own cell (for messages that carry signatures by reference). */

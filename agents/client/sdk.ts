@@ -350,6 +350,8 @@ export class CocoonClient {
     private cumulative = 0n;
     private signature: Buffer | null = null;
     private payQueue: Promise<unknown> = Promise.resolve();
+    /** Costs accepted (receipt verified) but not yet in a persisted voucher. */
+    private unpaid = 0n;
 
     private link?: Link;
     private connecting?: Promise<Link>;
@@ -1156,14 +1158,21 @@ export class CocoonClient {
         }
     }
 
-    /** cumulative += cost; sign; persist; only then send. Serialised, so vouchers go out in increasing order. */
+    /**
+     * cumulative += cost; sign; persist; only then send. Serialised, so vouchers go out in increasing order, and
+     * coalesced: costs that arrive while a voucher is being persisted are covered by the next one, so concurrent
+     * responses cost one signature and one fsync per batch, not per response.
+     */
     private pay(cost: bigint): Promise<bigint> {
+        this.unpaid += cost;
         const run = this.payQueue.then(async () => {
-            if (cost === 0n) return this.cumulative;
+            if (this.unpaid === 0n) return this.cumulative; // an earlier run already covered this cost
             const { wrapper, store, proxy } = this.need();
-            const next = this.cumulative + cost;
+            const add = this.unpaid;
+            const next = this.cumulative + add;
             const sig = signPayload(voucherPayload(wrapper.address, next), this.keys.secretKey);
             await store.put(wrapper.address.toRawString(), { proxy: proxy.toRawString(), cumulative: next, signature: sig.toString('hex') }, this.clock.now());
+            this.unpaid -= add;
             this.cumulative = next;
             this.signature = sig;
             if (this.link && this.link.pre === undefined && !this.link.closed) this.sendVoucher(this.link);

@@ -2,7 +2,7 @@
 // Root's prices and its own coefficient cap before it signs its next cumulative voucher; the proxy books it.
 // Canonical form: a TON cell (like the contracts' signed payloads), signed with Ed25519 over the cell hash.
 import { beginCell, Cell } from '@ton/core';
-import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify } from 'crypto';
+import { Ed25519KeyError, ed25519Sign, ed25519Verify } from './ed25519';
 import { CocoonError } from './errors';
 import { cost, MAX_COEFFICIENT, MAX_COINS, MAX_TOKENS, ModelPrices, PricingError, TOKEN_KINDS, TokenUsage } from './pricing';
 
@@ -129,7 +129,12 @@ export function signReceipt(receipt: Receipt, workerSecretKey: Buffer): SignedRe
     if (!Buffer.isBuffer(workerSecretKey) || workerSecretKey.length !== 64) throw malformed('worker secret key must be 64 bytes (Ed25519 seed || public key)');
     if (keyToUint(workerSecretKey.subarray(32), 'worker') !== receipt.worker)
         throw new ReceiptError('RECEIPT_MISMATCH', 'receipt.worker is not the public key of the signing secret key', { field: 'worker' });
-    return { receipt, signature: ed25519Sign(receiptCell(receipt).hash(), workerSecretKey) };
+    try {
+        return { receipt, signature: ed25519Sign(receiptCell(receipt).hash(), workerSecretKey) };
+    } catch (e) {
+        if (e instanceof Ed25519KeyError) throw malformed(`worker secret key: ${e.message}`);
+        throw e;
+    }
 }
 
 /** signed_receipt$_ signature:bits512 receipt:^Receipt = SignedReceipt; */
@@ -246,26 +251,6 @@ export function verifyReceipt(signed: SignedReceipt | string, opts: VerifyReceip
 /** The worker key of a receipt as 32 bytes. */
 export function receiptWorkerKey(r: Receipt): Buffer {
     return uintToKey(r.worker);
-}
-
-// Ed25519 (RFC 8032, deterministic) through Node's crypto: byte-identical to @ton/crypto's sign/signVerify (the
-// tests check both directions) and ~300x faster than its pure-JS implementation, which matters per request.
-function ed25519Sign(data: Buffer, secretKey: Buffer): Buffer {
-    const seed = secretKey.subarray(0, 32);
-    const pub = secretKey.subarray(32);
-    const key = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: seed.toString('base64url'), x: pub.toString('base64url') }, format: 'jwk' });
-    const derived = createPublicKey(key).export({ format: 'jwk' }).x;
-    if (derived !== pub.toString('base64url')) throw malformed('worker secret key: public half does not match the seed');
-    return nodeSign(null, data, key);
-}
-
-function ed25519Verify(data: Buffer, signature: Buffer, publicKey: Buffer): boolean {
-    try {
-        const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: publicKey.toString('base64url') }, format: 'jwk' });
-        return nodeVerify(null, data, key, signature);
-    } catch {
-        return false; // not a valid curve point
-    }
 }
 
 function hex(v: bigint): string {

@@ -12,7 +12,8 @@ import { createServer as createHttpServer, IncomingMessage, Server as HttpServer
 import type { AddressInfo } from 'net';
 import { randomBytes } from 'crypto';
 import { Address } from '@ton/core';
-import { keyPairFromSeed, signVerify } from '@ton/crypto';
+import { keyPairFromSeed } from '@ton/crypto';
+import { ed25519Verify } from '../core/ed25519';
 import type { RawData, WebSocket } from 'ws';
 import { ChainWallet, RootConfig, TonChain } from '../core/chain/chain';
 import { ChainError } from '../core/chain/errors';
@@ -1014,7 +1015,7 @@ export class ProxyAgent {
 
     /** Signature under the channel's clientKey (= the certificate key), then the ledger's monotonic checks. */
     private onVoucher(conn: ClientConn, f: VoucherFrame): void {
-        const ok = signVerify(voucherPayload(conn.channel!, f.amount).hash(), Buffer.from(f.signature, 'hex'), conn.publicKey);
+        const ok = ed25519Verify(voucherPayload(conn.channel!, f.amount).hash(), Buffer.from(f.signature, 'hex'), conn.publicKey);
         if (!ok) {
             this.counters.vouchersRefused++;
             this.sendError(conn, 'VOUCHER_INVALID', 'the voucher signature does not verify under the channel key', false);

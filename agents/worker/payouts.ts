@@ -9,7 +9,7 @@
 //                                          "receivedAt": <unix ms>}}}
 // Only verified payouts are ever written, and an amount only ever grows, so a restart resumes with the best claim.
 import { Address } from '@ton/core';
-import { signVerify } from '@ton/crypto';
+import { ed25519Verify } from '../core/ed25519';
 import { z } from 'zod';
 import { TonChain, ChainWallet, Clock } from '../core/chain';
 import { readJsonFile, StateFileError, writeJsonAtomic } from '../core/state-file';
@@ -67,7 +67,7 @@ export function verifyPayoutSignature(channel: Address, amount: bigint, signatur
     const key = Buffer.from(enclaveKey.toString(16).padStart(64, '0'), 'hex');
     if (key.length !== 32) return false;
     try {
-        return signVerify(payoutPayload(channel, amount).hash(), signature, key);
+        return ed25519Verify(payoutPayload(channel, amount).hash(), signature, key);
     } catch {
         return false;
     }

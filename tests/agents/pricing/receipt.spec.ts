@@ -263,3 +263,30 @@ describe('decodeReceipt is strict and total', () => {
         );
     });
 });
+
+describe('native Ed25519 (agents/core/ed25519.ts)', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { ed25519Sign, ed25519Verify, Ed25519KeyError } = require('../../../agents/core/ed25519') as typeof import('../../../agents/core/ed25519');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const ton = require('@ton/crypto') as typeof import('@ton/crypto');
+    it('agrees with @ton/crypto in both directions, caches keys, and refuses mismatched or malformed keys', () => {
+        for (let i = 0; i < 20; i++) {
+            const kp = ton.keyPairFromSeed(require('crypto').randomBytes(32));
+            const msg = require('crypto').randomBytes(32);
+            const a = ed25519Sign(msg, kp.secretKey);
+            expect(a.equals(ton.sign(msg, kp.secretKey))).toBe(true);
+            expect(ed25519Verify(msg, a, kp.publicKey)).toBe(true);
+            expect(ton.signVerify(msg, a, kp.publicKey)).toBe(true);
+            const bad = Buffer.from(a);
+            bad[i % 64] ^= 1;
+            expect(ed25519Verify(msg, bad, kp.publicKey)).toBe(false);
+            expect(ed25519Verify(msg, a, kp.publicKey)).toBe(true); // cached key, still right
+        }
+        const kp = ton.keyPairFromSeed(Buffer.alloc(32, 1));
+        const other = ton.keyPairFromSeed(Buffer.alloc(32, 2));
+        expect(() => ed25519Sign(Buffer.alloc(32), Buffer.concat([kp.secretKey.subarray(0, 32), other.publicKey]))).toThrow(Ed25519KeyError);
+        expect(() => ed25519Sign(Buffer.alloc(32), kp.secretKey.subarray(0, 32))).toThrow(Ed25519KeyError);
+        expect(ed25519Verify(Buffer.alloc(32), Buffer.alloc(64), Buffer.alloc(31))).toBe(false);
+        expect(ed25519Verify(Buffer.alloc(32), Buffer.alloc(63), kp.publicKey)).toBe(false);
+    });
+});
