@@ -6,10 +6,24 @@
 import { attestVerifyCommand, CommandIo } from './core/tee/cli';
 import { chainServeCommand } from './devnet/main';
 import { statusCommand } from './status';
+import { devnetCommand } from './devnet/network';
+import { clientCommand, proxyCommand, workerCommand } from './run';
 
 export type Command = (argv: string[], io: CommandIo) => Promise<number>;
 
 export const COMMANDS: Record<string, Record<string, { run: Command; summary: string }>> = {
+    devnet: {
+        '': { run: (argv, io) => devnetCommand(argv, io), summary: 'start a whole local network (chain, governance, proxy, worker, client endpoint) until Ctrl-C' },
+    },
+    proxy: {
+        '': { run: (argv, io) => proxyCommand(argv, io), summary: 'run a proxy from its config file until Ctrl-C' },
+    },
+    worker: {
+        '': { run: (argv, io) => workerCommand(argv, io), summary: 'run a worker from its config file until Ctrl-C' },
+    },
+    client: {
+        '': { run: (argv, io) => clientCommand(argv, io), summary: 'serve the OpenAI-compatible API, or manage the ClientChannel (balance, topup, withdraw, close)' },
+    },
     chain: {
         serve: { run: chainServeCommand, summary: 'run the devnet chain server (toncenter v2 on 127.0.0.1) until Ctrl-C' },
     },

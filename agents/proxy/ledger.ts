@@ -9,6 +9,8 @@
 //
 // The ledger stores what it is given: signature checks (voucherPayload / payoutPayload, wrappers/payloads.ts)
 // and receipt checks happen in the caller before it calls in.
+import { mkdirSync } from 'fs';
+import { dirname } from 'path';
 import { Address } from '@ton/core';
 import Database from 'better-sqlite3';
 import { createHash } from 'crypto';
@@ -178,6 +180,7 @@ export class Ledger {
         const bps = opts?.commissionBps;
         if (!Number.isInteger(bps) || bps < 0 || bps > 10_000) bad('commissionBps', 'must be an integer in 0..10000');
         const clock = opts.clock ?? systemClock;
+        if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
         const db = new Database(path);
         try {
             db.defaultSafeIntegers(true);

@@ -1,0 +1,234 @@
+// Operator configuration of the proxy, worker and client agents: one JSON file per agent (spec/operations.md).
+// Paths inside a file are relative to the file's directory. Secrets live in their own files (0600), named by
+// the config: `seedFile` (the agent's 32-byte Ed25519 seed, hex) and `wallet.secretKeyFile` (a TON wallet's
+// 64-byte secret key in hex, or its 24-word mnemonic). Every problem is a ConfigError naming the key.
+import { readFileSync } from 'fs';
+import { dirname, isAbsolute, resolve } from 'path';
+import { Address } from '@ton/core';
+import { keyPairFromSecretKey, mnemonicToPrivateKey, mnemonicValidate } from '@ton/crypto';
+import { z } from 'zod';
+import { ChainWallet, TonChain } from './core/chain/chain';
+import { ChainConfig, loadChainConfig } from './core/chain/config';
+import { ConfigError } from './core/chain/errors';
+import { parseCollateral, TCB_STATUSES } from './core/tee/collateral';
+import { TdxProvider } from './core/tee/configfs';
+import { SimulatedTee } from './core/tee/simulated';
+import { Collateral, INTEL_ROOT_KEY_ID, QuoteProvider, TcbStatus, VerifyPolicy } from './core/tee/types';
+
+const MAX_CONFIG_BYTES = 256 * 1024;
+
+const tonAmount = z.string().regex(/^\d{1,12}(\.\d{1,9})?$/, 'expected an amount of TON as a decimal string, e.g. "1.5"');
+const address = z.string().refine((s) => {
+    try {
+        Address.parse(s);
+        return true;
+    } catch {
+        return false;
+    }
+}, 'not a TON address');
+const port = z.number().int().min(0).max(65535);
+const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), `expected ${bytes} bytes of hex`);
+
+const Tee = z.discriminatedUnion('provider', [
+    z.object({ provider: z.literal('simulated'), stateFile: z.string().min(1) }).strict(),
+    z.object({ provider: z.literal('tdx'), configfsDir: z.string().min(1).optional() }).strict(),
+]);
+
+/** Whose quotes this agent accepts from its peers. */
+const Trust = z
+    .object({
+        /** Trusted root key ids (SHA-384 of the root public key). Default: Intel's. */
+        rootKeyIds: z.array(hex(48)).min(1).optional(),
+        /** DCAP collateral (dcap-qvl JSON field names) used to evaluate TCB status, QE identity and CRLs. */
+        collateralFile: z.string().min(1).optional(),
+        /** A simulated platform's state file: trust its root and its collateral (devnet and tests only). */
+        simulatedTeeFile: z.string().min(1).optional(),
+        acceptTcbStatuses: z.array(z.string()).min(1).optional(),
+    })
+    .strict()
+    .refine((t) => t.collateralFile !== undefined || t.simulatedTeeFile !== undefined, 'name collateralFile (DCAP collateral) or simulatedTeeFile');
+
+const Common = {
+    chain: z.record(z.string(), z.unknown()),
+    seedFile: z.string().min(1),
+    wallet: z.object({ secretKeyFile: z.string().min(1) }).strict(),
+    trust: Trust,
+};
+
+export const ProxyConfigSchema = z
+    .object({
+        ...Common,
+        tee: Tee,
+        proxy: z
+            .object({
+                address,
+                ledgerFile: z.string().min(1),
+                host: z.string().min(1).optional(),
+                clientPort: port.optional(),
+                workerPort: port.optional(),
+                statsPort: port.optional(),
+                redeemThresholdTon: tonAmount.optional(),
+                payoutThresholdTon: tonAmount.optional(),
+                commitIntervalMs: z.number().int().min(0).optional(),
+                settleIntervalMs: z.number().int().min(0).optional(),
+                rootPollMs: z.number().int().min(0).optional(),
+            })
+            .strict(),
+    })
+    .strict();
+
+export const WorkerConfigSchema = z
+    .object({
+        ...Common,
+        tee: Tee,
+        worker: z
+            .object({
+                models: z.array(z.object({ name: z.string().min(1).max(128), coefficient: z.number().int().min(0).max(0xffffffff) }).strict()).min(1).max(32),
+                backendUrl: z.string().url(),
+                capacity: z.number().int().min(1).max(100_000),
+                proxies: z.array(address).optional(),
+                stakeTon: tonAmount.optional(),
+                payoutThresholdTon: tonAmount.optional(),
+                stateFile: z.string().min(1),
+                rootPollMs: z.number().int().min(0).optional(),
+            })
+            .strict(),
+    })
+    .strict();
+
+export const ClientConfigSchema = z
+    .object({
+        ...Common,
+        client: z
+            .object({
+                proxy: address.optional(),
+                stateFile: z.string().min(1),
+                privacy: z.enum(['sealed', 'plain']).optional(),
+                maxCoefficient: z.number().int().min(0).max(0xffffffff).optional(),
+                depositTon: tonAmount.optional(),
+                host: z.string().min(1).optional(),
+                port: port.optional(),
+                rootPollMs: z.number().int().min(0).optional(),
+            })
+            .strict(),
+    })
+    .strict();
+
+export type ProxyConfigFile = z.infer<typeof ProxyConfigSchema>;
+export type WorkerConfigFile = z.infer<typeof WorkerConfigSchema>;
+export type ClientConfigFile = z.infer<typeof ClientConfigSchema>;
+
+/** A parsed config file with its directory (relative paths resolve against it). */
+export interface Loaded<T> {
+    path: string;
+    dir: string;
+    config: T;
+}
+
+/** Reads and validates an agent config file; ConfigError names the first bad key. */
+export function loadConfigFile<T>(path: string, schema: z.ZodType<T>): Loaded<T> {
+    let text: string;
+    try {
+        text = readFileSync(path, 'utf8');
+    } catch (e) {
+        throw new ConfigError('config', `cannot read ${path}: ${(e as Error).message}`);
+    }
+    if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) throw new ConfigError('config', `${path} is larger than ${MAX_CONFIG_BYTES} bytes`);
+    let raw: unknown;
+    try {
+        raw = JSON.parse(text);
+    } catch (e) {
+        throw new ConfigError('config', `${path} is not valid JSON: ${(e as Error).message}`);
+    }
+    return { path, dir: dirname(resolve(path)), config: parseConfig(raw, schema) };
+}
+
+export function parseConfig<T>(raw: unknown, schema: z.ZodType<T>): T {
+    const r = schema.safeParse(raw);
+    if (!r.success) {
+        const issue = r.error.issues[0];
+        const key = issue.path.length > 0 ? issue.path.join('.') : 'config';
+        throw new ConfigError(key, issue.message);
+    }
+    return r.data;
+}
+
+const at = (dir: string, p: string) => (isAbsolute(p) ? p : resolve(dir, p));
+
+function readSecret(dir: string, file: string, key: string): string {
+    try {
+        return readFileSync(at(dir, file), 'utf8').trim();
+    } catch (e) {
+        throw new ConfigError(key, `cannot read ${file}: ${(e as Error).message}`);
+    }
+}
+
+/** The agent's 32-byte seed from `seedFile` (64 hex characters). */
+export function readSeed(dir: string, file: string): Buffer {
+    const text = readSecret(dir, file, 'seedFile');
+    if (!/^[0-9a-fA-F]{64}$/.test(text)) throw new ConfigError('seedFile', `${file} must hold 64 hex characters (a 32-byte seed)`);
+    return Buffer.from(text, 'hex');
+}
+
+/** The wallet's secret key from its file: 128 hex characters or a 24-word mnemonic. */
+export async function readWalletKey(dir: string, file: string): Promise<Buffer> {
+    const text = readSecret(dir, file, 'wallet.secretKeyFile');
+    if (/^[0-9a-fA-F]{128}$/.test(text)) return keyPairFromSecretKey(Buffer.from(text, 'hex')).secretKey;
+    const words = text.split(/\s+/);
+    if (words.length === 24 && (await mnemonicValidate(words))) return (await mnemonicToPrivateKey(words)).secretKey;
+    throw new ConfigError('wallet.secretKeyFile', `${file} holds neither a 64-byte secret key in hex nor a valid 24-word mnemonic`);
+}
+
+export function chainConfigOf(loaded: Loaded<{ chain: Record<string, unknown> }>): ChainConfig {
+    return loadChainConfig(loaded.config.chain, process.env);
+}
+
+export async function teeOf(dir: string, tee: z.infer<typeof Tee>): Promise<QuoteProvider> {
+    if (tee.provider === 'tdx') return new TdxProvider(tee.configfsDir ? { baseDir: tee.configfsDir } : {});
+    return SimulatedTee.loadOrCreate(at(dir, tee.stateFile));
+}
+
+/** The quote policy an agent applies to its peers. */
+export async function trustOf(dir: string, trust: z.infer<typeof Trust>): Promise<Omit<VerifyPolicy, 'at'>> {
+    let rootKeyIds = trust.rootKeyIds?.map((h) => h.toLowerCase());
+    let collateral: Collateral | undefined;
+    if (trust.simulatedTeeFile !== undefined) {
+        const tee = await SimulatedTee.loadOrCreate(at(dir, trust.simulatedTeeFile));
+        rootKeyIds = [...(rootKeyIds ?? []), tee.rootKeyId];
+        collateral = await tee.signCollateral();
+    }
+    if (trust.collateralFile !== undefined) {
+        const text = readSecret(dir, trust.collateralFile, 'trust.collateralFile');
+        try {
+            collateral = JSON.parse(text) as Collateral;
+            parseCollateral(collateral);
+        } catch (e) {
+            throw new ConfigError('trust.collateralFile', `${trust.collateralFile}: ${(e as Error).message}`);
+        }
+    }
+    const statuses = trust.acceptTcbStatuses;
+    for (const s of statuses ?? []) if (!(TCB_STATUSES as readonly string[]).includes(s)) throw new ConfigError('trust.acceptTcbStatuses', `unknown TCB status ${s}`);
+    return {
+        trustedRootKeyIds: rootKeyIds ?? [INTEL_ROOT_KEY_ID],
+        requireCollateral: true,
+        collateral,
+        ...(statuses ? { acceptedTcbStatuses: statuses as TcbStatus[] } : {}),
+    };
+}
+
+/** Chain, wallet, seed and peer policy: what every agent needs. */
+export async function commonOf(loaded: Loaded<{ chain: Record<string, unknown>; seedFile: string; wallet: { secretKeyFile: string }; trust: z.infer<typeof Trust> }>) {
+    const chainConfig = chainConfigOf(loaded);
+    if (!chainConfig.rootAddress) throw new ConfigError('chain.rootAddress', 'required: the network is named by its Root contract');
+    const chain = new TonChain({ config: chainConfig });
+    const walletKey = await readWalletKey(loaded.dir, loaded.config.wallet.secretKeyFile);
+    const wallet = ChainWallet.fromSecretKey(new TonChain({ config: chainConfig }), walletKey, { sendPollMs: chainConfig.sendPollMs, sendTimeoutMs: chainConfig.sendTimeoutMs });
+    return {
+        chainConfig,
+        chain,
+        wallet,
+        seed: readSeed(loaded.dir, loaded.config.seedFile),
+        quotePolicy: await trustOf(loaded.dir, loaded.config.trust),
+        path: (p: string) => at(loaded.dir, p),
+    };
+}

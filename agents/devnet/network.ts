@@ -1,0 +1,417 @@
+// `npm start` / `cocoon devnet`: a whole network on this machine, on 127.0.0.1 only.
+//
+// First run (no <dir>/network.json): start the devnet chain server, create keys and faucet-funded wallets, deploy
+// Governance (one voter, zero timelock) and Root, pass one proposal that allowlists the simulated TEE image for
+// proxies and workers and registers the reference test model, deploy and register a Proxy, and write one config
+// file per agent. Every run: start the chain server from its saved state, the reference backend, the proxy, the
+// worker and the client with its OpenAI-compatible endpoint (each from its config file, exactly as
+// `cocoon proxy|worker|client --config` would), print the endpoint, send one streaming request, print the reply,
+// its receipt and the balances before and after, then serve until Ctrl-C. A second run resumes the saved state.
+import { randomBytes } from 'crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
+import { createServer } from 'net';
+import { join, resolve } from 'path';
+import { fromNano, toNano } from '@ton/core';
+import { keyPairFromSeed } from '@ton/crypto';
+import { z } from 'zod';
+import { DevnetServer } from './server';
+import { ChainWallet, TonChain } from '../core/chain/chain';
+import { loadChainConfig } from '../core/chain/config';
+import { SimulatedTee } from '../core/tee/simulated';
+import { imageHash } from '../core/tee/image';
+import { readJsonFile, writeJsonAtomic } from '../core/state-file';
+import { CocoonError } from '../core/errors';
+import type { CommandIo } from '../core/tee/cli';
+import { ReferenceBackend, TEST_MODEL } from '../backend/reference';
+import { DEFAULT_GOV_PARAMS, GovernanceWrapper } from '../../wrappers/Governance';
+import { RootWrapper } from '../../wrappers/Root';
+import { ProxyWrapper } from '../../wrappers/Proxy';
+import { toUint256 } from '../../wrappers/payloads';
+import { ClientConfigSchema, loadConfigFile, ProxyConfigSchema, WorkerConfigSchema } from '../config';
+import { AgentLog, clientFromConfig, parseFlags, proxyFromConfig, untilInterrupted, workerFromConfig } from '../run';
+import { OpenAIServer } from '../client/server';
+import type { ProxyAgent } from '../proxy/agent';
+import type { WorkerAgent } from '../worker/agent';
+import type { CocoonClient } from '../client/sdk';
+
+/** The devnet's test model prices: 0.1 / 0.01 / 0.3 / 0.3 TON per 1M tokens (a newcomer sees non-zero costs). */
+export const DEVNET_MODEL = {
+    name: TEST_MODEL.id,
+    weightsHash: 0n,
+    contextLength: BigInt(TEST_MODEL.contextLength),
+    pricePrompt: toNano('100'),
+    priceCached: toNano('10'),
+    priceCompletion: toNano('300'),
+    priceReasoning: toNano('300'),
+};
+
+const NetworkFile = z
+    .object({
+        format: z.literal('cocoon-devnet/1'),
+        root: z.string(),
+        governance: z.string(),
+        proxy: z.string(),
+        ports: z.object({ chain: z.number().int(), api: z.number().int(), proxyClient: z.number().int(), proxyWorker: z.number().int(), proxyStats: z.number().int() }).strict(),
+    })
+    .strict();
+type NetworkState = z.infer<typeof NetworkFile>;
+
+export interface DevnetOptions {
+    dir: string;
+    /** Ports for a first run (0 = any free one); a resumed network keeps the ports it was created with. */
+    apiPort?: number;
+    chainPort?: number;
+    /** Send the demo request (default true). */
+    demo?: boolean;
+    io: CommandIo;
+    /** Per-token delay of the reference backend, so the demo visibly streams (default 40 ms). */
+    tokenDelayMs?: number;
+    /** Agent log sink (default: none; `--verbose` logs JSON lines to stderr). */
+    log?: AgentLog;
+}
+
+export interface RunningDevnet {
+    endpoint: string;
+    chainUrl: string;
+    state: NetworkState;
+    devnet: DevnetServer;
+    backend: ReferenceBackend;
+    proxy: ProxyAgent;
+    worker: WorkerAgent;
+    client: CocoonClient;
+    api: OpenAIServer;
+    stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+    return new Promise((resolvePort, reject) => {
+        const s = createServer();
+        s.once('error', reject);
+        s.listen(0, '127.0.0.1', () => {
+            const p = (s.address() as { port: number }).port;
+            s.close(() => resolvePort(p));
+        });
+    });
+}
+
+const portOr = async (p: number | undefined) => (p === undefined || p === 0 ? freePort() : p);
+
+function writeSecret(path: string, text: string): void {
+    if (!existsSync(path)) writeFileSync(path, text + '\n', { mode: 0o600 });
+}
+
+/** Creates every key file once: agent seeds (32 bytes) and wallet secret keys (64 bytes), hex. */
+function ensureKeys(dir: string): void {
+    const keys = join(dir, 'keys');
+    mkdirSync(keys, { recursive: true });
+    for (const role of ['proxy', 'worker', 'client']) writeSecret(join(keys, `${role}.seed`), randomBytes(32).toString('hex'));
+    for (const role of ['governance', 'proxy-owner', 'proxy-wallet', 'worker-wallet', 'client-wallet']) {
+        writeSecret(join(keys, `${role}.wallet`), Buffer.from(keyPairFromSeed(randomBytes(32)).secretKey).toString('hex'));
+    }
+}
+
+const readHex = (path: string) => Buffer.from(readFileSync(path, 'utf8').trim(), 'hex');
+
+function chainSection(url: string, root?: string) {
+    return { endpoint: url, ...(root ? { rootAddress: root } : {}), rps: 1000, maxRetries: 3, cacheTtlMs: 1000, sendPollMs: 100, sendTimeoutMs: 60_000 };
+}
+
+/** Starts (or resumes) the devnet network; the caller stops it. */
+export async function startDevnet(opts: DevnetOptions): Promise<RunningDevnet> {
+    const dir = resolve(opts.dir);
+    const say = (s: string) => opts.io.stdout(`${s}\n`);
+    mkdirSync(dir, { recursive: true });
+    const networkPath = join(dir, 'network.json');
+    const existing = readJsonFile(networkPath);
+    let state: NetworkState | undefined;
+    if (existing !== undefined) {
+        const r = NetworkFile.safeParse(existing);
+        if (!r.success) throw new CocoonError('DEVNET_STATE_CORRUPT', `${networkPath} is not a devnet network file (${r.error.issues[0].message}); remove ${dir} to start over`);
+        state = r.data;
+    }
+    const fresh = state === undefined;
+    say(fresh ? `• creating a new devnet in ${dir}` : `• resuming the devnet in ${dir}`);
+    ensureKeys(dir);
+    const ports = state?.ports ?? {
+        chain: await portOr(opts.chainPort),
+        api: await portOr(opts.apiPort),
+        proxyClient: await freePort(),
+        proxyWorker: await freePort(),
+        proxyStats: await freePort(),
+    };
+
+    const devnet = new DevnetServer({ port: ports.chain, statePath: join(dir, 'chain-state.json'), snapshotIntervalMs: 2000 });
+    await devnet.start();
+    const stops: (() => Promise<void>)[] = [() => devnet.stop()];
+    const stopAll = async () => {
+        for (const s of stops.reverse()) await s().catch(() => undefined);
+    };
+    try {
+        say(`• chain server (toncenter v2) at ${devnet.url}`);
+        const tee = await SimulatedTee.loadOrCreate(join(dir, 'tee.json'));
+        const image = BigInt('0x' + imageHash(tee.measurements).toString('hex'));
+
+        if (fresh) state = await deploy(dir, devnet, image, ports, say);
+        const net = state!;
+        writeConfigs(dir, devnet.url, net);
+
+        const backend = new ReferenceBackend({ tokenDelayMs: opts.tokenDelayMs ?? 40 });
+        await backend.start();
+        stops.push(() => backend.stop());
+        say(`• reference backend (test model ${TEST_MODEL.id}, not a language model) at ${backend.url}`);
+        writeJsonAtomic(join(dir, 'worker.json'), { ...(readJsonFile(join(dir, 'worker.json')) as object), worker: workerSection(backend.url) });
+
+        const proxy = await proxyFromConfig(loadConfigFile(join(dir, 'proxy.json'), ProxyConfigSchema), opts.log);
+        const urls = await proxy.start();
+        stops.push(() => proxy.stop());
+        say(`• proxy ${net.proxy}: clients ${urls.clientUrl}, workers ${urls.workerUrl}, stats ${urls.statsUrl}`);
+
+        const worker = await workerFromConfig(loadConfigFile(join(dir, 'worker.json'), WorkerConfigSchema), opts.log);
+        say('• worker: staking its WorkerChannel if needed and connecting to the proxy over RA-TLS');
+        await worker.start();
+        stops.push(() => worker.stop());
+
+        const client = await clientFromConfig(loadConfigFile(join(dir, 'client.json'), ClientConfigSchema), opts.log);
+        say('• client: opening its ClientChannel (topping it up to 2 TON if needed) and verifying the proxy attestation');
+        await client.open();
+        await client.connect();
+        stops.push(() => client.stop());
+        const api = new OpenAIServer({ client, port: net.ports.api });
+        const { url } = await api.start();
+        stops.push(() => api.stop());
+        say(`\nOpenAI-compatible endpoint: ${url}\n`);
+        return { endpoint: url, chainUrl: devnet.url, state: net, devnet, backend, proxy, worker, client, api, stop: stopAll };
+    } catch (e) {
+        await stopAll();
+        throw e;
+    }
+}
+
+function workerSection(backendUrl: string) {
+    return {
+        models: [{ name: TEST_MODEL.id, coefficient: 1000 }],
+        backendUrl,
+        capacity: 64,
+        payoutThresholdTon: '0.001',
+        stateFile: 'worker/payouts.json',
+        rootPollMs: 2000,
+    };
+}
+
+/** Writes the three agent config files (idempotent). */
+function writeConfigs(dir: string, chainUrl: string, net: NetworkState): void {
+    const trust = { simulatedTeeFile: 'tee.json' };
+    const tee = { provider: 'simulated', stateFile: 'tee.json' };
+    const chain = chainSection(chainUrl, net.root);
+    writeJsonAtomic(join(dir, 'proxy.json'), {
+        chain,
+        seedFile: 'keys/proxy.seed',
+        wallet: { secretKeyFile: 'keys/proxy-wallet.wallet' },
+        trust,
+        tee,
+        proxy: {
+            address: net.proxy,
+            ledgerFile: 'proxy/ledger.sqlite',
+            clientPort: net.ports.proxyClient,
+            workerPort: net.ports.proxyWorker,
+            statsPort: net.ports.proxyStats,
+            redeemThresholdTon: '0.001',
+            payoutThresholdTon: '0.001',
+            commitIntervalMs: 10_000,
+            settleIntervalMs: 5_000,
+            rootPollMs: 2000,
+        },
+    });
+    if (!existsSync(join(dir, 'worker.json'))) {
+        writeJsonAtomic(join(dir, 'worker.json'), { chain, seedFile: 'keys/worker.seed', wallet: { secretKeyFile: 'keys/worker-wallet.wallet' }, trust, tee, worker: workerSection('http://127.0.0.1:1') });
+    }
+    writeJsonAtomic(join(dir, 'client.json'), {
+        chain,
+        seedFile: 'keys/client.seed',
+        wallet: { secretKeyFile: 'keys/client-wallet.wallet' },
+        trust,
+        client: { proxy: net.proxy, stateFile: 'client/state.json', depositTon: '2', port: net.ports.api, rootPollMs: 2000 },
+    });
+}
+
+/** First run: wallets, Governance, Root, the proposal, and the Proxy contract. */
+async function deploy(dir: string, devnet: DevnetServer, image: bigint, ports: NetworkState['ports'], say: (s: string) => void): Promise<NetworkState> {
+    const chainConfig = loadChainConfig(chainSection(devnet.url), {});
+    const wallet = (role: string) => ChainWallet.fromSecretKey(new TonChain({ config: chainConfig }), readHex(join(dir, 'keys', `${role}.wallet`)), { sendPollMs: 100, sendTimeoutMs: 60_000 });
+    const chain = new TonChain({ config: chainConfig });
+    const faucet = async (w: ChainWallet, amount: string) => {
+        const r = await fetch(`${devnet.baseUrl}/dev/faucet`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address: w.address.toString(), amount: toNano(amount).toString() }) });
+        if (!r.ok) throw new CocoonError('DEVNET_FAUCET', `faucet refused: HTTP ${r.status} ${await r.text()}`);
+    };
+    const voter = wallet('governance');
+    const owner = wallet('proxy-owner');
+    say('• funding wallets from the dev faucet');
+    await faucet(voter, '50');
+    await faucet(owner, '50');
+    await faucet(wallet('proxy-wallet'), '20');
+    await faucet(wallet('worker-wallet'), '20');
+    await faucet(wallet('client-wallet'), '20');
+
+    say('• deploying Governance (one voter, no timelock) and Root');
+    const gov = chain.open(await GovernanceWrapper.create([{ address: voter.address, weight: 1n }], { ...DEFAULT_GOV_PARAMS, timelock: 0n }));
+    await gov.sendFund(voter.sender(), toNano('2'));
+    const root = chain.open(await RootWrapper.create({ governance: gov.address, treasury: voter.address }));
+    await root.sendDeploy(voter.sender());
+
+    say('• proposal 0: allowlist the simulated TEE image (proxy + worker), register the test model; executing it');
+    const v = toNano('0.05');
+    await gov.sendPropose(voter.sender(), [
+        { to: root.address, value: v, body: RootWrapper.addImageBody('proxy', image) },
+        { to: root.address, value: v, body: RootWrapper.addImageBody('worker', image) },
+        { to: root.address, value: v, body: RootWrapper.registerModelBody(DEVNET_MODEL) },
+    ]);
+    await gov.sendExecute(voter.sender(), 0n);
+    if (!(await root.getIsWorkerImageAllowed(image)) || (await root.getModelByName(TEST_MODEL.id)) === null) {
+        throw new CocoonError('DEVNET_DEPLOY', 'the governance proposal did not take effect');
+    }
+
+    say('• deploying the Proxy contract and registering it in Root (10 TON stake)');
+    const codes = await root.getChildCode();
+    const enclaveKey = toUint256(keyPairFromSeed(readHex(join(dir, 'keys', 'proxy.seed'))).publicKey);
+    const proxy = chain.open(await ProxyWrapper.create({ root: root.address, owner: owner.address, enclaveKey, workerCode: codes.workerCode, proxyCode: codes.proxyCode }));
+    await proxy.sendRegister(owner.sender(), {
+        stake: toNano('10'),
+        clientEndpoint: `wss://127.0.0.1:${ports.proxyClient}/`,
+        workerEndpoint: `wss://127.0.0.1:${ports.proxyWorker}/`,
+    });
+    if (!(await proxy.getProxyState()).registered) throw new CocoonError('DEVNET_DEPLOY', 'the Proxy did not register');
+    const state: NetworkState = { format: 'cocoon-devnet/1', root: root.address.toString(), governance: gov.address.toString(), proxy: proxy.address.toString(), ports };
+    writeJsonAtomic(join(dir, 'network.json'), state);
+    await devnet.save();
+    return state;
+}
+
+interface Balances {
+    channel: bigint;
+    redeemed: bigint;
+    voucher: bigint;
+}
+
+async function channelBalances(client: CocoonClient): Promise<Balances> {
+    const b = await client.balances();
+    return { channel: b.onChain?.balance ?? 0n, redeemed: b.onChain?.redeemed ?? 0n, voucher: b.cumulative };
+}
+
+/** The demo: one streaming chat completion through the OpenAI endpoint, then settlement on chain. */
+export async function demoRequest(run: RunningDevnet, io: CommandIo): Promise<{ reply: string; cost: bigint }> {
+    const say = (s: string) => io.stdout(`${s}\n`);
+    await waitForModel(run.client);
+    const before = await channelBalances(run.client);
+    say(`balances before: channel ${fromNano(before.channel)} TON deposited, ${fromNano(before.redeemed)} redeemed by the proxy, vouchers signed ${fromNano(before.voucher)} TON`);
+    const prompt = 'Hello from the cocoon devnet';
+    say(`\n> POST ${run.endpoint}/chat/completions  (stream: true, model ${TEST_MODEL.id})\n> ${prompt}`);
+    const res = await fetch(`${run.endpoint}/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: TEST_MODEL.id, stream: true, stream_options: { include_usage: true }, max_tokens: 32, messages: [{ role: 'user', content: prompt }] }),
+    });
+    if (!res.ok || !res.body) throw new CocoonError('DEVNET_DEMO', `the demo request failed: HTTP ${res.status} ${await res.text()}`);
+    let reply = '';
+    let usage: { prompt_tokens: number; completion_tokens: number; cost_nanoton?: string } | undefined;
+    io.stdout('< ');
+    const decoder = new TextDecoder();
+    let buf = '';
+    for await (const part of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buf += decoder.decode(part, { stream: true });
+        let nl: number;
+        while ((nl = buf.indexOf('\n\n')) >= 0) {
+            const event = buf.slice(0, nl);
+            buf = buf.slice(nl + 2);
+            const data = event.replace(/^data: /, '');
+            if (data === '[DONE]') continue;
+            const chunk = JSON.parse(data);
+            if (chunk.error) throw new CocoonError('DEVNET_DEMO', `stream error: ${chunk.error.code}: ${chunk.error.message}`);
+            const text = chunk.choices?.[0]?.delta?.content ?? '';
+            reply += text;
+            io.stdout(text);
+            if (chunk.usage) usage = chunk.usage;
+        }
+    }
+    io.stdout('\n\n');
+    const receipt = run.client.lastReceipt;
+    if (usage) say(`usage: ${usage.prompt_tokens} prompt + ${usage.completion_tokens} completion tokens, cost ${usage.cost_nanoton} nanoTON`);
+    if (receipt) {
+        say(`receipt: request ${receipt.requestId.toString(16).padStart(32, '0')}, worker key ${receipt.worker.toString(16).padStart(64, '0').slice(0, 16)}…, coefficient ${receipt.coefficient}, cost ${receipt.cost} nanoTON, signed ${new Date(receipt.issuedAt * 1000).toISOString()}`);
+        say('         (checked by the client against Root\'s prices and the worker\'s attested key before it signed its voucher)');
+    }
+    say('settling: the proxy redeems the client\'s voucher on chain and signs the worker\'s payout');
+    const signed = (await run.client.balances()).cumulative;
+    const deadline = Date.now() + 10_000;
+    while (run.proxy.stats().ledger.vouchers < signed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await run.proxy.settle({ force: true });
+    const after = await channelBalances(run.client);
+    say(`balances after:  channel ${fromNano(after.channel)} TON deposited, ${fromNano(after.redeemed)} redeemed by the proxy, vouchers signed ${fromNano(after.voucher)} TON`);
+    return { reply, cost: after.voucher - before.voucher };
+}
+
+async function waitForModel(client: CocoonClient, timeoutMs = 60_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+        const models = await client.listModels().catch(() => []);
+        if (models.some((m) => m.id === TEST_MODEL.id)) return;
+        if (Date.now() > until) throw new CocoonError('DEVNET_DEMO', `no worker serves ${TEST_MODEL.id} after ${timeoutMs / 1000} s`);
+        await new Promise((r) => setTimeout(r, 250));
+    }
+}
+
+export const DEVNET_USAGE = `usage: cocoon devnet [--dir .devnet] [--port <api port>] [--chain-port <port>] [--no-demo] [--verbose]
+  Starts a whole network on 127.0.0.1: the devnet chain server, Governance and Root with the reference test model
+  and allowlisted simulated TEE images, a proxy, a worker on the reference backend and a client with an
+  OpenAI-compatible endpoint; sends one streaming request; serves until Ctrl-C. A second run resumes <dir>.
+  Remove <dir> to start over.`;
+
+export async function devnetCommand(argv: string[], io: CommandIo, signal?: AbortSignal): Promise<number> {
+    let flags: Record<string, string | true> | null;
+    try {
+        flags = parseFlags(argv, { dir: 'value', port: 'value', 'chain-port': 'value', 'no-demo': 'switch', verbose: 'switch' });
+    } catch (e) {
+        io.stderr(`${(e as Error).message}\n${DEVNET_USAGE}\n`);
+        return 2;
+    }
+    if (flags === null) {
+        io.stdout(`${DEVNET_USAGE}\n`);
+        return 0;
+    }
+    const num = (v: string | true | undefined, name: string) => {
+        if (v === undefined) return undefined;
+        if (typeof v !== 'string' || !/^\d+$/.test(v) || Number(v) > 65535) throw new Error(`--${name}: expected 0..65535`);
+        return Number(v);
+    };
+    let ports: { api?: number; chain?: number };
+    try {
+        ports = { api: num(flags.port, 'port'), chain: num(flags['chain-port'], 'chain-port') };
+    } catch (e) {
+        io.stderr(`${(e as Error).message}\n${DEVNET_USAGE}\n`);
+        return 2;
+    }
+    let run: RunningDevnet;
+    try {
+        run = await startDevnet({
+            dir: typeof flags.dir === 'string' ? flags.dir : '.devnet',
+            apiPort: ports.api,
+            chainPort: ports.chain,
+            io,
+            log: flags.verbose ? (event, fields) => io.stderr(JSON.stringify({ event, ...fields }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) + '\n') : undefined,
+        });
+    } catch (e) {
+        io.stderr(`devnet failed to start: ${e instanceof CocoonError ? `${e.code}: ` : ''}${(e as Error)?.message ?? e}\n`);
+        return 1;
+    }
+    if (!flags['no-demo']) {
+        try {
+            await demoRequest(run, io);
+        } catch (e) {
+            io.stderr(`demo request failed: ${e instanceof CocoonError ? `${e.code}: ` : ''}${(e as Error)?.message ?? e}\n`);
+            await run.stop();
+            return 1;
+        }
+    }
+    io.stdout(`\nServing. Try:\n  curl ${run.endpoint}/models\n  curl ${run.endpoint}/chat/completions -H 'content-type: application/json' \\\n    -d '{"model":"${TEST_MODEL.id}","messages":[{"role":"user","content":"hi"}]}'\nPress Ctrl-C to stop (state is kept in ${resolve(typeof flags.dir === 'string' ? flags.dir : '.devnet')}).\n`);
+    return untilInterrupted(io, () => run.stop(), signal);
+}
+

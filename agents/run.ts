@@ -1,0 +1,262 @@
+// Agents from their config files, and the `cocoon proxy | worker | client` commands that run them until Ctrl-C.
+// The devnet (`cocoon devnet`, `npm start`) writes config files and starts its agents through these same functions,
+// so what a newcomer runs is what an operator runs.
+import { Address, fromNano, toNano } from '@ton/core';
+import { CocoonError } from './core/errors';
+import type { CommandIo } from './core/tee/cli';
+import { ClientConfigFile, ClientConfigSchema, commonOf, loadConfigFile, Loaded, ProxyConfigFile, ProxyConfigSchema, teeOf, WorkerConfigFile, WorkerConfigSchema } from './config';
+import { ProxyAgent } from './proxy/agent';
+import { WorkerAgent } from './worker/agent';
+import { CocoonClient } from './client/sdk';
+import { OpenAIServer } from './client/server';
+
+/** Structured log line sink: one JSON object per line on stderr. */
+export type AgentLog = (event: string, fields: object) => void;
+
+export function jsonLog(io: CommandIo, agent: string): AgentLog {
+    return (event, fields) =>
+        io.stderr(JSON.stringify({ t: new Date().toISOString(), agent, event, ...fields }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) + '\n');
+}
+
+const ton = (v: string | undefined) => (v === undefined ? undefined : toNano(v));
+
+export async function proxyFromConfig(loaded: Loaded<ProxyConfigFile>, log?: AgentLog): Promise<ProxyAgent> {
+    const c = await commonOf(loaded);
+    const p = loaded.config.proxy;
+    return new ProxyAgent({
+        chain: c.chain,
+        wallet: c.wallet,
+        proxyAddress: Address.parse(p.address),
+        seed: c.seed,
+        tee: await teeOf(loaded.dir, loaded.config.tee),
+        quotePolicy: c.quotePolicy,
+        ledgerPath: c.path(p.ledgerFile),
+        host: p.host,
+        clientPort: p.clientPort,
+        workerPort: p.workerPort,
+        statsPort: p.statsPort,
+        redeemThreshold: ton(p.redeemThresholdTon),
+        payoutThreshold: ton(p.payoutThresholdTon),
+        commitIntervalMs: p.commitIntervalMs,
+        settleIntervalMs: p.settleIntervalMs,
+        rootPollMs: p.rootPollMs,
+        log,
+    });
+}
+
+export async function workerFromConfig(loaded: Loaded<WorkerConfigFile>, log?: AgentLog): Promise<WorkerAgent> {
+    const c = await commonOf(loaded);
+    const w = loaded.config.worker;
+    return new WorkerAgent({
+        chain: c.chain,
+        wallet: c.wallet,
+        seed: c.seed,
+        tee: await teeOf(loaded.dir, loaded.config.tee),
+        quotePolicy: c.quotePolicy,
+        models: w.models.map((m) => ({ name: m.name, coefficient: BigInt(m.coefficient) })),
+        backendUrl: w.backendUrl,
+        capacity: w.capacity,
+        proxies: w.proxies?.map((a) => Address.parse(a)),
+        stake: ton(w.stakeTon),
+        payoutThreshold: ton(w.payoutThresholdTon),
+        statePath: c.path(w.stateFile),
+        rootPollMs: w.rootPollMs,
+        log,
+    });
+}
+
+export async function clientFromConfig(loaded: Loaded<ClientConfigFile>, log?: AgentLog): Promise<CocoonClient> {
+    const c = await commonOf(loaded);
+    const k = loaded.config.client;
+    return new CocoonClient({
+        chain: c.chain,
+        wallet: c.wallet,
+        seed: c.seed,
+        quotePolicy: c.quotePolicy,
+        statePath: c.path(k.stateFile),
+        proxy: k.proxy === undefined ? undefined : Address.parse(k.proxy),
+        privacy: k.privacy,
+        maxCoefficient: k.maxCoefficient === undefined ? undefined : BigInt(k.maxCoefficient),
+        deposit: ton(k.depositTon),
+        rootPollMs: k.rootPollMs,
+        log,
+    });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Commands
+
+class UsageError extends Error {}
+
+/** Parses `--name value` / `--name=value` flags; every flag must be in `known`; `--help` returns null. */
+export function parseFlags(argv: string[], known: Record<string, 'value' | 'switch'>): Record<string, string | true> | null {
+    const out: Record<string, string | true> = {};
+    for (let i = 0; i < argv.length; i++) {
+        const arg = argv[i];
+        if (arg === '--help' || arg === '-h') return null;
+        const eq = arg.indexOf('=');
+        const name = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
+        if (!arg.startsWith('--') || !(name in known)) throw new UsageError(`unknown argument ${arg}`);
+        if (known[name] === 'switch') {
+            if (eq > 0) throw new UsageError(`--${name} takes no value`);
+            out[name] = true;
+            continue;
+        }
+        const v = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+        if (v === undefined || v === '') throw new UsageError(`--${name}: missing value`);
+        out[name] = v;
+    }
+    return out;
+}
+
+/** Runs `body`, mapping usage errors to status 2 and typed errors to status 1 with their code. */
+async function command(io: CommandIo, usage: string, argv: string[], known: Record<string, 'value' | 'switch'>, body: (flags: Record<string, string | true>) => Promise<number>): Promise<number> {
+    let flags: Record<string, string | true> | null;
+    try {
+        flags = parseFlags(argv, known);
+    } catch (e) {
+        io.stderr(`${(e as Error).message}\n${usage}\n`);
+        return 2;
+    }
+    if (flags === null) {
+        io.stdout(`${usage}\n`);
+        return 0;
+    }
+    try {
+        return await body(flags);
+    } catch (e) {
+        if (e instanceof UsageError) {
+            io.stderr(`${e.message}\n${usage}\n`);
+            return 2;
+        }
+        io.stderr(`${e instanceof CocoonError ? `${e.code}: ` : ''}${(e as Error)?.message ?? String(e)}\n`);
+        return 1;
+    }
+}
+
+function requireConfig(flags: Record<string, string | true>): string {
+    const f = flags.config;
+    if (typeof f !== 'string') throw new UsageError('--config <file> is required');
+    return f;
+}
+
+/** Resolves on SIGINT / SIGTERM (or `signal`), then runs `stop`. */
+export function untilInterrupted(io: CommandIo, stop: () => Promise<void>, signal?: AbortSignal): Promise<number> {
+    return new Promise<number>((resolve) => {
+        let stopping = false;
+        const onSignal = (name: string) => {
+            if (stopping) return;
+            stopping = true;
+            io.stderr(`${name}: stopping\n`);
+            stop().then(
+                () => resolve(0),
+                (e) => {
+                    io.stderr(`stop failed: ${(e as Error)?.message ?? e}\n`);
+                    resolve(1);
+                },
+            );
+        };
+        const int = () => onSignal('SIGINT');
+        const term = () => onSignal('SIGTERM');
+        process.once('SIGINT', int);
+        process.once('SIGTERM', term);
+        signal?.addEventListener('abort', () => {
+            process.off('SIGINT', int);
+            process.off('SIGTERM', term);
+            onSignal('stop requested');
+        });
+    });
+}
+
+export const PROXY_USAGE = `usage: cocoon proxy --config <proxy.json>
+  Runs a proxy until Ctrl-C: accepts attested workers and clients over RA-TLS, routes requests, keeps its ledger,
+  redeems vouchers, signs payouts and commits its state on chain. Config format: spec/operations.md.`;
+
+export function proxyCommand(argv: string[], io: CommandIo, signal?: AbortSignal): Promise<number> {
+    return command(io, PROXY_USAGE, argv, { config: 'value' }, async (flags) => {
+        const proxy = await proxyFromConfig(loadConfigFile(requireConfig(flags), ProxyConfigSchema), jsonLog(io, 'proxy'));
+        const urls = await proxy.start();
+        io.stdout(`proxy client endpoint ${urls.clientUrl}\nproxy worker endpoint ${urls.workerUrl}\nproxy stats ${urls.statsUrl}\n`);
+        return untilInterrupted(io, () => proxy.stop(), signal);
+    });
+}
+
+export const WORKER_USAGE = `usage: cocoon worker --config <worker.json>
+  Runs a worker until Ctrl-C: stakes its WorkerChannel per proxy, dials the proxies listed in Root over RA-TLS,
+  serves requests from its OpenAI-compatible backend, signs usage receipts and claims payouts. Config: spec/operations.md.`;
+
+export function workerCommand(argv: string[], io: CommandIo, signal?: AbortSignal): Promise<number> {
+    return command(io, WORKER_USAGE, argv, { config: 'value' }, async (flags) => {
+        const worker = await workerFromConfig(loadConfigFile(requireConfig(flags), WorkerConfigSchema), jsonLog(io, 'worker'));
+        await worker.start();
+        io.stdout('worker running\n');
+        return untilInterrupted(io, () => worker.stop(), signal);
+    });
+}
+
+export const CLIENT_USAGE = `usage: cocoon client [serve] --config <client.json> [--port <n>]
+       cocoon client balance | topup --amount <TON> | withdraw --amount <TON> | finish-withdraw | close | finish-close --config <client.json>
+  serve            open/top up the ClientChannel, connect to the proxy and serve the OpenAI-compatible API until Ctrl-C
+  balance          the channel's on-chain state and the signed voucher total
+  topup            add TON to the channel
+  withdraw         request a withdrawal (paid after the channel's close delay by finish-withdraw)
+  close            start closing the channel; finish-close pays out the rest after the close delay`;
+
+export function clientCommand(argv: string[], io: CommandIo, signal?: AbortSignal): Promise<number> {
+    const sub = argv[0] !== undefined && !argv[0].startsWith('-') ? argv[0] : 'serve';
+    const rest = argv[0] === sub ? argv.slice(1) : argv;
+    const known: Record<string, 'value' | 'switch'> = { config: 'value', port: 'value', amount: 'value', json: 'switch' };
+    return command(io, CLIENT_USAGE, rest, known, async (flags) => {
+        const loaded = loadConfigFile(requireConfig(flags), ClientConfigSchema);
+        const amount = () => {
+            const a = flags.amount;
+            if (typeof a !== 'string' || !/^\d{1,12}(\.\d{1,9})?$/.test(a) || toNano(a) === 0n) throw new UsageError('--amount <TON> is required (a positive decimal)');
+            return toNano(a);
+        };
+        const client = await clientFromConfig(loaded, jsonLog(io, 'client'));
+        const show = (v: unknown) => io.stdout(JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x), 2) + '\n');
+        try {
+            switch (sub) {
+                case 'serve': {
+                    await client.open();
+                    await client.connect();
+                    const port = flags.port === undefined ? loaded.config.client.port : Number(flags.port);
+                    if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new UsageError('--port: expected 0..65535');
+                    const server = new OpenAIServer({ client, host: loaded.config.client.host, port });
+                    const { url } = await server.start();
+                    io.stdout(`OpenAI-compatible endpoint: ${url}\n`);
+                    return await untilInterrupted(io, async () => {
+                        await server.stop();
+                        await client.stop();
+                    }, signal);
+                }
+                case 'balance':
+                    show(await client.balances());
+                    return 0;
+                case 'topup':
+                    await client.topUp(amount());
+                    show(await client.balances());
+                    return 0;
+                case 'withdraw': {
+                    const a = amount();
+                    show(await client.withdraw(a));
+                    io.stderr(`requested a withdrawal of ${fromNano(a)} TON; run finish-withdraw after the channel's close delay\n`);
+                    return 0;
+                }
+                case 'finish-withdraw':
+                    show(await client.finishWithdraw());
+                    return 0;
+                case 'close':
+                    show(await client.close());
+                    return 0;
+                case 'finish-close':
+                    show(await client.finishClose());
+                    return 0;
+                default:
+                    throw new UsageError(`unknown client command ${sub}`);
+            }
+        } finally {
+            if (sub !== 'serve') await client.stop();
+        }
+    });
+}

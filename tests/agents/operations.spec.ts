@@ -1,0 +1,109 @@
+// Operating the agents: every command answers --help, refuses bad flags with status 2, and refuses a bad config file
+// with CONFIG_INVALID naming the key, before anything starts or any coin moves.
+import { mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { main } from '../../agents/cli';
+import { ClientConfigSchema, loadConfigFile, ProxyConfigSchema, readSeed, readWalletKey, WorkerConfigSchema } from '../../agents/config';
+import { CocoonError } from '../../agents/core/errors';
+
+function capture() {
+    const out: string[] = [];
+    const err: string[] = [];
+    return { io: { stdout: (s: string) => void out.push(s), stderr: (s: string) => void err.push(s) }, out: () => out.join(''), err: () => err.join('') };
+}
+
+const codeAndKey = (f: () => unknown) => {
+    try {
+        f();
+    } catch (e) {
+        return { code: (e as CocoonError).code, key: (e as CocoonError).details?.key };
+    }
+    return undefined;
+};
+
+describe('cocoon devnet | proxy | worker | client', () => {
+    let dir: string;
+    beforeAll(() => {
+        dir = mkdtempSync(join(tmpdir(), 'cocoon-ops-'));
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it.each([['devnet'], ['proxy'], ['worker'], ['client'], ['chain', 'serve'], ['attest', 'verify'], ['status']])('%s %s answers --help with its usage and status 0', async (...cmd) => {
+        const c = capture();
+        expect(await main([...cmd.filter(Boolean), '--help'], c.io)).toBe(0);
+        expect(c.out()).toMatch(/usage: cocoon/);
+    });
+
+    it('lists the agent commands in the top-level help', async () => {
+        const c = capture();
+        expect(await main(['--help'], c.io)).toBe(0);
+        for (const name of ['devnet', 'proxy', 'worker', 'client', 'chain serve', 'attest verify', 'status']) expect(c.out()).toContain(`  ${name}`);
+    });
+
+    it.each([
+        [['proxy'], /--config <file> is required/],
+        [['worker', '--bogus'], /unknown argument --bogus/],
+        [['client', 'withdraw', '--config'], /--config: missing value/],
+        [['devnet', '--port', 'x'], /--port: expected 0..65535/],
+        [['devnet', '--no-demo=1'], /takes no value/],
+    ])('%j is a usage error (status 2)', async (argv, message) => {
+        const c = capture();
+        const status = await main(argv, c.io);
+        expect(c.err()).toMatch(message);
+        expect(status).toBe(2);
+    });
+
+    it('a missing config file is CONFIG_INVALID, status 1', async () => {
+        const c = capture();
+        expect(await main(['proxy', '--config', join(dir, 'nope.json')], c.io)).toBe(1);
+        expect(c.err()).toMatch(/^CONFIG_INVALID: config: cannot read/);
+    });
+
+    describe('config files', () => {
+        const base = {
+            chain: { endpoint: 'http://127.0.0.1:1/api/v2/jsonRPC', rootAddress: 'EQCUVxGwPC8G-XTYgb1qRPYdVMhbkySUERhSTHVvZOBmbeoO' },
+            seedFile: 'seed',
+            wallet: { secretKeyFile: 'wallet' },
+            trust: { simulatedTeeFile: 'tee.json' },
+        };
+        const write = (name: string, value: unknown) => {
+            const p = join(dir, name);
+            writeFileSync(p, typeof value === 'string' ? value : JSON.stringify(value));
+            return p;
+        };
+
+        it('accepts a complete proxy, worker and client config', () => {
+            expect(loadConfigFile(write('p.json', { ...base, tee: { provider: 'tdx' }, proxy: { address: base.chain.rootAddress, ledgerFile: 'l.sqlite', clientPort: 0 } }), ProxyConfigSchema).config.proxy.clientPort).toBe(0);
+            const w = loadConfigFile(write('w.json', { ...base, tee: { provider: 'simulated', stateFile: 't.json' }, worker: { models: [{ name: 'm', coefficient: 1000 }], backendUrl: 'http://127.0.0.1:9/', capacity: 4, stateFile: 's.json' } }), WorkerConfigSchema);
+            expect(w.dir).toBe(dir);
+            expect(loadConfigFile(write('c.json', { ...base, client: { stateFile: 's.json', privacy: 'plain', depositTon: '1.5' } }), ClientConfigSchema).config.client.privacy).toBe('plain');
+        });
+
+        it.each([
+            ['an unknown key', { ...base, tee: { provider: 'tdx' }, proxy: { address: base.chain.rootAddress, ledgerFile: 'l', colour: 'red' } }, 'proxy'],
+            ['a bad address', { ...base, tee: { provider: 'tdx' }, proxy: { address: 'not-an-address', ledgerFile: 'l' } }, 'proxy.address'],
+            ['a string port', { ...base, tee: { provider: 'tdx' }, proxy: { address: base.chain.rootAddress, ledgerFile: 'l', clientPort: '80' } }, 'proxy.clientPort'],
+            ['an unknown TEE provider', { ...base, tee: { provider: 'sgx' }, proxy: { address: base.chain.rootAddress, ledgerFile: 'l' } }, 'tee.provider'],
+            ['no trust anchor material', { ...base, trust: {}, tee: { provider: 'tdx' }, proxy: { address: base.chain.rootAddress, ledgerFile: 'l' } }, 'trust'],
+        ])('refuses %s with CONFIG_INVALID naming the key', (_n, cfg, key) => {
+            expect(codeAndKey(() => loadConfigFile(write('bad.json', cfg), ProxyConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key });
+        });
+
+        it('refuses a worker model list that is empty and a TON amount with too many decimals', () => {
+            const worker = { models: [], backendUrl: 'http://127.0.0.1:9/', capacity: 4, stateFile: 's' };
+            expect(codeAndKey(() => loadConfigFile(write('w2.json', { ...base, tee: { provider: 'tdx' }, worker }), WorkerConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key: 'worker.models' });
+            expect(codeAndKey(() => loadConfigFile(write('c2.json', { ...base, client: { stateFile: 's', depositTon: '1.0000000001' } }), ClientConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key: 'client.depositTon' });
+            expect(codeAndKey(() => loadConfigFile(write('c3.json', '{"chain": '), ClientConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key: 'config' });
+        });
+
+        it('reads seeds and wallet keys, and refuses malformed ones', async () => {
+            write('seed', 'ab'.repeat(32) + '\n');
+            expect(readSeed(dir, 'seed').equals(Buffer.alloc(32, 0xab))).toBe(true);
+            write('short', 'ab'.repeat(31));
+            expect(codeAndKey(() => readSeed(dir, 'short'))).toEqual({ code: 'CONFIG_INVALID', key: 'seedFile' });
+            write('words', 'not a mnemonic at all');
+            await expect(readWalletKey(dir, 'words')).rejects.toMatchObject({ code: 'CONFIG_INVALID', details: { key: 'wallet.secretKeyFile' } });
+        });
+    });
+});

@@ -1,0 +1,94 @@
+// `npm start` as a newcomer runs it: `cocoon devnet` in a child process (the real bin, real signals), first on an
+// empty directory (deploys everything, answers the demo request, serves until SIGINT), then again on the same
+// directory (resumes: no deployment, the same contracts, the ledger and vouchers carried over).
+import { ChildProcess, spawn } from 'child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import OpenAI from 'openai';
+import { TEST_MODEL } from '../../agents/backend/reference';
+
+jest.setTimeout(180_000);
+
+const REPO = join(__dirname, '..', '..');
+
+interface Run {
+    child: ChildProcess;
+    out: () => string;
+    err: () => string;
+    exited: Promise<number | null>;
+}
+
+function startDevnet(dir: string): Run {
+    const child = spawn(process.execPath, [join(REPO, 'bin', 'cocoon'), 'devnet', '--dir', dir, '--port', '0', '--chain-port', '0'], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (err += d));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    return { child, out: () => out, err: () => err, exited };
+}
+
+async function waitFor(run: Run, pattern: RegExp, timeoutMs = 150_000): Promise<RegExpMatchArray> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+        const m = run.out().match(pattern);
+        if (m) return m;
+        if (run.child.exitCode !== null || Date.now() > end) throw new Error(`no ${pattern} in output (exit ${run.child.exitCode}):\n${run.out()}\n${run.err()}`);
+        await new Promise((r) => setTimeout(r, 100));
+    }
+}
+
+describe('cocoon devnet (npm start)', () => {
+    let dir: string;
+    const running: Run[] = [];
+    beforeAll(() => {
+        dir = mkdtempSync(join(tmpdir(), 'cocoon-devnet-'));
+    });
+    afterAll(async () => {
+        for (const r of running) if (r.child.exitCode === null) r.child.kill('SIGKILL');
+        rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('starts a network, answers one streaming request with a receipt and balances, and stops on SIGINT', async () => {
+        const run = startDevnet(dir);
+        running.push(run);
+        const [, endpoint] = await waitFor(run, /OpenAI-compatible endpoint: (http:\/\/127\.0\.0\.1:\d+\/v1)/);
+        await waitFor(run, /Press Ctrl-C/);
+        const out = run.out();
+        expect(out).toMatch(/creating a new devnet/);
+        expect(out).toMatch(/< Hello from the cocoon devnet this is a deterministic reply/);
+        expect(out).toMatch(/receipt: request [0-9a-f]{32}, worker key [0-9a-f]{16}…, coefficient 1000, cost (\d+) nanoTON/);
+        const cost = BigInt(out.match(/usage: \d+ prompt \+ \d+ completion tokens, cost (\d+) nanoTON/)![1]);
+        expect(cost).toBeGreaterThan(0n);
+        expect(out).toMatch(/balances after: {2}channel [\d.]+ TON deposited, 0\.005 redeemed by the proxy, vouchers signed 0\.005 TON/);
+
+        // The endpoint serves any OpenAI client while it runs.
+        const openai = new OpenAI({ baseURL: endpoint, apiKey: 'unused', maxRetries: 0 });
+        expect((await openai.models.list()).data.map((m) => m.id)).toEqual([TEST_MODEL.id]);
+        const r = await openai.chat.completions.create({ model: TEST_MODEL.id, messages: [{ role: 'user', content: 'hi there' }], max_tokens: 4 });
+        expect(r.choices[0].message.content).toBe('hi there this is');
+
+        run.child.kill('SIGINT');
+        expect(await run.exited).toBe(0);
+    });
+
+    it('a second start resumes the saved network: same contracts, vouchers carried over, no deployment', async () => {
+        const network = JSON.parse(readFileSync(join(dir, 'network.json'), 'utf8'));
+        const run = startDevnet(dir);
+        running.push(run);
+        await waitFor(run, /Press Ctrl-C/);
+        const out = run.out();
+        expect(out).toMatch(/resuming the devnet/);
+        expect(out).not.toMatch(/deploying/);
+        expect(out).toContain(`• proxy ${network.proxy}`);
+        // Before: the first run's demo and the extra request are signed; after: one more demo request.
+        const before = out.match(/balances before: channel [\d.]+ TON deposited, [\d.]+ redeemed by the proxy, vouchers signed ([\d.]+) TON/)![1];
+        const after = out.match(/balances after: {2}channel [\d.]+ TON deposited, ([\d.]+) redeemed by the proxy, vouchers signed ([\d.]+) TON/)!;
+        expect(Number(before)).toBeGreaterThan(0.005);
+        expect(Number(after[2])).toBeCloseTo(Number(before) + 0.005, 9);
+        expect(after[1]).toBe(after[2]); // everything signed is redeemed on chain
+        run.child.kill('SIGINT');
+        expect(await run.exited).toBe(0);
+    });
+});
