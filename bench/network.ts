@@ -29,6 +29,7 @@ import { OpenAIServer } from '../agents/client/server';
 import { ReferenceBackend, TEST_MODEL } from '../agents/backend/reference';
 import { TonChain } from '../agents/core/chain/chain';
 import { CHAIN_DEFAULTS } from '../agents/core/chain/config';
+import { startProcessNetwork } from './processes';
 
 export type Privacy = 'sealed' | 'plain';
 
@@ -45,6 +46,11 @@ export interface NetworkBenchOptions {
     privacy?: Privacy[];
     /** Warm-up requests before each measurement pair, per concurrency c; default 2 × c (at least 4). */
     warmup?: number;
+    /**
+     * 'single' (default): every agent in this process. 'processes': proxy, worker and clients each in their own
+     * process, started with `cocoon proxy | worker | client --config` as an operator would (bench/processes.ts).
+     */
+    layout?: 'single' | 'processes';
     /** Progress lines (stderr in the CLI); default none. */
     progress?: (line: string) => void;
 }
@@ -89,7 +95,7 @@ export interface NetworkBenchReport {
     bench: 'network';
     date: string;
     machine: { cpus: number; cpuModel: string | undefined; node: string; platform: string };
-    params: { concurrency: number[]; requests: number | 'max(50, 8c)'; tokens: number; tokenDelaysMs: number[]; privacy: Privacy[]; warmup: number | 'max(4, 2c)'; workerCapacity: number };
+    params: { concurrency: number[]; requests: number | 'max(50, 8c)'; tokens: number; tokenDelaysMs: number[]; privacy: Privacy[]; warmup: number | 'max(4, 2c)'; workerCapacity: number; layout: 'single' | 'processes' };
     results: NetworkResult[];
     summary: {
         peakRssMb: number;
@@ -388,7 +394,8 @@ export async function runNetworkBench(o: NetworkBenchOptions = {}): Promise<Netw
     rss.start();
     const dir = mkdtempSync(join(tmpdir(), 'cocoon-bench-network-'));
     const setup0 = performance.now();
-    const network = await startNetwork(privacies, capacity, dir);
+    const layout = o.layout ?? 'single';
+    const network = layout === 'processes' ? await startProcessNetwork(privacies, capacity, dir, freePort) : await startNetwork(privacies, capacity, dir);
     const setupMs = performance.now() - setup0;
     const results: NetworkResult[] = [];
     try {
@@ -433,6 +440,7 @@ export async function runNetworkBench(o: NetworkBenchOptions = {}): Promise<Netw
         date: new Date().toISOString(),
         machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, platform: `${process.platform}-${process.arch}` },
         params: {
+            layout,
             concurrency,
             requests: o.requests ?? 'max(50, 8c)',
             tokens,
@@ -457,7 +465,10 @@ export async function runNetworkBench(o: NetworkBenchOptions = {}): Promise<Netw
                 })),
         },
         notes: [
-            'Everything runs in ONE Node process on loopback: the devnet chain server, proxy, worker, reference backend, client + OpenAI HTTP server and the load generator share one event loop and its cores, so "through" pays for every hop on the same CPU that also drives the load; on separate machines each agent would have its own cores.',
+            layout === 'processes'
+                ? 'Layout "processes": proxy, worker and each client run in their own Node process (cocoon proxy|worker|client --config), as deployed; the devnet chain server, the reference backend and the load generator share the bench process. All processes share this machine\'s cores; cpuMsPerRequest counts the bench process only.'
+                : 'Layout "single": see the next note.',
+            'In layout "single" everything runs in ONE Node process on loopback: the devnet chain server, proxy, worker, reference backend, client + OpenAI HTTP server and the load generator share one event loop and its cores, so "through" pays for every hop on the same CPU that also drives the load; on separate machines each agent would have its own cores.',
             `Direct = the load generator straight to the ReferenceBackend; through = the client's OpenAI endpoint → CocoonClient → RA-TLS WebSocket → ProxyAgent → RA-TLS WebSocket → WorkerAgent → the same backend over HTTP. Same requests, same backend, same token delay.`,
             'tokenDelayMs = 0 is the CPU-bound worst case (all per-request overhead is visible); a positive delay models a real model streaming tokens, where the overhead hides behind generation.',
             'Per request the through path also verifies and books a signed receipt in the proxy (SQLite), verifies it in the client, signs and durably persists a cumulative voucher (serialised), and the proxy verifies and books that voucher. Settlement (redeem, payouts, commits) is off during the run.',
@@ -490,6 +501,13 @@ function intArg(name: string, min: number): number | undefined {
     return xs?.[0];
 }
 
+function layoutArg(): 'single' | 'processes' | undefined {
+    const v = listArg('layout');
+    if (v === undefined) return undefined;
+    if (v.length !== 1 || (v[0] !== 'single' && v[0] !== 'processes')) throw new Error('--layout must be single or processes');
+    return v[0];
+}
+
 async function main() {
     const privacy = listArg('privacy');
     if (privacy && privacy.some((p) => p !== 'sealed' && p !== 'plain')) throw new Error('--privacy must be sealed, plain or sealed,plain');
@@ -500,6 +518,7 @@ async function main() {
         tokenDelaysMs: intsArg('token-delay-ms', 0),
         privacy: privacy as Privacy[] | undefined,
         warmup: intArg('warmup', 0),
+        layout: layoutArg(),
         progress: (line) => process.stderr.write(`bench:network ${line}\n`),
     });
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');

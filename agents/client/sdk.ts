@@ -1095,7 +1095,11 @@ export class CocoonClient {
         }
         if (!ctx.stream && st.errStatus === undefined) st.reported = bodyUsage(st.body.join(''));
         const receipt = await this.checkReceipt(link, f, ctx, st.reported);
-        const cumulative = await this.pay(receipt.cost);
+        // The response is the app's as soon as its receipt checks out; signing, persisting and sending the voucher
+        // that covers it runs behind (serialised, persisted before sent), so no fsync sits on the response path.
+        // `cumulative` is the voucher amount that covers this response.
+        this.pay(receipt.cost).catch((e: unknown) => this.log('client.voucher-failed', { id: f.id, message: errMsg(e) }));
+        const cumulative = this.cumulative + this.unpaid;
         this.last = receipt;
         if (st.errStatus !== undefined) throw upstream(st.errStatus, st.errBody);
         ctx.events.push({ type: 'end', usage: receipt.usage, cost: receipt.cost, receipt, worker: receiptWorkerKey(receipt).toString('hex'), requestId: f.id, cumulative });
@@ -1193,6 +1197,11 @@ export class CocoonClient {
 
     // ---------------------------------------------------------------------------------------------------------
     // Channel on chain
+
+    /** Resolves once every voucher for the responses delivered so far is signed, persisted and sent. */
+    async vouchersSettled(): Promise<void> {
+        await this.payQueue;
+    }
 
     async balances(): Promise<Balances> {
         const { wrapper, proxy } = this.need();

@@ -340,6 +340,7 @@ export async function demoRequest(run: RunningDevnet, io: CommandIo): Promise<{ 
         say('         (checked by the client against Root\'s prices and the worker\'s attested key before it signed its voucher)');
     }
     say('settling: the proxy redeems the client\'s voucher on chain and signs the worker\'s payout');
+    await run.client.vouchersSettled();
     const signed = (await run.client.balances()).cumulative;
     const deadline = Date.now() + 10_000;
     while (run.proxy.stats().ledger.vouchers < signed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
