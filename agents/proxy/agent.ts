@@ -186,7 +186,8 @@ const WS_OPEN = 1;
 // Connections and requests
 
 type ConnState = 'await_hello' | 'checking' | 'ready' | 'closed';
-type RequestPhase = 'routing' | 'started' | 'streaming' | 'ended' | 'failed';
+// 'booking': the receipt checked out and its delivery is in the ledger's next group commit; response_end follows.
+type RequestPhase = 'routing' | 'started' | 'streaming' | 'booking' | 'ended' | 'failed';
 
 interface ConnBase {
     id: string;
@@ -341,6 +342,8 @@ export class ProxyAgent {
     private committing?: Promise<Commit>;
     private polling?: Promise<void>;
     private lastCommit: { seqno: bigint; hash: bigint; onChain: boolean; at: number; error?: string } | null = null;
+    /** Ledger writes waiting for the next group commit (durably()). */
+    private writes: { op: () => void; settle: (e: unknown) => void }[] = [];
     private readonly counters = { served: 0, failed: 0, failovers: 0, unbooked: 0, receiptsRefused: 0, vouchersAccepted: 0, vouchersRefused: 0 };
 
     constructor(opts: ProxyAgentOptions) {
@@ -499,6 +502,7 @@ export class ProxyAgent {
         for (const c of [...this.workers.values(), ...this.clients.values()]) this.clearHelloTimer(c);
         await Promise.all([this.workerServer?.close(), this.clientServer?.close(), this.closeStats()]);
         await Promise.allSettled([this.settling, this.committing, this.polling]);
+        if (this.writes.length > 0) this.flushWrites(); // what was delivered is booked before the ledger closes
         this.ledger?.close();
         this.urls = undefined;
     }
@@ -966,6 +970,7 @@ export class ProxyAgent {
     }
 
     private onWorkerLost(req: Running): void {
+        if (req.phase === 'booking') return; // delivered: its booking completes and response_end goes out
         const before = req.phase === 'routing';
         if (req.clientGone) return this.dropRequest(req);
         if (this.tryFailover(req, 'WORKER_LOST', 'the worker disconnected')) return;
@@ -1021,15 +1026,21 @@ export class ProxyAgent {
             this.sendError(conn, 'VOUCHER_INVALID', 'the voucher signature does not verify under the channel key', false);
             return this.sendPaymentStatus(conn);
         }
-        try {
-            this.ledger!.acceptVoucher(conn.channelRaw!, f.amount, f.signature);
-            this.counters.vouchersAccepted++;
-        } catch (e) {
-            if (!(e instanceof LedgerError)) throw e;
-            this.counters.vouchersRefused++;
-            this.sendError(conn, 'VOUCHER_REFUSED', `${e.code}: ${e.message}`, false);
-        }
-        this.sendPaymentStatus(conn);
+        this.durably(() => void this.ledger!.acceptVoucher(conn.channelRaw!, f.amount, f.signature))
+            .then(
+                () => {
+                    this.counters.vouchersAccepted++;
+                },
+                (e: unknown) => {
+                    this.counters.vouchersRefused++;
+                    if (e instanceof LedgerError) this.sendError(conn, 'VOUCHER_REFUSED', `${e.code}: ${e.message}`, false);
+                    else this.log('voucher.unbooked', { conn: conn.id, message: (e as Error)?.message });
+                },
+            )
+            .then(() => {
+                if (conn.state === 'ready' && this.ledger) this.sendPaymentStatus(conn);
+            })
+            .catch((e: unknown) => this.log('voucher.status-failed', { conn: conn.id, message: (e as Error)?.message }));
     }
 
     // -----------------------------------------------------------------------------------------------------------
@@ -1041,6 +1052,7 @@ export class ProxyAgent {
         }
         const req = conn.requests.get(frame.id);
         if (!req) return this.log('worker.unknown-id', { conn: conn.id, id: frame.id, type: frame.type });
+        if (req.phase === 'booking') return this.log('worker.frame-after-end', { conn: conn.id, id: frame.id, type: frame.type });
         const raw = () => buf.toString('utf8');
         switch (frame.type) {
             case 'response_start':
@@ -1109,17 +1121,56 @@ export class ProxyAgent {
             this.release(req, outcome);
             return;
         }
+        req.phase = 'booking';
+        const delivery = { requestId: req.id, client: req.client.channelRaw!, worker: conn.channelRaw!, modelId: req.modelId, cost: f.cost, receipt: f.receipt };
+        this.durably(() => void this.ledger!.recordDelivery(delivery)).then(
+            () => {
+                req.phase = 'ended';
+                this.release(req, outcome);
+                this.counters.served++;
+                this.forward(req, f, raw);
+            },
+            (e: unknown) => {
+                const code = e instanceof CocoonError ? e.code : 'UNEXPECTED';
+                this.log('delivery.refused', { id: req.id, code, message: (e as Error)?.message });
+                req.phase = 'streaming';
+                this.failRequest(req, 'PROXY_UNAVAILABLE', `the ledger refused the delivery (${code})`, false, { kind: 'neutral' });
+            },
+        );
+    }
+
+    /**
+     * Group commit: the ledger writes that money needs (deliveries, vouchers) queue here and run together, each in
+     * its own savepoint, in one SQLite transaction per event-loop turn — one fsync for the batch instead of one per
+     * write. Each caller learns its own outcome only after the batch is durable, so nothing is acknowledged early.
+     */
+    private durably(op: () => void): Promise<void> {
+        return new Promise<void>((resolve, reject) => {
+            this.writes.push({ op, settle: (e) => (e === undefined ? resolve() : reject(e)) });
+            if (this.writes.length === 1) setImmediate(() => this.flushWrites());
+        });
+    }
+
+    private flushWrites(): void {
+        const batch = this.writes;
+        this.writes = [];
+        const errors: unknown[] = batch.map(() => undefined);
         try {
-            this.ledger!.recordDelivery({ requestId: req.id, client: req.client.channelRaw!, worker: conn.channelRaw!, modelId: req.modelId, cost: f.cost, receipt: f.receipt });
+            if (!this.ledger) throw new ProxyError('PROXY_NOT_STARTED', 'the ledger is closed');
+            this.ledger.batch(() => {
+                batch.forEach((w, i) => {
+                    try {
+                        w.op();
+                    } catch (e) {
+                        errors[i] = e ?? new Error('ledger write failed');
+                    }
+                });
+            });
         } catch (e) {
-            if (!(e instanceof LedgerError)) throw e;
-            this.log('delivery.refused', { id: req.id, code: e.code, message: e.message });
-            return this.failRequest(req, 'PROXY_UNAVAILABLE', `the ledger refused the delivery (${e.code})`, false, { kind: 'neutral' });
+            for (const w of batch) w.settle(e ?? new Error('ledger batch failed'));
+            return;
         }
-        req.phase = 'ended';
-        this.release(req, outcome);
-        this.counters.served++;
-        this.forward(req, f, raw);
+        batch.forEach((w, i) => w.settle(errors[i]));
     }
 
     private onWorkerError(req: Running, f: ResponseErrorFrame, raw: () => string): void {

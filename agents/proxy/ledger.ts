@@ -564,6 +564,16 @@ export class Ledger {
         return this.s.getWorker.get(addr) as WorkerDbRow;
     }
 
+    /**
+     * Group commit: runs `fn` — any number of the operations above — in one IMMEDIATE transaction. Each operation
+     * keeps its own savepoint (a refused one rolls back alone and throws to its caller inside `fn`), and the batch
+     * becomes durable with one fsync when `batch` returns. Nothing in `fn` is durable before that.
+     */
+    batch<T>(fn: () => T): T {
+        this.alive();
+        return this.tx(fn);
+    }
+
     private tx<T>(fn: () => T): T {
         return this.db.transaction(fn).immediate();
     }

@@ -468,3 +468,40 @@ describe('spec/ledger.md', () => {
         for (const code of codes) expect(spec.match(new RegExp(`^\\| \`${code}\` \\|`, 'gm'))).toHaveLength(1);
     });
 });
+
+describe('group commit (batch)', () => {
+    it('applies every operation of a batch in one transaction; a refused one rolls back alone', () => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { Ledger, LedgerError } = require('../../../agents/proxy/ledger') as typeof import('../../../agents/proxy/ledger');
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { mkdtempSync, rmSync } = require('fs') as typeof import('fs');
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { join } = require('path') as typeof import('path');
+        const dir = mkdtempSync(join(require('os').tmpdir(), 'ledger-batch-'));
+        const path = join(dir, 'l.sqlite');
+        const c = '0:' + 'c'.repeat(64);
+        const w = '0:' + 'd'.repeat(64);
+        const l = Ledger.open(path, { commissionBps: 1000 });
+        const errors: unknown[] = [];
+        l.batch(() => {
+            l.recordDelivery({ requestId: 'a'.repeat(32), client: c, worker: w, modelId: 1n, cost: 100n, receipt: 'AAAA' });
+            try {
+                l.acceptVoucher(c, 500n, 'ab'.repeat(64)); // above delivered: refused
+            } catch (e) {
+                errors.push(e);
+            }
+            l.recordDelivery({ requestId: 'b'.repeat(32), client: c, worker: w, modelId: 1n, cost: 50n, receipt: 'AAAA' });
+            l.acceptVoucher(c, 150n, 'cd'.repeat(64));
+        });
+        expect(errors).toHaveLength(1);
+        expect(errors[0]).toBeInstanceOf(LedgerError);
+        expect((errors[0] as InstanceType<typeof LedgerError>).code).toBe('LEDGER_VOUCHER_ABOVE_DELIVERED');
+        l.close();
+        const again = Ledger.open(path, { commissionBps: 1000 });
+        expect(again.client(c)).toMatchObject({ deliveredCost: 150n });
+        expect(again.client(c).latestVoucher?.amount).toBe(150n);
+        expect(again.worker(w).earned).toBe(90n + 45n);
+        again.close();
+        rmSync(dir, { recursive: true, force: true });
+    });
+});
