@@ -113,7 +113,8 @@ function ensureKeys(dir: string): void {
 const readHex = (path: string) => Buffer.from(readFileSync(path, 'utf8').trim(), 'hex');
 
 function chainSection(url: string, root?: string) {
-    return { endpoint: url, ...(root ? { rootAddress: root } : {}), rps: 1000, maxRetries: 3, cacheTtlMs: 1000, sendPollMs: 100, sendTimeoutMs: 60_000 };
+    // Root's config is refreshed by each agent's poll (rootPollMs); the cache TTL only bounds staleness between polls.
+    return { endpoint: url, ...(root ? { rootAddress: root } : {}), rps: 1000, maxRetries: 3, cacheTtlMs: 30_000, sendPollMs: 100, sendTimeoutMs: 60_000 };
 }
 
 /** Starts (or resumes) the devnet network; the caller stops it. */
