@@ -7,7 +7,7 @@ import { dirname, isAbsolute, resolve } from 'path';
 import { Address } from '@ton/core';
 import { keyPairFromSecretKey, mnemonicToPrivateKey, mnemonicValidate } from '@ton/crypto';
 import { z } from 'zod';
-import { ChainWallet, TonChain } from './core/chain/chain';
+import { TonChain } from './core/chain/chain';
 import { ChainConfig, loadChainConfig } from './core/chain/config';
 import { ConfigError } from './core/chain/errors';
 import { parseCollateral, TCB_STATUSES } from './core/tee/collateral';
@@ -222,7 +222,7 @@ export async function commonOf(loaded: Loaded<{ chain: Record<string, unknown>; 
     if (!chainConfig.rootAddress) throw new ConfigError('chain.rootAddress', 'required: the network is named by its Root contract');
     const chain = new TonChain({ config: chainConfig });
     const walletKey = await readWalletKey(loaded.dir, loaded.config.wallet.secretKeyFile);
-    const wallet = ChainWallet.fromSecretKey(new TonChain({ config: chainConfig }), walletKey, { sendPollMs: chainConfig.sendPollMs, sendTimeoutMs: chainConfig.sendTimeoutMs });
+    const wallet = new TonChain({ config: chainConfig }).wallet(keyPairFromSecretKey(walletKey));
     return {
         chainConfig,
         chain,

@@ -86,7 +86,8 @@ export async function clientFromConfig(loaded: Loaded<ClientConfigFile>, log?: A
 // ---------------------------------------------------------------------------------------------------------------
 // Commands
 
-class UsageError extends Error {}
+/** A bad command line: the command prints it with its usage and exits with status 2. */
+export class UsageError extends Error {}
 
 /** Parses `--name value` / `--name=value` flags; every flag must be in `known`; `--help` returns null. */
 export function parseFlags(argv: string[], known: Record<string, 'value' | 'switch'>): Record<string, string | true> | null {
@@ -110,7 +111,7 @@ export function parseFlags(argv: string[], known: Record<string, 'value' | 'swit
 }
 
 /** Runs `body`, mapping usage errors to status 2 and typed errors to status 1 with their code. */
-async function command(io: CommandIo, usage: string, argv: string[], known: Record<string, 'value' | 'switch'>, body: (flags: Record<string, string | true>) => Promise<number>): Promise<number> {
+export async function command(io: CommandIo, usage: string, argv: string[], known: Record<string, 'value' | 'switch'>, body: (flags: Record<string, string | true>) => Promise<number>): Promise<number> {
     let flags: Record<string, string | true> | null;
     try {
         flags = parseFlags(argv, known);

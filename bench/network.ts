@@ -17,7 +17,7 @@
 import { Agent, IncomingMessage, request as httpRequest } from 'http';
 import { cpus, tmpdir } from 'os';
 import { mkdtempSync, rmSync } from 'fs';
-import { createServer } from 'net';
+import { freePort } from '../agents/core/net';
 import { join } from 'path';
 import { performance } from 'perf_hooks';
 import { toNano } from '@ton/core';
@@ -266,17 +266,6 @@ async function load(url: URL, concurrency: number, requests: number, tokens: num
 // -----------------------------------------------------------------------------------------------------------------
 // The network
 
-async function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const s = createServer();
-        s.once('error', reject);
-        s.listen(0, '127.0.0.1', () => {
-            const p = (s.address() as { port: number }).port;
-            s.close(() => resolve(p));
-        });
-    });
-}
-
 interface Network {
     backend: ReferenceBackend;
     /** The client's OpenAI base URL (ends in /v1) per privacy mode. */
@@ -395,7 +384,7 @@ export async function runNetworkBench(o: NetworkBenchOptions = {}): Promise<Netw
     const dir = mkdtempSync(join(tmpdir(), 'cocoon-bench-network-'));
     const setup0 = performance.now();
     const layout = o.layout ?? 'single';
-    const network = layout === 'processes' ? await startProcessNetwork(privacies, capacity, dir, freePort) : await startNetwork(privacies, capacity, dir);
+    const network = layout === 'processes' ? await startProcessNetwork(privacies, capacity, dir) : await startNetwork(privacies, capacity, dir);
     const setupMs = performance.now() - setup0;
     const results: NetworkResult[] = [];
     try {

@@ -8,6 +8,7 @@ import { toNano } from '@ton/core';
 import { AgentNetwork, seed, startAgentNetwork } from '../tests/helpers/agent-network';
 import { ReferenceBackend, TEST_MODEL } from '../agents/backend/reference';
 import { CHAIN_DEFAULTS } from '../agents/core/chain/config';
+import { freePort } from '../agents/core/net';
 import type { SimulatedTee } from '../agents/core/tee/simulated';
 
 export type Privacy = 'sealed' | 'plain';
@@ -46,7 +47,7 @@ function cocoon(args: string[], ready: RegExp, children: ChildProcess[], timeout
     });
 }
 
-export async function startProcessNetwork(privacies: Privacy[], capacity: number, dir: string, freePort: () => Promise<number>): Promise<ProcessNetwork> {
+export async function startProcessNetwork(privacies: Privacy[], capacity: number, dir: string): Promise<ProcessNetwork> {
     const children: ChildProcess[] = [];
     const stops: (() => Promise<void>)[] = [];
     const stop = async () => {
@@ -64,8 +65,7 @@ export async function startProcessNetwork(privacies: Privacy[], capacity: number
         const net: AgentNetwork = await startAgentNetwork({ params: { creditWindow: toNano('10') } });
         stops.push(() => net.stop());
         writeFileSync(join(dir, 'tee.json'), JSON.stringify((net.tee as SimulatedTee).toState()), { mode: 0o600 });
-        const chain = { ...net.chainConfig, rootAddress: net.root.toString(), cacheTtlMs: CHAIN_DEFAULTS.cacheTtlMs, tonapi: undefined };
-        delete (chain as { tonapi?: unknown }).tonapi;
+        const chain = { ...net.chainConfig, rootAddress: net.root.toString(), cacheTtlMs: CHAIN_DEFAULTS.cacheTtlMs };
         const secret = async (name: string, label: string, ton: string) => {
             const { secretKey } = await net.fundWallet(label, ton);
             writeFileSync(join(dir, name), secretKey.toString('hex'), { mode: 0o600 });

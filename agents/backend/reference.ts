@@ -6,6 +6,7 @@
 import { randomBytes } from 'crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'http';
 import { AddressInfo, Socket } from 'net';
+import { listen } from '../core/net';
 
 export interface ReferenceModel {
     id: string;
@@ -122,15 +123,8 @@ export class ReferenceBackend {
             this.sockets.add(s);
             s.on('close', () => this.sockets.delete(s));
         });
-        await new Promise<void>((resolve, reject) => {
-            server.once('error', reject);
-            server.listen(this.port, this.host, () => {
-                server.off('error', reject);
-                resolve();
-            });
-        });
+        this.address = await listen(server, this.port, this.host);
         this.server = server;
-        this.address = server.address() as AddressInfo;
     }
 
     async stop(): Promise<void> {

@@ -7,6 +7,7 @@
 // usage, both are removed here so the stream equals what OpenAI sends without include_usage.
 import { createServer, IncomingMessage, Server, ServerResponse } from 'http';
 import type { AddressInfo, Socket } from 'net';
+import { listen } from '../core/net';
 import { CocoonClient, ClientEvent, Endpoint, ModelInfo } from './sdk';
 import { HTTP_ERRORS, HttpError, toHttpError } from './errors';
 
@@ -56,13 +57,7 @@ export class OpenAIServer {
             this.sockets.add(s);
             s.once('close', () => this.sockets.delete(s));
         });
-        await new Promise<void>((resolve, reject) => {
-            server.once('error', reject);
-            server.listen(this.port, this.host, () => {
-                server.off('error', reject);
-                resolve();
-            });
-        });
+        await listen(server, this.port, this.host);
         this.server = server;
         return { url: this.url };
     }

@@ -9,10 +9,10 @@
 // its receipt and the balances before and after, then serve until Ctrl-C. A second run resumes the saved state.
 import { randomBytes } from 'crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
-import { createServer } from 'net';
+import { freePort } from '../core/net';
 import { join, resolve } from 'path';
 import { fromNano, toNano } from '@ton/core';
-import { keyPairFromSeed } from '@ton/crypto';
+import { keyPairFromSecretKey, keyPairFromSeed } from '@ton/crypto';
 import { z } from 'zod';
 import { DevnetServer } from './server';
 import { ChainWallet, TonChain } from '../core/chain/chain';
@@ -28,7 +28,7 @@ import { RootWrapper } from '../../wrappers/Root';
 import { ProxyWrapper } from '../../wrappers/Proxy';
 import { toUint256 } from '../../wrappers/payloads';
 import { ClientConfigSchema, loadConfigFile, ProxyConfigSchema, WorkerConfigSchema } from '../config';
-import { AgentLog, clientFromConfig, parseFlags, proxyFromConfig, untilInterrupted, workerFromConfig } from '../run';
+import { AgentLog, clientFromConfig, command, jsonLog, proxyFromConfig, untilInterrupted, UsageError, workerFromConfig } from '../run';
 import { OpenAIServer } from '../client/server';
 import type { ProxyAgent } from '../proxy/agent';
 import type { WorkerAgent } from '../worker/agent';
@@ -51,7 +51,7 @@ const NetworkFile = z
         root: z.string(),
         governance: z.string(),
         proxy: z.string(),
-        ports: z.object({ chain: z.number().int(), api: z.number().int(), proxyClient: z.number().int(), proxyWorker: z.number().int(), proxyStats: z.number().int() }).strict(),
+        ports: z.object({ chain: z.number().int(), api: z.number().int(), backend: z.number().int(), proxyClient: z.number().int(), proxyWorker: z.number().int(), proxyStats: z.number().int() }).strict(),
     })
     .strict();
 type NetworkState = z.infer<typeof NetworkFile>;
@@ -81,17 +81,6 @@ export interface RunningDevnet {
     client: CocoonClient;
     api: OpenAIServer;
     stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-    return new Promise((resolvePort, reject) => {
-        const s = createServer();
-        s.once('error', reject);
-        s.listen(0, '127.0.0.1', () => {
-            const p = (s.address() as { port: number }).port;
-            s.close(() => resolvePort(p));
-        });
-    });
 }
 
 const portOr = async (p: number | undefined) => (p === undefined || p === 0 ? freePort() : p);
@@ -136,6 +125,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<RunningDevnet> {
     const ports = state?.ports ?? {
         chain: await portOr(opts.chainPort),
         api: await portOr(opts.apiPort),
+        backend: await freePort(),
         proxyClient: await freePort(),
         proxyWorker: await freePort(),
         proxyStats: await freePort(),
@@ -156,11 +146,11 @@ export async function startDevnet(opts: DevnetOptions): Promise<RunningDevnet> {
         const net = state!;
         writeConfigs(dir, devnet.url, net);
 
-        const backend = new ReferenceBackend({ tokenDelayMs: opts.tokenDelayMs ?? 40 });
+        // On a fixed port, so worker.json (written once; an operator may point it elsewhere) stays valid across runs.
+        const backend = new ReferenceBackend({ port: net.ports.backend, tokenDelayMs: opts.tokenDelayMs ?? 40 });
         await backend.start();
         stops.push(() => backend.stop());
         say(`• reference backend (test model ${TEST_MODEL.id}, not a language model) at ${backend.url}`);
-        writeJsonAtomic(join(dir, 'worker.json'), { ...(readJsonFile(join(dir, 'worker.json')) as object), worker: workerSection(backend.url) });
 
         const proxy = await proxyFromConfig(loadConfigFile(join(dir, 'proxy.json'), ProxyConfigSchema), opts.log);
         const urls = await proxy.start();
@@ -188,17 +178,6 @@ export async function startDevnet(opts: DevnetOptions): Promise<RunningDevnet> {
     }
 }
 
-function workerSection(backendUrl: string) {
-    return {
-        models: [{ name: TEST_MODEL.id, coefficient: 1000 }],
-        backendUrl,
-        capacity: 64,
-        payoutThresholdTon: '0.001',
-        stateFile: 'worker/payouts.json',
-        rootPollMs: 2000,
-    };
-}
-
 /** Writes the three agent config files (idempotent). */
 function writeConfigs(dir: string, chainUrl: string, net: NetworkState): void {
     const trust = { simulatedTeeFile: 'tee.json' };
@@ -224,7 +203,21 @@ function writeConfigs(dir: string, chainUrl: string, net: NetworkState): void {
         },
     });
     if (!existsSync(join(dir, 'worker.json'))) {
-        writeJsonAtomic(join(dir, 'worker.json'), { chain, seedFile: 'keys/worker.seed', wallet: { secretKeyFile: 'keys/worker-wallet.wallet' }, trust, tee, worker: workerSection('http://127.0.0.1:1') });
+        writeJsonAtomic(join(dir, 'worker.json'), {
+            chain,
+            seedFile: 'keys/worker.seed',
+            wallet: { secretKeyFile: 'keys/worker-wallet.wallet' },
+            trust,
+            tee,
+            worker: {
+                models: [{ name: TEST_MODEL.id, coefficient: 1000 }],
+                backendUrl: `http://127.0.0.1:${net.ports.backend}`,
+                capacity: 64,
+                payoutThresholdTon: '0.001',
+                stateFile: 'worker/payouts.json',
+                rootPollMs: 2000,
+            },
+        });
     }
     writeJsonAtomic(join(dir, 'client.json'), {
         chain,
@@ -238,12 +231,9 @@ function writeConfigs(dir: string, chainUrl: string, net: NetworkState): void {
 /** First run: wallets, Governance, Root, the proposal, and the Proxy contract. */
 async function deploy(dir: string, devnet: DevnetServer, image: bigint, ports: NetworkState['ports'], say: (s: string) => void): Promise<NetworkState> {
     const chainConfig = loadChainConfig(chainSection(devnet.url), {});
-    const wallet = (role: string) => ChainWallet.fromSecretKey(new TonChain({ config: chainConfig }), readHex(join(dir, 'keys', `${role}.wallet`)), { sendPollMs: 100, sendTimeoutMs: 60_000 });
+    const wallet = (role: string) => new TonChain({ config: chainConfig }).wallet(keyPairFromSecretKey(readHex(join(dir, 'keys', `${role}.wallet`))));
     const chain = new TonChain({ config: chainConfig });
-    const faucet = async (w: ChainWallet, amount: string) => {
-        const r = await fetch(`${devnet.baseUrl}/dev/faucet`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address: w.address.toString(), amount: toNano(amount).toString() }) });
-        if (!r.ok) throw new CocoonError('DEVNET_FAUCET', `faucet refused: HTTP ${r.status} ${await r.text()}`);
-    };
+    const faucet = (w: ChainWallet, amount: string) => devnet.faucet(w.address, toNano(amount));
     const voter = wallet('governance');
     const owner = wallet('proxy-owner');
     say('• funding wallets from the dev faucet');
@@ -367,53 +357,28 @@ export const DEVNET_USAGE = `usage: cocoon devnet [--dir .devnet] [--port <api p
   OpenAI-compatible endpoint; sends one streaming request; serves until Ctrl-C. A second run resumes <dir>.
   Remove <dir> to start over.`;
 
-export async function devnetCommand(argv: string[], io: CommandIo, signal?: AbortSignal): Promise<number> {
-    let flags: Record<string, string | true> | null;
-    try {
-        flags = parseFlags(argv, { dir: 'value', port: 'value', 'chain-port': 'value', 'no-demo': 'switch', verbose: 'switch' });
-    } catch (e) {
-        io.stderr(`${(e as Error).message}\n${DEVNET_USAGE}\n`);
-        return 2;
-    }
-    if (flags === null) {
-        io.stdout(`${DEVNET_USAGE}\n`);
-        return 0;
-    }
-    const num = (v: string | true | undefined, name: string) => {
-        if (v === undefined) return undefined;
-        if (typeof v !== 'string' || !/^\d+$/.test(v) || Number(v) > 65535) throw new Error(`--${name}: expected 0..65535`);
-        return Number(v);
-    };
-    let ports: { api?: number; chain?: number };
-    try {
-        ports = { api: num(flags.port, 'port'), chain: num(flags['chain-port'], 'chain-port') };
-    } catch (e) {
-        io.stderr(`${(e as Error).message}\n${DEVNET_USAGE}\n`);
-        return 2;
-    }
-    let run: RunningDevnet;
-    try {
-        run = await startDevnet({
-            dir: typeof flags.dir === 'string' ? flags.dir : '.devnet',
-            apiPort: ports.api,
-            chainPort: ports.chain,
-            io,
-            log: flags.verbose ? (event, fields) => io.stderr(JSON.stringify({ event, ...fields }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) + '\n') : undefined,
-        });
-    } catch (e) {
-        io.stderr(`devnet failed to start: ${e instanceof CocoonError ? `${e.code}: ` : ''}${(e as Error)?.message ?? e}\n`);
-        return 1;
-    }
-    if (!flags['no-demo']) {
-        try {
-            await demoRequest(run, io);
-        } catch (e) {
-            io.stderr(`demo request failed: ${e instanceof CocoonError ? `${e.code}: ` : ''}${(e as Error)?.message ?? e}\n`);
-            await run.stop();
-            return 1;
+export function devnetCommand(argv: string[], io: CommandIo, signal?: AbortSignal): Promise<number> {
+    const known = { dir: 'value', port: 'value', 'chain-port': 'value', 'no-demo': 'switch', verbose: 'switch' } as const;
+    return command(io, DEVNET_USAGE, argv, known, async (flags) => {
+        const port = (name: 'port' | 'chain-port') => {
+            const v = flags[name];
+            if (v === undefined) return undefined;
+            if (typeof v !== 'string' || !/^\d+$/.test(v) || Number(v) > 65535) throw new UsageError(`--${name}: expected 0..65535`);
+            return Number(v);
+        };
+        const dir = typeof flags.dir === 'string' ? flags.dir : '.devnet';
+        const apiPort = port('port');
+        const chainPort = port('chain-port');
+        const run = await startDevnet({ dir, apiPort, chainPort, io, log: flags.verbose ? jsonLog(io, 'devnet') : undefined });
+        if (!flags['no-demo']) {
+            try {
+                await demoRequest(run, io);
+            } catch (e) {
+                await run.stop();
+                throw e;
+            }
         }
-    }
-    io.stdout(`\nServing. Try:\n  curl ${run.endpoint}/models\n  curl ${run.endpoint}/chat/completions -H 'content-type: application/json' \\\n    -d '{"model":"${TEST_MODEL.id}","messages":[{"role":"user","content":"hi"}]}'\nPress Ctrl-C to stop (state is kept in ${resolve(typeof flags.dir === 'string' ? flags.dir : '.devnet')}).\n`);
-    return untilInterrupted(io, () => run.stop(), signal);
+        io.stdout(`\nServing. Try:\n  curl ${run.endpoint}/models\n  curl ${run.endpoint}/chat/completions -H 'content-type: application/json' \\\n    -d '{"model":"${TEST_MODEL.id}","messages":[{"role":"user","content":"hi"}]}'\nPress Ctrl-C to stop (state is kept in ${resolve(dir)}).\n`);
+        return untilInterrupted(io, () => run.stop(), signal);
+    });
 }
-

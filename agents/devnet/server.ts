@@ -307,6 +307,14 @@ export class DevnetServer {
     }
 
     /** Runs one API method under the mutex, with the chain time taken from the clock. */
+    /**
+     * The dev faucet for code running beside the server (the devnet launcher, tests): the same checks and effect as
+     * POST /dev/faucet (`amount` nanoTON, at most faucetMaxPerRequest). Throws RpcError on a refusal.
+     */
+    async faucet(address: Address, amount: bigint): Promise<void> {
+        await this.exec('devFaucet', { address: address.toString(), amount: amount.toString() });
+    }
+
     private exec(method: string, params: Params): Promise<unknown> {
         return this.mutex.run(async () => {
             if (this.state !== 'running') throw new RpcError(503, 'the devnet server is stopping');

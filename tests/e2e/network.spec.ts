@@ -7,7 +7,7 @@ import { Address, toNano } from '@ton/core';
 import { keyPairFromSeed, sign } from '@ton/crypto';
 import { randomBytes } from 'crypto';
 import { mkdtempSync, rmSync } from 'fs';
-import { createServer } from 'net';
+import { freePort } from '../../agents/core/net';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { WebSocket } from 'ws';
@@ -25,17 +25,6 @@ import { toUint256, voucherPayload } from '../../wrappers/payloads';
 import { workerShare } from '../../agents/proxy/ledger';
 
 jest.setTimeout(120_000);
-
-async function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const s = createServer();
-        s.once('error', reject);
-        s.listen(0, '127.0.0.1', () => {
-            const p = (s.address() as { port: number }).port;
-            s.close(() => resolve(p));
-        });
-    });
-}
 
 const until = async (what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 30_000) => {
     const end = Date.now() + timeoutMs;

@@ -82,13 +82,8 @@ export async function startAgentNetwork(opts: { params?: Partial<Params> } = {})
 
     async function fundWallet(label: string, ton = '100') {
         const kp = keyPairFromSeed(seed(`wallet/${label}`));
-        const wallet = new ChainWallet(newChain(), kp, { sendPollMs: chainConfig.sendPollMs, sendTimeoutMs: chainConfig.sendTimeoutMs });
-        const res = await fetch(`${devnet.baseUrl}/dev/faucet`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ address: wallet.address.toString(), amount: toNano(ton).toString() }),
-        });
-        if (!res.ok) throw new Error(`faucet: HTTP ${res.status} ${await res.text()}`);
+        const wallet = newChain().wallet(kp);
+        await devnet.faucet(wallet.address, toNano(ton));
         return { wallet, secretKey: kp.secretKey };
     }
 
