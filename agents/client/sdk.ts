@@ -14,7 +14,7 @@ import { keyPairFromSeed, KeyPair } from '@ton/crypto';
 import type { WebSocket, RawData } from 'ws';
 import { ChainWallet, Clock, hex256, RootConfig, systemClock, TonChain } from '../core/chain';
 import { CocoonError } from '../core/errors';
-import { HpkeError, ResponseOpener } from '../core/hpke';
+import { HpkeError, ResponseOpener, ResponseSecret } from '../core/hpke';
 import { ModelPrices, PricingError, TOKEN_KINDS, TokenUsage, usageFromOpenAI } from '../core/pricing';
 import { decodeReceipt, Receipt, ReceiptError, receiptWorkerKey, verifyReceipt } from '../core/receipt';
 import { AttestationError, VerifyPolicy } from '../core/tee/types';
@@ -28,6 +28,7 @@ import {
     MAX_REQUEST_TOKENS,
     MIN_PROTOCOL_VERSION,
     openChunkFrame,
+    openStartFrame,
     parseFrame,
     PaymentStatusFrame,
     PROTOCOL_VERSION,
@@ -280,6 +281,22 @@ interface VerifiedCandidate {
     /** The worker's attested certificate key = its receipt key. */
     workerKey: Buffer;
     imageHash: string;
+}
+
+/** One attempt's response state (exchange → onChunk → onEnd). */
+interface ExchangeState {
+    started: boolean;
+    /** A 4xx/5xx status: the chunks are the error body, and nothing is paid. */
+    errStatus?: number;
+    errBody: string[];
+    seq: number;
+    /** Usage the response itself reported (a stream's usage chunk, or the body's usage). */
+    reported?: TokenUsage;
+    body: string[];
+    /** Router-blind: the opener keyed by the response_start (its salt, status and headers). */
+    opener?: ResponseOpener;
+    /** Router-blind: the start event, held back until the first chunk authenticates the response_start. */
+    pendingStart?: ClientEvent;
 }
 
 /** A retryable refusal before response_start (sealed mode re-seals to the next candidate). */
@@ -931,14 +948,14 @@ export class CocoonClient {
             const link = await this.connectLink();
             const id = newId();
             let frame: RequestFrame;
-            let opener: ResponseOpener | undefined;
+            let secret: ResponseSecret | undefined;
             let target: VerifiedCandidate | undefined;
             try {
                 if (this.privacy === 'sealed') {
                     target = await this.pickCandidate(name, tried);
                     const sealed = await sealRequestFrame({ hpkePublicKey: target.hpkePublicKey }, { id, ...fields }, body, link.version);
                     frame = sealed.frame;
-                    opener = sealed.response;
+                    secret = sealed.response;
                 } else {
                     frame = { type: 'request', v: link.version!, id, ...fields, body };
                     encodeFrame(frame, 'client_to_proxy'); // a bad body is our caller's error, not a dropped connection
@@ -948,7 +965,7 @@ export class CocoonClient {
                 throw e;
             }
             try {
-                await this.exchange(link, frame, { model, name, opener, target, events, signal, stream });
+                await this.exchange(link, frame, { model, name, secret, target, events, signal, stream });
                 return;
             } catch (e) {
                 if (!(e instanceof RetryBeforeStart)) throw e;
@@ -977,7 +994,7 @@ export class CocoonClient {
     private async exchange(
         link: Link,
         frame: RequestFrame,
-        ctx: { model: Model; name: string; opener?: ResponseOpener; target?: VerifiedCandidate; events: Queue<ClientEvent>; signal: AbortSignal; stream: boolean },
+        ctx: { model: Model; name: string; secret?: ResponseSecret; target?: VerifiedCandidate; events: Queue<ClientEvent>; signal: AbortSignal; stream: boolean },
     ): Promise<void> {
         const id = frame.id;
         const frames = new Queue<InFrame>();
@@ -998,7 +1015,7 @@ export class CocoonClient {
         };
         link.requests.set(id, frames);
         ctx.signal.addEventListener('abort', onAbort);
-        const st = { started: false, errStatus: undefined as number | undefined, errBody: [] as string[], seq: 0, reported: undefined as TokenUsage | undefined, body: [] as string[] };
+        const st: ExchangeState = { started: false, errBody: [], seq: 0, body: [] };
         try {
             link.send(frame);
             for (;;) {
@@ -1015,15 +1032,20 @@ export class CocoonClient {
                     case 'response_start':
                         if (st.started) throw this.fault(link, id, 'second response_start');
                         st.started = true;
+                        if (ctx.secret) {
+                            // The key binds status and headers: they count only once the first chunk opened.
+                            try {
+                                st.opener = openStartFrame(ctx.secret, f);
+                            } catch (e) {
+                                throw this.fault(link, id, `response_start: ${errMsg(e)}`, (e as CocoonError).code);
+                            }
+                        } else if (f.salt !== undefined) throw this.fault(link, id, 'a sealed response_start in a plain response', 'WIRE_BAD_FIELD');
                         if (f.status >= 400) st.errStatus = f.status;
-                        else
-                            events.push({
-                                type: 'start',
-                                status: f.status,
-                                headers: { ...f.headers } as Record<string, string>,
-                                requestId: id,
-                                worker: ctx.target?.workerKey.toString('hex'),
-                            });
+                        else {
+                            const start: ClientEvent = { type: 'start', status: f.status, headers: { ...f.headers } as Record<string, string>, requestId: id, worker: ctx.target?.workerKey.toString('hex') };
+                            if (st.opener) st.pendingStart = start;
+                            else events.push(start);
+                        }
                         break;
                     case 'response_chunk':
                         this.onChunk(link, id, f, ctx, st);
@@ -1053,19 +1075,24 @@ export class CocoonClient {
         link: Link,
         id: string,
         f: ResponseChunkFrame,
-        ctx: { opener?: ResponseOpener; events: Queue<ClientEvent>; stream: boolean },
-        st: { started: boolean; errStatus?: number; errBody: string[]; seq: number; reported?: TokenUsage; body: string[] },
+        ctx: { secret?: ResponseSecret; events: Queue<ClientEvent>; stream: boolean },
+        st: ExchangeState,
     ): void {
         if (!st.started) throw this.fault(link, id, 'response_chunk before response_start');
         if (f.seq !== st.seq) throw this.fault(link, id, `chunk seq ${f.seq}, expected ${st.seq}`);
         st.seq++;
         let data: string;
         try {
-            if (ctx.opener) data = openChunkFrame(ctx.opener, f);
+            if (st.opener) data = openChunkFrame(st.opener, f);
             else if (f.data !== undefined) data = f.data;
             else throw new WireError('WIRE_BAD_FIELD', 'sealed chunk in a plain response', { path: 'sealed' });
         } catch (e) {
             throw this.fault(link, id, `chunk ${f.seq}: ${errMsg(e)}`, (e as CocoonError).code);
+        }
+        if (st.pendingStart) {
+            // The first chunk opened under the key that binds response_start: its status and headers are the worker's.
+            ctx.events.push(st.pendingStart);
+            st.pendingStart = undefined;
         }
         if (st.errStatus !== undefined) {
             st.errBody.push(data);
@@ -1082,18 +1109,23 @@ export class CocoonClient {
     private async onEnd(
         link: Link,
         f: ResponseEndFrame,
-        ctx: { model: Model; name: string; opener?: ResponseOpener; target?: VerifiedCandidate; events: Queue<ClientEvent>; stream: boolean },
-        st: { started: boolean; errStatus?: number; errBody: string[]; reported?: TokenUsage; body: string[] },
+        ctx: { model: Model; name: string; secret?: ResponseSecret; target?: VerifiedCandidate; events: Queue<ClientEvent>; stream: boolean },
+        st: ExchangeState,
     ): Promise<void> {
         if (!st.started) throw this.fault(link, f.id, 'response_end before response_start');
-        if (ctx.opener) {
+        if (st.opener) {
             try {
-                ctx.opener.finish();
+                st.opener.finish();
             } catch (e) {
                 throw this.fault(link, f.id, errMsg(e), (e as HpkeError).code, true);
             }
         }
-        if (!ctx.stream && st.errStatus === undefined) st.reported = bodyUsage(st.body.join(''));
+        // An error status is never paid for: honest workers answer errors with response_error, never a 4xx/5xx start.
+        if (st.errStatus !== undefined) {
+            this.log('client.error-status-unpaid', { id: f.id, status: st.errStatus });
+            throw upstream(st.errStatus, st.errBody);
+        }
+        if (!ctx.stream) st.reported = bodyUsage(st.body.join(''));
         const receipt = await this.checkReceipt(link, f, ctx, st.reported);
         // The response is the app's as soon as its receipt checks out; signing, persisting and sending the voucher
         // that covers it runs behind (serialised, persisted before sent), so no fsync sits on the response path.
@@ -1101,7 +1133,6 @@ export class CocoonClient {
         this.pay(receipt.cost).catch((e: unknown) => this.log('client.voucher-failed', { id: f.id, message: errMsg(e) }));
         const cumulative = this.cumulative + this.unpaid;
         this.last = receipt;
-        if (st.errStatus !== undefined) throw upstream(st.errStatus, st.errBody);
         ctx.events.push({ type: 'end', usage: receipt.usage, cost: receipt.cost, receipt, worker: receiptWorkerKey(receipt).toString('hex'), requestId: f.id, cumulative });
         ctx.events.end();
     }

@@ -1057,6 +1057,7 @@ export class ProxyAgent {
         switch (frame.type) {
             case 'response_start':
                 if (req.phase !== 'routing') return this.protocolViolation(conn, req, 'a second response_start');
+                if ((frame.salt !== undefined) !== req.sealed) return this.protocolViolation(conn, req, req.sealed ? 'a sealed response_start without its salt' : 'a salt in a plain response_start');
                 req.phase = 'started';
                 req.startedAt = this.clock.now();
                 return this.forward(req, frame, raw);

@@ -13,7 +13,7 @@ import { keyPairFromSeed } from '@ton/crypto';
 import type { RawData, WebSocket } from 'ws';
 import { ChainWallet, Clock, hex256, RootConfig, systemClock, TonChain } from '../core/chain';
 import { CocoonError } from '../core/errors';
-import { deriveHpkeKeyPair, HpkeError, HpkeKeyPair, ResponseSealer } from '../core/hpke';
+import { deriveHpkeKeyPair, HpkeError, HpkeKeyPair, ReplayCache, ResponseSealer, ResponseSecret } from '../core/hpke';
 import { TokenUsage } from '../core/pricing';
 import { AttestationError, QuoteProvider, VerifyPolicy } from '../core/tee/types';
 import { connectRaTls, ed25519KeyPairFromSeed, PeerVerifier, RaTlsIdentity } from '../core/transport';
@@ -31,6 +31,7 @@ import {
     PROTOCOL_VERSION,
     RequestFrame,
     sealChunkFrame,
+    sealStartFrame,
     WireError,
 } from '../core/wire';
 import type { Model, ProxyInfo } from '../../wrappers/Root';
@@ -99,6 +100,11 @@ export interface WorkerAgentOptions {
     keepaliveMs?: number;
     /** How long a claim waits for the channel's `paid` to move; default 60 000 ms. */
     claimConfirmMs?: number;
+    /**
+     * Encapsulated keys of sealed requests remembered to refuse replays (HPKE_REPLAYED); default 65 536 (≈ 8 MB),
+     * 0 = no replay cache (a replay is then served under a fresh response key; spec/wire.md, "Router-blind mode").
+     */
+    replayCacheSize?: number;
 }
 
 const ONE_TON = 1_000_000_000n;
@@ -119,6 +125,7 @@ interface ResolvedConfig {
     helloTimeoutMs: number;
     activationTimeoutMs: number;
     keepaliveMs: number;
+    replayCacheSize: number;
 }
 
 const bad = (key: string, message: string) => new WorkerConfigError('WORKER_CONFIG_INVALID', `${key}: ${message}`, { key });
@@ -172,7 +179,14 @@ export function validateWorkerOptions(o: WorkerAgentOptions): ResolvedConfig {
         helloTimeoutMs: positiveMs('helloTimeoutMs', o.helloTimeoutMs, 10_000),
         activationTimeoutMs: positiveMs('activationTimeoutMs', o.activationTimeoutMs, 60_000),
         keepaliveMs: positiveMs('keepaliveMs', o.keepaliveMs, 15_000, true),
+        replayCacheSize: replayCacheSize(o.replayCacheSize),
     };
+}
+
+function replayCacheSize(v: number | undefined): number {
+    if (v === undefined) return 1 << 16;
+    if (!Number.isInteger(v) || v < 0 || v > 1 << 24) throw bad('replayCacheSize', 'expected an integer in 0..16777216');
+    return v;
 }
 
 /** The default HPKE seed: domain-separated from the Ed25519 use of the same seed. */
@@ -248,6 +262,8 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> {
     identity!: RaTlsIdentity;
     verifier!: PeerVerifier;
     payouts!: PayoutBook;
+    /** Encapsulated keys of the sealed requests opened lately (replays are refused). */
+    replays!: ReplayCache;
     private readonly links = new Map<string, ProxyLink>();
     private readonly tasks = new Set<Promise<void>>();
     private pollTimer?: NodeJS.Timeout;
@@ -292,6 +308,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> {
         this.phase = 'starting';
         try {
             this.cfg = validateWorkerOptions(this.opts);
+            this.replays = new ReplayCache(this.cfg.replayCacheSize);
             const root = await this.chain.getRootConfig();
             for (const m of this.opts.models) {
                 const model = root.models.get(hex256(modelId(m.name)));
@@ -939,6 +956,8 @@ class RunningRequest {
     private detached = false;
     private started = false;
     private seq = 0;
+    /** Router-blind mode: the response secret of the opened request, then the sealer once response_start is out. */
+    private secret: ResponseSecret | null = null;
     private sealer: ResponseSealer | null = null;
 
     constructor(
@@ -982,8 +1001,10 @@ class RunningRequest {
         if (f.sealed) {
             try {
                 const opened = await openRequestFrame(this.agent.hpke, f);
+                // Checked once the encapsulation authenticated, so only a real (replayed) request can be refused.
+                if (!this.agent.replays.add(opened.enc)) return this.error('HPKE_REPLAYED', 'sealed request refused (HPKE_REPLAYED)', false);
                 body = opened.body;
-                this.sealer = opened.response;
+                this.secret = opened.response;
             } catch (e) {
                 if (e instanceof HpkeError) return this.error(e.code, `sealed request refused (${e.code})`, e.code === 'HPKE_KEY_MISMATCH');
                 if (e instanceof WireError) return this.error('REQUEST_INVALID_BODY', 'sealed request refused (REQUEST_INVALID_BODY)', false);
@@ -997,7 +1018,7 @@ class RunningRequest {
         } catch (e) {
             if (!(e instanceof WorkerRequestError)) throw e;
             // In sealed mode the message travels in the clear: keep it to the code and the field name.
-            const msg = this.sealer ? `request refused (${e.code}${e.param ? `: ${e.param}` : ''})` : e.message;
+            const msg = this.secret ? `request refused (${e.code}${e.param ? `: ${e.param}` : ''})` : e.message;
             return this.error(e.code, msg, e.code === 'REQUEST_MODEL_MISMATCH');
         }
         // The frame's maxTokens is the cap the client (and the proxy's credit check) agreed to.
@@ -1043,7 +1064,13 @@ class RunningRequest {
     private begin(contentType: string): void {
         if (this.started) return;
         this.started = true;
-        this.link.sendOn(this.ws, { type: 'response_start', v: this.link.version, id: this.f.id, status: 200, headers: { 'content-type': contentType } });
+        const start = { id: this.f.id, status: 200, headers: { 'content-type': contentType } };
+        if (this.secret) {
+            // A fresh salt per response, and the key binds this status and these headers (spec/wire.md).
+            const sealed = sealStartFrame(this.secret, start, this.link.version);
+            this.sealer = sealed.sealer;
+            this.link.sendOn(this.ws, sealed.frame);
+        } else this.link.sendOn(this.ws, { type: 'response_start', v: this.link.version, ...start });
     }
 
     private async chunk(data: string, final: boolean): Promise<void> {
@@ -1093,9 +1120,9 @@ class RunningRequest {
     }
 
     private backendMessage(e: ForwardError): string {
-        if (e.code !== 'BACKEND_ERROR') return this.sealer ? `backend failed (${e.code})` : e.message;
+        if (e.code !== 'BACKEND_ERROR') return this.secret ? `backend failed (${e.code})` : e.message;
         const inner = e.body?.error;
-        if (this.sealer) return `backend answered HTTP ${e.status ?? '?'}${inner?.code ? ` (${inner.code})` : ''}`;
+        if (this.secret) return `backend answered HTTP ${e.status ?? '?'}${inner?.code ? ` (${inner.code})` : ''}`;
         return `backend answered HTTP ${e.status ?? '?'}${inner?.message ? `: ${inner.message}` : ''}`;
     }
 }

@@ -258,7 +258,13 @@ export const ResponseHeaders = z
     .strict();
 
 /** worker → proxy → client: the backend answered. */
-export const ResponseStart = frame('response_start', { id: requestId, status: int(100, 599), headers: ResponseHeaders });
+export const ResponseStart = frame('response_start', {
+    id: requestId,
+    status: int(100, 599),
+    headers: ResponseHeaders,
+    /** Router-blind mode only: the worker's fresh response-key salt (32 bytes); the key binds status and headers. */
+    salt: base64(32, 32).optional(),
+});
 
 /** worker → proxy → client: a piece of the response. `seq` counts from 0 without gaps. */
 export const ResponseChunk = frame('response_chunk', {

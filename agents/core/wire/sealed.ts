@@ -1,6 +1,6 @@
 // Router-blind mode on the wire (spec/wire.md, "Router-blind mode"): request frames whose body is sealed to a
 // worker's attested HPKE key, and response chunks sealed with the key exported from that HPKE context.
-import { HpkeError, HpkeKeyPair, hpkeKeyId, openRequest, ResponseOpener, ResponseSealer, sealRequest } from '../hpke';
+import { HpkeError, HpkeKeyPair, hpkeKeyId, openRequest, ResponseOpener, ResponseSealer, ResponseSecret, sealRequest } from '../hpke';
 import { WireError } from './errors';
 import {
     bodyMismatch,
@@ -11,6 +11,7 @@ import {
     PROTOCOL_VERSION,
     RequestFrame,
     ResponseChunkFrame,
+    ResponseStartFrame,
 } from './frames';
 
 const AAD_LABEL = Buffer.from('cocoon-ts/request-aad/v1', 'utf8');
@@ -55,7 +56,7 @@ export async function sealRequestFrame(
     fields: RoutingFields,
     body: Record<string, unknown>,
     v: number = PROTOCOL_VERSION,
-): Promise<{ frame: RequestFrame; response: ResponseOpener }> {
+): Promise<{ frame: RequestFrame; response: ResponseSecret }> {
     // The plain frame with this body must be valid: checks the routing fields, model/stream agreement and depth.
     encodeFrame({ type: 'request', v, ...pickRouting(fields), body });
     const plaintext = Buffer.from(JSON.stringify(body), 'utf8');
@@ -94,13 +95,17 @@ function depthOk(root: unknown): boolean {
  * Worker: open a parsed router-blind request frame. Throws HpkeError (HPKE_KEY_MISMATCH, HPKE_OPEN_FAILED) or
  * WireError (WIRE_BAD_FIELD: no `sealed`, the plaintext is not a JSON object, or its model / stream differ).
  */
-export async function openRequestFrame(worker: HpkeKeyPair, frame: RequestFrame): Promise<{ body: Record<string, unknown>; response: ResponseSealer }> {
+export async function openRequestFrame(
+    worker: HpkeKeyPair,
+    frame: RequestFrame,
+): Promise<{ body: Record<string, unknown>; response: ResponseSecret; enc: Buffer }> {
     const sealed = frame.sealed;
     if (!sealed) throw new WireError('WIRE_BAD_FIELD', 'bad field sealed: the request is not sealed', { path: 'sealed' });
     if (sealed.keyId !== worker.keyId) {
         throw new HpkeError('HPKE_KEY_MISMATCH', `request sealed to key ${sealed.keyId}, this worker holds ${worker.keyId}`, { keyId: sealed.keyId });
     }
-    const opened = await openRequest(worker, Buffer.from(sealed.enc, 'base64'), Buffer.from(sealed.ct, 'base64'), requestAad(frame, sealed.keyId));
+    const enc = Buffer.from(sealed.enc, 'base64');
+    const opened = await openRequest(worker, enc, Buffer.from(sealed.ct, 'base64'), requestAad(frame, sealed.keyId));
     let body: unknown;
     try {
         body = JSON.parse(utf8.decode(opened.plaintext));
@@ -113,7 +118,55 @@ export async function openRequestFrame(worker: HpkeKeyPair, frame: RequestFrame)
     const b = body as Record<string, unknown>;
     const mismatch = bodyMismatch(frame, b);
     if (mismatch) throw new WireError('WIRE_BAD_FIELD', `bad field body.${mismatch.field}: ${mismatch.message}`, { path: `body.${mismatch.field}` });
-    return { body: b, response: opened.response };
+    return { body: b, response: opened.response, enc };
+}
+
+const START_LABEL = Buffer.from('cocoon-ts/response-start/v1', 'utf8');
+/** The headers a response_start may carry, in the order the binding lists them. */
+const START_HEADERS = ['content-type', 'openai-processing-ms', 'retry-after'] as const;
+
+/**
+ * The bytes of a response_start that the response key binds:
+ *   "cocoon-ts/response-start/v1" ‖ id (16 bytes) ‖ uint16_be status
+ *   ‖ for each of content-type, openai-processing-ms, retry-after: uint16_be 0xffff (absent) | uint16_be len ‖ UTF-8
+ * so a router that changes the status or a header makes the client derive another key.
+ */
+export function responseStartBinding(f: Pick<ResponseStartFrame, 'id' | 'status' | 'headers'>): Buffer {
+    const parts: Buffer[] = [START_LABEL, Buffer.from(f.id, 'hex')];
+    const u16 = (n: number) => {
+        const b = Buffer.alloc(2);
+        b.writeUInt16BE(n, 0);
+        return b;
+    };
+    parts.push(u16(f.status));
+    for (const h of START_HEADERS) {
+        const v = f.headers[h];
+        if (v === undefined) parts.push(u16(0xffff));
+        else {
+            const b = Buffer.from(v, 'utf8');
+            parts.push(u16(b.length), b);
+        }
+    }
+    return Buffer.concat(parts);
+}
+
+/** Worker: the sealed response_start (with a fresh salt) and the sealer of the chunks that follow it. */
+export function sealStartFrame(
+    secret: ResponseSecret,
+    start: Pick<ResponseStartFrame, 'id' | 'status' | 'headers'>,
+    v: number = PROTOCOL_VERSION,
+): { frame: ResponseStartFrame; sealer: ResponseSealer } {
+    const { salt, sealer } = secret.seal(responseStartBinding(start));
+    return { frame: { type: 'response_start', v, id: start.id, status: start.status, headers: start.headers, salt: salt.toString('base64') }, sealer };
+}
+
+/**
+ * Client: the opener for the chunks after this response_start. The status and headers are authenticated only when
+ * the first chunk opens (a changed one makes it fail with HPKE_OPEN_FAILED): act on them after that.
+ */
+export function openStartFrame(secret: ResponseSecret, f: ResponseStartFrame): ResponseOpener {
+    if (f.salt === undefined) throw new WireError('WIRE_BAD_FIELD', 'bad field salt: a router-blind response_start carries the response salt', { path: 'salt' });
+    return secret.open(Buffer.from(f.salt, 'base64'), responseStartBinding(f));
 }
 
 /** Worker: the next sealed response_chunk frame. `data` is at most MAX_CHUNK_BYTES of UTF-8. */

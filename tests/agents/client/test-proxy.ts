@@ -10,7 +10,7 @@ import { keyPairFromSeed, KeyPair, signVerify } from '@ton/crypto';
 import type { WebSocket } from 'ws';
 import { AgentNetwork } from '../../helpers/agent-network';
 import { ReferenceBackend } from '../../../agents/backend/reference';
-import { deriveHpkeKeyPair, HpkeKeyPair, ResponseSealer } from '../../../agents/core/hpke';
+import { deriveHpkeKeyPair, HpkeKeyPair, ResponseSealer, ResponseSecret } from '../../../agents/core/hpke';
 import { encodeReceipt, signReceipt } from '../../../agents/core/receipt';
 import { QuoteProvider } from '../../../agents/core/tee/types';
 import { ClientKeyVerifier, ed25519KeyPairFromSeed, KeyPeer, RaTlsIdentity, RaTlsServer } from '../../../agents/core/transport';
@@ -23,6 +23,7 @@ import {
     parseFrame,
     RequestFrame,
     sealChunkFrame,
+    sealStartFrame,
     WireError,
 } from '../../../agents/core/wire';
 import { forwardToBackend, ForwardError, meterAndSign } from '../../../agents/worker/forward';
@@ -65,6 +66,8 @@ export interface Behaviour {
     helloError?: string;
     /** Sealed responses: leave out the final chunk (a truncated response). */
     noFinal?: boolean;
+    /** The router rewrites response_start's status to this (attack 19). */
+    rewriteStatus?: number;
 }
 
 type Conn = { ws: WebSocket; peer: KeyPeer; channel?: Address; version: number; aborts: Map<string, AbortController> };
@@ -217,10 +220,11 @@ export class TestProxy {
         if (!w) return this.send(c, { type: 'response_error', v: c.version, id: f.id, code: 'NO_WORKER', message: 'no such worker', retryable: true });
         let body: Record<string, unknown>;
         let sealer: ResponseSealer | undefined;
+        let secret: ResponseSecret | undefined;
         if (f.sealed) {
             const opened = await openRequestFrame(w.hpke, f);
             body = opened.body;
-            sealer = opened.response;
+            secret = opened.response;
         } else body = f.body!;
         let validated;
         try {
@@ -235,10 +239,17 @@ export class TestProxy {
         const abort = new AbortController();
         c.aborts.set(f.id, abort);
         let started = false;
-        const start = () => {
+        const start = (status = 200, contentType = validated.stream ? 'text/event-stream' : 'application/json') => {
             if (started) return;
             started = true;
-            this.send(c, { type: 'response_start', v: c.version, id: f.id, status: 200, headers: { 'content-type': validated.stream ? 'text/event-stream' : 'application/json' } });
+            const s = { id: f.id, status, headers: { 'content-type': contentType } };
+            // The router's knob acts on the frame the worker part produced, as a proxy relaying it would.
+            const relay = (fr: Frame & { type: 'response_start' }) => this.send(c, this.behaviour.rewriteStatus ? { ...fr, status: this.behaviour.rewriteStatus } : fr);
+            if (secret) {
+                const sealed = sealStartFrame(secret, s, c.version);
+                sealer = sealed.sealer;
+                relay(sealed.frame);
+            } else relay({ type: 'response_start', v: c.version, ...s });
         };
         let usage;
         try {
@@ -264,8 +275,7 @@ export class TestProxy {
         } catch (e) {
             const fe = e as ForwardError;
             if (fe.code === 'BACKEND_ERROR' && fe.status && !started) {
-                this.send(c, { type: 'response_start', v: c.version, id: f.id, status: fe.status, headers: { 'content-type': 'application/json' } });
-                started = true;
+                start(fe.status, 'application/json');
                 chunk(JSON.stringify(fe.body ?? {}));
             }
             if (!fe.usage) {

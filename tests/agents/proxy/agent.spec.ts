@@ -8,7 +8,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { TonChain } from '../../../agents/core/chain/chain';
 import { PeerVerifier } from '../../../agents/core/transport';
-import { Frame, openChunkFrame, ResponseEndFrame, sealRequestFrame, WorkerCandidatesFrame } from '../../../agents/core/wire';
+import { Frame, openChunkFrame, openStartFrame, ResponseEndFrame, sealRequestFrame, WorkerCandidatesFrame } from '../../../agents/core/wire';
 import { cost } from '../../../agents/core/pricing';
 import { Ledger } from '../../../agents/proxy/ledger';
 import { ProxyAgent, ProxyAgentOptions, ProxyUrls } from '../../../agents/proxy/agent';
@@ -239,8 +239,9 @@ describe('ProxyAgent over the devnet', () => {
             const from = client.log.frames.length;
             client.send(frame);
             await client.log.next((f) => f.type === 'response_end' && f.id === id, 8000, from);
+            const start = client.log.ofId(id).find((f) => f.type === 'response_start')!;
             const chunk = client.log.ofId(id).find((f) => f.type === 'response_chunk')!;
-            expect(JSON.parse(openChunkFrame(response, chunk as never))).toMatchObject({ worker: 'w2' });
+            expect(JSON.parse(openChunkFrame(openStartFrame(response, start as never), chunk as never))).toMatchObject({ worker: 'w2' });
             expect(w2.requests.find((r) => r.id === id)?.sealed?.keyId).toBe(w2.hpke.keyId);
             // sealed to a key nobody holds: NO_WORKER, retryable (the client re-seals to another candidate)
             const other = await sealRequestFrame({ hpkePublicKey: Buffer.alloc(32, 9) }, { id: 'ef'.repeat(16), model: net.model.name, endpoint: 'chat', stream: false, maxTokens: 50, maxCoefficient: 2000n }, body).catch(() => null);

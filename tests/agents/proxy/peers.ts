@@ -8,7 +8,7 @@ import type { WebSocket } from 'ws';
 import { ChainWallet, TonChain } from '../../../agents/core/chain/chain';
 import { deriveHpkeKeyPair, HpkeKeyPair, ResponseSealer } from '../../../agents/core/hpke';
 import { connectRaTls, ed25519KeyPairFromSeed, KeyIdentity, PeerPolicy, RaTlsIdentity } from '../../../agents/core/transport';
-import { Direction, encodeFrame, Frame, openRequestFrame, parseFrame, RequestFrame, sealChunkFrame } from '../../../agents/core/wire';
+import { Direction, encodeFrame, Frame, openRequestFrame, parseFrame, RequestFrame, sealChunkFrame, sealStartFrame } from '../../../agents/core/wire';
 import { meterAndSign } from '../../../agents/worker/forward';
 import { TokenUsage } from '../../../agents/core/pricing';
 import { ClientChannelWrapper } from '../../../wrappers/ClientChannel';
@@ -174,8 +174,12 @@ export class TestWorker {
                 return this.send({ type: 'response_error', v: 1, id, code: 'BACKEND_UNREACHABLE', message: 'backend down', retryable: true });
         }
         let sealer: ResponseSealer | undefined;
-        if (f.sealed) sealer = (await openRequestFrame(this.hpke, f)).response;
-        this.send({ type: 'response_start', v: 1, id, status: 200, headers: { 'content-type': 'application/json' } });
+        const start = { id, status: 200, headers: { 'content-type': 'application/json' } };
+        if (f.sealed) {
+            const s = sealStartFrame((await openRequestFrame(this.hpke, f)).response, start);
+            sealer = s.sealer;
+            this.send(s.frame);
+        } else this.send({ type: 'response_start', v: 1, ...start });
         if (this.mode === 'drop-after-start') return this.ws.close();
         const data = JSON.stringify({ object: 'chat.completion', worker: this.label });
         this.send(sealer ? sealChunkFrame(sealer, id, data, true) : { type: 'response_chunk', v: 1, id, seq: 0, data });

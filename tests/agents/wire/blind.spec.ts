@@ -16,6 +16,9 @@ import {
     ResponseChunkFrame,
     RoutingFields,
     sealChunkFrame,
+    sealStartFrame,
+    openStartFrame,
+    ResponseStartFrame,
     sealRequestFrame,
     WireError,
     WorkerCandidatesFrame,
@@ -76,7 +79,7 @@ function verifiedKey(c: WorkerCandidatesFrame['candidates'][number]): Buffer {
 describe('router-blind request', () => {
     it('validates at the proxy, opens at the worker, and streams back a sealed response', async () => {
         const key = verifiedKey(candidates.candidates[0]);
-        const { frame, response: opener } = await sealRequestFrame({ hpkePublicKey: key }, fields, body);
+        const { frame, response: secret } = await sealRequestFrame({ hpkePublicKey: key }, fields, body);
         const clientText = encodeFrame(frame, 'client_to_proxy');
         expect(clientText).not.toContain('hunter2');
 
@@ -92,10 +95,13 @@ describe('router-blind request', () => {
         expect(opened.body).toEqual(body);
 
         const pieces = ['{"choices":[{"delta":{"content":"hi"}}]}', '{"choices":[{"delta":{"content":" there"}}]}', ''];
-        const chunkTexts = pieces.map((p, i) => encodeFrame(sealChunkFrame(opened.response, ID, p, i === pieces.length - 1), 'worker_to_proxy'));
+        const start = sealStartFrame(opened.response, { id: ID, status: 200, headers: { 'content-type': 'text/event-stream' } });
+        const startText = encodeFrame(start.frame, 'worker_to_proxy');
+        const chunkTexts = pieces.map((p, i) => encodeFrame(sealChunkFrame(start.sealer, ID, p, i === pieces.length - 1), 'worker_to_proxy'));
         for (const t of chunkTexts) expect(t).not.toContain('there');
 
         // proxy relays, client opens
+        const opener = openStartFrame(secret, parseFrame(relay(startText, 'worker_to_proxy', 'proxy_to_client'), 'proxy_to_client') as ResponseStartFrame);
         const got = chunkTexts.map((t) => openChunkFrame(opener, parseFrame(relay(t, 'worker_to_proxy', 'proxy_to_client'), 'proxy_to_client') as ResponseChunkFrame));
         expect(got).toEqual(pieces);
         expect(() => opener.finish()).not.toThrow();
@@ -125,8 +131,9 @@ describe('router-blind request', () => {
         const run = async () => {
             const s = await sealRequestFrame({ hpkePublicKey: worker.publicKey }, fields, body);
             const o = await openRequestFrame(worker, s.frame);
-            const chunks = ['a', 'b', 'c'].map((p, i) => sealChunkFrame(o.response, ID, p, i === 2));
-            return { opener: s.response, chunks };
+            const start = sealStartFrame(o.response, { id: ID, status: 200, headers: {} });
+            const chunks = ['a', 'b', 'c'].map((p, i) => sealChunkFrame(start.sealer, ID, p, i === 2));
+            return { opener: openStartFrame(s.response, start.frame), chunks };
         };
         const t = await run();
         openChunkFrame(t.opener, t.chunks[0]);
@@ -138,6 +145,24 @@ describe('router-blind request', () => {
 
         const u = await run();
         expect(await codeOf(() => openChunkFrame(u.opener, { type: 'response_chunk', v: 1, id: ID, seq: 0, data: 'injected' }))).toBe('WIRE_BAD_FIELD');
+    });
+
+    it('attack 19: a router that rewrites response_start (status 200→500, a header, the salt) makes the first chunk fail authentication', async () => {
+        const s = await sealRequestFrame({ hpkePublicKey: worker.publicKey }, fields, body);
+        const o = await openRequestFrame(worker, s.frame);
+        const start = sealStartFrame(o.response, { id: ID, status: 200, headers: { 'content-type': 'text/event-stream' } });
+        const chunk = sealChunkFrame(start.sealer, ID, '{"choices":[]}', true);
+        const otherSalt = Buffer.alloc(32, 1).toString('base64');
+        for (const forged of [
+            { ...start.frame, status: 500 },
+            { ...start.frame, headers: { 'content-type': 'application/json' } },
+            { ...start.frame, headers: { ...start.frame.headers, 'retry-after': '1' } },
+            { ...start.frame, salt: otherSalt },
+        ]) {
+            expect(await codeOf(() => openChunkFrame(openStartFrame(s.response, forged), chunk))).toBe('HPKE_OPEN_FAILED');
+        }
+        expect(await codeOf(() => openStartFrame(s.response, { ...start.frame, salt: undefined }))).toBe('WIRE_BAD_FIELD');
+        expect(openChunkFrame(openStartFrame(s.response, start.frame), chunk)).toBe('{"choices":[]}');
     });
 
     it('a client cannot seal a body that disagrees with its routing fields', async () => {

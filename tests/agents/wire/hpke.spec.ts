@@ -103,7 +103,8 @@ describe('streamed responses', () => {
     async function pair(): Promise<{ sealer: ResponseSealer; opener: ResponseOpener }> {
         const s = await sealRequest(worker.publicKey, body, aad);
         const o = await openRequest(worker, s.enc, s.ct, aad);
-        return { sealer: o.response, opener: s.response };
+        const { salt, sealer } = o.response.seal(Buffer.from('start'));
+        return { sealer, opener: s.response.open(salt, Buffer.from('start')) };
     }
     const texts = ['{"delta":"The"}', '{"delta":" answer"}', '', '{"delta":" is 42"}'];
     function sealAll(sealer: ResponseSealer): SealedChunk[] {

@@ -10,10 +10,10 @@ import { keyPairFromSeed } from '@ton/crypto';
 import { AgentNetwork, seed, startAgentNetwork } from '../../helpers/agent-network';
 import { ReferenceBackend } from '../../../agents/backend';
 import { ChainWallet, TonChain } from '../../../agents/core/chain';
-import { generateHpkeKeyPair } from '../../../agents/core/hpke';
+import { generateHpkeKeyPair, ReplayCache } from '../../../agents/core/hpke';
 import { cost } from '../../../agents/core/pricing';
 import { verifyReceipt } from '../../../agents/core/receipt';
-import { Frame, openChunkFrame, RequestFrame, ResponseChunkFrame, sealRequestFrame } from '../../../agents/core/wire';
+import { Frame, openChunkFrame, openStartFrame, RequestFrame, ResponseChunkFrame, ResponseStartFrame, sealRequestFrame } from '../../../agents/core/wire';
 import {
     PayoutErrorCodes,
     splitUtf8,
@@ -259,12 +259,61 @@ describe('WorkerAgent', () => {
             const frames = await conn.response(f.id);
             const chunks = of(frames, 'response_chunk') as ResponseChunkFrame[];
             expect(chunks.every((c) => c.data === undefined && c.sealed !== undefined)).toBe(true);
-            const texts = chunks.map((c) => openChunkFrame(response, c));
+            const opener = openStartFrame(response, of(frames, 'response_start')[0] as ResponseStartFrame);
+            const texts = chunks.map((c) => openChunkFrame(opener, c));
             expect(chunks[chunks.length - 1].final).toBe(true);
-            expect(() => response.finish()).not.toThrow();
+            expect(() => opener.finish()).not.toThrow();
             const events = texts.filter((t) => t !== '').map((t) => JSON.parse(t));
             expect(events.map((e) => e.choices?.[0]?.delta?.content ?? '').join('')).toBe('hello brave new world this is a deterministic');
             checkEnd(frames, f.id);
+        });
+
+        it('attack 12: a router replaying a captured sealed request is refused (HPKE_REPLAYED); with the replay cache off the replay gets a fresh response key', async () => {
+            const f = chat();
+            const { frame, response } = await sealRequestFrame({ hpkePublicKey: conn.peer.claims.hpkePublicKey! }, f, f.body!);
+            // Each run of the same id: the frames from `from` on, until it ended.
+            const run = async () => {
+                const from = conn.frames.length;
+                conn.send(frame);
+                return until(() => {
+                    const fr = conn.frames.slice(from).filter((x) => 'id' in x && x.id === f.id && x.type !== 'error');
+                    return fr.some((x) => x.type === 'response_end' || x.type === 'response_error') ? fr : undefined;
+                }, 'the end of the run');
+            };
+            const first = await run();
+            checkEnd(first, f.id);
+            // The router keeps the frame and sends it again once the first run is over.
+            const calls = backend.received.length;
+            expect(await run()).toEqual([expect.objectContaining({ type: 'response_error', code: 'HPKE_REPLAYED', retryable: false })]);
+            expect(backend.received.length).toBe(calls); // refused before the backend
+
+            // Even when the encapsulation was forgotten (cache evicted or disabled), the worker's fresh salt gives the
+            // replay another key: no keystream is reused, so XOR of the ciphertexts is not XOR of the plaintexts.
+            const kept = agent.replays;
+            agent.replays = new ReplayCache(0);
+            try {
+                const second = await run();
+                checkEnd(second, f.id);
+                const [s1, s2] = [first, second].map((fr) => of(fr, 'response_start')[0] as ResponseStartFrame);
+                expect(s1.salt).toBeDefined();
+                expect(s2.salt).not.toBe(s1.salt);
+                const [c1, c2] = [first, second].map((fr) => of(fr, 'response_chunk') as ResponseChunkFrame[]);
+                const [o1, o2] = [openStartFrame(response, s1), openStartFrame(response, s2)];
+                const ct = (c: ResponseChunkFrame) => Buffer.from(c.sealed!.ct, 'base64');
+                const keystream = (c: ResponseChunkFrame, pt: string) => {
+                    const bytes = Buffer.from(pt, 'utf8');
+                    return Buffer.from(bytes.map((b, i) => b ^ ct(c)[i]));
+                };
+                const p1 = openChunkFrame(o1, c1[0]);
+                const p2 = openChunkFrame(o2, c2[0]);
+                const n = Math.min(p1.length, p2.length);
+                expect(keystream(c1[0], p1.slice(0, n)).equals(keystream(c2[0], p2.slice(0, n)))).toBe(false);
+                // The same plaintext (the empty final chunk) seals to different bytes; one response's key opens nothing of the other.
+                expect(ct(c1[c1.length - 1]).equals(ct(c2[c2.length - 1]))).toBe(false);
+                expect(() => openChunkFrame(openStartFrame(response, s1), c2[0])).toThrow(expect.objectContaining({ code: 'HPKE_OPEN_FAILED' }));
+            } finally {
+                agent.replays = kept;
+            }
         });
 
         it('refuses invalid requests with response_error and never calls the backend', async () => {
