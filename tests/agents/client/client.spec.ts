@@ -207,6 +207,46 @@ describe('CocoonClient + OpenAIServer against a raw-frame proxy on the devnet', 
         await waitFor(() => client.connected, 'the reconnect');
     });
 
+    it('attack 19: a proxy that rewrites a sealed response_start 200→500 is detected (HPKE_OPEN_FAILED) and signs no voucher; a plain error status is never paid', async () => {
+        const before = (await client.balances()).cumulative;
+        await waitFor(() => proxy.voucher === before, 'earlier vouchers to land');
+        const seen = proxy.vouchers.length;
+        const delivered = proxy.delivered;
+        proxy.behaviour.rewriteStatus = 500;
+        let caught: unknown;
+        try {
+            for await (const _ev of client.request({ endpoint: 'chat', body: chat('rewrite me') })) void _ev;
+        } catch (e) {
+            caught = e;
+        }
+        expect(caught).toMatchObject({ code: 'PROTOCOL_ERROR', details: expect.objectContaining({ wireCode: 'HPKE_OPEN_FAILED' }) });
+        expect(proxy.delivered).toBeGreaterThan(delivered); // the worker part metered it; the client pays none of it
+        await client.vouchersSettled();
+        expect((await client.balances()).cumulative).toBe(before);
+        expect(stateOf(statePath, client).cumulative).toBe(before.toString());
+        expect(proxy.vouchers.length).toBe(seen);
+
+        // Plain mode: the proxy sees the status anyway; a response under an error status is never paid for.
+        const { wallet: w } = await net.fundWallet('client-spec/plain-19', '5');
+        const path = join(dir, 'plain-19.json');
+        const plain = newClient({ wallet: w, seed: seed('client-spec/plain-19'), statePath: path, privacy: 'plain', deposit: toNano('1') });
+        extra.push(plain);
+        await plain.open();
+        const n = proxy.vouchers.length;
+        caught = undefined;
+        try {
+            for await (const _ev of plain.request({ endpoint: 'chat', body: chat('rewrite me') })) void _ev;
+        } catch (e) {
+            caught = e;
+        }
+        expect(caught).toMatchObject({ code: 'UPSTREAM_ERROR', details: expect.objectContaining({ status: 500 }) });
+        await plain.vouchersSettled();
+        expect((await plain.balances()).cumulative).toBe(0n);
+        expect(proxy.vouchers.length).toBe(n);
+        proxy.behaviour.rewriteStatus = undefined;
+        await waitFor(() => client.connected, 'the reconnect');
+    });
+
     it('serves /v1/completions, streaming and not', async () => {
         const r = await openai.completions.create({ model: MODEL, prompt: 'one two', max_tokens: 3 });
         expect(r.choices[0]).toMatchObject({ text: 'one two this', finish_reason: 'length' });
