@@ -30,6 +30,8 @@ export interface BackendFaults {
     dropAfterChunks?: number;
     /** Answer every completion request with this HTTP status and an OpenAI-shaped error carrying `code`. */
     failWith?: { status: number; code: string; message?: string };
+    /** Lying usage: report these counts instead of the true ones (the text sent is unchanged). */
+    lyingUsage?: { promptTokens?: number; completionTokens?: number };
 }
 
 export interface ReferenceBackendOptions {
@@ -251,10 +253,12 @@ export class ReferenceBackend {
     }
 
     private usage(g: Generation) {
+        const prompt = this.faults.lyingUsage?.promptTokens ?? g.promptTokens;
+        const completion = this.faults.lyingUsage?.completionTokens ?? g.output.length;
         return {
-            prompt_tokens: g.promptTokens,
-            completion_tokens: g.output.length,
-            total_tokens: g.promptTokens + g.output.length,
+            prompt_tokens: prompt,
+            completion_tokens: completion,
+            total_tokens: prompt + completion,
             prompt_tokens_details: { cached_tokens: 0 },
             completion_tokens_details: { reasoning_tokens: 0 },
         };

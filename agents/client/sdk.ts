@@ -15,6 +15,7 @@ import type { WebSocket, RawData } from 'ws';
 import { ChainWallet, Clock, hex256, RootConfig, systemClock, TonChain } from '../core/chain';
 import { CocoonError } from '../core/errors';
 import { HpkeError, ResponseOpener, ResponseSecret } from '../core/hpke';
+import { contentBytes, maxRequestCost, UsageBounds } from '../core/metering';
 import { ModelPrices, PricingError, TOKEN_KINDS, TokenUsage, usageFromOpenAI } from '../core/pricing';
 import { decodeReceipt, Receipt, ReceiptError, receiptWorkerKey, verifyReceipt } from '../core/receipt';
 import { AttestationError, VerifyPolicy } from '../core/tee/types';
@@ -66,6 +67,12 @@ export interface CocoonClientOptions {
     privacy?: Privacy;
     /** Price cap; 1000 = 1.0× Root's prices. Default 1500n. */
     maxCoefficient?: bigint;
+    /**
+     * Most a single request may cost (nanoTON): a receipt above it is refused and never paid. The cap always applied
+     * is the request's worst case, Root's prices × (maxTokens of output + a full context of prompt) × maxCoefficient;
+     * this option lowers it.
+     */
+    maxRequestCost?: bigint;
     /** Channel balance open() tops up to. Default max(Root's minClientDeposit, 1 TON). */
     deposit?: bigint;
     /** How often Root's version is checked (default 5000 ms). */
@@ -293,6 +300,8 @@ interface ExchangeState {
     /** Usage the response itself reported (a stream's usage chunk, or the body's usage). */
     reported?: TokenUsage;
     body: string[];
+    /** UTF-8 bytes of generated text received (metering.contentBytes), counted after unsealing. */
+    bytes: number;
     /** Router-blind: the opener keyed by the response_start (its salt, status and headers). */
     opener?: ResponseOpener;
     /** Router-blind: the start event, held back until the first chunk authenticates the response_start. */
@@ -342,6 +351,7 @@ function optNumber(v: number | undefined, name: string, dflt: number): number {
 export class CocoonClient {
     readonly privacy: Privacy;
     readonly maxCoefficient: bigint;
+    readonly maxRequestCost: bigint | undefined;
     private readonly chain: TonChain;
     private readonly wallet: ChainWallet;
     private readonly keys: KeyPair;
@@ -403,6 +413,9 @@ export class CocoonClient {
         this.wallet = opts.wallet;
         this.privacy = privacy;
         this.maxCoefficient = maxCoefficient;
+        if (opts.maxRequestCost !== undefined && (typeof opts.maxRequestCost !== 'bigint' || opts.maxRequestCost < 0n))
+            throw new ClientError('CONFIG_INVALID', 'maxRequestCost must be a non-negative bigint (nanoTON)', { option: 'maxRequestCost' });
+        this.maxRequestCost = opts.maxRequestCost;
         this.keys = keyPairFromSeed(opts.seed);
         this.clientKeyHex = this.keys.publicKey.toString('hex');
         this.clock = opts.clock ?? systemClock;
@@ -1015,7 +1028,7 @@ export class CocoonClient {
         };
         link.requests.set(id, frames);
         ctx.signal.addEventListener('abort', onAbort);
-        const st: ExchangeState = { started: false, errBody: [], seq: 0, body: [] };
+        const st: ExchangeState = { started: false, errBody: [], seq: 0, body: [], bytes: 0 };
         try {
             link.send(frame);
             for (;;) {
@@ -1051,7 +1064,7 @@ export class CocoonClient {
                         this.onChunk(link, id, f, ctx, st);
                         break;
                     case 'response_end':
-                        await this.onEnd(link, f, ctx, st);
+                        await this.onEnd(link, f, { ...ctx, maxTokens: frame.maxTokens }, st);
                         return;
                     case 'response_error':
                     case 'error': {
@@ -1100,8 +1113,9 @@ export class CocoonClient {
         }
         if (data.length === 0) return; // a sealed response's empty final chunk carries nothing
         if (ctx.stream) {
-            const u = streamUsage(data);
-            if (u) st.reported = u;
+            const ev = streamEvent(data);
+            st.bytes += ev.bytes;
+            if (ev.usage) st.reported = ev.usage;
         } else st.body.push(data);
         ctx.events.push({ type: 'chunk', data });
     }
@@ -1109,7 +1123,7 @@ export class CocoonClient {
     private async onEnd(
         link: Link,
         f: ResponseEndFrame,
-        ctx: { model: Model; name: string; secret?: ResponseSecret; target?: VerifiedCandidate; events: Queue<ClientEvent>; stream: boolean },
+        ctx: { model: Model; name: string; secret?: ResponseSecret; target?: VerifiedCandidate; events: Queue<ClientEvent>; stream: boolean; maxTokens: number },
         st: ExchangeState,
     ): Promise<void> {
         if (!st.started) throw this.fault(link, f.id, 'response_end before response_start');
@@ -1125,8 +1139,16 @@ export class CocoonClient {
             this.log('client.error-status-unpaid', { id: f.id, status: st.errStatus });
             throw upstream(st.errStatus, st.errBody);
         }
-        if (!ctx.stream) st.reported = bodyUsage(st.body.join(''));
-        const receipt = await this.checkReceipt(link, f, ctx, st.reported);
+        if (!ctx.stream) {
+            const b = bodyOf(st.body.join(''));
+            st.reported = b.usage;
+            st.bytes = b.bytes;
+        }
+        // Attack 11: the receipt must fit maxTokens, the context, the text we received ourselves, and the cost cap.
+        const bounds: UsageBounds = { maxTokens: ctx.maxTokens, contextLength: ctx.model.contextLength, streamedBytes: st.bytes };
+        const cap = maxRequestCost(ctx.model, ctx.maxTokens, ctx.model.contextLength, this.maxCoefficient);
+        const maxCost = this.maxRequestCost !== undefined && this.maxRequestCost < cap ? this.maxRequestCost : cap;
+        const receipt = await this.checkReceipt(link, f, ctx, st.reported, { bounds, maxCost });
         // The response is the app's as soon as its receipt checks out; signing, persisting and sending the voucher
         // that covers it runs behind (serialised, persisted before sent), so no fsync sits on the response path.
         // `cumulative` is the voucher amount that covers this response.
@@ -1160,6 +1182,7 @@ export class CocoonClient {
         f: ResponseEndFrame,
         ctx: { model: Model; name: string; target?: VerifiedCandidate },
         reported: TokenUsage | undefined,
+        limits: { bounds: UsageBounds; maxCost: bigint },
     ): Promise<Receipt> {
         try {
             let workerKey: Buffer;
@@ -1179,6 +1202,7 @@ export class CocoonClient {
                 requestId: BigInt('0x' + f.id),
                 modelId: modelId(ctx.name),
                 usage,
+                ...limits,
             });
             if (r.cost !== f.cost) throw new ReceiptError('RECEIPT_COST_MISMATCH', `response_end cost ${f.cost} != receipt cost ${r.cost}`);
             if (reported && !sameUsage(reported, r.usage)) throw new ReceiptError('RECEIPT_MISMATCH', 'the usage in the response body differs from the receipt');
@@ -1392,31 +1416,40 @@ function requestedMaxTokens(body: Record<string, unknown>, model: Model): number
     return Math.max(1, Math.min(MAX_REQUEST_TOKENS, ctx));
 }
 
-/** The usage of a stream chunk (the include_usage chunk), if it carries one. */
-function streamUsage(data: string): TokenUsage | undefined {
+/** A stream event's generated-text bytes and its usage (the include_usage chunk), if it carries one. */
+function streamEvent(data: string): { bytes: number; usage?: TokenUsage } {
+    let o: unknown;
     try {
-        const o = JSON.parse(data) as { usage?: unknown };
-        if (o && typeof o === 'object' && o.usage && typeof o.usage === 'object') return usageFromOpenAI(o.usage);
+        o = JSON.parse(data);
+    } catch {
+        return { bytes: 0 };
+    }
+    const bytes = contentBytes(o);
+    const u = (o as { usage?: unknown } | null)?.usage;
+    if (!u || typeof u !== 'object') return { bytes };
+    try {
+        return { bytes, usage: usageFromOpenAI(u) };
     } catch (e) {
         if (e instanceof PricingError) throw new ClientError('PROTOCOL_ERROR', `stream usage: ${e.message}`);
+        throw e;
     }
-    return undefined;
 }
 
-/** The usage of a non-streamed body, if it parses and has one. */
-function bodyUsage(text: string): TokenUsage | undefined {
+/** A non-streamed body's generated-text bytes and its usage, if it parses and has one. */
+function bodyOf(text: string): { bytes: number; usage?: TokenUsage } {
     let o: unknown;
     try {
         o = JSON.parse(text);
     } catch {
-        return undefined;
+        return { bytes: 0 };
     }
+    const bytes = contentBytes(o);
     const u = (o as { usage?: unknown } | null)?.usage;
-    if (!u || typeof u !== 'object') return undefined;
+    if (!u || typeof u !== 'object') return { bytes };
     try {
-        return usageFromOpenAI(u);
+        return { bytes, usage: usageFromOpenAI(u) };
     } catch {
-        return undefined;
+        return { bytes };
     }
 }
 

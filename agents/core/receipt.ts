@@ -4,6 +4,7 @@
 import { beginCell, Cell } from '@ton/core';
 import { Ed25519KeyError, ed25519Sign, ed25519Verify } from './ed25519';
 import { CocoonError } from './errors';
+import { UsageBounds, usageExcess } from './metering';
 import { cost, MAX_COEFFICIENT, MAX_COINS, MAX_TOKENS, ModelPrices, PricingError, TOKEN_KINDS, TokenUsage } from './pricing';
 
 export const ReceiptErrorCodes = [
@@ -12,6 +13,8 @@ export const ReceiptErrorCodes = [
     'RECEIPT_MISMATCH', // signer, request id, model id or usage differ from what the checker expects
     'RECEIPT_COEFFICIENT_TOO_HIGH', // the receipt's coefficient exceeds the client's cap
     'RECEIPT_COST_MISMATCH', // cost != pricing.cost(usage, Root's prices, coefficient)
+    'RECEIPT_USAGE_BOUND', // usage beyond the request's bounds: completion + reasoning > maxTokens or the text streamed, prompt > context
+    'RECEIPT_COST_CAP', // cost above the checker's per-request cap
 ] as const;
 export type ReceiptErrorCode = (typeof ReceiptErrorCodes)[number];
 
@@ -203,12 +206,17 @@ export interface VerifyReceiptOptions {
     modelId: bigint;
     /** When given, the usage the response itself reported (e.g. the stream's final usage chunk) must match. */
     usage?: TokenUsage;
+    /** When given, the usage must lie within them (agents/core/metering.ts): RECEIPT_USAGE_BOUND. */
+    bounds?: UsageBounds;
+    /** When given, the cost must not exceed it: RECEIPT_COST_CAP. */
+    maxCost?: bigint;
 }
 
 /**
  * Checks, in this order: wire form (RECEIPT_MALFORMED), signature under `workerPublicKey` (RECEIPT_BAD_SIGNATURE),
  * signer / request id / model id / usage (RECEIPT_MISMATCH), coefficient cap (RECEIPT_COEFFICIENT_TOO_HIGH),
- * cost (RECEIPT_COST_MISMATCH). Returns the verified receipt.
+ * cost (RECEIPT_COST_MISMATCH), then, when given, the usage bounds (RECEIPT_USAGE_BOUND) and the cost cap
+ * (RECEIPT_COST_CAP). Returns the verified receipt.
  */
 export function verifyReceipt(signed: SignedReceipt | string, opts: VerifyReceiptOptions): Receipt {
     const s = typeof signed === 'string' ? decodeReceipt(signed) : signed;
@@ -245,6 +253,10 @@ export function verifyReceipt(signed: SignedReceipt | string, opts: VerifyReceip
             cost: r.cost.toString(),
             expected: expected?.toString() ?? null,
         });
+    const excess = opts.bounds ? usageExcess(r.usage, opts.bounds) : null;
+    if (excess) throw new ReceiptError('RECEIPT_USAGE_BOUND', `receipt usage refused: ${excess}`, { requestId: hex(r.requestId) });
+    if (opts.maxCost !== undefined && r.cost > opts.maxCost)
+        throw new ReceiptError('RECEIPT_COST_CAP', `receipt cost ${r.cost} exceeds the per-request cap ${opts.maxCost}`, { cost: r.cost.toString(), maxCost: opts.maxCost.toString() });
     return r;
 }
 

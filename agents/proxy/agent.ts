@@ -1101,6 +1101,8 @@ export class ProxyAgent {
                 requestId: BigInt('0x' + req.id),
                 modelId: req.modelId,
                 usage: f.usage,
+                // Attack 11: sealed or not, the proxy can hold the receipt to the request's maxTokens and the context.
+                bounds: { maxTokens: req.frame.maxTokens, contextLength: req.model.contextLength },
             });
             if (r.coefficient !== req.coefficient) throw new ProxyError('RECEIPT_INVALID', `receipt coefficient ${r.coefficient} is not the announced ${req.coefficient}`);
             if (r.cost !== f.cost) throw new ProxyError('RECEIPT_INVALID', `response_end cost ${f.cost} differs from the receipt's ${r.cost}`);

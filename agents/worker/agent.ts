@@ -920,6 +920,10 @@ function rawText(data: RawData): string {
     return Buffer.from(data as ArrayBuffer).toString('utf8');
 }
 
+function usageLog(u: TokenUsage): Record<string, string> {
+    return { prompt: u.prompt.toString(), cached: u.cached.toString(), completion: u.completion.toString(), reasoning: u.reasoning.toString() };
+}
+
 /** The id of a request frame that failed to parse, if its id itself is well-formed. */
 function requestIdOf(text: string): string | undefined {
     try {
@@ -1034,7 +1038,10 @@ class RunningRequest {
                 body: v.body,
                 signal: this.abort.signal,
                 onChunk: f.stream ? (data) => this.streamEvent(data) : undefined,
+                // Attack 11: what we sign never exceeds maxTokens, the context, or the text we actually relayed.
+                bounds: { maxTokens: f.maxTokens, contextLength: model.contextLength },
             });
+            if (result.claimed) this.agent.log('usage_clamped', { proxy: this.link.raw, id: f.id, claimed: usageLog(result.claimed), signed: usageLog(result.usage) });
         } catch (e) {
             if (e instanceof ForwardError) {
                 // forward.ts: a cancelled or broken stream carries the usage the backend reported, if any; that

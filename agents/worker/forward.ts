@@ -6,7 +6,8 @@
 // is charged: BACKEND_STREAM_BROKEN carries usage null. If it breaks after the usage chunk (only [DONE] missing),
 // the error carries that usage, which is complete, and the caller may charge it.
 import { CocoonError } from '../core/errors';
-import { cost, ModelPrices, TokenUsage, usageFromOpenAI } from '../core/pricing';
+import { clampUsage, contentBytes, usageExcess } from '../core/metering';
+import { cost, ModelPrices, TOKEN_KINDS, TokenUsage, usageFromOpenAI, usageToOpenAI } from '../core/pricing';
 import { buildReceipt, encodeReceipt, Receipt, signReceipt } from '../core/receipt';
 import { MAX_CHUNK_BYTES } from '../core/wire/frames';
 import type { Endpoint, OpenAIErrorBody } from './openai-request';
@@ -51,6 +52,12 @@ export interface ForwardParams {
     signal?: AbortSignal;
     /** Streaming: called with each SSE event's data (the JSON text, unchanged), in order; not called for [DONE]. */
     onChunk?: (data: string) => void | Promise<void>;
+    /**
+     * The request's bounds (agents/core/metering.ts): the backend's usage is clamped to maxTokens, the context length
+     * and the text it actually sent (counted here), and an event or body carrying a clamped usage is passed on with
+     * the clamped numbers, so what the client reads agrees with the receipt.
+     */
+    bounds?: { maxTokens: number; contextLength: bigint };
 }
 
 export interface ForwardResult {
@@ -64,6 +71,8 @@ export interface ForwardResult {
     json?: Record<string, unknown>;
     /** Streaming: the number of events passed to onChunk. */
     chunks: number;
+    /** The backend's own usage when it exceeded the bounds and was clamped (for logs); undefined otherwise. */
+    claimed?: TokenUsage;
 }
 
 const err = (code: ForwardErrorCode, message: string, details: Record<string, unknown> = {}) => new ForwardError(code, message, details);
@@ -114,7 +123,18 @@ async function readJson(res: Response, p: ForwardParams): Promise<ForwardResult>
     }
     if (typeof json !== 'object' || json === null || Array.isArray(json)) throw err('BACKEND_BAD_RESPONSE', 'backend response is not a JSON object');
     const obj = json as Record<string, unknown>;
-    return { usage: meter(obj.usage), completed: true, finishReason: finishReasonOf(obj), json: obj, chunks: 0 };
+    const b = bound(meter(obj.usage), p, contentBytes(obj));
+    if (b.claimed) obj.usage = usageToOpenAI(b.usage);
+    return { usage: b.usage, completed: true, finishReason: finishReasonOf(obj), json: obj, chunks: 0, ...(b.claimed ? { claimed: b.claimed } : {}) };
+}
+
+/** The usage within the request's bounds; `claimed` = the backend's own numbers when they were cut. */
+function bound(u: TokenUsage, p: ForwardParams, streamedBytes: number): { usage: TokenUsage; claimed?: TokenUsage } {
+    if (!p.bounds) return { usage: u };
+    const b = { ...p.bounds, streamedBytes };
+    if (!usageExcess(u, b)) return { usage: u };
+    const c = clampUsage(u, b);
+    return TOKEN_KINDS.every((k) => c[k] === u[k]) ? { usage: u } : { usage: c, claimed: u };
 }
 
 function meter(u: unknown): TokenUsage {
@@ -141,6 +161,8 @@ async function relayStream(res: Response, p: ForwardParams): Promise<ForwardResu
     const reader = res.body.getReader();
     const parser = new SseParser();
     let usage: TokenUsage | null = null;
+    let claimed: TokenUsage | undefined;
+    let bytes = 0;
     let finishReason: string | null = null;
     let chunks = 0;
     let done = false;
@@ -160,10 +182,17 @@ async function relayStream(res: Response, p: ForwardParams): Promise<ForwardResu
         if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw err('BACKEND_BAD_RESPONSE', 'backend stream event is not a JSON object', { usage });
         const o = obj as Record<string, unknown>;
         if (o.error !== undefined) throw err('BACKEND_ERROR', 'backend sent an error event mid-stream', { status: res.status, body: errorBody(data, res.status), usage });
-        if (o.usage !== undefined && o.usage !== null) usage = meter(o.usage);
+        bytes += contentBytes(o);
+        let out = data;
+        if (o.usage !== undefined && o.usage !== null) {
+            const b = bound(meter(o.usage), p, bytes);
+            usage = b.usage;
+            claimed = b.claimed;
+            if (b.claimed) out = JSON.stringify({ ...o, usage: usageToOpenAI(b.usage) });
+        }
         finishReason = finishReasonOf(o) ?? finishReason;
         chunks++;
-        if (p.onChunk) await p.onChunk(data);
+        if (p.onChunk) await p.onChunk(out);
     };
     try {
         for (;;) {
@@ -187,7 +216,7 @@ async function relayStream(res: Response, p: ForwardParams): Promise<ForwardResu
     }
     if (!done) throw err('BACKEND_STREAM_BROKEN', `backend stream ended after ${chunks} events without [DONE]`, { usage, chunks });
     if (!usage) throw err('BACKEND_BAD_RESPONSE', 'backend stream carried no usage: nothing can be charged', { usage: null });
-    return { usage, completed: true, finishReason, chunks };
+    return { usage, completed: true, finishReason, chunks, ...(claimed ? { claimed } : {}) };
 }
 
 class SseOverflow extends Error {}

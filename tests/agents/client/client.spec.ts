@@ -247,6 +247,40 @@ describe('CocoonClient + OpenAIServer against a raw-frame proxy on the devnet', 
         await waitFor(() => client.connected, 'the reconnect');
     });
 
+    it('attack 11: a worker that signs its backend\'s inflated usage gets no voucher: beyond maxTokens, beyond the text received, above the cost cap', async () => {
+        const before = (await client.balances()).cumulative;
+        await waitFor(() => proxy.voucher === before, 'earlier vouchers to land');
+        const seen = proxy.vouchers.length;
+        const run = async (c: CocoonClient, body: Record<string, unknown>) => {
+            try {
+                for await (const _ev of c.request({ endpoint: 'chat', body })) void _ev;
+            } catch (e) {
+                return e;
+            }
+            return undefined;
+        };
+        // The test proxy's worker part signs whatever the backend reports (no bounds): 3,000,000 tokens for max_tokens 3.
+        backend.faults = { lyingUsage: { completionTokens: 3_000_000 } };
+        expect(await run(client, chat('drain me', { max_tokens: 3 }))).toMatchObject({ code: 'RECEIPT_INVALID', details: expect.objectContaining({ reason: 'RECEIPT_USAGE_BOUND' }) });
+        await waitFor(() => client.connected, 'the reconnect');
+        // Within maxTokens (1000) but above the 78 bytes of text the client unsealed: 500 tokens cannot be true.
+        backend.faults = { lyingUsage: { completionTokens: 500 } };
+        expect(await run(client, chat('hello brave new world', { max_tokens: 1000, stream: true }))).toMatchObject({ code: 'RECEIPT_INVALID', details: expect.objectContaining({ reason: 'RECEIPT_USAGE_BOUND' }) });
+        backend.faults = {};
+        await client.vouchersSettled();
+        expect((await client.balances()).cumulative).toBe(before);
+        expect(proxy.vouchers.length).toBe(seen);
+        await waitFor(() => client.connected, 'the reconnect');
+
+        // A configured per-request cap below an honest response's cost: refused too, nothing signed.
+        const { wallet: w } = await net.fundWallet('client-spec/capped', '5');
+        const capped = newClient({ wallet: w, seed: seed('client-spec/capped'), statePath: join(dir, 'capped.json'), deposit: toNano('1'), maxRequestCost: 1n });
+        extra.push(capped);
+        await capped.open();
+        expect(await run(capped, chat('one two', { max_tokens: 3 }))).toMatchObject({ code: 'RECEIPT_INVALID', details: expect.objectContaining({ reason: 'RECEIPT_COST_CAP' }) });
+        expect((await capped.balances()).cumulative).toBe(0n);
+    });
+
     it('serves /v1/completions, streaming and not', async () => {
         const r = await openai.completions.create({ model: MODEL, prompt: 'one two', max_tokens: 3 });
         expect(r.choices[0]).toMatchObject({ text: 'one two this', finish_reason: 'length' });

@@ -223,6 +223,22 @@ describe('ProxyAgent over the devnet', () => {
             await (await w1.connect(urls.workerUrl)).next((f) => f.type === 'hello_ok');
         });
 
+        it('attack 11: a worker that signs 3,000,000 completion tokens for maxTokens 1000 is refused (RECEIPT_INVALID), nothing booked, disconnected', async () => {
+            w1.mode = 'lying-usage';
+            const before = ledgerView();
+            const r = await client.request({ maxCoefficient: 1000n });
+            expect(r.end).toMatchObject({ type: 'response_error', code: 'RECEIPT_INVALID', retryable: false });
+            expect(r.frames.some((f) => f.type === 'response_end')).toBe(false);
+            expect(await w1.log.next((f) => f.type === 'error' && f.code === 'RECEIPT_INVALID')).toMatchObject({ fatal: true, message: expect.stringContaining('RECEIPT_USAGE_BOUND') });
+            await w1.log.waitClosed();
+            const after = ledgerView();
+            expect(after.client.deliveredCost).toBe(before.client.deliveredCost);
+            expect(after.w1.earned).toBe(before.w1.earned);
+            expect(after.hash).toBe(before.hash);
+            w1.mode = 'ok';
+            await (await w1.connect(urls.workerUrl)).next((f) => f.type === 'hello_ok');
+        });
+
         it('routes a sealed request by key id; the client opens the worker’s sealed chunks', async () => {
             const qid = 'ab'.repeat(16);
             client.send({ type: 'get_worker_candidates', v: 1, id: qid, model: net.model.name, maxCoefficient: 2000n });
@@ -235,7 +251,7 @@ describe('ProxyAgent over the devnet', () => {
             expect(peer.claims.hpkePublicKey!.toString('hex')).toBe(c2.hpkePublicKey);
             const id = 'cd'.repeat(16);
             const body = { model: net.model.name, messages: [{ role: 'user', content: 'secret' }] };
-            const { frame, response } = await sealRequestFrame({ hpkePublicKey: Buffer.from(c2.hpkePublicKey, 'hex') }, { id, model: net.model.name, endpoint: 'chat', stream: false, maxTokens: 50, maxCoefficient: 2000n }, body);
+            const { frame, response } = await sealRequestFrame({ hpkePublicKey: Buffer.from(c2.hpkePublicKey, 'hex') }, { id, model: net.model.name, endpoint: 'chat', stream: false, maxTokens: 1000, maxCoefficient: 2000n }, body);
             const from = client.log.frames.length;
             client.send(frame);
             await client.log.next((f) => f.type === 'response_end' && f.id === id, 8000, from);

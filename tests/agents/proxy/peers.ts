@@ -91,9 +91,12 @@ export type WorkerMode =
     | 'drop' // close the connection on the request, before response_start
     | 'drop-after-start' // response_start, then close the connection
     | 'bad-receipt' // a receipt signed by another key
+    | 'lying-usage' // a correctly signed receipt for LYING_USAGE: 3,000,000 completion tokens (attack 11)
     | 'hold'; // answer nothing
 
 export const WORKER_USAGE: TokenUsage = { prompt: 1000n, cached: 0n, completion: 1000n, reasoning: 0n };
+/** What a lying worker signs: far beyond any request's maxTokens. */
+export const LYING_USAGE: TokenUsage = { prompt: 1000n, cached: 0n, completion: 3_000_000n, reasoning: 0n };
 
 export class TestWorker {
     mode: WorkerMode = 'ok';
@@ -184,16 +187,17 @@ export class TestWorker {
         const data = JSON.stringify({ object: 'chat.completion', worker: this.label });
         this.send(sealer ? sealChunkFrame(sealer, id, data, true) : { type: 'response_chunk', v: 1, id, seq: 0, data });
         const keys = this.mode === 'bad-receipt' ? keyPairFromSeed(randomBytes(32)) : this.keys;
+        const usage = this.mode === 'lying-usage' ? LYING_USAGE : WORKER_USAGE;
         const m = meterAndSign({
             requestId: id,
             modelId: modelId(f.model),
-            usage: WORKER_USAGE,
+            usage,
             prices: this.net.model,
             coefficient: this.coefficient,
             workerKeys: { publicKey: this.mode === 'bad-receipt' ? keys.publicKey : this.keys.publicKey, secretKey: keys.secretKey },
             now: () => Date.now() / 1000,
         });
-        this.send({ type: 'response_end', v: 1, id, usage: WORKER_USAGE, cost: m.cost, receipt: m.receipt });
+        this.send({ type: 'response_end', v: 1, id, usage, cost: m.cost, receipt: m.receipt });
     }
 }
 
@@ -258,7 +262,7 @@ export class TestClient {
             model: this.net.model.name,
             endpoint: 'chat',
             stream: false,
-            maxTokens: 100,
+            maxTokens: 1000, // ≥ WORKER_USAGE.completion: the proxy holds receipts to maxTokens (attack 11)
             maxCoefficient: opts.maxCoefficient ?? 2000n,
             body: { model: this.net.model.name, messages: [{ role: 'user', content: 'hello there' }] },
         });

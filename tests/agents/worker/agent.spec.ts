@@ -316,6 +316,33 @@ describe('WorkerAgent', () => {
             }
         });
 
+        it('attack 11: a backend claiming 3,000,000 completion tokens for max_tokens 3 gets a receipt for at most what was streamed', async () => {
+            backend.faults = { lyingUsage: { completionTokens: 3_000_000, promptTokens: 10_000_000 } };
+            try {
+                // maxTokens bounds it: 3 words were generated, the receipt says 3 (the lie would cost ~1.08 TON).
+                const f = chat({ maxTokens: 3 }, { max_tokens: 3 });
+                conn.send(f);
+                const frames = await conn.response(f.id);
+                const end = checkEnd(frames, f.id);
+                expect(end.usage).toEqual({ prompt: net.model.contextLength, cached: 0n, completion: 3n, reasoning: 0n });
+                // The usage chunk the client reads agrees with the receipt.
+                const events = of(frames, 'response_chunk').map((c) => JSON.parse(c.data!));
+                expect(events[events.length - 1].usage).toMatchObject({ completion_tokens: 3, prompt_tokens: Number(net.model.contextLength) });
+                expect(logs.some((l) => l.event === 'usage_clamped' && l.id === f.id)).toBe(true);
+
+                // The text bounds it: 8 words (45 bytes) under maxTokens 64 are billed at most 45 + 1 tokens, non-streamed too.
+                const g = chat({ maxTokens: 64, stream: false });
+                conn.send(g);
+                const gFrames = await conn.response(g.id);
+                const body = JSON.parse(of(gFrames, 'response_chunk').map((c) => c.data).join(''));
+                const bytes = Buffer.byteLength(body.choices[0].message.content, 'utf8');
+                expect(checkEnd(gFrames, g.id).usage.completion).toBe(BigInt(bytes + 1));
+                expect(body.usage.completion_tokens).toBe(bytes + 1);
+            } finally {
+                backend.faults = {};
+            }
+        });
+
         it('refuses invalid requests with response_error and never calls the backend', async () => {
             const before = backend.received.length;
             const cases: [RequestFrame, string, boolean][] = [
