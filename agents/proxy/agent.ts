@@ -20,6 +20,7 @@ import { ChainError } from '../core/chain/errors';
 import { CocoonError } from '../core/errors';
 import { hpkeKeyId } from '../core/hpke';
 import { verifyReceipt } from '../core/receipt';
+import { workerHelloRefusal } from '../core/worker-hello';
 import { QuoteProvider, VerifyPolicy } from '../core/tee/types';
 import {
     ClientKeyVerifier,
@@ -49,6 +50,7 @@ import {
 import { Model } from '../../wrappers/Root';
 import { ClientChannelState, ClientChannelWrapper } from '../../wrappers/ClientChannel';
 import { ProxyWrapper } from '../../wrappers/Proxy';
+import { WorkerChannelState } from '../../wrappers/WorkerChannel';
 import { commitPayload, modelId as modelIdOf, payoutPayload, signPayload, toUint256, voucherPayload } from '../../wrappers/payloads';
 import { Commit, Ledger, LedgerError } from './ledger';
 import { ProxyError, ProxyWireCode } from './errors';
@@ -100,6 +102,11 @@ export interface ProxyAgentOptions {
     pingIntervalMs?: number;
     /** A peer must send hello within this; default 10 000 ms. */
     helloTimeoutMs?: number;
+    /**
+     * Period of the re-check of every connected worker's WorkerChannel (Active, stake ≥ minStake); a channel that
+     * fails it loses its connections and routing. Default 30 000 ms; 0 = never (checkWorkerChannels() only).
+     */
+    channelCheckMs?: number;
     clock?: ProxyClock;
     log?: (event: string, fields: Record<string, unknown>) => void;
 }
@@ -180,6 +187,7 @@ export interface ProxyStats {
 const TON = 1_000_000_000n;
 const MAX_PENDING_BEFORE_HELLO = 32;
 const MAX_REQUESTS_PER_CLIENT = 256;
+const MAX_OWNER_KEYS = 4096;
 const WS_OPEN = 1;
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -278,7 +286,7 @@ function validateOptions(o: ProxyAgentOptions): void {
         const v = o[k];
         ensure(v === undefined || (typeof v === 'bigint' && v >= 1n), k, 'must be a bigint ≥ 1 (nanoTON)');
     }
-    for (const k of ['commitIntervalMs', 'rootPollMs', 'settleIntervalMs', 'commitGuardMs', 'pingIntervalMs', 'helloTimeoutMs', 'maxFailover'] as const) {
+    for (const k of ['commitIntervalMs', 'rootPollMs', 'settleIntervalMs', 'commitGuardMs', 'pingIntervalMs', 'helloTimeoutMs', 'maxFailover', 'channelCheckMs'] as const) {
         const v = o[k];
         ensure(v === undefined || (Number.isInteger(v) && v >= 0 && v <= 2 ** 31 - 1), k, 'must be a non-negative integer');
     }
@@ -339,6 +347,9 @@ export class ProxyAgent {
     private modelsVersion = -1;
 
     private settling?: Promise<SettleResult>;
+    private checkingChannels?: Promise<void>;
+    /** Channel owners' wallet keys (attack 18), by raw address; at most MAX_OWNER_KEYS. */
+    private readonly ownerKeys = new Map<string, Buffer>();
     private committing?: Promise<Commit>;
     private polling?: Promise<void>;
     private lastCommit: { seqno: bigint; hash: bigint; onChain: boolean; at: number; error?: string } | null = null;
@@ -446,6 +457,7 @@ export class ProxyAgent {
         every(this.o.settleIntervalMs, 30_000, () => void this.settle().catch((e) => this.log('settle.failed', { error: String(e) })));
         every(this.o.commitIntervalMs, 60_000, () => void this.commitIfChanged().catch((e) => this.log('commit.failed', { error: String(e) })));
         every(this.o.pingIntervalMs, 20_000, () => this.keepalive());
+        every(this.o.channelCheckMs, 30_000, () => void this.checkWorkerChannels());
         this.commitReady = this.commitGuard();
         // Observed here so that a guard failure (halt, stop) is never an unhandled rejection; commitNow rethrows it.
         this.commitReady.catch((e) => this.log('commit.guard-failed', { error: String(e) }));
@@ -501,7 +513,7 @@ export class ProxyAgent {
         this.identity?.stop();
         for (const c of [...this.workers.values(), ...this.clients.values()]) this.clearHelloTimer(c);
         await Promise.all([this.workerServer?.close(), this.clientServer?.close(), this.closeStats()]);
-        await Promise.allSettled([this.settling, this.committing, this.polling]);
+        await Promise.allSettled([this.settling, this.committing, this.polling, this.checkingChannels]);
         if (this.writes.length > 0) this.flushWrites(); // what was delivered is booked before the ledger closes
         this.ledger?.close();
         this.urls = undefined;
@@ -776,7 +788,10 @@ export class ProxyAgent {
         for (const d of pending) if (conn.state === 'ready') this.onMessage(conn, d);
     }
 
-    /** WorkerChannel on chain: ours, our key, active, known to the Proxy contract; every model registered. */
+    /**
+     * WorkerChannel on chain: ours, our key, Active with stake ≥ minStake, known to the Proxy contract, its owner's
+     * wallet signed this worker's attested key into the hello; every model registered.
+     */
     private async checkWorkerHello(conn: WorkerConn, hello: HelloWorkerFrame): Promise<{ code: ProxyWireCode; message: string } | null> {
         const channel = Address.parse(hello.channel);
         const cfg = await this.o.chain.getRootConfig();
@@ -785,10 +800,17 @@ export class ProxyAgent {
             if (!this.modelsByName.has(m.name)) return { code: 'MODEL_NOT_REGISTERED', message: `model ${m.name} is not registered in Root` };
         }
         const st = await this.o.chain.getWorkerChannelState(channel).catch(notAChannel);
-        if (!st) return { code: 'CHANNEL_INVALID', message: 'no WorkerChannel at that address' };
-        if (!st.proxy.equals(this.o.proxyAddress)) return { code: 'CHANNEL_INVALID', message: 'the WorkerChannel belongs to another proxy' };
-        if (st.proxyKey !== this.enclaveKey) return { code: 'CHANNEL_INVALID', message: 'the WorkerChannel names another proxy key' };
-        if (st.state !== 1n) return { code: 'CHANNEL_INVALID', message: `the WorkerChannel is not active (state ${st.state})` };
+        const unusable = this.channelRefusal(st);
+        if (unusable || !st) return unusable;
+        // Attack 18: the channel is this worker's only if its owner signed the worker's attested key for us.
+        if (!hello.auth) return { code: 'CHANNEL_NOT_OWNED', message: "the hello carries no signature by the channel owner's wallet" };
+        const ownerKey = await this.ownerKey(st.worker);
+        if (!ownerKey) return { code: 'CHANNEL_NOT_OWNED', message: 'the channel owner is not a wallet with get_public_key' };
+        const why = workerHelloRefusal(
+            { channel, proxy: this.o.proxyAddress, tlsKey: conn.peer.cert.publicKey, expiresAt: hello.auth.expiresAt, signature: Buffer.from(hello.auth.signature, 'hex'), ownerKey },
+            Math.floor(this.clock.now() / 1000),
+        );
+        if (why) return { code: 'CHANNEL_NOT_OWNED', message: why };
         const known = await this.o.chain.open(ProxyWrapper.open(this.o.proxyAddress)).getIsWorkerChannel(channel);
         if (!known) return { code: 'CHANNEL_INVALID', message: 'the Proxy contract does not list this WorkerChannel' };
         conn.channel = channel;
@@ -796,6 +818,57 @@ export class ProxyAgent {
         conn.announced = new Map(hello.models.map((m) => [m.name, m.coefficient]));
         conn.capacity = hello.capacity;
         return null;
+    }
+
+    /** Why a WorkerChannel may not serve through us (attack 3: Active and stake ≥ its minStake), or null. */
+    private channelRefusal(st: WorkerChannelState | null): { code: ProxyWireCode; message: string } | null {
+        if (!st) return { code: 'CHANNEL_INVALID', message: 'no WorkerChannel at that address' };
+        if (!st.proxy.equals(this.o.proxyAddress)) return { code: 'CHANNEL_INVALID', message: 'the WorkerChannel belongs to another proxy' };
+        if (st.proxyKey !== this.enclaveKey) return { code: 'CHANNEL_INVALID', message: 'the WorkerChannel names another proxy key' };
+        if (st.state !== 1n) return { code: 'CHANNEL_INVALID', message: `the WorkerChannel is not active (state ${st.state})` };
+        if (st.stake < st.minStake) return { code: 'CHANNEL_UNDERSTAKED', message: `the WorkerChannel's stake ${st.stake} is below its minimum ${st.minStake}` };
+        return null;
+    }
+
+    /** The owner wallet's signing key, read once per owner (a standard wallet's key never changes). */
+    private async ownerKey(owner: Address): Promise<Buffer | null> {
+        const raw = owner.toRawString();
+        const hit = this.ownerKeys.get(raw);
+        if (hit) return hit;
+        const key = await this.o.chain.getWalletPublicKey(owner);
+        if (key) {
+            if (this.ownerKeys.size >= MAX_OWNER_KEYS) this.ownerKeys.delete(this.ownerKeys.keys().next().value as string);
+            this.ownerKeys.set(raw, key);
+        }
+        return key;
+    }
+
+    /**
+     * Re-reads the WorkerChannel of every ready worker connection; one that is no longer Active or fell below its
+     * minimum stake (a slash) gets a fatal error: its connections close and the router forgets them (attack 3).
+     */
+    async checkWorkerChannels(): Promise<void> {
+        if (this.checkingChannels) return this.checkingChannels;
+        this.checkingChannels = (async () => {
+            const byChannel = new Map<string, WorkerConn[]>();
+            for (const w of this.workers.values()) if (w.state === 'ready' && w.channelRaw) byChannel.set(w.channelRaw, [...(byChannel.get(w.channelRaw) ?? []), w]);
+            for (const [raw, conns] of byChannel) {
+                let refusal;
+                try {
+                    refusal = this.channelRefusal(await this.o.chain.getWorkerChannelState(Address.parse(raw)).catch(notAChannel));
+                } catch (e) {
+                    this.log('worker.channel-check-failed', { channel: raw, error: String(e) });
+                    continue;
+                }
+                if (!refusal) continue;
+                this.log('worker.channel-unusable', { channel: raw, code: refusal.code, message: refusal.message });
+                for (const w of conns) {
+                    this.router.remove(w.id);
+                    this.sendError(w, refusal.code, refusal.message, true);
+                }
+            }
+        })().finally(() => (this.checkingChannels = undefined));
+        return this.checkingChannels;
     }
 
     /** ClientChannel on chain: ours, our key, the certificate's key, canonical under Root's code and params, open. */

@@ -8,6 +8,8 @@ export const ProxyWireCodes = [
     'HELLO_REQUIRED', // a frame other than hello before hello_ok (fatal), or no hello in time
     'HELLO_REPEATED', // a second hello on a connection that is already past hello (not fatal, ignored)
     'CHANNEL_INVALID', // the hello's channel is not ours / wrong key / not canonical / not open or active (fatal)
+    'CHANNEL_NOT_OWNED', // a worker's hello lacks a valid signature by the channel owner's wallet over its attested key (fatal)
+    'CHANNEL_UNDERSTAKED', // the WorkerChannel's stake is below its minStake, at hello or on a later check (fatal)
     'MODEL_NOT_REGISTERED', // a request or a worker's hello names a model Root does not list
     'NO_WORKER', // no connected worker serves the model within the price cap (or holds the sealed key id); retryable
     'WORKER_BUSY', // workers exist but all are at capacity; retryable

@@ -15,6 +15,7 @@ import { ChainWallet, Clock, hex256, RootConfig, systemClock, TonChain } from '.
 import { CocoonError } from '../core/errors';
 import { deriveHpkeKeyPair, HpkeError, HpkeKeyPair, ReplayCache, ResponseSealer, ResponseSecret } from '../core/hpke';
 import { TokenUsage } from '../core/pricing';
+import { HELLO_AUTH_TTL_S, workerHelloPayload } from '../core/worker-hello';
 import { AttestationError, QuoteProvider, VerifyPolicy } from '../core/tee/types';
 import { connectRaTls, ed25519KeyPairFromSeed, PeerVerifier, RaTlsIdentity } from '../core/transport';
 import {
@@ -758,6 +759,9 @@ class ProxyLink {
     /** Sends hello and waits for hello_ok (or an error frame, a close, the deadline). */
     private hello(ws: WebSocket, closed: Promise<{ code: number; reason: string }>): Promise<void> {
         const agent = this.agent;
+        // The channel owner (our wallet) binds the channel to our attested key for this proxy (attack 18).
+        const expiresAt = Math.floor(agent.clock.now() / 1000) + HELLO_AUTH_TTL_S;
+        const signature = agent.wallet.signPayload(workerHelloPayload(this.channel!, this.proxy, agent.publicKey, expiresAt)).toString('hex');
         const hello: Frame = {
             type: 'hello',
             v: PROTOCOL_VERSION,
@@ -767,6 +771,7 @@ class ProxyLink {
             models: agent.helloModels(),
             capacity: agent.capacity,
             agent: AGENT_NAME,
+            auth: { expiresAt, signature },
         };
         return new Promise<void>((resolve, reject) => {
             let refusal: WorkerLinkError | null = null;

@@ -6,7 +6,7 @@
 // Root config cache: getRootConfig() serves a cached snapshot; once it is older than cacheTtlMs the next call
 // checks Root's `version` getter (one cheap call) and refetches everything only when the version moved.
 import { Address, Contract, internal, MessageRelaxed, OpenedContract, SendMode, Sender, SenderArguments, StateInit, Transaction, Cell } from '@ton/core';
-import { KeyPair, keyPairFromSecretKey, mnemonicToPrivateKey, mnemonicValidate } from '@ton/crypto';
+import { KeyPair, keyPairFromSecretKey, mnemonicToPrivateKey, mnemonicValidate, sign } from '@ton/crypto';
 import { TonClient, WalletContractV4 } from '@ton/ton';
 import { ToncenterClient } from './toncenter';
 import { ChildCode, ImageKind, Model, Params, ProxyInfo, ProxyTerms, RootWrapper } from '../../../wrappers/Root';
@@ -209,6 +209,23 @@ export class TonChain implements Chain {
         return this.wrap('getTransactions', () => this.client.getTransactions(address, opts));
     }
 
+    /**
+     * The signing key of a standard wallet (its `get_public_key` getter, 32 bytes); null when the contract is not
+     * deployed or has no such getter.
+     */
+    async getWalletPublicKey(address: Address): Promise<Buffer | null> {
+        try {
+            const r = await this.stateOrNull(address, 'get_public_key', () => this.client.runMethod(address, 'get_public_key'));
+            if (!r) return null;
+            const key = r.stack.readBigNumber();
+            if (key < 0n || key >= 1n << 256n) return null;
+            return Buffer.from(key.toString(16).padStart(64, '0'), 'hex');
+        } catch (e) {
+            if (e instanceof ChainError && e.code === 'CHAIN_GETTER_FAILED') return null;
+            throw e;
+        }
+    }
+
     /** A wallet sending through this chain. */
     wallet(keys: KeyPair, opts: ChainWalletOptions = {}): ChainWallet {
         return new ChainWallet(this, keys, { sendTimeoutMs: this.config.sendTimeoutMs, sendPollMs: this.config.sendPollMs, clock: this.clock, ...opts });
@@ -302,6 +319,14 @@ export class ChainWallet {
 
     get publicKey(): Buffer {
         return this.keys.publicKey;
+    }
+
+    /**
+     * Ed25519 signature of a domain-tagged payload cell's hash with the wallet key: an off-chain authorization by the
+     * wallet's owner (e.g. agents/core/worker-hello.ts), never a transfer (its tag is no subwallet id).
+     */
+    signPayload(payload: Cell): Buffer {
+        return sign(payload.hash(), this.keys.secretKey);
     }
 
     getBalance(): Promise<bigint> {

@@ -195,6 +195,11 @@ const HelloWorkerObject = frame('hello', {
         }),
     /** Concurrent requests the worker accepts. */
     capacity: int(1, MAX_WORKER_CAPACITY),
+    /**
+     * The channel owner's authorization (agents/core/worker-hello.ts): Ed25519 by the owner wallet's key over
+     * worker_hello(channel, proxy, the worker's attested TLS key, expiresAt). The proxy refuses a hello without it.
+     */
+    auth: z.object({ expiresAt: int(1, 0xffff_ffff), signature }).strict().optional(),
 });
 export const HelloWorker = HelloWorkerObject.superRefine(versionRange);
 /** Hello of a newer peer (v > PROTOCOL_VERSION): fields we do not know are dropped instead of rejected. */

@@ -2,7 +2,7 @@
 // channels, routing and failover, receipts booked before response_end, vouchers, the credit window, Root changes,
 // settlement that moves real TON, state commits, restart and rollback refusal.
 import { Address, toNano } from '@ton/core';
-import { signVerify } from '@ton/crypto';
+import { keyPairFromSeed, signVerify } from '@ton/crypto';
 import { copyFileSync, mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
@@ -128,6 +128,30 @@ describe('ProxyAgent over the devnet', () => {
             const log2 = await w1.clone().connect(urls.workerUrl, { models: [{ name: 'no/such-model', coefficient: 1000n }] });
             expect(await log2.next((f) => f.type === 'error')).toMatchObject({ code: 'MODEL_NOT_REGISTERED', fatal: true });
             expect(agent.stats().workers.length).toBe(2);
+        });
+
+        it("attack 18: a worker presenting another worker's WorkerChannel is refused (CHANNEL_NOT_OWNED, fatal); that channel earns nothing for it", async () => {
+            const intruder = await new TestWorker(net, 'w-intruder', 900n).setup(proxyAddress, chain, { stake: false });
+            const before = ledgerView();
+            const routedBefore = agent.stats().workers.map((w) => w.id);
+            const refused = async (log: Promise<import('./peers').FrameLog>) => {
+                const l = await log;
+                expect(await l.next((f) => f.type === 'error')).toMatchObject({ code: 'CHANNEL_NOT_OWNED', fatal: true });
+                await l.waitClosed();
+                expect(l.frames.some((f) => f.type === 'hello_ok')).toBe(false);
+            };
+            const a = w1.channel.toString();
+            // Its own wallet signs w1's channel: not the owner.
+            await refused(intruder.connect(urls.workerUrl, { channel: a, auth: intruder.ownerAuth(w1.channel) }));
+            // w1's genuine owner signature, replayed: it names w1's attested key, not the intruder's.
+            await refused(intruder.connect(urls.workerUrl, { channel: a, auth: w1.ownerAuth() }));
+            // No signature at all.
+            await refused(intruder.connect(urls.workerUrl, { channel: a, auth: null }));
+            // w1 itself with an expired signature.
+            await refused(w1.clone().connect(urls.workerUrl, { auth: w1.ownerAuth(w1.channel, w1.wallet, Math.floor(Date.now() / 1000) - 1) }));
+            expect(intruder.requests).toHaveLength(0);
+            expect(agent.stats().workers.map((w) => w.id)).toEqual(routedBefore);
+            expect(ledgerView().hash).toBe(before.hash);
         });
     });
 
@@ -378,6 +402,40 @@ describe('ProxyAgent over the devnet', () => {
             // wait until the proxy has seen the image again, then reconnect
             for (let i = 0; i < 100 && !opts.chain.cachedRootConfig?.workerImages.has(net.imageHashHex); i++) await new Promise((r) => setTimeout(r, 50));
             await (await w1.connect(urls.workerUrl)).next((f) => f.type === 'hello_ok');
+        });
+    });
+
+    describe('worker channel re-check', () => {
+        it('attack 3: a worker whose channel is slashed to zero loses its connection and routing (CHANNEL_UNDERSTAKED), and cannot come back', async () => {
+            const w3 = await new TestWorker(net, 'w-slashed', 800n).setup(proxyAddress, chain);
+            await (await w3.connect(urls.workerUrl)).next((f) => f.type === 'hello_ok');
+            const listed = () => agent.stats().workers.some((w) => w.channel === w3.channel.toRawString());
+            expect(listed()).toBe(true);
+            // The proxy reports a fault and anyone executes the slash after the challenge period (the devnet jumps there).
+            const proxySecret = keyPairFromSeed(PROXY_SEED).secretKey;
+            await net.devnet.withBlockchain(async (bc) => {
+                const wc = bc.openContract(WorkerChannelWrapper.open(w3.channel));
+                const st = await wc.getChannelState();
+                const f = { seqno: st.faultSeqno, amount: st.stake, reason: 1n, requestId: 0n, evidenceHash: 0n };
+                const anyone = await bc.treasury('slash-executor');
+                await wc.sendReportFault(anyone.getSender(), { ...f, signature: wc.signFault(f, proxySecret) });
+                bc.now = (bc.now ?? Math.floor(Date.now() / 1000)) + Number(st.challengePeriod) + 1;
+                await wc.sendExecuteSlash(anyone.getSender());
+            });
+            expect((await chain.getWorkerChannelState(w3.channel))?.stake).toBe(0n);
+            await agent.checkWorkerChannels();
+            expect(await w3.log.next((f) => f.type === 'error')).toMatchObject({ code: 'CHANNEL_UNDERSTAKED', fatal: true });
+            await w3.log.waitClosed();
+            expect(listed()).toBe(false);
+            const qid = '5a'.repeat(16);
+            const from = client.log.frames.length;
+            client.send({ type: 'get_worker_candidates', v: 1, id: qid, model: net.model.name, maxCoefficient: 2000n });
+            const cands = await client.log.next<WorkerCandidatesFrame>((f) => f.type === 'worker_candidates' && f.id === qid, 8000, from);
+            expect(cands.candidates.map((c) => c.keyId)).not.toContain(w3.hpke.keyId);
+            // Coming back without a top-up is refused at hello (below minStake, or no longer Active).
+            const again = await w3.connect(urls.workerUrl);
+            expect((await again.next((f) => f.type === 'error')) as unknown).toMatchObject({ code: expect.stringMatching(/^CHANNEL_(UNDERSTAKED|INVALID)$/), fatal: true });
+            expect(w3.requests).toHaveLength(0);
         });
     });
 

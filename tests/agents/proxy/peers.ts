@@ -11,6 +11,7 @@ import { connectRaTls, ed25519KeyPairFromSeed, KeyIdentity, PeerPolicy, RaTlsIde
 import { Direction, encodeFrame, Frame, openRequestFrame, parseFrame, RequestFrame, sealChunkFrame, sealStartFrame } from '../../../agents/core/wire';
 import { meterAndSign } from '../../../agents/worker/forward';
 import { TokenUsage } from '../../../agents/core/pricing';
+import { workerHelloPayload } from '../../../agents/core/worker-hello';
 import { ClientChannelWrapper } from '../../../wrappers/ClientChannel';
 import { WorkerChannelWrapper } from '../../../wrappers/WorkerChannel';
 import { modelId, signPayload, toUint256, voucherPayload } from '../../../wrappers/payloads';
@@ -109,6 +110,7 @@ export class TestWorker {
     keys!: KeyPair;
     channel!: Address;
     wallet!: ChainWallet;
+    proxy!: Address;
     private sealers = new Map<string, ResponseSealer>();
 
     constructor(
@@ -120,6 +122,7 @@ export class TestWorker {
 
     /** Funds a wallet, opens and stakes a WorkerChannel with the proxy, creates the RA-TLS identity. */
     async setup(proxy: Address, chain: TonChain, opts: { stake?: boolean } = {}): Promise<this> {
+        this.proxy = proxy;
         const s = seed(`worker/${this.label}`);
         this.keys = keyPairFromSeed(s);
         this.hpke = await deriveHpkeKeyPair(seed(`worker-hpke/${this.label}`));
@@ -132,7 +135,11 @@ export class TestWorker {
         return this;
     }
 
-    async connect(workerUrl: string, hello: Partial<{ channel: string; models: { name: string; coefficient: bigint }[] }> = {}): Promise<FrameLog> {
+    /** hello.auth: the owner signature (default: this worker's wallet over its own channel and key); null = none. */
+    async connect(
+        workerUrl: string,
+        hello: Partial<{ channel: string; models: { name: string; coefficient: bigint }[]; auth: { expiresAt: number; signature: string } | null }> = {},
+    ): Promise<FrameLog> {
         const c = await connectRaTls(workerUrl, this.identity, proxyPolicy(this.net));
         this.ws = c.ws;
         this.log = new FrameLog(c.ws, 'proxy_to_worker');
@@ -145,6 +152,7 @@ export class TestWorker {
             channel: hello.channel ?? this.channel.toString(),
             models: hello.models ?? [{ name: this.net.model.name, coefficient: this.coefficient }],
             capacity: this.capacity,
+            ...(hello.auth === null ? {} : { auth: hello.auth ?? this.ownerAuth(hello.channel ? Address.parse(hello.channel) : this.channel) }),
         });
         return this.log;
     }
@@ -153,10 +161,15 @@ export class TestWorker {
         this.ws.send(encodeFrame(f, 'worker_to_proxy'));
     }
 
+    /** What the worker agent sends: its wallet (the channel owner) signs (channel, proxy, its attested key, expiry). */
+    ownerAuth(channel: Address = this.channel, wallet: ChainWallet = this.wallet, expiresAt = Math.floor(Date.now() / 1000) + 600): { expiresAt: number; signature: string } {
+        return { expiresAt, signature: wallet.signPayload(workerHelloPayload(channel, this.proxy, this.keys.publicKey, expiresAt)).toString('hex') };
+    }
+
     /** Another connection of the same worker (same keys and channel), with its own frame log. */
     clone(): TestWorker {
         const c = new TestWorker(this.net, this.label, this.coefficient, this.capacity);
-        Object.assign(c, { hpke: this.hpke, identity: this.identity, keys: this.keys, channel: this.channel, wallet: this.wallet });
+        Object.assign(c, { hpke: this.hpke, identity: this.identity, keys: this.keys, channel: this.channel, wallet: this.wallet, proxy: this.proxy });
         return c;
     }
 
