@@ -12,6 +12,7 @@ import { ReferenceBackend } from '../../../agents/backend';
 import { ChainWallet, TonChain } from '../../../agents/core/chain';
 import { generateHpkeKeyPair, ReplayCache } from '../../../agents/core/hpke';
 import { cost } from '../../../agents/core/pricing';
+import { workerHelloRefusal } from '../../../agents/core/worker-hello';
 import { verifyReceipt } from '../../../agents/core/receipt';
 import { Frame, openChunkFrame, openStartFrame, RequestFrame, ResponseChunkFrame, ResponseStartFrame, sealRequestFrame } from '../../../agents/core/wire';
 import {
@@ -199,6 +200,11 @@ describe('WorkerAgent', () => {
             const hello = conn.hello!;
             expect(hello).toMatchObject({ type: 'hello', v: 1, minV: 1, role: 'worker', capacity: 2, models: [{ name: net.model.name, coefficient: COEFFICIENT }] });
             expect(Address.parse(hello.channel).equals(channel)).toBe(true);
+            // The channel owner (the wallet) signs (channel, proxy, the attested key, expiry) for the proxy (attack 18).
+            const auth = hello.auth!;
+            const args = { channel, proxy: proxy.address!, tlsKey: workerKey, expiresAt: auth.expiresAt, signature: Buffer.from(auth.signature, 'hex') };
+            expect(workerHelloRefusal({ ...args, ownerKey: wallet.publicKey }, Math.floor(Date.now() / 1000))).toBeNull();
+            expect(workerHelloRefusal({ ...args, ownerKey: keyPairFromSeed(seed('someone')).publicKey }, Math.floor(Date.now() / 1000))).toMatch(/not signed/);
             // The attested certificate key is the receipt key; the claims carry the HPKE key.
             expect(conn.peer.cert.publicKey.equals(workerKey)).toBe(true);
             expect(conn.peer.claims.hpkePublicKey?.equals(agent.hpkePublicKey)).toBe(true);
