@@ -9,6 +9,7 @@ import {
     HpkeKeyPair,
     hpkeKeyId,
     openRequest,
+    ReplayCache,
     ResponseOpener,
     ResponseSealer,
     SealedChunk,
@@ -176,5 +177,33 @@ describe('streamed responses', () => {
         expect(await codeOf(() => a.opener.open({ ...ca[0], ct: ca[0].ct.subarray(0, 15) }))).toBe('HPKE_OPEN_FAILED');
         expect(await codeOf(() => a.opener.open(cb[0]))).toBe('HPKE_OPEN_FAILED');
         expect(a.opener.open(ca[0]).toString()).toBe(texts[0]); // a failed chunk does not advance the sequence
+    });
+});
+
+describe('replay cache (attack 12)', () => {
+    it('refuses a repeated encapsulation, forgets the oldest past its capacity, and remembers nothing at capacity 0', () => {
+        const enc = (i: number) => Buffer.alloc(32, i);
+        const c = new ReplayCache(2);
+        expect(c.add(enc(1))).toBe(true);
+        expect(c.add(enc(1))).toBe(false);
+        expect(c.add(enc(2))).toBe(true);
+        expect(c.add(enc(3))).toBe(true); // evicts enc(1)
+        expect(c.size).toBe(2);
+        expect(c.add(enc(3))).toBe(false);
+        expect(c.add(enc(1))).toBe(true); // forgotten: served again, under a fresh response key (ResponseSecret)
+        const off = new ReplayCache(0);
+        expect(off.add(enc(1)) && off.add(enc(1))).toBe(true);
+        expect(() => new ReplayCache(-1)).toThrow(RangeError);
+    });
+
+    it('the same request opened twice yields two unrelated response keys (fresh salt each time)', async () => {
+        const s = await sealRequest(worker.publicKey, body, aad);
+        const [a, b] = [await openRequest(worker, s.enc, s.ct, aad), await openRequest(worker, s.enc, s.ct, aad)].map((o) => o.response.seal(Buffer.from('start')));
+        expect(a.salt.equals(b.salt)).toBe(false);
+        const pt = Buffer.from('the same plaintext');
+        const [ca, cb] = [a.sealer.seal(pt, true), b.sealer.seal(pt, true)];
+        expect(ca.ct.equals(cb.ct)).toBe(false);
+        expect(s.response.open(a.salt, Buffer.from('start')).open(ca).equals(pt)).toBe(true);
+        expect(await codeOf(() => s.response.open(a.salt, Buffer.from('start')).open(cb))).toBe('HPKE_OPEN_FAILED');
     });
 });
