@@ -245,6 +245,8 @@ interface Running {
     failovers: number;
     phase: RequestPhase;
     nextSeq: number;
+    /** Bytes of response payload relayed (plain `data` UTF-8, or sealed plaintext = ciphertext − tag): ≥ the text. */
+    relayedBytes: number;
     sentAt: number;
     startedAt?: number;
     cancelled: boolean;
@@ -291,6 +293,12 @@ function validateOptions(o: ProxyAgentOptions): void {
         ensure(v === undefined || (Number.isInteger(v) && v >= 0 && v <= 2 ** 31 - 1), k, 'must be a non-negative integer');
     }
     ensure(o.host === undefined || (typeof o.host === 'string' && o.host.length > 0), 'host', 'must be a non-empty string');
+}
+
+/** Plaintext bytes of a sealed chunk from its base64 ciphertext (AES-GCM adds a 16-byte tag). */
+function sealedPlaintextBytes(ct: string): number {
+    const pad = ct.endsWith('==') ? 2 : ct.endsWith('=') ? 1 : 0;
+    return Math.max(0, (ct.length / 4) * 3 - pad - 16);
 }
 
 /** A contract whose `channelState` getter fails or does not decode is not a channel of that kind: null. */
@@ -962,6 +970,7 @@ export class ProxyAgent {
             failovers: 0,
             phase: 'routing',
             nextSeq: 0,
+            relayedBytes: 0,
             sentAt: 0,
             cancelled: false,
         };
@@ -1160,6 +1169,8 @@ export class ProxyAgent {
         if (f.seq !== req.nextSeq) return this.protocolViolation(conn, req, `chunk seq ${f.seq}, expected ${req.nextSeq}`);
         if ((f.sealed !== undefined) !== req.sealed) return this.protocolViolation(conn, req, req.sealed ? 'a plain chunk in a sealed response' : 'a sealed chunk in a plain response');
         req.nextSeq++;
+        // No parse on the hot path: the payload's size bounds the text it carries, sealed or not (attack 11).
+        req.relayedBytes += f.data !== undefined ? Buffer.byteLength(f.data, 'utf8') : sealedPlaintextBytes(f.sealed!.ct);
         req.phase = 'streaming';
         this.forward(req, f, raw);
     }
@@ -1174,8 +1185,9 @@ export class ProxyAgent {
                 requestId: BigInt('0x' + req.id),
                 modelId: req.modelId,
                 usage: f.usage,
-                // Attack 11: sealed or not, the proxy can hold the receipt to the request's maxTokens and the context.
-                bounds: { maxTokens: req.frame.maxTokens, contextLength: req.model.contextLength },
+                // Attack 11: the request's maxTokens, the context, and the payload bytes relayed (a sound, looser
+                // stand-in for the text: JSON envelopes count too; the client counts the text itself).
+                bounds: { maxTokens: req.frame.maxTokens, contextLength: req.model.contextLength, streamedBytes: req.relayedBytes },
             });
             if (r.coefficient !== req.coefficient) throw new ProxyError('RECEIPT_INVALID', `receipt coefficient ${r.coefficient} is not the announced ${req.coefficient}`);
             if (r.cost !== f.cost) throw new ProxyError('RECEIPT_INVALID', `response_end cost ${f.cost} differs from the receipt's ${r.cost}`);

@@ -247,7 +247,7 @@ describe('ProxyAgent over the devnet', () => {
             await (await w1.connect(urls.workerUrl)).next((f) => f.type === 'hello_ok');
         });
 
-        it('attack 11: a worker that signs 3,000,000 completion tokens for maxTokens 1000 is refused (RECEIPT_INVALID), nothing booked, disconnected', async () => {
+        it('attack 11: a worker that signs 3,000,000 completion tokens for maxTokens 1000, or 1000 tokens over a few bytes, is refused (RECEIPT_INVALID), nothing booked, disconnected', async () => {
             w1.mode = 'lying-usage';
             const before = ledgerView();
             const r = await client.request({ maxCoefficient: 1000n });
@@ -259,6 +259,14 @@ describe('ProxyAgent over the devnet', () => {
             expect(after.client.deliveredCost).toBe(before.client.deliveredCost);
             expect(after.w1.earned).toBe(before.w1.earned);
             expect(after.hash).toBe(before.hash);
+            // Within maxTokens, but 1000 tokens cannot fit in the ~60 bytes relayed.
+            w1.mode = 'short-text';
+            await (await w1.connect(urls.workerUrl)).next((f) => f.type === 'hello_ok');
+            const r2 = await client.request({ maxCoefficient: 1000n });
+            expect(r2.end).toMatchObject({ type: 'response_error', code: 'RECEIPT_INVALID', retryable: false });
+            expect(await w1.log.next((f) => f.type === 'error' && f.code === 'RECEIPT_INVALID')).toMatchObject({ message: expect.stringContaining('bytes streamed') });
+            await w1.log.waitClosed();
+            expect(ledgerView().hash).toBe(before.hash);
             w1.mode = 'ok';
             await (await w1.connect(urls.workerUrl)).next((f) => f.type === 'hello_ok');
         });

@@ -93,6 +93,7 @@ export type WorkerMode =
     | 'drop-after-start' // response_start, then close the connection
     | 'bad-receipt' // a receipt signed by another key
     | 'lying-usage' // a correctly signed receipt for LYING_USAGE: 3,000,000 completion tokens (attack 11)
+    | 'short-text' // WORKER_USAGE (1000 completion tokens, within maxTokens) over a response of a few bytes (attack 11)
     | 'hold'; // answer nothing
 
 export const WORKER_USAGE: TokenUsage = { prompt: 1000n, cached: 0n, completion: 1000n, reasoning: 0n };
@@ -197,7 +198,9 @@ export class TestWorker {
             this.send(s.frame);
         } else this.send({ type: 'response_start', v: 1, ...start });
         if (this.mode === 'drop-after-start') return this.ws.close();
-        const data = JSON.stringify({ object: 'chat.completion', worker: this.label });
+        // As long as a real response with WORKER_USAGE's 1000 completion tokens would be: the proxy bounds the
+        // tokens a receipt may claim by the payload bytes it relayed (attack 11).
+        const data = JSON.stringify({ object: 'chat.completion', worker: this.label, text: this.mode === 'short-text' ? 'x' : 'x'.repeat(1000) });
         this.send(sealer ? sealChunkFrame(sealer, id, data, true) : { type: 'response_chunk', v: 1, id, seq: 0, data });
         const keys = this.mode === 'bad-receipt' ? keyPairFromSeed(randomBytes(32)) : this.keys;
         const usage = this.mode === 'lying-usage' ? LYING_USAGE : WORKER_USAGE;
