@@ -689,7 +689,10 @@ class ProxyLink {
         const wrapper = await WorkerChannelWrapper.create({ proxy: this.proxy, worker: this.agent.wallet.address, proxyKey: info.enclaveKey, root: ps.root, terms: ps.terms });
         this.channel = wrapper.address;
         let st = await chain.getWorkerChannelState(wrapper.address);
-        if (st && st.state === 1n) return;
+        // Active with at least the minimum stake serves; Active below it (slashed) is topped up first, since the
+        // proxy admits only channels with stake ≥ minStake (spec/proxy.md, "Worker channel re-check").
+        const usable = (s: typeof st) => s !== null && s.state === 1n && s.stake >= s.minStake;
+        if (usable(st)) return;
         if (st && st.state >= 2n) throw new WorkerLinkError('CHANNEL_UNUSABLE', `WorkerChannel ${wrapper.address.toString()} is ${st.state === 2n ? 'unbonding' : 'closed'}`);
         this.setState('staking');
         const min = ps.terms.minWorkerStake;
@@ -700,13 +703,13 @@ class ProxyLink {
         const deadline = this.agent.clock.now() + this.agent.cfg.activationTimeoutMs;
         for (;;) {
             st = await chain.getWorkerChannelState(wrapper.address);
-            if (st && st.state === 1n) break;
+            if (usable(st)) break;
             if (this.stopping) return;
             if (this.agent.clock.now() >= deadline)
                 throw new WorkerLinkError('STAKE_FAILED', `WorkerChannel ${wrapper.address.toString()} is not active after staking`, { state: st?.state.toString() ?? null });
             await this.agent.clock.sleep(500);
         }
-        this.agent.log('channel_active', { proxy: this.raw, channel: wrapper.address.toRawString(), stake: st.stake.toString() });
+        this.agent.log('channel_active', { proxy: this.raw, channel: wrapper.address.toRawString(), stake: st!.stake.toString() });
     }
 
     /** One connection: RA-TLS, key check, hello, then serve until it closes. */

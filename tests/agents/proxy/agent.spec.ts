@@ -18,6 +18,7 @@ import { RootWrapper } from '../../../wrappers/Root';
 import { WorkerChannelWrapper } from '../../../wrappers/WorkerChannel';
 import { payoutPayload } from '../../../wrappers/payloads';
 import { AgentNetwork, seed, startAgentNetwork } from '../../helpers/agent-network';
+import { slashToZero } from '../../helpers/slash';
 import { TestClient, TestWorker, WORKER_USAGE } from './peers';
 
 const CREDIT_WINDOW = 1_000_000n; // 0.001 TON: a little more than two requests' worth (WORKER_USAGE costs 400 000 at 1.0x)
@@ -39,7 +40,8 @@ describe('ProxyAgent over the devnet', () => {
     const costAt = (c: bigint) => cost(WORKER_USAGE, net.model, c);
 
     beforeAll(async () => {
-        net = await startAgentNetwork({ params: { creditWindow: CREDIT_WINDOW } });
+        // A 1 s challenge period lets the attack-3 test execute a slash on the wall-clock devnet.
+        net = await startAgentNetwork({ params: { creditWindow: CREDIT_WINDOW, slashChallengePeriod: 1n } });
         chain = net.newChain();
         dir = mkdtempSync(join(tmpdir(), 'proxy-agent-'));
         ledgerPath = join(dir, 'ledger.sqlite');
@@ -419,17 +421,8 @@ describe('ProxyAgent over the devnet', () => {
             await (await w3.connect(urls.workerUrl)).next((f) => f.type === 'hello_ok');
             const listed = () => agent.stats().workers.some((w) => w.channel === w3.channel.toRawString());
             expect(listed()).toBe(true);
-            // The proxy reports a fault and anyone executes the slash after the challenge period (the devnet jumps there).
-            const proxySecret = keyPairFromSeed(PROXY_SEED).secretKey;
-            await net.devnet.withBlockchain(async (bc) => {
-                const wc = bc.openContract(WorkerChannelWrapper.open(w3.channel));
-                const st = await wc.getChannelState();
-                const f = { seqno: st.faultSeqno, amount: st.stake, reason: 1n, requestId: 0n, evidenceHash: 0n };
-                const anyone = await bc.treasury('slash-executor');
-                await wc.sendReportFault(anyone.getSender(), { ...f, signature: wc.signFault(f, proxySecret) });
-                bc.now = (bc.now ?? Math.floor(Date.now() / 1000)) + Number(st.challengePeriod) + 1;
-                await wc.sendExecuteSlash(anyone.getSender());
-            });
+            // The proxy reports a fault for the whole stake; anyone executes the slash after the challenge period.
+            await slashToZero(net, w3.channel, keyPairFromSeed(PROXY_SEED).secretKey);
             expect((await chain.getWorkerChannelState(w3.channel))?.stake).toBe(0n);
             await agent.checkWorkerChannels();
             expect(await w3.log.next((f) => f.type === 'error')).toMatchObject({ code: 'CHANNEL_UNDERSTAKED', fatal: true });

@@ -8,6 +8,7 @@ import { randomBytes } from 'crypto';
 import { Address, toNano } from '@ton/core';
 import { keyPairFromSeed } from '@ton/crypto';
 import { AgentNetwork, seed, startAgentNetwork } from '../../helpers/agent-network';
+import { slashToZero } from '../../helpers/slash';
 import { ReferenceBackend } from '../../../agents/backend';
 import { ChainWallet, TonChain } from '../../../agents/core/chain';
 import { generateHpkeKeyPair, ReplayCache } from '../../../agents/core/hpke';
@@ -137,7 +138,7 @@ describe('WorkerAgent', () => {
     };
 
     beforeAll(async () => {
-        net = await startAgentNetwork();
+        net = await startAgentNetwork({ params: { slashChallengePeriod: 1n } }); // the attack-3 test executes a slash
         chain = net.newChain();
         backend = new ReferenceBackend();
         await backend.start();
@@ -545,6 +546,20 @@ describe('WorkerAgent', () => {
             checkEnd(await conn.response(f.id), f.id);
             // No second stake: the channel was already active.
             expect((await chain.getWorkerChannelState(channel))!.stake).toBe(net.params.minWorkerStake);
+        });
+
+        it('attack 3: after its channel is slashed to zero it tops the stake back up to the minimum before it connects again', async () => {
+            await slashToZero(net, channel, proxy.keys.secretKey);
+            expect((await chain.getWorkerChannelState(channel))!.stake).toBe(0n);
+            const sent = logs.filter((l) => l.event === 'stake_sent').length;
+            await proxy.restart(); // a real proxy's re-check drops an under-staked channel; here the restart drops it
+            conn = await proxy.nextConnection();
+            await conn.whenHello();
+            expect((await chain.getWorkerChannelState(channel))!.stake).toBe(net.params.minWorkerStake);
+            expect(logs.filter((l) => l.event === 'stake_sent').length).toBe(sent + 1);
+            const f = chat();
+            conn.send(f);
+            checkEnd(await conn.response(f.id), f.id);
         });
 
         it("leaves a proxy whose image leaves Root's allowlist and returns when it is back", async () => {
