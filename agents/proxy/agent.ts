@@ -20,7 +20,6 @@ import { ChainError } from '../core/chain/errors';
 import { CocoonError } from '../core/errors';
 import { hpkeKeyId } from '../core/hpke';
 import { verifyReceipt } from '../core/receipt';
-import { workerHelloRefusal } from '../core/worker-hello';
 import { QuoteProvider, VerifyPolicy } from '../core/tee/types';
 import {
     ClientKeyVerifier,
@@ -50,11 +49,11 @@ import {
 import { Model } from '../../wrappers/Root';
 import { ClientChannelState, ClientChannelWrapper } from '../../wrappers/ClientChannel';
 import { ProxyWrapper } from '../../wrappers/Proxy';
-import { WorkerChannelState } from '../../wrappers/WorkerChannel';
 import { commitPayload, modelId as modelIdOf, payoutPayload, signPayload, toUint256, voucherPayload } from '../../wrappers/payloads';
 import { Commit, Ledger, LedgerError } from './ledger';
 import { ProxyError, ProxyWireCode } from './errors';
 import { Outcome, RoutedWorker, Router } from './router';
+import { WorkerAdmission } from './worker-admission';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Options
@@ -187,7 +186,6 @@ export interface ProxyStats {
 const TON = 1_000_000_000n;
 const MAX_PENDING_BEFORE_HELLO = 32;
 const MAX_REQUESTS_PER_CLIENT = 256;
-const MAX_OWNER_KEYS = 4096;
 const WS_OPEN = 1;
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -356,8 +354,7 @@ export class ProxyAgent {
 
     private settling?: Promise<SettleResult>;
     private checkingChannels?: Promise<void>;
-    /** Channel owners' wallet keys (attack 18), by raw address; at most MAX_OWNER_KEYS. */
-    private readonly ownerKeys = new Map<string, Buffer>();
+    private readonly admission: WorkerAdmission;
     private committing?: Promise<Commit>;
     private polling?: Promise<void>;
     private lastCommit: { seqno: bigint; hash: bigint; onChain: boolean; at: number; error?: string } | null = null;
@@ -372,6 +369,7 @@ export class ProxyAgent {
         const kp = keyPairFromSeed(opts.seed);
         this.keys = { publicKey: kp.publicKey, secretKey: kp.secretKey };
         this.enclaveKey = toUint256(kp.publicKey);
+        this.admission = new WorkerAdmission({ chain: opts.chain, proxyAddress: opts.proxyAddress, enclaveKey: this.enclaveKey, nowMs: () => this.clock.now() });
     }
 
     /** The proxy's enclave (RA-TLS, commit and payout) public key. */
@@ -807,18 +805,9 @@ export class ProxyAgent {
         for (const m of hello.models) {
             if (!this.modelsByName.has(m.name)) return { code: 'MODEL_NOT_REGISTERED', message: `model ${m.name} is not registered in Root` };
         }
-        const st = await this.o.chain.getWorkerChannelState(channel).catch(notAChannel);
-        const unusable = this.channelRefusal(st);
-        if (unusable || !st) return unusable;
-        // Attack 18: the channel is this worker's only if its owner signed the worker's attested key for us.
-        if (!hello.auth) return { code: 'CHANNEL_NOT_OWNED', message: "the hello carries no signature by the channel owner's wallet" };
-        const ownerKey = await this.ownerKey(st.worker);
-        if (!ownerKey) return { code: 'CHANNEL_NOT_OWNED', message: 'the channel owner is not a wallet with get_public_key' };
-        const why = workerHelloRefusal(
-            { channel, proxy: this.o.proxyAddress, tlsKey: conn.peer.cert.publicKey, expiresAt: hello.auth.expiresAt, signature: Buffer.from(hello.auth.signature, 'hex'), ownerKey },
-            Math.floor(this.clock.now() / 1000),
-        );
-        if (why) return { code: 'CHANNEL_NOT_OWNED', message: why };
+        // Active, staked ≥ minStake, and its owner signed this worker's attested key for us (attacks 3, 18).
+        const refusal = await this.admission.checkHello(channel, hello, conn.peer.cert.publicKey);
+        if (refusal) return refusal;
         const known = await this.o.chain.open(ProxyWrapper.open(this.o.proxyAddress)).getIsWorkerChannel(channel);
         if (!known) return { code: 'CHANNEL_INVALID', message: 'the Proxy contract does not list this WorkerChannel' };
         conn.channel = channel;
@@ -826,29 +815,6 @@ export class ProxyAgent {
         conn.announced = new Map(hello.models.map((m) => [m.name, m.coefficient]));
         conn.capacity = hello.capacity;
         return null;
-    }
-
-    /** Why a WorkerChannel may not serve through us (attack 3: Active and stake ≥ its minStake), or null. */
-    private channelRefusal(st: WorkerChannelState | null): { code: ProxyWireCode; message: string } | null {
-        if (!st) return { code: 'CHANNEL_INVALID', message: 'no WorkerChannel at that address' };
-        if (!st.proxy.equals(this.o.proxyAddress)) return { code: 'CHANNEL_INVALID', message: 'the WorkerChannel belongs to another proxy' };
-        if (st.proxyKey !== this.enclaveKey) return { code: 'CHANNEL_INVALID', message: 'the WorkerChannel names another proxy key' };
-        if (st.state !== 1n) return { code: 'CHANNEL_INVALID', message: `the WorkerChannel is not active (state ${st.state})` };
-        if (st.stake < st.minStake) return { code: 'CHANNEL_UNDERSTAKED', message: `the WorkerChannel's stake ${st.stake} is below its minimum ${st.minStake}` };
-        return null;
-    }
-
-    /** The owner wallet's signing key, read once per owner (a standard wallet's key never changes). */
-    private async ownerKey(owner: Address): Promise<Buffer | null> {
-        const raw = owner.toRawString();
-        const hit = this.ownerKeys.get(raw);
-        if (hit) return hit;
-        const key = await this.o.chain.getWalletPublicKey(owner);
-        if (key) {
-            if (this.ownerKeys.size >= MAX_OWNER_KEYS) this.ownerKeys.delete(this.ownerKeys.keys().next().value as string);
-            this.ownerKeys.set(raw, key);
-        }
-        return key;
     }
 
     /**
@@ -863,7 +829,7 @@ export class ProxyAgent {
             for (const [raw, conns] of byChannel) {
                 let refusal;
                 try {
-                    refusal = this.channelRefusal(await this.o.chain.getWorkerChannelState(Address.parse(raw)).catch(notAChannel));
+                    refusal = this.admission.channelRefusal(await this.admission.channelState(Address.parse(raw)));
                 } catch (e) {
                     this.log('worker.channel-check-failed', { channel: raw, error: String(e) });
                     continue;
