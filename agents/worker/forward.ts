@@ -1,10 +1,11 @@
 // Forwarding one validated request to the worker's OpenAI-compatible backend, and metering it (design §6, §8).
 //
 // Metering rule: the worker charges what the backend's `usage` reports (via pricing.usageFromOpenAI), never an
-// estimate, but never more than the request's bounds allow (ForwardParams.bounds, agents/core/metering.ts). The request is sent with stream_options.include_usage = true (openai-request.ts forces it), so a
-// healthy stream ends with a usage chunk. If the stream breaks before any usage arrived, nothing is known and nothing
-// is charged: BACKEND_STREAM_BROKEN carries usage null. If it breaks after the usage chunk (only [DONE] missing),
-// the error carries that usage, which is complete, and the caller may charge it.
+// estimate, and never more than the request's bounds allow (ForwardParams.bounds, agents/core/metering.ts). The
+// request is sent with stream_options.include_usage = true (openai-request.ts forces it), so a healthy stream ends
+// with a usage chunk. If the stream breaks before any usage arrived, nothing is known and nothing is charged:
+// BACKEND_STREAM_BROKEN carries usage null. If it breaks after the usage chunk (only [DONE] missing), the error
+// carries that usage, which is complete, and the caller may charge it.
 import { CocoonError } from '../core/errors';
 import { clampUsage, contentBytes, usageExcess } from '../core/metering';
 import { cost, ModelPrices, TOKEN_KINDS, TokenUsage, usageFromOpenAI, usageToOpenAI } from '../core/pricing';
