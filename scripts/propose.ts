@@ -11,7 +11,7 @@
 //   delist-proxy               --root <addr> --proxy <addr>
 //   set-treasury               --root <addr> --treasury <addr>
 //   set-governance             --root <addr> --new-governance <addr>
-//   veto-slash                 --root <addr> --channel <addr>
+//   veto-slash                 --root <addr> --channel <addr> --fault-seqno <n>   (the pending slash's seqno)
 //   set-voter                  --voter <addr> --weight <n>        (0 removes the voter)
 //   set-gov-params             --params '<json>'                  (quorumBps, majorityBps, votingPeriod, timelock, executionWindow)
 // --value: TON the action carries, paid from Governance's balance when executed (default 0.05);

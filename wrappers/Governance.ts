@@ -52,7 +52,7 @@ export class GovernanceWrapper extends Governance {
             dict.set(v.address, Number(v.weight));
             total += v.weight;
         }
-        const base = await Governance.fromInit(dict, BigInt(voters.length), total, params, 0n, 0n, Dictionary.empty());
+        const base = await Governance.fromInit(dict, BigInt(voters.length), total, params, 0n, 0n, Dictionary.empty(), Dictionary.empty());
         return new GovernanceWrapper(base.address, base.init);
     }
 

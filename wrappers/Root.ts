@@ -125,8 +125,9 @@ export class RootWrapper extends Root {
     static setGovernanceBody(governance: Address): Cell {
         return beginCell().store(storeSetGovernance({ $$type: 'SetGovernance', queryId: 0n, governance })).endCell();
     }
-    static vetoSlashBody(channel: Address): Cell {
-        return beginCell().store(storeVetoSlash({ $$type: 'VetoSlash', queryId: 0n, channel })).endCell();
+    /** Vetoes the pending slash of the fault report with seqno `faultSeqno` (its `slash.seqno` in channelState). */
+    static vetoSlashBody(channel: Address, faultSeqno: bigint): Cell {
+        return beginCell().store(storeVetoSlash({ $$type: 'VetoSlash', queryId: 0n, channel, faultSeqno })).endCell();
     }
 
     /** Sends a governance-action body directly (works only when `via` is the governance address). */

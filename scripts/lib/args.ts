@@ -6,9 +6,9 @@
 // Every error is an ArgError whose message starts with the offending flag (e.g. `--root: ...`).
 import { Address, toNano } from '@ton/core';
 import type { GovParams } from '../../wrappers/Governance';
-import type { Params } from '../../wrappers/Root';
+import { GovMargin, MaxDelay, MaxGovLatency, MinDelay, type Params } from '../../wrappers/Root';
 
-const MAX_DELAY = 31_536_000n; // contracts/constants.tact MaxDelay
+const MAX_DELAY = MaxDelay;
 const BPS = 10_000n;
 
 export class ArgError extends Error {
@@ -228,6 +228,12 @@ export function parseParamsJson(json: string, base?: Params, flagName = 'params'
     if (p.workerUnbondDelay < p.slashChallengePeriod) {
         throw new ArgError(`${f}: workerUnbondDelay (${p.workerUnbondDelay}) must be >= slashChallengePeriod (${p.slashChallengePeriod})`);
     }
+    for (const k of ['proxyCloseDelay', 'clientCloseDelay'] as const) {
+        if (p[k] < MinDelay) throw new ArgError(`${f}.${k}: at least ${MinDelay} seconds, got ${p[k]}`);
+    }
+    if (p.slashChallengePeriod < MaxGovLatency + GovMargin) {
+        throw new ArgError(`${f}.slashChallengePeriod: at least ${MaxGovLatency + GovMargin} seconds (Governance's worst-case latency ${MaxGovLatency} + margin ${GovMargin}), got ${p.slashChallengePeriod}`);
+    }
     if (p.minWorkerStake === 0n) throw new ArgError(`${f}.minWorkerStake: must be positive`);
     if (p.minProxyStake === 0n) throw new ArgError(`${f}.minProxyStake: must be positive`);
     return { $$type: 'Params', ...p };
@@ -241,5 +247,8 @@ export function parseGovParamsJson(json: string, base?: GovParams, flagName = 'p
     if (p.majorityBps < BPS / 2n || p.majorityBps >= BPS) throw new ArgError(`${f}.majorityBps: must be in [5000, 10000)`);
     if (p.votingPeriod === 0n) throw new ArgError(`${f}.votingPeriod: must be positive`);
     if (p.executionWindow === 0n) throw new ArgError(`${f}.executionWindow: must be positive`);
+    if (p.votingPeriod + p.timelock > MaxGovLatency) {
+        throw new ArgError(`${f}: votingPeriod + timelock (${p.votingPeriod + p.timelock}) must be at most ${MaxGovLatency} seconds, so a slash veto always executes within slashChallengePeriod`);
+    }
     return { $$type: 'GovParams', ...p };
 }

@@ -52,7 +52,7 @@ export const KIND_FLAGS: Record<ActionKind, string[]> = {
     'delist-proxy': ['root', 'proxy'],
     'set-treasury': ['root', 'treasury'],
     'set-governance': ['root', 'new-governance'],
-    'veto-slash': ['root', 'channel'],
+    'veto-slash': ['root', 'channel', 'fault-seqno'],
     'set-voter': ['voter', 'weight'],
     'set-gov-params': ['params'],
 };
@@ -173,7 +173,9 @@ export async function buildAction(kind: ActionKind, args: string[], env: Proposa
         }
         case 'veto-slash': {
             const channel = await ask('channel', 'WorkerChannel address:', parseAddress);
-            return toRoot(RootWrapper.vetoSlashBody(channel), { channel });
+            const faultSeqno = await ask('fault-seqno', 'Seqno of the fault report (slash.seqno in the channel state):', parseBigint);
+            if (faultSeqno >= 1n << 32n) throw new ArgError('--fault-seqno: must fit in 32 bits');
+            return toRoot(RootWrapper.vetoSlashBody(channel, faultSeqno), { channel, faultSeqno });
         }
         case 'set-voter': {
             const voter = await ask('voter', 'Voter address:', parseAddress);

@@ -1,7 +1,8 @@
 // ClientChannel: every receiver, its refusals (exit code + nothing moved) and the two ways a client leaves.
 import '@ton/test-utils';
-import { Address, beginCell, toNano } from '@ton/core';
+import { Address, beginCell, internal as relaxed, toNano } from '@ton/core';
 import { internal, SendMessageResult } from '@ton/sandbox';
+import { flattenTransaction } from '@ton/test-utils';
 import { balanceOf, CLIENT_DEPOSIT, keys, Network } from '../helpers/network';
 import { useNetworkSnapshot } from '../helpers/fixture';
 import { plain } from '../helpers/state';
@@ -9,7 +10,9 @@ import { advanceTime, expectOnlyBouncesFrom, storageFees, valueOf } from '../hel
 import {
     ClientChannelWrapper,
     ErrAccessDenied,
+    ErrBadParams,
     ErrBadSignature,
+    ErrExpired,
     ErrInsufficientFunds,
     ErrLowValue,
     ErrOldVoucher,
@@ -22,7 +25,10 @@ import {
     StateActive,
     StateClosed,
     StateClosing,
+    storeFinishClose,
+    storeRedeem,
     storeStartClose,
+    WithdrawWindow,
 } from '../../wrappers/ClientChannel';
 import { payoutPayload, signPayload, toUint256, voucherPayload, withdrawPayload } from '../../wrappers/payloads';
 
@@ -74,6 +80,11 @@ async function expectRefused(send: () => Promise<SendMessageResult>, from: Addre
 
 const voucher = (cumulative: bigint) => ch.signVoucher(cumulative, n.clientKeys.secretKey);
 const coSign = (amount: bigint, seqno: bigint, close: boolean) => ch.signWithdraw(amount, seqno, close, n.proxyKeys.secretKey);
+/** The cooperative close the proxy co-signs: the whole remaining balance to the client. */
+async function coopClose() {
+    const { balance, withdrawSeqno } = await ch.getChannelState();
+    return ch.sendCoopWithdraw(n.client.getSender(), { amount: balance, seqno: withdrawSeqno, close: true, signature: coSign(balance, withdrawSeqno, true) });
+}
 const redeem = (cumulative: bigint, via = n.proxyOwner) => ch.sendRedeem(via.getSender(), { amount: cumulative, signature: voucher(cumulative) });
 
 /** Another channel of the same proxy and the same client key (for domain-separation checks). */
@@ -127,7 +138,7 @@ describe('TopUp', () => {
     });
 
     it('refuses a top-up after close (ErrWrongState)', async () => {
-        await ch.sendCoopWithdraw(n.client.getSender(), { amount: 0n, seqno: 0n, close: true, signature: coSign(0n, 0n, true) });
+        await coopClose();
         expect((await ch.getChannelState()).state).toBe(StateClosed);
         await expectRefused(() => ch.sendTopUp(n.client.getSender(), toNano('1')), n.client.address, ErrWrongState);
     });
@@ -261,7 +272,7 @@ describe('Redeem', () => {
 
     it('refuses a redeem after close (ErrWrongState)', async () => {
         const sig = voucher(toNano('1'));
-        await ch.sendCoopWithdraw(n.client.getSender(), { amount: 0n, seqno: 0n, close: true, signature: coSign(0n, 0n, true) });
+        await coopClose();
         await expectRefused(() => ch.sendRedeem(n.proxyOwner.getSender(), { amount: toNano('1'), signature: sig }), n.proxyOwner.address, ErrWrongState);
     });
 
@@ -285,6 +296,44 @@ describe('Redeem', () => {
         expect(after.balance).toBeGreaterThanOrEqual(before.balance - storageFees(r.transactions, ch.address));
         expect(after.ps.pool).toBe(before.ps.pool);
         expect(after.ps.commission).toBe(before.ps.commission);
+    });
+
+    it('attack 7: a payment that bounces after the channel closed (Redeem + FinishClose in one block) goes on to the client; nothing stays locked', async () => {
+        // The Proxy is closed (its payments bounce); the channel is closing and past closeAt.
+        await n.proxy.sendClose(n.proxyOwner.getSender());
+        await n.workerChannel.sendStartUnbond(n.worker.getSender());
+        advance(Number(n.params.workerUnbondDelay) + 1);
+        await n.workerChannel.sendFinishUnbond(n.worker.getSender());
+        await n.proxy.sendFinishClose(n.proxyOwner.getSender());
+        await ch.sendStartClose(n.client.getSender());
+        advance(closeDelay);
+
+        // One wallet transaction sends Redeem then FinishClose: the channel pays out the voucher difference, closes,
+        // and only then does the Proxy's bounce come back.
+        const redeemBody = beginCell().store(storeRedeem({ $$type: 'Redeem', queryId: 1n, amount: toNano('2'), signature: voucher(toNano('2')) })).endCell();
+        const closeBody = beginCell().store(storeFinishClose({ $$type: 'FinishClose', queryId: 2n })).endCell();
+        const clientBefore = await balanceOf(n.bc, n.client.address);
+        const r = await n.proxyOwner.sendMessages([
+            relaxed({ to: ch.address, value: toNano('0.05'), body: redeemBody }),
+            relaxed({ to: ch.address, value: toNano('0.05'), body: closeBody }),
+        ]);
+        expect(r.transactions).toHaveTransaction({ from: ch.address, to: n.proxy.address, success: false, exitCode: Number(ErrWrongState) });
+        const bounce = r.transactions.find((t) => t.inMessage?.info.type === 'internal' && t.inMessage.info.bounced && t.inMessage.info.dest.equals(ch.address));
+        // The bounce reached the channel after FinishClose (it was already closed) and was forwarded to the client.
+        expect(bounce).toBeDefined();
+        const fwd = flattenTransaction(bounce!);
+        expect(fwd.success).toBe(true);
+        expect(bounce!.outMessagesCount).toBe(1);
+        const out = bounce!.outMessages.get(0)!;
+        expect(out.info.dest!.toString()).toBe(n.client.address.toString());
+        expect(out.info.type === 'internal' && out.info.value.coins >= toNano('2') && out.info.value.coins < toNano('2.05')).toBe(true);
+        const cs = await ch.getChannelState();
+        expect(cs.state).toBe(StateClosed);
+        expect(cs.balance).toBe(0n);
+        expect(cs.redeemed).toBe(0n);
+        // The client got its whole deposit back across both payouts; the channel keeps only the storage floor.
+        expect((await balanceOf(n.bc, n.client.address)) - clientBefore).toBeGreaterThanOrEqual(CLIENT_DEPOSIT);
+        expect(await balanceOf(n.bc, ch.address)).toBeLessThanOrEqual(toNano('0.01'));
     });
 });
 
@@ -347,6 +396,14 @@ describe('CoopWithdraw', () => {
         expect(after.ps.pool).toBe(before.ps.pool);
     });
 
+    it('refuses a close whose signed amount is not the whole balance (ErrBadParams): the client takes what was signed, never more', async () => {
+        await expectRefused(
+            () => ch.sendCoopWithdraw(n.client.getSender(), { amount: toNano('1'), seqno: 0n, close: true, signature: coSign(toNano('1'), 0n, true) }),
+            n.client.address,
+            ErrBadParams,
+        );
+    });
+
     it('refuses a withdrawal from anyone but the client (ErrAccessDenied)', async () => {
         await expectRefused(
             () => ch.sendCoopWithdraw(n.stranger.getSender(), { amount: toNano('1'), seqno: 0n, close: false, signature: coSign(toNano('1'), 0n, false) }),
@@ -394,7 +451,7 @@ describe('CoopWithdraw', () => {
     });
 
     it('refuses a withdrawal after close (ErrWrongState)', async () => {
-        await ch.sendCoopWithdraw(n.client.getSender(), { amount: 0n, seqno: 0n, close: true, signature: coSign(0n, 0n, true) });
+        await coopClose();
         await expectRefused(
             () => ch.sendCoopWithdraw(n.client.getSender(), { amount: 0n, seqno: 1n, close: true, signature: coSign(0n, 1n, true) }),
             n.client.address,
@@ -418,6 +475,51 @@ describe('RequestWithdraw / FinishWithdraw', () => {
         cs = await ch.getChannelState();
         expect(cs.pendingWithdraw).toBe(toNano('1'));
         expect(cs.withdrawAt).toBe(BigInt(n.bc.now! + closeDelay));
+    });
+
+    it('attack 2: refuses a request above the balance, e.g. 2^100 (ErrInsufficientFunds)', async () => {
+        await expectRefused(() => ch.sendRequestWithdraw(n.client.getSender(), 2n ** 100n), n.client.address, ErrInsufficientFunds);
+        await expectRefused(() => ch.sendRequestWithdraw(n.client.getSender(), CLIENT_DEPOSIT + 1n), n.client.address, ErrInsufficientFunds);
+    });
+
+    it("attack 2: a request left standing 30 days lapses; a top-up and a 3 TON voucher later, FinishWithdraw is refused (ErrExpired) and the proxy's voucher redeems 3 TON", async () => {
+        await ch.sendRequestWithdraw(n.client.getSender(), CLIENT_DEPOSIT);
+        advance(30 * 24 * 3600);
+        await ch.sendTopUp(n.client.getSender(), toNano('3'));
+        const sig = voucher(toNano('3'));
+        await expectRefused(() => ch.sendFinishWithdraw(n.client.getSender()), n.client.address, ErrExpired);
+        const before = await observe();
+        const r = await ch.sendRedeem(n.proxyOwner.getSender(), { amount: toNano('3'), signature: sig });
+        expect(r.transactions).toHaveTransaction({ from: ch.address, to: n.proxy.address, success: true, value: (v?: bigint) => v !== undefined && v >= toNano('3') });
+        const after = await observe();
+        expect(after.cs.redeemed).toBe(toNano('3'));
+        expect(after.ps.pool + after.ps.commission).toBe(before.ps.pool + before.ps.commission + toNano('3'));
+    });
+
+    it('attack 2: a request lapses WithdrawWindow after withdrawAt (ErrExpired); a new request finishes after a new delay', async () => {
+        await ch.sendRequestWithdraw(n.client.getSender(), toNano('1'));
+        advance(closeDelay + Number(WithdrawWindow));
+        await expectRefused(() => ch.sendFinishWithdraw(n.client.getSender()), n.client.address, ErrExpired);
+        await ch.sendRequestWithdraw(n.client.getSender(), toNano('1'));
+        advance(closeDelay + Number(WithdrawWindow) - 1);
+        const r = await ch.sendFinishWithdraw(n.client.getSender());
+        expect(valueOf(r.transactions, ch.address, n.client.address)).toBeGreaterThanOrEqual(toNano('1'));
+        expect((await ch.getChannelState()).balance).toBe(CLIENT_DEPOSIT - toNano('1'));
+    });
+
+    it('attack 2: a top-up after the request does not raise what it takes; a voucher signed after the top-up still redeems in full', async () => {
+        await ch.sendRequestWithdraw(n.client.getSender(), CLIENT_DEPOSIT);
+        advance(closeDelay);
+        await ch.sendTopUp(n.client.getSender(), toNano('3'));
+        const sig = voucher(toNano('3'));
+        const r = await ch.sendFinishWithdraw(n.client.getSender());
+        const paid = valueOf(r.transactions, ch.address, n.client.address);
+        expect(paid).toBeGreaterThanOrEqual(CLIENT_DEPOSIT);
+        expect(paid).toBeLessThan(CLIENT_DEPOSIT + toNano('0.05'));
+        expect((await ch.getChannelState()).balance).toBe(toNano('3'));
+        const rr = await ch.sendRedeem(n.proxyOwner.getSender(), { amount: toNano('3'), signature: sig });
+        expect(rr.transactions).toHaveTransaction({ from: ch.address, to: n.proxy.address, success: true });
+        expect((await ch.getChannelState()).redeemed).toBe(toNano('3'));
     });
 
     it('refuses a request from anyone but the client (ErrAccessDenied)', async () => {
@@ -482,7 +584,7 @@ describe('RequestWithdraw / FinishWithdraw', () => {
 
     it('refuses to finish a withdrawal after close (ErrWrongState)', async () => {
         await ch.sendRequestWithdraw(n.client.getSender(), toNano('1'));
-        await ch.sendCoopWithdraw(n.client.getSender(), { amount: 0n, seqno: 0n, close: true, signature: coSign(0n, 0n, true) });
+        await coopClose();
         advance(closeDelay);
         await expectRefused(() => ch.sendFinishWithdraw(n.client.getSender()), n.client.address, ErrWrongState);
     });

@@ -297,7 +297,7 @@ describe('Governance governing Root', () => {
         });
 
         it('clears the pending slash; after the challenge period ExecuteSlash finds nothing (ErrNoPendingSlash) and the stake is intact', async () => {
-            const r = await enact(n, [toRoot(n, RootWrapper.vetoSlashBody(channel.address))]);
+            const r = await enact(n, [toRoot(n, RootWrapper.vetoSlashBody(channel.address, 0n))]);
             expect(n.bc.now!).toBeLessThan(reportedAt + Number(CHALLENGE));
             expect(r.transactions).toHaveTransaction({ from: n.gov.address, to: n.root.address, success: true });
             expect(r.transactions).toHaveTransaction({ from: n.root.address, to: channel.address, success: true });
@@ -317,7 +317,7 @@ describe('Governance governing Root', () => {
         });
 
         it('a veto arriving after the slash executed fails at the channel and bounces to Root', async () => {
-            const { id, opensAt } = await proposeAndPass(n, [toRoot(n, RootWrapper.vetoSlashBody(channel.address))]);
+            const { id, opensAt } = await proposeAndPass(n, [toRoot(n, RootWrapper.vetoSlashBody(channel.address, 0n))]);
             n.bc.now = reportedAt + Number(CHALLENGE);
             await channel.sendExecuteSlash(n.stranger.getSender());
             expect((await channel.getChannelState()).stake).toBe(WORKER_STAKE - fault.amount);

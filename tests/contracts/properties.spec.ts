@@ -595,7 +595,7 @@ class Run {
                 const w = op.by === 'gov' ? n.gov : n.stranger;
                 const ex = [e(w.address, n.root.address, OP.VetoSlash, op.by === 'gov' ? 0 : ErrAccessDenied)];
                 if (op.by === 'gov') ex.push(e(n.root.address, WCa, OP.SlashVeto, wc.slash === null ? ErrNoPendingSlash : 0));
-                await this.send(`vetoSlash(${op.by})`, () => n.root.sendAction(w.getSender(), RootWrapper.vetoSlashBody(WCa)), ex);
+                await this.send(`vetoSlash(${op.by})`, () => n.root.sendAction(w.getSender(), RootWrapper.vetoSlashBody(WCa, wc.faultSeqno > 0n ? wc.faultSeqno - 1n : 0n)), ex);
                 if (op.by === 'gov') wc.slash = null;
                 return;
             }
@@ -687,7 +687,7 @@ class Run {
                         return;
                     }
                     case 'slashVeto': {
-                        const body = beginCell().store(storeSlashVeto({ $$type: 'SlashVeto', queryId: 7n })).endCell();
+                        const body = beginCell().store(storeSlashVeto({ $$type: 'SlashVeto', queryId: 7n, faultSeqno: 0n })).endCell();
                         await raw(WCa, ton('0.05'), body, ErrAccessDenied, OP.SlashVeto, `SlashVeto`);
                         return;
                     }

@@ -18,6 +18,7 @@ import {
     ErrTooEarly,
     ErrWrongState,
     ErrZeroAmount,
+    PayoutClaimWindow,
     ProxyWrapper,
     storeProxyRegister,
 } from '../../wrappers/Proxy';
@@ -237,6 +238,7 @@ describe('Proxy', () => {
             expectRefused(await n.proxy.sendAddStake(n.proxyOwner.getSender(), toNano('3'), toNano('0.02') - 1n), n.proxyOwner.address, ErrLowValue);
             await expectProxyUnchanged(before);
         });
+
     });
 
     // ---------- StateCommit ----------
@@ -380,6 +382,18 @@ describe('Proxy', () => {
             await expectProxyUnchanged(before);
         });
 
+        it('attack 8: refuses stake on a closing Proxy (ErrWrongState), so an old equivocation proof cannot be replayed against new stake', async () => {
+            await n.proxy.sendReportEquivocation(n.stranger.getSender(), equivocation());
+            const before = await proxySnap();
+            expect(before.state.stake).toBe(0n);
+            expectRefused(await n.proxy.sendAddStake(n.proxyOwner.getSender(), toNano('3')), n.proxyOwner.address, ErrWrongState);
+            await expectProxyUnchanged(before);
+            // The replayed proof finds nothing to slash; the treasury and the reporter get nothing more.
+            const r = await n.proxy.sendReportEquivocation(n.stranger.getSender(), equivocation());
+            expectRefused(r, n.stranger.address, ErrWrongState);
+            expect(r.transactions).not.toHaveTransaction({ from: n.proxy.address, to: n.treasury.address });
+        });
+
         it('refuses a second report once the stake is gone (ErrWrongState)', async () => {
             await n.proxy.sendReportEquivocation(n.stranger.getSender(), equivocation());
             const before = await proxySnap();
@@ -415,8 +429,12 @@ describe('Proxy', () => {
             const rest = (await n.proxy.getProxyState());
             expect(rest.workerChannels).toBe(0n);
             const r = await n.proxy.sendFinishClose(n.proxyOwner.getSender());
-            expect(r.transactions).toHaveTransaction({ from: n.proxy.address, to: n.proxyOwner.address, success: true, value: (v?: bigint) => v !== undefined && v >= rest.pool + rest.commission });
+            expect(r.transactions).toHaveTransaction({ from: n.proxy.address, to: n.proxyOwner.address, success: true, value: (v?: bigint) => v !== undefined && v >= rest.commission });
             expect((await n.proxy.getProxyState()).state).toBe(STATE_CLOSED);
+            expect((await n.proxy.getProxyState()).pool).toBe(rest.pool); // kept for late claims
+            n.bc.now! += Number(PayoutClaimWindow);
+            const r2 = await n.proxy.sendFinishClose(n.proxyOwner.getSender());
+            expect(r2.transactions).toHaveTransaction({ from: n.proxy.address, to: n.proxyOwner.address, success: true, value: (v?: bigint) => v !== undefined && v >= rest.pool });
         });
     });
 
@@ -481,6 +499,14 @@ describe('Proxy', () => {
             expect(r.transactions).toHaveTransaction({ from: n.proxy.address, to: n.worker.address, success: true, value: (v?: bigint) => v !== undefined && v >= toNano('0.4') });
             expect((await n.proxy.getProxyState()).pool).toBe(toNano('0.5'));
             expect((await n.workerChannel.getChannelState()).paid).toBe(toNano('0.4'));
+        });
+
+        it('refuses a LatePayout from an address that is not the derived channel of the named worker (ErrAccessDenied)', async () => {
+            await redeem(toNano('1'));
+            const before = await proxySnap();
+            const r = await n.proxy.send(n.worker.getSender(), { value: toNano('0.1') }, { $$type: 'LatePayout', queryId: 0n, amount: toNano('0.5'), worker: n.worker.address });
+            expectRefused(r, n.worker.address, ErrAccessDenied);
+            await expectProxyUnchanged(before);
         });
 
         it('refuses a PayoutRequest from an address that is not an open channel (ErrAccessDenied)', async () => {
@@ -595,11 +621,13 @@ describe('Proxy', () => {
 
     // ---------- close lifecycle ----------
     describe('close lifecycle', () => {
-        it('ProxyClose: the Proxy starts closing, leaves Root and returns the excess', async () => {
-            const r = await n.proxy.sendClose(n.proxyOwner.getSender(), toNano('1'));
+        it('ProxyClose: the Proxy starts closing and leaves Root; attack 8: the owner\'s value pays the UnregisterProxy notice, not the stake', async () => {
+            const before = await balanceOf(n.bc, n.proxy.address);
+            const r = await n.proxy.sendClose(n.proxyOwner.getSender(), toNano('0.02'));
             expect(r.transactions).toHaveTransaction({ from: n.proxyOwner.address, to: n.proxy.address, success: true });
             expect(r.transactions).toHaveTransaction({ from: n.proxy.address, to: n.root.address, success: true });
-            expect(r.transactions).toHaveTransaction({ from: n.proxy.address, to: n.proxyOwner.address, value: (v?: bigint) => v !== undefined && v > toNano('0.98') });
+            // Nothing came out of the Proxy's own funds: what is left of the owner's value stays as owner surplus.
+            expect(await balanceOf(n.bc, n.proxy.address)).toBeGreaterThanOrEqual(before);
             const ps = await n.proxy.getProxyState();
             expect(ps.state).toBe(STATE_CLOSING);
             expect(ps.registered).toBe(false);
@@ -607,6 +635,12 @@ describe('Proxy', () => {
             expect(ps.closeAt).toBe(BigInt(n.bc.now!) + DEFAULT_PARAMS.proxyCloseDelay);
             expect(ps.stake).toBe(PROXY_STAKE);
             expect(await n.root.getProxy(n.proxy.address)).toBeNull();
+        });
+
+        it('refuses a ProxyClose with less than FeeSimple attached (ErrLowValue)', async () => {
+            const before = await proxySnap();
+            expectRefused(await n.proxy.sendClose(n.proxyOwner.getSender(), toNano('0.02') - 1n), n.proxyOwner.address, ErrLowValue);
+            await expectProxyUnchanged(before);
         });
 
         it('refuses ProxyClose from anyone but the owner (ErrAccessDenied) and a second ProxyClose (ErrWrongState)', async () => {
@@ -641,7 +675,7 @@ describe('Proxy', () => {
             await expectProxyUnchanged(before, n.proxy, STORAGE_SLACK);
         });
 
-        it('after eviction and unbonding, ProxyFinishClose pays the owner stake + commission + pool + surplus, keeping the floor', async () => {
+        it('after eviction and unbonding, ProxyFinishClose pays the owner stake + commission + surplus; the pool follows after PayoutClaimWindow, keeping the floor', async () => {
             await redeem(toNano('2'));
             await settleForClose();
             expect((await n.workerChannel.getChannelState()).state).toBe(WORKER_CLOSED);
@@ -655,21 +689,74 @@ describe('Proxy', () => {
             const r = await n.proxy.sendFinishClose(n.proxyOwner.getSender());
             expect(r.transactions).toHaveTransaction({
                 from: n.proxy.address, to: n.proxyOwner.address, success: true,
-                value: (v?: bigint) => v !== undefined && v >= ps.stake + ps.pool + ps.commission,
+                value: (v?: bigint) => v !== undefined && v >= ps.stake + ps.commission,
             });
-            const after = await n.proxy.getProxyState();
+            let after = await n.proxy.getProxyState();
             expect(after.state).toBe(STATE_CLOSED);
             expect(after.stake).toBe(0n);
             expect(after.commission).toBe(0n);
+            expect(after.pool).toBe(ps.pool);
+            expect(after.closeAt).toBe(BigInt(n.bc.now!) + PayoutClaimWindow);
+            expect(await balanceOf(n.bc, n.proxy.address)).toBeGreaterThanOrEqual(ps.pool);
+
+            // the claim window: the second ProxyFinishClose is too early until it ends
+            n.bc.now = Number(after.closeAt) - 1;
+            let before = await proxySnap();
+            expectRefused(await n.proxy.sendFinishClose(n.proxyOwner.getSender()), n.proxyOwner.address, ErrTooEarly);
+            await expectProxyUnchanged(before, n.proxy, toNano('0.01')); // 30 days of storage fees
+            n.bc.now = Number(after.closeAt);
+            const r2 = await n.proxy.sendFinishClose(n.proxyOwner.getSender());
+            expect(r2.transactions).toHaveTransaction({ from: n.proxy.address, to: n.proxyOwner.address, success: true, value: (v?: bigint) => v !== undefined && v >= ps.pool });
+            after = await n.proxy.getProxyState();
             expect(after.pool).toBe(0n);
+            // nothing left to take: a third one is refused
+            before = await proxySnap();
+            expectRefused(await n.proxy.sendFinishClose(n.proxyOwner.getSender()), n.proxyOwner.address, ErrWrongState);
             const left = await balanceOf(n.bc, n.proxy.address);
             expect(left).toBeLessThanOrEqual(MIN_STORAGE);
             expect(left).toBeGreaterThan(MIN_STORAGE - STORAGE_SLACK);
-            // the owner receives everything above the floor, less gas and forwarding fees
+            // the owner receives everything above the floor, less gas and forwarding fees (and storage over the window)
             const expected = proxyBal - MIN_STORAGE;
             const gain = (await balanceOf(n.bc, n.proxyOwner.address)) - ownerBal;
             expect(gain).toBeLessThanOrEqual(expected);
-            expect(gain).toBeGreaterThan(expected - toNano('0.02'));
+            expect(gain).toBeGreaterThan(expected - toNano('0.05'));
+        });
+
+        it("attack 6: the owner cannot keep a worker's signed payout: it bounces for lack of pool, the worker is evicted and unbonded, the owner redeems and closes, and the worker still claims it", async () => {
+            const signed = n.workerChannel.signPayout(toNano('1'), n.proxyKeys.secretKey);
+            // 1. the payout bounces: the pool is empty
+            let r = await n.workerChannel.sendClaim(n.worker.getSender(), { amount: toNano('1'), signature: signed });
+            expect(r.transactions).toHaveTransaction({ from: n.workerChannel.address, to: n.proxy.address, success: false, exitCode: Number(ErrInsufficientFunds) });
+            expect((await n.workerChannel.getChannelState()).paid).toBe(0n);
+            // 2. the owner evicts the worker, 3. the unbond finishes
+            await n.proxy.sendClose(n.proxyOwner.getSender());
+            await n.proxy.sendEvictWorker(n.proxyOwner.getSender(), n.worker.address);
+            n.bc.now! += Number(DEFAULT_PARAMS.workerUnbondDelay);
+            await n.workerChannel.sendFinishUnbond(n.stranger.getSender());
+            expect((await n.workerChannel.getChannelState()).state).toBe(WORKER_CLOSED);
+            expect((await n.proxy.getProxyState()).workerChannels).toBe(0n);
+            // 4. the owner redeems the client's vouchers (pool 1.8) and 5. finishes the close
+            await redeem(toNano('2'));
+            const pool = (await n.proxy.getProxyState()).pool;
+            expect(pool).toBe(toNano('1.8'));
+            r = await n.proxy.sendFinishClose(n.proxyOwner.getSender());
+            // the owner gets its stake, commission and surplus, not the pool
+            expect(r.transactions).toHaveTransaction({ from: n.proxy.address, to: n.proxyOwner.address, success: true, value: (v?: bigint) => v !== undefined && v >= PROXY_STAKE && v < PROXY_STAKE + pool });
+            expect(await balanceOf(n.bc, n.proxy.address)).toBeGreaterThanOrEqual(pool);
+            expect((await n.proxy.getProxyState()).state).toBe(STATE_CLOSED);
+            expect((await n.proxy.getProxyState()).pool).toBe(pool);
+            // The worker claims the signed payout on its closed channel, within the claim window.
+            n.bc.now! += Number(PayoutClaimWindow) - 1;
+            const workerBefore = await balanceOf(n.bc, n.worker.address);
+            r = await n.workerChannel.sendClaim(n.worker.getSender(), { amount: toNano('1'), signature: signed });
+            expect(r.transactions).toHaveTransaction({ from: n.proxy.address, to: n.worker.address, success: true, value: (v?: bigint) => v !== undefined && v >= toNano('1') });
+            expect((await balanceOf(n.bc, n.worker.address)) - workerBefore).toBeGreaterThan(toNano('0.98'));
+            expect((await n.workerChannel.getChannelState()).paid).toBe(toNano('1'));
+            expect((await n.proxy.getProxyState()).pool).toBe(pool - toNano('1'));
+            // The owner gets only what no signature covers, after the window.
+            n.bc.now! += 1;
+            r = await n.proxy.sendFinishClose(n.proxyOwner.getSender());
+            expect(r.transactions).toHaveTransaction({ from: n.proxy.address, to: n.proxyOwner.address, success: true, value: (v?: bigint) => v !== undefined && v >= toNano('0.8') && v < toNano('0.9') });
         });
 
         it('a closed Proxy refuses a ChannelPayment (ErrWrongState); the bounce restores the ClientChannel', async () => {

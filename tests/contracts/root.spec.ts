@@ -491,7 +491,7 @@ describe('Root', () => {
         it('forwards a veto to the channel, which drops its pending slash', async () => {
             await reportFault();
             const v = await n.root.getVersion();
-            const r = await act(RootWrapper.vetoSlashBody(n.workerChannel.address));
+            const r = await act(RootWrapper.vetoSlashBody(n.workerChannel.address, 0n));
             expect(r.transactions).toHaveTransaction({ from: n.gov.address, to: n.root.address, success: true });
             expect(r.transactions).toHaveTransaction({ from: n.root.address, to: n.workerChannel.address, success: true });
             expect((await n.workerChannel.getChannelState()).slash).toBeNull();
@@ -501,7 +501,7 @@ describe('Root', () => {
         it('a veto for a channel with nothing pending bounces back to Root and changes nothing', async () => {
             const before = await rootState();
             const ws = await n.workerChannel.getChannelState();
-            const r = await act(RootWrapper.vetoSlashBody(n.workerChannel.address));
+            const r = await act(RootWrapper.vetoSlashBody(n.workerChannel.address, 0n));
             expect(r.transactions).toHaveTransaction({ from: n.root.address, to: n.workerChannel.address, success: false, exitCode: Number(ErrNoPendingSlash) });
             expect(r.transactions).toHaveTransaction({ from: n.workerChannel.address, to: n.root.address, inMessageBounced: true, success: true });
             const after = await rootState();
@@ -512,7 +512,7 @@ describe('Root', () => {
         it('refuses a veto from a stranger (ErrAccessDenied); the slash stays pending', async () => {
             await reportFault();
             const before = await rootState();
-            const r = await act(RootWrapper.vetoSlashBody(n.workerChannel.address), n.stranger);
+            const r = await act(RootWrapper.vetoSlashBody(n.workerChannel.address, 0n), n.stranger);
             expectRefused(r, n.stranger.address, ErrAccessDenied);
             expect(r.transactions).not.toHaveTransaction({ from: n.root.address, to: n.workerChannel.address });
             await expectRootUnchanged(before);

@@ -10,6 +10,7 @@ import { advanceTime, expectOnlyBouncesFrom, storageFees, valueOf } from '../hel
 import {
     ErrAccessDenied,
     ErrBadSignature,
+    ErrInsufficientFunds,
     ErrLowValue,
     ErrNoPendingSlash,
     ErrOldVoucher,
@@ -25,6 +26,7 @@ import {
     WorkerChannelWrapper,
     WorkerClosed,
     WorkerNew,
+    WorkerSuspended,
     WorkerUnbonding,
 } from '../../wrappers/WorkerChannel';
 import { RootWrapper } from '../../wrappers/Root';
@@ -117,7 +119,7 @@ function report(over: Partial<FaultReport> = {}): FaultReport {
 const signed = (f: FaultReport, ch = wc) => ({ ...f, signature: ch.signFault(f, n.proxyKeys.secretKey) });
 const sendFault = (f: FaultReport, via = n.stranger) => wc.sendReportFault(via.getSender(), signed(f));
 
-const vetoViaRoot = (channel: Address) => n.root.sendAction(n.gov.getSender(), RootWrapper.vetoSlashBody(channel));
+const vetoViaRoot = (channel: Address, seqno = 0n) => n.root.sendAction(n.gov.getSender(), RootWrapper.vetoSlashBody(channel, seqno));
 
 // ---------- WorkerStake ----------
 
@@ -404,7 +406,7 @@ describe('ExecuteSlash', () => {
         const after = await observe();
         expect(after.ws.stake).toBe(WORKER_STAKE - toNano('0.3'));
         expect(after.ws.slash).toBeNull();
-        expect(after.ws.state).toBe(WorkerActive);
+        expect(after.ws.state).toBe(WorkerSuspended); // 0.7 TON left, below minStake (1 TON)
         expect(after.ws.paid).toBe(before.ws.paid);
         expect(after.balance).toBeGreaterThanOrEqual(after.ws.stake);
         expect(after.pool).toBe(before.pool);
@@ -414,6 +416,51 @@ describe('ExecuteSlash', () => {
 
     it('refuses with nothing pending (ErrNoPendingSlash)', async () => {
         await expectRefused(() => wc.sendExecuteSlash(n.stranger.getSender()), n.stranger.address, ErrNoPendingSlash);
+    });
+
+    it('attack 3: a worker slashed to zero leaves Active (Suspended), cannot be reported again, keeps its signed earnings claimable, and is Active again only once topped up to minStake', async () => {
+        await fundPool(toNano('2')); // pool 1.8
+        const earned = payout(toNano('0.4')); // signed while the worker was active
+        await sendFault(report({ amount: WORKER_STAKE }));
+        advance(challenge);
+        await wc.sendExecuteSlash(n.stranger.getSender());
+        let ws = await wc.getChannelState();
+        expect(ws.stake).toBe(0n);
+        expect(ws.state).toBe(WorkerSuspended);
+        // The Proxy still counts the channel (it is not closed), but the getter tells the proxy agent not to route to it.
+        expect(await n.proxy.getIsWorkerChannel(wc.address)).toBe(true);
+
+        // Nothing left to slash: no new report.
+        await expectRefused(() => sendFault(report({ seqno: 1n })), n.stranger.address, ErrInsufficientFunds);
+
+        // Earned money stays claimable.
+        const r = await wc.sendClaim(n.stranger.getSender(), { amount: toNano('0.4'), signature: earned });
+        expect(r.transactions).toHaveTransaction({ from: n.proxy.address, to: n.worker.address, op: OP_PAYOUT_SENT, success: true });
+        expect((await wc.getChannelState()).paid).toBe(toNano('0.4'));
+
+        // A top-up below minStake keeps it suspended (and reportable again); reaching minStake reactivates it.
+        await wc.sendStake(n.worker.getSender(), toNano('0.5'));
+        ws = await wc.getChannelState();
+        expect(ws.state).toBe(WorkerSuspended);
+        expect(ws.stake).toBe(toNano('0.5'));
+        await wc.sendStake(n.worker.getSender(), toNano('0.5'));
+        ws = await wc.getChannelState();
+        expect(ws.state).toBe(WorkerActive);
+        expect(ws.stake).toBe(WORKER_STAKE);
+        expect((await n.proxy.getProxyState()).workerChannels).toBe(1n); // counted once, never twice
+    });
+
+    it('attack 3: a suspended worker can still unbond and leave with what is left', async () => {
+        await sendFault(report({ amount: toNano('0.6') }));
+        advance(challenge);
+        await wc.sendExecuteSlash(n.stranger.getSender());
+        expect((await wc.getChannelState()).state).toBe(WorkerSuspended);
+        await wc.sendStartUnbond(n.worker.getSender());
+        advance(unbondDelay);
+        const r = await wc.sendFinishUnbond(n.stranger.getSender());
+        expect(valueOf(r.transactions, wc.address, n.worker.address)).toBeGreaterThanOrEqual(toNano('0.4'));
+        expect((await wc.getChannelState()).state).toBe(WorkerClosed);
+        expect((await n.proxy.getProxyState()).workerChannels).toBe(0n);
     });
 
     it('refuses a value below FeeFinish (ErrLowValue)', async () => {
@@ -426,12 +473,12 @@ describe('ExecuteSlash', () => {
 // ---------- SlashVeto ----------
 
 describe('SlashVeto', () => {
-    const vetoBody = () => beginCell().store(storeSlashVeto({ $$type: 'SlashVeto', queryId: 0n })).endCell();
+    const vetoBody = () => beginCell().store(storeSlashVeto({ $$type: 'SlashVeto', queryId: 0n, faultSeqno: 0n })).endCell();
 
     it('refuses a veto sent directly by a stranger, the worker or the Proxy (ErrAccessDenied)', async () => {
         await sendFault(report());
-        await expectRefused(() => wc.send(n.stranger.getSender(), { value: toNano('0.05') }, { $$type: 'SlashVeto', queryId: 0n }), n.stranger.address, ErrAccessDenied);
-        await expectRefused(() => wc.send(n.worker.getSender(), { value: toNano('0.05') }, { $$type: 'SlashVeto', queryId: 0n }), n.worker.address, ErrAccessDenied);
+        await expectRefused(() => wc.send(n.stranger.getSender(), { value: toNano('0.05') }, { $$type: 'SlashVeto', queryId: 0n, faultSeqno: 0n }), n.stranger.address, ErrAccessDenied);
+        await expectRefused(() => wc.send(n.worker.getSender(), { value: toNano('0.05') }, { $$type: 'SlashVeto', queryId: 0n, faultSeqno: 0n }), n.worker.address, ErrAccessDenied);
         await expectRefused(
             () => n.bc.sendMessage(internal({ from: n.proxy.address, to: wc.address, value: toNano('0.05'), body: vetoBody() })),
             n.proxy.address,
@@ -451,6 +498,33 @@ describe('SlashVeto', () => {
 
     it('refuses a veto through Root with nothing pending (ErrNoPendingSlash)', async () => {
         await expectRefused(() => vetoViaRoot(wc.address), n.root.address, ErrNoPendingSlash);
+    });
+
+    it('attack 5: a veto for fault #0 arriving after #0 executed does not clear fault #1 (ErrNoPendingSlash); #1 still executes', async () => {
+        await sendFault(report({ seqno: 0n, amount: toNano('0.1') }));
+        advance(challenge);
+        await wc.sendExecuteSlash(n.stranger.getSender());
+        await sendFault(report({ seqno: 1n, amount: toNano('0.2') }));
+        const pending = (await wc.getChannelState()).slash!;
+        expect(pending.seqno).toBe(1n);
+
+        await expectRefused(() => vetoViaRoot(wc.address, 0n), n.root.address, ErrNoPendingSlash);
+        expect((await wc.getChannelState()).slash).toEqual(pending);
+
+        advance(challenge);
+        const r = await wc.sendExecuteSlash(n.stranger.getSender());
+        expect(valueOf(r.transactions, wc.address, n.treasury.address)).toBe(toNano('0.2'));
+        expect((await wc.getChannelState()).stake).toBe(WORKER_STAKE - toNano('0.3'));
+    });
+
+    it('attack 5: a veto naming the pending fault clears exactly that one', async () => {
+        await sendFault(report({ seqno: 0n }));
+        advance(challenge);
+        await wc.sendExecuteSlash(n.stranger.getSender());
+        await sendFault(report({ seqno: 1n }));
+        const r = await vetoViaRoot(wc.address, 1n);
+        expect(r.transactions).toHaveTransaction({ from: n.root.address, to: wc.address, success: true });
+        expect((await wc.getChannelState()).slash).toBeNull();
     });
 });
 
@@ -536,8 +610,11 @@ describe('FinishUnbond', () => {
         expect(await n.proxy.getIsWorkerChannel(wc.address)).toBe(false);
         expect(await balanceOf(n.bc, wc.address)).toBeLessThanOrEqual(toNano('0.01')); // only the storage floor
 
+        // A payout the proxy signed stays claimable after the close (LatePayout, authenticated by derivation).
         await fundPool(toNano('1'));
-        await expectRefused(() => claim(toNano('0.1')), n.stranger.address, ErrWrongState);
+        const late = await claim(toNano('0.1'));
+        expect(late.transactions).toHaveTransaction({ from: n.proxy.address, to: n.worker.address, op: OP_PAYOUT_SENT, success: true });
+        expect((await wc.getChannelState()).paid).toBe(toNano('0.1'));
         await expectRefused(() => sendFault(report()), n.stranger.address, ErrWrongState);
         await expectRefused(() => wc.sendStake(n.worker.getSender(), toNano('1')), n.worker.address, ErrWrongState);
         await expectRefused(() => wc.sendStartUnbond(n.worker.getSender()), n.worker.address, ErrWrongState);
@@ -572,8 +649,10 @@ describe('lifecycle', () => {
         expect((await wc.getChannelState()).state).toBe(WorkerClosed);
         expect((await n.proxy.getProxyState()).workerChannels).toBe(0n);
 
-        // a payout not claimed before the close is gone
-        await expectRefused(() => claim(toNano('0.6')), n.stranger.address, ErrWrongState);
+        // a payout signed before the close is still claimable after it
+        r = await claim(toNano('0.6'));
+        expect(valueOf(r.transactions, n.proxy.address, n.worker.address)).toBeGreaterThanOrEqual(toNano('0.1'));
+        expect((await n.proxy.getProxyState()).pool).toBe(toNano('1.2'));
     });
 
     it('slash executed: a fault reported during unbonding blocks the exit until the treasury is paid', async () => {

@@ -73,7 +73,7 @@ describe('buildAction', () => {
         await expectAction('delist-proxy', [...r, '--proxy', o], ROOT, RootWrapper.delistProxyBody(OTHER));
         await expectAction('set-treasury', [...r, '--treasury', o], ROOT, RootWrapper.setTreasuryBody(OTHER));
         await expectAction('set-governance', [...r, '--new-governance', o], ROOT, RootWrapper.setGovernanceBody(OTHER));
-        await expectAction('veto-slash', [...r, '--channel', o, '--value', '0.2'], ROOT, RootWrapper.vetoSlashBody(OTHER), toNano('0.2'));
+        await expectAction('veto-slash', [...r, '--channel', o, '--fault-seqno', '3', '--value', '0.2'], ROOT, RootWrapper.vetoSlashBody(OTHER, 3n), toNano('0.2'));
     });
 
     it('addresses set-voter and set-gov-params to Governance itself', async () => {
@@ -90,11 +90,15 @@ describe('buildAction', () => {
     });
 
     it('prompts for absent values when it has a ui', async () => {
-        const answers: Record<string, string> = { 'Root address:': ROOT.toString(), 'WorkerChannel address:': OTHER.toString() };
+        const answers: Record<string, string> = {
+            'Root address:': ROOT.toString(),
+            'WorkerChannel address:': OTHER.toString(),
+            'Seqno of the fault report (slash.seqno in the channel state):': '2',
+        };
         const asked: string[] = [];
         const built = await buildAction('veto-slash', [], { ...env, ui: { input: async (m) => (asked.push(m), answers[m]) } });
         expect(asked.sort()).toEqual(Object.keys(answers).sort());
-        expect(built.action.body.equals(RootWrapper.vetoSlashBody(OTHER))).toBe(true);
+        expect(built.action.body.equals(RootWrapper.vetoSlashBody(OTHER, 2n))).toBe(true);
     });
 
     it('has a flag list for every kind', () => {
