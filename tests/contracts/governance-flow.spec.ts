@@ -2,9 +2,9 @@
 // action of an executed proposal. Voters a/b/c weigh 50/30/20; a proposes, b's yes passes it early.
 import '@ton/test-utils';
 import { Blockchain, SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox';
-import { Cell, toNano } from '@ton/core';
-import { DEFAULT_GOV_PARAMS, ErrNotPassed, GovernanceWrapper, ProposalAction } from '../../wrappers/Governance';
-import { compiledChildCodes, DEFAULT_PARAMS, ErrAccessDenied, ErrBadParams, Params, RootWrapper } from '../../wrappers/Root';
+import { beginCell, Cell, internal, toNano } from '@ton/core';
+import { DEFAULT_GOV_PARAMS, ErrNotPassed, ErrTooManyProposals, GovernanceWrapper, packActions, ProposalAction, storeCleanup, storePropose } from '../../wrappers/Governance';
+import { compiledChildCodes, DEFAULT_PARAMS, ErrAccessDenied, ErrBadParams, GovMargin, MaxGovLatency, Params, RootWrapper } from '../../wrappers/Root';
 import { ProxyWrapper } from '../../wrappers/Proxy';
 import { ErrNoPendingSlash, WorkerActive, WorkerChannelWrapper } from '../../wrappers/WorkerChannel';
 import { modelId, toUint256 } from '../../wrappers/payloads';
@@ -18,9 +18,9 @@ const ACTION_VALUE = toNano('0.05');
 const GOV_FUNDS = toNano('20');
 const PROXY_STAKE = toNano('10');
 const WORKER_STAKE = toNano('1');
-// The challenge period must outlast the governance timelock, or a veto could never arrive in time.
-const CHALLENGE = 2n * 24n * 3600n;
-const ROOT_PARAMS: Params = { ...DEFAULT_PARAMS, slashChallengePeriod: CHALLENGE, workerUnbondDelay: 3n * 24n * 3600n };
+// The smallest challenge period Root accepts: Governance's worst-case latency (votingPeriod + timelock) plus a margin.
+const CHALLENGE = MaxGovLatency + GovMargin;
+const ROOT_PARAMS: Params = { ...DEFAULT_PARAMS, slashChallengePeriod: CHALLENGE, workerUnbondDelay: 5n * 24n * 3600n };
 const IMAGE = 0x1111222233334444555566667777888899990000aaaabbbbccccddddeeeeffffn;
 
 interface Net {
@@ -316,16 +316,62 @@ describe('Governance governing Root', () => {
             expect(st.faultSeqno).toBe(1n);
         });
 
-        it('a veto arriving after the slash executed fails at the channel and bounces to Root', async () => {
+        it('attack 5: a veto for fault #0 arriving after #0 executed fails at the channel and does not clear fault #1', async () => {
             const { id, opensAt } = await proposeAndPass(n, [toRoot(n, RootWrapper.vetoSlashBody(channel.address, 0n))]);
             n.bc.now = reportedAt + Number(CHALLENGE);
             await channel.sendExecuteSlash(n.stranger.getSender());
             expect((await channel.getChannelState()).stake).toBe(WORKER_STAKE - fault.amount);
+            // fault #1 is reported before the veto for #0 is executed
+            const f1 = { ...fault, seqno: 1n, amount: toNano('0.1'), requestId: 78n };
+            await channel.sendReportFault(n.stranger.getSender(), { ...f1, signature: channel.signFault(f1, proxyKeys.secretKey) });
+            const pending = (await channel.getChannelState()).slash!;
+            expect(pending.seqno).toBe(1n);
             n.bc.now = Math.max(opensAt, n.bc.now!);
             const r = await n.gov.sendExecute(n.stranger.getSender(), id);
             expect(r.transactions).toHaveTransaction({ from: n.root.address, to: channel.address, success: false, exitCode: Number(ErrNoPendingSlash) });
             expect(r.transactions).toHaveTransaction({ from: channel.address, to: n.root.address, inMessageBounced: true });
-            expect((await channel.getChannelState()).stake).toBe(WORKER_STAKE - fault.amount);
+            expect((await channel.getChannelState()).slash).toEqual(pending);
+            n.bc.now = Number(pending.executeAt);
+            await channel.sendExecuteSlash(n.stranger.getSender());
+            expect((await channel.getChannelState()).stake).toBe(WORKER_STAKE - fault.amount - f1.amount);
+        });
+
+        it('attack 4: a voter flooding proposals (re-opened in the same transaction as their Cleanup) cannot stop a veto, which executes before the slash even without an early pass', async () => {
+            const ping = (k: number): ProposalAction => ({ to: n.stranger.address, value: 1n, body: beginCell().storeUint(k, 32).endCell() });
+            const proposeBody = (k: number) => beginCell().store(storePropose({ $$type: 'Propose', queryId: BigInt(k), actions: packActions([ping(k)]) })).endCell();
+            const cleanupBody = (id: bigint) => beginCell().store(storeCleanup({ $$type: 'Cleanup', queryId: 0n, proposalId: id })).endCell();
+            // c (20 %) tries to take 16 slots at once: only its quota is accepted.
+            const flood = await n.c.sendMessages(Array.from({ length: 16 }, (_, k) => internal({ to: n.gov.address, value: toNano('0.05'), body: proposeBody(k) })));
+            expect(flood.transactions.filter((t) => t.description.type === 'generic' && t.description.computePhase.type === 'vm' && t.description.computePhase.exitCode === Number(ErrTooManyProposals)).length).toBe(14);
+            expect(await n.gov.getOpenProposalsOf(n.c.address)).toBe(2n);
+            const floodIds = [0n, 1n];
+            // a and b vote them down: they can no longer pass, and c cleans up and re-proposes in one transaction.
+            for (const id of floodIds) await n.gov.sendVote(n.a.getSender(), id, false);
+            const again = await n.c.sendMessages([
+                ...floodIds.map((id) => internal({ to: n.gov.address, value: toNano('0.05'), body: cleanupBody(id) })),
+                ...Array.from({ length: 16 }, (_, k) => internal({ to: n.gov.address, value: toNano('0.05'), body: proposeBody(100 + k) })),
+            ]);
+            expect(again.transactions).toHaveTransaction({ to: n.gov.address, success: true });
+            expect(await n.gov.getOpenProposalsOf(n.c.address)).toBe(2n);
+            expect(await n.gov.getOpenProposals()).toBe(2n);
+
+            // The veto: proposed by a within GovMargin of the report; c votes no, b stays silent, so it passes only
+            // at its deadline (a's 50 of 50 cast, quorum 50 %) — the worst case.
+            n.bc.now = reportedAt + Number(GovMargin) - 60;
+            const id = await n.gov.getNextProposalId();
+            const p = await n.gov.sendPropose(n.a.getSender(), [toRoot(n, RootWrapper.vetoSlashBody(channel.address, 0n))]);
+            expect(p.transactions).toHaveTransaction({ from: n.a.address, to: n.gov.address, success: true });
+            await n.gov.sendVote(n.c.getSender(), id, false);
+            expect((await n.gov.getProposal(id))!.passedAt).toBe(0n);
+            const opensAt = Number(await n.gov.getProposalOpensAt(id)) || Number((await n.gov.getProposal(id))!.deadline + TIMELOCK);
+            const executeAt = Number((await channel.getChannelState()).slash!.executeAt);
+            expect(opensAt).toBeLessThan(executeAt); // votingPeriod + timelock <= MaxGovLatency < challenge - margin
+            n.bc.now = opensAt;
+            const r = await n.gov.sendExecute(n.stranger.getSender(), id);
+            expect(r.transactions).toHaveTransaction({ from: n.root.address, to: channel.address, success: true });
+            const st = await channel.getChannelState();
+            expect(st.slash).toBeNull();
+            expect(st.stake).toBe(WORKER_STAKE);
         });
 
         it('delists the proxy through a proposal: Root forgets it and the Proxy is banned and closing', async () => {

@@ -22,7 +22,10 @@ import {
     GovernanceWrapper,
     GovParams,
     MaxActions,
+    MaxGovLatency,
     MaxOpenProposals,
+    MaxProposalCells,
+    MaxProposalsPerVoter,
     packActions,
     ProposalAction,
     VoterWeight,
@@ -217,20 +220,46 @@ describe('Governance', () => {
             });
         }
 
-        it('refuses a 17th open proposal (ErrTooManyProposals) until a slot is cleaned up', async () => {
-            for (let i = 0; i < Number(MaxOpenProposals); i++) await propose(ctx, ctx.c);
-            expect(await ctx.gov.getOpenProposals()).toBe(MaxOpenProposals);
+        it('attack 4: one voter holds at most MaxProposalsPerVoter open proposals (ErrTooManyProposals); the other voters keep their slots', async () => {
+            for (let i = 0; i < Number(MaxProposalsPerVoter); i++) await propose(ctx, ctx.c);
+            expect(await ctx.gov.getOpenProposalsOf(ctx.c.address)).toBe(MaxProposalsPerVoter);
             const before = await snapshot(ctx);
-            const r = await ctx.gov.sendPropose(ctx.a.getSender(), [pingAction(ctx)]);
-            await expectRefused(ctx, r, ctx.a.address, ErrTooManyProposals, before);
+            const r = await ctx.gov.sendPropose(ctx.c.getSender(), [pingAction(ctx)]);
+            await expectRefused(ctx, r, ctx.c.address, ErrTooManyProposals, before);
+            await propose(ctx, ctx.a);
+            await propose(ctx, ctx.b);
+            expect(await ctx.gov.getOpenProposals()).toBe(MaxProposalsPerVoter + 2n);
 
-            // c's proposals (20%) fail at their deadline; cleaning one frees a slot.
+            // c's proposals (20%) fail at their deadline; cleaning one frees one of c's slots.
             ctx.bc.now = T0 + Number(VOTING);
             expect((await ctx.gov.sendCleanup(ctx.stranger.getSender(), 0n)).transactions).toHaveTransaction({ to: ctx.gov.address, success: true });
-            expect(await ctx.gov.getOpenProposals()).toBe(MaxOpenProposals - 1n);
-            const id = await propose(ctx, ctx.a);
-            expect(id).toBe(MaxOpenProposals);
-            expect(await ctx.gov.getOpenProposals()).toBe(MaxOpenProposals);
+            expect(await ctx.gov.getOpenProposalsOf(ctx.c.address)).toBe(MaxProposalsPerVoter - 1n);
+            await propose(ctx, ctx.c);
+            expect(await ctx.gov.getOpenProposalsOf(ctx.c.address)).toBe(MaxProposalsPerVoter);
+            expect(MaxOpenProposals).toBe(64n * MaxProposalsPerVoter); // every voter's quota fits
+        });
+
+        it('attack 4: a proposal that can no longer pass fails early, so Cleanup frees its slot before the deadline', async () => {
+            const id = await propose(ctx, ctx.c); // yes 20
+            await vote(ctx, ctx.b, id, false); // no 30: a's 50 could still make yes 70 > 50%
+            let before = await snapshot(ctx);
+            await expectRefused(ctx, await ctx.gov.sendCleanup(ctx.stranger.getSender(), id), ctx.stranger.address, ErrNotCleanable, before);
+            await vote(ctx, ctx.a, id, false); // no 80: even all the rest could not reach a majority
+            ctx.bc.now = T0 + 1;
+            const r = await ctx.gov.sendCleanup(ctx.stranger.getSender(), id);
+            expect(r.transactions).toHaveTransaction({ from: ctx.stranger.address, to: ctx.gov.address, success: true });
+            expect(await ctx.gov.getProposal(id)).toBeNull();
+            expect(await ctx.gov.getOpenProposalsOf(ctx.c.address)).toBe(0n);
+            expect(await ctx.gov.getOpenProposals()).toBe(0n);
+        });
+
+        it(`attack 1: refuses actions holding more than MaxProposalCells (${MaxProposalCells}) cells (ErrBadActions); Governance's storage per proposal is bounded`, async () => {
+            const chain = (n: number): Cell => (n === 0 ? beginCell().storeUint(0, 8).endCell() : beginCell().storeUint(n, 16).storeRef(chain(n - 1)).endCell());
+            const big: ProposalAction = { to: ctx.target.address, value: ACTION_VALUE, body: chain(Number(MaxProposalCells)) };
+            const before = await snapshot(ctx);
+            await expectRefused(ctx, await ctx.gov.sendPropose(ctx.a.getSender(), [big]), ctx.a.address, ErrBadActions, before);
+            // the same action just under the bound is accepted (body + the action cell itself = MaxProposalCells)
+            await propose(ctx, ctx.a, [{ ...big, body: chain(Number(MaxProposalCells) - 2) }]);
         });
     });
 
@@ -584,6 +613,8 @@ describe('Governance', () => {
             ['voting period above MaxDelay', { votingPeriod: 31536001n }],
             ['timelock above MaxDelay', { timelock: 31536001n }],
             ['zero execution window', { executionWindow: 0n }],
+            // attack 4: a veto could take longer than Root's slash challenge period allows
+            ['votingPeriod + timelock above MaxGovLatency', { votingPeriod: MaxGovLatency - DEFAULT_GOV_PARAMS.timelock + 1n }],
         ];
         for (const [what, patch] of badParams) {
             it(`the action fails (ErrBadParams) for params with ${what}; params unchanged`, async () => {

@@ -5,21 +5,27 @@
 // same as reaching it by sends, without 500 extra transactions).
 import '@ton/test-utils';
 import { flattenTransaction, randomAddress } from '@ton/test-utils';
-import { SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox';
+import { internal as inbound, SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox';
 import { Address, beginCell, Cell, Dictionary, internal, toNano } from '@ton/core';
 import { createHash } from 'crypto';
 import { balanceOf, keys, Network, PROXY_STAKE } from '../helpers/network';
 import { useNetworkSnapshot } from '../helpers/fixture';
-import { accountOf, plain } from '../helpers/state';
+import { accountOf, plain, storageFee, storageUsed } from '../helpers/state';
+import { readFileSync } from 'fs';
+import { join } from 'path';
 import {
     compiledChildCodes,
     DEFAULT_PARAMS,
+    dictValueParserModel,
     dictValueParserProxyInfo,
     ErrAccessDenied,
     ErrBadModel,
     ErrBadParams,
     ErrLimitReached,
     ErrLowStake,
+    GovMargin,
+    MaxGovLatency,
+    MinDelay,
     ErrNoPendingSlash,
     ErrNotFound,
     Model,
@@ -28,6 +34,7 @@ import {
     Root,
     RootWrapper,
     storeAddImage,
+    storeRegisterModel,
     storeRemoveImage,
 } from '../../wrappers/Root';
 import { ProxyWrapper } from '../../wrappers/Proxy';
@@ -39,6 +46,28 @@ const MAX_MODELS = 128;
 const MAX_PROXIES = 64;
 const MAX_DELAY = 31536000n;
 const STATE_CLOSING = 1n;
+const YEAR = 31_536_000n;
+
+/** A cell tree of exactly `count` distinct cells (4-ary; `salt` keeps trees of different calls distinct). */
+function cellTree(count: number, salt: number): Cell {
+    let next = 0;
+    const build = (n: number): Cell => {
+        const b = beginCell().storeUint(salt, 32).storeUint(next++, 32);
+        let rest = n - 1;
+        for (let k = 4; k > 0 && rest > 0; k--) {
+            const share = Math.ceil(rest / k);
+            b.storeRef(build(share));
+            rest -= share;
+        }
+        return b.endCell();
+    };
+    return build(count);
+}
+
+/** An endpoint "string" whose first cell is short but whose snake tail references `tail` more cells. */
+function bloatedEndpoint(text: string, tail: number, salt: number): Cell {
+    return beginCell().storeBuffer(Buffer.from(text)).storeRef(cellTree(tail, salt)).endCell();
+}
 
 function model(name: string, over: Partial<Omit<Model, '$$type'>> = {}): Omit<Model, '$$type'> {
     return {
@@ -289,8 +318,8 @@ describe('Root', () => {
             minProxyStake: toNano('20'),
             minWorkerStake: toNano('2'),
             proxyCloseDelay: 7200n,
-            workerUnbondDelay: 4000n,
-            slashChallengePeriod: 4000n,
+            workerUnbondDelay: 400000n,
+            slashChallengePeriod: 400000n,
         };
 
         it('sets valid params; the terms given to new proxies follow', async () => {
@@ -302,8 +331,8 @@ describe('Root', () => {
             expect(t.commissionBps).toBe(500n);
             expect(t.reporterShareBps).toBe(3000n);
             expect(t.proxyCloseDelay).toBe(7200n);
-            expect(t.workerUnbondDelay).toBe(4000n);
-            expect(t.slashChallengePeriod).toBe(4000n);
+            expect(t.workerUnbondDelay).toBe(400000n);
+            expect(t.slashChallengePeriod).toBe(400000n);
             expect(t.minWorkerStake).toBe(toNano('2'));
             expect(t.treasury.equals(n.treasury.address)).toBe(true);
         });
@@ -317,7 +346,14 @@ describe('Root', () => {
         const bad: [string, Partial<Params>][] = [
             ['commissionBps > 10000', { commissionBps: 10001n }],
             ['reporterShareBps > 10000', { reporterShareBps: 10001n }],
-            ['workerUnbondDelay < slashChallengePeriod', { workerUnbondDelay: 3599n, slashChallengePeriod: 3600n }],
+            ['workerUnbondDelay < slashChallengePeriod', { workerUnbondDelay: 399999n, slashChallengePeriod: 400000n }],
+            // attack 8: zero (or tiny) delays
+            ['proxyCloseDelay = 0', { proxyCloseDelay: 0n }],
+            ['clientCloseDelay = 0', { clientCloseDelay: 0n }],
+            ['clientCloseDelay below MinDelay', { clientCloseDelay: MinDelay - 1n }],
+            ['slashChallengePeriod = 0 (and unbond 0)', { workerUnbondDelay: 0n, slashChallengePeriod: 0n }],
+            // attack 4: a veto could not execute in time
+            ['slashChallengePeriod below MaxGovLatency + GovMargin', { slashChallengePeriod: MaxGovLatency + GovMargin - 1n }],
             ['proxyCloseDelay > 1 year', { proxyCloseDelay: MAX_DELAY + 1n }],
             ['clientCloseDelay > 1 year', { clientCloseDelay: MAX_DELAY + 1n }],
             ['workerUnbondDelay > 1 year', { workerUnbondDelay: MAX_DELAY + 1n }],
@@ -411,8 +447,8 @@ describe('Root', () => {
             const r = await act(RootWrapper.delistProxyBody(n.proxy.address));
             expectDone(r);
             expect(r.transactions).toHaveTransaction({ from: n.root.address, to: n.proxy.address, success: true });
-            // the Proxy's own unregistration finds nothing left to remove
-            expect(r.transactions).toHaveTransaction({ from: n.proxy.address, to: n.root.address, success: true });
+            // Root removed the entry already: the Proxy sends no UnregisterProxy (nothing paid out of its funds)
+            expect(r.transactions).not.toHaveTransaction({ from: n.proxy.address, to: n.root.address });
             expect(await n.root.getProxy(n.proxy.address)).toBeNull();
             expect((await n.root.getCounts()).proxies).toBe(0n);
             expect((await n.root.getAllProxies()).size).toBe(0);
@@ -597,15 +633,59 @@ describe('Root', () => {
             expect(await n.root.getVersion()).toBe(before.version + 1n);
         });
 
-        it('refuses an endpoint over 120 bytes (ErrBadParams); the Proxy stays unregistered', async () => {
+        it('refuses an endpoint over 120 bytes (ErrBadParams, at the Proxy already); the Proxy stays unregistered', async () => {
             const { owner, proxy } = await secondProxy('long');
             const before = await rootState();
             for (const [c, w] of [['x'.repeat(121), 'w'], ['c', 'y'.repeat(121)]]) {
                 const r = await proxy.sendRegister(owner.getSender(), { stake: PROXY_STAKE, clientEndpoint: c, workerEndpoint: w });
-                expect(r.transactions).toHaveTransaction({ from: proxy.address, to: n.root.address, success: false, exitCode: Number(ErrBadParams) });
+                expect(r.transactions).toHaveTransaction({ from: owner.address, to: proxy.address, success: false, exitCode: Number(ErrBadParams) });
+                expect(r.transactions).not.toHaveTransaction({ from: proxy.address, to: n.root.address });
             }
             await expectRootUnchanged(before);
             expect((await proxy.getProxyState()).registered).toBe(false);
+        });
+
+        it('attack 1: eight proxies whose endpoints carry ~8,000 referenced cells are refused (ErrBadParams) at the Proxy and at Root; Root stays small and governance still adds images', async () => {
+            const before = await rootState();
+            const size0 = await storageUsed(n.bc, n.root.address);
+            const c = bloatedEndpoint('127.0.0.1:1', 3990, 1);
+            const w = bloatedEndpoint('127.0.0.1:2', 3990, 2);
+            for (let i = 0; i < 8; i++) {
+                const { owner, proxy } = await secondProxy(`bloat-${i}`);
+                if (i === 0) {
+                    // Through the Proxy (deploying it): refused there, nothing reaches Root.
+                    const viaProxy = beginCell().storeUint(0xc0c00301, 32).storeUint(0, 64).storeRef(c).storeRef(w).endCell();
+                    const r1 = await n.bc.sendMessage(inbound({ from: owner.address, to: proxy.address, value: PROXY_STAKE + toNano('1'), body: viaProxy, stateInit: proxy.init! }));
+                    expect(r1.transactions).toHaveTransaction({ from: owner.address, to: proxy.address, success: false, exitCode: Number(ErrBadParams) });
+                    expect(r1.transactions).not.toHaveTransaction({ to: n.root.address });
+                }
+                // Straight to Root from the Proxy's canonical address (as a Proxy built from other code could send it).
+                const direct = beginCell()
+                    .storeUint(0xc0c00201, 32).storeUint(0, 64).storeAddress(owner.address).storeUint(toUint256(keys(`bloat-${i}`).publicKey), 256)
+                    .storeCoins(PROXY_STAKE).storeRef(c).storeRef(w).endCell();
+                const r2 = await n.bc.sendMessage(inbound({ from: proxy.address, to: n.root.address, value: toNano('1'), body: direct }));
+                expect(r2.transactions).toHaveTransaction({ from: proxy.address, to: n.root.address, success: false, exitCode: Number(ErrBadParams) });
+            }
+            await expectRootUnchanged(before);
+            const size = await storageUsed(n.bc, n.root.address);
+            expect(size).toEqual(size0);
+            expect(size.cells).toBeLessThan(1000n);
+            expect((await n.root.getCounts()).proxies).toBe(1n);
+            // Governance keeps working.
+            expectDone(await act(RootWrapper.addImageBody('proxy', 0x77n)));
+            expect(await n.root.getIsProxyImageAllowed(0x77n)).toBe(true);
+        });
+
+        it('attack 1: refuses a model name with references (ErrBadModel)', async () => {
+            const before = await rootState();
+            const body = beginCell().store(storeRegisterModel({ $$type: 'RegisterModel', queryId: 0n, model: { $$type: 'Model', ...model('m') } })).endCell();
+            // Rebuild the body with a name cell that has a snake tail.
+            const s = body.beginParse();
+            const head = beginCell().storeUint(s.loadUint(32), 32).storeUint(s.loadUintBig(64), 64);
+            s.loadRef();
+            const bloated = head.storeRef(bloatedEndpoint('m', 100, 99)).storeSlice(s).endCell();
+            expectRefused(await act(bloated), n.gov.address, ErrBadModel);
+            await expectRootUnchanged(before);
         });
 
         it('ignores an UnregisterProxy from an address that is not listed', async () => {
@@ -711,6 +791,44 @@ describe('Root', () => {
         }
 
         const fullAct = (body: Cell) => full.sendAction(n.gov.getSender(), body, ONE);
+
+        it("attack 1: Root's worst case (every bounded set full of maximal entries) is the size and yearly storage cost spec/contracts.md states", async () => {
+            const codes = await compiledChildCodes();
+            const MAX_COINS = (1n << 120n) - 1n;
+            const pad = (s: string, len: number) => s + 'x'.repeat(len - s.length);
+            const pi = Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.Bool());
+            const wi = Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.Bool());
+            for (let i = 0; i < MAX_IMAGES; i++) {
+                pi.set(hashOf(`p${i}`), true);
+                wi.set(hashOf(`w${i}`), true);
+            }
+            const models = Dictionary.empty(Dictionary.Keys.BigUint(256), dictValueParserModel());
+            for (let i = 0; i < MAX_MODELS; i++) {
+                const name = pad(`model-${i}-`, 120);
+                models.set(modelId(name), { $$type: 'Model', name, weightsHash: (1n << 256n) - 1n, contextLength: 0xffffffffn, pricePrompt: MAX_COINS, priceCached: MAX_COINS, priceCompletion: MAX_COINS, priceReasoning: MAX_COINS });
+            }
+            const proxies = Dictionary.empty(Dictionary.Keys.Address(), dictValueParserProxyInfo());
+            for (let i = 0; i < MAX_PROXIES; i++) {
+                proxies.set(randomAddress(), { $$type: 'ProxyInfo', owner: randomAddress(), enclaveKey: (1n << 256n) - 1n - BigInt(i), stake: MAX_COINS, clientEndpoint: pad(`c${i}-`, 120), workerEndpoint: pad(`w${i}-`, 120), registeredAt: 0xffffffffn });
+            }
+            const n256 = BigInt(MAX_IMAGES);
+            const base = await Root.fromInit(n.gov.address, n.treasury.address, 0xffffffffn, DEFAULT_PARAMS, pi, n256, wi, n256, models, BigInt(MAX_MODELS), proxies, BigInt(MAX_PROXIES), codes.proxyCode, codes.clientCode, codes.workerCode, 0xffffffffn);
+            const worst = n.bc.openContract(new RootWrapper(base.address, base.init));
+            await worst.sendDeploy(n.gov.getSender(), toNano('10'));
+            const used = await storageUsed(n.bc, worst.address);
+            const perYear = storageFee(n.bc, used, YEAR);
+            const spec = readFileSync(join(__dirname, '../../spec/contracts.md'), 'utf8');
+            const m = spec.match(/Root's worst case: \*\*([\d,]+) cells, ([\d,]+) bits\*\*, ([\d.]+) TON of storage per year/);
+            const stated = m && { cells: BigInt(m[1].replace(/,/g, '')), bits: BigInt(m[2].replace(/,/g, '')), ton: m[3] };
+            const fmt = (x: bigint) => x.toLocaleString('en-US');
+            const actual = `Root's worst case: **${fmt(used.cells)} cells, ${fmt(used.bits)} bits**, ${(Number(perYear) / 1e9).toFixed(3)} TON of storage per year`;
+            expect(stated && `Root's worst case: **${fmt(stated.cells)} cells, ${fmt(stated.bits)} bits**, ${stated.ton} TON of storage per year`).toBe(actual);
+            // far below the 65,536-cell account limit, also after a few child code upgrades
+            expect(used.cells).toBeLessThan(8192n);
+            // ... and a governance action still goes through
+            const r = await worst.sendAction(n.gov.getSender(), RootWrapper.removeImageBody('proxy', hashOf('p0')), ONE);
+            expect(r.transactions).toHaveTransaction({ from: n.gov.address, to: worst.address, success: true });
+        });
         const fullData = async () => (await accountOf(n.bc, full.address)).data;
 
         it(`holds at most ${MAX_IMAGES} images per kind (ErrLimitReached) and pages through them`, async () => {

@@ -160,10 +160,10 @@ describe('parseParamsJson', () => {
         minWorkerStake: 2,
         minClientDeposit: '0.25',
         creditWindow: '0.2',
-        proxyCloseDelay: 100,
-        clientCloseDelay: 200,
-        workerUnbondDelay: 7200,
-        slashChallengePeriod: 3600,
+        proxyCloseDelay: 3600,
+        clientCloseDelay: 7200,
+        workerUnbondDelay: 500000,
+        slashChallengePeriod: 400000,
     };
 
     it('parses a complete set: coin fields in TON, the rest as integers', () => {
@@ -175,10 +175,10 @@ describe('parseParamsJson', () => {
             minWorkerStake: toNano('2'),
             minClientDeposit: toNano('0.25'),
             creditWindow: toNano('0.2'),
-            proxyCloseDelay: 100n,
-            clientCloseDelay: 200n,
-            workerUnbondDelay: 7200n,
-            slashChallengePeriod: 3600n,
+            proxyCloseDelay: 3600n,
+            clientCloseDelay: 7200n,
+            workerUnbondDelay: 500000n,
+            slashChallengePeriod: 400000n,
         });
     });
 
@@ -205,6 +205,9 @@ describe('parseParamsJson', () => {
             [{ minProxyStake: '0' }, '--params.minProxyStake', /positive/],
             [{ minWorkerStake: 0 }, '--params.minWorkerStake', /positive/],
             [{ workerUnbondDelay: 10, slashChallengePeriod: 11 }, '--params', /workerUnbondDelay/],
+            [{ clientCloseDelay: 0 }, '--params.clientCloseDelay', /at least 3600/],
+            [{ proxyCloseDelay: 3599 }, '--params.proxyCloseDelay', /at least 3600/],
+            [{ slashChallengePeriod: 349199 }, '--params.slashChallengePeriod', /at least 349200/],
             [{ minClientDeposit: '1.0000000001' }, '--params.minClientDeposit', /TON amount/],
             [{ commissionBps: true }, '--params.commissionBps', /number or string/],
             [{ comission: 1 }, '--params', /unknown field "comission"/],
@@ -239,6 +242,7 @@ describe('parseGovParamsJson', () => {
             [{ votingPeriod: 0 }, '--params.votingPeriod'],
             [{ executionWindow: 0 }, '--params.executionWindow'],
             [{ timelock: 31536001 }, '--params.timelock'],
+            [{ timelock: 86401 }, '--params'], // votingPeriod + timelock above MaxGovLatency
         ];
         for (const [patch, flagName] of cases) {
             expectArgError(() => parseGovParamsJson(JSON.stringify(patch), DEFAULT_GOV_PARAMS), flagName);
