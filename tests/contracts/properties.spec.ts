@@ -26,7 +26,9 @@ import { CLIENT_DEPOSIT, deployNetwork, keys, Network } from '../helpers/network
 import { storageFees } from '../helpers/tx';
 import {
     ErrAccessDenied,
+    ErrBadParams,
     ErrBadSignature,
+    ErrExpired,
     ErrInsufficientFunds,
     ErrLowValue,
     ErrNoPendingSlash,
@@ -43,11 +45,13 @@ import {
     storeChannelClosed,
     storeChannelOpened,
     storeChannelPayment,
+    storeLatePayout,
     storePayoutRequest,
     storeProxyClose,
     storeSlashVeto,
+    WithdrawWindow,
 } from '../../wrappers/ClientChannel';
-import { WorkerActive, WorkerClosed, WorkerNew, WorkerUnbonding } from '../../wrappers/WorkerChannel';
+import { WorkerActive, WorkerClosed, WorkerNew, WorkerSuspended, WorkerUnbonding } from '../../wrappers/WorkerChannel';
 import { RootWrapper } from '../../wrappers/Root';
 
 // ---------------------------------------------------------------------------------------------
@@ -70,6 +74,7 @@ const OP = {
     WithdrawCommission: 0xc0c00305,
     ChannelPayment: 0xc0c00306,
     PayoutRequest: 0xc0c00307,
+    LatePayout: 0xc0c0030e,
     ChannelOpened: 0xc0c00308,
     ChannelClosed: 0xc0c00309,
     ProxyClose: 0xc0c0030a,
@@ -109,14 +114,14 @@ type Op =
     | { t: 'finishWithdraw'; by: By; wait: boolean }
     | { t: 'fault'; sig: 'valid' | 'forged' | 'stale'; pct: number; forger: number; requestId: number }
     | { t: 'executeSlash'; wait: boolean }
-    | { t: 'veto'; by: 'gov' | 'stranger' }
+    | { t: 'veto'; by: 'gov' | 'govStale' | 'stranger' } // govStale: names a fault seqno that is not the pending one
     | { t: 'workerStake'; amount: bigint }
     | { t: 'unbond'; by: 'worker' | 'evict' | 'stranger' }
     | { t: 'finishUnbond'; wait: boolean; low: boolean }
     | { t: 'withdrawCommission'; by: 'owner' | 'stranger' }
     | {
           t: 'stranger';
-          what: 'donate' | 'donateLow' | 'payoutRequest' | 'channelOpened' | 'channelClosed' | 'slashVeto' | 'proxyClose' | 'garbage' | 'empty';
+          what: 'donate' | 'donateLow' | 'payoutRequest' | 'latePayout' | 'channelOpened' | 'channelClosed' | 'slashVeto' | 'proxyClose' | 'garbage' | 'empty';
           target: 0 | 1 | 2; // garbage/empty: ClientChannel, WorkerChannel, Proxy
           amount: bigint;
           junk: number;
@@ -165,7 +170,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
         weight: 3,
         arbitrary: fc.record({
             t: fc.constant('coop' as const),
-            pct: fc.integer({ min: 0, max: 130 }),
+            pct: fc.oneof({ weight: 2, arbitrary: fc.integer({ min: 0, max: 130 }) }, { weight: 1, arbitrary: fc.constant(100) }),
             close: rarely(30),
             sig: fc.constantFrom('valid' as const, 'valid' as const, 'forged' as const, 'stale' as const, 'tampered' as const, 'stolen' as const),
             forger,
@@ -184,7 +189,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
         }),
     },
     { weight: 2, arbitrary: fc.record({ t: fc.constant('executeSlash' as const), wait: fc.boolean() }) },
-    { weight: 1, arbitrary: fc.record({ t: fc.constant('veto' as const), by: fc.constantFrom('gov' as const, 'gov' as const, 'stranger' as const) }) },
+    { weight: 1, arbitrary: fc.record({ t: fc.constant('veto' as const), by: fc.constantFrom('gov' as const, 'gov' as const, 'govStale' as const, 'stranger' as const) }) },
     { weight: 1, arbitrary: fc.record({ t: fc.constant('workerStake' as const), amount: amount('0.01', '1') }) },
     { weight: 1, arbitrary: fc.record({ t: fc.constant('unbond' as const), by: fc.constantFrom('worker' as const, 'evict' as const, 'stranger' as const) }) },
     { weight: 1, arbitrary: fc.record({ t: fc.constant('finishUnbond' as const), wait: fc.boolean(), low: rarely(20) }) },
@@ -197,6 +202,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
                 'donate' as const,
                 'donateLow' as const,
                 'payoutRequest' as const,
+                'latePayout' as const,
                 'channelOpened' as const,
                 'channelClosed' as const,
                 'slashVeto' as const,
@@ -265,6 +271,7 @@ interface Fixture {
     closeDelay: bigint;
     unbondDelay: bigint;
     challengePeriod: bigint;
+    minStake: bigint;
     accounts: Address[];
     initialVouchers: bigint[]; // vouchers the client signed before the snapshot
 }
@@ -459,12 +466,14 @@ class Run {
                     valid = false;
                 }
                 const w = op.by === 'worker' ? n.worker : n.stranger;
-                const open = wc.state === WorkerActive || wc.state === WorkerUnbonding;
-                const code = !open ? ErrWrongState : amt <= wc.paid ? ErrOldVoucher : !valid ? ErrBadSignature : 0n;
+                // Signed earnings stay claimable in every state after the first stake; a closed channel (no longer
+                // counted by the Proxy) asks with LatePayout, which any Proxy state accepts while the pool can pay.
+                const code = wc.state === WorkerNew ? ErrWrongState : amt <= wc.paid ? ErrOldVoucher : !valid ? ErrBadSignature : 0n;
                 const diff = amt - wc.paid;
-                const pcode = code !== 0n ? -1n : px.state === StateClosed ? ErrWrongState : diff > px.pool ? ErrInsufficientFunds : 0n;
+                const late = wc.state === WorkerClosed;
+                const pcode = code !== 0n ? -1n : !late && px.state === StateClosed ? ErrWrongState : diff > px.pool ? ErrInsufficientFunds : 0n;
                 const ex = [e(w.address, WCa, OP.ClaimPayout, code)];
-                if (code === 0n) ex.push(e(WCa, PXa, OP.PayoutRequest, pcode));
+                if (code === 0n) ex.push(e(WCa, PXa, late ? OP.LatePayout : OP.PayoutRequest, pcode));
                 if (pcode === 0n) ex.push(e(PXa, n.worker.address, OP.PayoutSent, 0));
                 if (pcode > 0n) ex.push(e(PXa, WCa, OP.Bounced, 0)); // the bounce restores `paid`
                 await this.send(`claim(${op.v}, amount ${amt}, by ${op.by})`, () => n.workerChannel.sendClaim(w.getSender(), { amount: amt, signature: sig }), ex);
@@ -512,6 +521,7 @@ class Run {
                     : seqno !== cc.withdrawSeqno ? ErrOldVoucher
                     : op.sig === 'forged' || op.sig === 'tampered' ? ErrBadSignature
                     : sentAmount > cc.balance ? ErrInsufficientFunds
+                    : op.close && sentAmount !== cc.balance ? ErrBadParams
                     : 0n;
                 const ex = [e(w.address, CCa, OP.CoopWithdraw, code)];
                 if (code === 0n) ex.push(e(CCa, n.client.address, OP.Excesses, 0));
@@ -529,7 +539,7 @@ class Run {
             case 'requestWithdraw': {
                 const w = wallet(op.by);
                 const amt = (cc.balance * BigInt(op.pct)) / 100n;
-                const code = op.by !== 'client' ? ErrAccessDenied : cc.state !== StateActive ? ErrWrongState : amt <= 0n ? ErrZeroAmount : 0n;
+                const code = op.by !== 'client' ? ErrAccessDenied : cc.state !== StateActive ? ErrWrongState : amt <= 0n ? ErrZeroAmount : amt > cc.balance ? ErrInsufficientFunds : 0n;
                 await this.send(`requestWithdraw(${op.by}, ${amt})`, () => n.clientChannel.sendRequestWithdraw(w.getSender(), amt), [e(w.address, CCa, OP.RequestWithdraw, code)]);
                 if (code === 0n) {
                     cc.pendingWithdraw = amt;
@@ -543,6 +553,7 @@ class Run {
                     op.by !== 'client' ? ErrAccessDenied
                     : !(cc.state !== StateClosed && cc.pendingWithdraw > 0n) ? ErrWrongState
                     : now < cc.withdrawAt ? ErrTooEarly
+                    : now >= cc.withdrawAt + WithdrawWindow ? ErrExpired
                     : 0n;
                 const ex = [e(w.address, CCa, OP.FinishWithdraw, code)];
                 if (code === 0n) ex.push(e(CCa, n.client.address, OP.Excesses, 0));
@@ -561,7 +572,7 @@ class Run {
                 const report = { seqno, amount: amt, reason: 1n, requestId: BigInt(op.requestId), evidenceHash: 0xe71dn };
                 const key = op.sig === 'forged' ? forgerKeys(op.forger).secretKey : n.proxyKeys.secretKey;
                 const signature = n.workerChannel.signFault(report, key);
-                const open = wc.state === WorkerActive || wc.state === WorkerUnbonding;
+                const open = wc.state === WorkerActive || wc.state === WorkerSuspended || wc.state === WorkerUnbonding;
                 const code =
                     !open ? ErrWrongState
                     : wc.slash !== null ? ErrSlashPending
@@ -588,25 +599,32 @@ class Run {
                 if (code === 0n) {
                     wc.stake -= amt;
                     wc.slash = null;
+                    if (wc.state === WorkerActive && wc.stake < this.f.minStake) wc.state = WorkerSuspended;
                 }
                 return;
             }
             case 'veto': {
-                const w = op.by === 'gov' ? n.gov : n.stranger;
-                const ex = [e(w.address, n.root.address, OP.VetoSlash, op.by === 'gov' ? 0 : ErrAccessDenied)];
-                if (op.by === 'gov') ex.push(e(n.root.address, WCa, OP.SlashVeto, wc.slash === null ? ErrNoPendingSlash : 0));
-                await this.send(`vetoSlash(${op.by})`, () => n.root.sendAction(w.getSender(), RootWrapper.vetoSlashBody(WCa, wc.faultSeqno > 0n ? wc.faultSeqno - 1n : 0n)), ex);
-                if (op.by === 'gov') wc.slash = null;
+                const w = op.by === 'stranger' ? n.stranger : n.gov;
+                // A pending slash always belongs to the last report (seqno faultSeqno - 1); faultSeqno names no report yet.
+                const seqno = op.by === 'govStale' ? wc.faultSeqno : wc.faultSeqno > 0n ? wc.faultSeqno - 1n : 0n;
+                const clears = op.by === 'gov' && wc.slash !== null;
+                const ex = [e(w.address, n.root.address, OP.VetoSlash, op.by === 'stranger' ? ErrAccessDenied : 0)];
+                if (op.by !== 'stranger') ex.push(e(n.root.address, WCa, OP.SlashVeto, clears ? 0 : ErrNoPendingSlash));
+                await this.send(`vetoSlash(${op.by}, fault ${seqno})`, () => n.root.sendAction(w.getSender(), RootWrapper.vetoSlashBody(WCa, seqno)), ex);
+                if (clears) wc.slash = null;
                 return;
             }
             case 'workerStake': {
-                const code = wc.state === WorkerNew || wc.state === WorkerActive ? 0n : ErrWrongState;
+                const code = wc.state === WorkerNew || wc.state === WorkerActive || wc.state === WorkerSuspended ? 0n : ErrWrongState;
                 await this.send(`workerStake(${op.amount})`, () => n.workerChannel.sendStake(n.worker.getSender(), op.amount), [e(n.worker.address, WCa, OP.WorkerStake, code)]);
-                if (code === 0n) wc.stake += op.amount;
+                if (code === 0n) {
+                    wc.stake += op.amount;
+                    if (wc.state === WorkerSuspended && wc.stake >= this.f.minStake) wc.state = WorkerActive;
+                }
                 return;
             }
             case 'unbond': {
-                const can = wc.state === WorkerActive || (wc.state === WorkerNew && wc.stake > 0n);
+                const can = wc.state === WorkerActive || wc.state === WorkerSuspended || (wc.state === WorkerNew && wc.stake > 0n);
                 const code = op.by === 'stranger' ? ErrAccessDenied : can ? 0n : ErrWrongState;
                 if (op.by === 'evict') {
                     await this.send(`evictWorker`, () => n.proxy.sendEvictWorker(n.proxyOwner.getSender(), n.worker.address), [
@@ -673,6 +691,12 @@ class Run {
                     case 'payoutRequest': {
                         const body = beginCell().store(storePayoutRequest({ $$type: 'PayoutRequest', queryId: 7n, amount: op.amount })).endCell();
                         await raw(PXa, ton('0.05'), body, ErrAccessDenied, OP.PayoutRequest, `PayoutRequest(${op.amount})`);
+                        return;
+                    }
+                    case 'latePayout': {
+                        // claims to be the worker's (closed) channel; the Proxy derives the address and refuses
+                        const body = beginCell().store(storeLatePayout({ $$type: 'LatePayout', queryId: 7n, amount: op.amount, worker: n.worker.address })).endCell();
+                        await raw(PXa, ton('0.05'), body, ErrAccessDenied, OP.LatePayout, `LatePayout(${op.amount})`);
                         return;
                     }
                     case 'channelOpened': {
@@ -835,7 +859,7 @@ class Run {
             await this.send('final executeSlash', () => n.workerChannel.sendExecuteSlash(n.stranger.getSender()), ex);
             s = await n.workerChannel.getChannelState();
         }
-        if (s.state === WorkerActive) {
+        if (s.state === WorkerActive || s.state === WorkerSuspended) {
             await this.send('final startUnbond(worker)', () => n.workerChannel.sendStartUnbond(n.worker.getSender()), [e2(n.worker.address, n.workerChannel.address, OP.StartUnbond, 0)]);
             s = await n.workerChannel.getChannelState();
         }
@@ -913,6 +937,7 @@ describe('channel properties over random operation sequences', () => {
             closeDelay: cs.closeDelay,
             unbondDelay: ws.unbondDelay,
             challengePeriod: ws.challengePeriod,
+            minStake: ws.minStake,
             accounts,
             initialVouchers: [PRE_REDEEMED],
         };
