@@ -809,10 +809,11 @@ describe('Root', () => {
             }
             const proxies = Dictionary.empty(Dictionary.Keys.Address(), dictValueParserProxyInfo());
             for (let i = 0; i < MAX_PROXIES; i++) {
-                proxies.set(randomAddress(), { $$type: 'ProxyInfo', owner: randomAddress(), enclaveKey: (1n << 256n) - 1n - BigInt(i), stake: MAX_COINS, clientEndpoint: pad(`c${i}-`, 120), workerEndpoint: pad(`w${i}-`, 120), registeredAt: 0xffffffffn });
+                const at = (s: string) => new Address(0, createHash('sha256').update(s).digest()); // deterministic: dictionary labels depend on keys
+                proxies.set(at(`proxy-${i}`), { $$type: 'ProxyInfo', owner: at(`owner-${i}`), enclaveKey: (1n << 256n) - 1n - BigInt(i), stake: MAX_COINS, clientEndpoint: pad(`c${i}-`, 120), workerEndpoint: pad(`w${i}-`, 120), registeredAt: 0xffffffffn });
             }
             const n256 = BigInt(MAX_IMAGES);
-            const base = await Root.fromInit(n.gov.address, n.treasury.address, 0xffffffffn, DEFAULT_PARAMS, pi, n256, wi, n256, models, BigInt(MAX_MODELS), proxies, BigInt(MAX_PROXIES), codes.proxyCode, codes.clientCode, codes.workerCode, 0xffffffffn);
+            const base = await Root.fromInit(n.gov.address, n.treasury.address, 0xfffffff0n, DEFAULT_PARAMS, pi, n256, wi, n256, models, BigInt(MAX_MODELS), proxies, BigInt(MAX_PROXIES), codes.proxyCode, codes.clientCode, codes.workerCode, 0xfffffff0n);
             const worst = n.bc.openContract(new RootWrapper(base.address, base.init));
             await worst.sendDeploy(n.gov.getSender(), toNano('10'));
             const used = await storageUsed(n.bc, worst.address);
