@@ -624,6 +624,26 @@ describe('FinishUnbond', () => {
 
 // ---------- lifecycles ----------
 
+describe('late claims on a closed channel', () => {
+    it('attack 6/7: a late claim the pool cannot pay bounces, `paid` is restored, and the returned value goes on to the worker (nothing stays locked)', async () => {
+        await wc.sendStartUnbond(n.worker.getSender());
+        advance(unbondDelay);
+        await wc.sendFinishUnbond(n.stranger.getSender());
+        expect((await wc.getChannelState()).state).toBe(WorkerClosed);
+        const floor = await balanceOf(n.bc, wc.address);
+        const r = await claim(toNano('0.5'));
+        expect(r.transactions).toHaveTransaction({ from: wc.address, to: n.proxy.address, success: false, exitCode: Number(ErrInsufficientFunds) });
+        expect(r.transactions).toHaveTransaction({ from: wc.address, to: n.worker.address, success: true, value: (v?: bigint) => v !== undefined && v > 0n });
+        expect((await wc.getChannelState()).paid).toBe(0n);
+        expect(await balanceOf(n.bc, wc.address)).toBeLessThanOrEqual(floor);
+        // once the pool is funded the same signature pays
+        await fundPool(toNano('1'));
+        const r2 = await claim(toNano('0.5'));
+        expect(r2.transactions).toHaveTransaction({ from: n.proxy.address, to: n.worker.address, op: OP_PAYOUT_SENT, success: true });
+        expect((await wc.getChannelState()).paid).toBe(toNano('0.5'));
+    });
+});
+
 describe('lifecycle', () => {
     it('worker earns, unbonds, claims its last payout during the delay and leaves with its stake', async () => {
         await fundPool(toNano('2')); // pool 1.8
