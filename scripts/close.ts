@@ -1,5 +1,6 @@
 // Closes a ClientChannel.
-//   cooperative (now):  -- --channel <addr> --amount <TON> --seqno <n> --proxy-signature <128 hex>   (proxy co-signed close)
+//   cooperative (now):  -- --channel <addr> --amount <TON> --seqno <n> --proxy-signature <128 hex>   (proxy co-signed close;
+//                       --amount must be the whole remaining balance: the proxy redeems first, then signs what is left)
 //   unilateral:         -- --channel <addr>             (starts the clientCloseDelay)
 //                       -- --channel <addr> --finish    (after the delay; anyone may send it, funds go to the client)
 import { NetworkProvider } from '@ton/blueprint';
