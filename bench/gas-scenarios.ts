@@ -4,7 +4,7 @@
 // Fees = totalFees over the same transactions.
 import { Blockchain, BlockchainSnapshot, SendMessageResult } from '@ton/sandbox';
 import { beginCell, toNano } from '@ton/core';
-import { deployNetwork, gasUsed, Network } from '../tests/helpers/network';
+import { GLOBAL_ID, deployNetwork, gasUsed, Network } from '../tests/helpers/network';
 import { RootWrapper } from '../wrappers/Root';
 import { GovernanceWrapper, DEFAULT_GOV_PARAMS } from '../wrappers/Governance';
 import { commitPayload, signPayload } from '../wrappers/payloads';
@@ -41,18 +41,18 @@ export async function measureGas(): Promise<GasTable> {
     // ---- hot path ----
     await run('topUp', () => clientChannel.sendTopUp(n.client.getSender(), toNano('1')));
     await run('redeem', () =>
-        clientChannel.sendRedeem(n.proxyOwner.getSender(), { amount: toNano('1'), signature: clientChannel.signVoucher(toNano('1'), n.clientKeys.secretKey) }),
+        clientChannel.sendRedeem(n.proxyOwner.getSender(), { amount: toNano('1'), signature: clientChannel.signVoucher(toNano('1'), n.clientKeys.secretKey, GLOBAL_ID) }),
     );
     await run('claimPayout', async () => {
-        await clientChannel.sendRedeem(n.proxyOwner.getSender(), { amount: toNano('2'), signature: clientChannel.signVoucher(toNano('2'), n.clientKeys.secretKey) });
-        return workerChannel.sendClaim(n.worker.getSender(), { amount: toNano('1'), signature: workerChannel.signPayout(toNano('1'), n.proxyKeys.secretKey) });
+        await clientChannel.sendRedeem(n.proxyOwner.getSender(), { amount: toNano('2'), signature: clientChannel.signVoucher(toNano('2'), n.clientKeys.secretKey, GLOBAL_ID) });
+        return workerChannel.sendClaim(n.worker.getSender(), { amount: toNano('1'), signature: workerChannel.signPayout(toNano('1'), n.proxyKeys.secretKey, GLOBAL_ID) });
     });
-    await run('stateCommit', () => proxy.sendCommit(n.proxyOwner.getSender(), { seqno: 1n, hash: 42n, secretKey: n.proxyKeys.secretKey }));
+    await run('stateCommit', () => proxy.sendCommit(n.proxyOwner.getSender(), { globalId: GLOBAL_ID, seqno: 1n, hash: 42n, secretKey: n.proxyKeys.secretKey }));
 
     // ---- channel lifecycle ----
     await run('coopWithdraw', () =>
         clientChannel.sendCoopWithdraw(n.client.getSender(), {
-            amount: toNano('1'), seqno: 0n, close: false, signature: clientChannel.signWithdraw(toNano('1'), 0n, false, n.proxyKeys.secretKey),
+            amount: toNano('1'), seqno: 0n, close: false, signature: clientChannel.signWithdraw(toNano('1'), 0n, false, n.proxyKeys.secretKey, GLOBAL_ID),
         }),
     );
     await run('startClose', () => clientChannel.sendStartClose(n.client.getSender()));
@@ -65,12 +65,12 @@ export async function measureGas(): Promise<GasTable> {
     await run('reportFault', () =>
         workerChannel.sendReportFault(n.proxyOwner.getSender(), {
             seqno: 0n, amount: toNano('0.5'), reason: 1n, requestId: 7n, evidenceHash: 9n,
-            signature: workerChannel.signFault({ seqno: 0n, amount: toNano('0.5'), reason: 1n, requestId: 7n, evidenceHash: 9n }, n.proxyKeys.secretKey),
+            signature: workerChannel.signFault({ seqno: 0n, amount: toNano('0.5'), reason: 1n, requestId: 7n, evidenceHash: 9n }, n.proxyKeys.secretKey, GLOBAL_ID),
         }),
     );
     await run('executeSlash', async () => {
         const f = { seqno: 0n, amount: toNano('0.5'), reason: 1n, requestId: 7n, evidenceHash: 9n };
-        await workerChannel.sendReportFault(n.proxyOwner.getSender(), { ...f, signature: workerChannel.signFault(f, n.proxyKeys.secretKey) });
+        await workerChannel.sendReportFault(n.proxyOwner.getSender(), { ...f, signature: workerChannel.signFault(f, n.proxyKeys.secretKey, GLOBAL_ID) });
         bc.now = bc.now! + Number(n.params.slashChallengePeriod);
         return workerChannel.sendExecuteSlash(n.stranger.getSender());
     });
@@ -82,11 +82,11 @@ export async function measureGas(): Promise<GasTable> {
 
     // ---- proxy ----
     await run('withdrawCommission', async () => {
-        await clientChannel.sendRedeem(n.proxyOwner.getSender(), { amount: toNano('1'), signature: clientChannel.signVoucher(toNano('1'), n.clientKeys.secretKey) });
+        await clientChannel.sendRedeem(n.proxyOwner.getSender(), { amount: toNano('1'), signature: clientChannel.signVoucher(toNano('1'), n.clientKeys.secretKey, GLOBAL_ID) });
         return proxy.sendWithdrawCommission(n.proxyOwner.getSender());
     });
     await run('reportEquivocation', () => {
-        const sign = (h: bigint) => signPayload(commitPayload(proxy.address, 5n, h), n.proxyKeys.secretKey);
+        const sign = (h: bigint) => signPayload(commitPayload(proxy.address, 5n, h, GLOBAL_ID), n.proxyKeys.secretKey);
         return proxy.sendReportEquivocation(n.stranger.getSender(), { seqno: 5n, hashA: 1n, sigA: sign(1n), hashB: 2n, sigB: sign(2n) });
     });
     await run('proxyReRegister', () =>

@@ -25,9 +25,9 @@ export class ClientChannelWrapper extends ClientChannel {
         await this.send(provider, via, { value: amount + fee }, { $$type: 'TopUp', queryId: 0n, amount });
     }
 
-    /** Signs a cumulative voucher with the client's key (off-chain; the proxy stores it). */
-    signVoucher(cumulative: bigint, secretKey: Buffer): Buffer {
-        return signPayload(voucherPayload(this.address, cumulative), secretKey);
+    /** Signs a cumulative voucher with the client's key for the network `globalId` (off-chain; the proxy stores it). */
+    signVoucher(cumulative: bigint, secretKey: Buffer, globalId: number): Buffer {
+        return signPayload(voucherPayload(this.address, cumulative, globalId), secretKey);
     }
 
     async sendRedeem(provider: ContractProvider, via: Sender, opts: { amount: bigint; signature: Buffer; value?: bigint; queryId?: bigint }) {
@@ -40,8 +40,8 @@ export class ClientChannelWrapper extends ClientChannel {
     }
 
     /** The proxy co-signs a cooperative withdrawal (off-chain). */
-    signWithdraw(amount: bigint, seqno: bigint, close: boolean, proxySecretKey: Buffer): Buffer {
-        return signPayload(withdrawPayload(this.address, amount, seqno, close), proxySecretKey);
+    signWithdraw(amount: bigint, seqno: bigint, close: boolean, proxySecretKey: Buffer, globalId: number): Buffer {
+        return signPayload(withdrawPayload(this.address, amount, seqno, close, globalId), proxySecretKey);
     }
 
     async sendCoopWithdraw(provider: ContractProvider, via: Sender, opts: { amount: bigint; seqno: bigint; close: boolean; signature: Buffer; value?: bigint }) {

@@ -39,8 +39,8 @@ export class ProxyWrapper extends Proxy {
     }
 
     /** Signs (seqno, hash) with the enclave key and commits it. */
-    async sendCommit(provider: ContractProvider, via: Sender, opts: { seqno: bigint; hash: bigint; secretKey: Buffer; value?: bigint }) {
-        const signature = signPayload(commitPayload(this.address, opts.seqno, opts.hash), opts.secretKey);
+    async sendCommit(provider: ContractProvider, via: Sender, opts: { seqno: bigint; hash: bigint; secretKey: Buffer; globalId: number; value?: bigint }) {
+        const signature = signPayload(commitPayload(this.address, opts.seqno, opts.hash, opts.globalId), opts.secretKey);
         await this.sendSignedCommit(provider, via, { seqno: opts.seqno, hash: opts.hash, signature, value: opts.value });
     }
 

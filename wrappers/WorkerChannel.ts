@@ -31,8 +31,8 @@ export class WorkerChannelWrapper extends WorkerChannel {
     }
 
     /** The proxy signs a cumulative payout (off-chain). */
-    signPayout(cumulative: bigint, proxySecretKey: Buffer): Buffer {
-        return signPayload(payoutPayload(this.address, cumulative), proxySecretKey);
+    signPayout(cumulative: bigint, proxySecretKey: Buffer, globalId: number): Buffer {
+        return signPayload(payoutPayload(this.address, cumulative, globalId), proxySecretKey);
     }
 
     async sendClaim(provider: ContractProvider, via: Sender, opts: { amount: bigint; signature: Buffer; value?: bigint; queryId?: bigint }) {
@@ -45,8 +45,8 @@ export class WorkerChannelWrapper extends WorkerChannel {
     }
 
     /** The proxy signs a fault report (off-chain). */
-    signFault(f: FaultReport, proxySecretKey: Buffer): Buffer {
-        return signPayload(faultPayload(this.address, f), proxySecretKey);
+    signFault(f: FaultReport, proxySecretKey: Buffer, globalId: number): Buffer {
+        return signPayload(faultPayload(this.address, f, globalId), proxySecretKey);
     }
 
     async sendReportFault(provider: ContractProvider, via: Sender, f: FaultReport & { signature: Buffer; value?: bigint }) {

@@ -1229,7 +1229,7 @@ export class CocoonClient {
             const { wrapper, store, proxy } = this.need();
             const add = this.unpaid;
             const next = this.cumulative + add;
-            const sig = signPayload(voucherPayload(wrapper.address, next), this.keys.secretKey);
+            const sig = signPayload(voucherPayload(wrapper.address, next, await this.chain.getGlobalId()), this.keys.secretKey);
             await store.put(wrapper.address.toRawString(), { proxy: proxy.toRawString(), cumulative: next, signature: sig.toString('hex') }, this.clock.now());
             this.unpaid -= add;
             this.cumulative = next;

@@ -332,6 +332,8 @@ export class ProxyAgent {
     readonly router = new Router();
 
     private ledger?: Ledger;
+    /** The chain's global id (config param 19), read at start: every signed payload carries it. */
+    private globalId = 0;
     private identity?: RaTlsIdentity;
     private workerServer?: RaTlsServer<PeerAttestation & { certDer: Buffer }>;
     private clientServer?: RaTlsServer<KeyPeer>;
@@ -392,6 +394,7 @@ export class ProxyAgent {
         if (this.urls) return this.urls;
         const { chain, proxyAddress } = this.o;
         const cfg = await chain.getRootConfig();
+        this.globalId = await chain.getGlobalId();
         const state = await chain.getProxyState(proxyAddress);
         if (!state) throw new ProxyError('PROXY_NOT_DEPLOYED', `no Proxy contract at ${proxyAddress.toString()}`);
         if (state.enclaveKey !== this.enclaveKey) {
@@ -1068,7 +1071,7 @@ export class ProxyAgent {
 
     /** Signature under the channel's clientKey (= the certificate key), then the ledger's monotonic checks. */
     private onVoucher(conn: ClientConn, f: VoucherFrame): void {
-        const ok = ed25519Verify(voucherPayload(conn.channel!, f.amount).hash(), Buffer.from(f.signature, 'hex'), conn.publicKey);
+        const ok = ed25519Verify(voucherPayload(conn.channel!, f.amount, this.globalId).hash(), Buffer.from(f.signature, 'hex'), conn.publicKey);
         if (!ok) {
             this.counters.vouchersRefused++;
             this.sendError(conn, 'VOUCHER_INVALID', 'the voucher signature does not verify under the channel key', false);
@@ -1302,7 +1305,7 @@ export class ProxyAgent {
 
     private signPayout(worker: string, amount: bigint): PayoutResult {
         const addr = Address.parse(worker);
-        const signature = signPayload(payoutPayload(addr, amount), this.keys.secretKey).toString('hex');
+        const signature = signPayload(payoutPayload(addr, amount, this.globalId), this.keys.secretKey).toString('hex');
         this.ledger!.recordPayoutSigned(addr, amount, signature); // durable before the signature leaves
         let sentTo = 0;
         for (const w of this.workers.values()) {
@@ -1354,7 +1357,7 @@ export class ProxyAgent {
     private async doCommit(): Promise<Commit> {
         const ledger = this.ledger!;
         const c = ledger.nextCommit(); // recorded before signing: a seqno is never signed twice
-        const signature = signPayload(commitPayload(this.o.proxyAddress, c.seqno, c.hash), this.keys.secretKey);
+        const signature = signPayload(commitPayload(this.o.proxyAddress, c.seqno, c.hash, this.globalId), this.keys.secretKey);
         this.lastCommit = { seqno: c.seqno, hash: c.hash, onChain: false, at: c.committedAt };
         try {
             await this.o.chain.open(ProxyWrapper.open(this.o.proxyAddress)).sendSignedCommit(this.o.wallet.sender(), { seqno: c.seqno, hash: c.hash, signature });

@@ -321,6 +321,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> {
                 chain: this.chain,
                 wallet: this.wallet,
                 threshold: this.cfg.payoutThreshold,
+                globalId: await this.chain.getGlobalId(),
                 clock: this.clock,
                 log: this.log,
                 confirmMs: this.opts.claimConfirmMs,

@@ -43,6 +43,8 @@ export interface PayoutBookOptions {
     wallet: ChainWallet;
     /** Claim automatically when `latest − paid ≥ threshold` (nanoTON). */
     threshold: bigint;
+    /** The chain's global id (config param 19), part of every signed payout. */
+    globalId: number;
     clock: Clock;
     log: (event: string, fields: Record<string, unknown>) => void;
     /** How long to wait for `paid` to move after the claim transfer was applied (default 60 s). */
@@ -61,13 +63,13 @@ const Entry = z
     .strict();
 const StateFile = z.object({ format: z.literal(WORKER_STATE_FORMAT), payouts: z.record(z.string(), Entry) }).strict();
 
-/** Verifies a payout signature: Ed25519 by the proxy's enclave key over payoutPayload(channel, amount).hash(). */
-export function verifyPayoutSignature(channel: Address, amount: bigint, signature: Buffer, enclaveKey: bigint): boolean {
+/** Verifies a payout signature: Ed25519 by the proxy's enclave key over payoutPayload(channel, amount, globalId).hash(). */
+export function verifyPayoutSignature(channel: Address, amount: bigint, signature: Buffer, enclaveKey: bigint, globalId: number): boolean {
     if (signature.length !== 64) return false;
     const key = Buffer.from(enclaveKey.toString(16).padStart(64, '0'), 'hex');
     if (key.length !== 32) return false;
     try {
-        return ed25519Verify(payoutPayload(channel, amount).hash(), signature, key);
+        return ed25519Verify(payoutPayload(channel, amount, globalId).hash(), signature, key);
     } catch {
         return false;
     }
@@ -134,7 +136,7 @@ export class PayoutBook {
      */
     accept(p: { channel: Address; proxy: Address; enclaveKey: bigint; amount: bigint; signature: Buffer }): 'stored' | 'unchanged' {
         const key = p.channel.toRawString();
-        if (!verifyPayoutSignature(p.channel, p.amount, p.signature, p.enclaveKey))
+        if (!verifyPayoutSignature(p.channel, p.amount, p.signature, p.enclaveKey, this.o.globalId))
             throw new PayoutError('PAYOUT_INVALID', `payout of ${p.amount} for ${p.channel.toString()} is not signed by the proxy's enclave key`, { channel: key, amount: p.amount.toString() });
         const prev = this.payouts.get(key);
         if (prev && p.amount === prev.amount) return 'unchanged';

@@ -3,7 +3,7 @@ import '@ton/test-utils';
 import { Address, beginCell, internal as relaxed, toNano } from '@ton/core';
 import { internal, SendMessageResult } from '@ton/sandbox';
 import { flattenTransaction } from '@ton/test-utils';
-import { balanceOf, CLIENT_DEPOSIT, keys, Network } from '../helpers/network';
+import { GLOBAL_ID, balanceOf, CLIENT_DEPOSIT, keys, Network } from '../helpers/network';
 import { useNetworkSnapshot } from '../helpers/fixture';
 import { plain } from '../helpers/state';
 import { advanceTime, expectOnlyBouncesFrom, storageFees, valueOf } from '../helpers/tx';
@@ -78,8 +78,8 @@ async function expectRefused(send: () => Promise<SendMessageResult>, from: Addre
     return r;
 }
 
-const voucher = (cumulative: bigint) => ch.signVoucher(cumulative, n.clientKeys.secretKey);
-const coSign = (amount: bigint, seqno: bigint, close: boolean) => ch.signWithdraw(amount, seqno, close, n.proxyKeys.secretKey);
+const voucher = (cumulative: bigint) => ch.signVoucher(cumulative, n.clientKeys.secretKey, GLOBAL_ID);
+const coSign = (amount: bigint, seqno: bigint, close: boolean) => ch.signWithdraw(amount, seqno, close, n.proxyKeys.secretKey, GLOBAL_ID);
 /** The cooperative close the proxy co-signs: the whole remaining balance to the client. */
 async function coopClose() {
     const { balance, withdrawSeqno } = await ch.getChannelState();
@@ -227,22 +227,31 @@ describe('Redeem', () => {
     });
 
     it('refuses a voucher signed by another key (ErrBadSignature)', async () => {
-        const sig = ch.signVoucher(toNano('1'), keys('someone-else').secretKey);
+        const sig = ch.signVoucher(toNano('1'), keys('someone-else').secretKey, GLOBAL_ID);
         await expectRefused(() => ch.sendRedeem(n.proxyOwner.getSender(), { amount: toNano('1'), signature: sig }), n.proxyOwner.address, ErrBadSignature);
     });
 
+    it('attack 8: refuses a voucher signed for another network (global id −3, testnet) (ErrBadSignature)', async () => {
+        expect(GLOBAL_ID).toBe(-239);
+        const otherNet = ch.signVoucher(toNano('1'), n.clientKeys.secretKey, -3);
+        await expectRefused(() => ch.sendRedeem(n.proxyOwner.getSender(), { amount: toNano('1'), signature: otherNet }), n.proxyOwner.address, ErrBadSignature);
+        // the same voucher for this network redeems
+        const r = await ch.sendRedeem(n.proxyOwner.getSender(), { amount: toNano('1'), signature: voucher(toNano('1')) });
+        expect(r.transactions).toHaveTransaction({ from: ch.address, to: n.proxy.address, success: true });
+    });
+
     it('refuses a voucher signed by the proxy key instead of the client key (ErrBadSignature)', async () => {
-        const sig = ch.signVoucher(toNano('1'), n.proxyKeys.secretKey);
+        const sig = ch.signVoucher(toNano('1'), n.proxyKeys.secretKey, GLOBAL_ID);
         await expectRefused(() => ch.sendRedeem(n.proxyOwner.getSender(), { amount: toNano('1'), signature: sig }), n.proxyOwner.address, ErrBadSignature);
     });
 
     it('refuses a voucher signed for another channel address (domain separation, ErrBadSignature)', async () => {
-        const sig = signPayload(voucherPayload(await otherChannelAddress(), toNano('1')), n.clientKeys.secretKey);
+        const sig = signPayload(voucherPayload(await otherChannelAddress(), toNano('1'), GLOBAL_ID), n.clientKeys.secretKey);
         await expectRefused(() => ch.sendRedeem(n.proxyOwner.getSender(), { amount: toNano('1'), signature: sig }), n.proxyOwner.address, ErrBadSignature);
     });
 
     it('refuses a client signature over the same fields with another tag (payout tag, ErrBadSignature)', async () => {
-        const sig = signPayload(payoutPayload(ch.address, toNano('1')), n.clientKeys.secretKey);
+        const sig = signPayload(payoutPayload(ch.address, toNano('1'), GLOBAL_ID), n.clientKeys.secretKey);
         await expectRefused(() => ch.sendRedeem(n.proxyOwner.getSender(), { amount: toNano('1'), signature: sig }), n.proxyOwner.address, ErrBadSignature);
     });
 
@@ -418,12 +427,12 @@ describe('CoopWithdraw', () => {
     });
 
     it('refuses a withdrawal co-signed by the client instead of the proxy (ErrBadSignature)', async () => {
-        const sig = ch.signWithdraw(toNano('1'), 0n, false, n.clientKeys.secretKey);
+        const sig = ch.signWithdraw(toNano('1'), 0n, false, n.clientKeys.secretKey, GLOBAL_ID);
         await expectRefused(() => ch.sendCoopWithdraw(n.client.getSender(), { amount: toNano('1'), seqno: 0n, close: false, signature: sig }), n.client.address, ErrBadSignature);
     });
 
     it('refuses a co-signature made for another channel (ErrBadSignature)', async () => {
-        const sig = signPayload(withdrawPayload(await otherChannelAddress(), toNano('1'), 0n, false), n.proxyKeys.secretKey);
+        const sig = signPayload(withdrawPayload(await otherChannelAddress(), toNano('1'), 0n, false, GLOBAL_ID), n.proxyKeys.secretKey);
         await expectRefused(() => ch.sendCoopWithdraw(n.client.getSender(), { amount: toNano('1'), seqno: 0n, close: false, signature: sig }), n.client.address, ErrBadSignature);
     });
 

@@ -8,7 +8,7 @@ import { compiledChildCodes, DEFAULT_PARAMS, ErrAccessDenied, ErrBadParams, GovM
 import { ProxyWrapper } from '../../wrappers/Proxy';
 import { ErrNoPendingSlash, WorkerActive, WorkerChannelWrapper } from '../../wrappers/WorkerChannel';
 import { modelId, toUint256 } from '../../wrappers/payloads';
-import { keys } from '../helpers/network';
+import { GLOBAL_ID, keys } from '../helpers/network';
 import { useSnapshot } from '../helpers/fixture';
 import { accountOf } from '../helpers/state';
 
@@ -283,7 +283,7 @@ describe('Governance governing Root', () => {
             expect(st.challengePeriod).toBe(CHALLENGE);
 
             reportedAt = n.bc.now!;
-            const signature = channel.signFault(fault, proxyKeys.secretKey);
+            const signature = channel.signFault(fault, proxyKeys.secretKey, GLOBAL_ID);
             const r = await channel.sendReportFault(n.stranger.getSender(), { ...fault, signature });
             expect(r.transactions).toHaveTransaction({ to: channel.address, success: true });
             expect((await channel.getChannelState()).slash?.amount).toBe(fault.amount);
@@ -323,7 +323,7 @@ describe('Governance governing Root', () => {
             expect((await channel.getChannelState()).stake).toBe(WORKER_STAKE - fault.amount);
             // fault #1 is reported before the veto for #0 is executed
             const f1 = { ...fault, seqno: 1n, amount: toNano('0.1'), requestId: 78n };
-            await channel.sendReportFault(n.stranger.getSender(), { ...f1, signature: channel.signFault(f1, proxyKeys.secretKey) });
+            await channel.sendReportFault(n.stranger.getSender(), { ...f1, signature: channel.signFault(f1, proxyKeys.secretKey, GLOBAL_ID) });
             const pending = (await channel.getChannelState()).slash!;
             expect(pending.seqno).toBe(1n);
             n.bc.now = Math.max(opensAt, n.bc.now!);

@@ -22,7 +22,7 @@ import { Address, beginCell, Cell, toNano } from '@ton/core';
 import { BlockchainSnapshot, BlockchainTransaction, SendMessageResult } from '@ton/sandbox';
 import { flattenTransaction } from '@ton/test-utils';
 import { KeyPair } from '@ton/crypto';
-import { CLIENT_DEPOSIT, deployNetwork, keys, Network } from '../helpers/network';
+import { GLOBAL_ID, CLIENT_DEPOSIT, deployNetwork, keys, Network } from '../helpers/network';
 import { storageFees } from '../helpers/tx';
 import {
     ErrAccessDenied,
@@ -408,18 +408,18 @@ class Run {
                 if (op.v === 'fresh') {
                     amt = last + op.extra;
                     this.vouchers.push(amt);
-                    sig = n.clientChannel.signVoucher(amt, n.clientKeys.secretKey);
+                    sig = n.clientChannel.signVoucher(amt, n.clientKeys.secretKey, GLOBAL_ID);
                 } else if (op.v === 'latest' || op.v === 'old') {
                     amt = op.v === 'latest' || this.vouchers.length === 0 ? last : this.vouchers[op.pick % this.vouchers.length];
                     if (this.vouchers.length === 0) this.vouchers.push(0n); // the client "signed" 0: nothing owed
-                    sig = n.clientChannel.signVoucher(amt, n.clientKeys.secretKey);
+                    sig = n.clientChannel.signVoucher(amt, n.clientKeys.secretKey, GLOBAL_ID);
                 } else if (op.v === 'forged') {
                     amt = last + op.extra;
-                    sig = n.clientChannel.signVoucher(amt, forgerKeys(op.forger).secretKey);
+                    sig = n.clientChannel.signVoucher(amt, forgerKeys(op.forger).secretKey, GLOBAL_ID);
                     valid = false;
                 } else {
                     amt = last + op.extra; // a genuine signature over `last`, presented for a larger amount
-                    sig = n.clientChannel.signVoucher(last, n.clientKeys.secretKey);
+                    sig = n.clientChannel.signVoucher(last, n.clientKeys.secretKey, GLOBAL_ID);
                     valid = false;
                 }
                 const w = op.by === 'proxy' ? n.proxyOwner : n.stranger;
@@ -451,18 +451,18 @@ class Run {
                     const target = wc.paid + (px.pool * BigInt((op.pick % 130) + 1)) / 100n;
                     amt = target > last ? target : last + op.extra;
                     this.payouts.push(amt);
-                    sig = n.workerChannel.signPayout(amt, n.proxyKeys.secretKey);
+                    sig = n.workerChannel.signPayout(amt, n.proxyKeys.secretKey, GLOBAL_ID);
                 } else if (op.v === 'latest' || op.v === 'replay') {
                     amt = op.v === 'latest' || this.payouts.length === 0 ? last : this.payouts[op.pick % this.payouts.length];
                     if (this.payouts.length === 0) this.payouts.push(0n);
-                    sig = n.workerChannel.signPayout(amt, n.proxyKeys.secretKey);
+                    sig = n.workerChannel.signPayout(amt, n.proxyKeys.secretKey, GLOBAL_ID);
                 } else if (op.v === 'forged') {
                     amt = last + op.extra;
-                    sig = n.workerChannel.signPayout(amt, forgerKeys(op.forger).secretKey);
+                    sig = n.workerChannel.signPayout(amt, forgerKeys(op.forger).secretKey, GLOBAL_ID);
                     valid = false;
                 } else {
                     amt = last + op.extra;
-                    sig = n.workerChannel.signPayout(last, n.proxyKeys.secretKey);
+                    sig = n.workerChannel.signPayout(last, n.proxyKeys.secretKey, GLOBAL_ID);
                     valid = false;
                 }
                 const w = op.by === 'worker' ? n.worker : n.stranger;
@@ -512,7 +512,7 @@ class Run {
                 const amt = (cc.balance * BigInt(op.pct)) / 100n;
                 const seqno = op.sig === 'stale' ? (cc.withdrawSeqno > 0n ? cc.withdrawSeqno - 1n : cc.withdrawSeqno + 1n) : cc.withdrawSeqno;
                 const key = op.sig === 'forged' ? forgerKeys(op.forger).secretKey : n.proxyKeys.secretKey;
-                const sig = n.clientChannel.signWithdraw(amt, seqno, op.close, key);
+                const sig = n.clientChannel.signWithdraw(amt, seqno, op.close, key, GLOBAL_ID);
                 const sentAmount = op.sig === 'tampered' ? amt + 1n : amt;
                 const w = op.sig === 'stolen' ? n.stranger : n.client;
                 const code =
@@ -571,7 +571,7 @@ class Run {
                 const seqno = op.sig === 'stale' ? wc.faultSeqno + 1n + BigInt(op.requestId % 3) : wc.faultSeqno;
                 const report = { seqno, amount: amt, reason: 1n, requestId: BigInt(op.requestId), evidenceHash: 0xe71dn };
                 const key = op.sig === 'forged' ? forgerKeys(op.forger).secretKey : n.proxyKeys.secretKey;
-                const signature = n.workerChannel.signFault(report, key);
+                const signature = n.workerChannel.signFault(report, key, GLOBAL_ID);
                 const open = wc.state === WorkerActive || wc.state === WorkerSuspended || wc.state === WorkerUnbonding;
                 const code =
                     !open ? ErrWrongState
@@ -917,7 +917,7 @@ describe('channel properties over random operation sequences', () => {
     beforeAll(async () => {
         const n = await deployNetwork();
         // Start every run with part of the deposit already redeemed, so the Proxy's pool can pay workers.
-        const sig = n.clientChannel.signVoucher(PRE_REDEEMED, n.clientKeys.secretKey);
+        const sig = n.clientChannel.signVoucher(PRE_REDEEMED, n.clientKeys.secretKey, GLOBAL_ID);
         const r = await n.clientChannel.sendRedeem(n.proxyOwner.getSender(), { amount: PRE_REDEEMED, signature: sig });
         expect(r.transactions).toHaveTransaction({ from: n.clientChannel.address, to: n.proxy.address, success: true });
         const ps = await n.proxy.getProxyState();
@@ -995,7 +995,7 @@ describe('channel properties over random operation sequences', () => {
                 const latest = run.vouchers.at(-1) ?? 0n;
                 const amt = latest > s.redeemed ? latest : s.redeemed + 1n;
                 run.step++;
-                await run.send(`redeem after close (amount ${amt})`, () => n.clientChannel.sendRedeem(n.proxyOwner.getSender(), { amount: amt, signature: n.clientChannel.signVoucher(amt, n.clientKeys.secretKey) }), [
+                await run.send(`redeem after close (amount ${amt})`, () => n.clientChannel.sendRedeem(n.proxyOwner.getSender(), { amount: amt, signature: n.clientChannel.signVoucher(amt, n.clientKeys.secretKey, GLOBAL_ID) }), [
                     e2(n.proxyOwner.address, n.clientChannel.address, OP.Redeem, Number(ErrWrongState)),
                 ]);
                 const s2 = await n.clientChannel.getChannelState();

@@ -4,7 +4,7 @@
 import '@ton/test-utils';
 import { internal, SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox';
 import { Address, beginCell, toNano } from '@ton/core';
-import { balanceOf, keys, Network, PROXY_STAKE, WORKER_STAKE } from '../helpers/network';
+import { GLOBAL_ID, balanceOf, keys, Network, PROXY_STAKE, WORKER_STAKE } from '../helpers/network';
 import { useNetworkSnapshot } from '../helpers/fixture';
 import { accountOf, plain } from '../helpers/state';
 import {
@@ -62,10 +62,10 @@ describe('Proxy', () => {
     }
 
     const commitSig = (proxy: Address, seqno: bigint, hash: bigint, secretKey: Buffer = n.proxyKeys.secretKey) =>
-        signPayload(commitPayload(proxy, seqno, hash), secretKey);
+        signPayload(commitPayload(proxy, seqno, hash, GLOBAL_ID), secretKey);
 
     async function redeem(amount: bigint) {
-        const sig = n.clientChannel.signVoucher(amount, n.clientKeys.secretKey);
+        const sig = n.clientChannel.signVoucher(amount, n.clientKeys.secretKey, GLOBAL_ID);
         return n.clientChannel.sendRedeem(n.proxyOwner.getSender(), { amount, signature: sig });
     }
 
@@ -244,22 +244,22 @@ describe('Proxy', () => {
     // ---------- StateCommit ----------
     describe('StateCommit', () => {
         it('records an enclave-signed commit; later seqnos may skip', async () => {
-            const r = await n.proxy.sendCommit(n.stranger.getSender(), { seqno: 1n, hash: 0xaan, secretKey: n.proxyKeys.secretKey });
+            const r = await n.proxy.sendCommit(n.stranger.getSender(), { globalId: GLOBAL_ID, seqno: 1n, hash: 0xaan, secretKey: n.proxyKeys.secretKey });
             expect(r.transactions).toHaveTransaction({ to: n.proxy.address, success: true });
             let ps = await n.proxy.getProxyState();
             expect(ps.commitSeqno).toBe(1n);
             expect(ps.commitHash).toBe(0xaan);
-            await n.proxy.sendCommit(n.stranger.getSender(), { seqno: 10n, hash: 0xbbn, secretKey: n.proxyKeys.secretKey });
+            await n.proxy.sendCommit(n.stranger.getSender(), { globalId: GLOBAL_ID, seqno: 10n, hash: 0xbbn, secretKey: n.proxyKeys.secretKey });
             ps = await n.proxy.getProxyState();
             expect(ps.commitSeqno).toBe(10n);
             expect(ps.commitHash).toBe(0xbbn);
         });
 
         it('refuses an equal or older seqno (ErrOldVoucher)', async () => {
-            await n.proxy.sendCommit(n.stranger.getSender(), { seqno: 5n, hash: 1n, secretKey: n.proxyKeys.secretKey });
+            await n.proxy.sendCommit(n.stranger.getSender(), { globalId: GLOBAL_ID, seqno: 5n, hash: 1n, secretKey: n.proxyKeys.secretKey });
             const before = await proxySnap();
             for (const seqno of [5n, 4n, 0n]) {
-                const r = await n.proxy.sendCommit(n.stranger.getSender(), { seqno, hash: 2n, secretKey: n.proxyKeys.secretKey });
+                const r = await n.proxy.sendCommit(n.stranger.getSender(), { globalId: GLOBAL_ID, seqno, hash: 2n, secretKey: n.proxyKeys.secretKey });
                 expectRefused(r, n.stranger.address, ErrOldVoucher);
             }
             await expectProxyUnchanged(before);
@@ -267,7 +267,7 @@ describe('Proxy', () => {
 
         it('refuses a commit signed by another key (ErrBadSignature)', async () => {
             const before = await proxySnap();
-            const r = await n.proxy.sendCommit(n.stranger.getSender(), { seqno: 1n, hash: 1n, secretKey: keys('not-the-enclave').secretKey });
+            const r = await n.proxy.sendCommit(n.stranger.getSender(), { globalId: GLOBAL_ID, seqno: 1n, hash: 1n, secretKey: keys('not-the-enclave').secretKey });
             expectRefused(r, n.stranger.address, ErrBadSignature);
             await expectProxyUnchanged(before);
         });
@@ -286,7 +286,7 @@ describe('Proxy', () => {
 
         it('refuses a value below FeeCommit (ErrLowValue)', async () => {
             const before = await proxySnap();
-            const r = await n.proxy.sendCommit(n.stranger.getSender(), { seqno: 1n, hash: 1n, secretKey: n.proxyKeys.secretKey, value: toNano('0.01') - 1n });
+            const r = await n.proxy.sendCommit(n.stranger.getSender(), { globalId: GLOBAL_ID, seqno: 1n, hash: 1n, secretKey: n.proxyKeys.secretKey, value: toNano('0.01') - 1n });
             expectRefused(r, n.stranger.address, ErrLowValue);
             await expectProxyUnchanged(before);
         });
@@ -419,7 +419,7 @@ describe('Proxy', () => {
             await redeem(toNano('2'));
             await n.proxy.sendReportEquivocation(n.stranger.getSender(), equivocation());
             const ps = await n.proxy.getProxyState();
-            const claim = await n.workerChannel.sendClaim(n.worker.getSender(), { amount: toNano('1'), signature: n.workerChannel.signPayout(toNano('1'), n.proxyKeys.secretKey) });
+            const claim = await n.workerChannel.sendClaim(n.worker.getSender(), { amount: toNano('1'), signature: n.workerChannel.signPayout(toNano('1'), n.proxyKeys.secretKey, GLOBAL_ID) });
             expect(claim.transactions).toHaveTransaction({ from: n.proxy.address, to: n.worker.address, success: true, value: (v?: bigint) => v !== undefined && v >= toNano('1') });
             expect((await n.proxy.getProxyState()).pool).toBe(ps.pool - toNano('1'));
 
@@ -494,7 +494,7 @@ describe('Proxy', () => {
     describe('PayoutRequest', () => {
         it('pays an open channel\'s claim from the pool', async () => {
             await redeem(toNano('1'));
-            const r = await n.workerChannel.sendClaim(n.stranger.getSender(), { amount: toNano('0.4'), signature: n.workerChannel.signPayout(toNano('0.4'), n.proxyKeys.secretKey) });
+            const r = await n.workerChannel.sendClaim(n.stranger.getSender(), { amount: toNano('0.4'), signature: n.workerChannel.signPayout(toNano('0.4'), n.proxyKeys.secretKey, GLOBAL_ID) });
             expect(r.transactions).toHaveTransaction({ from: n.workerChannel.address, to: n.proxy.address, success: true });
             expect(r.transactions).toHaveTransaction({ from: n.proxy.address, to: n.worker.address, success: true, value: (v?: bigint) => v !== undefined && v >= toNano('0.4') });
             expect((await n.proxy.getProxyState()).pool).toBe(toNano('0.5'));
@@ -520,7 +520,7 @@ describe('Proxy', () => {
         it('refuses a claim the pool cannot pay (ErrInsufficientFunds); the bounce restores the channel\'s paid', async () => {
             await redeem(toNano('0.5')); // pool 0.45
             const before = await proxySnap();
-            const sig = n.workerChannel.signPayout(toNano('0.5'), n.proxyKeys.secretKey);
+            const sig = n.workerChannel.signPayout(toNano('0.5'), n.proxyKeys.secretKey, GLOBAL_ID);
             const r = await n.workerChannel.sendClaim(n.stranger.getSender(), { amount: toNano('0.5'), signature: sig });
             expectRefused(r, n.workerChannel.address, ErrInsufficientFunds);
             expect(r.transactions).toHaveTransaction({ from: n.proxy.address, to: n.workerChannel.address, inMessageBounced: true, success: true });
@@ -723,7 +723,7 @@ describe('Proxy', () => {
         });
 
         it("attack 6: the owner cannot keep a worker's signed payout: it bounces for lack of pool, the worker is evicted and unbonded, the owner redeems and closes, and the worker still claims it", async () => {
-            const signed = n.workerChannel.signPayout(toNano('1'), n.proxyKeys.secretKey);
+            const signed = n.workerChannel.signPayout(toNano('1'), n.proxyKeys.secretKey, GLOBAL_ID);
             // 1. the payout bounces: the pool is empty
             let r = await n.workerChannel.sendClaim(n.worker.getSender(), { amount: toNano('1'), signature: signed });
             expect(r.transactions).toHaveTransaction({ from: n.workerChannel.address, to: n.proxy.address, success: false, exitCode: Number(ErrInsufficientFunds) });
@@ -783,7 +783,7 @@ describe('Proxy', () => {
             expect(before.state.state).toBe(STATE_CLOSED);
             const owner = n.proxyOwner;
             const checks: [() => Promise<SendMessageResult>, SandboxContract<TreasuryContract>][] = [
-                [() => n.proxy.sendCommit(n.stranger.getSender(), { seqno: 1n, hash: 1n, secretKey: n.proxyKeys.secretKey }), n.stranger],
+                [() => n.proxy.sendCommit(n.stranger.getSender(), { globalId: GLOBAL_ID, seqno: 1n, hash: 1n, secretKey: n.proxyKeys.secretKey }), n.stranger],
                 [() => n.proxy.sendAddStake(n.stranger.getSender(), toNano('1')), n.stranger],
                 [() => n.proxy.sendRegister(owner.getSender(), { stake: toNano('20'), clientEndpoint: 'c', workerEndpoint: 'w' }), owner],
                 [() => n.proxy.sendReportEquivocation(n.stranger.getSender(), { seqno: 1n, hashA: 1n, hashB: 2n, sigA: commitSig(n.proxy.address, 1n, 1n), sigB: commitSig(n.proxy.address, 1n, 2n) }), n.stranger],

@@ -8,7 +8,7 @@ import { flattenTransaction, randomAddress } from '@ton/test-utils';
 import { internal as inbound, SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox';
 import { Address, beginCell, Cell, Dictionary, internal, toNano } from '@ton/core';
 import { createHash } from 'crypto';
-import { balanceOf, keys, Network, PROXY_STAKE } from '../helpers/network';
+import { GLOBAL_ID, balanceOf, keys, Network, PROXY_STAKE } from '../helpers/network';
 import { useNetworkSnapshot } from '../helpers/fixture';
 import { accountOf, plain, storageFee, storageUsed } from '../helpers/state';
 import { readFileSync } from 'fs';
@@ -520,7 +520,7 @@ describe('Root', () => {
     describe('VetoSlash', () => {
         async function reportFault() {
             const f = { seqno: 0n, amount: toNano('0.5'), reason: 1n, requestId: 42n, evidenceHash: 43n };
-            await n.workerChannel.sendReportFault(n.stranger.getSender(), { ...f, signature: n.workerChannel.signFault(f, n.proxyKeys.secretKey) });
+            await n.workerChannel.sendReportFault(n.stranger.getSender(), { ...f, signature: n.workerChannel.signFault(f, n.proxyKeys.secretKey, GLOBAL_ID) });
             expect((await n.workerChannel.getChannelState()).slash).not.toBeNull();
         }
 

@@ -3,7 +3,7 @@
 import '@ton/test-utils';
 import { Address, beginCell, toNano } from '@ton/core';
 import { internal, SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox';
-import { balanceOf, keys, Network, WORKER_STAKE } from '../helpers/network';
+import { GLOBAL_ID, balanceOf, keys, Network, WORKER_STAKE } from '../helpers/network';
 import { useNetworkSnapshot } from '../helpers/fixture';
 import { plain } from '../helpers/state';
 import { advanceTime, expectOnlyBouncesFrom, storageFees, valueOf } from '../helpers/tx';
@@ -105,18 +105,18 @@ async function expectRefused(send: () => Promise<SendMessageResult>, from: Addre
 
 /** Funds the Proxy's pool by redeeming a client voucher (90 % of it lands in the pool). */
 async function fundPool(cumulative: bigint) {
-    const signature = n.clientChannel.signVoucher(cumulative, n.clientKeys.secretKey);
+    const signature = n.clientChannel.signVoucher(cumulative, n.clientKeys.secretKey, GLOBAL_ID);
     const r = await n.clientChannel.sendRedeem(n.proxyOwner.getSender(), { amount: cumulative, signature });
     expect(r.transactions).toHaveTransaction({ from: n.clientChannel.address, to: n.proxy.address, success: true });
 }
 
-const payout = (cumulative: bigint, ch = wc) => ch.signPayout(cumulative, n.proxyKeys.secretKey);
+const payout = (cumulative: bigint, ch = wc) => ch.signPayout(cumulative, n.proxyKeys.secretKey, GLOBAL_ID);
 const claim = (cumulative: bigint, via = n.stranger, ch = wc) => ch.sendClaim(via.getSender(), { amount: cumulative, signature: payout(cumulative, ch) });
 
 function report(over: Partial<FaultReport> = {}): FaultReport {
     return { seqno: 0n, amount: toNano('0.3'), reason: 7n, requestId: 0xabcn, evidenceHash: 0xe71den, ...over };
 }
-const signed = (f: FaultReport, ch = wc) => ({ ...f, signature: ch.signFault(f, n.proxyKeys.secretKey) });
+const signed = (f: FaultReport, ch = wc) => ({ ...f, signature: ch.signFault(f, n.proxyKeys.secretKey, GLOBAL_ID) });
 const sendFault = (f: FaultReport, via = n.stranger) => wc.sendReportFault(via.getSender(), signed(f));
 
 const vetoViaRoot = (channel: Address, seqno = 0n) => n.root.sendAction(n.gov.getSender(), RootWrapper.vetoSlashBody(channel, seqno));
@@ -226,20 +226,20 @@ describe('ClaimPayout', () => {
     it('refuses a payout signed by another key (ErrBadSignature)', async () => {
         await fundPool(toNano('2'));
         for (const sk of [keys('someone-else').secretKey, n.clientKeys.secretKey]) {
-            const sig = wc.signPayout(toNano('0.5'), sk);
+            const sig = wc.signPayout(toNano('0.5'), sk, GLOBAL_ID);
             await expectRefused(() => wc.sendClaim(n.stranger.getSender(), { amount: toNano('0.5'), signature: sig }), n.stranger.address, ErrBadSignature);
         }
     });
 
     it('refuses a payout signed for another channel (ErrBadSignature)', async () => {
         await fundPool(toNano('2'));
-        const sig = signPayload(payoutPayload(wc2.address, toNano('0.5')), n.proxyKeys.secretKey);
+        const sig = signPayload(payoutPayload(wc2.address, toNano('0.5'), GLOBAL_ID), n.proxyKeys.secretKey);
         await expectRefused(() => wc.sendClaim(n.stranger.getSender(), { amount: toNano('0.5'), signature: sig }), n.stranger.address, ErrBadSignature);
     });
 
     it('refuses a proxy signature over the same fields with another tag (voucher tag, ErrBadSignature)', async () => {
         await fundPool(toNano('2'));
-        const sig = signPayload(voucherPayload(wc.address, toNano('0.5')), n.proxyKeys.secretKey);
+        const sig = signPayload(voucherPayload(wc.address, toNano('0.5'), GLOBAL_ID), n.proxyKeys.secretKey);
         await expectRefused(() => wc.sendClaim(n.stranger.getSender(), { amount: toNano('0.5'), signature: sig }), n.stranger.address, ErrBadSignature);
     });
 
@@ -332,13 +332,13 @@ describe('ReportFault', () => {
 
     it('refuses a report signed by another key (ErrBadSignature)', async () => {
         const f = report();
-        const signature = wc.signFault(f, keys('someone-else').secretKey);
+        const signature = wc.signFault(f, keys('someone-else').secretKey, GLOBAL_ID);
         await expectRefused(() => wc.sendReportFault(n.stranger.getSender(), { ...f, signature }), n.stranger.address, ErrBadSignature);
     });
 
     it('refuses a report signed for another channel (ErrBadSignature)', async () => {
         const f = report();
-        const signature = signPayload(faultPayload(wc2.address, f), n.proxyKeys.secretKey);
+        const signature = signPayload(faultPayload(wc2.address, f, GLOBAL_ID), n.proxyKeys.secretKey);
         await expectRefused(() => wc.sendReportFault(n.stranger.getSender(), { ...f, signature }), n.stranger.address, ErrBadSignature);
     });
 
@@ -350,7 +350,7 @@ describe('ReportFault', () => {
 
     it('refuses a signature cell that is not 512 bits (ErrBadSignature)', async () => {
         const f = report();
-        const sig = wc.signFault(f, n.proxyKeys.secretKey);
+        const sig = wc.signFault(f, n.proxyKeys.secretKey, GLOBAL_ID);
         await expectRefused(
             () =>
                 wc.send(n.stranger.getSender(), { value: toNano('0.05') }, {

@@ -23,6 +23,7 @@ import { ClientChannelWrapper } from '../../wrappers/ClientChannel';
 import { WorkerChannelWrapper } from '../../wrappers/WorkerChannel';
 import { toUint256, voucherPayload } from '../../wrappers/payloads';
 import { workerShare } from '../../agents/proxy/ledger';
+import { GLOBAL_ID } from '../helpers/network';
 
 jest.setTimeout(120_000);
 
@@ -294,7 +295,7 @@ describe('end to end: client → proxy → two workers', () => {
             c.send(request());
             const end = (await c.next('response_end')) as { cost: bigint };
             expect(end.cost).toBeGreaterThan(0n);
-            const forged = sign(voucherPayload(c.channel, end.cost).hash(), keyPairFromSeed(seed('someone-else')).secretKey);
+            const forged = sign(voucherPayload(c.channel, end.cost, GLOBAL_ID).hash(), keyPairFromSeed(seed('someone-else')).secretKey);
             c.send({ type: 'voucher', v: PROTOCOL_VERSION, amount: end.cost, signature: forged.toString('hex') });
             expect(await c.next('error')).toMatchObject({ code: 'VOUCHER_INVALID' });
             c.ws.close();
@@ -318,7 +319,7 @@ describe('end to end: client → proxy → two workers', () => {
             c.send(request());
             expect(await c.next('response_error')).toMatchObject({ code: 'CREDIT_WINDOW_EXCEEDED' });
             // Signing what was delivered opens the window again.
-            c.send({ type: 'voucher', v: PROTOCOL_VERSION, amount: delivered, signature: sign(voucherPayload(c.channel, delivered).hash(), c.key.secretKey).toString('hex') });
+            c.send({ type: 'voucher', v: PROTOCOL_VERSION, amount: delivered, signature: sign(voucherPayload(c.channel, delivered, GLOBAL_ID).hash(), c.key.secretKey).toString('hex') });
             await c.next('payment_status');
             c.send(request());
             expect((await c.next('response_end')).type).toBe('response_end');

@@ -9,7 +9,11 @@ import { DEFAULT_PARAMS, Params, RootWrapper } from '../../wrappers/Root';
 import { ProxyWrapper } from '../../wrappers/Proxy';
 import { ClientChannelWrapper } from '../../wrappers/ClientChannel';
 import { WorkerChannelWrapper } from '../../wrappers/WorkerChannel';
-import { toUint256 } from '../../wrappers/payloads';
+import { globalIdFromConfig, toUint256 } from '../../wrappers/payloads';
+import { defaultConfig } from '@ton/sandbox';
+
+/** The sandbox's (and the devnet's) global id, config param 19 (−239, as on mainnet): what every signed payload carries. */
+export const GLOBAL_ID = globalIdFromConfig(defaultConfig);
 
 export const PROXY_STAKE = toNano('10');
 export const CLIENT_DEPOSIT = toNano('5');

@@ -3,7 +3,7 @@ import '@ton/test-utils';
 import { Blockchain, SandboxContract, TreasuryContract } from '@ton/sandbox';
 import { Address, toNano } from '@ton/core';
 import { sandboxProvider, ScriptedUI } from '../helpers/sandbox-provider';
-import { keys } from '../helpers/network';
+import { GLOBAL_ID, keys } from '../helpers/network';
 import { ArgError } from '../../scripts/lib/args';
 import { run as deployNetwork, parseVoters } from '../../scripts/deployNetwork';
 import { run as addImage } from '../../scripts/addImage';
@@ -89,7 +89,7 @@ describe('deploy, register and channel scripts', () => {
         expect((await channel.getChannelState()).balance).toBe(toNano('2.5'));
 
         const seqno = (await channel.getChannelState()).withdrawSeqno;
-        const sig = channel.signWithdraw(toNano('0.5'), seqno, false, enclave.secretKey);
+        const sig = channel.signWithdraw(toNano('0.5'), seqno, false, enclave.secretKey, GLOBAL_ID);
         await script(client, withdraw, ['--channel', opened.channel, '--amount', '0.5', '--seqno', String(seqno), '--proxy-signature', hex(sig)]);
         expect((await channel.getChannelState()).balance).toBe(toNano('2'));
 

@@ -60,6 +60,8 @@ export interface Chain {
     isDeployed(address: Address): Promise<boolean>;
     /** Newest first. */
     getTransactions(address: Address, query?: TransactionQuery): Promise<Transaction[]>;
+    /** The network's global id (config param 19), read once and cached: every signed payload carries it (wrappers/payloads.ts). */
+    getGlobalId(): Promise<number>;
     /** A wrapper bound to this chain: `chain.open(RootWrapper.open(a)).getVersion()`, `.sendTopUp(wallet.sender(), ...)`. */
     open<T extends Contract>(contract: T): OpenedContract<T>;
 }
@@ -90,6 +92,7 @@ export class TonChain implements Chain {
     private cache: RootConfig | null = null;
     private checkedAt = -Infinity;
     private inflight: Promise<boolean> | null = null;
+    private globalId: Promise<number> | null = null;
 
     constructor(opts: TonChainOptions) {
         this.config = opts.config;
@@ -223,6 +226,27 @@ export class TonChain implements Chain {
         } catch (e) {
             if (e instanceof ChainError && e.code === 'CHAIN_GETTER_FAILED') return null;
             throw e;
+        }
+    }
+
+    getGlobalId(): Promise<number> {
+        if (this.globalId === null) {
+            this.globalId = this.fetchGlobalId();
+            this.globalId.catch(() => (this.globalId = null)); // a failed read is retried by the next caller
+        }
+        return this.globalId;
+    }
+
+    /** toncenter v2 `getConfigParam` (config_id 19): the param cell holds `global_id:int32`. */
+    private async fetchGlobalId(): Promise<number> {
+        const body = JSON.stringify({ id: 1, jsonrpc: '2.0', method: 'getConfigParam', params: { config_id: 19 } });
+        const res = await this.transport.request({ method: 'POST', url: this.config.endpoint, headers: { 'Content-Type': 'application/json' }, body }, 'getConfigParam');
+        try {
+            const bytes = JSON.parse(res.body)?.result?.config?.bytes;
+            if (typeof bytes !== 'string') throw new Error('no config cell in the response');
+            return Cell.fromBoc(Buffer.from(bytes, 'base64'))[0].beginParse().loadInt(32);
+        } catch (e) {
+            throw new ChainError('CHAIN_BAD_RESPONSE', `getConfigParam 19: ${(e as Error).message}`, { request: 'getConfigParam' });
         }
     }
 

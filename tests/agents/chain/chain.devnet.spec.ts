@@ -18,6 +18,7 @@ import { ClientChannelWrapper } from '../../../wrappers/ClientChannel';
 import { WorkerChannelWrapper } from '../../../wrappers/WorkerChannel';
 import { toUint256 } from '../../../wrappers/payloads';
 import { DevnetServer } from '../../../agents/devnet/server';
+import { GLOBAL_ID } from '../../helpers/network';
 
 type Devnet = DevnetServer;
 
@@ -217,6 +218,13 @@ describe('TonChain against the devnet server', () => {
         expect(events[0].accountId).toBe(wallet.address.toRawString());
         expect(events[0].lt).toBe(latest.lt);
         expect(events[0].txHash).toBe(latest.hash().toString('hex'));
+    });
+
+    it("reads the network's global id (config param 19) once and caches it: what every signed payload carries", async () => {
+        const before = { ...chain.transport.stats.byMethod };
+        expect(await chain.getGlobalId()).toBe(GLOBAL_ID);
+        expect(await chain.getGlobalId()).toBe(GLOBAL_ID);
+        expect(delta(chain, before)).toEqual({ getConfigParam: 1 });
     });
 
     it('wallets from a mnemonic or a secret key', async () => {

@@ -29,6 +29,7 @@ import {
 import { forwardToBackend, ForwardError, meterAndSign } from '../../../agents/worker/forward';
 import { validateOpenAIRequest, WorkerRequestError } from '../../../agents/worker/openai-request';
 import { modelId, voucherPayload } from '../../../wrappers/payloads';
+import { GLOBAL_ID } from '../../helpers/network';
 
 export interface FakeWorker {
     label: string;
@@ -193,7 +194,7 @@ export class TestProxy {
                 return;
             case 'voucher': {
                 const channel = c.channel!;
-                const valid = signVerify(voucherPayload(channel, f.amount).hash(), Buffer.from(f.signature, 'hex'), c.peer.publicKey);
+                const valid = signVerify(voucherPayload(channel, f.amount, GLOBAL_ID).hash(), Buffer.from(f.signature, 'hex'), c.peer.publicKey);
                 let stateFile: string | undefined;
                 try {
                     stateFile = this.statePath ? readFileSync(this.statePath, 'utf8') : undefined;

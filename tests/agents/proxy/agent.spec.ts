@@ -20,6 +20,7 @@ import { payoutPayload } from '../../../wrappers/payloads';
 import { AgentNetwork, seed, startAgentNetwork } from '../../helpers/agent-network';
 import { slashToZero } from '../../helpers/slash';
 import { TestClient, TestWorker, WORKER_USAGE } from './peers';
+import { GLOBAL_ID } from '../../helpers/network';
 
 const CREDIT_WINDOW = 1_000_000n; // 0.001 TON: a little more than two requests' worth (WORKER_USAGE costs 400 000 at 1.0x)
 
@@ -355,7 +356,7 @@ describe('ProxyAgent over the devnet', () => {
             expect(p1.amount).toBe(l.w1.earned);
             const frame = await w1.log.next((f) => f.type === 'payout' && f.amount === p1.amount);
             const sig = Buffer.from((frame as { signature: string }).signature, 'hex');
-            expect(signVerify(payoutPayload(w1.channel, p1.amount).hash(), sig, agent.publicKey)).toBe(true);
+            expect(signVerify(payoutPayload(w1.channel, p1.amount, GLOBAL_ID).hash(), sig, agent.publicKey)).toBe(true);
             // the worker claims it on chain
             const balanceBefore = await w1.wallet.getBalance();
             await chain.open(WorkerChannelWrapper.open(w1.channel)).sendClaim(w1.wallet.sender(), { amount: p1.amount, signature: sig });

@@ -9,6 +9,7 @@ import { signPayload, voucherPayload, payoutPayload, modelId } from '../../../wr
 import { Ledger, LedgerCode, LedgerError, MAX_AMOUNT, workerShare } from '../../../agents/proxy/ledger';
 import { LATEST_SCHEMA_VERSION } from '../../../agents/proxy/ledger-schema';
 import { addr, dumpDb, manualClock, receipt, sigHex, tempDir } from './fixtures/ledger-helpers';
+import { GLOBAL_ID } from '../../helpers/network';
 
 const MODEL = modelId('cocoon-test/echo-1');
 const C1 = addr('client', 1);
@@ -230,12 +231,12 @@ describe('client vouchers', () => {
     it('stores strictly increasing vouchers up to the delivered cost, with real client signatures', () => {
         const kp = keyPairFromSeed(Buffer.alloc(32, 7));
         deliver('r1', 1000n);
-        const sig = signPayload(voucherPayload(C1, 600n), kp.secretKey).toString('hex');
+        const sig = signPayload(voucherPayload(C1, 600n, GLOBAL_ID), kp.secretKey).toString('hex');
         const { stored, state } = ledger.acceptVoucher(C1, 600n, sig);
         expect(stored).toBe(true);
         expect(state.latestVoucher).toEqual({ amount: 600n, signature: sig });
         expect(ledger.unsignedExposure(C1)).toBe(400n);
-        const full = signPayload(voucherPayload(C1, 1000n), kp.secretKey).toString('hex').toUpperCase();
+        const full = signPayload(voucherPayload(C1, 1000n, GLOBAL_ID), kp.secretKey).toString('hex').toUpperCase();
         expect(ledger.acceptVoucher(C1, 1000n, full).state.latestVoucher).toEqual({ amount: 1000n, signature: full.toLowerCase() });
         expect(ledger.unsignedExposure(C1)).toBe(0n);
     });
@@ -324,7 +325,7 @@ describe('worker payouts', () => {
 
     it('stores strictly increasing proxy-signed payouts up to the earned amount', () => {
         const kp = keyPairFromSeed(Buffer.alloc(32, 9));
-        const sig = signPayload(payoutPayload(W1, 900n), kp.secretKey).toString('hex');
+        const sig = signPayload(payoutPayload(W1, 900n, GLOBAL_ID), kp.secretKey).toString('hex');
         expect(ledger.payoutCandidates(90n).map((w) => w.worker)).toEqual([W1.toRawString(), W2.toRawString()].sort());
         const { stored, state } = ledger.recordPayoutSigned(W1, 900n, sig);
         expect(stored).toBe(true);

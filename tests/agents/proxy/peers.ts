@@ -16,6 +16,7 @@ import { ClientChannelWrapper } from '../../../wrappers/ClientChannel';
 import { WorkerChannelWrapper } from '../../../wrappers/WorkerChannel';
 import { modelId, signPayload, toUint256, voucherPayload } from '../../../wrappers/payloads';
 import { AgentNetwork, seed } from '../../helpers/agent-network';
+import { GLOBAL_ID } from '../../helpers/network';
 
 /** Frames of one WebSocket, parsed, with waiting helpers. */
 export class FrameLog {
@@ -287,7 +288,7 @@ export class TestClient {
     }
 
     signVoucher(amount: bigint): string {
-        return signPayload(voucherPayload(this.channel, amount), this.keys.secretKey).toString('hex');
+        return signPayload(voucherPayload(this.channel, amount, GLOBAL_ID), this.keys.secretKey).toString('hex');
     }
 
     /** Sends a voucher and waits for the payment_status (and error, if any) that answers it. */

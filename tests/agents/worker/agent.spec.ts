@@ -30,6 +30,7 @@ import { RootWrapper } from '../../../wrappers/Root';
 import { WorkerChannelWrapper } from '../../../wrappers/WorkerChannel';
 import { modelId, toUint256 } from '../../../wrappers/payloads';
 import { FakeConn, FakeProxy } from './fake-proxy';
+import { GLOBAL_ID } from '../../helpers/network';
 
 const COEFFICIENT = 1200n;
 const THRESHOLD = toNano('0.05');
@@ -484,7 +485,7 @@ describe('WorkerAgent', () => {
                 code: root.childCode.clientCode,
             });
             await chain.open(cc).sendTopUp(owner.sender(), toNano('2'));
-            await chain.open(cc).sendRedeem(owner.sender(), { amount: toNano('1'), signature: cc.signVoucher(toNano('1'), clientKeys.secretKey) });
+            await chain.open(cc).sendRedeem(owner.sender(), { amount: toNano('1'), signature: cc.signVoucher(toNano('1'), clientKeys.secretKey, GLOBAL_ID) });
             expect((await chain.getProxyState(proxy.address!))!.pool).toBe(toNano('0.9'));
         });
 

@@ -8,6 +8,7 @@ import { encodeFrame, Frame, HelloWorkerFrame, MAX_FRAME_BYTES, parseFrame } fro
 import { ed25519KeyPairFromSeed, PeerAttestation, PeerVerifier, RaTlsIdentity, RaTlsServer } from '../../../agents/core/transport';
 import { QuoteProvider, VerifyPolicy } from '../../../agents/core/tee/types';
 import { payoutPayload, signPayload } from '../../../wrappers/payloads';
+import { GLOBAL_ID } from '../../helpers/network';
 
 export interface FakeProxyOptions {
     tee: QuoteProvider;
@@ -187,7 +188,7 @@ export class FakeProxy {
 
     /** Signed payout frame fields for `channel` (cumulative `amount`), by the enclave key or by `key`. */
     payout(channel: Address, amount: bigint, key: KeyPair = this.keys): Frame {
-        return { type: 'payout', v: 1, amount, signature: signPayload(payoutPayload(channel, amount), key.secretKey).toString('hex') };
+        return { type: 'payout', v: 1, amount, signature: signPayload(payoutPayload(channel, amount, GLOBAL_ID), key.secretKey).toString('hex') };
     }
 
     /** Closes the server (dropping every worker) and listens again on the same port. */
