@@ -690,11 +690,12 @@ class ProxyLink {
         const wrapper = await WorkerChannelWrapper.create({ proxy: this.proxy, worker: this.agent.wallet.address, proxyKey: info.enclaveKey, root: ps.root, terms: ps.terms });
         this.channel = wrapper.address;
         let st = await chain.getWorkerChannelState(wrapper.address);
-        // Active with at least the minimum stake serves; Active below it (slashed) is topped up first, since the
-        // proxy admits only channels with stake ≥ minStake (spec/proxy.md, "Worker channel re-check").
+        // Active with at least the minimum stake serves; a slashed channel (Suspended, state 4: stake below the minimum)
+        // is topped up first, which makes it Active again (spec/contracts.md, WorkerChannel); the proxy admits only
+        // Active channels with stake ≥ minStake (spec/proxy.md, "Worker channel re-check").
         const usable = (s: typeof st) => s !== null && s.state === 1n && s.stake >= s.minStake;
         if (usable(st)) return;
-        if (st && st.state >= 2n) throw new WorkerLinkError('CHANNEL_UNUSABLE', `WorkerChannel ${wrapper.address.toString()} is ${st.state === 2n ? 'unbonding' : 'closed'}`);
+        if (st && (st.state === 2n || st.state === 3n)) throw new WorkerLinkError('CHANNEL_UNUSABLE', `WorkerChannel ${wrapper.address.toString()} is ${st.state === 2n ? 'unbonding' : 'closed'}`);
         this.setState('staking');
         const min = ps.terms.minWorkerStake;
         const target = this.agent.cfg.stake !== undefined && this.agent.cfg.stake > min ? this.agent.cfg.stake : min;

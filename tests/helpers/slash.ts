@@ -3,6 +3,7 @@
 // devnet's clock is the wall clock; its accounts cannot be moved back in time once one is moved forward).
 import { Address } from '@ton/core';
 import { WorkerChannelWrapper } from '../../wrappers/WorkerChannel';
+import { globalIdFromConfig } from '../../wrappers/payloads';
 import { AgentNetwork } from './agent-network';
 
 export async function slashToZero(net: AgentNetwork, channel: Address, proxySecretKey: Buffer): Promise<void> {
@@ -10,7 +11,7 @@ export async function slashToZero(net: AgentNetwork, channel: Address, proxySecr
         const wc = bc.openContract(WorkerChannelWrapper.open(channel));
         const st = await wc.getChannelState();
         const f = { seqno: st.faultSeqno, amount: st.stake, reason: 1n, requestId: 0n, evidenceHash: 0n };
-        await wc.sendReportFault((await bc.treasury('slash-reporter')).getSender(), { ...f, signature: wc.signFault(f, proxySecretKey) });
+        await wc.sendReportFault((await bc.treasury('slash-reporter')).getSender(), { ...f, signature: wc.signFault(f, proxySecretKey, globalIdFromConfig(bc.configBase64)) });
         const after = await wc.getChannelState();
         if (!after.slash) throw new Error('the fault report did not open a slash');
         return Number(after.slash.executeAt);
