@@ -14,7 +14,7 @@ export interface ChannelRecord {
     proxy: string;
     /** Cumulative nanoTON of the latest signed voucher (0 before the first). */
     cumulative: bigint;
-    /** Hex Ed25519 signature of voucherPayload(channel, cumulative); null before the first voucher. */
+    /** Hex Ed25519 signature of voucherPayload(channel, cumulative, globalId); null before the first voucher. */
     signature: string | null;
     /** Unix ms of the last write. */
     updatedAt: number;

@@ -35,7 +35,7 @@ export type WorkerLinkErrorCode = (typeof WorkerLinkErrorCodes)[number];
 export class WorkerLinkError extends CocoonError<WorkerLinkErrorCode> {}
 
 export const PayoutErrorCodes = [
-    'PAYOUT_INVALID', // the signature does not verify under the proxy's enclave key over payoutPayload(channel, amount)
+    'PAYOUT_INVALID', // the signature does not verify under the proxy's enclave key over payoutPayload(channel, amount, globalId)
     'PAYOUT_STALE', // the amount is below the payout already stored for the channel
     'CLAIM_FAILED', // a claim was sent but the channel's `paid` did not reach its amount (e.g. the proxy's pool was short)
 ] as const;

@@ -312,7 +312,7 @@ export const ResponseError = frame('response_error', {
 /** client → proxy → worker: abandon the request. */
 export const Cancel = frame('cancel', { id: requestId });
 
-/** client → proxy: cumulative voucher; signature = Ed25519 over voucherPayload(channel, amount).hash(). */
+/** client → proxy: cumulative voucher; signature = Ed25519 over voucherPayload(channel, amount, globalId).hash(). */
 export const Voucher = frame('voucher', { amount: coins, signature });
 
 /** proxy → client: the client's account as the proxy's ledger has it. */
@@ -327,7 +327,7 @@ export const PaymentStatus = frame('payment_status', {
     creditRemaining: coins,
 });
 
-/** proxy → worker: cumulative payout; signature = Ed25519 (proxy enclave key) over payoutPayload(channel, amount).hash(). */
+/** proxy → worker: cumulative payout; signature = Ed25519 (proxy enclave key) over payoutPayload(channel, amount, globalId).hash(). */
 export const Payout = frame('payout', { amount: coins, signature });
 
 /** client → proxy: ask for workers to seal a router-blind request to. */
