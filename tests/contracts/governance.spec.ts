@@ -614,7 +614,7 @@ describe('Governance', () => {
             ['timelock above MaxDelay', { timelock: 31536001n }],
             ['zero execution window', { executionWindow: 0n }],
             // attack 4: a veto could take longer than Root's slash challenge period allows
-            ['votingPeriod + timelock above MaxGovLatency', { votingPeriod: MaxGovLatency - DEFAULT_GOV_PARAMS.timelock + 1n }],
+            ['attack 4: votingPeriod + timelock above MaxGovLatency', { votingPeriod: MaxGovLatency - DEFAULT_GOV_PARAMS.timelock + 1n }],
         ];
         for (const [what, patch] of badParams) {
             it(`the action fails (ErrBadParams) for params with ${what}; params unchanged`, async () => {

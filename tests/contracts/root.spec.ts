@@ -348,12 +348,12 @@ describe('Root', () => {
             ['reporterShareBps > 10000', { reporterShareBps: 10001n }],
             ['workerUnbondDelay < slashChallengePeriod', { workerUnbondDelay: 399999n, slashChallengePeriod: 400000n }],
             // attack 8: zero (or tiny) delays
-            ['proxyCloseDelay = 0', { proxyCloseDelay: 0n }],
-            ['clientCloseDelay = 0', { clientCloseDelay: 0n }],
-            ['clientCloseDelay below MinDelay', { clientCloseDelay: MinDelay - 1n }],
-            ['slashChallengePeriod = 0 (and unbond 0)', { workerUnbondDelay: 0n, slashChallengePeriod: 0n }],
+            ['attack 8: proxyCloseDelay = 0', { proxyCloseDelay: 0n }],
+            ['attack 8: clientCloseDelay = 0', { clientCloseDelay: 0n }],
+            ['attack 8: clientCloseDelay below MinDelay', { clientCloseDelay: MinDelay - 1n }],
+            ['attack 8: slashChallengePeriod = 0 (and unbond 0)', { workerUnbondDelay: 0n, slashChallengePeriod: 0n }],
             // attack 4: a veto could not execute in time
-            ['slashChallengePeriod below MaxGovLatency + GovMargin', { slashChallengePeriod: MaxGovLatency + GovMargin - 1n }],
+            ['attack 4: slashChallengePeriod below MaxGovLatency + GovMargin', { slashChallengePeriod: MaxGovLatency + GovMargin - 1n }],
             ['proxyCloseDelay > 1 year', { proxyCloseDelay: MAX_DELAY + 1n }],
             ['clientCloseDelay > 1 year', { clientCloseDelay: MAX_DELAY + 1n }],
             ['workerUnbondDelay > 1 year', { workerUnbondDelay: MAX_DELAY + 1n }],
