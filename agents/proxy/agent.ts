@@ -54,6 +54,7 @@ import { Commit, Ledger, LedgerError } from './ledger';
 import { ProxyError, ProxyWireCode } from './errors';
 import { Outcome, RoutedWorker, Router } from './router';
 import { WorkerAdmission } from './worker-admission';
+import { AdmissionRefusal, ClientAdmission, requestBound } from './admission';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Options
@@ -97,6 +98,12 @@ export interface ProxyAgentOptions {
      * sendTimeoutMs (= the wallet's valid_until horizon) + 5 s. Tests may shorten it.
      */
     commitGuardMs?: number;
+    /**
+     * Channel watch period (spec/proxy.md, "Channel watch"): every connected or unredeemed ClientChannel is re-read and
+     * redeemed at once when its client starts a withdrawal or a close. Default 5000 ms; 0 = never (watchChannels()
+     * only). Must stay well below Root's clientCloseDelay.
+     */
+    watchIntervalMs?: number;
     /** WebSocket ping period; a peer that did not answer the previous ping is dropped. Default 20 000 ms. */
     pingIntervalMs?: number;
     /** A peer must send hello within this; default 10 000 ms. */
@@ -180,12 +187,19 @@ export interface ProxyStats {
     };
     /** Sums over the ledger (zeros when not serving). */
     ledger: LedgerTotals;
+    /**
+     * Admission (spec/proxy.md, "Admission"): worst-case cost held by requests in flight, and the largest unsigned
+     * exposure (delivered − voucher) of any channel seen right after a booking since start.
+     */
+    admission: { held: bigint; peakExposure: bigint };
     lastCommit: { seqno: bigint; hash: string; onChain: boolean; committedAt: number; error: string | null } | null;
 }
 
 const TON = 1_000_000_000n;
 const MAX_PENDING_BEFORE_HELLO = 32;
 const MAX_REQUESTS_PER_CLIENT = 256;
+/** Client connections per ClientChannel (admission holds money per channel; this bounds sockets and buffers). */
+const MAX_CONNECTIONS_PER_CHANNEL = 4;
 const WS_OPEN = 1;
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -248,6 +262,9 @@ interface Running {
     sentAt: number;
     startedAt?: number;
     cancelled: boolean;
+    /** Worst-case cost (admission.ts requestBound) and the part of it currently held against the channel. */
+    bound: bigint;
+    held: bigint;
 }
 
 interface ChannelCache {
@@ -286,7 +303,7 @@ function validateOptions(o: ProxyAgentOptions): void {
         const v = o[k];
         ensure(v === undefined || (typeof v === 'bigint' && v >= 1n), k, 'must be a bigint ≥ 1 (nanoTON)');
     }
-    for (const k of ['commitIntervalMs', 'rootPollMs', 'settleIntervalMs', 'commitGuardMs', 'pingIntervalMs', 'helloTimeoutMs', 'maxFailover', 'channelCheckMs'] as const) {
+    for (const k of ['commitIntervalMs', 'rootPollMs', 'settleIntervalMs', 'commitGuardMs', 'watchIntervalMs', 'pingIntervalMs', 'helloTimeoutMs', 'maxFailover', 'channelCheckMs'] as const) {
         const v = o[k];
         ensure(v === undefined || (Number.isInteger(v) && v >= 0 && v <= 2 ** 31 - 1), k, 'must be a non-negative integer');
     }
@@ -297,6 +314,11 @@ function validateOptions(o: ProxyAgentOptions): void {
 function sealedPlaintextBytes(ct: string): number {
     const pad = ct.endsWith('==') ? 2 : ct.endsWith('=') ? 1 : 0;
     return Math.max(0, (ct.length / 4) * 3 - pad - 16);
+}
+
+/** The client announced it is leaving: a pending withdrawal or a started close. */
+function isLeaving(st: ClientChannelState): boolean {
+    return st.pendingWithdraw > 0n || st.state !== 0n;
 }
 
 /** A contract whose `channelState` getter fails or does not decode is not a channel of that kind: null. */
@@ -351,6 +373,8 @@ export class ProxyAgent {
     /** Requests in flight by id (global: the ledger's request ids are global). */
     private readonly inFlight = new Map<string, Running>();
     private readonly channelCache = new Map<string, ChannelCache>();
+    private readonly clientAdmission = new ClientAdmission();
+    private peakExposure = 0n;
     private modelsByName = new Map<string, { model: Model; id: bigint }>();
     private modelsVersion = -1;
 
@@ -359,6 +383,7 @@ export class ProxyAgent {
     private readonly admission: WorkerAdmission;
     private committing?: Promise<Commit>;
     private polling?: Promise<void>;
+    private watching?: Promise<string[]>;
     private lastCommit: { seqno: bigint; hash: bigint; onChain: boolean; at: number; error?: string } | null = null;
     /** Ledger writes waiting for the next group commit (durably()). */
     private writes: { op: () => void; settle: (e: unknown) => void }[] = [];
@@ -467,6 +492,7 @@ export class ProxyAgent {
         every(this.o.commitIntervalMs, 60_000, () => void this.commitIfChanged().catch((e) => this.log('commit.failed', { error: String(e) })));
         every(this.o.pingIntervalMs, 20_000, () => this.keepalive());
         every(this.o.channelCheckMs, 30_000, () => void this.checkWorkerChannels());
+        every(this.o.watchIntervalMs, 5000, () => void this.watchChannels());
         this.commitReady = this.commitGuard();
         // Observed here so that a guard failure (halt, stop) is never an unhandled rejection; commitNow rethrows it.
         this.commitReady.catch((e) => this.log('commit.guard-failed', { error: String(e) }));
@@ -522,7 +548,7 @@ export class ProxyAgent {
         this.identity?.stop();
         for (const c of [...this.workers.values(), ...this.clients.values()]) this.clearHelloTimer(c);
         await Promise.all([this.workerServer?.close(), this.clientServer?.close(), this.closeStats()]);
-        await Promise.allSettled([this.settling, this.committing, this.polling, this.checkingChannels]);
+        await Promise.allSettled([this.settling, this.committing, this.polling, this.checkingChannels, this.watching]);
         if (this.writes.length > 0) this.flushWrites(); // what was delivered is booked before the ledger closes
         this.ledger?.close();
         this.urls = undefined;
@@ -867,6 +893,10 @@ export class ProxyAgent {
         });
         if (!canonical.address.equals(channel)) return { code: 'CHANNEL_INVALID', message: 'the ClientChannel is not the canonical one for these keys and params' };
         if (st.state !== 0n) return { code: 'CHANNEL_INVALID', message: `the ClientChannel is not open (state ${st.state})` };
+        const raw = channel.toRawString();
+        let open = 0;
+        for (const c of this.clients.values()) if (c !== conn && c.state !== 'closed' && c.channelRaw === raw) open++;
+        if (open >= MAX_CONNECTIONS_PER_CHANNEL) return { code: 'RATE_LIMITED', message: `at most ${MAX_CONNECTIONS_PER_CHANNEL} connections per channel` };
         conn.channel = channel;
         conn.channelRaw = channel.toRawString();
         this.channelCache.set(conn.channelRaw, { state: st, fetchedAt: this.clock.now() });
@@ -922,10 +952,7 @@ export class ProxyAgent {
         if (conn.requests.size >= MAX_REQUESTS_PER_CLIENT) return this.refuse(conn, id, 'RATE_LIMITED', 'too many requests in flight on this connection', true);
         const m = this.modelsByName.get(frame.model);
         if (!m) return this.refuse(conn, id, 'MODEL_NOT_REGISTERED', `model ${frame.model} is not registered in Root`, false);
-        const cfg = this.o.chain.cachedRootConfig!;
-        if (!this.ledger!.withinCreditWindow(conn.channelRaw!, cfg.params.creditWindow)) {
-            return this.refuse(conn, id, 'CREDIT_WINDOW_EXCEEDED', 'sign a voucher for the delivered responses first', false);
-        }
+        const bound = requestBound({ frameBytes: buf.length, maxTokens: frame.maxTokens, contextLength: m.model.contextLength, prices: m.model, coefficient: frame.maxCoefficient });
         const req: Running = {
             id,
             frame,
@@ -942,10 +969,14 @@ export class ProxyAgent {
             relayedBytes: 0,
             sentAt: 0,
             cancelled: false,
+            bound,
+            held: 0n,
         };
+        const refusal = this.admit(req);
+        if (refusal?.code === 'CREDIT_WINDOW_EXCEEDED') return this.refuse(conn, id, refusal.code, refusal.message, false);
         this.inFlight.set(id, req);
         conn.requests.set(id, req);
-        if (this.depositLooksExhausted(conn.channelRaw!)) {
+        if (refusal) {
             // The only chain call near the hot path: re-read the channel (a top-up may have arrived) before refusing.
             void this.refreshChannel(conn.channelRaw!)
                 .then(() => this.afterDepositCheck(req))
@@ -958,12 +989,59 @@ export class ProxyAgent {
         this.dispatch(req);
     }
 
-    private depositLooksExhausted(channelRaw: string): boolean {
-        const cached = this.channelCache.get(channelRaw);
-        if (!cached) return true;
-        const delivered = this.ledger!.client(channelRaw).deliveredCost;
-        // balance and redeemed come from one snapshot: a redeem lowers both alike, so the comparison stays valid.
-        return delivered - cached.state.redeemed >= cached.state.balance;
+    /** Holds the request's worst case against the credit window and the deposit (agents/proxy/admission.ts). */
+    private admit(req: Running): AdmissionRefusal | null {
+        const channel = req.client.channelRaw!;
+        const c = this.ledger!.client(channel);
+        const refusal = this.clientAdmission.admit({
+            channel,
+            amount: req.bound,
+            delivered: c.deliveredCost,
+            voucher: c.latestVoucher?.amount ?? 0n,
+            creditWindow: this.o.chain.cachedRootConfig!.params.creditWindow,
+            chain: this.channelCache.get(channel)?.state,
+        });
+        if (!refusal) req.held = req.bound;
+        return refusal;
+    }
+
+    /**
+     * The channel watch (spec/proxy.md, "Channel watch"): re-reads every ClientChannel that has a connected client or
+     * an unredeemed voucher. A channel whose client started a withdrawal or a close has its latest voucher redeemed at
+     * once (whatever the threshold), long before the client's delay ends; admission then counts only
+     * balance − pendingWithdraw (and nothing of a closing channel). Returns the channels found leaving.
+     */
+    watchChannels(): Promise<string[]> {
+        if (this.watching) return this.watching;
+        this.watching = (async () => {
+            const leaving: string[] = [];
+            if (!this.ledger || this.stopping || this.halted) return leaving;
+            const channels = new Set<string>();
+            for (const c of this.clients.values()) if (c.state === 'ready' && c.channelRaw) channels.add(c.channelRaw);
+            for (const c of this.ledger.redeemCandidates(1n)) channels.add(c.client);
+            for (const ch of channels) {
+                if (this.stopping) break;
+                try {
+                    const st = await this.refreshChannel(ch);
+                    if (!st || !isLeaving(st)) continue;
+                    leaving.push(ch);
+                    this.log('channel.leaving', { channel: ch, state: st.state.toString(), pendingWithdraw: st.pendingWithdraw.toString(), withdrawAt: Number(st.withdrawAt), closeAt: Number(st.closeAt) });
+                    await this.redeemLeaving(ch);
+                } catch (e) {
+                    this.log('channel.watch-failed', { channel: ch, error: String(e) });
+                }
+            }
+            return leaving;
+        })().finally(() => (this.watching = undefined));
+        return this.watching;
+    }
+
+    /** Redeems a leaving channel's latest voucher now, if it is above what was redeemed. */
+    private async redeemLeaving(channel: string): Promise<void> {
+        const c = this.ledger!.client(channel);
+        if (!c.latestVoucher || c.latestVoucher.amount <= c.redeemedOnChain) return;
+        const r = await this.settle({ channel });
+        for (const e of r.errors) this.log('channel.redeem-failed', { channel, code: e.code, message: e.message });
     }
 
     private async refreshChannel(channelRaw: string): Promise<ClientChannelState | null> {
@@ -976,9 +1054,8 @@ export class ProxyAgent {
         if (req.phase !== 'routing' || req.worker || this.stopping) return;
         if (req.clientGone) return this.dropRequest(req);
         if (req.cancelled) return this.failRequest(req, 'BACKEND_ABORTED', 'cancelled before it was routed', false, { kind: 'neutral' });
-        if (this.depositLooksExhausted(req.client.channelRaw!)) {
-            return this.failRequest(req, 'INSUFFICIENT_DEPOSIT', 'the channel balance does not cover the delivered cost; top up', false, { kind: 'neutral' });
-        }
+        const refusal = this.admit(req);
+        if (refusal) return this.failRequest(req, refusal.code, refusal.message, false, { kind: 'neutral' });
         this.dispatch(req);
     }
 
@@ -1046,6 +1123,8 @@ export class ProxyAgent {
     }
 
     private release(req: Running, outcome: Outcome): void {
+        if (req.held > 0n) this.clientAdmission.release(req.client.channelRaw!, req.held);
+        req.held = 0n;
         this.inFlight.delete(req.id);
         req.client.requests.delete(req.id);
         if (req.worker) {
@@ -1081,6 +1160,8 @@ export class ProxyAgent {
             .then(
                 () => {
                     this.counters.vouchersAccepted++;
+                    const cached = this.channelCache.get(conn.channelRaw!);
+                    if (cached && isLeaving(cached.state)) void this.redeemLeaving(conn.channelRaw!).catch((e) => this.log('channel.redeem-failed', { channel: conn.channelRaw, error: String(e) }));
                 },
                 (e: unknown) => {
                     this.counters.vouchersRefused++;
@@ -1182,6 +1263,8 @@ export class ProxyAgent {
         const delivery = { requestId: req.id, client: req.client.channelRaw!, worker: conn.channelRaw!, modelId: req.modelId, cost: f.cost, receipt: f.receipt };
         this.durably(() => void this.ledger!.recordDelivery(delivery)).then(
             () => {
+                const exposure = this.ledger!.unsignedExposure(delivery.client);
+                if (exposure > this.peakExposure) this.peakExposure = exposure;
                 req.phase = 'ended';
                 this.release(req, outcome);
                 this.counters.served++;
@@ -1255,18 +1338,20 @@ export class ProxyAgent {
      * payouts for workers with earned − payout ≥ payoutThreshold: each payout is recorded in the ledger before it is
      * sent to the worker's connections. Runs once at a time; concurrent calls share the run.
      */
-    settle(opts: { force?: boolean } = {}): Promise<SettleResult> {
+    settle(opts: { force?: boolean; channel?: string } = {}): Promise<SettleResult> {
         if (!this.ledger || this.stopping) return Promise.reject(new ProxyError('PROXY_NOT_STARTED', 'start the proxy first'));
         if (this.halted) return Promise.reject(this.halted);
-        if (this.settling) return this.settling.then(() => this.settle(opts));
-        this.settling = this.doSettle(opts.force === true).finally(() => (this.settling = undefined));
+        if (this.settling) return this.settling.then(() => this.settle(opts), () => this.settle(opts));
+        this.settling = this.doSettle(opts.force === true, opts.channel).finally(() => (this.settling = undefined));
         return this.settling;
     }
 
-    private async doSettle(force: boolean): Promise<SettleResult> {
+    /** `channel`: redeem that ClientChannel's latest voucher whatever its size, and nothing else (the channel watch). */
+    private async doSettle(force: boolean, channel?: string): Promise<SettleResult> {
         const out: SettleResult = { redeemed: [], payouts: [], errors: [] };
         const ledger = this.ledger!;
-        for (const c of ledger.redeemCandidates(force ? 1n : this.o.redeemThreshold ?? TON)) {
+        const candidates = channel !== undefined ? [ledger.client(channel)].filter((c) => c.latestVoucher && c.latestVoucher.amount > c.redeemedOnChain) : ledger.redeemCandidates(force ? 1n : this.o.redeemThreshold ?? TON);
+        for (const c of candidates) {
             try {
                 const r = await this.redeemOne(c.client, c.latestVoucher!.amount, c.latestVoucher!.signature, c.redeemedOnChain);
                 if (r) out.redeemed.push(r);
@@ -1275,7 +1360,7 @@ export class ProxyAgent {
                 this.log('redeem.failed', { client: c.client, error: String(e) });
             }
         }
-        for (const w of ledger.payoutCandidates(force ? 1n : this.o.payoutThreshold ?? TON)) {
+        for (const w of channel !== undefined ? [] : ledger.payoutCandidates(force ? 1n : this.o.payoutThreshold ?? TON)) {
             try {
                 out.payouts.push(this.signPayout(w.worker, w.earned));
             } catch (e) {
@@ -1410,6 +1495,7 @@ export class ProxyAgent {
             })),
             requests: { inFlight: this.inFlight.size, ...this.counters },
             ledger: ledger ? ledgerTotals(ledger.stateSerialization()) : ledgerTotals(''),
+            admission: { held: this.clientAdmission.total(), peakExposure: this.peakExposure },
             lastCommit: latest
                 ? {
                       seqno: latest.seqno,

@@ -58,8 +58,9 @@ export const NETWORK_MODEL: Omit<Model, '$$type'> = {
 
 const GOVERNANCE = 'agent-network-governance';
 
-export async function startAgentNetwork(opts: { params?: Partial<Params> } = {}): Promise<AgentNetwork> {
-    const devnet = new DevnetServer({ port: 0 });
+/** `clock`: the devnet's chain time in ms (default the wall clock); a test moves it forward to pass a contract delay. */
+export async function startAgentNetwork(opts: { params?: Partial<Params>; clock?: () => number } = {}): Promise<AgentNetwork> {
+    const devnet = new DevnetServer({ port: 0, ...(opts.clock ? { clock: opts.clock } : {}) });
     await devnet.start();
     const tee = await SimulatedTee.create();
     const imageHashHex = imageHash(tee.measurements).toString('hex');

@@ -1,0 +1,99 @@
+// Admission of client requests against money (spec/proxy.md, "Admission"): every request holds its worst-case cost
+// (agents/core/pricing.ts worstCaseCost) from the moment it is admitted until it is booked or fails, so concurrent
+// requests cannot run past the credit window or the deposit together. Two bounds, both checked with what is already
+// held on the channel:
+//
+//   window:  (delivered − voucher) + held + worst ≤ creditWindow          unsigned exposure never exceeds one window
+//   deposit: (delivered − redeemed) + held + worst ≤ balance − pending     only what a redeem can still take counts
+//
+// `balance`, `redeemed` and `pendingWithdraw` come from one snapshot of the ClientChannel (a redeem lowers balance and
+// raises redeemed alike, so the deposit bound stays valid between snapshots); a channel that is closing admits
+// nothing (its deposit leaves at closeAt).
+import type { ClientChannelState } from '../../wrappers/ClientChannel';
+import { worstCaseCost } from '../core/pricing';
+import type { ModelPrices } from '../core/pricing';
+
+/** ClientChannel state: active (the only state that admits requests). */
+const CHANNEL_ACTIVE = 0n;
+
+export interface AdmissionInput {
+    channel: string;
+    /** Worst-case cost of the request (requestBound). */
+    amount: bigint;
+    /** Ledger: delivered cost and latest voucher amount of the channel. */
+    delivered: bigint;
+    voucher: bigint;
+    creditWindow: bigint;
+    /** The cached on-chain snapshot, if any (none: the deposit check fails and the caller re-reads the chain). */
+    chain: Pick<ClientChannelState, 'state' | 'balance' | 'redeemed' | 'pendingWithdraw'> | undefined;
+}
+
+export type AdmissionRefusal = { code: 'CREDIT_WINDOW_EXCEEDED' | 'INSUFFICIENT_DEPOSIT'; message: string };
+
+/**
+ * Worst-case cost of a request: its generated tokens are capped by the frame's maxTokens (the worker enforces it),
+ * its prompt by the request frame's size in bytes (a token covers at least one byte of text; a sealed body is no
+ * larger than its ciphertext) and by the model's context length.
+ */
+export function requestBound(o: { frameBytes: number; maxTokens: number; contextLength: bigint; prices: ModelPrices; coefficient: bigint }): bigint {
+    const ctx = o.contextLength > 0n ? o.contextLength : BigInt(o.maxTokens);
+    const prompt = BigInt(o.frameBytes) < ctx ? BigInt(o.frameBytes) : ctx;
+    const gen = BigInt(o.maxTokens) < ctx ? BigInt(o.maxTokens) : ctx;
+    return worstCaseCost({ promptTokens: prompt, maxTokens: gen }, o.prices, o.coefficient);
+}
+
+export class ClientAdmission {
+    /** Worst-case cost held per channel (raw address) by admitted requests not yet booked or failed. */
+    private readonly held = new Map<string, bigint>();
+
+    /** Held over all channels. */
+    total(): bigint {
+        let t = 0n;
+        for (const v of this.held.values()) t += v;
+        return t;
+    }
+
+    heldBy(channel: string): bigint {
+        return this.held.get(channel) ?? 0n;
+    }
+
+    /** Checks both bounds; on success holds `amount` for the channel (release it exactly once). */
+    admit(i: AdmissionInput): AdmissionRefusal | null {
+        const held = this.heldBy(i.channel);
+        const exposure = i.delivered - i.voucher;
+        if (exposure + held + i.amount > i.creditWindow) {
+            return {
+                code: 'CREDIT_WINDOW_EXCEEDED',
+                message:
+                    i.amount > i.creditWindow
+                        ? `this request may cost up to ${i.amount} nanoTON, more than the credit window ${i.creditWindow}; lower max_tokens`
+                        : `unsigned ${exposure} + in flight ${held} + this request's bound ${i.amount} exceed the credit window ${i.creditWindow}; sign a voucher or wait`,
+            };
+        }
+        const refusal = depositRefusal(i, held);
+        if (refusal) return refusal;
+        this.held.set(i.channel, held + i.amount);
+        return null;
+    }
+
+    release(channel: string, amount: bigint): void {
+        const left = this.heldBy(channel) - amount;
+        if (left > 0n) this.held.set(channel, left);
+        else this.held.delete(channel);
+    }
+}
+
+function depositRefusal(i: AdmissionInput, held: bigint): AdmissionRefusal | null {
+    const c = i.chain;
+    if (!c) return { code: 'INSUFFICIENT_DEPOSIT', message: 'the channel state is not known yet' };
+    if (c.state !== CHANNEL_ACTIVE) return { code: 'INSUFFICIENT_DEPOSIT', message: 'the channel is closing: its deposit is no longer available' };
+    const usable = c.balance - c.pendingWithdraw;
+    const owed = i.delivered - c.redeemed;
+    if (owed + held + i.amount > usable) {
+        return {
+            code: 'INSUFFICIENT_DEPOSIT',
+            message: `balance ${c.balance} − pending withdrawal ${c.pendingWithdraw} does not cover unredeemed ${owed} + in flight ${held} + this request's bound ${i.amount}; top up`,
+        };
+    }
+    return null;
+}

@@ -1,0 +1,262 @@
+// The proxy's money defences over real sockets on the devnet (issue 8, attacks 9 and 13): admission holds each
+// request's worst-case cost against the credit window and the deposit, and the channel watch redeems at once when a
+// client starts a withdrawal or a close while it is being served. Real proxy, worker, reference backend, SDK clients
+// and a raw-frame client; nothing of ours is mocked.
+import { Address, toNano } from '@ton/core';
+import { keyPairFromSeed } from '@ton/crypto';
+import { randomBytes } from 'crypto';
+import { mkdtempSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { WebSocket } from 'ws';
+import { AgentNetwork, seed, startAgentNetwork } from '../../helpers/agent-network';
+import { ProxyAgent } from '../../../agents/proxy/agent';
+import { requestBound } from '../../../agents/proxy/admission';
+import { WorkerAgent } from '../../../agents/worker/agent';
+import { CocoonClient } from '../../../agents/client/sdk';
+import { ReferenceBackend, TEST_MODEL } from '../../../agents/backend/reference';
+import { TonChain } from '../../../agents/core/chain/chain';
+import { connectRaTls, KeyIdentity, PeerVerifier } from '../../../agents/core/transport';
+import { encodeFrame, parseFrame, PROTOCOL_VERSION, RequestFrame } from '../../../agents/core/wire';
+import { ClientChannelWrapper } from '../../../wrappers/ClientChannel';
+import { toUint256 } from '../../../wrappers/payloads';
+
+jest.setTimeout(120_000);
+
+const WINDOW = 1_000_000n; // 0.001 TON
+const CLOSE_DELAY = 3600n;
+
+const until = async (what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 30_000) => {
+    const end = Date.now() + timeoutMs;
+    while (!(await cond())) {
+        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 25));
+    }
+};
+
+describe('proxy money: admission and the channel watch (attacks 9, 13)', () => {
+    /** Chain time = wall clock + offset: the last test moves past the clients' delays. */
+    let offset = 0;
+    const chainNow = () => Date.now() + offset;
+    let net: AgentNetwork;
+    let dir: string;
+    let proxyAddress: Address;
+    let proxy: ProxyAgent;
+    let backend: ReferenceBackend;
+    let worker: WorkerAgent;
+    const clients: CocoonClient[] = [];
+    /** Left by the withdrawal and close tests for the last one. */
+    let withdrawing: { client: CocoonClient; kp: ReturnType<typeof keyPairFromSeed>; paid: bigint } | undefined;
+    let closing: typeof withdrawing;
+
+
+    beforeAll(async () => {
+        dir = mkdtempSync(join(tmpdir(), 'cocoon-money-'));
+        net = await startAgentNetwork({ params: { creditWindow: WINDOW, clientCloseDelay: CLOSE_DELAY }, clock: chainNow });
+        const pseed = seed('money-proxy');
+        const { freePort } = await import('../../../agents/core/net');
+        const ports = { client: await freePort(), worker: await freePort() };
+        proxyAddress = (await net.deployProxy({ seed: pseed, clientEndpoint: `wss://127.0.0.1:${ports.client}/`, workerEndpoint: `wss://127.0.0.1:${ports.worker}/` })).address;
+        const { wallet } = await net.fundWallet('money-proxy-wallet', '20');
+        proxy = new ProxyAgent({
+            chain: net.newChain(),
+            wallet,
+            proxyAddress,
+            seed: pseed,
+            tee: net.tee,
+            quotePolicy: net.quotePolicy,
+            ledgerPath: join(dir, 'ledger.sqlite'),
+            clientPort: ports.client,
+            workerPort: ports.worker,
+            redeemThreshold: toNano('1000'), // only the watch (or settle) redeems
+            payoutThreshold: toNano('1000'),
+            commitIntervalMs: 0,
+            settleIntervalMs: 0,
+            watchIntervalMs: 0, // the test runs the watch itself
+            rootPollMs: 0,
+            commitGuardMs: 0,
+        });
+        await proxy.start();
+        backend = new ReferenceBackend({ tokenDelayMs: 10 });
+        await backend.start();
+        const w = await net.fundWallet('money-worker', '20');
+        worker = new WorkerAgent({
+            chain: net.newChain(),
+            wallet: w.wallet,
+            seed: seed('money-worker'),
+            tee: net.tee,
+            quotePolicy: net.quotePolicy,
+            models: [{ name: TEST_MODEL.id, coefficient: 1000n }],
+            backendUrl: backend.url,
+            capacity: 64,
+            payoutThreshold: toNano('1000'),
+            statePath: join(dir, 'worker.json'),
+            rootPollMs: 60_000,
+            reconnect: { baseMs: 50, maxMs: 500 },
+        });
+        await worker.start();
+        await until('the worker to be routable', () => proxy.stats().workers.length === 1);
+    });
+
+    afterAll(async () => {
+        for (const c of clients) await c.stop();
+        await worker?.stop();
+        await proxy?.stop();
+        await backend?.stop();
+        await net?.stop();
+        rmSync(dir, { recursive: true, force: true });
+    });
+
+    /** A bare client speaking frames (it never signs), with its own funded channel. */
+    async function rawClient(label: string) {
+        const s = seed(label);
+        const { wallet } = await net.fundWallet(label, '10');
+        const chain = net.newChain();
+        const cfg = await chain.getRootConfig();
+        const info = cfg.proxies.get(proxyAddress.toRawString())!;
+        const ch = await ClientChannelWrapper.create({ proxy: proxyAddress, client: wallet.address, clientKey: toUint256(keyPairFromSeed(s).publicKey), proxyKey: info.enclaveKey, closeDelay: cfg.params.clientCloseDelay, code: cfg.childCode.clientCode });
+        await chain.open(ch).sendTopUp(wallet.sender(), toNano('1'));
+        const conn = await connectRaTls(info.clientEndpoint, await KeyIdentity.create({ seed: s }), new PeerVerifier({ quote: net.quotePolicy, isImageAllowed: (h) => cfg.proxyImages.has(h) }));
+        const inbox: ReturnType<typeof parseFrame<'proxy_to_client'>>[] = [];
+        conn.ws.on('message', (m) => inbox.push(parseFrame(m.toString(), 'proxy_to_client')));
+        const send = (f: Parameters<typeof encodeFrame>[0]) => conn.ws.send(encodeFrame(f, 'client_to_proxy'));
+        send({ type: 'hello', v: PROTOCOL_VERSION, minV: PROTOCOL_VERSION, role: 'client', channel: ch.address.toString() });
+        await until('hello_ok', () => inbox.some((f) => f.type === 'hello_ok'));
+        return { ws: conn.ws as WebSocket, send, inbox, channel: ch.address };
+    }
+
+    async function sdkClient(label: string, deposit: bigint) {
+        const { wallet } = await net.fundWallet(label, '10');
+        const c = new CocoonClient({
+            chain: net.newChain(),
+            wallet,
+            seed: seed(label),
+            quotePolicy: net.quotePolicy,
+            statePath: join(dir, `${label}.json`),
+            proxy: proxyAddress,
+            deposit,
+            privacy: 'plain',
+            rootPollMs: 60_000,
+            reconnectMaxMs: 500,
+        });
+        clients.push(c);
+        await c.open();
+        await c.connect();
+        return { client: c, wallet, kp: keyPairFromSeed(seed(`wallet/${label}`)) };
+    }
+
+    const ask = (max_tokens: number, stream = false) => ({ endpoint: 'chat' as const, body: { model: TEST_MODEL.id, messages: [{ role: 'user', content: 'hello there' }], max_tokens, stream } });
+
+    /** Every voucher the client signed is in the proxy's ledger (its payment_status says so). */
+    async function signedAndHeld(client: CocoonClient): Promise<bigint> {
+        await client.vouchersSettled();
+        const cumulative = (await client.balances()).cumulative;
+        await until('the proxy to hold the latest voucher', async () => (await client.balances()).proxyStatus?.voucher === cumulative);
+        return cumulative;
+    }
+
+    async function drain(it: AsyncGenerator<unknown>): Promise<void> {
+        for (;;) if ((await it.next()).done) return;
+    }
+
+    it('attack 13: 40 parallel unsigned requests never take the exposure past one credit window; the rest get CREDIT_WINDOW_EXCEEDED', async () => {
+        const c = await rawClient('money-raw-40');
+        const frames: RequestFrame[] = [];
+        for (let i = 0; i < 40; i++) {
+            frames.push({
+                type: 'request',
+                v: PROTOCOL_VERSION,
+                id: randomBytes(16).toString('hex'),
+                model: TEST_MODEL.id,
+                endpoint: 'chat',
+                stream: false,
+                maxTokens: 200,
+                maxCoefficient: 1000n,
+                body: { model: TEST_MODEL.id, messages: [{ role: 'user', content: 'x '.repeat(100) }], max_tokens: 200 },
+            });
+        }
+        const bound = requestBound({ frameBytes: Buffer.byteLength(encodeFrame(frames[0], 'client_to_proxy')), maxTokens: 200, contextLength: net.model.contextLength, prices: net.model, coefficient: 1000n });
+        expect(bound * 40n).toBeGreaterThan(WINDOW * 4n); // the attack asks for far more than one window
+        for (const f of frames) c.send(f);
+        const ids = new Set(frames.map((f) => f.id));
+        const done = () => c.inbox.filter((f) => (f.type === 'response_end' || f.type === 'response_error') && ids.has(f.id));
+        await until('all 40 answers', () => done().length === 40);
+        const served = done().filter((f) => f.type === 'response_end') as { cost: bigint }[];
+        const refused = done().filter((f) => f.type === 'response_error');
+        expect(served.length).toBeGreaterThan(0);
+        expect(BigInt(served.length)).toBeLessThanOrEqual(WINDOW / bound);
+        for (const r of refused) expect(r).toMatchObject({ code: 'CREDIT_WINDOW_EXCEEDED', retryable: false });
+        const delivered = served.reduce((a, f) => a + f.cost, 0n);
+        expect(delivered).toBeLessThanOrEqual(WINDOW);
+        const st = proxy.stats();
+        expect(st.ledger.delivered).toBe(delivered); // the only client so far, and nothing signed
+        expect(st.admission.peakExposure).toBeLessThanOrEqual(WINDOW);
+        expect(st.admission.held).toBe(0n);
+        c.ws.close();
+    });
+
+    it('attack 9: a client that requests a withdrawal mid-stream is redeemed at once, refused beyond balance − pending, and paid for what it received', async () => {
+        const { client, wallet } = await sdkClient('money-withdraw', toNano('0.01'));
+        for (let i = 0; i < 2; i++) await drain(client.request(ask(10)));
+        const signed = await signedAndHeld(client);
+        const stream = client.request(ask(30, true));
+        expect((await stream.next()).value).toMatchObject({ type: 'start' });
+        // The attack: the whole balance, announced while a response streams.
+        const chain = net.newChain();
+        const before = (await chain.getClientChannelState(client.channel))!;
+        await chain.open(ClientChannelWrapper.open(client.channel)).sendRequestWithdraw(wallet.sender(), before.balance);
+        await until('the withdrawal on chain', async () => (await chain.getClientChannelState(client.channel))!.pendingWithdraw > 0n);
+        expect(await proxy.watchChannels()).toContain(client.channel.toRawString());
+        const redeemedNow = (await chain.getClientChannelState(client.channel))!;
+        expect(redeemedNow.redeemed).toBe(signed); // every voucher signed so far, far below the 1 TON threshold
+        expect(signed).toBeGreaterThan(0n);
+        expect(chainNow()).toBeLessThan(Number(redeemedNow.withdrawAt) * 1000); // long before the delay ends
+        // The streamed response finishes and its voucher is redeemed as soon as it arrives.
+        await drain(stream);
+        await client.vouchersSettled();
+        const cumulative = (await client.balances()).cumulative;
+        await until('the last voucher redeemed', async () => (await chain.getClientChannelState(client.channel))!.redeemed === cumulative);
+        // Nothing more is served: balance − pending covers nothing.
+        await expect(drain(client.request(ask(10)))).rejects.toMatchObject({ wireCode: 'INSUFFICIENT_DEPOSIT' });
+        withdrawing = { client, kp: keyPairFromSeed(seed('wallet/money-withdraw')), paid: cumulative };
+    });
+
+    it('attack 9: a client that starts a close mid-stream is redeemed at once and refused from then on', async () => {
+        const { client, wallet } = await sdkClient('money-close', toNano('0.01'));
+        await drain(client.request(ask(10)));
+        await client.vouchersSettled();
+        const stream = client.request(ask(30, true));
+        expect((await stream.next()).value).toMatchObject({ type: 'start' });
+        const chain = net.newChain();
+        await chain.open(ClientChannelWrapper.open(client.channel)).sendStartClose(wallet.sender());
+        await until('the close on chain', async () => (await chain.getClientChannelState(client.channel))!.state === 1n);
+        expect(await proxy.watchChannels()).toContain(client.channel.toRawString());
+        await drain(stream);
+        await client.vouchersSettled();
+        const cumulative = (await client.balances()).cumulative;
+        await until('every voucher redeemed', async () => (await chain.getClientChannelState(client.channel))!.redeemed === cumulative);
+        await expect(drain(client.request(ask(10)))).rejects.toMatchObject({ wireCode: 'INSUFFICIENT_DEPOSIT' });
+        closing = { client, kp: keyPairFromSeed(seed('wallet/money-close')), paid: cumulative };
+    });
+
+    it('attack 9: after the delay the clients take the rest, and the proxy kept payment for everything it delivered', async () => {
+        expect(withdrawing && closing).toBeTruthy();
+        offset += Number(CLOSE_DELAY + 5n) * 1000;
+        // The clients' own wallets, on a clock that agrees with the chain's.
+        const later = new TonChain({ config: net.chainConfig, clock: { now: chainNow, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) } });
+        const w = withdrawing!;
+        await later.open(ClientChannelWrapper.open(w.client.channel)).sendFinishWithdraw(later.wallet(w.kp).sender());
+        const afterWithdraw = (await later.getClientChannelState(w.client.channel))!;
+        expect(afterWithdraw.pendingWithdraw).toBe(0n);
+        expect(afterWithdraw.redeemed).toBe(w.paid);
+        const c = closing!;
+        await later.open(ClientChannelWrapper.open(c.client.channel)).sendFinishClose(later.wallet(c.kp).sender());
+        const afterClose = (await later.getClientChannelState(c.client.channel))!;
+        expect(afterClose.state).toBe(2n);
+        expect(afterClose.redeemed).toBe(c.paid);
+        // The ledger: the proxy delivered nothing beyond what these clients signed and the channels paid.
+        const st = proxy.stats().ledger;
+        expect(st.redeemed).toBe(w.paid + c.paid);
+        expect(st.vouchers).toBe(w.paid + c.paid);
+    });
+});
