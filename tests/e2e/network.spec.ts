@@ -24,6 +24,7 @@ import { WorkerChannelWrapper } from '../../wrappers/WorkerChannel';
 import { toUint256, voucherPayload } from '../../wrappers/payloads';
 import { workerShare } from '../../agents/proxy/ledger';
 import { GLOBAL_ID } from '../helpers/network';
+import { requestBound } from '../../agents/proxy/admission';
 
 jest.setTimeout(120_000);
 
@@ -96,8 +97,9 @@ describe('end to end: client → proxy → two workers', () => {
 
     beforeAll(async () => {
         dir = mkdtempSync(join(tmpdir(), 'cocoon-e2e-'));
-        // A small credit window, so a client that never signs is cut off after a few requests.
-        net = await startAgentNetwork({ params: { creditWindow: toNano('0.0005') } });
+        // A small credit window, so a client that never signs is cut off after a few requests (admission holds each
+        // request's worst case against it, so it must still fit a dozen concurrent small requests).
+        net = await startAgentNetwork({ params: { creditWindow: toNano('0.005') } });
         ports = { client: await freePort(), worker: await freePort(), stats: await freePort() };
         const deployed = await net.deployProxy({ seed: seed('e2e-proxy'), clientEndpoint: `wss://127.0.0.1:${ports.client}/`, workerEndpoint: `wss://127.0.0.1:${ports.worker}/` });
         proxyAddress = deployed.address;
@@ -304,10 +306,12 @@ describe('end to end: client → proxy → two workers', () => {
         it('refuses a client past its credit window until it signs', async () => {
             const c = await rawClient('e2e-raw-credit');
             const window = net.params.creditWindow;
-            // Serve unsigned requests until the delivered cost reaches the window, then the next is refused.
+            // Serve unsigned requests until the next one's worst case no longer fits in the window: admission refuses it.
+            const big = () => ({ ...request(), maxTokens: 10, body: { model: TEST_MODEL.id, messages: [{ role: 'user', content: 'x '.repeat(4000) }], max_tokens: 10 } });
+            const bound = requestBound({ frameBytes: Buffer.byteLength(encodeFrame(big(), 'client_to_proxy')), maxTokens: 10, contextLength: net.model.contextLength, prices: net.model, coefficient: 2000n });
             let delivered = 0n;
             for (let i = 0; i < 10_000 && delivered < window; i++) {
-                c.send({ ...request(), maxTokens: 200, body: { model: TEST_MODEL.id, messages: [{ role: 'user', content: 'x '.repeat(1500) }], max_tokens: 200 } });
+                c.send(big());
                 const f = await c.next('response_end', 'response_error');
                 if (f.type === 'response_error') {
                     expect(f).toMatchObject({ code: 'CREDIT_WINDOW_EXCEEDED', retryable: false });
@@ -315,8 +319,9 @@ describe('end to end: client → proxy → two workers', () => {
                 }
                 delivered += (f as { cost: bigint }).cost;
             }
-            expect(delivered).toBeGreaterThanOrEqual(window);
-            c.send(request());
+            expect(delivered).toBeLessThanOrEqual(window);
+            expect(delivered + bound).toBeGreaterThan(window);
+            c.send(big());
             expect(await c.next('response_error')).toMatchObject({ code: 'CREDIT_WINDOW_EXCEEDED' });
             // Signing what was delivered opens the window again.
             c.send({ type: 'voucher', v: PROTOCOL_VERSION, amount: delivered, signature: sign(voucherPayload(c.channel, delivered, GLOBAL_ID).hash(), c.key.secretKey).toString('hex') });
