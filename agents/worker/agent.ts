@@ -41,6 +41,7 @@ import { modelId, toUint256 } from '../../wrappers/payloads';
 import { PayoutError, WorkerConfigError, WorkerLinkError } from './errors';
 import { ForwardError, forwardToBackend, meterAndSign, WorkerKeys } from './forward';
 import { validateOpenAIRequest, WorkerRequestError } from './openai-request';
+import { partialUsage, StreamMeter } from './partial';
 import { ClaimResult, PayoutBook } from './payouts';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -973,6 +974,8 @@ class RunningRequest {
     /** Router-blind mode: the response secret of the opened request, then the sealer once response_start is out. */
     private secret: ResponseSecret | null = null;
     private sealer: ResponseSealer | null = null;
+    /** Generated-text events relayed so far (billed by a partial receipt if the stream ends early). */
+    private readonly meter = new StreamMeter();
 
     constructor(
         private readonly agent: WorkerAgent,
@@ -1055,8 +1058,11 @@ class RunningRequest {
         } catch (e) {
             if (e instanceof ForwardError) {
                 // forward.ts: a cancelled or broken stream carries the usage the backend reported, if any; that
-                // usage is complete (it is the last event), so it is billed. None: nothing is charged.
-                if ((e.code === 'BACKEND_ABORTED' || e.code === 'BACKEND_STREAM_BROKEN') && e.usage) return this.finish(e.usage, model, offer.coefficient);
+                // usage is complete (it is the last event), so it is billed. None, after the stream started: a partial
+                // receipt bills the prompt and the tokens already streamed (partial.ts). Nothing streamed: no charge.
+                const early = e.code === 'BACKEND_ABORTED' || e.code === 'BACKEND_STREAM_BROKEN';
+                if (early && e.usage) return this.finish(e.usage, model, offer.coefficient);
+                if (early && this.started && f.stream) return this.finish(partialUsage(f.endpoint, v.body, this.meter), model, offer.coefficient, true);
                 return this.error(e.code, this.backendMessage(e), e.code === 'BACKEND_UNREACHABLE' && !this.started);
             }
             if (e instanceof WireError || e instanceof HpkeError) {
@@ -1075,6 +1081,7 @@ class RunningRequest {
 
     private async streamEvent(data: string): Promise<void> {
         this.begin('text/event-stream');
+        this.meter.observe(data);
         await this.chunk(data, false);
     }
 
@@ -1100,7 +1107,7 @@ class RunningRequest {
     }
 
     /** Seals the final chunk if needed, meters, signs and sends response_end. */
-    private async finish(usage: TokenUsage, model: Model, coefficient: bigint): Promise<void> {
+    private async finish(usage: TokenUsage, model: Model, coefficient: bigint, partial = false): Promise<void> {
         this.begin(this.f.stream ? 'text/event-stream' : 'application/json');
         if (this.sealer && !this.sealer.finished) await this.chunk('', true);
         let m;
@@ -1117,7 +1124,7 @@ class RunningRequest {
         } catch (e) {
             return this.error(e instanceof CocoonError ? e.code : 'WORKER_INTERNAL', `cannot meter the response: ${(e as Error).message}`, false);
         }
-        this.link.sendOn(this.ws, { type: 'response_end', v: this.link.version, id: this.f.id, usage, cost: m.cost, receipt: m.receipt });
+        this.link.sendOn(this.ws, { type: 'response_end', v: this.link.version, id: this.f.id, usage, cost: m.cost, receipt: m.receipt, ...(partial ? { partial: true as const } : {}) });
         this.agent.served++;
         this.agent.log('request_served', {
             proxy: this.link.raw,
@@ -1127,6 +1134,7 @@ class RunningRequest {
             tokens: (usage.prompt + usage.cached + usage.completion + usage.reasoning).toString(),
             ...(this.cancelled ? { cancelled: true } : {}),
             ...(this.detached ? { detached: true } : {}),
+            ...(partial ? { partial: true } : {}),
         });
     }
 

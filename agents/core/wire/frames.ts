@@ -298,6 +298,11 @@ export const ResponseEnd = frame('response_end', {
     cost: coins,
     /** Signed receipt, base64 BOC (agents/core/receipt.ts); opaque to this layer. */
     receipt: base64(1, MAX_RECEIPT_BYTES),
+    /**
+     * The stream ended early (cancel, disconnect, broken backend) before the backend reported usage: the receipt bills
+     * the prompt and the tokens already streamed (spec/payments.md, "Partial receipts"). Absent on a complete response.
+     */
+    partial: z.literal(true).optional(),
 });
 
 /** worker → proxy → client, or proxy → client: the request failed; nothing more follows for this id. */
