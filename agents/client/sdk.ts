@@ -190,6 +190,13 @@ class Queue<T> {
         else this.items.push(v);
     }
 
+    /** Takes whatever was pushed and not read yet. */
+    drain(): T[] {
+        const out = this.items;
+        this.items = [];
+        return out;
+    }
+
     end(): void {
         if (this.closed) return;
         this.ended = true;
@@ -281,6 +288,18 @@ class ProxyVerifier extends PeerVerifier {
 }
 
 /** A worker candidate whose attestation verified (Root's worker images, HPKE key bound in the claims). */
+/** A request sent and not yet paid or refused: what its late receipt is checked against. */
+interface Outstanding {
+    model: Model;
+    name: string;
+    /** Sealed: the worker the request was sealed to. */
+    target?: VerifiedCandidate;
+    maxTokens: bigint;
+}
+
+/** Requests kept for late receipts (spec/client.md, "Late receipts"). */
+const MAX_OUTSTANDING = 1024;
+
 interface VerifiedCandidate {
     keyId: string;
     hpkePublicKey: Buffer;
@@ -379,6 +398,12 @@ export class CocoonClient {
     private payQueue: Promise<unknown> = Promise.resolve();
     /** Costs accepted (receipt verified) but not yet in a persisted voucher. */
     private unpaid = 0n;
+    /**
+     * Requests sent and not yet paid or refused (spec/client.md, "Late receipts"): a response_end that arrives after
+     * the request was cancelled, or that the proxy re-sends after a reconnect, is verified and paid once — only for an
+     * id in here. Bounded (oldest dropped first).
+     */
+    private readonly outstanding = new Map<string, Outstanding>();
 
     private link?: Link;
     private connecting?: Promise<Link>;
@@ -672,6 +697,8 @@ export class CocoonClient {
         if (st.type !== 'payment_status') throw new ClientError('PROTOCOL_ERROR', `expected payment_status, got ${st.type}`);
         link.pre = undefined;
         this.onPaymentStatus(st);
+        // Frames right behind payment_status: the proxy re-sends unsettled receipts there (settleLate).
+        for (const f of pre.drain()) this.dispatch(link, f);
         if (st.voucher < this.cumulative && this.signature) {
             this.log('client.voucher-resent', { proxyHas: st.voucher.toString(), ours: this.cumulative.toString() });
             this.sendVoucher(link);
@@ -705,6 +732,10 @@ export class CocoonClient {
             link.pre.push(f);
             return;
         }
+        this.dispatch(link, f);
+    }
+
+    private dispatch(link: Link, f: InFrame): void {
         switch (f.type) {
             case 'payment_status':
                 return this.onPaymentStatus(f);
@@ -714,6 +745,7 @@ export class CocoonClient {
             case 'response_error': {
                 const q = link.requests.get(f.id);
                 if (q) q.push(f);
+                else if (f.type === 'response_end' && this.outstanding.has(f.id)) void this.settleLate(link, f);
                 else this.log('client.frame-dropped', { type: f.type, id: f.id });
                 return;
             }
@@ -1027,6 +1059,7 @@ export class CocoonClient {
             events.fail(new ClientError('CANCELLED', 'the request was cancelled', { requestId: id }));
         };
         link.requests.set(id, frames);
+        this.remember(id, { model: ctx.model, name: ctx.name, target: ctx.target, maxTokens: BigInt(frame.maxTokens) });
         ctx.signal.addEventListener('abort', onAbort);
         const st: ExchangeState = { started: false, errBody: [], seq: 0, body: [], bytes: 0 };
         try {
@@ -1068,6 +1101,7 @@ export class CocoonClient {
                         return;
                     case 'response_error':
                     case 'error': {
+                        this.outstanding.delete(id); // refused or failed: nothing is charged for it
                         const retryable = f.type === 'response_error' ? f.retryable : false;
                         const err = wireRefusal(f.code, f.message, retryable, st.started);
                         if (!st.started && retryable) throw new RetryBeforeStart(err);
@@ -1145,16 +1179,18 @@ export class CocoonClient {
             st.bytes = b.bytes;
         }
         // Attack 11: the receipt must fit maxTokens, the context, the text we received ourselves, and the cost cap.
-        const bounds: UsageBounds = { maxTokens: ctx.maxTokens, contextLength: ctx.model.contextLength, streamedBytes: st.bytes };
-        const cap = maxRequestCost(ctx.model, ctx.maxTokens, ctx.model.contextLength, this.maxCoefficient);
-        const maxCost = this.maxRequestCost !== undefined && this.maxRequestCost < cap ? this.maxRequestCost : cap;
-        const receipt = await this.checkReceipt(link, f, ctx, st.reported, { bounds, maxCost });
+        const receipt = await this.checkReceipt(link, f, ctx, st.reported, this.receiptLimits(ctx.model, ctx.maxTokens, st.bytes));
         // The response is the app's as soon as its receipt checks out; signing, persisting and sending the voucher
         // that covers it runs behind (serialised, persisted before sent), so no fsync sits on the response path.
         // `cumulative` is the voucher amount that covers this response.
+        this.outstanding.delete(f.id); // paid here; a copy the proxy re-sends later is ignored
         this.pay(receipt.cost).catch((e: unknown) => this.log('client.voucher-failed', { id: f.id, message: errMsg(e) }));
         const cumulative = this.cumulative + this.unpaid;
         this.last = receipt;
+        if (f.partial) {
+            // Cut short (broken backend): the prompt and the tokens streamed are paid; the app learns it is incomplete.
+            throw new ClientError('WORKER_LOST', `the response was cut short after ${receipt.usage.completion} tokens; those and the prompt were billed`, { requestId: f.id, partial: true });
+        }
         ctx.events.push({ type: 'end', usage: receipt.usage, cost: receipt.cost, receipt, worker: receiptWorkerKey(receipt).toString('hex'), requestId: f.id, cumulative });
         ctx.events.end();
     }
@@ -1185,28 +1221,7 @@ export class CocoonClient {
         limits: { bounds: UsageBounds; maxCost: bigint },
     ): Promise<Receipt> {
         try {
-            let workerKey: Buffer;
-            if (ctx.target) workerKey = ctx.target.workerKey;
-            else {
-                const claimed = receiptWorkerKey(decodeReceipt(f.receipt).receipt);
-                let known = (await this.workerCandidates(ctx.name, false)).find((c) => c.workerKey.equals(claimed));
-                if (!known) known = (await this.workerCandidates(ctx.name, true)).find((c) => c.workerKey.equals(claimed));
-                if (!known) throw new ReceiptError('RECEIPT_MISMATCH', `receipt signed by ${claimed.toString('hex')}, which is not an attested worker for ${ctx.name}`);
-                workerKey = known.workerKey;
-            }
-            const usage: TokenUsage = { prompt: f.usage.prompt, cached: f.usage.cached, completion: f.usage.completion, reasoning: f.usage.reasoning };
-            const r = verifyReceipt(f.receipt, {
-                workerPublicKey: workerKey,
-                prices: ctx.model,
-                maxCoefficient: this.maxCoefficient,
-                requestId: BigInt('0x' + f.id),
-                modelId: modelId(ctx.name),
-                usage,
-                ...limits,
-            });
-            if (r.cost !== f.cost) throw new ReceiptError('RECEIPT_COST_MISMATCH', `response_end cost ${f.cost} != receipt cost ${r.cost}`);
-            if (reported && !sameUsage(reported, r.usage)) throw new ReceiptError('RECEIPT_MISMATCH', 'the usage in the response body differs from the receipt');
-            return r;
+            return await this.verifyEnd(f, ctx, reported, limits);
         } catch (e) {
             const reason = e instanceof CocoonError ? e.code : 'RECEIPT_MALFORMED';
             const err = new ClientError('RECEIPT_INVALID', `receipt for ${f.id} refused: ${errMsg(e)}`, { reason, requestId: f.id });
@@ -1214,6 +1229,81 @@ export class CocoonClient {
             // Other requests on this connection see a lost connection, not someone else's receipt failure.
             this.dropLink(link, new ClientError('PROXY_UNREACHABLE', 'connection dropped: the proxy relayed an invalid receipt', { reason: 'RECEIPT_INVALID' }));
             throw err;
+        }
+    }
+
+    /** The receipt of `f` verified for this request (see checkReceipt); throws ReceiptError. */
+    private async verifyEnd(
+        f: ResponseEndFrame,
+        ctx: { model: Model; name: string; target?: VerifiedCandidate },
+        reported: TokenUsage | undefined,
+        limits: { bounds: UsageBounds; maxCost: bigint },
+    ): Promise<Receipt> {
+        let workerKey: Buffer;
+        if (ctx.target) workerKey = ctx.target.workerKey;
+        else {
+            const claimed = receiptWorkerKey(decodeReceipt(f.receipt).receipt);
+            let known = (await this.workerCandidates(ctx.name, false)).find((c) => c.workerKey.equals(claimed));
+            if (!known) known = (await this.workerCandidates(ctx.name, true)).find((c) => c.workerKey.equals(claimed));
+            if (!known) throw new ReceiptError('RECEIPT_MISMATCH', `receipt signed by ${claimed.toString('hex')}, which is not an attested worker for ${ctx.name}`);
+            workerKey = known.workerKey;
+        }
+        const usage: TokenUsage = { prompt: f.usage.prompt, cached: f.usage.cached, completion: f.usage.completion, reasoning: f.usage.reasoning };
+        const r = verifyReceipt(f.receipt, {
+            workerPublicKey: workerKey,
+            prices: ctx.model,
+            maxCoefficient: this.maxCoefficient,
+            requestId: BigInt('0x' + f.id),
+            modelId: modelId(ctx.name),
+            usage,
+            ...limits,
+        });
+        if (r.cost !== f.cost) throw new ReceiptError('RECEIPT_COST_MISMATCH', `response_end cost ${f.cost} != receipt cost ${r.cost}`);
+        if (reported && !sameUsage(reported, r.usage)) throw new ReceiptError('RECEIPT_MISMATCH', 'the usage in the response body differs from the receipt');
+        return r;
+    }
+
+    /** What a receipt for a request may claim (agents/core/metering.ts) and cost (the per-request cap). */
+    private receiptLimits(model: Model, maxTokens: number | bigint, streamedBytes?: number): { bounds: UsageBounds; maxCost: bigint } {
+        const bounds: UsageBounds = { maxTokens, contextLength: model.contextLength, ...(streamedBytes !== undefined ? { streamedBytes } : {}) };
+        const cap = maxRequestCost(model, maxTokens, model.contextLength, this.maxCoefficient);
+        const maxCost = this.maxRequestCost !== undefined && this.maxRequestCost < cap ? this.maxRequestCost : cap;
+        return { bounds, maxCost };
+    }
+
+    private remember(id: string, o: Outstanding): void {
+        this.outstanding.set(id, o);
+        for (const old of this.outstanding.keys()) {
+            if (this.outstanding.size <= MAX_OUTSTANDING) break;
+            this.outstanding.delete(old);
+        }
+    }
+
+    /** Pays `cost` for request `id` unless it was paid (or refused) already: one voucher increment per request. */
+    private payOnce(id: string, cost: bigint): boolean {
+        if (!this.outstanding.delete(id)) return false;
+        this.pay(cost).catch((e: unknown) => this.log('client.voucher-failed', { id, message: errMsg(e) }));
+        return true;
+    }
+
+    /**
+     * A response_end for a request this client sent whose exchange is over: it was cancelled (the worker billed the
+     * prompt and the tokens streamed) or its response was lost to a disconnect or a proxy crash and the proxy re-sent
+     * the booked receipt after the reconnect. Verified like any receipt (usage bounds and cost cap included), then
+     * paid once. A receipt that does not verify is not paid (the proxy keeps counting it against the credit window).
+     */
+    private async settleLate(link: Link, f: ResponseEndFrame): Promise<void> {
+        const o = this.outstanding.get(f.id);
+        if (!o) return;
+        try {
+            // Its text may never have reached us (lost to a drop or a crash): bounded by maxTokens, the context and the cap.
+            const r = await this.verifyEnd(f, o, undefined, this.receiptLimits(o.model, o.maxTokens));
+            if (!this.payOnce(f.id, r.cost)) return;
+            this.last = r;
+            this.log('client.late-receipt-paid', { id: f.id, cost: r.cost.toString(), partial: f.partial === true, link: !link.closed });
+        } catch (e) {
+            this.outstanding.delete(f.id);
+            this.log('client.late-receipt-refused', { id: f.id, reason: e instanceof CocoonError ? e.code : 'RECEIPT_MALFORMED', message: errMsg(e) });
         }
     }
 

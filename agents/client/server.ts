@@ -187,7 +187,9 @@ export class OpenAIServer {
         const wantsUsage = stream && typeof opts === 'object' && opts !== null && opts.include_usage === true;
         const ctrl = new AbortController();
         this.inflight.add(ctrl);
-        // The app went away before the response finished: cancel (the worker still bills what it generated).
+        // The app went away before the response finished: cancel. The worker bills the prompt and the tokens already
+        // streamed with a partial receipt; the SDK verifies it when it arrives and covers it with its next voucher
+        // (sdk.ts, late receipts).
         const onClose = () => {
             if (!res.writableFinished) ctrl.abort();
         };

@@ -19,7 +19,7 @@ import { ChainWallet, RootConfig, TonChain } from '../core/chain/chain';
 import { ChainError } from '../core/chain/errors';
 import { CocoonError } from '../core/errors';
 import { hpkeKeyId } from '../core/hpke';
-import { verifyReceipt } from '../core/receipt';
+import { decodeReceipt, verifyReceipt } from '../core/receipt';
 import { QuoteProvider, VerifyPolicy } from '../core/tee/types';
 import {
     ClientKeyVerifier,
@@ -104,6 +104,12 @@ export interface ProxyAgentOptions {
      * only). Must stay well below Root's clientCloseDelay.
      */
     watchIntervalMs?: number;
+    /**
+     * Test hook: called at named points of a request's life; returning true makes the proxy crash right there (every
+     * socket cut, nothing more sent, the ledger closed as a killed process leaves it). 'booked': the delivery is
+     * durable, its response_end not yet sent.
+     */
+    crashHook?: (point: 'booked', requestId: string) => boolean;
     /** WebSocket ping period; a peer that did not answer the previous ping is dropped. Default 20 000 ms. */
     pingIntervalMs?: number;
     /** A peer must send hello within this; default 10 000 ms. */
@@ -180,7 +186,8 @@ export interface ProxyStats {
         served: number;
         failed: number;
         failovers: number;
-        unbooked: number;
+        /** Deliveries booked after their client had left: re-sent to it when it reconnects (spec/proxy.md). */
+        bookedClientGone: number;
         receiptsRefused: number;
         vouchersAccepted: number;
         vouchersRefused: number;
@@ -387,7 +394,7 @@ export class ProxyAgent {
     private lastCommit: { seqno: bigint; hash: bigint; onChain: boolean; at: number; error?: string } | null = null;
     /** Ledger writes waiting for the next group commit (durably()). */
     private writes: { op: () => void; settle: (e: unknown) => void }[] = [];
-    private readonly counters = { served: 0, failed: 0, failovers: 0, unbooked: 0, receiptsRefused: 0, vouchersAccepted: 0, vouchersRefused: 0 };
+    private readonly counters = { served: 0, failed: 0, failovers: 0, bookedClientGone: 0, receiptsRefused: 0, vouchersAccepted: 0, vouchersRefused: 0 };
 
     constructor(opts: ProxyAgentOptions) {
         validateOptions(opts);
@@ -533,6 +540,14 @@ export class ProxyAgent {
         this.log('proxy.halted', { code: err.code, message: err.message });
         for (const c of [...this.workers.values(), ...this.clients.values()]) this.sendError(c, 'PROXY_UNAVAILABLE', 'the proxy halted', true);
         await Promise.all([this.workerServer?.close(), this.clientServer?.close()]);
+    }
+
+    /** A crash as the crash hook asks for it: every socket cut at once, then everything closed. */
+    private crash(): void {
+        this.log('proxy.crash', {});
+        this.stopping = true;
+        for (const c of [...this.workers.values(), ...this.clients.values()]) c.ws.terminate();
+        void this.stop();
     }
 
     /** Closes every endpoint and timer, waits for running settlement and commit, closes the ledger. */
@@ -816,6 +831,7 @@ export class ProxyAgent {
             if (latest) this.send(conn, { type: 'payout', v: conn.version, amount: latest.amount, signature: latest.signature });
         } else {
             this.sendPaymentStatus(conn);
+            this.resendUnsettled(conn);
         }
         this.log(`${conn.kind}.ready`, { conn: conn.id, channel: conn.channelRaw, version: conn.version });
         const pending = conn.pending;
@@ -1148,6 +1164,25 @@ export class ProxyAgent {
         });
     }
 
+    /**
+     * After hello: the response_end of every delivery the ledger holds as unsettled (booked, no voucher known to cover
+     * it), so a client that lost them to a proxy crash or its own disconnect verifies and signs them now. The client
+     * pays each request id it sent at most once and ignores the rest (spec/client.md, "Late receipts").
+     */
+    private resendUnsettled(conn: ClientConn): void {
+        for (const row of this.ledger!.unsettled(conn.channelRaw!)) {
+            if (this.inFlight.has(row.requestId) || row.receipt === null) continue;
+            let usage;
+            try {
+                usage = decodeReceipt(row.receipt).receipt.usage;
+            } catch (e) {
+                this.log('client.resend-skipped', { id: row.requestId, error: String(e) });
+                continue;
+            }
+            this.send(conn, { type: 'response_end', v: conn.version, id: row.requestId, usage, cost: row.cost, receipt: row.receipt });
+        }
+    }
+
     /** Signature under the channel's clientKey (= the certificate key), then the ledger's monotonic checks. */
     private onVoucher(conn: ClientConn, f: VoucherFrame): void {
         const ok = ed25519Verify(voucherPayload(conn.channel!, f.amount, this.globalId).hash(), Buffer.from(f.signature, 'hex'), conn.publicKey);
@@ -1251,14 +1286,6 @@ export class ProxyAgent {
         }
         const now = this.clock.now();
         const outcome: Outcome = { kind: 'success', totalMs: now - req.sentAt, ttfbMs: req.startedAt !== undefined ? req.startedAt - req.sentAt : undefined };
-        if (req.clientGone) {
-            // The client never saw this receipt, so it will not sign for it: not booked (spec/proxy.md, "Billing").
-            this.counters.unbooked++;
-            this.log('delivery.unbooked', { id: req.id, cost: f.cost.toString() });
-            req.phase = 'ended';
-            this.release(req, outcome);
-            return;
-        }
         req.phase = 'booking';
         const delivery = { requestId: req.id, client: req.client.channelRaw!, worker: conn.channelRaw!, modelId: req.modelId, cost: f.cost, receipt: f.receipt };
         this.durably(() => void this.ledger!.recordDelivery(delivery)).then(
@@ -1268,7 +1295,15 @@ export class ProxyAgent {
                 req.phase = 'ended';
                 this.release(req, outcome);
                 this.counters.served++;
-                this.forward(req, f, raw);
+                if (this.o.crashHook?.('booked', req.id)) return void this.crash();
+                if (!req.clientGone) return this.forward(req, f, raw);
+                // Its connection is gone: booked all the same (unsettled), and sent to another connection of the same
+                // channel if there is one; otherwise it goes out when the client reconnects (resendUnsettled).
+                this.counters.bookedClientGone++;
+                this.log('delivery.client-gone', { id: req.id, cost: f.cost.toString(), partial: f.partial === true });
+                for (const c of this.clients.values()) {
+                    if (c.state === 'ready' && c.channelRaw === delivery.client) return this.send(c, { ...f, v: c.version });
+                }
             },
             (e: unknown) => {
                 const code = e instanceof CocoonError ? e.code : 'UNEXPECTED';

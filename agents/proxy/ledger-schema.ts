@@ -64,6 +64,16 @@ export const MIGRATIONS: readonly Migration[] = [
             ) WITHOUT ROWID`,
         ],
     },
+    {
+        version: 2,
+        statements: [
+            // A delivered request is `settled` once a voucher is known to cover it: a voucher equal to the client's
+            // delivered cost covers every delivery before it. Unsettled deliveries are re-sent to the client after
+            // it reconnects (spec/proxy.md, "Unsettled receipts"); rows from version 1 count as settled.
+            `ALTER TABLE requests ADD COLUMN settled INTEGER NOT NULL DEFAULT 1 CHECK (settled IN (0, 1))`,
+            `CREATE INDEX requests_unsettled ON requests (client, updated_at) WHERE settled = 0`,
+        ],
+    },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -279,7 +279,7 @@ export class Ledger {
             if (existing) {
                 this.s.deliverRequest.run(v.cost, part, v.receipt, now, v.requestId);
             } else {
-                this.s.insertRequest.run(v.requestId, v.client, v.worker, v.modelHex, v.cost, part, v.receipt, 'delivered', now, now);
+                this.s.insertDelivered.run(v.requestId, v.client, v.worker, v.modelHex, v.cost, part, v.receipt, now, now);
             }
             this.s.setDelivered.run(delivered, now, v.client);
             this.s.setEarned.run(earned, now, v.worker);
@@ -348,8 +348,20 @@ export class Ledger {
                 });
             }
             this.s.setVoucher.run(amt, sig, this.now(), addr);
+            if (amt === delivered) this.s.settleAll.run(addr);
             return { stored: true, state: toClient(addr, this.s.getClient.get(addr) as ClientDbRow) };
         });
+    }
+
+    /**
+     * Delivered requests of a client not yet known to be covered by a voucher (a voucher equal to the delivered cost
+     * settles all of them), at most `limit`, the most recent ones, oldest first: what the proxy re-sends after the
+     * client reconnects, so a receipt booked but never seen by the client (proxy crash, client gone) gets signed.
+     */
+    unsettled(client: Address | string, limit = 256): RequestRow[] {
+        this.alive();
+        const addr = normAddress(client, 'client');
+        return (this.s.unsettled.all(addr, validateLimit(limit)) as RequestDbRow[]).map(toRequest);
     }
 
     /** Delivered cost not yet covered by a voucher (≥ 0). */
@@ -600,8 +612,17 @@ function prepare(db: Database.Database) {
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         ),
         deliverRequest: db.prepare(
-            `UPDATE requests SET cost = ?, worker_part = ?, receipt = ?, status = 'delivered', updated_at = ?
+            `UPDATE requests SET cost = ?, worker_part = ?, receipt = ?, status = 'delivered', settled = 0, updated_at = ?
              WHERE request_id = ? AND status = 'started'`,
+        ),
+        insertDelivered: db.prepare(
+            `INSERT INTO requests (request_id, client, worker, model_id, cost, worker_part, receipt, status, settled, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, 'delivered', 0, ?, ?)`,
+        ),
+        settleAll: db.prepare('UPDATE requests SET settled = 1 WHERE client = ? AND settled = 0'),
+        unsettled: db.prepare(
+            `SELECT * FROM (SELECT * FROM requests WHERE client = ? AND settled = 0 ORDER BY updated_at DESC, request_id LIMIT ?)
+             ORDER BY updated_at, request_id`,
         ),
         failRequest: db.prepare(`UPDATE requests SET status = 'failed', updated_at = ? WHERE request_id = ? AND status = 'started'`),
         getClient: db.prepare('SELECT * FROM clients WHERE address = ?'),
