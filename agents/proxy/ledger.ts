@@ -621,7 +621,7 @@ function prepare(db: Database.Database) {
         ),
         settleAll: db.prepare('UPDATE requests SET settled = 1 WHERE client = ? AND settled = 0'),
         unsettled: db.prepare(
-            `SELECT * FROM (SELECT * FROM requests WHERE client = ? AND settled = 0 ORDER BY updated_at DESC, request_id LIMIT ?)
+            `SELECT * FROM (SELECT * FROM requests WHERE client = ? AND settled = 0 ORDER BY updated_at DESC, request_id DESC LIMIT ?)
              ORDER BY updated_at, request_id`,
         ),
         failRequest: db.prepare(`UPDATE requests SET status = 'failed', updated_at = ? WHERE request_id = ? AND status = 'started'`),

@@ -7,7 +7,7 @@ import { join } from 'path';
 import { createHash } from 'crypto';
 import { signPayload, voucherPayload, payoutPayload, modelId } from '../../../wrappers/payloads';
 import { Ledger, LedgerCode, LedgerError, MAX_AMOUNT, workerShare } from '../../../agents/proxy/ledger';
-import { LATEST_SCHEMA_VERSION } from '../../../agents/proxy/ledger-schema';
+import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../../../agents/proxy/ledger-schema';
 import { addr, dumpDb, manualClock, receipt, sigHex, tempDir } from './fixtures/ledger-helpers';
 import { GLOBAL_ID } from '../../helpers/network';
 
@@ -57,7 +57,7 @@ describe('opening a ledger', () => {
     it('uses WAL, synchronous = FULL and foreign keys, at the latest schema version', () => {
         expect(ledger.pragmas()).toEqual({ journalMode: 'wal', synchronous: 2, foreignKeys: true });
         expect(ledger.schemaVersion()).toBe(LATEST_SCHEMA_VERSION);
-        expect(dumpDb(path).schema_version).toEqual([{ version: 1n, applied_at: BigInt(clock.now()) }]);
+        expect(dumpDb(path).schema_version).toEqual(MIGRATIONS.map((m) => ({ version: BigInt(m.version), applied_at: BigInt(clock.now()) })));
     });
 
     it('keeps its data across close and reopen', () => {
@@ -228,6 +228,20 @@ describe('the commission split', () => {
 });
 
 describe('client vouchers', () => {
+    it('keeps deliveries unsettled until a voucher equal to the delivered cost covers them (re-sent after a reconnect)', () => {
+        const kp = keyPairFromSeed(Buffer.alloc(32, 7));
+        deliver('r1', 1000n);
+        deliver('r2', 500n);
+        deliver('r3', 50n, C2);
+        expect(ledger.unsettled(C1).map((r) => r.requestId)).toEqual(['r1', 'r2']);
+        expect(ledger.unsettled(C1, 1).map((r) => r.requestId)).toEqual(['r2']); // the most recent ones
+        ledger.acceptVoucher(C1, 1000n, signPayload(voucherPayload(C1, 1000n), kp.secretKey).toString('hex'));
+        expect(ledger.unsettled(C1)).toHaveLength(2); // 1000 of 1500: which ones it covers is not known
+        ledger.acceptVoucher(C1, 1500n, signPayload(voucherPayload(C1, 1500n), kp.secretKey).toString('hex'));
+        expect(ledger.unsettled(C1)).toEqual([]);
+        expect(ledger.unsettled(C2).map((r) => r.requestId)).toEqual(['r3']);
+    });
+
     it('stores strictly increasing vouchers up to the delivered cost, with real client signatures', () => {
         const kp = keyPairFromSeed(Buffer.alloc(32, 7));
         deliver('r1', 1000n);
