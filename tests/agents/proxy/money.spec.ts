@@ -2,24 +2,20 @@
 // request's worst-case cost against the credit window and the deposit, and the channel watch redeems at once when a
 // client starts a withdrawal or a close while it is being served. Real proxy, worker, reference backend, SDK clients
 // and a raw-frame client; nothing of ours is mocked.
-import { Address, toNano } from '@ton/core';
+import { toNano } from '@ton/core';
 import { keyPairFromSeed } from '@ton/crypto';
 import { randomBytes } from 'crypto';
-import { mkdtempSync, rmSync } from 'fs';
-import { tmpdir } from 'os';
-import { join } from 'path';
 import { WebSocket } from 'ws';
-import { AgentNetwork, seed, startAgentNetwork } from '../../helpers/agent-network';
-import { ProxyAgent } from '../../../agents/proxy/agent';
+import OpenAI from 'openai';
+import { seed } from '../../helpers/agent-network';
+import { ask, drain, MoneyStack, startMoneyStack, until } from '../../helpers/money-stack';
 import { requestBound } from '../../../agents/proxy/admission';
-import { WorkerAgent } from '../../../agents/worker/agent';
 import { CocoonClient } from '../../../agents/client/sdk';
-import { ReferenceBackend, TEST_MODEL } from '../../../agents/backend/reference';
-import { TonChain } from '../../../agents/core/chain/chain';
 import { OpenAIServer } from '../../../agents/client/server';
+import { TEST_MODEL } from '../../../agents/backend/reference';
+import { TonChain } from '../../../agents/core/chain/chain';
 import { cost } from '../../../agents/core/pricing';
 import type { Receipt } from '../../../agents/core/receipt';
-import OpenAI from 'openai';
 import { connectRaTls, KeyIdentity, PeerVerifier } from '../../../agents/core/transport';
 import { encodeFrame, parseFrame, PROTOCOL_VERSION, RequestFrame } from '../../../agents/core/wire';
 import { ClientChannelWrapper } from '../../../wrappers/ClientChannel';
@@ -30,149 +26,39 @@ jest.setTimeout(120_000);
 const WINDOW = 1_000_000n; // 0.001 TON
 const CLOSE_DELAY = 3600n;
 
-const until = async (what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 30_000) => {
-    const end = Date.now() + timeoutMs;
-    while (!(await cond())) {
-        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 25));
-    }
-};
-
-describe('proxy money: admission and the channel watch (attacks 9, 13)', () => {
+describe('proxy money: admission, the channel watch and late receipts (attacks 9, 10, 13, 20)', () => {
     /** Chain time = wall clock + offset: the last test moves past the clients' delays. */
     let offset = 0;
     const chainNow = () => Date.now() + offset;
-    let net: AgentNetwork;
-    let dir: string;
-    let proxyAddress: Address;
-    let proxy: ProxyAgent;
-    let backend: ReferenceBackend;
-    let worker: WorkerAgent;
-    const clients: CocoonClient[] = [];
+    let stack: MoneyStack;
     /** Left by the withdrawal and close tests for the last one. */
     let withdrawing: { client: CocoonClient; kp: ReturnType<typeof keyPairFromSeed>; paid: bigint } | undefined;
     let closing: typeof withdrawing;
 
-
-    let proxyWallet: Awaited<ReturnType<AgentNetwork['fundWallet']>>['wallet'];
-    let proxyPorts: { client: number; worker: number };
-    /** Set by a test to crash the proxy at a point of a request's life (ProxyAgentOptions.crashHook). */
-    let crashAt: ((point: 'booked', id: string) => boolean) | undefined;
-
-    async function startProxy(): Promise<void> {
-        proxy = new ProxyAgent({
-            chain: net.newChain(),
-            wallet: proxyWallet,
-            proxyAddress,
-            seed: seed('money-proxy'),
-            tee: net.tee,
-            quotePolicy: net.quotePolicy,
-            ledgerPath: join(dir, 'ledger.sqlite'),
-            clientPort: proxyPorts.client,
-            workerPort: proxyPorts.worker,
-            redeemThreshold: toNano('1000'), // only the watch (or settle) redeems
-            payoutThreshold: toNano('1000'),
-            commitIntervalMs: 0,
-            settleIntervalMs: 0,
-            watchIntervalMs: 0, // the test runs the watch itself
-            rootPollMs: 0,
-            commitGuardMs: 0,
-            crashHook: (point, id) => crashAt?.(point, id) ?? false,
-        });
-        await proxy.start();
-    }
-
     beforeAll(async () => {
-        dir = mkdtempSync(join(tmpdir(), 'cocoon-money-'));
-        net = await startAgentNetwork({ params: { creditWindow: WINDOW, clientCloseDelay: CLOSE_DELAY }, clock: chainNow });
-        const pseed = seed('money-proxy');
-        const { freePort } = await import('../../../agents/core/net');
-        const ports = { client: await freePort(), worker: await freePort() };
-        proxyAddress = (await net.deployProxy({ seed: pseed, clientEndpoint: `wss://127.0.0.1:${ports.client}/`, workerEndpoint: `wss://127.0.0.1:${ports.worker}/` })).address;
-        proxyWallet = (await net.fundWallet('money-proxy-wallet', '20')).wallet;
-        proxyPorts = ports;
-        await startProxy();
-        backend = new ReferenceBackend({ tokenDelayMs: 30 });
-        await backend.start();
-        const w = await net.fundWallet('money-worker', '20');
-        worker = new WorkerAgent({
-            chain: net.newChain(),
-            wallet: w.wallet,
-            seed: seed('money-worker'),
-            tee: net.tee,
-            quotePolicy: net.quotePolicy,
-            models: [{ name: TEST_MODEL.id, coefficient: 1000n }],
-            backendUrl: backend.url,
-            capacity: 64,
-            payoutThreshold: toNano('1000'),
-            statePath: join(dir, 'worker.json'),
-            rootPollMs: 60_000,
-            reconnect: { baseMs: 50, maxMs: 500 },
-        });
-        await worker.start();
-        await until('the worker to be routable', () => proxy.stats().workers.length === 1);
+        stack = await startMoneyStack({ label: 'money', params: { creditWindow: WINDOW, clientCloseDelay: CLOSE_DELAY }, clock: chainNow });
     });
 
     afterAll(async () => {
-        for (const c of clients) await c.stop();
-        await worker?.stop();
-        await proxy?.stop();
-        await backend?.stop();
-        await net?.stop();
-        rmSync(dir, { recursive: true, force: true });
+        await stack?.stop();
     });
 
     /** A bare client speaking frames (it never signs), with its own funded channel. */
     async function rawClient(label: string) {
         const s = seed(label);
-        const { wallet } = await net.fundWallet(label, '10');
-        const chain = net.newChain();
+        const { wallet } = await stack.net.fundWallet(label, '10');
+        const chain = stack.net.newChain();
         const cfg = await chain.getRootConfig();
-        const info = cfg.proxies.get(proxyAddress.toRawString())!;
-        const ch = await ClientChannelWrapper.create({ proxy: proxyAddress, client: wallet.address, clientKey: toUint256(keyPairFromSeed(s).publicKey), proxyKey: info.enclaveKey, closeDelay: cfg.params.clientCloseDelay, code: cfg.childCode.clientCode });
+        const info = cfg.proxies.get(stack.proxyAddress.toRawString())!;
+        const ch = await ClientChannelWrapper.create({ proxy: stack.proxyAddress, client: wallet.address, clientKey: toUint256(keyPairFromSeed(s).publicKey), proxyKey: info.enclaveKey, closeDelay: cfg.params.clientCloseDelay, code: cfg.childCode.clientCode });
         await chain.open(ch).sendTopUp(wallet.sender(), toNano('1'));
-        const conn = await connectRaTls(info.clientEndpoint, await KeyIdentity.create({ seed: s }), new PeerVerifier({ quote: net.quotePolicy, isImageAllowed: (h) => cfg.proxyImages.has(h) }));
+        const conn = await connectRaTls(info.clientEndpoint, await KeyIdentity.create({ seed: s }), new PeerVerifier({ quote: stack.net.quotePolicy, isImageAllowed: (h) => cfg.proxyImages.has(h) }));
         const inbox: ReturnType<typeof parseFrame<'proxy_to_client'>>[] = [];
         conn.ws.on('message', (m) => inbox.push(parseFrame(m.toString(), 'proxy_to_client')));
         const send = (f: Parameters<typeof encodeFrame>[0]) => conn.ws.send(encodeFrame(f, 'client_to_proxy'));
         send({ type: 'hello', v: PROTOCOL_VERSION, minV: PROTOCOL_VERSION, role: 'client', channel: ch.address.toString() });
         await until('hello_ok', () => inbox.some((f) => f.type === 'hello_ok'));
         return { ws: conn.ws as WebSocket, send, inbox, channel: ch.address };
-    }
-
-    async function sdkClient(label: string, deposit: bigint) {
-        const { wallet } = await net.fundWallet(label, '10');
-        const c = new CocoonClient({
-            chain: net.newChain(),
-            wallet,
-            seed: seed(label),
-            quotePolicy: net.quotePolicy,
-            statePath: join(dir, `${label}.json`),
-            proxy: proxyAddress,
-            deposit,
-            privacy: 'plain',
-            rootPollMs: 60_000,
-            reconnectMinMs: 50,
-            reconnectMaxMs: 200,
-        });
-        clients.push(c);
-        await c.open();
-        await c.connect();
-        return { client: c, wallet, kp: keyPairFromSeed(seed(`wallet/${label}`)) };
-    }
-
-    const ask = (max_tokens: number, stream = false) => ({ endpoint: 'chat' as const, body: { model: TEST_MODEL.id, messages: [{ role: 'user', content: 'hello there' }], max_tokens, stream } });
-
-    /** Every voucher the client signed is in the proxy's ledger (its payment_status says so). */
-    async function signedAndHeld(client: CocoonClient): Promise<bigint> {
-        await client.vouchersSettled();
-        const cumulative = (await client.balances()).cumulative;
-        await until('the proxy to hold the latest voucher', async () => (await client.balances()).proxyStatus?.voucher === cumulative);
-        return cumulative;
-    }
-
-    async function drain(it: AsyncGenerator<unknown>): Promise<void> {
-        for (;;) if ((await it.next()).done) return;
     }
 
     it('attack 13: 40 parallel unsigned requests never take the exposure past one credit window; the rest get CREDIT_WINDOW_EXCEEDED', async () => {
@@ -191,14 +77,14 @@ describe('proxy money: admission and the channel watch (attacks 9, 13)', () => {
                 body: { model: TEST_MODEL.id, messages: [{ role: 'user', content: 'x '.repeat(100) }], max_tokens: 200 },
             });
         }
-        const bound = requestBound({ frameBytes: Buffer.byteLength(encodeFrame(frames[0], 'client_to_proxy')), maxTokens: 200, contextLength: net.model.contextLength, prices: net.model, coefficient: 1000n });
+        const bound = requestBound({ frameBytes: Buffer.byteLength(encodeFrame(frames[0], 'client_to_proxy')), maxTokens: 200, contextLength: stack.net.model.contextLength, prices: stack.net.model, coefficient: 1000n });
         expect(bound * 40n).toBeGreaterThan(WINDOW * 4n); // the attack asks for far more than one window
-        backend.tokenDelayMs = 2;
+        stack.backend.tokenDelayMs = 2;
         for (const f of frames) c.send(f);
         const ids = new Set(frames.map((f) => f.id));
         const done = () => c.inbox.filter((f) => (f.type === 'response_end' || f.type === 'response_error') && ids.has(f.id));
         await until('all 40 answers', () => done().length === 40);
-        backend.tokenDelayMs = 30;
+        stack.backend.tokenDelayMs = 30;
         const served = done().filter((f) => f.type === 'response_end') as { cost: bigint }[];
         const refused = done().filter((f) => f.type === 'response_error');
         expect(served.length).toBeGreaterThan(0);
@@ -206,7 +92,7 @@ describe('proxy money: admission and the channel watch (attacks 9, 13)', () => {
         for (const r of refused) expect(r).toMatchObject({ code: 'CREDIT_WINDOW_EXCEEDED', retryable: false });
         const delivered = served.reduce((a, f) => a + f.cost, 0n);
         expect(delivered).toBeLessThanOrEqual(WINDOW);
-        const st = proxy.stats();
+        const st = stack.proxy.stats();
         expect(st.ledger.delivered).toBe(delivered); // the only client so far, and nothing signed
         expect(st.admission.peakExposure).toBeLessThanOrEqual(WINDOW);
         expect(st.admission.held).toBe(0n);
@@ -214,15 +100,15 @@ describe('proxy money: admission and the channel watch (attacks 9, 13)', () => {
     });
 
     /** What the proxy's ledger holds unsigned: delivered − vouchers, over every client so far. */
-    const unsigned = () => proxy.stats().ledger.delivered - proxy.stats().ledger.vouchers;
+    const unsigned = () => stack.proxy.stats().ledger.delivered - stack.proxy.stats().ledger.vouchers;
 
     it('attack 10: an app that cancels a stream mid-way (official openai package) pays for the prompt and the tokens streamed on its next voucher', async () => {
-        const { client } = await sdkClient('money-cancel', toNano('0.05'));
+        const client = await stack.sdkClient('money-cancel', toNano('0.05'));
         const api = new OpenAIServer({ client });
         const { url } = await api.start();
         try {
             const openai = new OpenAI({ baseURL: url, apiKey: 'unused', maxRetries: 0 });
-            backend.tokenDelayMs = 30;
+            stack.backend.tokenDelayMs = 30;
             const unsignedBefore = unsigned();
             const stream = await openai.chat.completions.create({ model: TEST_MODEL.id, messages: [{ role: 'user', content: 'count to forty please' }], max_tokens: 40, stream: true });
             let seen = 0;
@@ -236,27 +122,27 @@ describe('proxy money: admission and the channel watch (attacks 9, 13)', () => {
             expect(r.usage.prompt).toBe(4n); // "count to forty please"
             expect(r.usage.completion).toBeGreaterThanOrEqual(3n);
             expect(r.usage.completion).toBeLessThan(40n);
-            expect((await client.balances()).cumulative).toBe(cost(r.usage, net.model, 1000n));
+            expect((await client.balances()).cumulative).toBe(cost(r.usage, stack.net.model, 1000n));
             await until('the proxy to hold the voucher', () => unsigned() === unsignedBefore);
         } finally {
-            backend.tokenDelayMs = 30;
+            stack.backend.tokenDelayMs = 30;
             await api.stop();
         }
     });
 
     it('attack 10: a client whose connection drops mid-stream is billed the partial receipt when it reconnects, and pays it', async () => {
-        const { client } = await sdkClient('money-drop', toNano('0.05'));
-        backend.tokenDelayMs = 30;
+        const client = await stack.sdkClient('money-drop', toNano('0.05'));
+        stack.backend.tokenDelayMs = 30;
         try {
             const unsignedBefore = unsigned();
-            const goneBefore = proxy.stats().requests.bookedClientGone;
+            const goneBefore = stack.proxy.stats().requests.bookedClientGone;
             const stream = client.request(ask(40, true));
             expect((await stream.next()).value).toMatchObject({ type: 'start' });
             for (let i = 0; i < 3; i++) await stream.next(); // the role chunk, then two words
             // The network drops under the client (its socket to the proxy is cut).
             (client as unknown as { link: { ws: WebSocket } }).link.ws.terminate();
             await expect(drain(stream)).rejects.toMatchObject({ code: 'WORKER_LOST' });
-            await until('the partial delivery booked', () => proxy.stats().requests.bookedClientGone === goneBefore + 1);
+            await until('the partial delivery booked', () => stack.proxy.stats().requests.bookedClientGone === goneBefore + 1);
             await until('the client reconnected and paid it', async () => (await client.balances()).cumulative > 0n);
             await client.vouchersSettled();
             const r = (client as unknown as { last?: Receipt }).last!;
@@ -265,67 +151,67 @@ describe('proxy money: admission and the channel watch (attacks 9, 13)', () => {
             expect((await client.balances()).cumulative).toBe(r.cost);
             await until('the window restored', () => unsigned() === unsignedBefore);
         } finally {
-            backend.tokenDelayMs = 30;
+            stack.backend.tokenDelayMs = 30;
         }
     });
 
     it('attack 10: a client that never comes back after a drop stays bounded by its credit window', async () => {
-        const { client } = await sdkClient('money-gone', toNano('0.05'));
-        backend.tokenDelayMs = 30;
+        const client = await stack.sdkClient('money-gone', toNano('0.05'));
+        stack.backend.tokenDelayMs = 30;
         try {
             const unsignedBefore = unsigned();
-            const goneBefore = proxy.stats().requests.bookedClientGone;
+            const goneBefore = stack.proxy.stats().requests.bookedClientGone;
             const stream = client.request(ask(40, true));
             await stream.next();
             await stream.next();
             await client.stop();
             await drain(stream).catch(() => undefined);
-            await until('the partial delivery booked', () => proxy.stats().requests.bookedClientGone === goneBefore + 1);
+            await until('the partial delivery booked', () => stack.proxy.stats().requests.bookedClientGone === goneBefore + 1);
             const owed = unsigned() - unsignedBefore;
             expect(owed).toBeGreaterThan(0n);
             expect(owed).toBeLessThanOrEqual(WINDOW);
-            expect(proxy.stats().admission.peakExposure).toBeLessThanOrEqual(WINDOW);
+            expect(stack.proxy.stats().admission.peakExposure).toBeLessThanOrEqual(WINDOW);
         } finally {
-            backend.tokenDelayMs = 30;
+            stack.backend.tokenDelayMs = 30;
         }
     });
 
     it('attack 20: the proxy crashes between booking a delivery and sending it; after the restart the client gets the receipt again and settles it', async () => {
-        const { client } = await sdkClient('money-crash', toNano('0.05'));
+        const client = await stack.sdkClient('money-crash', toNano('0.05'));
         await drain(client.request(ask(5)));
-        const paidBefore = await signedAndHeld(client);
+        const paidBefore = await stack.signedAndHeld(client);
         let crashedOn: string | undefined;
-        crashAt = (point, id) => {
+        stack.crashAt = (point, id) => {
             if (crashedOn) return false;
             crashedOn = id;
             return true;
         };
         await expect(drain(client.request(ask(8)))).rejects.toBeDefined(); // its response_end never left the proxy
-        crashAt = undefined;
+        stack.crashAt = undefined;
         expect(crashedOn).toBeDefined();
-        await startProxy(); // same ledger, same ports: the booked delivery is there, unsettled
-        const st = proxy.stats().ledger;
+        await stack.startProxy(); // same ledger, same ports: the booked delivery is there, unsettled
+        const st = stack.proxy.stats().ledger;
         expect(st.delivered - st.vouchers).toBeGreaterThan(0n);
         await until('the client to reconnect and sign the re-sent receipt', async () => (await client.balances()).cumulative > paidBefore);
-        const cumulative = await signedAndHeld(client);
-        const after = proxy.stats().ledger;
+        const cumulative = await stack.signedAndHeld(client);
+        const after = stack.proxy.stats().ledger;
         expect(after.delivered - after.vouchers).toBe(st.delivered - st.vouchers - (cumulative - paidBefore));
         // This channel's window is whole again: everything delivered to it is signed.
         expect((await client.balances()).proxyStatus).toMatchObject({ voucher: cumulative, delivered: cumulative, creditRemaining: WINDOW });
     });
 
     it('attack 9: a client that requests a withdrawal mid-stream is redeemed at once, refused beyond balance − pending, and paid for what it received', async () => {
-        const { client, wallet } = await sdkClient('money-withdraw', toNano('0.01'));
+        const client = await stack.sdkClient('money-withdraw', toNano('0.01'));
         for (let i = 0; i < 2; i++) await drain(client.request(ask(10)));
-        const signed = await signedAndHeld(client);
+        const signed = await stack.signedAndHeld(client);
         const stream = client.request(ask(30, true));
         expect((await stream.next()).value).toMatchObject({ type: 'start' });
         // The attack: the whole balance, announced while a response streams.
-        const chain = net.newChain();
+        const chain = stack.net.newChain();
         const before = (await chain.getClientChannelState(client.channel))!;
-        await chain.open(ClientChannelWrapper.open(client.channel)).sendRequestWithdraw(wallet.sender(), before.balance);
+        await chain.open(ClientChannelWrapper.open(client.channel)).sendRequestWithdraw(chain.wallet(keyPairFromSeed(seed('wallet/money-withdraw'))).sender(), before.balance);
         await until('the withdrawal on chain', async () => (await chain.getClientChannelState(client.channel))!.pendingWithdraw > 0n);
-        expect(await proxy.watchChannels()).toContain(client.channel.toRawString());
+        expect(await stack.proxy.watchChannels()).toContain(client.channel.toRawString());
         const redeemedNow = (await chain.getClientChannelState(client.channel))!;
         expect(redeemedNow.redeemed).toBeGreaterThanOrEqual(signed); // every voucher signed so far, far below the 1 TON threshold
         expect(signed).toBeGreaterThan(0n);
@@ -341,15 +227,15 @@ describe('proxy money: admission and the channel watch (attacks 9, 13)', () => {
     });
 
     it('attack 9: a client that starts a close mid-stream is redeemed at once and refused from then on', async () => {
-        const { client, wallet } = await sdkClient('money-close', toNano('0.01'));
+        const client = await stack.sdkClient('money-close', toNano('0.01'));
         await drain(client.request(ask(10)));
         await client.vouchersSettled();
         const stream = client.request(ask(30, true));
         expect((await stream.next()).value).toMatchObject({ type: 'start' });
-        const chain = net.newChain();
-        await chain.open(ClientChannelWrapper.open(client.channel)).sendStartClose(wallet.sender());
+        const chain = stack.net.newChain();
+        await chain.open(ClientChannelWrapper.open(client.channel)).sendStartClose(chain.wallet(keyPairFromSeed(seed('wallet/money-close'))).sender());
         await until('the close on chain', async () => (await chain.getClientChannelState(client.channel))!.state === 1n);
-        expect(await proxy.watchChannels()).toContain(client.channel.toRawString());
+        expect(await stack.proxy.watchChannels()).toContain(client.channel.toRawString());
         await drain(stream);
         await client.vouchersSettled();
         const cumulative = (await client.balances()).cumulative;
@@ -362,7 +248,7 @@ describe('proxy money: admission and the channel watch (attacks 9, 13)', () => {
         expect(withdrawing && closing).toBeTruthy();
         offset += Number(CLOSE_DELAY + 5n) * 1000;
         // The clients' own wallets, on a clock that agrees with the chain's.
-        const later = new TonChain({ config: net.chainConfig, clock: { now: chainNow, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) } });
+        const later = new TonChain({ config: stack.net.chainConfig, clock: { now: chainNow, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) } });
         const w = withdrawing!;
         await later.open(ClientChannelWrapper.open(w.client.channel)).sendFinishWithdraw(later.wallet(w.kp).sender());
         const afterWithdraw = (await later.getClientChannelState(w.client.channel))!;
@@ -374,7 +260,7 @@ describe('proxy money: admission and the channel watch (attacks 9, 13)', () => {
         expect(afterClose.state).toBe(2n);
         expect(afterClose.redeemed).toBe(c.paid);
         // The ledger: the proxy delivered nothing beyond what these clients signed and the channels paid.
-        const st = proxy.stats().ledger;
+        const st = stack.proxy.stats().ledger;
         expect(st.redeemed).toBe(w.paid + c.paid);
     });
 });
