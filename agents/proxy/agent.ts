@@ -916,6 +916,7 @@ export class ProxyAgent {
         conn.channel = channel;
         conn.channelRaw = channel.toRawString();
         this.channelCache.set(conn.channelRaw, { state: st, fetchedAt: this.clock.now() });
+        if (isLeaving(st)) void this.redeemLeaving(conn.channelRaw).catch((e) => this.log('channel.redeem-failed', { channel: conn.channelRaw, error: String(e) }));
         return null;
     }
 

@@ -52,13 +52,16 @@ describe('proxy money: admission, the channel watch and late receipts (attacks 9
         const info = cfg.proxies.get(stack.proxyAddress.toRawString())!;
         const ch = await ClientChannelWrapper.create({ proxy: stack.proxyAddress, client: wallet.address, clientKey: toUint256(keyPairFromSeed(s).publicKey), proxyKey: info.enclaveKey, closeDelay: cfg.params.clientCloseDelay, code: cfg.childCode.clientCode });
         await chain.open(ch).sendTopUp(wallet.sender(), toNano('1'));
-        const conn = await connectRaTls(info.clientEndpoint, await KeyIdentity.create({ seed: s }), new PeerVerifier({ quote: stack.net.quotePolicy, isImageAllowed: (h) => cfg.proxyImages.has(h) }));
-        const inbox: ReturnType<typeof parseFrame<'proxy_to_client'>>[] = [];
-        conn.ws.on('message', (m) => inbox.push(parseFrame(m.toString(), 'proxy_to_client')));
-        const send = (f: Parameters<typeof encodeFrame>[0]) => conn.ws.send(encodeFrame(f, 'client_to_proxy'));
-        send({ type: 'hello', v: PROTOCOL_VERSION, minV: PROTOCOL_VERSION, role: 'client', channel: ch.address.toString() });
-        await until('hello_ok', () => inbox.some((f) => f.type === 'hello_ok'));
-        return { ws: conn.ws as WebSocket, send, inbox, channel: ch.address };
+        const open = async () => {
+            const conn = await connectRaTls(info.clientEndpoint, await KeyIdentity.create({ seed: s }), new PeerVerifier({ quote: stack.net.quotePolicy, isImageAllowed: (h) => cfg.proxyImages.has(h) }));
+            const inbox: ReturnType<typeof parseFrame<'proxy_to_client'>>[] = [];
+            conn.ws.on('message', (m) => inbox.push(parseFrame(m.toString(), 'proxy_to_client')));
+            const send = (f: Parameters<typeof encodeFrame>[0]) => conn.ws.send(encodeFrame(f, 'client_to_proxy'));
+            send({ type: 'hello', v: PROTOCOL_VERSION, minV: PROTOCOL_VERSION, role: 'client', channel: ch.address.toString() });
+            await until('hello_ok or error', () => inbox.some((f) => f.type === 'hello_ok' || f.type === 'error'));
+            return { ws: conn.ws as WebSocket, send, inbox, channel: ch.address, open };
+        };
+        return open();
     }
 
     it('attack 13: 40 parallel unsigned requests never take the exposure past one credit window; the rest get CREDIT_WINDOW_EXCEEDED', async () => {
@@ -101,6 +104,16 @@ describe('proxy money: admission, the channel watch and late receipts (attacks 9
 
     /** What the proxy's ledger holds unsigned: delivered − vouchers, over every client so far. */
     const unsigned = () => stack.proxy.stats().ledger.delivered - stack.proxy.stats().ledger.vouchers;
+
+    it('attack 13: a channel gets at most 4 connections; a fifth hello is refused with RATE_LIMITED', async () => {
+        const first = await rawClient('money-raw-conns');
+        const more = [first];
+        for (let i = 0; i < 4; i++) more.push(await first.open());
+        expect(more.slice(0, 4).every((c) => c.inbox.some((f) => f.type === 'hello_ok'))).toBe(true);
+        expect(more[4].inbox.find((f) => f.type === 'error')).toMatchObject({ code: 'RATE_LIMITED', fatal: true });
+        expect(more[4].inbox.some((f) => f.type === 'hello_ok')).toBe(false);
+        for (const c of more) c.ws.close();
+    });
 
     it('attack 10: an app that cancels a stream mid-way (official openai package) pays for the prompt and the tokens streamed on its next voucher', async () => {
         const client = await stack.sdkClient('money-cancel', toNano('0.05'));
