@@ -187,18 +187,3 @@ export function usageToOpenAI(u: TokenUsage): Required<OpenAIUsage> & {
         completion_tokens_details: { reasoning_tokens: num(u.reasoning, 'reasoning_tokens') },
     };
 }
-
-/**
- * The most one request can cost (spec/payments.md, "Admission"): at most `promptTokens` prompt tokens (priced as
- * uncached prompt) and at most `maxTokens` generated tokens, priced at the dearer of completion and reasoning, at
- * `coefficient`. A receipt within those bounds never costs more; the proxy reserves this amount before it forwards.
- */
-export function worstCaseCost(bounds: { promptTokens: bigint; maxTokens: bigint }, prices: ModelPrices, coefficient: bigint): bigint {
-    checkPrices(prices);
-    const dearer = prices.priceCompletion > prices.priceReasoning ? prices.priceCompletion : prices.priceReasoning;
-    return cost(
-        { prompt: bounds.promptTokens, cached: 0n, completion: bounds.maxTokens, reasoning: 0n },
-        { ...prices, priceCompletion: dearer },
-        coefficient,
-    );
-}

@@ -1,5 +1,5 @@
 // Admission of client requests against money (spec/proxy.md, "Admission"): every request holds its worst-case cost
-// (agents/core/pricing.ts worstCaseCost) from the moment it is admitted until it is booked or fails, so concurrent
+// (agents/core/metering.ts maxRequestCost) from the moment it is admitted until it is booked or fails, so concurrent
 // requests cannot run past the credit window or the deposit together. Two bounds, both checked with what is already
 // held on the channel:
 //
@@ -10,7 +10,7 @@
 // raises redeemed alike, so the deposit bound stays valid between snapshots); a channel that is closing admits
 // nothing (its deposit leaves at closeAt).
 import type { ClientChannelState } from '../../wrappers/ClientChannel';
-import { worstCaseCost } from '../core/pricing';
+import { maxRequestCost } from '../core/metering';
 import type { ModelPrices } from '../core/pricing';
 
 /** ClientChannel state: active (the only state that admits requests). */
@@ -31,15 +31,12 @@ export interface AdmissionInput {
 export type AdmissionRefusal = { code: 'CREDIT_WINDOW_EXCEEDED' | 'INSUFFICIENT_DEPOSIT'; message: string };
 
 /**
- * Worst-case cost of a request: its generated tokens are capped by the frame's maxTokens (the worker enforces it),
- * its prompt by the request frame's size in bytes (a token covers at least one byte of text; a sealed body is no
- * larger than its ciphertext) and by the model's context length.
+ * Worst-case cost of a request: the most a receipt the proxy accepts for it can cost (agents/core/metering.ts usage
+ * bounds, which the proxy enforces on every receipt): a full context of prompt and `maxTokens` of the dearer output
+ * kind, at the client's `maxCoefficient` (the chosen worker's coefficient is at most that).
  */
-export function requestBound(o: { frameBytes: number; maxTokens: number; contextLength: bigint; prices: ModelPrices; coefficient: bigint }): bigint {
-    const ctx = o.contextLength > 0n ? o.contextLength : BigInt(o.maxTokens);
-    const prompt = BigInt(o.frameBytes) < ctx ? BigInt(o.frameBytes) : ctx;
-    const gen = BigInt(o.maxTokens) < ctx ? BigInt(o.maxTokens) : ctx;
-    return worstCaseCost({ promptTokens: prompt, maxTokens: gen }, o.prices, o.coefficient);
+export function requestBound(o: { maxTokens: number; contextLength: bigint; prices: ModelPrices; coefficient: bigint }): bigint {
+    return maxRequestCost(o.prices, o.maxTokens, o.contextLength, o.coefficient);
 }
 
 export class ClientAdmission {

@@ -969,7 +969,7 @@ export class ProxyAgent {
         if (conn.requests.size >= MAX_REQUESTS_PER_CLIENT) return this.refuse(conn, id, 'RATE_LIMITED', 'too many requests in flight on this connection', true);
         const m = this.modelsByName.get(frame.model);
         if (!m) return this.refuse(conn, id, 'MODEL_NOT_REGISTERED', `model ${frame.model} is not registered in Root`, false);
-        const bound = requestBound({ frameBytes: buf.length, maxTokens: frame.maxTokens, contextLength: m.model.contextLength, prices: m.model, coefficient: frame.maxCoefficient });
+        const bound = requestBound({ maxTokens: frame.maxTokens, contextLength: m.model.contextLength, prices: m.model, coefficient: frame.maxCoefficient });
         const req: Running = {
             id,
             frame,

@@ -1062,7 +1062,7 @@ class RunningRequest {
                 // receipt bills the prompt and the tokens already streamed (partial.ts). Nothing streamed: no charge.
                 const early = e.code === 'BACKEND_ABORTED' || e.code === 'BACKEND_STREAM_BROKEN';
                 if (early && e.usage) return this.finish(e.usage, model, offer.coefficient);
-                if (early && this.started && f.stream) return this.finish(partialUsage(f.endpoint, v.body, this.meter), model, offer.coefficient, true);
+                if (early && this.started && f.stream) return this.finish(partialUsage(f.endpoint, v.body, this.meter, { maxTokens: f.maxTokens, contextLength: model.contextLength }), model, offer.coefficient, true);
                 return this.error(e.code, this.backendMessage(e), e.code === 'BACKEND_UNREACHABLE' && !this.started);
             }
             if (e instanceof WireError || e instanceof HpkeError) {

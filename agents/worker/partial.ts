@@ -6,6 +6,7 @@
 //   prompt     = the whitespace-separated words of the prompt text (a tokenizer yields at least one token per word,
 //                so this never exceeds the backend's count).
 // The receipt is an ordinary signed receipt over this usage; response_end carries `partial: true`.
+import { clampUsage, UsageBounds } from '../core/metering';
 import type { TokenUsage } from '../core/pricing';
 import type { Endpoint } from './openai-request';
 
@@ -53,7 +54,7 @@ export function promptWords(endpoint: Endpoint, body: Record<string, unknown>): 
     return words(Array.isArray(p) ? p.join(' ') : typeof p === 'string' ? p : '');
 }
 
-/** The usage a partial receipt bills. */
-export function partialUsage(endpoint: Endpoint, body: Record<string, unknown>, meter: StreamMeter): TokenUsage {
-    return { prompt: promptWords(endpoint, body), cached: 0n, completion: meter.streamed, reasoning: 0n };
+/** The usage a partial receipt bills, within the request's usage bounds like any receipt. */
+export function partialUsage(endpoint: Endpoint, body: Record<string, unknown>, meter: StreamMeter, bounds: UsageBounds): TokenUsage {
+    return clampUsage({ prompt: promptWords(endpoint, body), cached: 0n, completion: meter.streamed, reasoning: 0n }, bounds);
 }

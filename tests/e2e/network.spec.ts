@@ -99,7 +99,7 @@ describe('end to end: client → proxy → two workers', () => {
         dir = mkdtempSync(join(tmpdir(), 'cocoon-e2e-'));
         // A small credit window, so a client that never signs is cut off after a few requests (admission holds each
         // request's worst case against it, so it must still fit a dozen concurrent small requests).
-        net = await startAgentNetwork({ params: { creditWindow: toNano('0.005') } });
+        net = await startAgentNetwork({ params: { creditWindow: toNano('0.01') } });
         ports = { client: await freePort(), worker: await freePort(), stats: await freePort() };
         const deployed = await net.deployProxy({ seed: seed('e2e-proxy'), clientEndpoint: `wss://127.0.0.1:${ports.client}/`, workerEndpoint: `wss://127.0.0.1:${ports.worker}/` });
         proxyAddress = deployed.address;
@@ -308,7 +308,7 @@ describe('end to end: client → proxy → two workers', () => {
             const window = net.params.creditWindow;
             // Serve unsigned requests until the next one's worst case no longer fits in the window: admission refuses it.
             const big = () => ({ ...request(), maxTokens: 10, body: { model: TEST_MODEL.id, messages: [{ role: 'user', content: 'x '.repeat(4000) }], max_tokens: 10 } });
-            const bound = requestBound({ frameBytes: Buffer.byteLength(encodeFrame(big(), 'client_to_proxy')), maxTokens: 10, contextLength: net.model.contextLength, prices: net.model, coefficient: 2000n });
+            const bound = requestBound({ maxTokens: 10, contextLength: net.model.contextLength, prices: net.model, coefficient: 2000n });
             let delivered = 0n;
             for (let i = 0; i < 10_000 && delivered < window; i++) {
                 c.send(big());

@@ -80,7 +80,7 @@ describe('proxy money: admission, the channel watch and late receipts (attacks 9
                 body: { model: TEST_MODEL.id, messages: [{ role: 'user', content: 'x '.repeat(100) }], max_tokens: 200 },
             });
         }
-        const bound = requestBound({ frameBytes: Buffer.byteLength(encodeFrame(frames[0], 'client_to_proxy')), maxTokens: 200, contextLength: stack.net.model.contextLength, prices: stack.net.model, coefficient: 1000n });
+        const bound = requestBound({ maxTokens: 200, contextLength: stack.net.model.contextLength, prices: stack.net.model, coefficient: 1000n });
         expect(bound * 40n).toBeGreaterThan(WINDOW * 4n); // the attack asks for far more than one window
         stack.backend.tokenDelayMs = 2;
         for (const f of frames) c.send(f);
