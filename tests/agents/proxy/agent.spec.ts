@@ -11,6 +11,7 @@ import { PeerVerifier } from '../../../agents/core/transport';
 import { Frame, openChunkFrame, openStartFrame, ResponseEndFrame, sealRequestFrame, WorkerCandidatesFrame } from '../../../agents/core/wire';
 import { cost } from '../../../agents/core/pricing';
 import { Ledger } from '../../../agents/proxy/ledger';
+import { requestBound } from '../../../agents/proxy/admission';
 import { ProxyAgent, ProxyAgentOptions, ProxyUrls } from '../../../agents/proxy/agent';
 import { ProxyAgentCodes, ProxyError, ProxyWireCodes } from '../../../agents/proxy/errors';
 import { readFileSync } from 'fs';
@@ -22,7 +23,9 @@ import { slashToZero } from '../../helpers/slash';
 import { TestClient, TestWorker, WORKER_USAGE } from './peers';
 import { GLOBAL_ID } from '../../helpers/network';
 
-const CREDIT_WINDOW = 1_000_000n; // 0.001 TON: a little more than two requests' worth (WORKER_USAGE costs 400 000 at 1.0x)
+// 0.01 TON. Admission holds each request's worst case (a full context and maxTokens 1000: 709 600 at 1.0x, twice that at
+// the default cap 2.0x) against it; a delivery of WORKER_USAGE costs 400 000 at 1.0x.
+const CREDIT_WINDOW = 10_000_000n;
 
 describe('ProxyAgent over the devnet', () => {
     let net: AgentNetwork;
@@ -323,14 +326,16 @@ describe('ProxyAgent over the devnet', () => {
         it('refuses new requests once the unsigned cost reaches the credit window, serves again after a voucher', async () => {
             const served: string[] = [];
             let refused: Frame | undefined;
-            for (let i = 0; i < 5 && !refused; i++) {
+            const unsignedBefore = ledgerView().client.deliveredCost - (ledgerView().client.latestVoucher?.amount ?? 0n);
+            const bound = requestBound({ maxTokens: 1000, contextLength: net.model.contextLength, prices: net.model, coefficient: 1000n });
+            for (let i = 0; i < 40 && !refused; i++) {
                 const r = await client.request({ maxCoefficient: 1000n });
                 if (r.end.type === 'response_end') served.push(r.id);
                 else refused = r.end;
             }
             expect(refused).toMatchObject({ code: 'CREDIT_WINDOW_EXCEEDED', retryable: false });
-            // 400 000 per request, window 1 000 000: the third unsigned delivery crosses it
-            expect(served.length).toBe(3);
+            // 400 000 per delivery: served while the unsigned cost plus the next request's bound fits in the window.
+            expect(BigInt(served.length)).toBe((CREDIT_WINDOW - bound - unsignedBefore) / 400_000n + 1n);
             const { status } = await client.voucher(ledgerView().client.deliveredCost);
             expect(status).toMatchObject({ creditRemaining: CREDIT_WINDOW });
             expect((await client.request({ maxCoefficient: 1000n })).end.type).toBe('response_end');
