@@ -24,7 +24,7 @@ import { CocoonError } from '../core/errors';
 import type { CommandIo } from '../core/tee/cli';
 import { ReferenceBackend, TEST_MODEL } from '../backend/reference';
 import { DEFAULT_GOV_PARAMS, GovernanceWrapper } from '../../wrappers/Governance';
-import { RootWrapper } from '../../wrappers/Root';
+import { DEFAULT_PARAMS, RootWrapper } from '../../wrappers/Root';
 import { ProxyWrapper } from '../../wrappers/Proxy';
 import { toUint256 } from '../../wrappers/payloads';
 import { ClientConfigSchema, loadConfigFile, ProxyConfigSchema, WorkerConfigSchema } from '../config';
@@ -34,7 +34,7 @@ import type { ProxyAgent } from '../proxy/agent';
 import type { WorkerAgent } from '../worker/agent';
 import type { CocoonClient } from '../client/sdk';
 
-/** The devnet's test model prices: 0.1 / 0.01 / 0.3 / 0.3 TON per 1M tokens (a newcomer sees non-zero costs). */
+/** The devnet's test model prices: 100 / 10 / 300 / 300 TON per 1M tokens (a newcomer sees non-zero costs). */
 export const DEVNET_MODEL = {
     name: TEST_MODEL.id,
     weightsHash: 0n,
@@ -246,7 +246,10 @@ async function deploy(dir: string, devnet: DevnetServer, image: bigint, ports: N
     say('• deploying Governance (one voter, no timelock) and Root');
     const gov = chain.open(await GovernanceWrapper.create([{ address: voter.address, weight: 1n }], { ...DEFAULT_GOV_PARAMS, timelock: 0n }));
     await gov.sendFund(voter.sender(), toNano('2'));
-    const root = chain.open(await RootWrapper.create({ governance: gov.address, treasury: voter.address }));
+    // At these prices a request's worst case (a full context of prompt) is ~0.63 TON at 1.5x, and the proxy holds it
+    // against the credit window (spec/proxy.md, "Admission"): a 2 TON window serves a few concurrent requests.
+    const params = { ...DEFAULT_PARAMS, creditWindow: toNano('2') };
+    const root = chain.open(await RootWrapper.create({ governance: gov.address, treasury: voter.address, params }));
     await root.sendDeploy(voter.sender());
 
     say('• proposal 0: allowlist the simulated TEE image (proxy + worker), register the test model; executing it');
