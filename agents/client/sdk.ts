@@ -299,6 +299,12 @@ interface Outstanding {
 
 /** Requests kept for late receipts (spec/client.md, "Late receipts"). */
 const MAX_OUTSTANDING = 1024;
+/**
+ * A late receipt that could not be checked (its worker not yet among the attested candidates, or the connection lost
+ * meanwhile) is checked again, with a growing delay; it stays outstanding for a later re-send after that.
+ */
+const LATE_RECEIPT_ATTEMPTS = 8;
+const LATE_RECEIPT_RETRY_MS = 250;
 
 interface VerifiedCandidate {
     keyId: string;
@@ -1245,7 +1251,7 @@ export class CocoonClient {
             const claimed = receiptWorkerKey(decodeReceipt(f.receipt).receipt);
             let known = (await this.workerCandidates(ctx.name, false)).find((c) => c.workerKey.equals(claimed));
             if (!known) known = (await this.workerCandidates(ctx.name, true)).find((c) => c.workerKey.equals(claimed));
-            if (!known) throw new ReceiptError('RECEIPT_MISMATCH', `receipt signed by ${claimed.toString('hex')}, which is not an attested worker for ${ctx.name}`);
+            if (!known) throw new ReceiptError('RECEIPT_MISMATCH', `receipt signed by ${claimed.toString('hex')}, which is not an attested worker for ${ctx.name}`, { unknownWorker: true });
             workerKey = known.workerKey;
         }
         const usage: TokenUsage = { prompt: f.usage.prompt, cached: f.usage.cached, completion: f.usage.completion, reasoning: f.usage.reasoning };
@@ -1292,9 +1298,9 @@ export class CocoonClient {
      * the booked receipt after the reconnect. Verified like any receipt (usage bounds and cost cap included), then
      * paid once. A receipt that does not verify is not paid (the proxy keeps counting it against the credit window).
      */
-    private async settleLate(link: Link, f: ResponseEndFrame): Promise<void> {
+    private async settleLate(link: Link, f: ResponseEndFrame, attempt = 1): Promise<void> {
         const o = this.outstanding.get(f.id);
-        if (!o) return;
+        if (!o || this.stopped) return;
         try {
             // Its text may never have reached us (lost to a drop or a crash): bounded by maxTokens, the context and the cap.
             const r = await this.verifyEnd(f, o, undefined, this.receiptLimits(o.model, o.maxTokens));
@@ -1302,6 +1308,13 @@ export class CocoonClient {
             this.last = r;
             this.log('client.late-receipt-paid', { id: f.id, cost: r.cost.toString(), partial: f.partial === true, link: !link.closed });
         } catch (e) {
+            if (!(e instanceof ReceiptError) || e.details?.unknownWorker === true) {
+                // Not a verdict on the receipt: the connection went away while we asked for candidates, or (re-sent
+                // right after a proxy restart) the worker is not back among them yet. Try again; a later re-send too.
+                if (attempt < LATE_RECEIPT_ATTEMPTS) setTimeout(() => void this.settleLate(link, f, attempt + 1), LATE_RECEIPT_RETRY_MS * attempt).unref?.();
+                else this.log('client.late-receipt-unchecked', { id: f.id, message: errMsg(e) });
+                return;
+            }
             this.outstanding.delete(f.id);
             this.log('client.late-receipt-refused', { id: f.id, reason: e instanceof CocoonError ? e.code : 'RECEIPT_MALFORMED', message: errMsg(e) });
         }

@@ -1,5 +1,5 @@
 // Property suite over the agents' money (issue 8, "Also"): random interleavings of requests, cancels, dropped
-// connections, top-ups, withdrawal requests, proxy restarts, watch passes and settlements on the devnet, with a real
+// connections, top-ups, withdrawal requests, proxy restarts and crashes, watch passes and settlements on the devnet, with a real
 // proxy, worker and SDK client. After each run every nanoTON is accounted for:
 //   - on chain, the client's deposits = redeemed + balance (what is still refundable);
 //   - the proxy was paid everything the client signed, and the client signed everything it was delivered (late and
@@ -27,6 +27,7 @@ type Op =
     | { t: 'topUp'; amount: bigint }
     | { t: 'withdraw'; amount: bigint }
     | { t: 'restart' }
+    | { t: 'crash' }
     | { t: 'settle' }
     | { t: 'watch' };
 
@@ -37,6 +38,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     { weight: 1, arbitrary: fc.record({ t: fc.constant('topUp' as const), amount: fc.bigInt({ min: toNano('0.001'), max: toNano('0.01') }) }) },
     { weight: 1, arbitrary: fc.record({ t: fc.constant('withdraw' as const), amount: fc.bigInt({ min: toNano('0.001'), max: toNano('0.01') }) }) },
     { weight: 1, arbitrary: fc.constant({ t: 'restart' as const }) },
+    { weight: 1, arbitrary: fc.constant({ t: 'crash' as const }) },
     { weight: 1, arbitrary: fc.constant({ t: 'settle' as const }) },
     { weight: 1, arbitrary: fc.constant({ t: 'watch' as const }) },
 );
@@ -89,6 +91,17 @@ describe('property: every nanoTON between client, proxy and worker is accounted 
                 await stack.startProxy();
                 await until('the worker to come back', () => stack.proxy.stats().workers.length === 1);
                 return until('the client to reconnect', () => client.connected);
+            case 'crash': {
+                // The proxy dies right after booking the next delivery, before its response_end leaves (attack 20).
+                let crashed = false;
+                stack.crashAt = () => !crashed && (crashed = true);
+                await drain(client.request(ask(5))).catch(() => undefined);
+                stack.crashAt = undefined;
+                await until('the crashed proxy to stop', () => crashed && stack.proxy.stats().status === 'stopped');
+                await stack.startProxy();
+                await until('the worker to come back', () => stack.proxy.stats().workers.length === 1);
+                return until('the client to reconnect', () => client.connected);
+            }
             case 'settle':
                 await stack.proxy.settle({ force: true });
                 return;
@@ -117,6 +130,7 @@ describe('property: every nanoTON between client, proxy and worker is accounted 
                     // Everything delivered to this channel gets signed: in the exchange, after a cancel, or re-sent
                     // after a reconnect.
                     await until('the client connected', () => client.connected);
+                    await until('no request in flight at the proxy', () => stack.proxy.stats().requests.inFlight === 0);
                     await until('every delivery signed', async () => {
                         await client.vouchersSettled();
                         const b = await client.balances();
