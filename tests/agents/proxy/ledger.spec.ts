@@ -235,9 +235,9 @@ describe('client vouchers', () => {
         deliver('r3', 50n, C2);
         expect(ledger.unsettled(C1).map((r) => r.requestId)).toEqual(['r1', 'r2']);
         expect(ledger.unsettled(C1, 1).map((r) => r.requestId)).toEqual(['r2']); // the most recent ones
-        ledger.acceptVoucher(C1, 1000n, signPayload(voucherPayload(C1, 1000n), kp.secretKey).toString('hex'));
+        ledger.acceptVoucher(C1, 1000n, signPayload(voucherPayload(C1, 1000n, GLOBAL_ID), kp.secretKey).toString('hex'));
         expect(ledger.unsettled(C1)).toHaveLength(2); // 1000 of 1500: which ones it covers is not known
-        ledger.acceptVoucher(C1, 1500n, signPayload(voucherPayload(C1, 1500n), kp.secretKey).toString('hex'));
+        ledger.acceptVoucher(C1, 1500n, signPayload(voucherPayload(C1, 1500n, GLOBAL_ID), kp.secretKey).toString('hex'));
         expect(ledger.unsettled(C1)).toEqual([]);
         expect(ledger.unsettled(C2).map((r) => r.requestId)).toEqual(['r3']);
     });
