@@ -485,14 +485,30 @@ function badField(path: readonly (string | number)[], why: string, type?: string
     return new WireError('WIRE_BAD_FIELD', `bad field ${p || '(frame)'}: ${why}`, { path: p, ...(type ? { type } : {}) });
 }
 
-function checkDepth(root: unknown): void {
-    const stack: [unknown, number][] = [[root, 1]];
-    while (stack.length > 0) {
-        const [v, d] = stack.pop()!;
-        if (typeof v !== 'object' || v === null) continue;
-        if (d > MAX_JSON_DEPTH) throw new WireError('WIRE_MALFORMED', `nested deeper than ${MAX_JSON_DEPTH}`);
-        for (const c of Array.isArray(v) ? v : Object.values(v)) if (typeof c === 'object' && c !== null) stack.push([c, d + 1]);
+/**
+ * Where JSON text first nests deeper than `max` arrays/objects: the offset of the bracket that crosses the limit, or
+ * -1. One pass over the characters, string-aware (brackets inside strings, escaped quotes included, do not count),
+ * run before JSON.parse so that 4 MiB of `[` costs `max` + 1 characters of work instead of a parse. Malformed JSON
+ * is left to JSON.parse.
+ */
+export function jsonDepthExceeded(text: string, max: number = MAX_JSON_DEPTH): number {
+    let depth = 0;
+    let inString = false;
+    for (let i = 0; i < text.length; i++) {
+        const c = text.charCodeAt(i);
+        if (inString) {
+            if (c === 0x5c) i++; // backslash: the next character is escaped
+            else if (c === 0x22) inString = false;
+        } else if (c === 0x22) inString = true;
+        else if (c === 0x5b || c === 0x7b) {
+            if (++depth > max) return i;
+        } else if ((c === 0x5d || c === 0x7d) && --depth < 0) return -1; // unbalanced: JSON.parse stops here too
     }
+    return -1;
+}
+
+function checkDepth(text: string): void {
+    if (jsonDepthExceeded(text) >= 0) throw new WireError('WIRE_MALFORMED', `nested deeper than ${MAX_JSON_DEPTH}`);
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -541,6 +557,7 @@ function parseInner(input: unknown, dir: Direction, opts: ParseOptions): Frame {
         throw new WireError('WIRE_MALFORMED', 'frame is neither text nor bytes');
     }
 
+    checkDepth(text);
     let value: unknown;
     try {
         value = JSON.parse(text);
@@ -548,7 +565,6 @@ function parseInner(input: unknown, dir: Direction, opts: ParseOptions): Frame {
         throw new WireError('WIRE_MALFORMED', 'not JSON');
     }
     if (!isPlainObject(value)) throw new WireError('WIRE_MALFORMED', 'not a JSON object');
-    checkDepth(value);
     return validate(value, dir, opts);
 }
 
@@ -614,8 +630,8 @@ export function encodeFrame(f: Frame, dir?: Direction): string {
     if (typeof text !== 'string') throw new WireError('WIRE_MALFORMED', 'frame is not an object');
     if (Buffer.byteLength(text, 'utf8') > MAX_FRAME_BYTES) throw new WireError('WIRE_TOO_LARGE', `frame exceeds ${MAX_FRAME_BYTES} bytes`);
     const schema = schemaFor(f, dir);
+    checkDepth(text);
     const value: unknown = JSON.parse(text);
-    checkDepth(value);
     const r = schema.safeParse(value);
     if (!r.success) throw issueToError(r.error, f.type);
     return text;
