@@ -7,10 +7,12 @@
 //     score = (inFlight + 1) × avgLatencyMs / successRate,   successRate = (successes + 1) / (successes + failures + 2)
 // i.e. the time to drain its queue plus this request, inflated by how often it fails (Laplace-smoothed, so a new
 // worker starts at 1/2 and one failure does not exile a worker forever). A worker without a latency sample is
-// assumed to take half the best measured latency (defaultLatencyMs while nobody is measured): an idle new worker
-// then always beats every measured one ((s + 2)/(s + 1) > 1), so it gets tried at once, and its second concurrent
-// request already costs more than the best measured worker's next one. Ties: lower coefficient, then worker id, so
-// the choice is deterministic for a given state.
+// assumed to take the median measured latency (defaultLatencyMs while nobody is measured): with its success rate of
+// 1/2 an unmeasured worker scores twice the median, so it is not preferred blindly (attack 16 of issue 8: a fresh
+// connection took new traffic first, then went silent); it is tried once the measured workers are loaded enough
+// that their queue costs more, which bounds what an unproven worker can hold to the load the others cannot take.
+// Reputation (successes, failures, latencies) belongs to the WorkerChannel, not the connection: reconnecting does not
+// reset it. Ties: lower coefficient, then worker id, so the choice is deterministic for a given state.
 
 /** What the agent knows about one connected worker (one worker connection). */
 export interface WorkerEntry {
@@ -54,9 +56,15 @@ export interface RouterOptions {
 export type Outcome = { kind: 'success'; ttfbMs?: number; totalMs?: number } | { kind: 'failure' } | { kind: 'neutral'; ttfbMs?: number };
 
 export const MAX_CANDIDATES = 16;
+/** Channels whose reputation is remembered after their last connection left (least recently updated forgotten first). */
+export const MAX_REMEMBERED_CHANNELS = 10_000;
+
+type Reputation = Pick<WorkerStats, 'ttfbMs' | 'latencyMs' | 'successes' | 'failures'>;
 
 export class Router {
     private readonly workers = new Map<string, RoutedWorker>();
+    /** Reputation by WorkerChannel, kept across reconnects. */
+    private readonly history = new Map<string, Reputation>();
     private readonly alpha: number;
     private readonly defaultLatencyMs: number;
 
@@ -67,10 +75,11 @@ export class Router {
         if (!(this.defaultLatencyMs > 0)) throw new RangeError('defaultLatencyMs must be positive');
     }
 
-    /** Registers a worker connection (replacing an entry with the same id); stats start empty. */
+    /** Registers a worker connection (replacing an entry with the same id); its channel's reputation carries over. */
     add(entry: WorkerEntry): RoutedWorker {
         if (!Number.isInteger(entry.capacity) || entry.capacity < 1) throw new RangeError('capacity must be a positive integer');
-        const w: RoutedWorker = { ...entry, models: new Map(entry.models), inFlight: 0, successes: 0, failures: 0 };
+        const rep = this.history.get(entry.channel) ?? { successes: 0, failures: 0 };
+        const w: RoutedWorker = { ...entry, models: new Map(entry.models), inFlight: 0, ...rep };
         this.workers.set(entry.id, w);
         return w;
     }
@@ -113,11 +122,14 @@ export class Router {
         return this.serves(w, model, maxCoefficient) && w.inFlight < w.capacity;
     }
 
-    /** Latency assumed for a worker without samples: half the best measured one, or defaultLatencyMs. */
+    /** Latency assumed for a worker without samples: the median measured one, or defaultLatencyMs. */
     priorLatency(): number {
-        let best = Infinity;
-        for (const w of this.workers.values()) if (w.latencyMs !== undefined && w.latencyMs < best) best = w.latencyMs;
-        return best === Infinity ? this.defaultLatencyMs : best / 2;
+        const measured: number[] = [];
+        for (const w of this.workers.values()) if (w.latencyMs !== undefined) measured.push(w.latencyMs);
+        if (measured.length === 0) return this.defaultLatencyMs;
+        measured.sort((a, b) => a - b);
+        const mid = measured.length >> 1;
+        return measured.length % 2 === 1 ? measured[mid] : (measured[mid - 1] + measured[mid]) / 2;
     }
 
     /** Expected latency of one more request on this worker, ms (lower is better). */
@@ -209,15 +221,27 @@ export class Router {
         const w = this.workers.get(id);
         if (!w) return;
         if (w.inFlight > 0) w.inFlight--;
-        if (outcome.kind === 'failure') {
-            w.failures++;
-            return;
+        if (outcome.kind === 'failure') w.failures++;
+        else {
+            if (outcome.ttfbMs !== undefined) w.ttfbMs = this.ewma(w.ttfbMs, outcome.ttfbMs);
+            if (outcome.kind === 'success') {
+                w.successes++;
+                if (outcome.totalMs !== undefined) w.latencyMs = this.ewma(w.latencyMs, outcome.totalMs);
+            }
         }
-        if (outcome.ttfbMs !== undefined) w.ttfbMs = this.ewma(w.ttfbMs, outcome.ttfbMs);
-        if (outcome.kind === 'success') {
-            w.successes++;
-            if (outcome.totalMs !== undefined) w.latencyMs = this.ewma(w.latencyMs, outcome.totalMs);
-        }
+        this.remember(w);
+    }
+
+    /** Reputation of a channel as last seen on any of its connections (undefined if never seen). */
+    reputation(channel: string): Reputation | undefined {
+        const r = this.history.get(channel);
+        return r ? { ...r } : undefined;
+    }
+
+    private remember(w: RoutedWorker): void {
+        this.history.delete(w.channel); // re-insert: Map order = least recently updated first
+        this.history.set(w.channel, { ttfbMs: w.ttfbMs, latencyMs: w.latencyMs, successes: w.successes, failures: w.failures });
+        if (this.history.size > MAX_REMEMBERED_CHANNELS) this.history.delete(this.history.keys().next().value!);
     }
 
     private ewma(prev: number | undefined, sample: number): number {

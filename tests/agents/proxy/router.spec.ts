@@ -145,7 +145,7 @@ describe('Router properties', () => {
 });
 
 describe('Router scoring', () => {
-    it('prefers the idle worker, then the faster one, then the more reliable one; tries new workers at once', () => {
+    it('prefers the idle worker, then the faster one, then the more reliable one; tries a new worker under load', () => {
         const r = new Router({ defaultLatencyMs: 100 });
         r.add(entry('a', [['m', 1000n]], 4));
         r.add(entry('b', [['m', 1000n]], 4));
@@ -155,35 +155,58 @@ describe('Router scoring', () => {
         expect(r.pick('m', 1000n)!.id).toBe('b'); // a has one in flight: 2 × 100 > 1 × 100
         r.end('a', { kind: 'success', totalMs: 10, ttfbMs: 5 });
         expect(r.get('a')).toMatchObject({ inFlight: 0, successes: 1, latencyMs: 10, ttfbMs: 5 });
-        // b is unmeasured: prior = half of a's 10 ms → 5 / (1/2) = 10 < a's 10 / (2/3) = 15
-        expect(r.score(r.get('b')!)).toBeCloseTo(10);
-        expect(r.pick('m', 1000n)!.id).toBe('b');
-        r.begin('b');
-        expect(r.pick('m', 1000n)!.id).toBe('a'); // b busy: 2 × 5 / (1/2) = 20 > 15
-        r.end('b', { kind: 'success', totalMs: 40 });
-        expect(r.pick('m', 1000n)!.id).toBe('a'); // a: 15, b: 40 / (2/3) = 60
-        r.begin('a');
-        r.end('a', { kind: 'failure' });
-        r.begin('a');
-        r.end('a', { kind: 'failure' });
-        r.begin('a');
-        r.end('a', { kind: 'failure' });
-        // a: 10 / ((1+1)/(1+3+2)) = 30 still beats b's 60
-        expect(r.score(r.get('a')!)).toBeCloseTo(30);
+        // b is unmeasured: prior = the median measured latency, 10 ms → 10 / (1/2) = 20 > a's 10 / (2/3) = 15
+        expect(r.score(r.get('b')!)).toBeCloseTo(20);
         expect(r.pick('m', 1000n)!.id).toBe('a');
         r.begin('a');
-        r.end('a', { kind: 'failure' });
-        r.begin('a');
-        r.end('a', { kind: 'failure' });
-        // a: 10 / (2/8) = 40 < 60; three more failures: 10 / (2/11) = 55; a fourth: 10 / (2/12) = 60 = b → tie by id
-        for (let i = 0; i < 4; i++) {
+        expect(r.pick('m', 1000n)!.id).toBe('b'); // a busy: 2 × 10 / (2/3) = 30 > 20
+        r.begin('b');
+        r.end('b', { kind: 'success', totalMs: 40 });
+        r.end('a', { kind: 'success', totalMs: 10 });
+        expect(r.pick('m', 1000n)!.id).toBe('a'); // a: 10 / (3/4) = 13.3, b: 40 / (2/3) = 60
+        // failures make a worse: a: 10 / ((2+1)/(2+f+2)); at 14 failures 10 / (3/18) = 60 = b → tie by id; 15 → b
+        for (let i = 0; i < 14; i++) {
             r.begin('a');
             r.end('a', { kind: 'failure' });
         }
         expect(r.score(r.get('a')!)).toBeCloseTo(60);
+        expect(r.pick('m', 1000n)!.id).toBe('a');
         r.begin('a');
         r.end('a', { kind: 'failure' });
         expect(r.pick('m', 1000n)!.id).toBe('b');
+    });
+
+    it('attack 16: an unmeasured worker is not preferred over measured ones, and a silent one cannot reset its record by reconnecting', () => {
+        const r = new Router();
+        const honest = ['h1', 'h2', 'h3'];
+        for (const id of honest) r.add(entry(id, [['m', 1000n]], 2));
+        for (const [id, ms] of [['h1', 80], ['h2', 100], ['h3', 400]] as const) {
+            r.begin(id);
+            r.end(id, { kind: 'success', totalMs: ms });
+        }
+        // a new connection (cheaper, idle) arrives: it does not jump the queue of idle measured workers
+        r.add({ ...entry('evil', [['m', 500n]], 8), channel: '0:' + 'e'.repeat(64) });
+        expect(r.priorLatency()).toBe(100); // the median, not half the best (40)
+        const firstPicks: string[] = [];
+        for (let i = 0; i < 3; i++) {
+            const w = r.pick('m', 1000n)!;
+            firstPicks.push(w.id);
+            r.begin(w.id);
+        }
+        expect(firstPicks).toEqual(['h1', 'h2', 'evil']); // evil only once the fast measured workers are busy
+        // evil goes silent: the proxy's deadline ends its request as a failure
+        r.end('evil', { kind: 'failure' });
+        for (const id of ['h1', 'h2']) r.end(id, { kind: 'success', totalMs: 90 });
+        // reconnecting (a new connection id on the same WorkerChannel) keeps the record
+        r.remove('evil');
+        r.add({ ...entry('evil-again', [['m', 500n]], 8), channel: '0:' + 'e'.repeat(64) });
+        expect(r.get('evil-again')).toMatchObject({ successes: 0, failures: 1 });
+        expect(r.reputation('0:' + 'e'.repeat(64))).toMatchObject({ failures: 1 });
+        // with every honest worker holding one request, the silent worker still ranks behind the two fast ones
+        for (const id of honest) r.begin(id);
+        const evil = r.score(r.get('evil-again')!);
+        for (const id of ['h1', 'h2']) expect(evil).toBeGreaterThan(r.score(r.get(id)!));
+        expect(r.pick('m', 1000n)!.id).toBe('h1');
     });
 
     it('breaks score ties by the lower coefficient', () => {
