@@ -65,6 +65,7 @@ const WIRE_TABLE: Readonly<Record<string, Row>> = {
     NO_WORKER: [503, SERVER, 'no_worker_available'],
     WORKER_BUSY: [503, SERVER, 'no_worker_available'],
     WORKER_LOST: [502, SERVER, 'worker_lost'],
+    WORKER_TIMEOUT: [504, SERVER, 'worker_timeout'],
     CREDIT_WINDOW_EXCEEDED: [402, QUOTA, 'credit_window_exceeded'],
     INSUFFICIENT_DEPOSIT: [402, QUOTA, 'insufficient_deposit'],
     CHANNEL_INVALID: [402, QUOTA, 'channel_invalid'],

@@ -55,6 +55,7 @@ import { ProxyError, ProxyWireCode } from './errors';
 import { Outcome, RoutedWorker, Router } from './router';
 import { WorkerAdmission } from './worker-admission';
 import { AdmissionRefusal, ClientAdmission, requestBound } from './admission';
+import { fitsBuffer, GuardCounters, HelloGate, newGuardCounters, ProxyLimits, Refusal, resolveLimits } from './guard';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Options
@@ -119,6 +120,8 @@ export interface ProxyAgentOptions {
      * fails it loses its connections and routing. Default 30 000 ms; 0 = never (checkWorkerChannels() only).
      */
     channelCheckMs?: number;
+    /** Bounds on what one peer may take (memory, chain lookups, slots, time); defaults in guard.ts DEFAULT_LIMITS. */
+    limits?: Partial<ProxyLimits>;
     clock?: ProxyClock;
     log?: (event: string, fields: Record<string, unknown>) => void;
 }
@@ -181,6 +184,8 @@ export interface ProxyStats {
         latency: { ttfbMs: number | null; totalMs: number | null };
         success: { successes: number; failures: number; score: number };
     }[];
+    /** The connection guard's counters (guard.ts) and its hello-check scheduler. */
+    limits: GuardCounters & { helloChecksRunning: number; helloChecksWaiting: number };
     requests: {
         inFlight: number;
         served: number;
@@ -203,8 +208,6 @@ export interface ProxyStats {
 }
 
 const TON = 1_000_000_000n;
-const MAX_PENDING_BEFORE_HELLO = 32;
-const MAX_REQUESTS_PER_CLIENT = 256;
 /** Client connections per ClientChannel (admission holds money per channel; this bounds sockets and buffers). */
 const MAX_CONNECTIONS_PER_CHANNEL = 4;
 const WS_OPEN = 1;
@@ -222,8 +225,11 @@ interface ConnBase {
     state: ConnState;
     /** Negotiated protocol version (valid once ready). */
     version: number;
-    /** Frames received while the hello was being checked. */
+    /** Frames received while the hello was being checked, and their size. */
     pending: RawData[];
+    pendingBytes: number;
+    /** Source address of the TCP connection. */
+    address: string;
     alive: boolean;
     helloTimer?: NodeJS.Timeout;
     channel?: Address;
@@ -272,6 +278,8 @@ interface Running {
     /** Worst-case cost (admission.ts requestBound) and the part of it currently held against the channel. */
     bound: bigint;
     held: bigint;
+    /** The worker's deadline for its next frame (first byte, idle, cancel grace). */
+    deadline?: NodeJS.Timeout;
 }
 
 interface ChannelCache {
@@ -284,6 +292,10 @@ interface ChannelCache {
 const FATAL_WIRE = new Set(['WIRE_MALFORMED', 'WIRE_TOO_LARGE', 'WIRE_DIRECTION', 'WIRE_VERSION']);
 /** Worker error codes that say nothing about the worker's health (the client's request was bad, or cancelled). */
 const NEUTRAL_WORKER_CODES = /^(REQUEST_|HPKE_|BACKEND_ABORTED$|BACKEND_ERROR$)/;
+
+function rawSize(d: RawData): number {
+    return Array.isArray(d) ? d.reduce((n, b) => n + b.length, 0) : Buffer.isBuffer(d) ? d.length : d.byteLength;
+}
 
 function bigintJson(_k: string, v: unknown): unknown {
     return typeof v === 'bigint' ? v.toString() : v;
@@ -315,6 +327,9 @@ function validateOptions(o: ProxyAgentOptions): void {
         ensure(v === undefined || (Number.isInteger(v) && v >= 0 && v <= 2 ** 31 - 1), k, 'must be a non-negative integer');
     }
     ensure(o.host === undefined || (typeof o.host === 'string' && o.host.length > 0), 'host', 'must be a non-empty string');
+    ensure(o.limits === undefined || (typeof o.limits === 'object' && o.limits !== null), 'limits', 'must be an object');
+    const l = resolveLimits(o.limits);
+    if ('bad' in l) ensure(false, `limits.${l.bad}`, 'unknown, or not an integer in range');
 }
 
 /** Plaintext bytes of a sealed chunk from its base64 ciphertext (AES-GCM adds a 16-byte tag). */
@@ -359,6 +374,9 @@ export class ProxyAgent {
     private readonly keys: { publicKey: Buffer; secretKey: Buffer };
     private readonly enclaveKey: bigint;
     readonly router = new Router();
+    private readonly limits: ProxyLimits;
+    private readonly guard = newGuardCounters();
+    private readonly helloGate: HelloGate;
 
     private ledger?: Ledger;
     /** The chain's global id (config param 19), read at start: every signed payload carries it. */
@@ -404,6 +422,8 @@ export class ProxyAgent {
         this.keys = { publicKey: kp.publicKey, secretKey: kp.secretKey };
         this.enclaveKey = toUint256(kp.publicKey);
         this.admission = new WorkerAdmission({ chain: opts.chain, proxyAddress: opts.proxyAddress, enclaveKey: this.enclaveKey, nowMs: () => this.clock.now() });
+        this.limits = resolveLimits(opts.limits) as ProxyLimits;
+        this.helloGate = new HelloGate(this.limits, () => this.clock.now(), this.guard);
     }
 
     /** The proxy's enclave (RA-TLS, commit and payout) public key. */
@@ -473,12 +493,17 @@ export class ProxyAgent {
         });
         // The worker's certificate itself is handed to clients as the candidate's attestation: keep it.
         const workerVerifier = { verify: (der: Buffer | undefined) => ({ ...attested.verify(der), certDer: Buffer.from(der!) }) };
-        this.workerServer = new RaTlsServer({ identity: this.identity, verifier: workerVerifier, host, port: this.o.workerPort ?? 0, ws: { maxPayload: MAX_FRAME_BYTES } });
-        this.clientServer = new RaTlsServer({ identity: this.identity, verifier: new ClientKeyVerifier(), host, port: this.o.clientPort ?? 0, ws: { maxPayload: MAX_FRAME_BYTES } });
-        this.workerServer.on('connection', (ws, peer) => this.acceptWorker(ws, peer));
-        this.clientServer.on('connection', (ws, peer) => this.acceptClient(ws, peer));
-        this.workerServer.on('peerRejected', (e, info) => this.log('worker.rejected', { code: e.code, ...info }));
-        this.clientServer.on('peerRejected', (e, info) => this.log('client.rejected', { code: e.code, ...info }));
+        const common = { identity: this.identity, host, ws: { maxPayload: MAX_FRAME_BYTES }, maxConnectionsPerAddress: this.limits.maxConnectionsPerAddress };
+        this.workerServer = new RaTlsServer({ ...common, verifier: workerVerifier, port: this.o.workerPort ?? 0 });
+        this.clientServer = new RaTlsServer({ ...common, verifier: new ClientKeyVerifier(), port: this.o.clientPort ?? 0 });
+        this.workerServer.on('connection', (ws, peer, req) => this.acceptWorker(ws, peer, req.socket.remoteAddress ?? ''));
+        this.clientServer.on('connection', (ws, peer, req) => this.acceptClient(ws, peer, req.socket.remoteAddress ?? ''));
+        for (const [kind, server] of [['worker', this.workerServer], ['client', this.clientServer]] as const) {
+            server.on('peerRejected', (e, info) => {
+                if (e.code === 'TOO_MANY_CONNECTIONS') this.guard.connectionsRefused++;
+                this.log(`${kind}.rejected`, { code: e.code, ...info });
+            });
+        }
         const w = await this.workerServer.listen();
         const c = await this.clientServer.listen();
         const s = await this.listenStats();
@@ -618,22 +643,22 @@ export class ProxyAgent {
     // -----------------------------------------------------------------------------------------------------------
     // Connections
 
-    private newConnBase(ws: WebSocket): Omit<ConnBase, 'kind'> {
-        return { id: randomBytes(8).toString('hex'), ws, state: 'await_hello', version: 0, pending: [], alive: true, requests: new Map() };
+    private newConnBase(ws: WebSocket, address: string): Omit<ConnBase, 'kind'> {
+        return { id: randomBytes(8).toString('hex'), ws, address, state: 'await_hello', version: 0, pending: [], pendingBytes: 0, alive: true, requests: new Map() };
     }
 
-    private acceptWorker(ws: WebSocket, peer: PeerAttestation & { certDer: Buffer }): void {
+    private acceptWorker(ws: WebSocket, peer: PeerAttestation & { certDer: Buffer }, address: string): void {
         if (this.halted || this.stopping) return void ws.terminate();
         const { certDer, ...attestation } = peer;
-        const conn: WorkerConn = { ...this.newConnBase(ws), kind: 'worker', peer: attestation, certDer, announced: new Map(), capacity: 1 };
+        const conn: WorkerConn = { ...this.newConnBase(ws, address), kind: 'worker', peer: attestation, certDer, announced: new Map(), capacity: 1 };
         this.workers.set(conn.id, conn);
         this.wire(conn);
         this.log('worker.connected', { conn: conn.id, imageHash: peer.imageHash });
     }
 
-    private acceptClient(ws: WebSocket, peer: KeyPeer): void {
+    private acceptClient(ws: WebSocket, peer: KeyPeer, address: string): void {
         if (this.halted || this.stopping) return void ws.terminate();
-        const conn: ClientConn = { ...this.newConnBase(ws), kind: 'client', publicKey: peer.publicKey };
+        const conn: ClientConn = { ...this.newConnBase(ws, address), kind: 'client', publicKey: peer.publicKey };
         this.clients.set(conn.id, conn);
         this.wire(conn);
         this.log('client.connected', { conn: conn.id });
@@ -648,7 +673,11 @@ export class ProxyAgent {
         ws.on('message', (data, isBinary) => {
             if (isBinary) return this.sendError(conn, 'WIRE_MALFORMED', 'binary messages are refused', true);
             if (conn.state === 'checking') {
-                if (conn.pending.length >= MAX_PENDING_BEFORE_HELLO) return this.sendError(conn, 'RATE_LIMITED', 'too many frames before hello_ok', true);
+                conn.pendingBytes += rawSize(data);
+                if (conn.pending.length >= this.limits.maxPendingFrames || conn.pendingBytes > this.limits.maxPendingBytes) {
+                    conn.pending = [];
+                    return this.sendError(conn, 'RATE_LIMITED', 'too many frames or bytes before hello_ok', true);
+                }
                 conn.pending.push(data);
                 return;
             }
@@ -690,11 +719,23 @@ export class ProxyAgent {
 
     private send(conn: Conn, frame: Frame): void {
         if (conn.ws.readyState !== WS_OPEN) return;
-        conn.ws.send(encodeFrame(frame, this.outDir(conn)));
+        this.sendRaw(conn, encodeFrame(frame, this.outDir(conn)));
     }
 
+    /**
+     * Every frame to a peer goes through here: queued only while the peer's unread backlog plus the frame stays
+     * within limits.maxBufferedBytes; otherwise the peer is dropped (attack 14: a client that stops reading).
+     */
     private sendRaw(conn: Conn, text: string): void {
-        if (conn.ws.readyState === WS_OPEN) conn.ws.send(text);
+        if (conn.ws.readyState !== WS_OPEN) return;
+        if (!fitsBuffer(conn.ws, Buffer.byteLength(text, 'utf8'), this.limits.maxBufferedBytes)) {
+            this.guard.slowPeersDropped++;
+            this.log(`${conn.kind}.slow-dropped`, { conn: conn.id, buffered: conn.ws.bufferedAmount, limit: this.limits.maxBufferedBytes });
+            conn.ws.terminate(); // 'close' follows: its requests are cancelled at their workers / fail over
+            return;
+        }
+        conn.ws.send(text);
+        if (conn.ws.bufferedAmount > this.guard.peakBufferedBytes) this.guard.peakBufferedBytes = conn.ws.bufferedAmount;
     }
 
     /** An `error` frame; `fatal` closes the connection after it. */
@@ -776,8 +817,10 @@ export class ProxyAgent {
             this.clients.delete(conn.id);
             for (const req of [...conn.requests.values()]) {
                 req.clientGone = true;
-                if (req.worker) this.send(req.worker, { type: 'cancel', v: req.worker.version, id: req.id });
-                else this.dropRequest(req);
+                if (req.worker) {
+                    this.send(req.worker, { type: 'cancel', v: req.worker.version, id: req.id });
+                    this.armDeadline(req);
+                } else this.dropRequest(req);
             }
         }
         this.log(`${conn.kind}.closed`, { conn: conn.id, state: was, channel: conn.channelRaw });
@@ -797,8 +840,8 @@ export class ProxyAgent {
         conn.version = version;
         conn.state = 'checking';
         this.clearHelloTimer(conn);
-        const check = conn.kind === 'worker' ? this.checkWorkerHello(conn, frame as HelloWorkerFrame) : this.checkClientHello(conn, frame as HelloClientFrame);
-        check
+        const check = () => (conn.kind === 'worker' ? this.checkWorkerHello(conn, frame as HelloWorkerFrame) : this.checkClientHello(conn, frame as HelloClientFrame));
+        this.gatedCheck(conn, frame.channel, check)
             .then((refusal) => {
                 if (conn.state === 'closed' || this.stopping) return;
                 if (refusal) return this.sendError(conn, refusal.code, refusal.message, true);
@@ -808,6 +851,24 @@ export class ProxyAgent {
                 this.log(`${conn.kind}.hello-failed`, { conn: conn.id, error: String(e) });
                 if (conn.state !== 'closed' && !this.stopping) this.sendError(conn, 'PROXY_UNAVAILABLE', 'could not check the channel on chain', true);
             });
+    }
+
+    /**
+     * A hello check through the gate (guard.ts): bounded concurrency per source address and in total, a timeout, and
+     * CHANNEL_INVALID verdicts remembered per (channel, peer key). A client whose channel this run already admitted
+     * under the same key is checked first (attack 15: 200 channel-less hellos stalled a funded client's hello).
+     */
+    private gatedCheck(conn: Conn, channel: string, check: () => Promise<Refusal>): Promise<Refusal> {
+        let raw: string;
+        try {
+            raw = Address.parse(channel).toRawString();
+        } catch {
+            raw = channel; // unreachable: the frame parser accepted it as an address
+        }
+        const key = conn.kind === 'worker' ? conn.peer.cert.publicKey : conn.publicKey;
+        const cached = this.channelCache.get(raw);
+        const known = conn.kind === 'client' && cached !== undefined && cached.state.clientKey === toUint256(conn.publicKey);
+        return this.helloGate.admit(conn.address, `${conn.kind} ${raw} ${key.toString('hex')}`, known, () => (conn.state === 'closed' ? Promise.resolve(null) : check()));
     }
 
     private becomeReady(conn: Conn): void {
@@ -931,7 +992,10 @@ export class ProxyAgent {
                 const req = conn.requests.get(frame.id);
                 if (!req) return this.log('client.cancel-unknown', { conn: conn.id, id: frame.id });
                 req.cancelled = true;
-                if (req.worker) this.send(req.worker, { type: 'cancel', v: req.worker.version, id: req.id });
+                if (req.worker) {
+                    this.send(req.worker, { type: 'cancel', v: req.worker.version, id: req.id });
+                    this.armDeadline(req);
+                }
                 return;
             }
             case 'voucher':
@@ -966,7 +1030,7 @@ export class ProxyAgent {
         const id = frame.id;
         if (this.halted || this.stopping) return this.refuse(conn, id, 'PROXY_UNAVAILABLE', 'the proxy is not serving', true);
         if (this.inFlight.has(id) || this.ledger!.getRequest(id)) return this.refuse(conn, id, 'DUPLICATE_REQUEST', 'this request id was already used', false);
-        if (conn.requests.size >= MAX_REQUESTS_PER_CLIENT) return this.refuse(conn, id, 'RATE_LIMITED', 'too many requests in flight on this connection', true);
+        if (conn.requests.size >= this.limits.maxRequestsPerConnection) return this.refuse(conn, id, 'RATE_LIMITED', 'too many requests in flight on this connection', true);
         const m = this.modelsByName.get(frame.model);
         if (!m) return this.refuse(conn, id, 'MODEL_NOT_REGISTERED', `model ${frame.model} is not registered in Root`, false);
         const bound = requestBound({ maxTokens: frame.maxTokens, contextLength: m.model.contextLength, prices: m.model, coefficient: frame.maxCoefficient });
@@ -1096,6 +1160,7 @@ export class ProxyAgent {
         conn.requests.set(req.id, req);
         if (conn.version === req.client.version) this.sendRaw(conn, req.raw);
         else this.send(conn, { ...f, v: conn.version });
+        this.armDeadline(req);
         this.log('request.routed', { id: req.id, worker: conn.id, model: f.model, sealed: req.sealed, attempt: req.failovers });
     }
 
@@ -1122,6 +1187,43 @@ export class ProxyAgent {
         this.failRequest(req, 'WORKER_LOST', 'the worker disconnected', before, { kind: 'failure' });
     }
 
+    /**
+     * (Re)starts the worker's deadline for its next frame on this request (attack 16: a silent worker held its slot
+     * and the client's forever): firstByteTimeoutMs until response_start, idleTimeoutMs between frames after it,
+     * cancelGraceMs once the request was cancelled or its client left.
+     */
+    private armDeadline(req: Running): void {
+        clearTimeout(req.deadline);
+        const l = this.limits;
+        const [ms, what] =
+            req.cancelled || req.clientGone
+                ? [l.cancelGraceMs, 'ended the request after its cancel']
+                : req.phase === 'routing'
+                  ? [l.firstByteTimeoutMs, 'sent response_start']
+                  : [l.idleTimeoutMs, 'sent the next frame'];
+        req.deadline = setTimeout(() => this.onDeadline(req, `the worker never ${what} within ${ms} ms`), ms);
+        req.deadline.unref();
+    }
+
+    /** A deadline passed: cancel at the worker, count a worker failure, free the slot; fail over or tell the client. */
+    private onDeadline(req: Running, message: string): void {
+        const worker = req.worker;
+        req.deadline = undefined;
+        if (!worker || req.phase === 'booking' || req.phase === 'ended' || req.phase === 'failed') return;
+        this.guard.requestTimeouts++;
+        this.log('request.timeout', { id: req.id, worker: worker.id, phase: req.phase });
+        this.send(worker, { type: 'cancel', v: worker.version, id: req.id });
+        if (req.clientGone) {
+            req.phase = 'failed';
+            return this.release(req, { kind: 'failure' });
+        }
+        if (req.phase === 'routing' && !req.sealed && !req.cancelled && req.failovers < (this.o.maxFailover ?? 2)) {
+            this.router.end(worker.id, { kind: 'failure' });
+            if (this.tryFailover(req, 'WORKER_TIMEOUT', message)) return;
+        }
+        this.failRequest(req, 'WORKER_TIMEOUT', message, req.phase === 'routing' && !req.cancelled, { kind: 'failure' });
+    }
+
     /** Ends a request with response_error to the client (if still there) and releases the worker slot. */
     private failRequest(req: Running, code: string, message: string, retryable: boolean, outcome: Outcome): void {
         if (req.phase === 'ended' || req.phase === 'failed') return;
@@ -1142,6 +1244,8 @@ export class ProxyAgent {
     private release(req: Running, outcome: Outcome): void {
         if (req.held > 0n) this.clientAdmission.release(req.client.channelRaw!, req.held);
         req.held = 0n;
+        clearTimeout(req.deadline);
+        req.deadline = undefined;
         this.inFlight.delete(req.id);
         req.client.requests.delete(req.id);
         if (req.worker) {
@@ -1222,6 +1326,7 @@ export class ProxyAgent {
         if (!req) return this.log('worker.unknown-id', { conn: conn.id, id: frame.id, type: frame.type });
         if (req.phase === 'booking') return this.log('worker.frame-after-end', { conn: conn.id, id: frame.id, type: frame.type });
         const raw = () => buf.toString('utf8');
+        if (frame.type === 'response_start' || frame.type === 'response_chunk') this.armDeadline(req);
         switch (frame.type) {
             case 'response_start':
                 if (req.phase !== 'routing') return this.protocolViolation(conn, req, 'a second response_start');
@@ -1529,6 +1634,7 @@ export class ProxyAgent {
                 latency: { ttfbMs: w.ttfbMs ?? null, totalMs: w.latencyMs ?? null },
                 success: { successes: w.successes, failures: w.failures, score: this.router.score(w) },
             })),
+            limits: { ...this.guard, helloChecksRunning: this.helloGate.active, helloChecksWaiting: this.helloGate.waiting },
             requests: { inFlight: this.inFlight.size, ...this.counters },
             ledger: ledger ? ledgerTotals(ledger.stateSerialization()) : ledgerTotals(''),
             admission: { held: this.clientAdmission.total(), peakExposure: this.peakExposure },

@@ -14,6 +14,7 @@ export const ProxyWireCodes = [
     'NO_WORKER', // no connected worker serves the model within the price cap (or holds the sealed key id); retryable
     'WORKER_BUSY', // workers exist but all are at capacity; retryable
     'WORKER_LOST', // the worker disconnected; retryable iff before response_start
+    'WORKER_TIMEOUT', // the worker missed a deadline (first byte, idle, cancel grace); retryable iff before response_start
     'DUPLICATE_REQUEST', // the request id is in flight or already in the ledger
     'CREDIT_WINDOW_EXCEEDED', // delivered − voucher ≥ Root's creditWindow
     'INSUFFICIENT_DEPOSIT', // delivered − redeemed ≥ the ClientChannel's balance
@@ -22,7 +23,7 @@ export const ProxyWireCodes = [
     'RECEIPT_INVALID', // the worker's receipt did not verify; nothing booked, the worker is disconnected
     'IMAGE_NOT_ALLOWED', // the worker's image left Root's allowlist (fatal)
     'PROXY_UNAVAILABLE', // the proxy is stopping or halted, or a chain read it needed failed
-    'RATE_LIMITED', // too many frames buffered before hello, or too many requests in flight on a connection
+    'RATE_LIMITED', // too many frames/bytes before hello, too many hellos being checked, or too many requests in flight on a connection
 ] as const;
 export type ProxyWireCode = (typeof ProxyWireCodes)[number];
 

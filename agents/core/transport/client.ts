@@ -17,6 +17,8 @@ export interface ConnectOptions {
     clock?: () => Date;
     /** Handshake + WebSocket open deadline; default 10 s. */
     timeoutMs?: number;
+    /** Local (source) address to connect from; default: chosen by the OS. */
+    localAddress?: string;
     ws?: Pick<WsClientOptions, 'maxPayload' | 'perMessageDeflate' | 'headers'>;
 }
 
@@ -54,6 +56,8 @@ export function connectRaTls(url: string, identity: RaTlsCredentials, policy: Pe
             host,
             port,
             servername: isIP(host) ? undefined : host,
+            // passed on to net.connect (Node's tls.connect does; its typings omit it)
+            ...({ localAddress: opts.localAddress } as object),
             ...RATLS_TLS_OPTIONS,
             ...identity.tlsCredentials(),
             // OpenSSL cannot judge an RA-TLS certificate (self-signed, unknown critical extensions): the attestation

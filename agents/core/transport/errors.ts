@@ -7,6 +7,7 @@ export const TransportErrorCodes = [
     'SESSION_REUSED', // the peer resumed a TLS session; every connection must present and verify a fresh certificate
     'PEER_REJECTED', // the server closed the connection before WebSocket open (it refused our attestation or request)
     'TIMEOUT', // handshake + WebSocket open did not finish in time
+    'TOO_MANY_CONNECTIONS', // the server already holds its limit of connections from this source address
 ] as const;
 export type TransportErrorCode = (typeof TransportErrorCodes)[number];
 

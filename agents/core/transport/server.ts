@@ -28,6 +28,11 @@ export interface RaTlsServerOptions<P = PeerAttestation> {
     path?: string;
     /** Passed to ws (e.g. maxPayload). */
     ws?: Pick<WsServerOptions, 'maxPayload' | 'perMessageDeflate'>;
+    /**
+     * Open TCP connections allowed from one source address; a further one is destroyed before the TLS handshake
+     * (no CPU spent on it) and reported as `peerRejected` TOO_MANY_CONNECTIONS. Default: no limit.
+     */
+    maxConnectionsPerAddress?: number;
 }
 
 export interface PeerInfo {
@@ -49,6 +54,7 @@ export class RaTlsServer<P = PeerAttestation> extends EventEmitter<RaTlsServerEv
     readonly wss: WebSocketServer;
     private readonly peers = new WeakMap<Socket, P>();
     private readonly sockets = new Set<Socket>();
+    private readonly perAddress = new Map<string, number>();
     private readonly onRotated: () => void;
     private address?: AddressInfo;
 
@@ -62,9 +68,24 @@ export class RaTlsServer<P = PeerAttestation> extends EventEmitter<RaTlsServerEv
             rejectUnauthorized: false,
             ALPNProtocols: ['http/1.1'],
         });
-        this.https.on('connection', (s: Socket) => {
+        // Prepended: the limit is applied before the TLS layer starts its handshake on the socket.
+        this.https.prependListener('connection', (s: Socket) => {
+            const addr = s.remoteAddress ?? '';
+            const n = this.perAddress.get(addr) ?? 0;
+            if (n >= (opts.maxConnectionsPerAddress ?? Infinity)) {
+                s.destroy();
+                const e = new TransportError('TOO_MANY_CONNECTIONS', `${n} connections from ${addr} are open`, { limit: opts.maxConnectionsPerAddress });
+                this.emit('peerRejected', e, { remoteAddress: addr, remotePort: s.remotePort });
+                return;
+            }
+            this.perAddress.set(addr, n + 1);
             this.sockets.add(s);
-            s.once('close', () => this.sockets.delete(s));
+            s.once('close', () => {
+                this.sockets.delete(s);
+                const left = (this.perAddress.get(addr) ?? 1) - 1;
+                if (left > 0) this.perAddress.set(addr, left);
+                else this.perAddress.delete(addr);
+            });
         });
         this.https.prependListener('secureConnection', (sock: TLSSocket) => {
             this.sockets.add(sock);
