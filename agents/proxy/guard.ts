@@ -7,7 +7,8 @@
 //   workers), so a client that stops reading costs at most the bound, never the whole stream.
 // - Hello checks: every hello costs chain lookups. HelloGate runs at most `helloChecks` at once and at most
 //   `helloChecksPerAddress` per source address, queues at most `helloQueue` more (fairly: the next check started is
-//   the oldest one whose address is under its share; channels already admitted with the same key go first), times a
+//   the oldest one of the address with the fewest checks running; channels already admitted with the same key go
+//   first; a full queue sheds the newest hello of the address with the most waiting), times a
 //   check out after `helloCheckTimeoutMs` (the caller's slot is held until the lookup itself settles, so lookups
 //   stay bounded), and remembers CHANNEL_INVALID verdicts for `negativeCacheMs` by (channel, peer key).
 import { ProxyWireCode } from './errors';
@@ -89,6 +90,9 @@ export function newGuardCounters(): GuardCounters {
     return { slowPeersDropped: 0, peakBufferedBytes: 0, helloChecks: 0, helloCacheHits: 0, helloRateLimited: 0, helloTimeouts: 0, connectionsRefused: 0, requestTimeouts: 0 };
 }
 
+/** Largest WebSocket frame header a server writes (unmasked, 64-bit length). */
+const WS_HEADER_BYTES = 10;
+
 /** What a socket writer needs of a WebSocket. */
 interface Buffered {
     bufferedAmount: number;
@@ -96,7 +100,7 @@ interface Buffered {
 
 /** Whether `bytes` more may be queued on `ws` within `limit`. */
 export function fitsBuffer(ws: Buffered, bytes: number, limit: number): boolean {
-    return ws.bufferedAmount + bytes <= limit;
+    return ws.bufferedAmount + bytes + WS_HEADER_BYTES <= limit;
 }
 
 export type Refusal = { code: ProxyWireCode; message: string } | null;
@@ -180,11 +184,7 @@ export class HelloGate {
                         this.pump();
                     });
             };
-            const w: Waiting = { address, priority, start, refuse: () => resolve(RATE_LIMITED) };
-            if (priority) {
-                const firstNormal = this.queue.findIndex((q) => !q.priority);
-                this.queue.splice(firstNormal < 0 ? this.queue.length : firstNormal, 0, w);
-            } else this.queue.push(w);
+            this.queue.push({ address, priority, start, refuse: () => resolve(RATE_LIMITED) });
             this.pump();
         });
     }
@@ -212,12 +212,26 @@ export class HelloGate {
         return this.running < this.limits.helloChecks && (this.perAddress.get(address) ?? 0) < this.limits.helloChecksPerAddress;
     }
 
-    /** Starts the oldest waiting checks whose address is under its share, while slots are free. */
+    /**
+     * While slots are free, starts the waiting check whose address has the fewest checks running (known channels
+     * first, then the oldest), skipping addresses at their share: a newcomer is not queued behind a busy address.
+     */
     private pump(): void {
         while (this.running < this.limits.helloChecks) {
-            const i = this.queue.findIndex((q) => this.canStart(q.address));
-            if (i < 0) return;
-            const [w] = this.queue.splice(i, 1);
+            let best = -1;
+            let bestKey = Infinity;
+            for (let i = 0; i < this.queue.length; i++) {
+                const q = this.queue[i];
+                const n = this.perAddress.get(q.address) ?? 0;
+                if (n >= this.limits.helloChecksPerAddress) continue;
+                const key = (q.priority ? 0 : 1) * 1e6 + n;
+                if (key < bestKey) {
+                    best = i;
+                    bestKey = key;
+                }
+            }
+            if (best < 0) return;
+            const [w] = this.queue.splice(best, 1);
             w.start();
         }
     }
