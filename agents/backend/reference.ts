@@ -28,6 +28,11 @@ export const FILLER = ['this', 'is', 'a', 'deterministic', 'reply', 'from', 'the
 export interface BackendFaults {
     /** Streaming: destroy the socket after this many SSE events (0 = right after the headers). Non-streaming: destroy it without answering. */
     dropAfterChunks?: number;
+    /**
+     * Streaming: after this many SSE events, send nothing more and keep the connection open until the client leaves
+     * (a silent backend). Non-streaming: never answer.
+     */
+    stallAfterChunks?: number;
     /** Answer every completion request with this HTTP status and an OpenAI-shaped error carrying `code`. */
     failWith?: { status: number; code: string; message?: string };
     /** Lying usage: report these counts instead of the true ones (the text sent is unchanged). */
@@ -266,6 +271,7 @@ export class ReferenceBackend {
 
     private async respond(res: ServerResponse, g: Generation): Promise<void> {
         for (let i = 0; i < g.output.length; i++) await this.delay();
+        if (this.faults.stallAfterChunks !== undefined) return this.silence(res);
         if (this.faults.dropAfterChunks !== undefined) {
             res.destroy();
             return;
@@ -308,6 +314,10 @@ export class ReferenceBackend {
         // Each event is flushed to the socket before the next, so a drop after K events leaves exactly K on the wire.
         const event = async (obj: unknown): Promise<boolean> => {
             if (closed) return false;
+            if (this.faults.stallAfterChunks !== undefined && sent >= this.faults.stallAfterChunks) {
+                await this.silence(res);
+                return false;
+            }
             if (drop()) {
                 res.destroy();
                 closed = true;
@@ -352,6 +362,11 @@ export class ReferenceBackend {
             return;
         }
         res.end('data: [DONE]\n\n');
+    }
+
+    /** Sends nothing more; resolves when the client has gone. */
+    private silence(res: ServerResponse): Promise<void> {
+        return new Promise((resolve) => (res.destroyed || res.writableFinished ? resolve() : res.once('close', () => resolve())));
     }
 
     private delay(): Promise<void> {
