@@ -14,6 +14,7 @@ import { parseCollateral, TCB_STATUSES } from './core/tee/collateral';
 import { TdxProvider } from './core/tee/configfs';
 import { SimulatedTee } from './core/tee/simulated';
 import { Collateral, INTEL_ROOT_KEY_ID, QuoteProvider, TcbStatus, VerifyPolicy } from './core/tee/types';
+import { DEFAULT_LIMITS, ProxyLimits } from './proxy/guard';
 
 const MAX_CONFIG_BYTES = 256 * 1024;
 
@@ -48,6 +49,11 @@ const Trust = z
     .strict()
     .refine((t) => t.collateralFile !== undefined || t.simulatedTeeFile !== undefined, 'name collateralFile (DCAP collateral) or simulatedTeeFile');
 
+/** The proxy's connection guard (spec/proxy.md, "Limits"): any subset of its keys, integers. */
+const ProxyLimitsSchema = z
+    .object(Object.fromEntries(Object.keys(DEFAULT_LIMITS).map((k) => [k, z.number().int().min(0).max(2 ** 31 - 1).optional()])))
+    .strict() as unknown as z.ZodType<Partial<ProxyLimits>>;
+
 const Common = {
     chain: z.record(z.string(), z.unknown()),
     seedFile: z.string().min(1),
@@ -72,6 +78,7 @@ export const ProxyConfigSchema = z
                 commitIntervalMs: z.number().int().min(0).optional(),
                 settleIntervalMs: z.number().int().min(0).optional(),
                 rootPollMs: z.number().int().min(0).optional(),
+                limits: ProxyLimitsSchema.optional(),
             })
             .strict(),
     })

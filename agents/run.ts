@@ -40,6 +40,7 @@ export async function proxyFromConfig(loaded: Loaded<ProxyConfigFile>, log?: Age
         commitIntervalMs: p.commitIntervalMs,
         settleIntervalMs: p.settleIntervalMs,
         rootPollMs: p.rootPollMs,
+        limits: p.limits,
         log,
     });
 }

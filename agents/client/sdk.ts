@@ -161,6 +161,8 @@ export interface CloseResult {
 
 const STATE_NAMES: Record<string, ChannelStateName> = { '0': 'open', '1': 'closing', '2': 'closed' };
 const MAX_ATTEMPTS = 3;
+/** Bytes the client queues for a proxy that does not read before it refuses to send more (two largest frames). */
+const MAX_UNSENT_BYTES = 2 * MAX_FRAME_BYTES;
 const AGENT = 'cocoon-ts-client/0.1';
 const TOPUP_FEE = toNano('0.02');
 const FINISH_CLOSE_VALUE = toNano('0.05');
@@ -253,9 +255,14 @@ class Link {
         readonly peer: PeerAttestation,
     ) {}
 
+    /** Queues a frame; refuses (PROXY_UNREACHABLE, reason BACKPRESSURE) while the proxy leaves MAX_UNSENT_BYTES unread. */
     send(f: Frame): void {
         if (this.closed) throw new ClientError('PROXY_UNREACHABLE', 'the proxy connection is closed');
-        this.ws.send(encodeFrame(f, 'client_to_proxy'));
+        const text = encodeFrame(f, 'client_to_proxy');
+        if (this.ws.bufferedAmount + text.length > MAX_UNSENT_BYTES) {
+            throw new ClientError('PROXY_UNREACHABLE', `the proxy has not read the last ${this.ws.bufferedAmount} bytes; not queueing more`, { reason: 'BACKPRESSURE' });
+        }
+        this.ws.send(text);
     }
 
     /** Fails everything waiting on this link. */

@@ -75,6 +75,8 @@ describe('cocoon devnet | proxy | worker | client', () => {
 
         it('accepts a complete proxy, worker and client config', () => {
             expect(loadConfigFile(write('p.json', { ...base, tee: { provider: 'tdx' }, proxy: { address: base.chain.rootAddress, ledgerFile: 'l.sqlite', clientPort: 0 } }), ProxyConfigSchema).config.proxy.clientPort).toBe(0);
+            const limits = { maxBufferedBytes: 1 << 20, idleTimeoutMs: 30_000, helloChecksPerAddress: 2 };
+            expect(loadConfigFile(write('pl.json', { ...base, tee: { provider: 'tdx' }, proxy: { address: base.chain.rootAddress, ledgerFile: 'l.sqlite', limits } }), ProxyConfigSchema).config.proxy.limits).toEqual(limits);
             const w = loadConfigFile(write('w.json', { ...base, tee: { provider: 'simulated', stateFile: 't.json' }, worker: { models: [{ name: 'm', coefficient: 1000 }], backendUrl: 'http://127.0.0.1:9/', capacity: 4, stateFile: 's.json' } }), WorkerConfigSchema);
             expect(w.dir).toBe(dir);
             expect(loadConfigFile(write('c.json', { ...base, client: { stateFile: 's.json', privacy: 'plain', depositTon: '1.5' } }), ClientConfigSchema).config.client.privacy).toBe('plain');
@@ -86,6 +88,8 @@ describe('cocoon devnet | proxy | worker | client', () => {
             ['a string port', { ...base, tee: { provider: 'tdx' }, proxy: { address: base.chain.rootAddress, ledgerFile: 'l', clientPort: '80' } }, 'proxy.clientPort'],
             ['an unknown TEE provider', { ...base, tee: { provider: 'sgx' }, proxy: { address: base.chain.rootAddress, ledgerFile: 'l' } }, 'tee.provider'],
             ['no trust anchor material', { ...base, trust: {}, tee: { provider: 'tdx' }, proxy: { address: base.chain.rootAddress, ledgerFile: 'l' } }, 'trust'],
+            ['an unknown limit (attacks 14-16 knobs)', { ...base, tee: { provider: 'tdx' }, proxy: { address: base.chain.rootAddress, ledgerFile: 'l', limits: { colour: 1 } } }, 'proxy.limits'],
+            ['a fractional limit', { ...base, tee: { provider: 'tdx' }, proxy: { address: base.chain.rootAddress, ledgerFile: 'l', limits: { idleTimeoutMs: 1.5 } } }, 'proxy.limits.idleTimeoutMs'],
         ])('refuses %s with CONFIG_INVALID naming the key', (_n, cfg, key) => {
             expect(codeAndKey(() => loadConfigFile(write('bad.json', cfg), ProxyConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key });
         });
