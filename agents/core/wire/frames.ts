@@ -492,19 +492,31 @@ function badField(path: readonly (string | number)[], why: string, type?: string
  * is left to JSON.parse.
  */
 export function jsonDepthExceeded(text: string, max: number = MAX_JSON_DEPTH): number {
+    // Jumps from one significant character to the next (brackets and quotes outside strings, quotes and backslashes
+    // inside), so long string content costs one regex scan, not a loop step per character.
+    const outside = /["[\]{}]/g;
+    const inside = /["\\]/g;
     let depth = 0;
-    let inString = false;
-    for (let i = 0; i < text.length; i++) {
-        const c = text.charCodeAt(i);
-        if (inString) {
-            if (c === 0x5c) i++; // backslash: the next character is escaped
-            else if (c === 0x22) inString = false;
-        } else if (c === 0x22) inString = true;
-        else if (c === 0x5b || c === 0x7b) {
-            if (++depth > max) return i;
-        } else if ((c === 0x5d || c === 0x7d) && --depth < 0) return -1; // unbalanced: JSON.parse stops here too
+    let i = 0;
+    for (;;) {
+        outside.lastIndex = i;
+        const m = outside.exec(text);
+        if (!m) return -1;
+        i = m.index + 1;
+        const c = text.charCodeAt(m.index);
+        if (c === 0x22) {
+            // a string: find its closing quote, skipping escaped characters
+            for (;;) {
+                inside.lastIndex = i;
+                const q = inside.exec(text);
+                if (!q) return -1; // unterminated: JSON.parse refuses it
+                i = q.index + (text.charCodeAt(q.index) === 0x5c ? 2 : 1);
+                if (text.charCodeAt(q.index) === 0x22) break;
+            }
+        } else if (c === 0x5b || c === 0x7b) {
+            if (++depth > max) return m.index;
+        } else if (--depth < 0) return -1; // unbalanced: JSON.parse stops here too
     }
-    return -1;
 }
 
 function checkDepth(text: string): void {
