@@ -1326,13 +1326,13 @@ export class ProxyAgent {
         if (!req) return this.log('worker.unknown-id', { conn: conn.id, id: frame.id, type: frame.type });
         if (req.phase === 'booking') return this.log('worker.frame-after-end', { conn: conn.id, id: frame.id, type: frame.type });
         const raw = () => buf.toString('utf8');
-        if (frame.type === 'response_start' || frame.type === 'response_chunk') this.armDeadline(req);
         switch (frame.type) {
             case 'response_start':
                 if (req.phase !== 'routing') return this.protocolViolation(conn, req, 'a second response_start');
                 if ((frame.salt !== undefined) !== req.sealed) return this.protocolViolation(conn, req, req.sealed ? 'a sealed response_start without its salt' : 'a salt in a plain response_start');
                 req.phase = 'started';
                 req.startedAt = this.clock.now();
+                this.armDeadline(req);
                 return this.forward(req, frame, raw);
             case 'response_chunk':
                 return this.onChunk(conn, req, frame, raw);
@@ -1363,6 +1363,7 @@ export class ProxyAgent {
         // No parse on the hot path: the payload's size bounds the text it carries, sealed or not (attack 11).
         req.relayedBytes += f.data !== undefined ? Buffer.byteLength(f.data, 'utf8') : sealedPlaintextBytes(f.sealed!.ct);
         req.phase = 'streaming';
+        this.armDeadline(req);
         this.forward(req, f, raw);
     }
 
