@@ -855,20 +855,18 @@ export class ProxyAgent {
 
     /**
      * A hello check through the gate (guard.ts): bounded concurrency per source address and in total, a timeout, and
-     * CHANNEL_INVALID verdicts remembered per (channel, peer key). A client whose channel this run already admitted
-     * under the same key is checked first (attack 15: 200 channel-less hellos stalled a funded client's hello).
+     * a client's CHANNEL_INVALID verdict remembered per (channel, certificate key). A client whose channel this run
+     * already admitted under the same key is checked first (attack 15: 200 channel-less hellos stalled a funded
+     * client's hello). Worker verdicts are not cached: a worker's channel may be listed by the Proxy contract a block
+     * after it turned active, and the worker endpoint admits attested images only.
      */
     private gatedCheck(conn: Conn, channel: string, check: () => Promise<Refusal>): Promise<Refusal> {
-        let raw: string;
-        try {
-            raw = Address.parse(channel).toRawString();
-        } catch {
-            raw = channel; // unreachable: the frame parser accepted it as an address
-        }
-        const key = conn.kind === 'worker' ? conn.peer.cert.publicKey : conn.publicKey;
+        const run = () => (conn.state === 'closed' ? Promise.resolve(null) : check());
+        if (conn.kind === 'worker') return this.helloGate.admit(conn.address, undefined, false, run);
+        const raw = Address.parse(channel).toRawString(); // parses: the frame parser accepted it
         const cached = this.channelCache.get(raw);
-        const known = conn.kind === 'client' && cached !== undefined && cached.state.clientKey === toUint256(conn.publicKey);
-        return this.helloGate.admit(conn.address, `${conn.kind} ${raw} ${key.toString('hex')}`, known, () => (conn.state === 'closed' ? Promise.resolve(null) : check()));
+        const known = cached !== undefined && cached.state.clientKey === toUint256(conn.publicKey);
+        return this.helloGate.admit(conn.address, `${raw} ${conn.publicKey.toString('hex')}`, known, run);
     }
 
     private becomeReady(conn: Conn): void {

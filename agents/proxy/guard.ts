@@ -138,16 +138,17 @@ export class HelloGate {
     }
 
     /**
-     * Runs `check` for a hello from `address` when a slot is free. Resolves with its verdict, a cached verdict, a
-     * RATE_LIMITED refusal (queue full) or a PROXY_UNAVAILABLE one (timed out); rejects if `check` throws.
+     * Runs `check` for a hello from `address` when a slot is free. Resolves with its verdict, a cached verdict (under
+     * `cacheKey`; none: never cached), a RATE_LIMITED refusal (queue full) or a PROXY_UNAVAILABLE one (timed out);
+     * rejects if `check` throws.
      */
-    admit(address: string, cacheKey: string, priority: boolean, check: () => Promise<Refusal>): Promise<Refusal> {
-        const cached = this.negative.get(cacheKey);
+    admit(address: string, cacheKey: string | undefined, priority: boolean, check: () => Promise<Refusal>): Promise<Refusal> {
+        const cached = cacheKey === undefined ? undefined : this.negative.get(cacheKey);
         if (cached && cached.until > this.now()) {
             this.counters.helloCacheHits++;
             return Promise.resolve(cached.refusal);
         }
-        if (cached) this.negative.delete(cacheKey);
+        if (cached) this.negative.delete(cacheKey!);
         if (this.queue.length >= this.limits.helloQueue && !this.makeRoom(address)) {
             this.counters.helloRateLimited++;
             return Promise.resolve(RATE_LIMITED);
@@ -167,7 +168,7 @@ export class HelloGate {
                 check()
                     .then(
                         (refusal) => {
-                            if (refusal?.code === 'CHANNEL_INVALID' && this.limits.negativeCacheMs > 0) this.remember(cacheKey, refusal);
+                            if (refusal?.code === 'CHANNEL_INVALID' && cacheKey !== undefined && this.limits.negativeCacheMs > 0) this.remember(cacheKey, refusal);
                             if (!answered) resolve(refusal);
                         },
                         (e: unknown) => {

@@ -100,13 +100,15 @@ describe('HelloGate', () => {
         expect(counters.helloCacheHits).toBe(4);
         // another key for the same channel is looked up (an attacker's verdict never blocks the owner)
         expect(await g.admit('a', 'client ch key2', false, check(null))).toBeNull();
-        // other refusals are not remembered
-        await g.admit('a', 'worker x', false, check({ code: 'MODEL_NOT_REGISTERED', message: 'm' }));
-        await g.admit('a', 'worker x', false, check(null));
-        expect(lookups).toBe(4);
+        // other refusals are not remembered, nor verdicts without a key (worker hellos)
+        await g.admit('a', 'x', false, check({ code: 'MODEL_NOT_REGISTERED', message: 'm' }));
+        await g.admit('a', 'x', false, check(null));
+        await g.admit('a', undefined, false, check(INVALID));
+        await g.admit('a', undefined, false, check(INVALID));
+        expect(lookups).toBe(6);
         now += 60_001;
         await g.admit('a', 'client ch key1', false, check(null));
-        expect(lookups).toBe(5);
+        expect(lookups).toBe(7);
     });
 });
 
