@@ -24,8 +24,8 @@ jest.setTimeout(120_000);
 
 const LIMITS: Partial<ProxyLimits> = {
     maxBufferedBytes: 1024 * 1024,
-    firstByteTimeoutMs: 3000,
-    idleTimeoutMs: 1000,
+    firstByteTimeoutMs: 5000,
+    idleTimeoutMs: 2000,
     cancelGraceMs: 300,
     maxConnectionsPerAddress: 32,
     helloChecks: 16,
