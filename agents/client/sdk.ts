@@ -1160,7 +1160,7 @@ export class CocoonClient {
         }
         if (data.length === 0) return; // a sealed response's empty final chunk carries nothing
         if (ctx.stream) {
-            const ev = streamEvent(data);
+            const ev = textAndUsage(data, true);
             st.bytes += ev.bytes;
             if (ev.usage) st.reported = ev.usage;
         } else st.body.push(data);
@@ -1187,7 +1187,7 @@ export class CocoonClient {
             throw upstream(st.errStatus, st.errBody);
         }
         if (!ctx.stream) {
-            const b = bodyOf(st.body.join(''));
+            const b = textAndUsage(st.body.join(''), false);
             st.reported = b.usage;
             st.bytes = b.bytes;
         }
@@ -1526,27 +1526,11 @@ function requestedMaxTokens(body: Record<string, unknown>, model: Model): number
     return Math.max(1, Math.min(MAX_REQUEST_TOKENS, ctx));
 }
 
-/** A stream event's generated-text bytes and its usage (the include_usage chunk), if it carries one. */
-function streamEvent(data: string): { bytes: number; usage?: TokenUsage } {
-    let o: unknown;
-    try {
-        o = JSON.parse(data);
-    } catch {
-        return { bytes: 0 };
-    }
-    const bytes = contentBytes(o);
-    const u = (o as { usage?: unknown } | null)?.usage;
-    if (!u || typeof u !== 'object') return { bytes };
-    try {
-        return { bytes, usage: usageFromOpenAI(u) };
-    } catch (e) {
-        if (e instanceof PricingError) throw new ClientError('PROTOCOL_ERROR', `stream usage: ${e.message}`);
-        throw e;
-    }
-}
-
-/** A non-streamed body's generated-text bytes and its usage, if it parses and has one. */
-function bodyOf(text: string): { bytes: number; usage?: TokenUsage } {
+/**
+ * A stream event's (or a non-streamed body's) generated-text bytes and its usage, if it parses and has one.
+ * A stream's usage chunk must be valid (PROTOCOL_ERROR otherwise); a body's invalid usage counts as none.
+ */
+function textAndUsage(text: string, strict: boolean): { bytes: number; usage?: TokenUsage } {
     let o: unknown;
     try {
         o = JSON.parse(text);
@@ -1558,7 +1542,9 @@ function bodyOf(text: string): { bytes: number; usage?: TokenUsage } {
     if (!u || typeof u !== 'object') return { bytes };
     try {
         return { bytes, usage: usageFromOpenAI(u) };
-    } catch {
+    } catch (e) {
+        if (strict && e instanceof PricingError) throw new ClientError('PROTOCOL_ERROR', `stream usage: ${e.message}`);
+        if (strict) throw e;
         return { bytes };
     }
 }
