@@ -36,3 +36,23 @@ describe('spec/contracts.md', () => {
         expect(specTable()).toBe(renderTable(history[history.length - 1]));
     });
 });
+
+// spec/threat-model.md names, for every attack, the test that performs it: each named test must exist.
+describe('spec/threat-model.md', () => {
+    const model = readFileSync(join(root, 'spec/threat-model.md'), 'utf8');
+    const refs = [...model.matchAll(/`(tests\/[\w./-]+\.spec\.ts)` — "([^"]+)"/g)].map((m) => ({ file: m[1], name: m[2] }));
+    const attacks = [...model.matchAll(/^\| (\d+) \|/gm)].map((m) => Number(m[1]));
+
+    it('has a row for each of the twenty attacks of the review, each naming its test', () => {
+        expect(attacks).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+        for (const n of attacks) {
+            const row = model.split('\n').find((l) => l.startsWith(`| ${n} |`))!;
+            expect(row).toMatch(/`tests\/[\w./-]+\.spec\.ts` — "[^"]+"/);
+        }
+    });
+
+    it.each(refs.map((r) => [r.file, r.name]))('%s has a test named like "%s"', (file, name) => {
+        const text = readFileSync(join(root, file), 'utf8');
+        expect(text).toContain(name);
+    });
+});
