@@ -78,6 +78,8 @@ export const ProxyConfigSchema = z
                 commitIntervalMs: z.number().int().min(0).optional(),
                 settleIntervalMs: z.number().int().min(0).optional(),
                 rootPollMs: z.number().int().min(0).optional(),
+                watchIntervalMs: z.number().int().min(0).optional(),
+                channelCheckMs: z.number().int().min(0).optional(),
                 limits: ProxyLimitsSchema.optional(),
             })
             .strict(),
@@ -98,6 +100,7 @@ export const WorkerConfigSchema = z
                 payoutThresholdTon: tonAmount.optional(),
                 stateFile: z.string().min(1),
                 rootPollMs: z.number().int().min(0).optional(),
+                replayCacheSize: z.number().int().min(0).max(1 << 24).optional(),
             })
             .strict(),
     })
@@ -113,6 +116,7 @@ export const ClientConfigSchema = z
                 privacy: z.enum(['sealed', 'plain']).optional(),
                 maxCoefficient: z.number().int().min(0).max(0xffffffff).optional(),
                 depositTon: tonAmount.optional(),
+                maxRequestCostTon: tonAmount.optional(),
                 host: z.string().min(1).optional(),
                 port: port.optional(),
                 rootPollMs: z.number().int().min(0).optional(),

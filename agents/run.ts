@@ -40,6 +40,8 @@ export async function proxyFromConfig(loaded: Loaded<ProxyConfigFile>, log?: Age
         commitIntervalMs: p.commitIntervalMs,
         settleIntervalMs: p.settleIntervalMs,
         rootPollMs: p.rootPollMs,
+        watchIntervalMs: p.watchIntervalMs,
+        channelCheckMs: p.channelCheckMs,
         limits: p.limits,
         log,
     });
@@ -62,6 +64,7 @@ export async function workerFromConfig(loaded: Loaded<WorkerConfigFile>, log?: A
         payoutThreshold: ton(w.payoutThresholdTon),
         statePath: c.path(w.stateFile),
         rootPollMs: w.rootPollMs,
+        replayCacheSize: w.replayCacheSize,
         log,
     });
 }
@@ -79,6 +82,7 @@ export async function clientFromConfig(loaded: Loaded<ClientConfigFile>, log?: A
         privacy: k.privacy,
         maxCoefficient: k.maxCoefficient === undefined ? undefined : BigInt(k.maxCoefficient),
         deposit: ton(k.depositTon),
+        maxRequestCost: ton(k.maxRequestCostTon),
         rootPollMs: k.rootPollMs,
         log,
     });

@@ -94,6 +94,18 @@ describe('cocoon devnet | proxy | worker | client', () => {
             expect(codeAndKey(() => loadConfigFile(write('bad.json', cfg), ProxyConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key });
         });
 
+        it('takes the money and replay knobs of attacks 3, 9, 11 and 12, and refuses bad values naming the key', () => {
+            const proxy = { address: base.chain.rootAddress, ledgerFile: 'l', watchIntervalMs: 1000, channelCheckMs: 2000 };
+            const p = loadConfigFile(write('pk.json', { ...base, tee: { provider: 'tdx' }, proxy }), ProxyConfigSchema).config.proxy;
+            expect([p.watchIntervalMs, p.channelCheckMs]).toEqual([1000, 2000]);
+            const worker = { models: [{ name: 'm', coefficient: 1000 }], backendUrl: 'http://127.0.0.1:9/', capacity: 4, stateFile: 's', replayCacheSize: 1024 };
+            expect(loadConfigFile(write('wk.json', { ...base, tee: { provider: 'tdx' }, worker }), WorkerConfigSchema).config.worker.replayCacheSize).toBe(1024);
+            expect(loadConfigFile(write('ck.json', { ...base, client: { stateFile: 's', maxRequestCostTon: '0.05' } }), ClientConfigSchema).config.client.maxRequestCostTon).toBe('0.05');
+            expect(codeAndKey(() => loadConfigFile(write('pk2.json', { ...base, tee: { provider: 'tdx' }, proxy: { ...proxy, watchIntervalMs: -1 } }), ProxyConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key: 'proxy.watchIntervalMs' });
+            expect(codeAndKey(() => loadConfigFile(write('wk2.json', { ...base, tee: { provider: 'tdx' }, worker: { ...worker, replayCacheSize: 1 << 25 } }), WorkerConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key: 'worker.replayCacheSize' });
+            expect(codeAndKey(() => loadConfigFile(write('ck2.json', { ...base, client: { stateFile: 's', maxRequestCostTon: 'lots' } }), ClientConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key: 'client.maxRequestCostTon' });
+        });
+
         it('refuses a worker model list that is empty and a TON amount with too many decimals', () => {
             const worker = { models: [], backendUrl: 'http://127.0.0.1:9/', capacity: 4, stateFile: 's' };
             expect(codeAndKey(() => loadConfigFile(write('w2.json', { ...base, tee: { provider: 'tdx' }, worker }), WorkerConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key: 'worker.models' });
