@@ -26,6 +26,7 @@ export const ClientErrorCodes = [
     'CHAIN_TX_FAILED', // a transaction was sent but the channel state did not change as expected (bounced / timed out)
     'TOO_EARLY', // FinishWithdraw / FinishClose before withdrawAt / closeAt (details.waitMs)
     'NOTHING_PENDING', // FinishWithdraw with no pending withdrawal, FinishClose on a channel that is not closing
+    'WITHDRAW_LAPSED', // FinishWithdraw after withdrawAt + WithdrawWindow: the request lapsed; request again
 ] as const;
 export type ClientErrorCode = (typeof ClientErrorCodes)[number];
 
@@ -104,6 +105,7 @@ const CLIENT_TABLE: Readonly<Record<ClientErrorCode, Row>> = {
     CHAIN_TX_FAILED: [502, SERVER, 'chain_error'],
     TOO_EARLY: [409, INVALID, 'too_early'],
     NOTHING_PENDING: [409, INVALID, 'nothing_pending'],
+    WITHDRAW_LAPSED: [409, INVALID, 'withdraw_lapsed'],
 };
 
 /** Errors the HTTP layer raises itself (before the SDK sees the request). */

@@ -40,7 +40,7 @@ import {
     WireError,
     WorkerCandidateInfo,
 } from '../core/wire';
-import { ClientChannelState, ClientChannelWrapper } from '../../wrappers/ClientChannel';
+import { ClientChannelState, ClientChannelWrapper, WithdrawWindow } from '../../wrappers/ClientChannel';
 import { Model, ProxyInfo } from '../../wrappers/Root';
 import { modelId, signPayload, voucherPayload } from '../../wrappers/payloads';
 import { ClientError } from './errors';
@@ -1442,6 +1442,9 @@ export class CocoonClient {
         if (!s || s.state === 2n || s.pendingWithdraw === 0n) throw new ClientError('NOTHING_PENDING', 'no withdrawal is pending');
         const waitMs = Number(s.withdrawAt) * 1000 - this.clock.now();
         if (waitMs > 0) throw new ClientError('TOO_EARLY', `FinishWithdraw allowed at ${Number(s.withdrawAt)} (in ${waitMs} ms)`, { waitMs, withdrawAt: Number(s.withdrawAt) });
+        const lapsesAt = Number(s.withdrawAt + WithdrawWindow);
+        if (this.clock.now() > lapsesAt * 1000)
+            throw new ClientError('WITHDRAW_LAPSED', `the withdrawal request lapsed at ${lapsesAt}; request it again`, { withdrawAt: Number(s.withdrawAt), lapsedAt: lapsesAt });
         await this.checkWallet(SIMPLE_VALUE);
         await this.chain.open(wrapper).sendFinishWithdraw(this.wallet.sender(), SIMPLE_VALUE);
         const after = await this.waitChannel((x) => x !== null && x.pendingWithdraw === 0n, 'finish withdraw');

@@ -9,12 +9,24 @@
 // `balance`, `redeemed` and `pendingWithdraw` come from one snapshot of the ClientChannel (a redeem lowers balance and
 // raises redeemed alike, so the deposit bound stays valid between snapshots); a channel that is closing admits
 // nothing (its deposit leaves at closeAt).
-import type { ClientChannelState } from '../../wrappers/ClientChannel';
+import { WithdrawWindow, type ClientChannelState } from '../../wrappers/ClientChannel';
 import { maxRequestCost } from '../core/metering';
 import type { ModelPrices } from '../core/pricing';
 
 /** ClientChannel state: active (the only state that admits requests). */
 const CHANNEL_ACTIVE = 0n;
+
+/** Seconds past the contract's WithdrawWindow before the proxy trusts a request to have lapsed (clock skew to the chain). */
+export const LAPSE_MARGIN_SEC = 600n;
+
+/**
+ * The withdrawal a client can still finish: the on-chain `pendingWithdraw` until `withdrawAt + WithdrawWindow` (plus a
+ * margin for clock skew); after that FinishWithdraw is refused (ErrExpired), so the request no longer counts.
+ */
+export function livePendingWithdraw(st: Pick<ClientChannelState, 'pendingWithdraw' | 'withdrawAt'>, nowSec: number): bigint {
+    if (st.pendingWithdraw === 0n) return 0n;
+    return BigInt(nowSec) > st.withdrawAt + WithdrawWindow + LAPSE_MARGIN_SEC ? 0n : st.pendingWithdraw;
+}
 
 export interface AdmissionInput {
     channel: string;
@@ -25,7 +37,9 @@ export interface AdmissionInput {
     voucher: bigint;
     creditWindow: bigint;
     /** The cached on-chain snapshot, if any (none: the deposit check fails and the caller re-reads the chain). */
-    chain: Pick<ClientChannelState, 'state' | 'balance' | 'redeemed' | 'pendingWithdraw'> | undefined;
+    chain: Pick<ClientChannelState, 'state' | 'balance' | 'redeemed' | 'pendingWithdraw' | 'withdrawAt'> | undefined;
+    /** Now, in unix seconds (a lapsed withdrawal request no longer counts). */
+    nowSec: number;
 }
 
 export type AdmissionRefusal = { code: 'CREDIT_WINDOW_EXCEEDED' | 'INSUFFICIENT_DEPOSIT'; message: string };
@@ -84,12 +98,13 @@ function depositRefusal(i: AdmissionInput, held: bigint): AdmissionRefusal | nul
     const c = i.chain;
     if (!c) return { code: 'INSUFFICIENT_DEPOSIT', message: 'the channel state is not known yet' };
     if (c.state !== CHANNEL_ACTIVE) return { code: 'INSUFFICIENT_DEPOSIT', message: 'the channel is closing: its deposit is no longer available' };
-    const usable = c.balance - c.pendingWithdraw;
+    const pending = livePendingWithdraw(c, i.nowSec);
+    const usable = c.balance - pending;
     const owed = i.delivered - c.redeemed;
     if (owed + held + i.amount > usable) {
         return {
             code: 'INSUFFICIENT_DEPOSIT',
-            message: `balance ${c.balance} − pending withdrawal ${c.pendingWithdraw} does not cover unredeemed ${owed} + in flight ${held} + this request's bound ${i.amount}; top up`,
+            message: `balance ${c.balance} − pending withdrawal ${pending} does not cover unredeemed ${owed} + in flight ${held} + this request's bound ${i.amount}; top up`,
         };
     }
     return null;

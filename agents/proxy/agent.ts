@@ -54,7 +54,7 @@ import { Commit, Ledger, LedgerError } from './ledger';
 import { ProxyError, ProxyWireCode } from './errors';
 import { Outcome, RoutedWorker, Router } from './router';
 import { WorkerAdmission } from './worker-admission';
-import { AdmissionRefusal, ClientAdmission, requestBound } from './admission';
+import { AdmissionRefusal, ClientAdmission, livePendingWithdraw, requestBound } from './admission';
 import { fitsBuffer, GuardCounters, HelloGate, newGuardCounters, ProxyLimits, Refusal, resolveLimits } from './guard';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -339,8 +339,8 @@ function sealedPlaintextBytes(ct: string): number {
 }
 
 /** The client announced it is leaving: a pending withdrawal or a started close. */
-function isLeaving(st: ClientChannelState): boolean {
-    return st.pendingWithdraw > 0n || st.state !== 0n;
+function isLeaving(st: ClientChannelState, nowSec: number): boolean {
+    return livePendingWithdraw(st, nowSec) > 0n || st.state !== 0n;
 }
 
 /** A contract whose `channelState` getter fails or does not decode is not a channel of that kind: null. */
@@ -429,6 +429,10 @@ export class ProxyAgent {
     /** The proxy's enclave (RA-TLS, commit and payout) public key. */
     get publicKey(): Buffer {
         return Buffer.from(this.keys.publicKey);
+    }
+
+    private nowSec(): number {
+        return Math.floor(this.clock.now() / 1000);
     }
 
     private log(event: string, fields: Record<string, unknown> = {}): void {
@@ -975,7 +979,7 @@ export class ProxyAgent {
         conn.channel = channel;
         conn.channelRaw = channel.toRawString();
         this.channelCache.set(conn.channelRaw, { state: st, fetchedAt: this.clock.now() });
-        if (isLeaving(st)) void this.redeemLeaving(conn.channelRaw).catch((e) => this.log('channel.redeem-failed', { channel: conn.channelRaw, error: String(e) }));
+        if (isLeaving(st, this.nowSec())) void this.redeemLeaving(conn.channelRaw).catch((e) => this.log('channel.redeem-failed', { channel: conn.channelRaw, error: String(e) }));
         return null;
     }
 
@@ -1079,6 +1083,7 @@ export class ProxyAgent {
             voucher: c.latestVoucher?.amount ?? 0n,
             creditWindow: this.o.chain.cachedRootConfig!.params.creditWindow,
             chain: this.channelCache.get(channel)?.state,
+            nowSec: this.nowSec(),
         });
         if (!refusal) req.held = req.bound;
         return refusal;
@@ -1102,7 +1107,7 @@ export class ProxyAgent {
                 if (this.stopping) break;
                 try {
                     const st = await this.refreshChannel(ch);
-                    if (!st || !isLeaving(st)) continue;
+                    if (!st || !isLeaving(st, this.nowSec())) continue;
                     leaving.push(ch);
                     this.log('channel.leaving', { channel: ch, state: st.state.toString(), pendingWithdraw: st.pendingWithdraw.toString(), withdrawAt: Number(st.withdrawAt), closeAt: Number(st.closeAt) });
                     await this.redeemLeaving(ch);
@@ -1299,7 +1304,7 @@ export class ProxyAgent {
                 () => {
                     this.counters.vouchersAccepted++;
                     const cached = this.channelCache.get(conn.channelRaw!);
-                    if (cached && isLeaving(cached.state)) void this.redeemLeaving(conn.channelRaw!).catch((e) => this.log('channel.redeem-failed', { channel: conn.channelRaw, error: String(e) }));
+                    if (cached && isLeaving(cached.state, this.nowSec())) void this.redeemLeaving(conn.channelRaw!).catch((e) => this.log('channel.redeem-failed', { channel: conn.channelRaw, error: String(e) }));
                 },
                 (e: unknown) => {
                     this.counters.vouchersRefused++;

@@ -6,7 +6,7 @@ import { TonChain } from '../core/chain/chain';
 import { ChainError } from '../core/chain/errors';
 import { workerHelloRefusal } from '../core/worker-hello';
 import type { HelloWorkerFrame } from '../core/wire';
-import type { WorkerChannelState } from '../../wrappers/WorkerChannel';
+import { WorkerActive, WorkerSuspended, type WorkerChannelState } from '../../wrappers/WorkerChannel';
 import type { ProxyWireCode } from './errors';
 
 export interface Refusal {
@@ -40,9 +40,9 @@ export class WorkerAdmission {
         if (!st) return { code: 'CHANNEL_INVALID', message: 'no WorkerChannel at that address' };
         if (!st.proxy.equals(this.o.proxyAddress)) return { code: 'CHANNEL_INVALID', message: 'the WorkerChannel belongs to another proxy' };
         if (st.proxyKey !== this.o.enclaveKey) return { code: 'CHANNEL_INVALID', message: 'the WorkerChannel names another proxy key' };
-        // Suspended (state 4): slashed below minStake, routable again once topped up.
-        if (st.state === 4n) return { code: 'CHANNEL_UNDERSTAKED', message: `the WorkerChannel is suspended: its stake ${st.stake} is below its minimum ${st.minStake}` };
-        if (st.state !== 1n) return { code: 'CHANNEL_INVALID', message: `the WorkerChannel is not active (state ${st.state})` };
+        // Suspended: slashed below minStake, routable again once topped up.
+        if (st.state === WorkerSuspended) return { code: 'CHANNEL_UNDERSTAKED', message: `the WorkerChannel is suspended: its stake ${st.stake} is below its minimum ${st.minStake}` };
+        if (st.state !== WorkerActive) return { code: 'CHANNEL_INVALID', message: `the WorkerChannel is not active (state ${st.state})` };
         if (st.stake < st.minStake) return { code: 'CHANNEL_UNDERSTAKED', message: `the WorkerChannel's stake ${st.stake} is below its minimum ${st.minStake}` };
         return null;
     }

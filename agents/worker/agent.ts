@@ -36,7 +36,7 @@ import {
     WireError,
 } from '../core/wire';
 import type { Model, ProxyInfo } from '../../wrappers/Root';
-import { WorkerChannelWrapper } from '../../wrappers/WorkerChannel';
+import { WorkerActive, WorkerChannelWrapper, WorkerClosed, WorkerUnbonding } from '../../wrappers/WorkerChannel';
 import { modelId, toUint256 } from '../../wrappers/payloads';
 import { PayoutError, WorkerConfigError, WorkerLinkError } from './errors';
 import { ForwardError, forwardToBackend, meterAndSign, WorkerKeys } from './forward';
@@ -694,9 +694,9 @@ class ProxyLink {
         // Active with at least the minimum stake serves; a slashed channel (Suspended, state 4: stake below the minimum)
         // is topped up first, which makes it Active again (spec/contracts.md, WorkerChannel); the proxy admits only
         // Active channels with stake ≥ minStake (spec/proxy.md, "Worker channel re-check").
-        const usable = (s: typeof st) => s !== null && s.state === 1n && s.stake >= s.minStake;
+        const usable = (s: typeof st) => s !== null && s.state === WorkerActive && s.stake >= s.minStake;
         if (usable(st)) return;
-        if (st && (st.state === 2n || st.state === 3n)) throw new WorkerLinkError('CHANNEL_UNUSABLE', `WorkerChannel ${wrapper.address.toString()} is ${st.state === 2n ? 'unbonding' : 'closed'}`);
+        if (st && (st.state === WorkerUnbonding || st.state === WorkerClosed)) throw new WorkerLinkError('CHANNEL_UNUSABLE', `WorkerChannel ${wrapper.address.toString()} is ${st.state === WorkerUnbonding ? 'unbonding' : 'closed'}`);
         this.setState('staking');
         const min = ps.terms.minWorkerStake;
         const target = this.agent.cfg.stake !== undefined && this.agent.cfg.stake > min ? this.agent.cfg.stake : min;

@@ -1,6 +1,7 @@
 // The client end to end over real sockets: the devnet chain (channels really deployed, topped up, withdrawn, closed),
 // a raw-frame test proxy registered in Root that serves sealed requests with real HPKE, the reference backend and
 // real signed receipts, and the official `openai` package against the client's OpenAI-compatible server.
+import { WithdrawWindow } from '../../../wrappers/ClientChannel';
 import { mkdtempSync, readFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
@@ -440,6 +441,22 @@ describe('CocoonClient + OpenAIServer against a raw-frame proxy on the devnet', 
         };
         await expect(run()).rejects.toMatchObject({ code: 'RECEIPT_INVALID', details: { reason: 'RECEIPT_MISMATCH' } });
         expect((await plain.balances()).cumulative).toBe(priceOf(usage(3, 13)));
+    });
+
+    it('attack 2: finishWithdraw after the request lapsed (withdrawAt + WithdrawWindow) is WITHDRAW_LAPSED, nothing sent', async () => {
+        const { wallet: w } = await net.fundWallet('client-spec/lapse');
+        let skewMs = 0;
+        const c = newClient({ wallet: w, seed: seed('client-spec/lapse'), statePath: join(dir, 'lapse.json'), deposit: toNano('1'), clock: { now: () => Date.now() + skewMs, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) } });
+        extra.push(c);
+        await c.open();
+        const wd = await c.withdraw(toNano('0.3'));
+        expect(wd.finished).toBe(false);
+        const st = (await c.balances()).onChain!;
+        skewMs = (st.withdrawAt - Math.floor(Date.now() / 1000) + Number(WithdrawWindow) + 60) * 1000;
+        const before = await w.getBalance();
+        await expect(c.finishWithdraw()).rejects.toMatchObject({ code: 'WITHDRAW_LAPSED' });
+        expect(await w.getBalance()).toBe(before);
+        expect((await c.balances()).onChain).toMatchObject({ balance: toNano('1'), pendingWithdraw: toNano('0.3') });
     });
 
     it('deposit, top-up, withdraw and close really move TON', async () => {
