@@ -43,6 +43,7 @@ import { ForwardError, forwardToBackend, meterAndSign, WorkerKeys } from './forw
 import { validateOpenAIRequest, WorkerRequestError } from './openai-request';
 import { partialUsage, StreamMeter } from './partial';
 import { ClaimResult, PayoutBook } from './payouts';
+import { ExcludeReason, LinkCounters, LinkState, LinkStats, RequestCounters, WorkerCounters, WorkerStats } from './stats';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Config
@@ -197,43 +198,7 @@ export function defaultHpkeSeed(seed: Buffer): Buffer {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Stats and events
-
-export type LinkState = 'idle' | 'staking' | 'connecting' | 'ready' | 'backoff' | 'excluded' | 'stopped';
-export type ExcludeReason = 'unlisted' | 'image_removed' | 'channel_unusable';
-
-export interface LinkStats {
-    /** Proxy contract address (raw). */
-    proxy: string;
-    /** Our WorkerChannel with it (raw), once derived. */
-    channel?: string;
-    state: LinkState;
-    excluded?: ExcludeReason;
-    /** The proxy's attested image hash, once seen. */
-    imageHash?: string;
-    /** Clock time the current connection became ready. */
-    connectedAt?: number;
-    /** Connections that reached `ready`. */
-    connections: number;
-    lastError?: { code: string; message: string };
-    inFlight: number;
-}
-
-export interface WorkerStats {
-    proxies: LinkStats[];
-    inFlight: number;
-    capacity: number;
-    /** Requests ended with response_end. */
-    served: number;
-    /** Requests ended with response_error (WORKER_BUSY refusals included). */
-    failed: number;
-    /** Requests refused as WORKER_BUSY. */
-    busy: number;
-    /** Latest verified payout per channel (raw address). */
-    earned: Record<string, bigint>;
-    /** The channel's `paid` on chain as last read. */
-    claimed: Record<string, bigint>;
-}
+// Events
 
 export interface WorkerAgentEvents {
     /** A proxy link changed state. */
@@ -271,10 +236,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> {
     private pollTimer?: NodeJS.Timeout;
     private polling?: Promise<void>;
     private phase: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
-    inFlight = 0;
-    served = 0;
-    failed = 0;
-    busy = 0;
+    private readonly counters: WorkerCounters;
 
     constructor(private readonly opts: WorkerAgentOptions) {
         super();
@@ -283,6 +245,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> {
         this.clock = opts.clock ?? systemClock;
         this.log = opts.log ?? (() => undefined);
         this.capacity = opts.capacity;
+        this.counters = new WorkerCounters(opts.capacity);
         this.backendUrl = opts.backendUrl;
         this.offers = new Map((opts.models ?? []).map((m) => [m.name, m]));
         const seed = Buffer.isBuffer(opts.seed) && opts.seed.length === 32 ? opts.seed : Buffer.alloc(32);
@@ -366,7 +329,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> {
         await this.payouts.stop();
         this.identity.stop();
         this.phase = 'stopped';
-        this.log('worker_stopped', { served: this.served, failed: this.failed });
+        this.log('worker_stopped', this.counters.totals());
     }
 
     /** Claims every stored payout above the channel's on-chain `paid`, regardless of the threshold. */
@@ -410,22 +373,10 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> {
     }
 
     stats(): WorkerStats {
-        const earned: Record<string, bigint> = {};
-        const claimed: Record<string, bigint> = {};
-        if (this.payouts) {
-            for (const [k, v] of this.payouts.earned()) earned[k] = v;
-            for (const [k, v] of this.payouts.claimed()) claimed[k] = v;
-        }
-        return {
-            proxies: [...this.links.values()].map((l) => l.stats()),
-            inFlight: this.inFlight,
-            capacity: this.capacity,
-            served: this.served,
-            failed: this.failed,
-            busy: this.busy,
-            earned,
-            claimed,
-        };
+        return this.counters.snapshot(
+            [...this.links.values()].map((l) => l.stats()),
+            this.payouts,
+        );
     }
 
     /** Full-jitter exponential backoff: uniform in [0, min(maxMs, baseMs · 2^attempt)). */
@@ -446,7 +397,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> {
     private addLink(proxy: Address, root: RootConfig): void {
         const raw = proxy.toRawString();
         if (this.links.has(raw)) return;
-        const link = new ProxyLink(this, proxy, root.proxies.get(raw) ?? null);
+        const link = new ProxyLink(this, this.counters, proxy, root.proxies.get(raw) ?? null);
         this.links.set(raw, link);
         link.start();
     }
@@ -494,19 +445,18 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> {
             link.sendOn(ws, { type: 'error', v: link.version, code: 'DUPLICATE_REQUEST', message: 'a request with this id is in progress', fatal: false, id: f.id });
             return;
         }
-        if (this.inFlight >= this.capacity) {
-            this.busy++;
-            this.failed++;
+        if (!this.counters.hasRoom()) {
+            this.counters.requestBusy();
             link.sendOn(ws, { type: 'response_error', v: link.version, id: f.id, code: 'WORKER_BUSY', message: `worker at capacity (${this.capacity})`, retryable: true });
             this.log('request_refused', { proxy: link.raw, id: f.id, code: 'WORKER_BUSY' });
             return;
         }
-        const r = new RunningRequest(this, link, ws, f);
+        const r = new RunningRequest(this, this.counters, link, ws, f);
         link.requests.set(f.id, r);
-        this.inFlight++;
+        this.counters.requestStarted();
         const task = r.run().finally(() => {
             link.requests.delete(f.id);
-            this.inFlight--;
+            this.counters.requestDone();
             this.tasks.delete(task);
         });
         this.tasks.add(task);
@@ -548,15 +498,14 @@ class ProxyLink {
     readonly requests = new Map<string, RunningRequest>();
     private ws: WebSocket | null = null;
     private attempts = 0;
-    private connections = 0;
-    private connectedAt?: number;
-    private lastError?: { code: string; message: string };
+    private readonly counters = new LinkCounters();
     private wakeFn: (() => void) | null = null;
     private loop?: Promise<void>;
     private stopping = false;
 
     constructor(
         private readonly agent: WorkerAgent,
+        private readonly requestCounters: RequestCounters,
         readonly proxy: Address,
         info: ProxyInfo | null,
     ) {
@@ -577,17 +526,14 @@ class ProxyLink {
     }
 
     stats(): LinkStats {
-        return {
+        return this.counters.snapshot({
             proxy: this.raw,
-            ...(this.channel ? { channel: this.channel.toRawString() } : {}),
+            channel: this.channel ? this.channel.toRawString() : null,
             state: this.state,
-            ...(this.excluded ? { excluded: this.excluded } : {}),
-            ...(this.imageHash ? { imageHash: this.imageHash } : {}),
-            ...(this.state === 'ready' && this.connectedAt !== undefined ? { connectedAt: this.connectedAt } : {}),
-            connections: this.connections,
-            ...(this.lastError ? { lastError: this.lastError } : {}),
+            excluded: this.excluded,
+            imageHash: this.imageHash,
             inFlight: this.requests.size,
-        };
+        });
     }
 
     /** Root changed: re-check the listing, the registration and the proxy's image. */
@@ -620,7 +566,7 @@ class ProxyLink {
     private record(e: unknown): void {
         const code = e instanceof CocoonError ? e.code : 'WORKER_INTERNAL';
         const message = e instanceof Error ? e.message : String(e);
-        this.lastError = { code, message };
+        this.counters.errored(code, message);
         this.agent.log('link_error', { proxy: this.raw, code, message });
     }
 
@@ -750,8 +696,7 @@ class ProxyLink {
             throw e;
         }
         const readyAt = agent.clock.now();
-        this.connectedAt = readyAt;
-        this.connections++;
+        this.counters.connected(readyAt);
         this.setState('ready');
         const keepalive = this.keepalive(ws);
         const { code, reason } = await closed;
@@ -882,7 +827,7 @@ class ProxyLink {
         const id = text === undefined ? undefined : requestIdOf(text);
         this.agent.log('frame_refused', { proxy: this.raw, code: e.code, message: e.message, ...(id ? { id } : {}) });
         if (e.code === 'WIRE_BAD_FIELD' && id && !this.requests.has(id)) {
-            this.agent.failed++;
+            this.requestCounters.requestFailed();
             this.sendOn(ws, { type: 'response_error', v: this.version, id, code: e.code, message: e.message.slice(0, 1024), retryable: false });
             return;
         }
@@ -979,6 +924,7 @@ class RunningRequest {
 
     constructor(
         private readonly agent: WorkerAgent,
+        private readonly counters: RequestCounters,
         private readonly link: ProxyLink,
         readonly ws: WebSocket,
         private readonly f: RequestFrame,
@@ -1125,7 +1071,7 @@ class RunningRequest {
             return this.error(e instanceof CocoonError ? e.code : 'WORKER_INTERNAL', `cannot meter the response: ${(e as Error).message}`, false);
         }
         this.link.sendOn(this.ws, { type: 'response_end', v: this.link.version, id: this.f.id, usage, cost: m.cost, receipt: m.receipt, ...(partial ? { partial: true as const } : {}) });
-        this.agent.served++;
+        this.counters.requestServed();
         this.agent.log('request_served', {
             proxy: this.link.raw,
             id: this.f.id,
@@ -1139,7 +1085,7 @@ class RunningRequest {
     }
 
     private error(code: string, message: string, retryable: boolean): void {
-        this.agent.failed++;
+        this.counters.requestFailed();
         this.agent.log('request_failed', { proxy: this.link.raw, id: this.f.id, code, ...(this.detached ? { detached: true } : {}) });
         this.link.sendOn(this.ws, { type: 'response_error', v: this.link.version, id: this.f.id, code, message: message.slice(0, 1024), retryable });
     }

@@ -2,5 +2,6 @@
 export * from './errors';
 export * from './payouts';
 export * from './agent';
+export * from './stats';
 export * from './forward';
 export * from './openai-request';
