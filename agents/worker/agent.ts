@@ -43,6 +43,7 @@ import { ForwardError, forwardToBackend, meterAndSign, WorkerKeys } from './forw
 import { validateOpenAIRequest, WorkerRequestError } from './openai-request';
 import { partialUsage, StreamMeter } from './partial';
 import { ClaimResult, PayoutBook } from './payouts';
+import { RequestRunner, RunningRequest } from './running-request';
 import { ExcludeReason, LinkCounters, LinkState, LinkStats, RequestCounters, WorkerCounters, WorkerStats } from './stats';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -212,7 +213,7 @@ export interface WorkerAgentEvents {
 // ---------------------------------------------------------------------------------------------------------------
 // The agent
 
-export class WorkerAgent extends EventEmitter<WorkerAgentEvents> {
+export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements RequestRunner {
     readonly chain: TonChain;
     readonly wallet: ChainWallet;
     readonly clock: Clock;
@@ -437,7 +438,17 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> {
         }
     }
 
-    // ---- called by links ----------------------------------------------------------------------------------
+    // ---- called by links and requests ---------------------------------------------------------------------
+
+    /** The model as Root lists it now: the cached config the poller keeps fresh. */
+    rootModel(name: string): Model | undefined {
+        return this.chain.cachedRootConfig?.models.get(hex256(modelId(name)));
+    }
+
+    /** Remembers a sealed request's encapsulated key; false when it was opened lately (a replay). */
+    rememberSealed(enc: Uint8Array): boolean {
+        return this.replays.add(enc);
+    }
 
     /** A request frame arrived on `link`: admit it (capacity) and run it. */
     onRequest(link: ProxyLink, ws: WebSocket, f: RequestFrame): void {
@@ -876,10 +887,6 @@ function rawText(data: RawData): string {
     return Buffer.from(data as ArrayBuffer).toString('utf8');
 }
 
-function usageLog(u: TokenUsage): Record<string, string> {
-    return { prompt: u.prompt.toString(), cached: u.cached.toString(), completion: u.completion.toString(), reasoning: u.reasoning.toString() };
-}
-
 /** The id of a request frame that failed to parse, if its id itself is well-formed. */
 function requestIdOf(text: string): string | undefined {
     try {
@@ -889,211 +896,4 @@ function requestIdOf(text: string): string | undefined {
         /* not JSON */
     }
     return undefined;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// One request
-
-/** Splits text into pieces of at most `maxBytes` UTF-8 bytes without cutting a character. */
-export function splitUtf8(text: string, maxBytes: number = MAX_CHUNK_BYTES): string[] {
-    const out: string[] = [];
-    let start = 0;
-    while (start < text.length) {
-        let end = Math.min(text.length, start + maxBytes);
-        while (end > start + 1 && Buffer.byteLength(text.slice(start, end), 'utf8') > maxBytes) end = Math.max(start + 1, start + Math.floor((end - start) * 0.9));
-        // never split a surrogate pair
-        const c = text.charCodeAt(end - 1);
-        if (end < text.length && end - 1 > start && c >= 0xd800 && c <= 0xdbff) end--;
-        out.push(text.slice(start, end));
-        start = end;
-    }
-    return out.length > 0 ? out : [''];
-}
-
-class RunningRequest {
-    private readonly abort = new AbortController();
-    private cancelled = false;
-    private detached = false;
-    private started = false;
-    private seq = 0;
-    /** Router-blind mode: the response secret of the opened request, then the sealer once response_start is out. */
-    private secret: ResponseSecret | null = null;
-    private sealer: ResponseSealer | null = null;
-    /** Generated-text events relayed so far (billed by a partial receipt if the stream ends early). */
-    private readonly meter = new StreamMeter();
-
-    constructor(
-        private readonly agent: WorkerAgent,
-        private readonly counters: RequestCounters,
-        private readonly link: ProxyLink,
-        readonly ws: WebSocket,
-        private readonly f: RequestFrame,
-    ) {}
-
-    /** The client cancelled: stop the backend; the request still ends with response_end (usage known) or an error. */
-    cancel(): void {
-        this.cancelled = true;
-        this.abort.abort();
-    }
-
-    /** The connection is gone: stop the backend, nothing more can be sent. */
-    detach(): void {
-        this.detached = true;
-        this.abort.abort();
-    }
-
-    async run(): Promise<void> {
-        try {
-            await this.serve();
-        } catch (e) {
-            this.agent.log('request_internal_error', { proxy: this.link.raw, id: this.f.id, message: (e as Error).message });
-            this.error('WORKER_INTERNAL', 'internal worker error', true);
-        }
-    }
-
-    private async serve(): Promise<void> {
-        const f = this.f;
-        const offer = this.agent.offers.get(f.model);
-        if (!offer) return this.error('REQUEST_MODEL_MISMATCH', `this worker does not serve ${f.model}`, true);
-        // Prices and context length as Root has them now (the cached config the poller keeps fresh).
-        const model = this.agent.chain.cachedRootConfig?.models.get(hex256(modelId(f.model)));
-        if (!model) return this.error('MODEL_NOT_REGISTERED', `model ${f.model} is not registered in Root`, false);
-        if (offer.coefficient > f.maxCoefficient) return this.error('REQUEST_PRICE_CAP', `coefficient ${offer.coefficient} exceeds maxCoefficient ${f.maxCoefficient}`, true);
-
-        let body: unknown = f.body;
-        if (f.sealed) {
-            try {
-                const opened = await openRequestFrame(this.agent.hpke, f);
-                // Checked once the encapsulation authenticated, so only a real (replayed) request can be refused.
-                if (!this.agent.replays.add(opened.enc)) return this.error('HPKE_REPLAYED', 'sealed request refused (HPKE_REPLAYED)', false);
-                body = opened.body;
-                this.secret = opened.response;
-            } catch (e) {
-                if (e instanceof HpkeError) return this.error(e.code, `sealed request refused (${e.code})`, e.code === 'HPKE_KEY_MISMATCH');
-                if (e instanceof WireError) return this.error('REQUEST_INVALID_BODY', 'sealed request refused (REQUEST_INVALID_BODY)', false);
-                throw e;
-            }
-        }
-        const contextLength = model.contextLength > 0x7fff_ffffn ? 0x7fff_ffff : Number(model.contextLength);
-        let v;
-        try {
-            v = validateOpenAIRequest(f.endpoint, body, { model: f.model, contextLength });
-        } catch (e) {
-            if (!(e instanceof WorkerRequestError)) throw e;
-            // In sealed mode the message travels in the clear: keep it to the code and the field name.
-            const msg = this.secret ? `request refused (${e.code}${e.param ? `: ${e.param}` : ''})` : e.message;
-            return this.error(e.code, msg, e.code === 'REQUEST_MODEL_MISMATCH');
-        }
-        // The frame's maxTokens is the cap the client (and the proxy's credit check) agreed to.
-        if (v.maxTokens !== undefined && v.maxTokens > f.maxTokens) return this.error('REQUEST_MAX_TOKENS', `max tokens ${v.maxTokens} exceed the frame's maxTokens ${f.maxTokens}`, false);
-        if (v.maxTokens === undefined && f.maxTokens < contextLength) v.body.max_tokens = f.maxTokens;
-        if (this.cancelled) return this.error('BACKEND_ABORTED', 'request cancelled', false);
-
-        let result;
-        try {
-            result = await forwardToBackend({
-                backendUrl: this.agent.backendUrl,
-                endpoint: f.endpoint,
-                body: v.body,
-                signal: this.abort.signal,
-                onChunk: f.stream ? (data) => this.streamEvent(data) : undefined,
-                // Attack 11: what we sign never exceeds maxTokens, the context, or the text we actually relayed.
-                bounds: { maxTokens: f.maxTokens, contextLength: model.contextLength },
-            });
-            if (result.claimed) this.agent.log('usage_clamped', { proxy: this.link.raw, id: f.id, claimed: usageLog(result.claimed), signed: usageLog(result.usage) });
-        } catch (e) {
-            if (e instanceof ForwardError) {
-                // forward.ts: a cancelled or broken stream carries the usage the backend reported, if any; that
-                // usage is complete (it is the last event), so it is billed. None, after the stream started: a partial
-                // receipt bills the prompt and the tokens already streamed (partial.ts). Nothing streamed: no charge.
-                const early = e.code === 'BACKEND_ABORTED' || e.code === 'BACKEND_STREAM_BROKEN';
-                if (early && e.usage) return this.finish(e.usage, model, offer.coefficient);
-                if (early && this.started && f.stream) return this.finish(partialUsage(f.endpoint, v.body, this.meter, { maxTokens: f.maxTokens, contextLength: model.contextLength }), model, offer.coefficient, true);
-                return this.error(e.code, this.backendMessage(e), e.code === 'BACKEND_UNREACHABLE' && !this.started);
-            }
-            if (e instanceof WireError || e instanceof HpkeError) {
-                this.abort.abort();
-                return this.error('BACKEND_BAD_RESPONSE', 'a response event does not fit in one chunk', false);
-            }
-            throw e;
-        }
-        if (!f.stream) {
-            this.begin('application/json');
-            const pieces = splitUtf8(JSON.stringify(result.json));
-            for (let i = 0; i < pieces.length; i++) await this.chunk(pieces[i], i === pieces.length - 1);
-        }
-        return this.finish(result.usage, model, offer.coefficient);
-    }
-
-    private async streamEvent(data: string): Promise<void> {
-        this.begin('text/event-stream');
-        this.meter.observe(data);
-        await this.chunk(data, false);
-    }
-
-    private begin(contentType: string): void {
-        if (this.started) return;
-        this.started = true;
-        const start = { id: this.f.id, status: 200, headers: { 'content-type': contentType } };
-        if (this.secret) {
-            // A fresh salt per response, and the key binds this status and these headers (spec/wire.md).
-            const sealed = sealStartFrame(this.secret, start, this.link.version);
-            this.sealer = sealed.sealer;
-            this.link.sendOn(this.ws, sealed.frame);
-        } else this.link.sendOn(this.ws, { type: 'response_start', v: this.link.version, ...start });
-    }
-
-    private async chunk(data: string, final: boolean): Promise<void> {
-        const v = this.link.version;
-        const frame: Frame = this.sealer
-            ? sealChunkFrame(this.sealer, this.f.id, data, final, v)
-            : { type: 'response_chunk', v, id: this.f.id, seq: this.seq, data, ...(final ? { final: true } : {}) };
-        this.seq++;
-        await this.link.sendFlow(this.ws, frame);
-    }
-
-    /** Seals the final chunk if needed, meters, signs and sends response_end. */
-    private async finish(usage: TokenUsage, model: Model, coefficient: bigint, partial = false): Promise<void> {
-        this.begin(this.f.stream ? 'text/event-stream' : 'application/json');
-        if (this.sealer && !this.sealer.finished) await this.chunk('', true);
-        let m;
-        try {
-            m = meterAndSign({
-                requestId: this.f.id,
-                modelId: modelId(this.f.model),
-                usage,
-                prices: model,
-                coefficient,
-                workerKeys: this.agent.keys,
-                now: () => this.agent.clock.now() / 1000,
-            });
-        } catch (e) {
-            return this.error(e instanceof CocoonError ? e.code : 'WORKER_INTERNAL', `cannot meter the response: ${(e as Error).message}`, false);
-        }
-        this.link.sendOn(this.ws, { type: 'response_end', v: this.link.version, id: this.f.id, usage, cost: m.cost, receipt: m.receipt, ...(partial ? { partial: true as const } : {}) });
-        this.counters.requestServed();
-        this.agent.log('request_served', {
-            proxy: this.link.raw,
-            id: this.f.id,
-            model: this.f.model,
-            cost: m.cost.toString(),
-            tokens: (usage.prompt + usage.cached + usage.completion + usage.reasoning).toString(),
-            ...(this.cancelled ? { cancelled: true } : {}),
-            ...(this.detached ? { detached: true } : {}),
-            ...(partial ? { partial: true } : {}),
-        });
-    }
-
-    private error(code: string, message: string, retryable: boolean): void {
-        this.counters.requestFailed();
-        this.agent.log('request_failed', { proxy: this.link.raw, id: this.f.id, code, ...(this.detached ? { detached: true } : {}) });
-        this.link.sendOn(this.ws, { type: 'response_error', v: this.link.version, id: this.f.id, code, message: message.slice(0, 1024), retryable });
-    }
-
-    private backendMessage(e: ForwardError): string {
-        if (e.code !== 'BACKEND_ERROR') return this.secret ? `backend failed (${e.code})` : e.message;
-        const inner = e.body?.error;
-        if (this.secret) return `backend answered HTTP ${e.status ?? '?'}${inner?.code ? ` (${inner.code})` : ''}`;
-        return `backend answered HTTP ${e.status ?? '?'}${inner?.message ? `: ${inner.message}` : ''}`;
-    }
 }

@@ -2,6 +2,7 @@
 export * from './errors';
 export * from './payouts';
 export * from './agent';
-export * from './stats';
+export type { ExcludeReason, LinkState, LinkStats, WorkerStats } from './stats';
+export { splitUtf8 } from './running-request';
 export * from './forward';
 export * from './openai-request';

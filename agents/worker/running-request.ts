@@ -1,0 +1,254 @@
+// One request's state machine (spec/worker.md, "Request handling"): open/validate → backend → start/chunks → end |
+// error. A RunningRequest sees the worker only through RequestRunner and its proxy connection only through
+// RequestPeer; it reports how it ended to the counters (stats.ts).
+import type { WebSocket } from 'ws';
+import type { Clock } from '../core/chain';
+import { CocoonError } from '../core/errors';
+import { HpkeError, HpkeKeyPair, ResponseSealer, ResponseSecret } from '../core/hpke';
+import { TokenUsage } from '../core/pricing';
+import { Frame, MAX_CHUNK_BYTES, openRequestFrame, RequestFrame, sealChunkFrame, sealStartFrame, WireError } from '../core/wire';
+import type { Model } from '../../wrappers/Root';
+import { modelId } from '../../wrappers/payloads';
+import type { WorkerLog, WorkerModelOffer } from './agent';
+import { ForwardError, forwardToBackend, meterAndSign, WorkerKeys } from './forward';
+import { validateOpenAIRequest, WorkerRequestError } from './openai-request';
+import { partialUsage, StreamMeter } from './partial';
+import type { RequestCounters } from './stats';
+
+/** What a running request needs from the worker (WorkerAgent implements it). */
+export interface RequestRunner {
+    readonly log: WorkerLog;
+    readonly clock: Clock;
+    /** OpenAI-compatible backend base URL without /v1. */
+    readonly backendUrl: string;
+    /** Receipt keys (the RA-TLS key). */
+    readonly keys: WorkerKeys;
+    /** The HPKE key sealed requests are opened with. */
+    readonly hpke: HpkeKeyPair;
+    /** Offers by model name. */
+    readonly offers: ReadonlyMap<string, WorkerModelOffer>;
+    /** The model as Root lists it now (prices, context length); undefined when it is not registered. */
+    rootModel(name: string): Model | undefined;
+    /** Remembers a sealed request's encapsulated key; false when it was opened lately (a replay). */
+    rememberSealed(enc: Uint8Array): boolean;
+}
+
+/** What a running request needs from the proxy connection it arrived on (ProxyConnection implements it). */
+export interface RequestPeer {
+    /** The proxy's address (raw), for logs. */
+    readonly raw: string;
+    /** The protocol version negotiated on the connection. */
+    readonly version: number;
+    /** Sends a frame on `ws` if it is still open; false if the frame was dropped. */
+    sendOn(ws: WebSocket, f: Frame): boolean;
+    /** Like sendOn, but waits for the socket to drain first when much is queued (streaming backpressure). */
+    sendFlow(ws: WebSocket, f: Frame): Promise<boolean>;
+}
+
+/** Splits text into pieces of at most `maxBytes` UTF-8 bytes without cutting a character. */
+export function splitUtf8(text: string, maxBytes: number = MAX_CHUNK_BYTES): string[] {
+    const out: string[] = [];
+    let start = 0;
+    while (start < text.length) {
+        let end = Math.min(text.length, start + maxBytes);
+        while (end > start + 1 && Buffer.byteLength(text.slice(start, end), 'utf8') > maxBytes) end = Math.max(start + 1, start + Math.floor((end - start) * 0.9));
+        // never split a surrogate pair
+        const c = text.charCodeAt(end - 1);
+        if (end < text.length && end - 1 > start && c >= 0xd800 && c <= 0xdbff) end--;
+        out.push(text.slice(start, end));
+        start = end;
+    }
+    return out.length > 0 ? out : [''];
+}
+
+export class RunningRequest {
+    private readonly abort = new AbortController();
+    private cancelled = false;
+    private detached = false;
+    private started = false;
+    private seq = 0;
+    /** Router-blind mode: the response secret of the opened request, then the sealer once response_start is out. */
+    private secret: ResponseSecret | null = null;
+    private sealer: ResponseSealer | null = null;
+    /** Generated-text events relayed so far (billed by a partial receipt if the stream ends early). */
+    private readonly meter = new StreamMeter();
+
+    constructor(
+        private readonly runner: RequestRunner,
+        private readonly counters: RequestCounters,
+        private readonly link: RequestPeer,
+        readonly ws: WebSocket,
+        private readonly f: RequestFrame,
+    ) {}
+
+    /** The client cancelled: stop the backend; the request still ends with response_end (usage known) or an error. */
+    cancel(): void {
+        this.cancelled = true;
+        this.abort.abort();
+    }
+
+    /** The connection is gone: stop the backend, nothing more can be sent. */
+    detach(): void {
+        this.detached = true;
+        this.abort.abort();
+    }
+
+    async run(): Promise<void> {
+        try {
+            await this.serve();
+        } catch (e) {
+            this.runner.log('request_internal_error', { proxy: this.link.raw, id: this.f.id, message: (e as Error).message });
+            this.error('WORKER_INTERNAL', 'internal worker error', true);
+        }
+    }
+
+    private async serve(): Promise<void> {
+        const f = this.f;
+        const offer = this.runner.offers.get(f.model);
+        if (!offer) return this.error('REQUEST_MODEL_MISMATCH', `this worker does not serve ${f.model}`, true);
+        // Prices and context length as Root has them now (the cached config the poller keeps fresh).
+        const model = this.runner.rootModel(f.model);
+        if (!model) return this.error('MODEL_NOT_REGISTERED', `model ${f.model} is not registered in Root`, false);
+        if (offer.coefficient > f.maxCoefficient) return this.error('REQUEST_PRICE_CAP', `coefficient ${offer.coefficient} exceeds maxCoefficient ${f.maxCoefficient}`, true);
+
+        let body: unknown = f.body;
+        if (f.sealed) {
+            try {
+                const opened = await openRequestFrame(this.runner.hpke, f);
+                // Checked once the encapsulation authenticated, so only a real (replayed) request can be refused.
+                if (!this.runner.rememberSealed(opened.enc)) return this.error('HPKE_REPLAYED', 'sealed request refused (HPKE_REPLAYED)', false);
+                body = opened.body;
+                this.secret = opened.response;
+            } catch (e) {
+                if (e instanceof HpkeError) return this.error(e.code, `sealed request refused (${e.code})`, e.code === 'HPKE_KEY_MISMATCH');
+                if (e instanceof WireError) return this.error('REQUEST_INVALID_BODY', 'sealed request refused (REQUEST_INVALID_BODY)', false);
+                throw e;
+            }
+        }
+        const contextLength = model.contextLength > 0x7fff_ffffn ? 0x7fff_ffff : Number(model.contextLength);
+        let v;
+        try {
+            v = validateOpenAIRequest(f.endpoint, body, { model: f.model, contextLength });
+        } catch (e) {
+            if (!(e instanceof WorkerRequestError)) throw e;
+            // In sealed mode the message travels in the clear: keep it to the code and the field name.
+            const msg = this.secret ? `request refused (${e.code}${e.param ? `: ${e.param}` : ''})` : e.message;
+            return this.error(e.code, msg, e.code === 'REQUEST_MODEL_MISMATCH');
+        }
+        // The frame's maxTokens is the cap the client (and the proxy's credit check) agreed to.
+        if (v.maxTokens !== undefined && v.maxTokens > f.maxTokens) return this.error('REQUEST_MAX_TOKENS', `max tokens ${v.maxTokens} exceed the frame's maxTokens ${f.maxTokens}`, false);
+        if (v.maxTokens === undefined && f.maxTokens < contextLength) v.body.max_tokens = f.maxTokens;
+        if (this.cancelled) return this.error('BACKEND_ABORTED', 'request cancelled', false);
+
+        let result;
+        try {
+            result = await forwardToBackend({
+                backendUrl: this.runner.backendUrl,
+                endpoint: f.endpoint,
+                body: v.body,
+                signal: this.abort.signal,
+                onChunk: f.stream ? (data) => this.streamEvent(data) : undefined,
+                // Attack 11: what we sign never exceeds maxTokens, the context, or the text we actually relayed.
+                bounds: { maxTokens: f.maxTokens, contextLength: model.contextLength },
+            });
+            if (result.claimed) this.runner.log('usage_clamped', { proxy: this.link.raw, id: f.id, claimed: usageLog(result.claimed), signed: usageLog(result.usage) });
+        } catch (e) {
+            if (e instanceof ForwardError) {
+                // forward.ts: a cancelled or broken stream carries the usage the backend reported, if any; that
+                // usage is complete (it is the last event), so it is billed. None, after the stream started: a partial
+                // receipt bills the prompt and the tokens already streamed (partial.ts). Nothing streamed: no charge.
+                const early = e.code === 'BACKEND_ABORTED' || e.code === 'BACKEND_STREAM_BROKEN';
+                if (early && e.usage) return this.finish(e.usage, model, offer.coefficient);
+                if (early && this.started && f.stream) return this.finish(partialUsage(f.endpoint, v.body, this.meter, { maxTokens: f.maxTokens, contextLength: model.contextLength }), model, offer.coefficient, true);
+                return this.error(e.code, this.backendMessage(e), e.code === 'BACKEND_UNREACHABLE' && !this.started);
+            }
+            if (e instanceof WireError || e instanceof HpkeError) {
+                this.abort.abort();
+                return this.error('BACKEND_BAD_RESPONSE', 'a response event does not fit in one chunk', false);
+            }
+            throw e;
+        }
+        if (!f.stream) {
+            this.begin('application/json');
+            const pieces = splitUtf8(JSON.stringify(result.json));
+            for (let i = 0; i < pieces.length; i++) await this.chunk(pieces[i], i === pieces.length - 1);
+        }
+        return this.finish(result.usage, model, offer.coefficient);
+    }
+
+    private async streamEvent(data: string): Promise<void> {
+        this.begin('text/event-stream');
+        this.meter.observe(data);
+        await this.chunk(data, false);
+    }
+
+    private begin(contentType: string): void {
+        if (this.started) return;
+        this.started = true;
+        const start = { id: this.f.id, status: 200, headers: { 'content-type': contentType } };
+        if (this.secret) {
+            // A fresh salt per response, and the key binds this status and these headers (spec/wire.md).
+            const sealed = sealStartFrame(this.secret, start, this.link.version);
+            this.sealer = sealed.sealer;
+            this.link.sendOn(this.ws, sealed.frame);
+        } else this.link.sendOn(this.ws, { type: 'response_start', v: this.link.version, ...start });
+    }
+
+    private async chunk(data: string, final: boolean): Promise<void> {
+        const v = this.link.version;
+        const frame: Frame = this.sealer
+            ? sealChunkFrame(this.sealer, this.f.id, data, final, v)
+            : { type: 'response_chunk', v, id: this.f.id, seq: this.seq, data, ...(final ? { final: true } : {}) };
+        this.seq++;
+        await this.link.sendFlow(this.ws, frame);
+    }
+
+    /** Seals the final chunk if needed, meters, signs and sends response_end. */
+    private async finish(usage: TokenUsage, model: Model, coefficient: bigint, partial = false): Promise<void> {
+        this.begin(this.f.stream ? 'text/event-stream' : 'application/json');
+        if (this.sealer && !this.sealer.finished) await this.chunk('', true);
+        let m;
+        try {
+            m = meterAndSign({
+                requestId: this.f.id,
+                modelId: modelId(this.f.model),
+                usage,
+                prices: model,
+                coefficient,
+                workerKeys: this.runner.keys,
+                now: () => this.runner.clock.now() / 1000,
+            });
+        } catch (e) {
+            return this.error(e instanceof CocoonError ? e.code : 'WORKER_INTERNAL', `cannot meter the response: ${(e as Error).message}`, false);
+        }
+        this.link.sendOn(this.ws, { type: 'response_end', v: this.link.version, id: this.f.id, usage, cost: m.cost, receipt: m.receipt, ...(partial ? { partial: true as const } : {}) });
+        this.counters.requestServed();
+        this.runner.log('request_served', {
+            proxy: this.link.raw,
+            id: this.f.id,
+            model: this.f.model,
+            cost: m.cost.toString(),
+            tokens: (usage.prompt + usage.cached + usage.completion + usage.reasoning).toString(),
+            ...(this.cancelled ? { cancelled: true } : {}),
+            ...(this.detached ? { detached: true } : {}),
+            ...(partial ? { partial: true } : {}),
+        });
+    }
+
+    private error(code: string, message: string, retryable: boolean): void {
+        this.counters.requestFailed();
+        this.runner.log('request_failed', { proxy: this.link.raw, id: this.f.id, code, ...(this.detached ? { detached: true } : {}) });
+        this.link.sendOn(this.ws, { type: 'response_error', v: this.link.version, id: this.f.id, code, message: message.slice(0, 1024), retryable });
+    }
+
+    private backendMessage(e: ForwardError): string {
+        if (e.code !== 'BACKEND_ERROR') return this.secret ? `backend failed (${e.code})` : e.message;
+        const inner = e.body?.error;
+        if (this.secret) return `backend answered HTTP ${e.status ?? '?'}${inner?.code ? ` (${inner.code})` : ''}`;
+        return `backend answered HTTP ${e.status ?? '?'}${inner?.message ? `: ${inner.message}` : ''}`;
+    }
+}
+
+function usageLog(u: TokenUsage): Record<string, string> {
+    return { prompt: u.prompt.toString(), cached: u.cached.toString(), completion: u.completion.toString(), reasoning: u.reasoning.toString() };
+}
