@@ -6,7 +6,7 @@ import { CocoonError } from './core/errors';
 import type { CommandIo } from './core/tee/cli';
 import { ClientConfigFile, ClientConfigSchema, commonOf, loadConfigFile, Loaded, ProxyConfigFile, ProxyConfigSchema, teeOf, WorkerConfigFile, WorkerConfigSchema } from './config';
 import { ProxyAgent } from './proxy/agent';
-import { WorkerAgent } from './worker/agent';
+import { WorkerAgent } from './worker/runner';
 import { CocoonClient } from './client/sdk';
 import { OpenAIServer } from './client/server';
 

@@ -23,7 +23,7 @@ import { performance } from 'perf_hooks';
 import { toNano } from '@ton/core';
 import { AgentNetwork, seed, startAgentNetwork } from '../tests/helpers/agent-network';
 import { ProxyAgent } from '../agents/proxy/agent';
-import { WorkerAgent } from '../agents/worker/agent';
+import { WorkerAgent } from '../agents/worker/runner';
 import { CocoonClient } from '../agents/client/sdk';
 import { OpenAIServer } from '../agents/client/server';
 import { ReferenceBackend, TEST_MODEL } from '../agents/backend/reference';

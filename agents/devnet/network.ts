@@ -31,7 +31,7 @@ import { ClientConfigSchema, loadConfigFile, ProxyConfigSchema, WorkerConfigSche
 import { AgentLog, clientFromConfig, command, jsonLog, proxyFromConfig, untilInterrupted, UsageError, workerFromConfig } from '../run';
 import { OpenAIServer } from '../client/server';
 import type { ProxyAgent } from '../proxy/agent';
-import type { WorkerAgent } from '../worker/agent';
+import type { WorkerAgent } from '../worker/runner';
 import type { CocoonClient } from '../client/sdk';
 
 /** The devnet's test model prices: 100 / 10 / 300 / 300 TON per 1M tokens (a newcomer sees non-zero costs). */

@@ -9,7 +9,7 @@ import { TokenUsage } from '../core/pricing';
 import { Frame, MAX_CHUNK_BYTES, openRequestFrame, RequestFrame, sealChunkFrame, sealStartFrame, WireError } from '../core/wire';
 import type { Model } from '../../wrappers/Root';
 import { modelId } from '../../wrappers/payloads';
-import type { WorkerLog, WorkerModelOffer } from './agent';
+import type { WorkerLog, WorkerModelOffer } from './runner';
 import { ForwardError, forwardToBackend, meterAndSign, WorkerKeys } from './forward';
 import { validateOpenAIRequest, WorkerRequestError } from './openai-request';
 import { partialUsage, StreamMeter } from './partial';

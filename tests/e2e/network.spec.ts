@@ -13,7 +13,7 @@ import { join } from 'path';
 import { WebSocket } from 'ws';
 import { AgentNetwork, seed, startAgentNetwork } from '../helpers/agent-network';
 import { ProxyAgent } from '../../agents/proxy/agent';
-import { WorkerAgent } from '../../agents/worker/agent';
+import { WorkerAgent } from '../../agents/worker/runner';
 import { CocoonClient } from '../../agents/client/sdk';
 import { OpenAIServer } from '../../agents/client/server';
 import { ReferenceBackend, TEST_MODEL } from '../../agents/backend/reference';

@@ -7,7 +7,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { AgentNetwork, seed, startAgentNetwork } from './agent-network';
 import { ProxyAgent } from '../../agents/proxy/agent';
-import { WorkerAgent } from '../../agents/worker/agent';
+import { WorkerAgent } from '../../agents/worker/runner';
 import { CocoonClient } from '../../agents/client/sdk';
 import { ReferenceBackend, TEST_MODEL } from '../../agents/backend/reference';
 import { freePort } from '../../agents/core/net';

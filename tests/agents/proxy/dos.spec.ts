@@ -16,7 +16,7 @@ import { connectRaTls, KeyIdentity, PeerVerifier, RaTlsConnection } from '../../
 import { encodeFrame, Frame, MAX_CHUNK_BYTES } from '../../../agents/core/wire';
 import { ProxyAgent, ProxyUrls } from '../../../agents/proxy/agent';
 import { ProxyLimits } from '../../../agents/proxy/guard';
-import { WorkerAgent } from '../../../agents/worker/agent';
+import { WorkerAgent } from '../../../agents/worker/runner';
 import { AgentNetwork, seed, startAgentNetwork } from '../../helpers/agent-network';
 import { FrameLog, proxyPolicy, TestClient, TestWorker } from './peers';
 

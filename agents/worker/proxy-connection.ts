@@ -1,0 +1,463 @@
+// One proxy connection (spec/worker.md, "Connection state machine"): stake the WorkerChannel, connect over RA-TLS,
+// hello, serve frames, reconnect with backoff. A ProxyConnection sees the worker only through ConnectionRunner;
+// the runner admits its requests (capacity) and verifies its payouts.
+import { Address } from '@ton/core';
+import type { RawData, WebSocket } from 'ws';
+import { ChainWallet, Clock, hex256, RootConfig, TonChain } from '../core/chain';
+import { CocoonError } from '../core/errors';
+import { HELLO_AUTH_TTL_S, workerHelloPayload } from '../core/worker-hello';
+import { AttestationError } from '../core/tee/types';
+import { connectRaTls, PeerVerifier, RaTlsIdentity } from '../core/transport';
+import { encodeFrame, Frame, MAX_FRAME_BYTES, MIN_PROTOCOL_VERSION, parseFrame, PayoutFrame, PROTOCOL_VERSION, RequestFrame, WireError } from '../core/wire';
+import type { ProxyInfo } from '../../wrappers/Root';
+import { WorkerActive, WorkerChannelWrapper, WorkerClosed, WorkerUnbonding } from '../../wrappers/WorkerChannel';
+import { toUint256 } from '../../wrappers/payloads';
+import type { ResolvedConfig, WorkerLog } from './runner';
+import { WorkerLinkError } from './errors';
+import type { RequestPeer, RunningRequest } from './running-request';
+import { ExcludeReason, LinkCounters, LinkState, LinkStats, RequestCounters } from './stats';
+
+const AGENT_NAME = 'cocoon-ts-worker/0.1';
+/** Above this many bytes queued on a WebSocket, streaming waits for the socket to drain. */
+const HIGH_WATER = 1 << 20;
+
+/** The resolved settings a connection uses (timeouts, backoff, stake). */
+export type ConnectionSettings = Pick<
+    ResolvedConfig,
+    'stake' | 'baseMs' | 'maxMs' | 'stableMs' | 'connectTimeoutMs' | 'helloTimeoutMs' | 'activationTimeoutMs' | 'keepaliveMs'
+>;
+
+/** What a proxy connection needs from the worker (WorkerAgent implements it). */
+export interface ConnectionRunner {
+    readonly chain: TonChain;
+    /** The worker's wallet: owns and stakes the WorkerChannel, signs the channel binding in hello. */
+    readonly wallet: ChainWallet;
+    readonly clock: Clock;
+    readonly log: WorkerLog;
+    /** Our RA-TLS identity, and the verifier of the proxies' attestations. */
+    readonly identity: RaTlsIdentity;
+    readonly verifier: PeerVerifier;
+    /** The worker's Ed25519 public key: its RA-TLS certificate key and receipt key. */
+    readonly publicKey: Buffer;
+    /** Concurrent requests across all proxies, announced in hello. */
+    readonly capacity: number;
+    /** False once stop() began: the reconnect loop ends. */
+    readonly running: boolean;
+    /** The models announced in hello, in config order. */
+    helloModels(): { name: string; coefficient: bigint }[];
+    /** The connection changed state (the runner emits `state`). */
+    onLinkState(proxy: string, state: LinkState): void;
+    /** A request frame arrived: admit it (capacity) and run it. */
+    onRequest(conn: ProxyConnection, ws: WebSocket, f: RequestFrame): void;
+    /** A payout frame arrived: verify, persist, maybe claim. */
+    onPayout(conn: ProxyConnection, ws: WebSocket, f: PayoutFrame): void;
+}
+
+export class ProxyConnection implements RequestPeer {
+    readonly raw: string;
+    state: LinkState = 'idle';
+    excluded: ExcludeReason | null = null;
+    info: ProxyInfo | null;
+    channel: Address | null = null;
+    /** The proxy's attested image (from the last connection, or from a refused attestation). */
+    imageHash: string | null = null;
+    version = PROTOCOL_VERSION;
+    /** Requests of this proxy in flight (the runner admits and removes them). */
+    readonly requests = new Map<string, RunningRequest>();
+    private ws: WebSocket | null = null;
+    private attempts = 0;
+    private readonly counters = new LinkCounters();
+    private wakeFn: (() => void) | null = null;
+    private loop?: Promise<void>;
+    private stopping = false;
+
+    constructor(
+        private readonly runner: ConnectionRunner,
+        private readonly settings: ConnectionSettings,
+        private readonly requestCounters: RequestCounters,
+        readonly proxy: Address,
+        info: ProxyInfo | null,
+    ) {
+        this.raw = proxy.toRawString();
+        this.info = info;
+        if (!info) this.excluded = 'unlisted';
+    }
+
+    start(): void {
+        this.loop = this.run();
+    }
+
+    async stop(): Promise<void> {
+        this.stopping = true;
+        this.disconnect(1001, 'worker stopping');
+        this.wake();
+        await this.loop;
+    }
+
+    stats(): LinkStats {
+        return this.counters.snapshot({
+            proxy: this.raw,
+            channel: this.channel ? this.channel.toRawString() : null,
+            state: this.state,
+            excluded: this.excluded,
+            imageHash: this.imageHash,
+            inFlight: this.requests.size,
+        });
+    }
+
+    /** Root changed: re-check the listing, the registration and the proxy's image. */
+    update(info: ProxyInfo | null, root: RootConfig): void {
+        if (!info) return this.exclude('unlisted', new WorkerLinkError('PROXY_NOT_LISTED', 'the proxy is no longer listed in Root'));
+        const moved = this.info !== null && (this.info.workerEndpoint !== info.workerEndpoint || this.info.enclaveKey !== info.enclaveKey);
+        this.info = info;
+        if (this.imageHash && !root.proxyImages.has(this.imageHash))
+            return this.exclude('image_removed', new WorkerLinkError('PROXY_IMAGE_REMOVED', `proxy image ${this.imageHash} left Root's allowlist`));
+        if (this.excluded === 'unlisted' || this.excluded === 'image_removed') {
+            this.runner.log('proxy_readmitted', { proxy: this.raw, was: this.excluded });
+            this.excluded = null;
+            this.attempts = 0;
+            this.wake();
+        }
+        if (moved) {
+            this.channel = null; // the key may have changed: derive the channel again
+            this.disconnect(1000, 'proxy registration changed');
+        }
+    }
+
+    private exclude(reason: ExcludeReason, err: CocoonError): void {
+        if (this.excluded === reason) return;
+        this.excluded = reason;
+        this.record(err);
+        this.disconnect(1000, err.code);
+        this.wake();
+    }
+
+    private record(e: unknown): void {
+        const code = e instanceof CocoonError ? e.code : 'WORKER_INTERNAL';
+        const message = e instanceof Error ? e.message : String(e);
+        this.counters.errored(code, message);
+        this.runner.log('link_error', { proxy: this.raw, code, message });
+    }
+
+    private setState(s: LinkState): void {
+        if (this.state === s) return;
+        this.state = s;
+        this.runner.log('link_state', { proxy: this.raw, state: s, ...(this.excluded ? { excluded: this.excluded } : {}) });
+        this.runner.onLinkState(this.raw, s);
+    }
+
+    private wake(): void {
+        const w = this.wakeFn;
+        this.wakeFn = null;
+        w?.();
+    }
+
+    /** Sleeps `ms` (or until woken, e.g. by stop() or a Root change); ms = null waits for a wake only. */
+    private sleep(ms: number | null): Promise<void> {
+        return new Promise((resolve) => {
+            const timer = ms === null ? undefined : setTimeout(() => done(), ms);
+            const done = () => {
+                clearTimeout(timer);
+                if (this.wakeFn === done) this.wakeFn = null;
+                resolve();
+            };
+            this.wakeFn = done;
+        });
+    }
+
+    private async run(): Promise<void> {
+        while (!this.stopping && this.runner.running) {
+            if (this.excluded || !this.info) {
+                this.setState('excluded');
+                await this.sleep(null);
+                continue;
+            }
+            try {
+                await this.ensureChannel();
+                if (!this.stopping && !this.excluded) await this.session();
+            } catch (e) {
+                this.onFailure(e);
+            }
+            if (this.stopping || this.excluded) continue;
+            const delay = this.backoffMs(this.attempts++);
+            this.setState('backoff');
+            await this.sleep(delay);
+        }
+        this.setState('stopped');
+    }
+
+    /** Full-jitter exponential backoff: uniform in [0, min(maxMs, baseMs · 2^attempt)). */
+    private backoffMs(attempt: number): number {
+        const cap = Math.min(this.settings.maxMs, this.settings.baseMs * 2 ** Math.min(attempt, 30));
+        return Math.floor(Math.random() * cap);
+    }
+
+    private onFailure(e: unknown): void {
+        if (e instanceof AttestationError && e.code === 'IMAGE_NOT_ALLOWED') {
+            // Stay away while the image is off the allowlist; a Root change that re-adds it wakes us.
+            const h = e.details?.imageHash;
+            if (typeof h === 'string') this.imageHash = h;
+            return this.exclude('image_removed', new WorkerLinkError('PROXY_IMAGE_REMOVED', e.message, { imageHash: h }));
+        }
+        if (e instanceof WorkerLinkError && e.code === 'CHANNEL_UNUSABLE') return this.exclude('channel_unusable', e);
+        this.record(e);
+    }
+
+    /** Derives our WorkerChannel with this proxy and stakes it until active. */
+    private async ensureChannel(): Promise<void> {
+        const info = this.info!;
+        const chain = this.runner.chain;
+        const ps = await chain.getProxyState(this.proxy);
+        if (!ps || !ps.terms) throw new WorkerLinkError('PROXY_NOT_LISTED', 'the Proxy contract is not deployed or not registered (no terms)');
+        const wrapper = await WorkerChannelWrapper.create({ proxy: this.proxy, worker: this.runner.wallet.address, proxyKey: info.enclaveKey, root: ps.root, terms: ps.terms });
+        this.channel = wrapper.address;
+        let st = await chain.getWorkerChannelState(wrapper.address);
+        // Active with at least the minimum stake serves; a slashed channel (Suspended, state 4: stake below the minimum)
+        // is topped up first, which makes it Active again (spec/contracts.md, WorkerChannel); the proxy admits only
+        // Active channels with stake ≥ minStake (spec/proxy.md, "Worker channel re-check").
+        const usable = (s: typeof st) => s !== null && s.state === WorkerActive && s.stake >= s.minStake;
+        if (usable(st)) return;
+        if (st && (st.state === WorkerUnbonding || st.state === WorkerClosed)) throw new WorkerLinkError('CHANNEL_UNUSABLE', `WorkerChannel ${wrapper.address.toString()} is ${st.state === WorkerUnbonding ? 'unbonding' : 'closed'}`);
+        this.setState('staking');
+        const min = ps.terms.minWorkerStake;
+        const target = this.settings.stake !== undefined && this.settings.stake > min ? this.settings.stake : min;
+        const amount = target - (st?.stake ?? 0n);
+        this.runner.log('stake_sent', { proxy: this.raw, channel: wrapper.address.toRawString(), amount: amount.toString() });
+        await chain.open(wrapper).sendStake(this.runner.wallet.sender(), amount > 0n ? amount : min);
+        const deadline = this.runner.clock.now() + this.settings.activationTimeoutMs;
+        for (;;) {
+            st = await chain.getWorkerChannelState(wrapper.address);
+            if (usable(st)) break;
+            if (this.stopping) return;
+            if (this.runner.clock.now() >= deadline)
+                throw new WorkerLinkError('STAKE_FAILED', `WorkerChannel ${wrapper.address.toString()} is not active after staking`, { state: st?.state.toString() ?? null });
+            await this.runner.clock.sleep(500);
+        }
+        this.runner.log('channel_active', { proxy: this.raw, channel: wrapper.address.toRawString(), stake: st!.stake.toString() });
+    }
+
+    /** One connection: RA-TLS, key check, hello, then serve until it closes. */
+    private async session(): Promise<void> {
+        const info = this.info!;
+        const runner = this.runner;
+        this.setState('connecting');
+        const conn = await connectRaTls(info.workerEndpoint, runner.identity, runner.verifier, {
+            timeoutMs: this.settings.connectTimeoutMs,
+            clock: () => new Date(runner.clock.now()),
+            ws: { maxPayload: MAX_FRAME_BYTES },
+        });
+        const ws = conn.ws;
+        this.imageHash = conn.peer.imageHash;
+        if (this.stopping || this.excluded) {
+            ws.terminate();
+            return;
+        }
+        // Root says which key this proxy's enclave holds; an attested proxy with another key is not that proxy.
+        if (toUint256(conn.peer.cert.publicKey) !== info.enclaveKey) {
+            ws.terminate();
+            throw new WorkerLinkError('PROXY_KEY_MISMATCH', `proxy ${this.raw} presented key ${conn.peer.cert.publicKey.toString('hex')}, Root lists ${hex256(info.enclaveKey)}`, {
+                presented: conn.peer.cert.publicKey.toString('hex'),
+                listed: hex256(info.enclaveKey),
+            });
+        }
+        this.ws = ws;
+        const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+        ws.on('error', (e) => runner.log('ws_error', { proxy: this.raw, message: e.message }));
+        try {
+            await this.hello(ws, closed);
+        } catch (e) {
+            ws.terminate();
+            this.ws = null;
+            throw e;
+        }
+        const readyAt = runner.clock.now();
+        this.counters.connected(readyAt);
+        this.setState('ready');
+        const keepalive = this.keepalive(ws);
+        const { code, reason } = await closed;
+        clearInterval(keepalive);
+        if (this.ws === ws) this.ws = null;
+        for (const r of this.requests.values()) if (r.ws === ws) r.detach();
+        if (runner.clock.now() - readyAt >= this.settings.stableMs) this.attempts = 0;
+        if (!this.stopping) this.record(new WorkerLinkError('CONNECTION_LOST', `connection closed (${code}${reason ? ` ${reason}` : ''})`, { code, reason }));
+    }
+
+    /** Sends hello and waits for hello_ok (or an error frame, a close, the deadline). */
+    private hello(ws: WebSocket, closed: Promise<{ code: number; reason: string }>): Promise<void> {
+        const runner = this.runner;
+        // The channel owner (our wallet) binds the channel to our attested key for this proxy (attack 18).
+        const expiresAt = Math.floor(runner.clock.now() / 1000) + HELLO_AUTH_TTL_S;
+        const signature = runner.wallet.signPayload(workerHelloPayload(this.channel!, this.proxy, runner.publicKey, expiresAt)).toString('hex');
+        const hello: Frame = {
+            type: 'hello',
+            v: PROTOCOL_VERSION,
+            minV: MIN_PROTOCOL_VERSION,
+            role: 'worker',
+            channel: this.channel!.toString(),
+            models: runner.helloModels(),
+            capacity: runner.capacity,
+            agent: AGENT_NAME,
+            auth: { expiresAt, signature },
+        };
+        return new Promise<void>((resolve, reject) => {
+            let refusal: WorkerLinkError | null = null;
+            const timer = setTimeout(() => finish(new WorkerLinkError('PROXY_HELLO_TIMEOUT', `no hello_ok within ${this.settings.helloTimeoutMs} ms`)), this.settings.helloTimeoutMs);
+            const finish = (e?: Error) => {
+                clearTimeout(timer);
+                ws.off('message', onMessage);
+                if (e) reject(e);
+                else resolve();
+            };
+            const onMessage = (data: RawData, isBinary: boolean) => {
+                let f: Frame;
+                try {
+                    if (isBinary) throw new WireError('WIRE_MALFORMED', 'binary message');
+                    f = parseFrame(rawText(data), 'proxy_to_worker');
+                } catch (e) {
+                    return finish(new WorkerLinkError('PROXY_PROTOCOL', `bad frame before hello_ok: ${(e as Error).message}`, { code: (e as CocoonError).code }));
+                }
+                if (f.type === 'error') {
+                    refusal = new WorkerLinkError('PROXY_REFUSED', `proxy refused hello: ${f.code}: ${f.message}`, { code: f.code });
+                    if (f.fatal) return finish(refusal);
+                    return;
+                }
+                if (f.type !== 'hello_ok') return finish(new WorkerLinkError('PROXY_PROTOCOL', `expected hello_ok, got ${f.type}`));
+                let proxy: Address;
+                try {
+                    proxy = Address.parse(f.proxy);
+                } catch {
+                    return finish(new WorkerLinkError('PROXY_PROTOCOL', 'hello_ok names no address'));
+                }
+                if (!proxy.equals(this.proxy)) return finish(new WorkerLinkError('PROXY_PROTOCOL', `hello_ok names proxy ${f.proxy}, we dialled ${this.proxy.toString()}`));
+                if (f.v < MIN_PROTOCOL_VERSION || f.v > PROTOCOL_VERSION) return finish(new WorkerLinkError('PROXY_PROTOCOL', `hello_ok negotiated unsupported version ${f.v}`));
+                this.version = f.v;
+                // Attach the serving handler now, synchronously: ws emits the frames of one read back to back, and
+                // the proxy sends its latest payout right behind hello_ok.
+                ws.on('message', (data, bin) => this.onMessage(ws, data, bin));
+                finish();
+            };
+            ws.on('message', onMessage);
+            void closed.then(({ code, reason }) => finish(refusal ?? new WorkerLinkError('CONNECTION_LOST', `closed before hello_ok (${code}${reason ? ` ${reason}` : ''})`, { code, reason })));
+            this.sendOn(ws, hello);
+        });
+    }
+
+    private keepalive(ws: WebSocket): NodeJS.Timeout | undefined {
+        const every = this.settings.keepaliveMs;
+        if (every <= 0) return undefined;
+        let alive = true;
+        ws.on('pong', () => (alive = true));
+        const t = setInterval(() => {
+            if (!alive) {
+                this.runner.log('keepalive_timeout', { proxy: this.raw });
+                ws.terminate();
+                return;
+            }
+            alive = false;
+            ws.ping();
+        }, every);
+        t.unref();
+        return t;
+    }
+
+    private onMessage(ws: WebSocket, data: RawData, isBinary: boolean): void {
+        let f: Frame;
+        try {
+            if (isBinary) throw new WireError('WIRE_MALFORMED', 'binary messages are not frames');
+            f = parseFrame(rawText(data), 'proxy_to_worker', { version: this.version });
+        } catch (e) {
+            const err = e instanceof WireError ? e : new WireError('WIRE_MALFORMED', String(e));
+            return this.onBadFrame(ws, err, isBinary ? undefined : rawText(data));
+        }
+        switch (f.type) {
+            case 'request':
+                return this.runner.onRequest(this, ws, f);
+            case 'cancel': {
+                const r = this.requests.get(f.id);
+                if (r && r.ws === ws) r.cancel();
+                else this.runner.log('cancel_unknown', { proxy: this.raw, id: f.id });
+                return;
+            }
+            case 'payout':
+                return this.runner.onPayout(this, ws, f);
+            case 'ping':
+                this.sendOn(ws, { type: 'pong', v: this.version, nonce: f.nonce });
+                return;
+            case 'pong':
+                return;
+            case 'error':
+                this.runner.log('proxy_error', { proxy: this.raw, code: f.code, message: f.message, fatal: f.fatal, ...(f.id ? { id: f.id } : {}) });
+                if (f.fatal) ws.close(1000, 'peer reported a fatal error');
+                return;
+            default:
+                this.runner.log('frame_unexpected', { proxy: this.raw, type: f.type });
+        }
+    }
+
+    /**
+     * A frame that does not parse: a bad field of a request with a readable id fails that request only; anything
+     * else (malformed, oversized, wrong direction or version) is a fatal `error` and the connection closes.
+     */
+    private onBadFrame(ws: WebSocket, e: WireError, text: string | undefined): void {
+        const id = text === undefined ? undefined : requestIdOf(text);
+        this.runner.log('frame_refused', { proxy: this.raw, code: e.code, message: e.message, ...(id ? { id } : {}) });
+        if (e.code === 'WIRE_BAD_FIELD' && id && !this.requests.has(id)) {
+            this.requestCounters.requestFailed();
+            this.sendOn(ws, { type: 'response_error', v: this.version, id, code: e.code, message: e.message.slice(0, 1024), retryable: false });
+            return;
+        }
+        const fatal = e.code !== 'WIRE_BAD_FIELD';
+        this.sendOn(ws, { type: 'error', v: this.version, code: e.code, message: e.message.slice(0, 1024), fatal });
+        if (fatal) ws.close(1002, e.code);
+    }
+
+    /** Sends a frame on `ws` if it is still open; false if the frame was dropped. */
+    sendOn(ws: WebSocket, f: Frame): boolean {
+        if (ws.readyState !== ws.OPEN) return false;
+        let text: string;
+        try {
+            text = encodeFrame(f, 'worker_to_proxy');
+        } catch (e) {
+            this.runner.log('frame_encode_failed', { proxy: this.raw, type: f.type, code: (e as CocoonError).code, message: (e as Error).message });
+            return false;
+        }
+        ws.send(text);
+        return true;
+    }
+
+    /** Like sendOn, but waits for the socket to drain first when much is queued (streaming backpressure). */
+    async sendFlow(ws: WebSocket, f: Frame): Promise<boolean> {
+        if (ws.readyState === ws.OPEN && ws.bufferedAmount > HIGH_WATER) {
+            await new Promise<void>((resolve) => {
+                const check = () => (ws.readyState !== ws.OPEN || ws.bufferedAmount <= HIGH_WATER ? resolve() : setTimeout(check, 10));
+                check();
+            });
+        }
+        return this.sendOn(ws, f);
+    }
+
+    private disconnect(code: number, reason: string): void {
+        const ws = this.ws;
+        this.ws = null;
+        if (ws) ws.close(code, reason.slice(0, 120));
+        for (const r of this.requests.values()) r.detach();
+    }
+}
+
+function rawText(data: RawData): string {
+    if (typeof data === 'string') return data;
+    if (Buffer.isBuffer(data)) return data.toString('utf8');
+    if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+    return Buffer.from(data as ArrayBuffer).toString('utf8');
+}
+
+/** The id of a request frame that failed to parse, if its id itself is well-formed. */
+function requestIdOf(text: string): string | undefined {
+    try {
+        const o = JSON.parse(text) as { type?: unknown; id?: unknown };
+        if (o && o.type === 'request' && typeof o.id === 'string' && /^[0-9a-f]{32}$/.test(o.id)) return o.id;
+    } catch {
+        /* not JSON */
+    }
+    return undefined;
+}

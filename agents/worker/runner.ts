@@ -1,0 +1,471 @@
+// The worker's runner (design §3, spec/worker.md): dials every proxy it serves over RA-TLS, announces its models,
+// coefficient and capacity, runs each request against its OpenAI-compatible backend, meters it from the backend's
+// `usage`, signs a receipt, and claims the payouts the proxies sign for it.
+//
+// Pieces, after the role split of Cocoon's runners:
+//   WorkerAgent      runner.ts: lifecycle: config, keys, Root polling, request admission, payouts
+//   ProxyConnection  proxy-connection.ts: one proxy: stake the WorkerChannel, connect, hello, serve frames,
+//                    reconnect with backoff
+//   RunningRequest   running-request.ts: one request's state machine: open/validate → backend → start/chunks →
+//                    end | error
+//   WorkerCounters   stats.ts: counters and the stats snapshot
+import { EventEmitter } from 'events';
+import { createHash } from 'crypto';
+import { Address } from '@ton/core';
+import { keyPairFromSeed } from '@ton/crypto';
+import type { WebSocket } from 'ws';
+import { ChainWallet, Clock, hex256, RootConfig, systemClock, TonChain } from '../core/chain';
+import { CocoonError } from '../core/errors';
+import { deriveHpkeKeyPair, HpkeKeyPair, ReplayCache } from '../core/hpke';
+import { QuoteProvider, VerifyPolicy } from '../core/tee/types';
+import { ed25519KeyPairFromSeed, PeerVerifier, RaTlsIdentity } from '../core/transport';
+import { MAX_MODELS, MAX_WORKER_CAPACITY, PayoutFrame, RequestFrame } from '../core/wire';
+import type { Model } from '../../wrappers/Root';
+import { modelId } from '../../wrappers/payloads';
+import { PayoutError, WorkerConfigError, WorkerLinkError } from './errors';
+import { WorkerKeys } from './forward';
+import { ClaimResult, PayoutBook } from './payouts';
+import { ConnectionRunner, ProxyConnection } from './proxy-connection';
+import { RequestRunner, RunningRequest } from './running-request';
+import { LinkState, WorkerCounters, WorkerStats } from './stats';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Config
+
+export interface WorkerModelOffer {
+    /** Root's canonical model name. */
+    name: string;
+    /** Price coefficient (1000 = 1.0× Root's prices), 0..2^32 − 1. */
+    coefficient: bigint;
+}
+
+export type WorkerLog = (event: string, fields: Record<string, unknown>) => void;
+
+export interface WorkerAgentOptions {
+    chain: TonChain;
+    /** The worker's wallet: stakes, receives payouts, pays claim gas. */
+    wallet: ChainWallet;
+    /** 32-byte Ed25519 seed: the RA-TLS key = the receipt key. */
+    seed: Buffer;
+    /** ≥ 32-byte seed of the HPKE key; default SHA-256("cocoon-ts/worker/hpke-seed/v1" ‖ seed). */
+    hpkeSeed?: Buffer;
+    tee: QuoteProvider;
+    /** Quote policy for proxies (trusted roots, collateral, …); the image allowlist is Root's proxyImages. */
+    quotePolicy: Omit<VerifyPolicy, 'at'>;
+    models: WorkerModelOffer[];
+    /** OpenAI-compatible backend base URL without /v1 (http or https). */
+    backendUrl: string;
+    /** Concurrent requests across all proxies, 1..100000. */
+    capacity: number;
+    /** Proxies to serve; default every proxy listed in Root (following Root as it changes). */
+    proxies?: Address[];
+    /** Stake per WorkerChannel; default (and minimum) the proxy terms' minWorkerStake. */
+    stake?: bigint;
+    /** Claim automatically when `latest payout − paid ≥ payoutThreshold`; default 1 TON. */
+    payoutThreshold?: bigint;
+    /** JSON state file: the latest verified payout per channel. */
+    statePath: string;
+    reconnect?: {
+        /** First backoff cap; default 500 ms. */
+        baseMs?: number;
+        /** Largest backoff cap; default 30 000 ms. */
+        maxMs?: number;
+        /** A connection ready this long resets the backoff; default 10 000 ms. */
+        stableMs?: number;
+    };
+    /** Root polling period; default 5000 ms. */
+    rootPollMs?: number;
+    clock?: Clock;
+    log?: WorkerLog;
+    /** RA-TLS handshake + WebSocket open deadline; default 10 000 ms. */
+    connectTimeoutMs?: number;
+    /** hello → hello_ok deadline; default 10 000 ms. */
+    helloTimeoutMs?: number;
+    /** How long to wait for a staked channel to become active; default 60 000 ms. */
+    activationTimeoutMs?: number;
+    /** WebSocket ping period (a peer silent for two periods is dropped); default 15 000 ms, 0 = off. */
+    keepaliveMs?: number;
+    /** How long a claim waits for the channel's `paid` to move; default 60 000 ms. */
+    claimConfirmMs?: number;
+    /**
+     * Encapsulated keys of sealed requests remembered to refuse replays (HPKE_REPLAYED); default 65 536 (≈ 8 MB),
+     * 0 = no replay cache (a replay is then served under a fresh response key; spec/wire.md, "Router-blind mode").
+     */
+    replayCacheSize?: number;
+}
+
+const ONE_TON = 1_000_000_000n;
+const MAX_UINT32 = (1n << 32n) - 1n;
+const MODEL_NAME = /^[\x21-\x7e]{1,128}$/;
+
+export interface ResolvedConfig {
+    stake?: bigint;
+    payoutThreshold: bigint;
+    baseMs: number;
+    maxMs: number;
+    stableMs: number;
+    rootPollMs: number;
+    connectTimeoutMs: number;
+    helloTimeoutMs: number;
+    activationTimeoutMs: number;
+    keepaliveMs: number;
+    replayCacheSize: number;
+}
+
+const bad = (key: string, message: string) => new WorkerConfigError('WORKER_CONFIG_INVALID', `${key}: ${message}`, { key });
+
+function positiveMs(key: string, v: number | undefined, dflt: number, allowZero = false): number {
+    if (v === undefined) return dflt;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) throw bad(key, `expected a ${allowZero ? 'non-negative' : 'positive'} number of milliseconds`);
+    return v;
+}
+
+/** Checks everything that does not need the chain; names the offending key. */
+export function validateWorkerOptions(o: WorkerAgentOptions): ResolvedConfig {
+    if (!Buffer.isBuffer(o.seed) || o.seed.length !== 32) throw bad('seed', 'expected 32 bytes');
+    if (o.hpkeSeed !== undefined && (!Buffer.isBuffer(o.hpkeSeed) || o.hpkeSeed.length < 32)) throw bad('hpkeSeed', 'expected at least 32 bytes');
+    if (!Array.isArray(o.models) || o.models.length < 1 || o.models.length > MAX_MODELS) throw bad('models', `expected 1..${MAX_MODELS} models`);
+    const names = new Set<string>();
+    o.models.forEach((m, i) => {
+        if (typeof m?.name !== 'string' || !MODEL_NAME.test(m.name)) throw bad(`models[${i}].name`, 'expected 1..128 printable ASCII characters without spaces');
+        if (names.has(m.name)) throw bad(`models[${i}].name`, `duplicate model ${m.name}`);
+        names.add(m.name);
+        if (typeof m.coefficient !== 'bigint' || m.coefficient < 0n || m.coefficient > MAX_UINT32) throw bad(`models[${i}].coefficient`, 'expected a bigint in 0..2^32 − 1');
+    });
+    if (!Number.isInteger(o.capacity) || o.capacity < 1 || o.capacity > MAX_WORKER_CAPACITY) throw bad('capacity', `expected an integer in 1..${MAX_WORKER_CAPACITY}`);
+    let url: URL;
+    try {
+        url = new URL(o.backendUrl);
+    } catch {
+        throw bad('backendUrl', 'not a URL');
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw bad('backendUrl', `expected http(s), got ${url.protocol}`);
+    if (o.proxies !== undefined) {
+        if (!Array.isArray(o.proxies) || o.proxies.length === 0) throw bad('proxies', 'expected a non-empty list of addresses (omit it to serve every proxy in Root)');
+        o.proxies.forEach((p, i) => {
+            if (!Address.isAddress(p)) throw bad(`proxies[${i}]`, 'not an Address');
+        });
+    }
+    if (o.stake !== undefined && (typeof o.stake !== 'bigint' || o.stake <= 0n)) throw bad('stake', 'expected a positive bigint (nanoTON)');
+    if (o.payoutThreshold !== undefined && (typeof o.payoutThreshold !== 'bigint' || o.payoutThreshold < 0n)) throw bad('payoutThreshold', 'expected a non-negative bigint (nanoTON)');
+    if (typeof o.statePath !== 'string' || o.statePath.length === 0) throw bad('statePath', 'expected a file path');
+    const baseMs = positiveMs('reconnect.baseMs', o.reconnect?.baseMs, 500);
+    const maxMs = positiveMs('reconnect.maxMs', o.reconnect?.maxMs, 30_000);
+    if (maxMs < baseMs) throw bad('reconnect.maxMs', 'must be at least reconnect.baseMs');
+    return {
+        stake: o.stake,
+        payoutThreshold: o.payoutThreshold ?? ONE_TON,
+        baseMs,
+        maxMs,
+        stableMs: positiveMs('reconnect.stableMs', o.reconnect?.stableMs, 10_000),
+        rootPollMs: positiveMs('rootPollMs', o.rootPollMs, 5000),
+        connectTimeoutMs: positiveMs('connectTimeoutMs', o.connectTimeoutMs, 10_000),
+        helloTimeoutMs: positiveMs('helloTimeoutMs', o.helloTimeoutMs, 10_000),
+        activationTimeoutMs: positiveMs('activationTimeoutMs', o.activationTimeoutMs, 60_000),
+        keepaliveMs: positiveMs('keepaliveMs', o.keepaliveMs, 15_000, true),
+        replayCacheSize: replayCacheSize(o.replayCacheSize),
+    };
+}
+
+function replayCacheSize(v: number | undefined): number {
+    if (v === undefined) return 1 << 16;
+    if (!Number.isInteger(v) || v < 0 || v > 1 << 24) throw bad('replayCacheSize', 'expected an integer in 0..16777216');
+    return v;
+}
+
+/** The default HPKE seed: domain-separated from the Ed25519 use of the same seed. */
+export function defaultHpkeSeed(seed: Buffer): Buffer {
+    return createHash('sha256').update('cocoon-ts/worker/hpke-seed/v1').update(seed).digest();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Events
+
+export interface WorkerAgentEvents {
+    /** A proxy link changed state. */
+    state: [proxy: string, state: LinkState];
+    /** A higher payout was verified and persisted. */
+    payout: [channel: string, amount: bigint];
+    /** A claim finished (ok or not). */
+    claim: [result: ClaimResult];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The agent
+
+export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements ConnectionRunner, RequestRunner {
+    readonly chain: TonChain;
+    readonly wallet: ChainWallet;
+    readonly clock: Clock;
+    readonly log: WorkerLog;
+    readonly capacity: number;
+    readonly backendUrl: string;
+    /** Offers by model name. */
+    readonly offers: ReadonlyMap<string, WorkerModelOffer>;
+    /** Receipt keys (the RA-TLS key): @ton/crypto layout, 64-byte secret key. */
+    readonly keys: WorkerKeys;
+    /** Resolved once start() validated the options. */
+    cfg!: ResolvedConfig;
+    hpke!: HpkeKeyPair;
+    identity!: RaTlsIdentity;
+    verifier!: PeerVerifier;
+    payouts!: PayoutBook;
+    /** Encapsulated keys of the sealed requests opened lately (replays are refused). */
+    replays!: ReplayCache;
+    private readonly links = new Map<string, ProxyConnection>();
+    private readonly tasks = new Set<Promise<void>>();
+    private pollTimer?: NodeJS.Timeout;
+    private polling?: Promise<void>;
+    private phase: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+    private readonly counters: WorkerCounters;
+
+    constructor(private readonly opts: WorkerAgentOptions) {
+        super();
+        this.chain = opts.chain;
+        this.wallet = opts.wallet;
+        this.clock = opts.clock ?? systemClock;
+        this.log = opts.log ?? (() => undefined);
+        this.capacity = opts.capacity;
+        this.counters = new WorkerCounters(opts.capacity);
+        this.backendUrl = opts.backendUrl;
+        this.offers = new Map((opts.models ?? []).map((m) => [m.name, m]));
+        const seed = Buffer.isBuffer(opts.seed) && opts.seed.length === 32 ? opts.seed : Buffer.alloc(32);
+        const kp = keyPairFromSeed(seed);
+        this.keys = { publicKey: kp.publicKey, secretKey: kp.secretKey };
+    }
+
+    /** The worker's Ed25519 public key: its RA-TLS certificate key and receipt key. */
+    get publicKey(): Buffer {
+        return this.keys.publicKey;
+    }
+
+    /** The X25519 HPKE public key bound into the RA-TLS claims (after start()). */
+    get hpkePublicKey(): Buffer {
+        return this.hpke.publicKey;
+    }
+
+    /**
+     * Validates the config (WorkerConfigError), reads Root, checks every model is registered, loads the payout
+     * state, creates the RA-TLS identity and starts one link per proxy. Resolves before the links are connected
+     * (a proxy may be down); watch stats() or the `state` event.
+     */
+    async start(): Promise<void> {
+        if (this.phase !== 'new') throw new WorkerConfigError('WORKER_CONFIG_INVALID', `start() called on a ${this.phase} worker`, { key: '(lifecycle)' });
+        this.phase = 'starting';
+        try {
+            this.cfg = validateWorkerOptions(this.opts);
+            this.replays = new ReplayCache(this.cfg.replayCacheSize);
+            const root = await this.chain.getRootConfig();
+            for (const m of this.opts.models) {
+                const model = root.models.get(hex256(modelId(m.name)));
+                if (!model || model.contextLength <= 0n)
+                    throw new WorkerConfigError('WORKER_MODEL_NOT_REGISTERED', `model ${m.name} is not registered in Root`, { model: m.name, key: 'models' });
+            }
+            this.payouts = new PayoutBook({
+                path: this.opts.statePath,
+                chain: this.chain,
+                wallet: this.wallet,
+                threshold: this.cfg.payoutThreshold,
+                globalId: await this.chain.getGlobalId(),
+                clock: this.clock,
+                log: this.log,
+                confirmMs: this.opts.claimConfirmMs,
+            });
+            this.payouts.load();
+            this.hpke = await deriveHpkeKeyPair(this.opts.hpkeSeed ?? defaultHpkeSeed(this.opts.seed));
+            this.identity = await RaTlsIdentity.create({
+                provider: this.opts.tee,
+                keys: await ed25519KeyPairFromSeed(this.opts.seed),
+                hpkePublicKey: this.hpke.publicKey,
+                clock: () => new Date(this.clock.now()),
+            });
+            this.identity.on('error', (e) => this.log('identity_rotation_failed', { message: e.message }));
+            this.identity.start();
+            // Proxy images come from the Root config TonChain fetched last: synchronous, no I/O in the handshake.
+            this.verifier = new PeerVerifier(
+                { quote: this.opts.quotePolicy, isImageAllowed: (h) => this.chain.cachedRootConfig?.proxyImages.has(h) ?? false },
+                { clock: () => new Date(this.clock.now()) },
+            );
+        } catch (e) {
+            this.phase = 'new';
+            this.identity?.stop();
+            throw e;
+        }
+        this.phase = 'running';
+        const root = this.chain.cachedRootConfig!;
+        const wanted = this.opts.proxies ?? [...root.proxies.keys()].map((r) => Address.parse(r));
+        for (const p of wanted) this.addLink(p, root);
+        this.log('worker_started', { proxies: wanted.length, models: this.opts.models.map((m) => m.name), capacity: this.capacity, key: this.publicKey.toString('hex') });
+        this.schedulePoll();
+    }
+
+    /** Closes every connection (in-flight requests are aborted), waits for running claims, stops timers. */
+    async stop(): Promise<void> {
+        if (this.phase !== 'running') return;
+        this.phase = 'stopping';
+        clearTimeout(this.pollTimer);
+        await this.polling;
+        await Promise.all([...this.links.values()].map((l) => l.stop()));
+        await Promise.allSettled([...this.tasks]);
+        await this.payouts.stop();
+        this.identity.stop();
+        this.phase = 'stopped';
+        this.log('worker_stopped', this.counters.totals());
+    }
+
+    /** Claims every stored payout above the channel's on-chain `paid`, regardless of the threshold. */
+    async claimNow(): Promise<ClaimResult[]> {
+        const results = await this.payouts.claimAll();
+        for (const r of results) this.emit('claim', r);
+        return results;
+    }
+
+    /**
+     * Resolves once every link that is not excluded is ready and at least one is (e.g. after start(), which does not
+     * wait for connections). Rejects with WORKER_NOT_READY after `timeoutMs`.
+     */
+    waitReady(timeoutMs = 30_000): Promise<void> {
+        const ready = () => {
+            const links = [...this.links.values()];
+            return links.some((l) => l.state === 'ready') && links.every((l) => l.state === 'ready' || l.excluded !== null);
+        };
+        return new Promise((resolve, reject) => {
+            const check = () => {
+                if (!ready()) return;
+                done();
+                resolve();
+            };
+            const timer = setTimeout(() => {
+                done();
+                reject(new WorkerLinkError('WORKER_NOT_READY', `not ready within ${timeoutMs} ms`, { proxies: this.stats().proxies }));
+            }, timeoutMs);
+            const done = () => {
+                clearTimeout(timer);
+                this.off('state', check);
+            };
+            this.on('state', check);
+            check();
+        });
+    }
+
+    /** Our WorkerChannel with `proxy` (once derived). */
+    channelOf(proxy: Address): Address | undefined {
+        return this.links.get(proxy.toRawString())?.channel ?? undefined;
+    }
+
+    stats(): WorkerStats {
+        return this.counters.snapshot([...this.links.values()].map((l) => l.stats()), this.payouts);
+    }
+
+    /** The models announced in hello, in config order. */
+    helloModels(): { name: string; coefficient: bigint }[] {
+        return this.opts.models.map((m) => ({ name: m.name, coefficient: m.coefficient }));
+    }
+
+    get running(): boolean {
+        return this.phase === 'running';
+    }
+
+    private addLink(proxy: Address, root: RootConfig): void {
+        const raw = proxy.toRawString();
+        if (this.links.has(raw)) return;
+        const link = new ProxyConnection(this, this.cfg, this.counters, proxy, root.proxies.get(raw) ?? null);
+        this.links.set(raw, link);
+        link.start();
+    }
+
+    private schedulePoll(): void {
+        if (this.phase !== 'running') return;
+        this.pollTimer = setTimeout(() => {
+            this.polling = this.pollRoot().finally(() => {
+                this.polling = undefined;
+                this.schedulePoll();
+            });
+        }, this.cfg.rootPollMs);
+    }
+
+    private async pollRoot(): Promise<void> {
+        let changed: boolean;
+        try {
+            changed = await this.chain.refreshIfChanged();
+        } catch (e) {
+            this.log('root_poll_failed', { code: (e as CocoonError).code, message: (e as Error).message });
+            return;
+        }
+        if (!changed || this.phase !== 'running') return;
+        const root = this.chain.cachedRootConfig!;
+        this.log('root_changed', { version: root.version });
+        if (!this.opts.proxies) for (const raw of root.proxies.keys()) this.addLink(Address.parse(raw), root);
+        for (const [raw, link] of [...this.links]) {
+            const info = root.proxies.get(raw) ?? null;
+            if (!info && !this.opts.proxies) {
+                // Following Root: a delisted proxy is dropped altogether.
+                this.links.delete(raw);
+                this.log('proxy_removed', { proxy: raw });
+                await link.stop();
+                continue;
+            }
+            link.update(info, root);
+        }
+    }
+
+    // ---- called by connections and requests ---------------------------------------------------------------
+
+    /** A proxy connection changed state. */
+    onLinkState(proxy: string, state: LinkState): void {
+        this.emit('state', proxy, state);
+    }
+
+    /** The model as Root lists it now: the cached config the poller keeps fresh. */
+    rootModel(name: string): Model | undefined {
+        return this.chain.cachedRootConfig?.models.get(hex256(modelId(name)));
+    }
+
+    /** Remembers a sealed request's encapsulated key; false when it was opened lately (a replay). */
+    rememberSealed(enc: Uint8Array): boolean {
+        return this.replays.add(enc);
+    }
+
+    /** A request frame arrived on `link`: admit it (capacity) and run it. */
+    onRequest(link: ProxyConnection, ws: WebSocket, f: RequestFrame): void {
+        if (link.requests.has(f.id)) {
+            link.sendOn(ws, { type: 'error', v: link.version, code: 'DUPLICATE_REQUEST', message: 'a request with this id is in progress', fatal: false, id: f.id });
+            return;
+        }
+        if (!this.counters.hasRoom()) {
+            this.counters.requestBusy();
+            link.sendOn(ws, { type: 'response_error', v: link.version, id: f.id, code: 'WORKER_BUSY', message: `worker at capacity (${this.capacity})`, retryable: true });
+            this.log('request_refused', { proxy: link.raw, id: f.id, code: 'WORKER_BUSY' });
+            return;
+        }
+        const r = new RunningRequest(this, this.counters, link, ws, f);
+        link.requests.set(f.id, r);
+        this.counters.requestStarted();
+        const task = r.run().finally(() => {
+            link.requests.delete(f.id);
+            this.counters.requestDone();
+            this.tasks.delete(task);
+        });
+        this.tasks.add(task);
+    }
+
+    /** A payout frame arrived on `link`: verify, persist, maybe claim. Refusals are non-fatal `error` frames. */
+    onPayout(link: ProxyConnection, ws: WebSocket, f: PayoutFrame): void {
+        const channel = link.channel;
+        const info = link.info;
+        if (!channel || !info) return;
+        let outcome: 'stored' | 'unchanged';
+        try {
+            outcome = this.payouts.accept({ channel, proxy: link.proxy, enclaveKey: info.enclaveKey, amount: f.amount, signature: Buffer.from(f.signature, 'hex') });
+        } catch (e) {
+            const code = e instanceof PayoutError ? e.code : 'WORKER_INTERNAL';
+            this.log('payout_refused', { proxy: link.raw, channel: channel.toRawString(), code, message: (e as Error).message, amount: f.amount.toString() });
+            link.sendOn(ws, { type: 'error', v: link.version, code, message: (e as Error).message.slice(0, 1024), fatal: false });
+            return;
+        }
+        if (outcome === 'unchanged') return;
+        this.log('payout_stored', { proxy: link.raw, channel: channel.toRawString(), amount: f.amount.toString() });
+        this.emit('payout', channel.toRawString(), f.amount);
+        void this.payouts.claim(channel).then((r) => r && this.emit('claim', r));
+    }
+}
