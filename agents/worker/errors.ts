@@ -1,6 +1,6 @@
 // Typed errors of the worker agent (spec/worker.md). Request-level failures travel as `response_error` codes
-// (REQUEST_*, BACKEND_*, HPKE_*, WORKER_BUSY, ... see agent.ts); these classes cover configuration, the
-// connection to a proxy, and payouts. Every code is logged with the proxy it concerns.
+// (REQUEST_*, BACKEND_*, HPKE_*, ... see running-request.ts; WORKER_BUSY, runner.ts); these classes cover
+// configuration, the connection to a proxy, and payouts. Every code is logged with the proxy it concerns.
 import { CocoonError } from '../core/errors';
 
 export const WorkerConfigErrorCodes = [
