@@ -1,0 +1,568 @@
+// The proxy agent (spec/proxy.md): two RA-TLS WebSocket endpoints — workers (mutually attested, Root's worker
+// images) and clients (known by their certificate key = their ClientChannel's clientKey) — a router that picks a
+// worker per request, a durable ledger (agents/proxy/ledger.ts) that books every verified receipt before the client
+// sees response_end, and background loops that redeem client vouchers, sign worker payouts, commit the ledger's
+// state hash to the Proxy contract and follow Root's configuration.
+//
+// This file is the runner: options, start/stop, the loops and the Root poll. Each peer's connection is in
+// client-connection.ts / worker-connection.ts, one request's state machine in running-request.ts, settlement in
+// settlement.ts, state commits in commits.ts, counters and the stats snapshot in stats.ts.
+//
+// Hot path per request: parse, a few in-memory checks, two SQLite reads (duplicate id, credit window), forward; at
+// response_end one receipt verification and one durable write (recordDelivery). Vouchers cost one signature check
+// and one durable write (acceptVoucher). No chain call per request except refreshing a client's cached channel
+// state when its deposit looks exhausted.
+import { Address } from '@ton/core';
+import { keyPairFromSeed } from '@ton/crypto';
+import type { WebSocket } from 'ws';
+import { ChainWallet, RootConfig, TonChain } from '../core/chain/chain';
+import { QuoteProvider, VerifyPolicy } from '../core/tee/types';
+import { ClientKeyVerifier, ed25519KeyPairFromSeed, KeyPeer, PeerAttestation, PeerVerifier, RaTlsIdentity, RaTlsServer } from '../core/transport';
+import { MAX_FRAME_BYTES, ResponseEndFrame } from '../core/wire';
+import { Model } from '../../wrappers/Root';
+import { toUint256 } from '../../wrappers/payloads';
+import { Commit, Ledger } from './ledger';
+import { ProxyError } from './errors';
+import { Router } from './router';
+import { WorkerAdmission } from './worker-admission';
+import { ClientAdmission } from './admission';
+import { HelloGate, ProxyLimits, resolveLimits } from './guard';
+import { buildStats, ProxyCounters, ProxyStats, StatsServer } from './stats';
+import { Settlement, SettleResult } from './settlement';
+import { Commits, rollbackError } from './commits';
+import { GroupCommit } from './group-commit';
+import { RunningRequest } from './running-request';
+import { Connection } from './connection';
+import { ClientConnection, ClientHost } from './client-connection';
+import { WorkerConnection, WorkerHost } from './worker-connection';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Options
+
+export interface ProxyClock {
+    now(): number;
+}
+
+export interface ProxyAgentOptions {
+    chain: TonChain;
+    /** Pays for redeems and commits (any funded wallet; StateCommit and Redeem may come from anyone). */
+    wallet: ChainWallet;
+    /** This proxy's Proxy contract (its enclaveKey must be the key of `seed`). */
+    proxyAddress: Address;
+    /** 32-byte enclave seed: RA-TLS key = Proxy enclaveKey = signer of commits and payouts. */
+    seed: Buffer;
+    tee: QuoteProvider;
+    /** Quote policy for workers' attestations (trusted roots, collateral, TCB statuses). */
+    quotePolicy: Omit<VerifyPolicy, 'at'>;
+    ledgerPath: string;
+    /** Bind address of both endpoints; default 127.0.0.1. (The stats server always binds 127.0.0.1.) */
+    host?: string;
+    clientPort?: number;
+    workerPort?: number;
+    statsPort?: number;
+    /** Redeem a client's voucher when voucher − redeemed ≥ this (nanoTON); default 1 TON. */
+    redeemThreshold?: bigint;
+    /** Sign a worker payout when earned − payout ≥ this (nanoTON); default 1 TON. */
+    payoutThreshold?: bigint;
+    /** State commit period; default 60 000 ms; 0 = never (commitNow() only). */
+    commitIntervalMs?: number;
+    /** Root version poll period; default 5000 ms; 0 = never. */
+    rootPollMs?: number;
+    /** Redeem/payout period; default 30 000 ms; 0 = never (settle() only). */
+    settleIntervalMs?: number;
+    /** Extra workers tried for a plain request that failed before response_start; default 2. */
+    maxFailover?: number;
+    /**
+     * How long after start no commit is signed, so that a commit sent by an earlier run (possibly unknown to a
+     * restored ledger) can no longer land; then the rollback check runs again. Default: the chain config's
+     * sendTimeoutMs (= the wallet's valid_until horizon) + 5 s. Tests may shorten it.
+     */
+    commitGuardMs?: number;
+    /**
+     * Channel watch period (spec/proxy.md, "Channel watch"): every connected or unredeemed ClientChannel is re-read and
+     * redeemed at once when its client starts a withdrawal or a close. Default 5000 ms; 0 = never (watchChannels()
+     * only). Must stay well below Root's clientCloseDelay.
+     */
+    watchIntervalMs?: number;
+    /**
+     * Test hook: called at named points of a request's life; returning true makes the proxy crash right there (every
+     * socket cut, nothing more sent, the ledger closed as a killed process leaves it). 'booked': the delivery is
+     * durable, its response_end not yet sent.
+     */
+    crashHook?: (point: 'booked', requestId: string) => boolean;
+    /** WebSocket ping period; a peer that did not answer the previous ping is dropped. Default 20 000 ms. */
+    pingIntervalMs?: number;
+    /** A peer must send hello within this; default 10 000 ms. */
+    helloTimeoutMs?: number;
+    /**
+     * Period of the re-check of every connected worker's WorkerChannel (Active, stake ≥ minStake); a channel that
+     * fails it loses its connections and routing. Default 30 000 ms; 0 = never (checkWorkerChannels() only).
+     */
+    channelCheckMs?: number;
+    /** Bounds on what one peer may take (memory, chain lookups, slots, time); defaults in guard.ts DEFAULT_LIMITS. */
+    limits?: Partial<ProxyLimits>;
+    clock?: ProxyClock;
+    log?: (event: string, fields: Record<string, unknown>) => void;
+}
+
+export interface ProxyUrls {
+    clientUrl: string;
+    workerUrl: string;
+    statsUrl: string;
+}
+
+function ensure(cond: boolean, key: string, why: string): void {
+    if (!cond) throw new ProxyError('PROXY_CONFIG', `${key}: ${why}`, { key });
+}
+
+function validateOptions(o: ProxyAgentOptions): void {
+    ensure(typeof o === 'object' && o !== null, 'options', 'required');
+    ensure(o.chain instanceof TonChain, 'chain', 'must be a TonChain');
+    ensure(o.wallet instanceof ChainWallet, 'wallet', 'must be a ChainWallet');
+    ensure(o.proxyAddress instanceof Address, 'proxyAddress', 'must be an Address');
+    ensure(Buffer.isBuffer(o.seed) && o.seed.length === 32, 'seed', 'must be a 32-byte Buffer');
+    ensure(typeof o.tee?.getQuote === 'function', 'tee', 'must be a QuoteProvider');
+    ensure(typeof o.quotePolicy === 'object' && o.quotePolicy !== null, 'quotePolicy', 'required');
+    ensure(typeof o.ledgerPath === 'string' && o.ledgerPath.length > 0, 'ledgerPath', 'must be a non-empty path');
+    for (const k of ['clientPort', 'workerPort', 'statsPort'] as const) {
+        const v = o[k];
+        ensure(v === undefined || (Number.isInteger(v) && v >= 0 && v <= 65535), k, 'must be a port number 0..65535');
+    }
+    for (const k of ['redeemThreshold', 'payoutThreshold'] as const) {
+        const v = o[k];
+        ensure(v === undefined || (typeof v === 'bigint' && v >= 1n), k, 'must be a bigint ≥ 1 (nanoTON)');
+    }
+    for (const k of ['commitIntervalMs', 'rootPollMs', 'settleIntervalMs', 'commitGuardMs', 'watchIntervalMs', 'pingIntervalMs', 'helloTimeoutMs', 'maxFailover', 'channelCheckMs'] as const) {
+        const v = o[k];
+        ensure(v === undefined || (Number.isInteger(v) && v >= 0 && v <= 2 ** 31 - 1), k, 'must be a non-negative integer');
+    }
+    ensure(o.host === undefined || (typeof o.host === 'string' && o.host.length > 0), 'host', 'must be a non-empty string');
+    ensure(o.limits === undefined || (typeof o.limits === 'object' && o.limits !== null), 'limits', 'must be an object');
+    const l = resolveLimits(o.limits);
+    if ('bad' in l) ensure(false, `limits.${l.bad}`, 'unknown, or not an integer in range');
+}
+
+export class ProxyAgent {
+    private readonly o: ProxyAgentOptions;
+    private readonly clock: ProxyClock;
+    private readonly keys: { publicKey: Buffer; secretKey: Buffer };
+    private readonly enclaveKey: bigint;
+    readonly router = new Router();
+    private readonly limits: ProxyLimits;
+    private readonly counters = new ProxyCounters();
+    private readonly helloGate: HelloGate;
+
+    private ledger?: Ledger;
+    /** The chain's global id (config param 19), read at start: every signed payload carries it. */
+    private globalId = 0;
+    private identity?: RaTlsIdentity;
+    private workerServer?: RaTlsServer<PeerAttestation & { certDer: Buffer }>;
+    private clientServer?: RaTlsServer<KeyPeer>;
+    private readonly statsServer: StatsServer;
+    private urls?: ProxyUrls;
+    private timers: NodeJS.Timeout[] = [];
+    private halted?: ProxyError;
+    private stopping = false;
+    private startedAt = 0;
+
+    private readonly workers = new Map<string, WorkerConnection>();
+    private readonly clients = new Map<string, ClientConnection>();
+    /** Requests in flight by id (global: the ledger's request ids are global). */
+    private readonly inFlight = new Map<string, RunningRequest>();
+    private readonly clientAdmission = new ClientAdmission();
+    private modelsByName = new Map<string, { model: Model; id: bigint }>();
+    private modelsVersion = -1;
+
+    private checkingChannels?: Promise<void>;
+    private readonly admission: WorkerAdmission;
+    private polling?: Promise<void>;
+    private readonly settlement: Settlement;
+    private readonly commits: Commits;
+    private readonly writes: GroupCommit;
+    /** What connections and requests may ask of this runner (client-connection.ts, worker-connection.ts, running-request.ts). */
+    private readonly host: ClientHost & WorkerHost;
+
+    constructor(opts: ProxyAgentOptions) {
+        validateOptions(opts);
+        this.o = opts;
+        this.clock = opts.clock ?? { now: () => Date.now() };
+        const kp = keyPairFromSeed(opts.seed);
+        this.keys = { publicKey: kp.publicKey, secretKey: kp.secretKey };
+        this.enclaveKey = toUint256(kp.publicKey);
+        this.admission = new WorkerAdmission({ chain: opts.chain, proxyAddress: opts.proxyAddress, enclaveKey: this.enclaveKey, nowMs: () => this.clock.now() });
+        this.limits = resolveLimits(opts.limits) as ProxyLimits;
+        this.helloGate = new HelloGate(this.limits, () => this.clock.now(), this.counters.guard);
+        const log = (event: string, fields: Record<string, unknown>) => this.log(event, fields);
+        const common = { chain: opts.chain, wallet: opts.wallet, secretKey: this.keys.secretKey, log, ledger: () => this.ledger, globalId: () => this.globalId, stopping: () => this.stopping };
+        this.settlement = new Settlement({
+            ...common,
+            redeemThreshold: opts.redeemThreshold,
+            payoutThreshold: opts.payoutThreshold,
+            refusal: () => (!this.ledger || this.stopping ? new ProxyError('PROXY_NOT_STARTED', 'start the proxy first') : this.halted),
+            halted: () => this.halted !== undefined,
+            nowMs: () => this.clock.now(),
+            connectedChannels: () => [...this.clients.values()].filter((c) => c.state === 'ready' && c.channelRaw).map((c) => c.channelRaw!),
+            sendPayout: (worker, amount, signature) => this.sendPayout(worker, amount, signature),
+        });
+        this.commits = new Commits({ ...common, proxyAddress: opts.proxyAddress, commitGuardMs: opts.commitGuardMs, halted: () => this.halted, halt: (e) => this.halt(e) });
+        this.writes = new GroupCommit(() => this.ledger);
+        this.statsServer = new StatsServer({
+            stats: () => this.stats(),
+            health: () => {
+                const ok = !this.halted && this.urls !== undefined;
+                return { ok, status: this.halted ? 'halted' : ok ? 'serving' : 'stopped' };
+            },
+        });
+        this.host = this.connectionHost();
+    }
+
+    /** The proxy's enclave (RA-TLS, commit and payout) public key. */
+    get publicKey(): Buffer {
+        return Buffer.from(this.keys.publicKey);
+    }
+
+    private log(event: string, fields: Record<string, unknown> = {}): void {
+        this.o.log?.(event, fields);
+    }
+
+    /** The narrow interface connections and requests get instead of this runner's fields. */
+    private connectionHost(): ClientHost & WorkerHost {
+        const self = this;
+        return {
+            router: this.router,
+            limits: this.limits,
+            counters: this.counters,
+            helloTimeoutMs: this.o.helloTimeoutMs ?? 10_000,
+            proxyAddress: this.o.proxyAddress,
+            maxFailover: this.o.maxFailover ?? 2,
+            chain: this.o.chain,
+            enclaveKey: this.enclaveKey,
+            admission: this.admission,
+            settlement: this.settlement,
+            now: () => this.clock.now(),
+            nowMs: () => this.clock.now(),
+            stopping: () => this.stopping,
+            serving: () => !this.halted && !this.stopping,
+            log: (event, fields) => this.log(event, fields),
+            gate: (address, key, known, run) => this.helloGate.admit(address, key, known, run),
+            ledger: () => self.ledger!,
+            globalId: () => this.globalId,
+            // Worker connections
+            loadModels: async () => this.refreshModels(await this.o.chain.getRootConfig()),
+            isRegistered: (name) => this.modelsByName.has(name),
+            routableModels: (announced) => this.routableModels(announced),
+            latestPayout: (channelRaw) => this.ledger!.worker(channelRaw).latestPayout,
+            workerClosed: (conn) => {
+                this.workers.delete(conn.id);
+                this.router.remove(conn.id);
+            },
+            // Client connections
+            isInFlight: (id) => this.inFlight.has(id),
+            track: (req) => void this.inFlight.set(req.id, req),
+            model: (name) => this.modelsByName.get(name),
+            candidates: (model, maxCoefficient) => (this.modelsByName.has(model) ? this.router.candidates(model, maxCoefficient) : []),
+            creditWindow: () => this.o.chain.cachedRootConfig!.params.creditWindow,
+            openConnections: (channelRaw, except) => {
+                let open = 0;
+                for (const c of this.clients.values()) if (c !== except && c.state !== 'closed' && c.channelRaw === channelRaw) open++;
+                return open;
+            },
+            durably: (op) => this.writes.durably(op),
+            clientClosed: (conn) => void this.clients.delete(conn.id),
+            // Requests
+            workerConnection: (id) => this.workers.get(id),
+            admit: (channel, amount) => {
+                const c = this.ledger!.client(channel);
+                return this.clientAdmission.admit({
+                    channel,
+                    amount,
+                    delivered: c.deliveredCost,
+                    voucher: c.latestVoucher?.amount ?? 0n,
+                    creditWindow: this.o.chain.cachedRootConfig!.params.creditWindow,
+                    chain: this.settlement.cached(channel),
+                    nowSec: Math.floor(this.clock.now() / 1000),
+                });
+            },
+            releaseHeld: (channel, amount) => this.clientAdmission.release(channel, amount),
+            forget: (id) => void this.inFlight.delete(id),
+            book: (delivery) => this.writes.durably(() => void this.ledger!.recordDelivery(delivery)),
+            noteExposure: (channel) => this.counters.exposure(this.ledger!.unsignedExposure(channel)),
+            crashAt: (point, id) => {
+                if (!this.o.crashHook?.(point, id)) return false;
+                this.crash();
+                return true;
+            },
+            sendToChannel: (channel: string, f: ResponseEndFrame) => {
+                for (const c of this.clients.values()) {
+                    if (c.state === 'ready' && c.channelRaw === channel) return c.send({ ...f, v: c.version });
+                }
+            },
+        };
+    }
+
+    private connections(): Connection[] {
+        return [...this.workers.values(), ...this.clients.values()];
+    }
+
+    // -----------------------------------------------------------------------------------------------------------
+    // Lifecycle
+
+    /**
+     * Checks the ledger against the Proxy contract's last commit (PROXY_ROLLBACK: nothing listens), then opens the
+     * worker, client and stats endpoints and starts the loops.
+     */
+    async start(): Promise<ProxyUrls> {
+        if (this.urls) return this.urls;
+        const { chain, proxyAddress } = this.o;
+        const cfg = await chain.getRootConfig();
+        this.globalId = await chain.getGlobalId();
+        const state = await chain.getProxyState(proxyAddress);
+        if (!state) throw new ProxyError('PROXY_NOT_DEPLOYED', `no Proxy contract at ${proxyAddress.toString()}`);
+        if (state.enclaveKey !== this.enclaveKey) {
+            throw new ProxyError('PROXY_KEY_MISMATCH', 'the Proxy contract names another enclave key than the seed gives', { proxy: proxyAddress.toRawString() });
+        }
+        const commissionBps = Number(state.terms?.commissionBps ?? cfg.params.commissionBps);
+        const ledger = Ledger.open(this.o.ledgerPath, { commissionBps, clock: this.clock });
+        try {
+            ledger.checkAgainstChain(state.commitSeqno, state.commitHash);
+        } catch (e) {
+            ledger.close();
+            throw rollbackError(e);
+        }
+        this.ledger = ledger;
+        this.startedAt = this.clock.now();
+        this.refreshModels(cfg);
+        let urls: ProxyUrls;
+        try {
+            urls = await this.listen();
+        } catch (e) {
+            await this.stop();
+            throw e;
+        }
+        this.startLoops();
+        this.log('proxy.started', { proxy: proxyAddress.toRawString(), ...urls });
+        return urls;
+    }
+
+    private async listen(): Promise<ProxyUrls> {
+        const host = this.o.host ?? '127.0.0.1';
+        this.identity = await RaTlsIdentity.create({ provider: this.o.tee, keys: await ed25519KeyPairFromSeed(this.o.seed) });
+        this.identity.start();
+        const attested = new PeerVerifier({
+            quote: this.o.quotePolicy,
+            // Root's worker images as last fetched: synchronous, no I/O inside the TLS handshake.
+            isImageAllowed: (h) => this.o.chain.cachedRootConfig?.workerImages.has(h) ?? false,
+        });
+        // The worker's certificate itself is handed to clients as the candidate's attestation: keep it.
+        const workerVerifier = { verify: (der: Buffer | undefined) => ({ ...attested.verify(der), certDer: Buffer.from(der!) }) };
+        const common = { identity: this.identity, host, ws: { maxPayload: MAX_FRAME_BYTES }, maxConnectionsPerAddress: this.limits.maxConnectionsPerAddress };
+        this.workerServer = new RaTlsServer({ ...common, verifier: workerVerifier, port: this.o.workerPort ?? 0 });
+        this.clientServer = new RaTlsServer({ ...common, verifier: new ClientKeyVerifier(), port: this.o.clientPort ?? 0 });
+        this.workerServer.on('connection', (ws, peer, req) => this.acceptWorker(ws, peer, req.socket.remoteAddress ?? ''));
+        this.clientServer.on('connection', (ws, peer, req) => this.acceptClient(ws, peer, req.socket.remoteAddress ?? ''));
+        for (const [kind, server] of [['worker', this.workerServer], ['client', this.clientServer]] as const) {
+            server.on('peerRejected', (e, info) => {
+                if (e.code === 'TOO_MANY_CONNECTIONS') this.counters.connectionRefused();
+                this.log(`${kind}.rejected`, { code: e.code, ...info });
+            });
+        }
+        const w = await this.workerServer.listen();
+        const c = await this.clientServer.listen();
+        const s = await this.statsServer.listen(this.o.statsPort ?? 0);
+        this.urls = { clientUrl: c.url, workerUrl: w.url, statsUrl: s };
+        return this.urls;
+    }
+
+    private startLoops(): void {
+        const every = (ms: number | undefined, def: number, fn: () => void) => {
+            const period = ms ?? def;
+            if (period <= 0) return;
+            const t = setInterval(fn, period);
+            t.unref();
+            this.timers.push(t);
+        };
+        every(this.o.rootPollMs, 5000, () => void this.pollRoot());
+        every(this.o.settleIntervalMs, 30_000, () => void this.settle().catch((e) => this.log('settle.failed', { error: String(e) })));
+        every(this.o.commitIntervalMs, 60_000, () => void this.commits.commitIfChanged().catch((e) => this.log('commit.failed', { error: String(e) })));
+        every(this.o.pingIntervalMs, 20_000, () => this.keepalive());
+        every(this.o.channelCheckMs, 30_000, () => void this.checkWorkerChannels());
+        every(this.o.watchIntervalMs, 5000, () => void this.watchChannels());
+        this.commits.startGuard();
+    }
+
+    /** Stops serving for good after a rollback detected while running: no requests, payouts or commits. */
+    private async halt(err: ProxyError): Promise<void> {
+        if (this.halted) return;
+        this.halted = new ProxyError('PROXY_HALTED', err.message, { ...(err.details ?? {}), cause: err.code });
+        this.log('proxy.halted', { code: err.code, message: err.message });
+        for (const c of this.connections()) c.sendError('PROXY_UNAVAILABLE', 'the proxy halted', true);
+        await Promise.all([this.workerServer?.close(), this.clientServer?.close()]);
+    }
+
+    /** A crash as the crash hook asks for it: every socket cut at once, then everything closed. */
+    private crash(): void {
+        this.log('proxy.crash', {});
+        this.stopping = true;
+        for (const c of this.connections()) c.ws.terminate();
+        void this.stop();
+    }
+
+    /** Closes every endpoint and timer, waits for running settlement and commit, closes the ledger. */
+    async stop(): Promise<void> {
+        this.stopping = true;
+        for (const t of this.timers) clearInterval(t);
+        this.timers = [];
+        this.commits.stopGuard();
+        this.identity?.stop();
+        for (const c of this.connections()) c.clearHelloTimer();
+        await Promise.all([this.workerServer?.close(), this.clientServer?.close(), this.statsServer.close()]);
+        await Promise.allSettled([...this.settlement.running(), this.commits.running(), this.polling, this.checkingChannels]);
+        this.writes.flushPending(); // what was delivered is booked before the ledger closes
+        this.ledger?.close();
+        this.urls = undefined;
+    }
+
+    // -----------------------------------------------------------------------------------------------------------
+    // Connections
+
+    private acceptWorker(ws: WebSocket, peer: PeerAttestation & { certDer: Buffer }, address: string): void {
+        if (this.halted || this.stopping) return void ws.terminate();
+        const { certDer, ...attestation } = peer;
+        const conn = new WorkerConnection(ws, address, attestation, certDer, this.host);
+        this.workers.set(conn.id, conn);
+        conn.wire();
+        this.log('worker.connected', { conn: conn.id, imageHash: peer.imageHash });
+    }
+
+    private acceptClient(ws: WebSocket, peer: KeyPeer, address: string): void {
+        if (this.halted || this.stopping) return void ws.terminate();
+        const conn = new ClientConnection(ws, address, peer.publicKey, this.host);
+        this.clients.set(conn.id, conn);
+        conn.wire();
+        this.log('client.connected', { conn: conn.id });
+    }
+
+    private keepalive(): void {
+        for (const c of this.connections()) c.keepalive();
+    }
+
+    /** Sends a signed payout to every ready connection of that WorkerChannel. */
+    private sendPayout(worker: string, amount: bigint, signature: string): number {
+        let sentTo = 0;
+        for (const w of this.workers.values()) {
+            if (w.state === 'ready' && w.channelRaw === worker) {
+                w.send({ type: 'payout', v: w.version, amount, signature });
+                sentTo++;
+            }
+        }
+        return sentTo;
+    }
+
+    /**
+     * Re-reads the WorkerChannel of every ready worker connection; one that is no longer Active or fell below its
+     * minimum stake (a slash) gets a fatal error: its connections close and the router forgets them (attack 3).
+     */
+    async checkWorkerChannels(): Promise<void> {
+        if (this.checkingChannels) return this.checkingChannels;
+        this.checkingChannels = (async () => {
+            const byChannel = new Map<string, WorkerConnection[]>();
+            for (const w of this.workers.values()) if (w.state === 'ready' && w.channelRaw) byChannel.set(w.channelRaw, [...(byChannel.get(w.channelRaw) ?? []), w]);
+            for (const [raw, conns] of byChannel) {
+                let refusal;
+                try {
+                    refusal = this.admission.channelRefusal(await this.admission.channelState(Address.parse(raw)));
+                } catch (e) {
+                    this.log('worker.channel-check-failed', { channel: raw, error: String(e) });
+                    continue;
+                }
+                if (!refusal) continue;
+                this.log('worker.channel-unusable', { channel: raw, code: refusal.code, message: refusal.message });
+                for (const w of conns) {
+                    this.router.remove(w.id);
+                    w.sendError(refusal.code, refusal.message, true);
+                }
+            }
+        })().finally(() => (this.checkingChannels = undefined));
+        return this.checkingChannels;
+    }
+
+    // -----------------------------------------------------------------------------------------------------------
+    // Root config
+
+    private refreshModels(cfg: RootConfig): void {
+        if (cfg.version === this.modelsVersion) return;
+        const byName = new Map<string, { model: Model; id: bigint }>();
+        for (const [idHex, m] of cfg.models) byName.set(m.name, { model: m, id: BigInt('0x' + idHex) });
+        this.modelsByName = byName;
+        this.modelsVersion = cfg.version;
+    }
+
+    private routableModels(announced: Map<string, bigint>): Map<string, bigint> {
+        const out = new Map<string, bigint>();
+        for (const [name, c] of announced) if (this.modelsByName.has(name)) out.set(name, c);
+        return out;
+    }
+
+    /** One Root poll: on a new version, drop workers whose image left the allowlist and re-filter models. */
+    pollRoot(): Promise<void> {
+        if (this.polling) return this.polling;
+        this.polling = (async () => {
+            try {
+                if (await this.o.chain.refreshIfChanged()) this.onRootChanged();
+            } catch (e) {
+                this.log('root.poll-failed', { error: String(e) });
+            }
+        })().finally(() => (this.polling = undefined));
+        return this.polling;
+    }
+
+    private onRootChanged(): void {
+        const cfg = this.o.chain.cachedRootConfig;
+        if (!cfg) return;
+        this.refreshModels(cfg);
+        this.log('root.changed', { version: cfg.version });
+        for (const w of [...this.workers.values()]) w.rootChanged(cfg);
+    }
+
+    // -----------------------------------------------------------------------------------------------------------
+    // Settlement, commits, stats (settlement.ts, commits.ts, stats.ts)
+
+    /**
+     * Redeems vouchers with voucher − redeemed ≥ redeemThreshold (any positive difference with `force`) and signs
+     * payouts for workers with earned − payout ≥ payoutThreshold (settlement.ts).
+     */
+    settle(opts: { force?: boolean; channel?: string } = {}): Promise<SettleResult> {
+        return this.settlement.settle(opts);
+    }
+
+    /** The channel watch (settlement.ts): redeems leaving channels now; returns the channels found leaving. */
+    watchChannels(): Promise<string[]> {
+        return this.settlement.watchChannels();
+    }
+
+    /** Signs and sends the next state commit, after the start-up commit guard (commits.ts). */
+    commitNow(): Promise<Commit> {
+        return this.commits.commitNow();
+    }
+
+    /** A snapshot of the proxy (money as bigint); `GET /stats` serves it as JSON with decimal strings. */
+    stats(): ProxyStats {
+        return buildStats({
+            proxyAddress: this.o.proxyAddress,
+            enclaveKey: this.keys.publicKey,
+            chain: this.o.chain,
+            status: this.halted ? 'halted' : this.urls ? 'serving' : 'stopped',
+            startedAt: this.startedAt,
+            uptimeMs: this.urls ? this.clock.now() - this.startedAt : 0,
+            clients: this.clients.values(),
+            workers: this.workers.values(),
+            router: this.router,
+            counters: this.counters,
+            helloGate: this.helloGate,
+            inFlight: this.inFlight.size,
+            held: this.clientAdmission.total(),
+            ledger: this.ledger && this.urls && !this.stopping ? this.ledger : undefined,
+            commitError: (seqno) => this.commits.errorOf(seqno),
+        });
+    }
+}

@@ -1,0 +1,132 @@
+// A worker's connection to the proxy (spec/proxy.md): its hello (an attested worker with an Active, staked
+// WorkerChannel that the Proxy contract lists), its place in the router, and the response frames it sends for the
+// requests routed to it.
+import { Address } from '@ton/core';
+import type { WebSocket } from 'ws';
+import { RootConfig, TonChain } from '../core/chain/chain';
+import { hpkeKeyId } from '../core/hpke';
+import { PeerAttestation } from '../core/transport';
+import { Direction, Frame, HelloWorkerFrame, WireError } from '../core/wire';
+import { ProxyWrapper } from '../../wrappers/Proxy';
+import { Connection, ConnectionHost } from './connection';
+import { Refusal } from './guard';
+import { Router } from './router';
+import { WorkerAdmission } from './worker-admission';
+
+/** What a worker connection needs of its runner. */
+export interface WorkerHost extends ConnectionHost {
+    readonly router: Router;
+    readonly chain: TonChain;
+    readonly admission: WorkerAdmission;
+    /** Reads Root's config and refreshes the registered models from it. */
+    loadModels(): Promise<void>;
+    isRegistered(model: string): boolean;
+    /** The announced models that Root registers (name → coefficient). */
+    routableModels(announced: Map<string, bigint>): Map<string, bigint>;
+    /** The latest payout signed for that WorkerChannel, if any. */
+    latestPayout(channelRaw: string): { amount: bigint; signature: string } | null | undefined;
+    /** The connection closed: forget it. */
+    workerClosed(conn: WorkerConnection): void;
+}
+
+export class WorkerConnection extends Connection {
+    readonly kind = 'worker';
+    protected readonly inDir: Direction = 'worker_to_proxy';
+    protected readonly outDir: Direction = 'proxy_to_worker';
+    /** Models as announced in hello (name → coefficient); the router holds the routable subset. */
+    private announced = new Map<string, bigint>();
+    private capacity = 1;
+
+    constructor(
+        ws: WebSocket,
+        address: string,
+        readonly peer: PeerAttestation,
+        /** The worker's certificate (DER), handed to clients as the candidate's attestation. */
+        private readonly certDer: Buffer,
+        protected readonly host: WorkerHost,
+    ) {
+        super(ws, address, host);
+    }
+
+    /** The attested key that signs this worker's receipts. */
+    get workerKey(): Buffer {
+        return this.peer.cert.publicKey;
+    }
+
+    /** Worker verdicts are not cached (see the runner's hello gate note): no key. */
+    protected gatedCheck(_channel: string, run: () => Promise<Refusal>): Promise<Refusal> {
+        return this.host.gate(this.address, undefined, false, run);
+    }
+
+    /**
+     * WorkerChannel on chain: ours, our key, Active with stake ≥ minStake, known to the Proxy contract, its owner's
+     * wallet signed this worker's attested key into the hello; every model registered.
+     */
+    protected async checkHello(frame: HelloWorkerFrame): Promise<Refusal> {
+        const hello = frame;
+        const channel = Address.parse(hello.channel);
+        await this.host.loadModels();
+        for (const m of hello.models) {
+            if (!this.host.isRegistered(m.name)) return { code: 'MODEL_NOT_REGISTERED', message: `model ${m.name} is not registered in Root` };
+        }
+        // Active, staked ≥ minStake, and its owner signed this worker's attested key for us (attacks 3, 18).
+        const refusal = await this.host.admission.checkHello(channel, hello, this.peer.cert.publicKey);
+        if (refusal) return refusal;
+        const known = await this.host.chain.open(ProxyWrapper.open(this.host.proxyAddress)).getIsWorkerChannel(channel);
+        if (!known) return { code: 'CHANNEL_INVALID', message: 'the Proxy contract does not list this WorkerChannel' };
+        this.channel = channel;
+        this.channelRaw = channel.toRawString();
+        this.announced = new Map(hello.models.map((m) => [m.name, m.coefficient]));
+        this.capacity = hello.capacity;
+        return null;
+    }
+
+    protected onReady(): void {
+        const routable = this.host.routableModels(this.announced);
+        const hpke = this.peer.claims.hpkePublicKey;
+        this.host.router.add({
+            id: this.id,
+            channel: this.channelRaw!,
+            workerKey: this.peer.cert.publicKey,
+            hpkePublicKey: hpke,
+            keyId: hpke ? hpkeKeyId(hpke) : undefined,
+            certDer: this.certDer,
+            imageHash: this.peer.imageHash,
+            models: routable,
+            capacity: this.capacity,
+        });
+        const latest = this.host.latestPayout(this.channelRaw!);
+        if (latest) this.send({ type: 'payout', v: this.version, amount: latest.amount, signature: latest.signature });
+    }
+
+    /** Root changed: a worker whose image left the allowlist is dropped; the others' routable models re-filtered. */
+    rootChanged(cfg: RootConfig): void {
+        if (this.state !== 'ready') return;
+        if (!cfg.workerImages.has(this.peer.imageHash)) {
+            this.host.log('worker.image-removed', { worker: this.id, imageHash: this.peer.imageHash });
+            this.sendError('IMAGE_NOT_ALLOWED', `image ${this.peer.imageHash} is no longer allowed by Root`, true);
+            return;
+        }
+        this.host.router.setModels(this.id, this.host.routableModels(this.announced));
+    }
+
+    protected onFrame(frame: Frame, buf: Buffer): void {
+        if (frame.type !== 'response_start' && frame.type !== 'response_chunk' && frame.type !== 'response_end' && frame.type !== 'response_error') {
+            return this.host.log('worker.unexpected-frame', { conn: this.id, type: frame.type });
+        }
+        const req = this.requests.get(frame.id);
+        if (!req) return this.host.log('worker.unknown-id', { conn: this.id, id: frame.id, type: frame.type });
+        req.onWorkerFrame(frame, () => buf.toString('utf8'));
+    }
+
+    protected onBadFrame(_type: unknown, id: string | undefined, err: WireError): boolean {
+        const req = id ? this.requests.get(id) : undefined;
+        req?.onBadFrame(err.code, err.message);
+        return false;
+    }
+
+    protected onClosed(): void {
+        this.host.workerClosed(this);
+        for (const req of [...this.requests.values()]) req.onWorkerLost();
+    }
+}
