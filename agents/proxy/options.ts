@@ -1,0 +1,110 @@
+// The proxy agent's options (spec/proxy.md, "Configuration") and their validation: a bad option throws PROXY_CONFIG
+// naming the key.
+import { Address } from '@ton/core';
+import { ChainWallet, TonChain } from '../core/chain/chain';
+import { QuoteProvider, VerifyPolicy } from '../core/tee/types';
+import { ProxyError } from './errors';
+import { ProxyLimits, resolveLimits } from './guard';
+
+export interface ProxyClock {
+    now(): number;
+}
+
+export interface ProxyAgentOptions {
+    chain: TonChain;
+    /** Pays for redeems and commits (any funded wallet; StateCommit and Redeem may come from anyone). */
+    wallet: ChainWallet;
+    /** This proxy's Proxy contract (its enclaveKey must be the key of `seed`). */
+    proxyAddress: Address;
+    /** 32-byte enclave seed: RA-TLS key = Proxy enclaveKey = signer of commits and payouts. */
+    seed: Buffer;
+    tee: QuoteProvider;
+    /** Quote policy for workers' attestations (trusted roots, collateral, TCB statuses). */
+    quotePolicy: Omit<VerifyPolicy, 'at'>;
+    ledgerPath: string;
+    /** Bind address of both endpoints; default 127.0.0.1. (The stats server always binds 127.0.0.1.) */
+    host?: string;
+    clientPort?: number;
+    workerPort?: number;
+    statsPort?: number;
+    /** Redeem a client's voucher when voucher − redeemed ≥ this (nanoTON); default 1 TON. */
+    redeemThreshold?: bigint;
+    /** Sign a worker payout when earned − payout ≥ this (nanoTON); default 1 TON. */
+    payoutThreshold?: bigint;
+    /** State commit period; default 60 000 ms; 0 = never (commitNow() only). */
+    commitIntervalMs?: number;
+    /** Root version poll period; default 5000 ms; 0 = never. */
+    rootPollMs?: number;
+    /** Redeem/payout period; default 30 000 ms; 0 = never (settle() only). */
+    settleIntervalMs?: number;
+    /** Extra workers tried for a plain request that failed before response_start; default 2. */
+    maxFailover?: number;
+    /**
+     * How long after start no commit is signed, so that a commit sent by an earlier run (possibly unknown to a
+     * restored ledger) can no longer land; then the rollback check runs again. Default: the chain config's
+     * sendTimeoutMs (= the wallet's valid_until horizon) + 5 s. Tests may shorten it.
+     */
+    commitGuardMs?: number;
+    /**
+     * Channel watch period (spec/proxy.md, "Channel watch"): every connected or unredeemed ClientChannel is re-read and
+     * redeemed at once when its client starts a withdrawal or a close. Default 5000 ms; 0 = never (watchChannels()
+     * only). Must stay well below Root's clientCloseDelay.
+     */
+    watchIntervalMs?: number;
+    /**
+     * Test hook: called at named points of a request's life; returning true makes the proxy crash right there (every
+     * socket cut, nothing more sent, the ledger closed as a killed process leaves it). 'booked': the delivery is
+     * durable, its response_end not yet sent.
+     */
+    crashHook?: (point: 'booked', requestId: string) => boolean;
+    /** WebSocket ping period; a peer that did not answer the previous ping is dropped. Default 20 000 ms. */
+    pingIntervalMs?: number;
+    /** A peer must send hello within this; default 10 000 ms. */
+    helloTimeoutMs?: number;
+    /**
+     * Period of the re-check of every connected worker's WorkerChannel (Active, stake ≥ minStake); a channel that
+     * fails it loses its connections and routing. Default 30 000 ms; 0 = never (checkWorkerChannels() only).
+     */
+    channelCheckMs?: number;
+    /** Bounds on what one peer may take (memory, chain lookups, slots, time); defaults in guard.ts DEFAULT_LIMITS. */
+    limits?: Partial<ProxyLimits>;
+    clock?: ProxyClock;
+    log?: (event: string, fields: Record<string, unknown>) => void;
+}
+
+export interface ProxyUrls {
+    clientUrl: string;
+    workerUrl: string;
+    statsUrl: string;
+}
+
+function ensure(cond: boolean, key: string, why: string): void {
+    if (!cond) throw new ProxyError('PROXY_CONFIG', `${key}: ${why}`, { key });
+}
+
+export function validateOptions(o: ProxyAgentOptions): void {
+    ensure(typeof o === 'object' && o !== null, 'options', 'required');
+    ensure(o.chain instanceof TonChain, 'chain', 'must be a TonChain');
+    ensure(o.wallet instanceof ChainWallet, 'wallet', 'must be a ChainWallet');
+    ensure(o.proxyAddress instanceof Address, 'proxyAddress', 'must be an Address');
+    ensure(Buffer.isBuffer(o.seed) && o.seed.length === 32, 'seed', 'must be a 32-byte Buffer');
+    ensure(typeof o.tee?.getQuote === 'function', 'tee', 'must be a QuoteProvider');
+    ensure(typeof o.quotePolicy === 'object' && o.quotePolicy !== null, 'quotePolicy', 'required');
+    ensure(typeof o.ledgerPath === 'string' && o.ledgerPath.length > 0, 'ledgerPath', 'must be a non-empty path');
+    for (const k of ['clientPort', 'workerPort', 'statsPort'] as const) {
+        const v = o[k];
+        ensure(v === undefined || (Number.isInteger(v) && v >= 0 && v <= 65535), k, 'must be a port number 0..65535');
+    }
+    for (const k of ['redeemThreshold', 'payoutThreshold'] as const) {
+        const v = o[k];
+        ensure(v === undefined || (typeof v === 'bigint' && v >= 1n), k, 'must be a bigint ≥ 1 (nanoTON)');
+    }
+    for (const k of ['commitIntervalMs', 'rootPollMs', 'settleIntervalMs', 'commitGuardMs', 'watchIntervalMs', 'pingIntervalMs', 'helloTimeoutMs', 'maxFailover', 'channelCheckMs'] as const) {
+        const v = o[k];
+        ensure(v === undefined || (Number.isInteger(v) && v >= 0 && v <= 2 ** 31 - 1), k, 'must be a non-negative integer');
+    }
+    ensure(o.host === undefined || (typeof o.host === 'string' && o.host.length > 0), 'host', 'must be a non-empty string');
+    ensure(o.limits === undefined || (typeof o.limits === 'object' && o.limits !== null), 'limits', 'must be an object');
+    const l = resolveLimits(o.limits);
+    if ('bad' in l) ensure(false, `limits.${l.bad}`, 'unknown, or not an integer in range');
+}
