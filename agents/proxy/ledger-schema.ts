@@ -2,7 +2,10 @@
 //
 // A migration is applied at most once, in its own transaction together with its row in `schema_version`,
 // so a crash mid-migration leaves the previous version intact. Migrations are never edited once released;
-// a change is a new migration with the next version number.
+// a change is a new migration with the next version number. Below them: the prepared statements, applying the
+// migrations, and the settings check.
+import type Database from 'better-sqlite3';
+import { LedgerClock, LedgerError } from './ledger-types';
 
 export interface Migration {
     version: number;
@@ -77,3 +80,89 @@ export const MIGRATIONS: readonly Migration[] = [
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
+
+// ---------------------------------------------------------------- statements (a fixed set, prepared once)
+
+export function prepare(db: Database.Database) {
+    return {
+        schemaVersion: db.prepare('SELECT MAX(version) FROM schema_version').pluck(),
+        getRequest: db.prepare('SELECT * FROM requests WHERE request_id = ?'),
+        insertRequest: db.prepare(
+            `INSERT INTO requests (request_id, client, worker, model_id, cost, worker_part, receipt, status, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ),
+        deliverRequest: db.prepare(
+            `UPDATE requests SET cost = ?, worker_part = ?, receipt = ?, status = 'delivered', settled = 0, updated_at = ?
+             WHERE request_id = ? AND status = 'started'`,
+        ),
+        insertDelivered: db.prepare(
+            `INSERT INTO requests (request_id, client, worker, model_id, cost, worker_part, receipt, status, settled, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, 'delivered', 0, ?, ?)`,
+        ),
+        settleAll: db.prepare('UPDATE requests SET settled = 1 WHERE client = ? AND settled = 0'),
+        unsettled: db.prepare(
+            `SELECT * FROM (SELECT * FROM requests WHERE client = ? AND settled = 0 ORDER BY updated_at DESC, request_id DESC LIMIT ?)
+             ORDER BY updated_at, request_id`,
+        ),
+        failRequest: db.prepare(`UPDATE requests SET status = 'failed', updated_at = ? WHERE request_id = ? AND status = 'started'`),
+        getClient: db.prepare('SELECT * FROM clients WHERE address = ?'),
+        ensureClient: db.prepare(
+            `INSERT OR IGNORE INTO clients (address, delivered, voucher_amount, voucher_sig, redeemed, updated_at) VALUES (?, 0, 0, NULL, 0, ?)`,
+        ),
+        setDelivered: db.prepare('UPDATE clients SET delivered = ?, updated_at = ? WHERE address = ?'),
+        setVoucher: db.prepare('UPDATE clients SET voucher_amount = ?, voucher_sig = ?, updated_at = ? WHERE address = ?'),
+        setRedeemed: db.prepare('UPDATE clients SET redeemed = ?, updated_at = ? WHERE address = ?'),
+        redeemCandidates: db.prepare('SELECT * FROM clients WHERE voucher_amount - redeemed >= ? ORDER BY address LIMIT ?'),
+        allClients: db.prepare(
+            'SELECT * FROM clients WHERE delivered > 0 OR voucher_amount > 0 OR redeemed > 0 ORDER BY address',
+        ),
+        getWorker: db.prepare('SELECT * FROM workers WHERE address = ?'),
+        ensureWorker: db.prepare(
+            `INSERT OR IGNORE INTO workers (address, earned, payout_amount, payout_sig, updated_at) VALUES (?, 0, 0, NULL, ?)`,
+        ),
+        setEarned: db.prepare('UPDATE workers SET earned = ?, updated_at = ? WHERE address = ?'),
+        setPayout: db.prepare('UPDATE workers SET payout_amount = ?, payout_sig = ?, updated_at = ? WHERE address = ?'),
+        payoutCandidates: db.prepare('SELECT * FROM workers WHERE earned - payout_amount >= ? ORDER BY address LIMIT ?'),
+        allWorkers: db.prepare('SELECT * FROM workers WHERE earned > 0 OR payout_amount > 0 ORDER BY address'),
+        lastCommit: db.prepare('SELECT * FROM commits ORDER BY seqno DESC LIMIT 1'),
+        lastConfirmedCommit: db.prepare('SELECT * FROM commits WHERE on_chain = 1 ORDER BY seqno DESC LIMIT 1'),
+        getCommit: db.prepare('SELECT * FROM commits WHERE seqno = ?'),
+        insertCommit: db.prepare('INSERT INTO commits (seqno, hash, committed_at, on_chain) VALUES (?, ?, ?, ?)'),
+        confirmCommit: db.prepare('UPDATE commits SET on_chain = 1 WHERE seqno = ?'),
+    };
+}
+
+// ---------------------------------------------------------------- schema and settings
+
+export function migrate(db: Database.Database, clock: LedgerClock): void {
+    db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+    const current = Number((db.prepare('SELECT MAX(version) FROM schema_version').pluck().get() as bigint | null) ?? 0n);
+    if (current > LATEST_SCHEMA_VERSION) {
+        throw new LedgerError('LEDGER_SCHEMA', `ledger schema ${current} is newer than this build supports (${LATEST_SCHEMA_VERSION})`, {
+            found: current,
+            supported: LATEST_SCHEMA_VERSION,
+        });
+    }
+    for (const m of MIGRATIONS) {
+        if (m.version <= current) continue;
+        db.transaction(() => {
+            for (const sql of m.statements) db.exec(sql);
+            db.prepare('INSERT INTO schema_version (version, applied_at) VALUES (?, ?)').run(m.version, clock.now());
+        }).immediate();
+    }
+}
+
+export function checkSettings(db: Database.Database, commissionBps: number): void {
+    db.transaction(() => {
+        const stored = db.prepare("SELECT value FROM settings WHERE key = 'commission_bps'").pluck().get() as string | undefined;
+        if (stored === undefined) {
+            db.prepare("INSERT INTO settings (key, value) VALUES ('commission_bps', ?)").run(String(commissionBps));
+        } else if (stored !== String(commissionBps)) {
+            throw new LedgerError('LEDGER_SETTINGS_MISMATCH', `commissionBps: the ledger was created with ${stored}, not ${commissionBps}`, {
+                key: 'commissionBps',
+                stored: Number(stored),
+                given: commissionBps,
+            });
+        }
+    }).immediate();
+}

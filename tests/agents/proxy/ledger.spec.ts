@@ -475,7 +475,7 @@ describe('state commits and rollback detection', () => {
 describe('spec/ledger.md', () => {
     it('documents every LedgerError code once in its table', () => {
         const root = join(__dirname, '..', '..', '..');
-        const source = readFileSync(join(root, 'agents/proxy/ledger.ts'), 'utf8');
+        const source = readFileSync(join(root, 'agents/proxy/ledger-types.ts'), 'utf8');
         const spec = readFileSync(join(root, 'spec/ledger.md'), 'utf8');
         const union = source.slice(source.indexOf('export type LedgerCode'), source.indexOf('export class LedgerError'));
         const codes = [...union.matchAll(/'(LEDGER_[A-Z_]+)'/g)].map((m) => m[1]);
