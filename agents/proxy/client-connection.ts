@@ -35,9 +35,9 @@ export interface ClientHost extends ConnectionHost, RequestHost {
     readonly chain: TonChain;
     readonly enclaveKey: bigint;
     /** Channel states, redeems of leaving channels. */
-    readonly settlement: Settlement;
+    readonly settlement: Pick<Settlement, 'cached' | 'cachedLeaving' | 'remember' | 'refreshChannel' | 'redeemLeaving'>;
     /** The ledger (set while started). */
-    ledger(): Ledger;
+    ledger(): Pick<Ledger, 'getRequest' | 'client' | 'unsettled' | 'acceptVoucher'>;
     globalId(): number;
     nowMs(): number;
     /** Neither halted nor stopping. */

@@ -123,7 +123,6 @@ export class ProxyAgent {
 
     /** The narrow interface connections and requests get instead of this runner's fields. */
     private connectionHost(): ClientHost & WorkerHost {
-        const self = this;
         return {
             router: this.router,
             limits: this.limits,
@@ -141,7 +140,7 @@ export class ProxyAgent {
             serving: () => !this.halted && !this.stopping,
             log: (event, fields) => this.log(event, fields),
             gate: (address, key, known, run) => this.helloGate.admit(address, key, known, run),
-            ledger: () => self.ledger!,
+            ledger: () => this.ledger!,
             globalId: () => this.globalId,
             // Worker connections
             loadModels: async () => this.refreshModels(await this.o.chain.getRootConfig()),

@@ -76,34 +76,34 @@ function sealedPlaintextBytes(ct: string): number {
 /** One request's state machine: routing → started → streaming → ended | failed. */
 export class RunningRequest {
     readonly id: string;
-    readonly sealed: boolean;
-    clientGone = false;
-    worker?: RequestWorker;
-    coefficient?: bigint;
-    readonly tried = new Set<string>();
-    failovers = 0;
-    phase: RequestPhase = 'routing';
-    nextSeq = 0;
+    private readonly sealed: boolean;
+    private clientGone = false;
+    private worker?: RequestWorker;
+    private coefficient?: bigint;
+    private readonly tried = new Set<string>();
+    private failovers = 0;
+    private phase: RequestPhase = 'routing';
+    private nextSeq = 0;
     /** Bytes of response payload relayed (plain `data` UTF-8, or sealed plaintext = ciphertext − tag): ≥ the text. */
-    relayedBytes = 0;
-    sentAt = 0;
-    startedAt?: number;
-    cancelled = false;
+    private relayedBytes = 0;
+    private sentAt = 0;
+    private startedAt?: number;
+    private cancelled = false;
     /** The part of the worst-case cost (`bound`) currently held against the channel. */
-    held = 0n;
+    private held = 0n;
     /** The worker's deadline for its next frame (first byte, idle, cancel grace). */
     private deadline?: NodeJS.Timeout;
 
     constructor(
         private readonly h: RequestHost,
-        readonly frame: RequestFrame,
+        private readonly frame: RequestFrame,
         /** The request as the client sent it (forwarded unchanged when the versions agree). */
-        readonly raw: string,
-        readonly client: RequestClient,
-        readonly model: Model,
-        readonly modelId: bigint,
+        private readonly raw: string,
+        private readonly client: RequestClient,
+        private readonly model: Model,
+        private readonly modelId: bigint,
         /** Worst-case cost (admission.ts requestBound). */
-        readonly bound: bigint,
+        private readonly bound: bigint,
     ) {
         this.id = frame.id;
         this.sealed = frame.sealed !== undefined;

@@ -17,7 +17,7 @@ import { WorkerAdmission } from './worker-admission';
 export interface WorkerHost extends ConnectionHost {
     readonly router: Router;
     readonly chain: TonChain;
-    readonly admission: WorkerAdmission;
+    readonly admission: Pick<WorkerAdmission, 'checkHello'>;
     /** Reads Root's config and refreshes the registered models from it. */
     loadModels(): Promise<void>;
     isRegistered(model: string): boolean;
