@@ -7,7 +7,7 @@ import type { CommandIo } from './core/tee/cli';
 import { ClientConfigFile, ClientConfigSchema, commonOf, loadConfigFile, Loaded, ProxyConfigFile, ProxyConfigSchema, teeOf, WorkerConfigFile, WorkerConfigSchema } from './config';
 import { ProxyAgent } from './proxy/agent';
 import { WorkerAgent } from './worker/runner';
-import { CocoonClient } from './client/sdk';
+import { CocoonClient } from './client/runner';
 import { OpenAIServer } from './client/server';
 
 /** Structured log line sink: one JSON object per line on stderr. */

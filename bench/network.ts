@@ -24,7 +24,7 @@ import { toNano } from '@ton/core';
 import { AgentNetwork, seed, startAgentNetwork } from '../tests/helpers/agent-network';
 import { ProxyAgent } from '../agents/proxy/agent';
 import { WorkerAgent } from '../agents/worker/runner';
-import { CocoonClient } from '../agents/client/sdk';
+import { CocoonClient } from '../agents/client/runner';
 import { OpenAIServer } from '../agents/client/server';
 import { ReferenceBackend, TEST_MODEL } from '../agents/backend/reference';
 import { TonChain } from '../agents/core/chain/chain';

@@ -8,7 +8,9 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'http';
 import type { AddressInfo, Socket } from 'net';
 import { listen } from '../core/net';
-import { CocoonClient, ClientEvent, Endpoint, ModelInfo } from './sdk';
+import { CocoonClient } from './runner';
+import type { ClientEvent, Endpoint } from './running-request';
+import type { ModelInfo } from './candidates';
 import { HTTP_ERRORS, HttpError, toHttpError } from './errors';
 
 export interface OpenAIServerOptions {
@@ -189,7 +191,7 @@ export class OpenAIServer {
         this.inflight.add(ctrl);
         // The app went away before the response finished: cancel. The worker bills the prompt and the tokens already
         // streamed with a partial receipt; the SDK verifies it when it arrives and covers it with its next voucher
-        // (sdk.ts, late receipts).
+        // (payments.ts, late receipts).
         const onClose = () => {
             if (!res.writableFinished) ctrl.abort();
         };

@@ -32,7 +32,7 @@ import { AgentLog, clientFromConfig, command, jsonLog, proxyFromConfig, untilInt
 import { OpenAIServer } from '../client/server';
 import type { ProxyAgent } from '../proxy/agent';
 import type { WorkerAgent } from '../worker/runner';
-import type { CocoonClient } from '../client/sdk';
+import type { CocoonClient } from '../client/runner';
 
 /** The devnet's test model prices: 100 / 10 / 300 / 300 TON per 1M tokens (a newcomer sees non-zero costs). */
 export const DEVNET_MODEL = {

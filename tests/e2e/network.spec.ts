@@ -14,7 +14,7 @@ import { WebSocket } from 'ws';
 import { AgentNetwork, seed, startAgentNetwork } from '../helpers/agent-network';
 import { ProxyAgent } from '../../agents/proxy/agent';
 import { WorkerAgent } from '../../agents/worker/runner';
-import { CocoonClient } from '../../agents/client/sdk';
+import { CocoonClient } from '../../agents/client/runner';
 import { OpenAIServer } from '../../agents/client/server';
 import { ReferenceBackend, TEST_MODEL } from '../../agents/backend/reference';
 import { connectRaTls, KeyIdentity, PeerVerifier } from '../../agents/core/transport';

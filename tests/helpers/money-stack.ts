@@ -8,7 +8,7 @@ import { join } from 'path';
 import { AgentNetwork, seed, startAgentNetwork } from './agent-network';
 import { ProxyAgent } from '../../agents/proxy/agent';
 import { WorkerAgent } from '../../agents/worker/runner';
-import { CocoonClient } from '../../agents/client/sdk';
+import { CocoonClient } from '../../agents/client/runner';
 import { ReferenceBackend, TEST_MODEL } from '../../agents/backend/reference';
 import { freePort } from '../../agents/core/net';
 import type { Params } from '../../wrappers/Root';

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { toNano } from '@ton/core';
 import { WebSocket } from 'ws';
 import { ask, drain, MoneyStack, startMoneyStack, until } from '../../helpers/money-stack';
-import { CocoonClient } from '../../../agents/client/sdk';
+import { CocoonClient } from '../../../agents/client/runner';
 import { ClientError } from '../../../agents/client/errors';
 import { BPS_DENOMINATOR } from '../../../agents/proxy/ledger';
 

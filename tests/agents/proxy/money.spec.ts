@@ -10,7 +10,7 @@ import OpenAI from 'openai';
 import { seed } from '../../helpers/agent-network';
 import { ask, drain, MoneyStack, startMoneyStack, until } from '../../helpers/money-stack';
 import { requestBound } from '../../../agents/proxy/admission';
-import { CocoonClient } from '../../../agents/client/sdk';
+import { CocoonClient } from '../../../agents/client/runner';
 import { OpenAIServer } from '../../../agents/client/server';
 import { TEST_MODEL } from '../../../agents/backend/reference';
 import { TonChain } from '../../../agents/core/chain/chain';

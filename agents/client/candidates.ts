@@ -1,0 +1,156 @@
+// Worker candidates (spec/client.md, "Identity and trust" and "Requests: sealed vs plain"): the proxy's
+// get_worker_candidates answer, each candidate's attestation verified against Root's worker images with the HPKE key
+// its quote binds, cached per model for candidateTtlMs; and the choice of the next one to seal a request to.
+import { createHash } from 'crypto';
+import { CocoonError } from '../core/errors';
+import { ModelPrices } from '../core/pricing';
+import { PeerAttestation, PeerVerifier } from '../core/transport';
+import { WorkerCandidateInfo } from '../core/wire';
+import { RootConfig } from '../core/chain';
+import { ClientError } from './errors';
+import type { InFrame, ProxyConnection } from './proxy-connection';
+import { DONE, Queue } from './queue';
+import type { ClientLog } from './runner';
+import { errMsg, newId } from './util';
+
+export interface ModelInfo {
+    /** Root's canonical model name (the OpenAI `model`). */
+    id: string;
+    /** sha256(name), hex. */
+    modelId: string;
+    contextLength: number;
+    /** nanoTON per 1M tokens (Root's prices at coefficient 1.0). */
+    prices: ModelPrices;
+    /** Attested workers within maxCoefficient. */
+    workers: number;
+    minCoefficient: bigint;
+}
+
+/** A worker candidate whose attestation verified (Root's worker images, HPKE key bound in the claims). */
+export interface VerifiedCandidate {
+    keyId: string;
+    hpkePublicKey: Buffer;
+    coefficient: bigint;
+    /** The worker's attested certificate key = its receipt key. */
+    workerKey: Buffer;
+    imageHash: string;
+}
+
+export interface CandidatesOptions {
+    /** The connection after hello (connecting if needed). */
+    connect: () => Promise<ProxyConnection>;
+    /** Verifies worker certificates (Root's workerImages, requireHpkeKey). */
+    verifier: PeerVerifier;
+    maxCoefficient: bigint;
+    candidateTtlMs: number;
+    connectTimeoutMs: number;
+    now: () => number;
+    log: ClientLog;
+}
+
+export class Candidates {
+    private readonly candidates = new Map<string, { at: number; list: VerifiedCandidate[] }>();
+    private readonly verified = new Map<string, { until: number; c: VerifiedCandidate }>();
+
+    constructor(private readonly o: CandidatesOptions) {}
+
+    /** Root changed: the caches are dropped. */
+    clear(): void {
+        this.candidates.clear();
+        this.verified.clear();
+    }
+
+    /** Root's registered models that have at least one attested worker at or below maxCoefficient right now. */
+    async models(cfg: RootConfig): Promise<ModelInfo[]> {
+        const out: ModelInfo[] = [];
+        const models = [...cfg.models.entries()].sort(([, a], [, b]) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+        for (const [idHex, m] of models) {
+            let list: VerifiedCandidate[];
+            try {
+                list = await this.list(m.name, false);
+            } catch (e) {
+                if (e instanceof ClientError && (e.code === 'PROXY_UNREACHABLE' || e.code === 'PROXY_REJECTED' || e.code === 'NOT_OPEN')) throw e;
+                list = [];
+            }
+            if (list.length === 0) continue;
+            out.push({
+                id: m.name,
+                modelId: idHex,
+                contextLength: Number(m.contextLength),
+                prices: { pricePrompt: m.pricePrompt, priceCached: m.priceCached, priceCompletion: m.priceCompletion, priceReasoning: m.priceReasoning },
+                workers: list.length,
+                minCoefficient: list.reduce((a, c) => (c.coefficient < a ? c.coefficient : a), list[0].coefficient),
+            });
+        }
+        return out;
+    }
+
+    /** Verified candidates for a model (cached candidateTtlMs unless `fresh`). */
+    async list(model: string, fresh: boolean): Promise<VerifiedCandidate[]> {
+        const cached = this.candidates.get(model);
+        if (cached && !fresh && this.o.now() - cached.at < this.o.candidateTtlMs) return cached.list;
+        const conn = await this.o.connect();
+        const id = newId();
+        const q = new Queue<InFrame>();
+        conn.queries.set(id, q);
+        let f: InFrame | typeof DONE;
+        try {
+            conn.send({ type: 'get_worker_candidates', v: conn.version!, id, model, maxCoefficient: this.o.maxCoefficient });
+            f = await q.next(this.o.connectTimeoutMs, () => new ClientError('TIMEOUT', `no worker_candidates within ${this.o.connectTimeoutMs} ms`));
+        } finally {
+            conn.queries.delete(id);
+        }
+        if (f === DONE) throw new ClientError('PROTOCOL_ERROR', 'candidate query ended');
+        if (f.type === 'error' || f.type === 'response_error') {
+            if (f.code === 'MODEL_NOT_REGISTERED' || f.code === 'NO_WORKER') return this.cache(model, []);
+            throw new ClientError('PROXY_REFUSED', `proxy refused get_worker_candidates: ${f.code}: ${f.message}`, { wireCode: f.code });
+        }
+        if (f.type !== 'worker_candidates' || f.model !== model) throw new ClientError('PROTOCOL_ERROR', `unexpected answer to get_worker_candidates: ${f.type}`);
+        const list: VerifiedCandidate[] = [];
+        for (const c of f.candidates) {
+            if (c.coefficient > this.o.maxCoefficient) continue; // the proxy should not offer these; we do not use them
+            const v = this.verify(c);
+            if (v) list.push(v);
+        }
+        return this.cache(model, list);
+    }
+
+    /** The first verified candidate not yet tried (refreshing the list once when all cached ones were tried). */
+    async pick(model: string, tried: Set<string>): Promise<VerifiedCandidate> {
+        let list = await this.list(model, false);
+        let next = list.find((c) => !tried.has(c.keyId));
+        if (!next && list.length > 0) {
+            list = await this.list(model, true);
+            next = list.find((c) => !tried.has(c.keyId));
+        }
+        if (!next) throw new ClientError('NO_WORKER', `no attested worker for '${model}' within coefficient ${this.o.maxCoefficient}`, { wireCode: 'NO_WORKER' });
+        return next;
+    }
+
+    private cache(model: string, list: VerifiedCandidate[]): VerifiedCandidate[] {
+        this.candidates.set(model, { at: this.o.now(), list });
+        return list;
+    }
+
+    /** Attestation of a candidate: Root's worker images, and the HPKE key it offers is the one its quote binds. */
+    private verify(c: WorkerCandidateInfo): VerifiedCandidate | null {
+        const cacheKey = `${c.keyId}:${c.coefficient}:${createHash('sha256').update(c.attestation).digest('hex')}`;
+        const hit = this.verified.get(cacheKey);
+        if (hit && hit.until > this.o.now()) return hit.c;
+        let peer: PeerAttestation;
+        try {
+            peer = this.o.verifier.verify(Buffer.from(c.attestation, 'base64'));
+        } catch (e) {
+            this.o.log('client.candidate-refused', { keyId: c.keyId, code: (e as CocoonError).code, message: errMsg(e) });
+            return null;
+        }
+        const hpke = Buffer.from(c.hpkePublicKey, 'hex');
+        if (!peer.claims.hpkePublicKey || !peer.claims.hpkePublicKey.equals(hpke)) {
+            this.o.log('client.candidate-refused', { keyId: c.keyId, code: 'HPKE_KEY_NOT_ATTESTED' });
+            return null;
+        }
+        const v: VerifiedCandidate = { keyId: c.keyId, hpkePublicKey: hpke, coefficient: c.coefficient, workerKey: peer.cert.publicKey, imageHash: peer.imageHash };
+        this.verified.set(cacheKey, { until: peer.cert.notAfter.getTime(), c: v });
+        return v;
+    }
+}

@@ -1,0 +1,491 @@
+// The client SDK (spec/client.md): one ClientChannel with one proxy, an attested connection to that proxy, private
+// (sealed) or plain requests, receipt checks and cumulative vouchers, and the channel's on-chain life (deposit,
+// top-up, withdraw, close). This file is the runner: options, open/stop, proxy selection, the connection's
+// lifecycle (connect, reconnect with backoff) and the Root poll. The rest sits beside it: proxy-connection.ts (the
+// proxy peer), running-request.ts (one request), candidates.ts (worker candidates), payments.ts (receipts, vouchers,
+// late receipts), channel.ts (the channel on chain), stats.ts (what balances() and lastReceipt report).
+//
+// Identity: ONE 32-byte seed. It is the client's TLS key (a plain key certificate, KeyIdentity), the ClientChannel's
+// `clientKey` and the voucher key, so the proxy admits a connection only for the channel whose key it presents.
+//
+// Money rule (design §8): a voucher is signed only for a receipt that verified (signature under an attested worker
+// key, our request id, the model, the usage reported, the coefficient cap, the cost by Root's prices), and it is
+// written to the state file before it is sent. A receipt that fails costs nothing and drops the proxy connection.
+import { Address } from '@ton/core';
+import { keyPairFromSeed, KeyPair } from '@ton/crypto';
+import { ChainWallet, Clock, hex256, RootConfig, systemClock, TonChain } from '../core/chain';
+import { CocoonError } from '../core/errors';
+import { Receipt } from '../core/receipt';
+import { VerifyPolicy } from '../core/tee/types';
+import { VerificationCache } from '../core/tee/verify';
+import { KeyIdentity, PeerVerifier, RaTlsConnection, RaTlsIdentity } from '../core/transport';
+import { ClientChannelState, ClientChannelWrapper } from '../../wrappers/ClientChannel';
+import { Model, ProxyInfo } from '../../wrappers/Root';
+import { modelId } from '../../wrappers/payloads';
+import { Candidates, ModelInfo } from './candidates';
+import { Balances, ClientChannelOps, CloseResult, WithdrawResult } from './channel';
+import { ClientError } from './errors';
+import { Payments } from './payments';
+import { dialProxy, ProxyConnection } from './proxy-connection';
+import { ClientEvent, RequestArgs, requestEvents, RequestHost } from './running-request';
+import { ClientStateStore } from './state';
+import { ClientStats } from './stats';
+import { errMsg } from './util';
+
+export type Privacy = 'sealed' | 'plain';
+/** Structured log sink, as the other agents have it: a dotted event name and its fields. */
+export type ClientLog = (event: string, fields: Record<string, unknown>) => void;
+
+export interface CocoonClientOptions {
+    chain: TonChain;
+    /** Pays deposits and gas, receives refunds; the ClientChannel's `client`. */
+    wallet: ChainWallet;
+    /** 32 bytes: TLS key = channel clientKey = voucher key. Use a fresh seed for every new channel. */
+    seed: Buffer;
+    /** Quote policy for proxies and workers (trusted roots, collateral, TCB statuses). Images come from Root. */
+    quotePolicy: Omit<VerifyPolicy, 'at'>;
+    /** JSON state file (vouchers); written atomically. */
+    statePath: string;
+    /** Pin a proxy. Default: among Root's proxies, ones we already have a channel with first, then earliest registeredAt. */
+    proxy?: Address;
+    /** Default 'sealed' (router-blind). */
+    privacy?: Privacy;
+    /** Price cap; 1000 = 1.0× Root's prices. Default 1500n. */
+    maxCoefficient?: bigint;
+    /**
+     * Most a single request may cost (nanoTON): a receipt above it is refused and never paid. The cap always applied
+     * is the request's worst case, Root's prices × (maxTokens of output + a full context of prompt) × maxCoefficient;
+     * this option lowers it.
+     */
+    maxRequestCost?: bigint;
+    /** Channel balance open() tops up to. Default max(Root's minClientDeposit, 1 TON). */
+    deposit?: bigint;
+    /** How often Root's version is checked (default 5000 ms). */
+    rootPollMs?: number;
+    /** Longest wait for the next frame of a request (default 120 s). */
+    requestTimeoutMs?: number;
+    /** RA-TLS handshake + hello deadline (default 10 s). */
+    connectTimeoutMs?: number;
+    /** Reconnect backoff (default 250 ms doubling to 10 s). */
+    reconnectMinMs?: number;
+    reconnectMaxMs?: number;
+    /** How long worker candidates are cached per model (default 3000 ms). */
+    candidateTtlMs?: number;
+    /** How long a sent transaction may take to show in the channel's state (default 60 s). */
+    txTimeoutMs?: number;
+    clock?: Clock;
+    log?: ClientLog;
+}
+
+function optNumber(v: number | undefined, name: string, dflt: number): number {
+    if (v === undefined) return dflt;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new ClientError('CONFIG_INVALID', `${name} must be a positive number`, { option: name });
+    return v;
+}
+
+export class CocoonClient {
+    readonly privacy: Privacy;
+    readonly maxCoefficient: bigint;
+    readonly maxRequestCost: bigint | undefined;
+    private readonly chain: TonChain;
+    private readonly wallet: ChainWallet;
+    private readonly keys: KeyPair;
+    private readonly clientKeyHex: string;
+    private readonly clock: Clock;
+    private readonly log: ClientLog;
+    private readonly opts: CocoonClientOptions;
+    private readonly rootPollMs: number;
+    private readonly requestTimeoutMs: number;
+    private readonly connectTimeoutMs: number;
+    private readonly reconnectMinMs: number;
+    private readonly reconnectMaxMs: number;
+    private readonly quoteCache: VerificationCache;
+    private readonly candidates: Candidates;
+    private readonly payments: Payments;
+    private readonly channelOps: ClientChannelOps;
+    private readonly stats = new ClientStats();
+    private readonly requestHost: RequestHost;
+
+    private identity?: RaTlsIdentity;
+    private store?: ClientStateStore;
+    private proxyAddr?: Address;
+    private proxyKey?: bigint;
+    private wrapper?: ClientChannelWrapper;
+
+    private link?: ProxyConnection;
+    private connecting?: Promise<ProxyConnection>;
+    private reconnectTimer?: NodeJS.Timeout;
+    private pollTimer?: NodeJS.Timeout;
+    private failures = 0;
+    private stopped = false;
+    private opened = false;
+    /** Why we do not (re)connect: the proxy's image or registration no longer passes Root's checks. */
+    private blocked?: string;
+    private lastImageHash?: string;
+
+    constructor(opts: CocoonClientOptions) {
+        if (!Buffer.isBuffer(opts.seed) || opts.seed.length !== 32) throw new ClientError('CONFIG_INVALID', 'seed must be a 32-byte Buffer', { option: 'seed' });
+        if (typeof opts.statePath !== 'string' || opts.statePath.length === 0) throw new ClientError('CONFIG_INVALID', 'statePath must be a file path', { option: 'statePath' });
+        if (!opts.chain || !opts.wallet) throw new ClientError('CONFIG_INVALID', 'chain and wallet are required', { option: opts.chain ? 'wallet' : 'chain' });
+        if (!opts.quotePolicy || typeof opts.quotePolicy !== 'object') throw new ClientError('CONFIG_INVALID', 'quotePolicy is required', { option: 'quotePolicy' });
+        const privacy = opts.privacy ?? 'sealed';
+        if (privacy !== 'sealed' && privacy !== 'plain') throw new ClientError('CONFIG_INVALID', "privacy must be 'sealed' or 'plain'", { option: 'privacy' });
+        const maxCoefficient = opts.maxCoefficient ?? 1500n;
+        if (typeof maxCoefficient !== 'bigint' || maxCoefficient < 0n || maxCoefficient > 0xffff_ffffn)
+            throw new ClientError('CONFIG_INVALID', 'maxCoefficient must be a bigint in 0..2^32-1 (1000 = 1.0x)', { option: 'maxCoefficient' });
+        if (opts.deposit !== undefined && (typeof opts.deposit !== 'bigint' || opts.deposit <= 0n))
+            throw new ClientError('CONFIG_INVALID', 'deposit must be a positive bigint (nanoTON)', { option: 'deposit' });
+        this.opts = opts;
+        this.chain = opts.chain;
+        this.wallet = opts.wallet;
+        this.privacy = privacy;
+        this.maxCoefficient = maxCoefficient;
+        if (opts.maxRequestCost !== undefined && (typeof opts.maxRequestCost !== 'bigint' || opts.maxRequestCost < 0n))
+            throw new ClientError('CONFIG_INVALID', 'maxRequestCost must be a non-negative bigint (nanoTON)', { option: 'maxRequestCost' });
+        this.maxRequestCost = opts.maxRequestCost;
+        this.keys = keyPairFromSeed(opts.seed);
+        this.clientKeyHex = this.keys.publicKey.toString('hex');
+        this.clock = opts.clock ?? systemClock;
+        this.log = opts.log ?? (() => undefined);
+        this.rootPollMs = optNumber(opts.rootPollMs, 'rootPollMs', 5000);
+        this.requestTimeoutMs = optNumber(opts.requestTimeoutMs, 'requestTimeoutMs', 120_000);
+        this.connectTimeoutMs = optNumber(opts.connectTimeoutMs, 'connectTimeoutMs', 10_000);
+        this.reconnectMinMs = optNumber(opts.reconnectMinMs, 'reconnectMinMs', 250);
+        this.reconnectMaxMs = optNumber(opts.reconnectMaxMs, 'reconnectMaxMs', 10_000);
+        const candidateTtlMs = optNumber(opts.candidateTtlMs, 'candidateTtlMs', 3000);
+        const txTimeoutMs = optNumber(opts.txTimeoutMs, 'txTimeoutMs', 60_000);
+        this.quoteCache = new VerificationCache({ ttlMs: 10 * 60_000, now: () => this.clock.now() });
+        const now = () => this.clock.now();
+        const log: ClientLog = (event, fields) => this.log(event, fields);
+        this.candidates = new Candidates({
+            connect: () => this.connectLink(),
+            // Worker images are read from the cached Root config at verification time, so an allowlist change applies at once.
+            verifier: new PeerVerifier(
+                { quote: opts.quotePolicy, isImageAllowed: (h) => this.chain.cachedRootConfig?.workerImages.has(h) ?? false, requireHpkeKey: true },
+                { cache: this.quoteCache, clock: () => new Date(this.clock.now()) },
+            ),
+            maxCoefficient,
+            candidateTtlMs,
+            connectTimeoutMs: this.connectTimeoutMs,
+            now,
+            log,
+        });
+        this.payments = new Payments({
+            secretKey: this.keys.secretKey,
+            maxCoefficient,
+            maxRequestCost: opts.maxRequestCost,
+            channel: () => this.need(),
+            globalId: () => this.chain.getGlobalId(),
+            connection: () => (this.link?.ready ? this.link : undefined),
+            candidates: (model, fresh) => this.candidates.list(model, fresh),
+            stopped: () => this.stopped,
+            latePaid: (r) => this.stats.receiptPaid(r),
+            now,
+            log,
+        });
+        this.channelOps = new ClientChannelOps({
+            chain: this.chain,
+            wallet: this.wallet,
+            clientKey: BigInt('0x' + this.clientKeyHex),
+            clock: this.clock,
+            txTimeoutMs,
+            wrapper: () => this.need().wrapper,
+            cumulative: () => this.payments.cumulative,
+            log,
+        });
+        this.requestHost = {
+            privacy,
+            maxCoefficient,
+            requestTimeoutMs: this.requestTimeoutMs,
+            log,
+            connect: () => this.connectLink(),
+            getModel: (name) => this.getModel(name),
+            pickCandidate: (model, tried) => this.candidates.pick(model, tried),
+            payments: this.payments,
+            receiptPaid: (r) => this.stats.receiptPaid(r),
+        };
+    }
+
+    /** The client's public key (hex): the channel's clientKey and the voucher key. */
+    get clientKey(): string {
+        return this.clientKeyHex;
+    }
+
+    /** The ClientChannel address (after open()). */
+    get channel(): Address {
+        return this.need().wrapper.address;
+    }
+
+    /** The chosen Proxy contract (after open()). */
+    get proxy(): Address {
+        return this.need().proxy;
+    }
+
+    /** The last receipt that verified and was paid (for displays; the state file holds what counts). */
+    get lastReceipt(): Receipt | undefined {
+        return this.stats.lastReceipt;
+    }
+
+    /** The same, under its old field name (tests/agents/proxy/money.spec.ts reads it). */
+    private get last(): Receipt | undefined {
+        return this.stats.lastReceipt;
+    }
+
+    get connected(): boolean {
+        return this.link !== undefined && this.link.ready;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Lifecycle
+
+    /**
+     * Picks the proxy (verifying its attestation and key), derives the canonical ClientChannel, deploys / tops it up
+     * to `deposit`, loads the state file, connects (hello) and starts polling Root.
+     */
+    async open(): Promise<void> {
+        if (this.opened) return;
+        if (this.stopped) throw new ClientError('NOT_OPEN', 'the client was stopped');
+        this.identity = await KeyIdentity.create({ seed: this.opts.seed });
+        this.identity.start();
+        try {
+            await this.openChannel();
+        } catch (e) {
+            this.identity.stop();
+            throw e;
+        }
+        this.opened = true;
+        this.pollTimer = setInterval(() => void this.pollRoot(), this.rootPollMs);
+        this.pollTimer.unref?.();
+        await this.connect();
+    }
+
+    private async openChannel(): Promise<void> {
+        const cfg = await this.chain.getRootConfig();
+        const stateProbe = ClientStateStore.load(this.opts.statePath, this.clientKeyHex);
+        const info = await this.channelOps.selectProxy(cfg, stateProbe, this.opts.proxy, (i) => this.probe(i));
+        this.proxyAddr = info.address;
+        this.proxyKey = info.info.enclaveKey;
+        this.wrapper = await this.channelOps.channelFor(cfg, info.address, info.info);
+        this.store = stateProbe;
+        const raw = this.wrapper.address.toRawString();
+        const rec = this.store.get(raw);
+        this.payments.load(rec?.cumulative ?? 0n, rec?.signature ? Buffer.from(rec.signature, 'hex') : null);
+        if (!rec) await this.store.put(raw, { proxy: info.address.toRawString(), cumulative: 0n, signature: null }, this.clock.now());
+        this.log('client.channel-selected', { channel: this.wrapper.address.toString(), proxy: info.address.toString(), cumulative: this.payments.cumulative.toString() });
+
+        await this.channelOps.ensureDeposit(cfg, this.opts.deposit);
+    }
+
+    /** Connects (RA-TLS + hello) unless connected; concurrent callers share one attempt. */
+    connect(): Promise<void> {
+        return this.connectLink().then(() => undefined);
+    }
+
+    /** Closes the connection and stops timers; pending requests fail with NOT_OPEN. The state file stays. */
+    async stop(): Promise<void> {
+        this.stopped = true;
+        if (this.pollTimer) clearInterval(this.pollTimer);
+        if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+        this.pollTimer = this.reconnectTimer = undefined;
+        const link = this.link;
+        this.link = undefined;
+        if (link) link.drop(new ClientError('NOT_OPEN', 'the client was stopped'));
+        await this.connecting?.catch(() => undefined);
+        this.identity?.stop();
+        await this.payments.settled();
+    }
+
+    private need(): { wrapper: ClientChannelWrapper; proxy: Address; store: ClientStateStore; proxyKey: bigint } {
+        if (!this.wrapper || !this.proxyAddr || !this.store || this.proxyKey === undefined) throw new ClientError('NOT_OPEN', 'call open() first');
+        return { wrapper: this.wrapper, proxy: this.proxyAddr, store: this.store, proxyKey: this.proxyKey };
+    }
+
+    /** An attested connection closed right away: proves the proxy's image and key before any money moves. */
+    private async probe(info: ProxyInfo): Promise<void> {
+        const c = await this.dial(info);
+        c.ws.terminate();
+    }
+
+    private dial(info: ProxyInfo): Promise<RaTlsConnection> {
+        if (!this.identity) throw new ClientError('NOT_OPEN', 'call open() first');
+        return dialProxy(info, {
+            identity: this.identity,
+            quotePolicy: this.opts.quotePolicy,
+            isImageAllowed: (h) => this.chain.cachedRootConfig?.proxyImages.has(h) ?? false,
+            cache: this.quoteCache,
+            now: () => this.clock.now(),
+            connectTimeoutMs: this.connectTimeoutMs,
+        });
+    }
+
+    private connectLink(): Promise<ProxyConnection> {
+        if (this.link && this.link.ready) return Promise.resolve(this.link);
+        if (this.stopped) return Promise.reject(new ClientError('NOT_OPEN', 'the client was stopped'));
+        if (!this.opened) return Promise.reject(new ClientError('NOT_OPEN', 'call open() first'));
+        if (this.blocked) return Promise.reject(new ClientError('PROXY_REJECTED', this.blocked, { reason: 'ROOT' }));
+        if (!this.connecting) {
+            if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+            this.reconnectTimer = undefined;
+            this.connecting = this.doConnect()
+                .then((l) => {
+                    this.failures = 0;
+                    return l;
+                })
+                .catch((e: unknown) => {
+                    this.failures++;
+                    this.log('client.connect-failed', { code: (e as CocoonError).code, message: errMsg(e) });
+                    // Clear the in-flight marker first: scheduleReconnect does nothing while a connect is pending.
+                    this.connecting = undefined;
+                    this.scheduleReconnect();
+                    throw e;
+                })
+                .finally(() => (this.connecting = undefined));
+        }
+        return this.connecting;
+    }
+
+    private async doConnect(): Promise<ProxyConnection> {
+        const { proxy, proxyKey, wrapper } = this.need();
+        const cfg = await this.chain.getRootConfig();
+        const info = cfg.proxies.get(proxy.toRawString());
+        if (!info) throw new ClientError('PROXY_REJECTED', `proxy ${proxy.toString()} is no longer registered in Root`, { reason: 'NOT_REGISTERED' });
+        if (info.enclaveKey !== proxyKey) throw new ClientError('PROXY_REJECTED', 'the proxy re-registered with another enclave key; this channel is not its channel', { reason: 'KEY_CHANGED' });
+        const conn = await this.dial(info);
+        if (this.stopped) {
+            conn.ws.terminate();
+            throw new ClientError('NOT_OPEN', 'the client was stopped');
+        }
+        this.lastImageHash = conn.peer.imageHash;
+        const link = new ProxyConnection(conn.ws, conn.peer, {
+            log: (event, fields) => this.log(event, fields),
+            onPaymentStatus: (f) => this.stats.paymentStatus(f, this.payments.cumulative),
+            onLateReceipt: (c, f) => this.payments.onLateReceipt(c, f),
+            onVoucherError: (code, message) => this.stats.voucherRefused(code, message),
+            onGone: (c, closedByPeer) => this.onGone(c, closedByPeer),
+        });
+        this.link = link;
+        try {
+            // hello → hello_ok → payment_status; then resend our latest voucher if the proxy lacks it.
+            const { version, status } = await link.handshake(wrapper.address, proxy, this.connectTimeoutMs);
+            this.payments.onConnected(link, status.voucher);
+            this.log('client.connected', { proxy: proxy.toString(), version });
+        } catch (e) {
+            link.drop(e instanceof ClientError ? e : new ClientError('PROTOCOL_ERROR', errMsg(e)));
+            throw e;
+        }
+        return link;
+    }
+
+    /** Our connection dropped or closed: reconnect with backoff. */
+    private onGone(link: ProxyConnection, closedByPeer: boolean): void {
+        if (this.link !== link) return;
+        this.link = undefined;
+        if (closedByPeer) this.log('client.disconnected', {});
+        this.scheduleReconnect();
+    }
+
+    private scheduleReconnect(): void {
+        if (this.stopped || !this.opened || this.blocked || this.reconnectTimer || this.connecting || this.link) return;
+        const delay = Math.min(this.reconnectMaxMs, this.reconnectMinMs * 2 ** Math.min(this.failures, 16));
+        this.reconnectTimer = setTimeout(() => {
+            this.reconnectTimer = undefined;
+            this.connectLink().catch(() => undefined); // failures reschedule themselves
+        }, delay);
+        this.reconnectTimer.unref?.();
+    }
+
+    /** Root poll: a removed proxy image or registration disconnects us and keeps us off until it is back. */
+    private async pollRoot(): Promise<void> {
+        let changed: boolean;
+        try {
+            changed = await this.chain.refreshIfChanged();
+        } catch (e) {
+            this.log('client.root-poll-failed', { message: errMsg(e) });
+            return;
+        }
+        if (!changed || this.stopped) return;
+        const cfg = this.chain.cachedRootConfig!;
+        this.candidates.clear();
+        const why = this.proxyRefusal(cfg);
+        if (why) {
+            if (!this.blocked) this.log('client.proxy-blocked', { reason: why });
+            this.blocked = why;
+            if (this.link) this.link.drop(new ClientError('PROXY_REJECTED', why, { reason: 'ROOT' }));
+        } else if (this.blocked) {
+            this.log('client.proxy-unblocked', {});
+            this.blocked = undefined;
+            this.scheduleReconnect();
+        }
+    }
+
+    private proxyRefusal(cfg: RootConfig): string | undefined {
+        const { proxy, proxyKey } = this.need();
+        const info = cfg.proxies.get(proxy.toRawString());
+        if (!info) return `proxy ${proxy.toString()} is no longer registered in Root`;
+        if (info.enclaveKey !== proxyKey) return 'the proxy re-registered with another enclave key';
+        if (this.lastImageHash && !cfg.proxyImages.has(this.lastImageHash)) return `proxy image ${this.lastImageHash} was removed from Root's proxyImages`;
+        return undefined;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Models and requests
+
+    /** Root's registered models that have at least one attested worker at or below maxCoefficient right now. */
+    async listModels(): Promise<ModelInfo[]> {
+        this.need();
+        return this.candidates.models(await this.chain.getRootConfig());
+    }
+
+    /** Root's model of that name, or undefined. */
+    async getModel(name: string): Promise<Model | undefined> {
+        const cfg = await this.chain.getRootConfig();
+        return cfg.models.get(hex256(modelId(name)));
+    }
+
+    /**
+     * Sends one OpenAI request and yields `start`, `chunk`s and `end` (after the receipt verified and the voucher was
+     * persisted and sent). Throws ClientError. Breaking out of the loop or aborting `signal` cancels the request;
+     * a response_end that still arrives is verified and paid in the background.
+     */
+    request(args: RequestArgs): AsyncGenerator<ClientEvent, void, undefined> {
+        return requestEvents(this.requestHost, args);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Channel on chain (channel.ts)
+
+    /** Resolves once every voucher for the responses delivered so far is signed, persisted and sent. */
+    async vouchersSettled(): Promise<void> {
+        await this.payments.settled();
+    }
+
+    async balances(): Promise<Balances> {
+        const { proxy } = this.need();
+        return this.channelOps.balances(proxy.toString(), () => this.stats.snapshot());
+    }
+
+    /** Adds `amount` to the channel (deploying it on first use); resolves when the chain shows it. */
+    topUp(amount: bigint): Promise<ClientChannelState> {
+        return this.channelOps.topUp(amount);
+    }
+
+    /** RequestWithdraw(amount), and FinishWithdraw when `withdrawAt` has passed; at most `available`. */
+    withdraw(amount: bigint): Promise<WithdrawResult> {
+        return this.channelOps.withdraw(amount);
+    }
+
+    /** FinishWithdraw after `withdrawAt`; returns the nanoTON paid to the wallet. */
+    finishWithdraw(): Promise<bigint> {
+        return this.channelOps.finishWithdraw();
+    }
+
+    /** StartClose: the proxy may still redeem until `closeAt`; then finishClose() refunds the rest. */
+    close(): Promise<CloseResult> {
+        return this.channelOps.close();
+    }
+
+    /** FinishClose after `closeAt`: the channel's whole balance goes to the wallet. Returns that balance. */
+    finishClose(): Promise<bigint> {
+        return this.channelOps.finishClose();
+    }
+}
