@@ -1,11 +1,12 @@
 // Worker candidates (spec/client.md, "Identity and trust" and "Requests: sealed vs plain"): the proxy's
 // get_worker_candidates answer, each candidate's attestation verified against Root's worker images with the HPKE key
-// its quote binds, cached per model for candidateTtlMs; and the choice of the next one to seal a request to.
+// its quote binds, cached per model for candidateTtlMs; the choice of the next one, and sealing a request to it.
 import { createHash } from 'crypto';
 import { CocoonError } from '../core/errors';
 import { ModelPrices } from '../core/pricing';
 import { PeerAttestation, PeerVerifier } from '../core/transport';
-import { WorkerCandidateInfo } from '../core/wire';
+import { ResponseSecret } from '../core/hpke';
+import { RequestFrame, RoutingFields, sealRequestFrame, WorkerCandidateInfo } from '../core/wire';
 import { RootConfig } from '../core/chain';
 import { ClientError } from './errors';
 import type { InFrame, ProxyConnection } from './proxy-connection';
@@ -125,6 +126,16 @@ export class Candidates {
         }
         if (!next) throw new ClientError('NO_WORKER', `no attested worker for '${model}' within coefficient ${this.o.maxCoefficient}`, { wireCode: 'NO_WORKER' });
         return next;
+    }
+
+    /**
+     * Sealed mode: the request sealed to the first untried candidate (the AAD binds id, model, endpoint, stream,
+     * maxTokens, maxCoefficient); the response key and the candidate come back with it.
+     */
+    async seal(tried: Set<string>, fields: RoutingFields, body: Record<string, unknown>, version: number | undefined): Promise<{ frame: RequestFrame; secret: ResponseSecret; target: VerifiedCandidate }> {
+        const target = await this.pick(fields.model, tried);
+        const sealed = await sealRequestFrame({ hpkePublicKey: target.hpkePublicKey }, fields, body, version);
+        return { frame: sealed.frame, secret: sealed.response, target };
     }
 
     private cache(model: string, list: VerifiedCandidate[]): VerifiedCandidate[] {

@@ -200,7 +200,7 @@ export class CocoonClient {
             log,
             connect: () => this.connectLink(),
             getModel: (name) => this.getModel(name),
-            pickCandidate: (model, tried) => this.candidates.pick(model, tried),
+            seal: (tried, fields, body, version) => this.candidates.seal(tried, fields, body, version),
             payments: this.payments,
             receiptPaid: (r) => this.stats.receiptPaid(r),
         };

@@ -7,9 +7,9 @@ import { HpkeError, ResponseOpener, ResponseSecret } from '../core/hpke';
 import { contentBytes } from '../core/metering';
 import { PricingError, TokenUsage, usageFromOpenAI } from '../core/pricing';
 import { Receipt, receiptWorkerKey } from '../core/receipt';
-import { encodeFrame, MAX_REQUEST_TOKENS, openChunkFrame, openStartFrame, RequestFrame, ResponseChunkFrame, ResponseEndFrame, sealRequestFrame, WireError } from '../core/wire';
+import { encodeFrame, MAX_REQUEST_TOKENS, openChunkFrame, openStartFrame, RequestFrame, ResponseChunkFrame, ResponseEndFrame, WireError } from '../core/wire';
 import { Model } from '../../wrappers/Root';
-import type { VerifiedCandidate } from './candidates';
+import type { Candidates, VerifiedCandidate } from './candidates';
 import { ClientError } from './errors';
 import type { Payments } from './payments';
 import type { InFrame, ProxyConnection } from './proxy-connection';
@@ -42,8 +42,8 @@ export interface RequestHost {
     /** The connection after hello (connecting if needed). */
     connect: () => Promise<ProxyConnection>;
     getModel: (name: string) => Promise<Model | undefined>;
-    /** The first verified candidate of the model not in `tried`. */
-    pickCandidate: (model: string, tried: Set<string>) => Promise<VerifiedCandidate>;
+    /** Sealed mode: the request sealed to the first verified candidate of the model not in `tried` (candidates.ts). */
+    seal: Candidates['seal'];
     payments: Pick<Payments, 'remember' | 'forget' | 'verifyEnd' | 'receiptLimits' | 'accept'>;
     /** A receipt verified and paid. */
     receiptPaid: (r: Receipt) => void;
@@ -112,10 +112,7 @@ export class RunningRequest {
             let target: VerifiedCandidate | undefined;
             try {
                 if (this.host.privacy === 'sealed') {
-                    target = await this.host.pickCandidate(name, tried);
-                    const sealed = await sealRequestFrame({ hpkePublicKey: target.hpkePublicKey }, { id, ...fields }, body, conn.version);
-                    frame = sealed.frame;
-                    secret = sealed.response;
+                    ({ frame, secret, target } = await this.host.seal(tried, { id, ...fields }, body, conn.version));
                 } else {
                     frame = { type: 'request', v: conn.version!, id, ...fields, body };
                     encodeFrame(frame, 'client_to_proxy'); // a bad body is our caller's error, not a dropped connection
