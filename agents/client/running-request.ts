@@ -60,10 +60,9 @@ export class RunningRequest {
     private model!: Model;
     private name = '';
     private stream = false;
-    /** The current attempt: its connection, id, frame, response key and the candidate sealed to. */
+    /** The current attempt: its connection, its frame and the candidate it was sealed to. */
     private conn!: ProxyConnection;
     private frame!: RequestFrame;
-    private secret?: ResponseSecret;
     private target?: VerifiedCandidate;
     private started = false;
     /** A 4xx/5xx status: the chunks are the error body, and nothing is paid. */
@@ -139,7 +138,6 @@ export class RunningRequest {
     private async exchange(conn: ProxyConnection, frame: RequestFrame, secret: ResponseSecret | undefined, target: VerifiedCandidate | undefined): Promise<void> {
         this.conn = conn;
         this.frame = frame;
-        this.secret = secret;
         this.target = target;
         this.started = false;
         this.errStatus = undefined;
