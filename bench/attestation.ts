@@ -3,18 +3,16 @@
 // "cold": verifyQuote from scratch on every call (no cache; parse, PCK chain, QE report, quote signature and, with
 // collateral, TCB info / QE identity / CRL signatures and TCB matching). "cached": VerificationCache.verify on the same
 // quote and policy (SHA-256 of the quote + policy fingerprint + TTL/validity-window check).
-// quoteVerify uses the real Intel vector with its collateral at the README time when ../shared/vectors/tdx is
-// present, else a simulated-TEE quote with simulated collateral; the other entries break the cost down.
-import { existsSync, readFileSync } from 'fs';
+// quoteVerify uses the real Intel vector (fixtures/vectors/tdx) with its collateral at the README time;
+// quoteVerifySimulated the same with a simulated-TEE quote and collateral; the other entries break the cost down.
 import { cpus } from 'os';
-import { join } from 'path';
 import { performance } from 'perf_hooks';
 import { parseQuote } from '../agents/core/tee/quote';
 import { SimulatedTee } from '../agents/core/tee/simulated';
 import { Collateral, INTEL_ROOT_KEY_ID, VerifyPolicy } from '../agents/core/tee/types';
 import { VerificationCache, verifyQuote } from '../agents/core/tee/verify';
+import { tdxVector } from '../fixtures/vectors';
 
-const VECTORS = join(__dirname, '../../shared/vectors/tdx');
 
 function arg(name: string, dflt: number): number {
     const i = process.argv.indexOf(`--${name}`);
@@ -56,14 +54,11 @@ async function main() {
     const simCollateral = await tee.signCollateral();
     const simPolicy: VerifyPolicy = { trustedRootKeyIds: [tee.rootKeyId], at: new Date(), requireCollateral: true, collateral: simCollateral };
 
-    let real: { quote: Buffer; policy: VerifyPolicy } | undefined;
-    if (existsSync(join(VECTORS, 'tdx_quote'))) {
-        const collateral = JSON.parse(readFileSync(join(VECTORS, 'tdx_quote_collateral.json'), 'utf8')) as Collateral;
-        real = {
-            quote: readFileSync(join(VECTORS, 'tdx_quote')),
-            policy: { trustedRootKeyIds: [INTEL_ROOT_KEY_ID], at: new Date('2025-06-19T11:16:03Z'), requireCollateral: true, collateral },
-        };
-    }
+    const collateral = JSON.parse(tdxVector('tdx_quote_collateral.json').toString('utf8')) as Collateral;
+    const real = {
+        quote: tdxVector('tdx_quote'),
+        policy: { trustedRootKeyIds: [INTEL_ROOT_KEY_ID], at: new Date('2025-06-19T11:16:03Z'), requireCollateral: true, collateral } as VerifyPolicy,
+    };
 
     const result: Record<string, unknown> = {
         bench: 'attestation',
@@ -71,10 +66,10 @@ async function main() {
         node: process.version,
         cpus: cpus().length,
         cpuModel: cpus()[0]?.model,
-        quoteVerify: real ? benchQuoteVerify('intel-vector tdx_quote', real.quote, real.policy, ops) : benchQuoteVerify('simulated v4', simQuote, simPolicy, ops),
+        quoteVerify: benchQuoteVerify('intel-vector tdx_quote', real.quote, real.policy, ops),
         quoteVerifySimulated: benchQuoteVerify('simulated v4', simQuote, simPolicy, ops),
-        quoteVerifyOffline: benchQuoteVerify(real ? 'intel-vector tdx_quote' : 'simulated v4', real?.quote ?? simQuote, { ...(real?.policy ?? simPolicy), collateral: undefined, requireCollateral: false }, ops),
-        quoteParse: { msPerOp: msPerOp(() => parseQuote(real?.quote ?? simQuote), ops * 10), ops: ops * 10 },
+        quoteVerifyOffline: benchQuoteVerify('intel-vector tdx_quote', real.quote, { ...real.policy, collateral: undefined, requireCollateral: false }, ops),
+        quoteParse: { msPerOp: msPerOp(() => parseQuote(real.quote), ops * 10), ops: ops * 10 },
         simulatedGetQuote: { msPerOp: msPerOp(() => tee.makeQuote(Buffer.alloc(64, 2)), ops), ops },
     };
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');

@@ -1,11 +1,10 @@
 // The `cocoon` command: dispatch, help, and the installed bin/cocoon entry as a separate process.
 import { spawnSync } from 'child_process';
-import { existsSync } from 'fs';
 import { join } from 'path';
 import { main } from '../../agents/cli';
+import { tdxVectorPath } from '../../fixtures/vectors';
 
 const REPO = join(__dirname, '..', '..');
-const VECTORS = join(REPO, '..', 'shared', 'vectors', 'tdx');
 
 function capture() {
     const out: string[] = [];
@@ -33,9 +32,8 @@ describe('cocoon CLI', () => {
         expect(c.err.join('')).toMatch(/--port/);
     });
 
-    const vectors = existsSync(join(VECTORS, 'tdx_quote'));
-    (vectors ? it : it.skip)('bin/cocoon attest verify accepts the Intel vector at its time and rejects it later', () => {
-        const args = [join(REPO, 'bin', 'cocoon'), 'attest', 'verify', join(VECTORS, 'tdx_quote'), '--collateral', join(VECTORS, 'tdx_quote_collateral.json')];
+    it('bin/cocoon attest verify accepts the Intel vector at its time and rejects it later', () => {
+        const args = [join(REPO, 'bin', 'cocoon'), 'attest', 'verify', tdxVectorPath('tdx_quote'), '--collateral', tdxVectorPath('tdx_quote_collateral.json')];
         const ok = spawnSync(process.execPath, [...args, '--at', '2025-06-19T11:16:03Z'], { encoding: 'utf8' });
         expect(ok.status).toBe(0);
         expect(JSON.parse(ok.stdout)).toMatchObject({ verdict: 'accepted', tcbStatus: 'UpToDate', debug: false });
@@ -43,5 +41,4 @@ describe('cocoon CLI', () => {
         expect(late.status).toBe(1);
         expect(JSON.parse(late.stdout)).toMatchObject({ verdict: 'rejected', error: { code: 'COLLATERAL_EXPIRED' } });
     });
-    if (!vectors) console.warn(`skipping the bin/cocoon vector test: ${VECTORS} not found`);
 });

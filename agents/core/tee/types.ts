@@ -82,7 +82,7 @@ export interface ParsedQuote {
     pckChainPem: string[]; // leaf first
 }
 
-/** DCAP collateral, field names as in @phala/dcap-qvl's Collateral (see ../shared/vectors/tdx). */
+/** DCAP collateral, field names as in @phala/dcap-qvl's Collateral (see fixtures/vectors/tdx). */
 export interface Collateral {
     pck_crl_issuer_chain: string;
     root_ca_crl: string; // hex DER

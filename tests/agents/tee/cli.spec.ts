@@ -6,7 +6,7 @@ import { main } from '../../../agents/cli';
 import { attestVerifyCommand, CommandIo } from '../../../agents/core/tee/cli';
 import { SimulatedTee } from '../../../agents/core/tee/simulated';
 import { INTEL_ROOT_KEY_ID } from '../../../agents/core/tee/types';
-import { describeVectors, VECTORS } from './util';
+import { VECTORS } from './util';
 
 function capture(): CommandIo & { out: string; err: string; json: () => Record<string, any> } {
     const io = {
@@ -23,7 +23,7 @@ function capture(): CommandIo & { out: string; err: string; json: () => Record<s
     return io;
 }
 
-describeVectors('attest verify on the real Intel vector', () => {
+describe('attest verify on the real Intel vector', () => {
     const quote = join(VECTORS, 'tdx_quote');
     const collateral = join(VECTORS, 'tdx_quote_collateral.json');
 

@@ -7,7 +7,7 @@ import { parseQuote } from '../../../agents/core/tee/quote';
 import { SimulatedTee } from '../../../agents/core/tee/simulated';
 import { AttestationError, Collateral, INTEL_ROOT_KEY_ID, VerifyPolicy } from '../../../agents/core/tee/types';
 import { verifyQuote } from '../../../agents/core/tee/verify';
-import { chainDer, chainPem, HAVE_VECTORS, intelPolicy, offsets, T_GOOD, vector, vectorCollateral, withPemChain } from './util';
+import { chainDer, chainPem, intelPolicy, offsets, T_GOOD, vector, vectorCollateral, withPemChain } from './util';
 
 const PARSE_CODES = new Set(['QUOTE_MALFORMED', 'QUOTE_UNSUPPORTED']);
 
@@ -39,11 +39,9 @@ beforeAll(async () => {
         sim('simulated v5 tdx10', tee.makeQuote(rd, { layout: { version: 5, bodyType: 'tdx10' } })),
         sim('simulated v5 tdx15', tee.makeQuote(rd, { layout: { version: 5, bodyType: 'tdx15' } })),
     ];
-    if (HAVE_VECTORS) {
-        const c = vectorCollateral('tdx_quote_collateral.json');
-        for (const name of ['tdx_quote', 'tdx_quote_outdated']) {
-            sources.push({ name, quote: vector(name), collateral: c, offline: intelPolicy(T_GOOD), full: intelPolicy(T_GOOD, c) });
-        }
+    const c = vectorCollateral('tdx_quote_collateral.json');
+    for (const name of ['tdx_quote', 'tdx_quote_outdated']) {
+        sources.push({ name, quote: vector(name), collateral: c, offline: intelPolicy(T_GOOD), full: intelPolicy(T_GOOD, c) });
     }
 });
 

@@ -1,27 +1,16 @@
-// Shared helpers of the attestation tests: the real Intel vectors (../shared/vectors/tdx, skipped when absent),
+// Shared helpers of the attestation tests: the real Intel vectors (fixtures/vectors/tdx; a missing one fails the test),
 // quote surgery (offsets of the signature data, PEM chain replacement) and policy builders.
-import { existsSync, readFileSync } from 'fs';
-import { join } from 'path';
+import { readFileSync } from 'fs';
+import { TDX_VECTORS, tdxVector, tdxVectorPath } from '../../../fixtures/vectors';
 import { derToPem, pemToDer } from '../../../agents/core/tee/certs';
 import { parseQuote } from '../../../agents/core/tee/quote';
 import { Collateral, INTEL_ROOT_KEY_ID, VerifyPolicy } from '../../../agents/core/tee/types';
 
-export const VECTORS = join(__dirname, '../../../../shared/vectors/tdx');
-export const HAVE_VECTORS = existsSync(join(VECTORS, 'tdx_quote')) && existsSync(join(VECTORS, 'tdx_quote_collateral.json'));
-if (!HAVE_VECTORS) {
-    // eslint-disable-next-line no-console
-    console.warn(`SKIPPING real Intel TDX vector tests: ${VECTORS} not found (clone the shared folder beside the project)`);
-}
-
-/** `describe` that runs only when the real vectors are present. */
-export const describeVectors = HAVE_VECTORS ? describe : describe.skip;
-
-export function vector(name: string): Buffer {
-    return readFileSync(join(VECTORS, name));
-}
+export const VECTORS = TDX_VECTORS;
+export const vector = tdxVector;
 
 export function vectorCollateral(name: string): Collateral {
-    return JSON.parse(readFileSync(join(VECTORS, name), 'utf8')) as Collateral;
+    return JSON.parse(readFileSync(tdxVectorPath(name), 'utf8')) as Collateral;
 }
 
 /** README times. */

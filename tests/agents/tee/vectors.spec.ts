@@ -1,11 +1,11 @@
-// Real Intel-signed TDX quotes (../shared/vectors/tdx, README lists the expected verdicts): our verifier must
+// Real Intel-signed TDX quotes (fixtures/vectors/tdx, README lists the expected verdicts): our verifier must
 // reach the same verdicts as @phala/dcap-qvl 0.3.9, with our stable error codes.
 import { verify as dcapVerify } from '@phala/dcap-qvl';
 import { parseQuote } from '../../../agents/core/tee/quote';
 import { verifyQuote } from '../../../agents/core/tee/verify';
 import { imageHash } from '../../../agents/core/tee/image';
 import { INTEL_ROOT_KEY_ID, Collateral } from '../../../agents/core/tee/types';
-import { chainDer, chainPem, codeOf, describeVectors, flipBit, intelPolicy, offsets, T_AFTER_EXPIRY, T_GOOD, T_OUTDATED, vector, vectorCollateral, withPemChain } from './util';
+import { chainDer, chainPem, codeOf, flipBit, intelPolicy, offsets, T_AFTER_EXPIRY, T_GOOD, T_OUTDATED, vector, vectorCollateral, withPemChain } from './util';
 
 function dcapVerdict(quote: Buffer, collateral: Collateral, at: Date): string {
     try {
@@ -15,7 +15,7 @@ function dcapVerdict(quote: Buffer, collateral: Collateral, at: Date): string {
     }
 }
 
-describeVectors('real Intel TDX vectors (README verdicts)', () => {
+describe('real Intel TDX vectors (README verdicts)', () => {
     const good = vector('tdx_quote');
     const outdated = vector('tdx_quote_outdated');
     const goodCol = vectorCollateral('tdx_quote_collateral.json');

@@ -2,8 +2,6 @@
 // production verifier with a policy that trusts only the simulated root. Each rejection carries its own code, and
 // counters on the server prove that no application byte crosses a rejected link in either direction.
 import { once } from 'events';
-import { existsSync, readFileSync } from 'fs';
-import { join } from 'path';
 import { createServer as createNetServer } from 'net';
 import { connect as tlsConnect, createServer as createTlsServer, TLSSocket } from 'tls';
 import { WebSocket } from 'ws';
@@ -26,8 +24,8 @@ import {
     RaTlsServer,
     TransportError,
 } from '../../../agents/core/transport';
+import { tdxVector } from '../../../fixtures/vectors';
 
-const VECTORS = join(__dirname, '../../../../shared/vectors/tdx');
 const DEBUG_TD_ATTRIBUTES = Buffer.from('0100001000000000', 'hex'); // DEBUG | SEPT_VE_DISABLE
 
 interface Harness {
@@ -246,12 +244,7 @@ describe('RA-TLS: the server refuses a client, each case with its own code', () 
     });
 
     it('a real Intel quote transplanted into a new certificate (REPORT_DATA_MISMATCH)', async () => {
-        const quoteFile = join(VECTORS, 'tdx_quote');
-        if (!existsSync(quoteFile)) {
-            console.warn(`SKIP: real TDX vectors not found at ${VECTORS}`);
-            return;
-        }
-        const intelQuote = readFileSync(quoteFile);
+        const intelQuote = tdxVector('tdx_quote');
         const at = new Date('2025-06-19T11:16:03Z'); // when the vector's PCK chain and collateral were current
         const intelPolicy: PeerPolicy = { quote: { trustedRootKeyIds: [INTEL_ROOT_KEY_ID], requireCollateral: false }, isImageAllowed: () => true };
         // the stolen quote by itself passes every chain and signature check under this policy ...
