@@ -1,5 +1,5 @@
-import { Address, beginCell, Cell, contractAddress, ContractProvider, Sender, toNano } from '@ton/core';
-import { ClientChannel, storeClientChannelConfig } from '../build/ClientChannel/ClientChannel_ClientChannel';
+import { Address, beginCell, Cell, contractAddress, ContractProvider, Sender } from '@ton/core';
+import { ClientChannel, FeeFinish, FeeRedeem, FeeSimple, FeeTopUp, storeClientChannelConfig } from '../build/ClientChannel/ClientChannel_ClientChannel';
 import { signPayload, voucherPayload, withdrawPayload } from './payloads';
 
 export * from '../build/ClientChannel/ClientChannel_ClientChannel';
@@ -20,8 +20,8 @@ export class ClientChannelWrapper extends ClientChannel {
         return new ClientChannelWrapper(address);
     }
 
-    /** Deposit (deploys on first use) or top-up; `fee` covers gas (at least FeeTopUp = 0.01 TON). */
-    async sendTopUp(provider: ContractProvider, via: Sender, amount: bigint, fee = toNano('0.01')) {
+    /** Deposit (deploys on first use) or top-up; `fee` covers gas (at least FeeTopUp). */
+    async sendTopUp(provider: ContractProvider, via: Sender, amount: bigint, fee = FeeTopUp) {
         await this.send(provider, via, { value: amount + fee }, { $$type: 'TopUp', queryId: 0n, amount });
     }
 
@@ -31,7 +31,7 @@ export class ClientChannelWrapper extends ClientChannel {
     }
 
     async sendRedeem(provider: ContractProvider, via: Sender, opts: { amount: bigint; signature: Buffer; value?: bigint; queryId?: bigint }) {
-        await this.send(provider, via, { value: opts.value ?? toNano('0.02') }, {
+        await this.send(provider, via, { value: opts.value ?? FeeRedeem }, {
             $$type: 'Redeem',
             queryId: opts.queryId ?? 0n,
             amount: opts.amount,
@@ -45,7 +45,7 @@ export class ClientChannelWrapper extends ClientChannel {
     }
 
     async sendCoopWithdraw(provider: ContractProvider, via: Sender, opts: { amount: bigint; seqno: bigint; close: boolean; signature: Buffer; value?: bigint }) {
-        await this.send(provider, via, { value: opts.value ?? toNano('0.02') }, {
+        await this.send(provider, via, { value: opts.value ?? FeeSimple }, {
             $$type: 'CoopWithdraw',
             queryId: 0n,
             amount: opts.amount,
@@ -55,19 +55,19 @@ export class ClientChannelWrapper extends ClientChannel {
         });
     }
 
-    async sendRequestWithdraw(provider: ContractProvider, via: Sender, amount: bigint, value = toNano('0.02')) {
+    async sendRequestWithdraw(provider: ContractProvider, via: Sender, amount: bigint, value = FeeSimple) {
         await this.send(provider, via, { value }, { $$type: 'RequestWithdraw', queryId: 0n, amount });
     }
 
-    async sendFinishWithdraw(provider: ContractProvider, via: Sender, value = toNano('0.02')) {
+    async sendFinishWithdraw(provider: ContractProvider, via: Sender, value = FeeSimple) {
         await this.send(provider, via, { value }, { $$type: 'FinishWithdraw', queryId: 0n });
     }
 
-    async sendStartClose(provider: ContractProvider, via: Sender, value = toNano('0.02')) {
+    async sendStartClose(provider: ContractProvider, via: Sender, value = FeeSimple) {
         await this.send(provider, via, { value }, { $$type: 'StartClose', queryId: 0n });
     }
 
-    async sendFinishClose(provider: ContractProvider, via: Sender, value = toNano('0.05')) {
+    async sendFinishClose(provider: ContractProvider, via: Sender, value = FeeFinish) {
         await this.send(provider, via, { value }, { $$type: 'FinishClose', queryId: 0n });
     }
 }

@@ -1,5 +1,6 @@
-import { Address, beginCell, Builder, Cell, ContractProvider, Dictionary, Sender, toNano } from '@ton/core';
+import { Address, beginCell, Builder, Cell, ContractProvider, Dictionary, Sender } from '@ton/core';
 import {
+    FeeSimple,
     Governance,
     GovParams,
     Proposal,
@@ -67,23 +68,23 @@ export class GovernanceWrapper extends Governance {
 
     /** A voter proposes actions (its own vote counts as yes). */
     async sendPropose(provider: ContractProvider, via: Sender, actions: ProposalAction[], opts: { value?: bigint; queryId?: bigint } = {}) {
-        await this.send(provider, via, { value: opts.value ?? toNano('0.05') }, {
+        await this.send(provider, via, { value: opts.value ?? FeeSimple }, {
             $$type: 'Propose',
             queryId: opts.queryId ?? 0n,
             actions: packActions(actions),
         });
     }
 
-    async sendVote(provider: ContractProvider, via: Sender, proposalId: bigint, support: boolean, value = toNano('0.05')) {
+    async sendVote(provider: ContractProvider, via: Sender, proposalId: bigint, support: boolean, value = FeeSimple) {
         await this.send(provider, via, { value }, { $$type: 'Vote', queryId: 0n, proposalId, support });
     }
 
     /** Anyone executes a passed proposal after its timelock. */
-    async sendExecute(provider: ContractProvider, via: Sender, proposalId: bigint, value = toNano('0.05')) {
+    async sendExecute(provider: ContractProvider, via: Sender, proposalId: bigint, value = FeeSimple) {
         await this.send(provider, via, { value }, { $$type: 'Execute', queryId: 0n, proposalId });
     }
 
-    async sendCleanup(provider: ContractProvider, via: Sender, proposalId: bigint, value = toNano('0.05')) {
+    async sendCleanup(provider: ContractProvider, via: Sender, proposalId: bigint, value = FeeSimple) {
         await this.send(provider, via, { value }, { $$type: 'Cleanup', queryId: 0n, proposalId });
     }
 

@@ -1,6 +1,6 @@
-import { Address, beginCell, Cell, ContractProvider, Dictionary, Sender, toNano } from '@ton/core';
+import { Address, beginCell, Cell, ContractProvider, Dictionary, Sender } from '@ton/core';
 import { contractAddress } from '@ton/core';
-import { Proxy, storeProxyConfig } from '../build/Proxy/Proxy_Proxy';
+import { FeeCommit, FeeFinish, FeeRegister, FeeSimple, Proxy, storeProxyConfig } from '../build/Proxy/Proxy_Proxy';
 import { commitPayload, signatureCell, signPayload } from './payloads';
 
 export * from '../build/Proxy/Proxy_Proxy';
@@ -24,9 +24,9 @@ export class ProxyWrapper extends Proxy {
         return new ProxyWrapper(address);
     }
 
-    /** Deploys if needed and registers in Root; value above FeeRegister (0.05 TON) becomes stake. */
+    /** Deploys if needed and registers in Root; value above FeeRegister becomes stake. */
     async sendRegister(provider: ContractProvider, via: Sender, opts: { stake: bigint; clientEndpoint: string; workerEndpoint: string; queryId?: bigint }) {
-        await this.send(provider, via, { value: opts.stake + toNano('0.05') }, {
+        await this.send(provider, via, { value: opts.stake + FeeRegister }, {
             $$type: 'ProxyRegister',
             queryId: opts.queryId ?? 0n,
             clientEndpoint: opts.clientEndpoint,
@@ -34,7 +34,7 @@ export class ProxyWrapper extends Proxy {
         });
     }
 
-    async sendAddStake(provider: ContractProvider, via: Sender, amount: bigint, fee = toNano('0.02')) {
+    async sendAddStake(provider: ContractProvider, via: Sender, amount: bigint, fee = FeeSimple) {
         await this.send(provider, via, { value: amount + fee }, { $$type: 'AddStake', queryId: 0n, amount });
     }
 
@@ -45,7 +45,7 @@ export class ProxyWrapper extends Proxy {
     }
 
     async sendSignedCommit(provider: ContractProvider, via: Sender, opts: { seqno: bigint; hash: bigint; signature: Buffer; value?: bigint }) {
-        await this.send(provider, via, { value: opts.value ?? toNano('0.01') }, {
+        await this.send(provider, via, { value: opts.value ?? FeeCommit }, {
             $$type: 'StateCommit',
             queryId: 0n,
             seqno: opts.seqno,
@@ -60,7 +60,7 @@ export class ProxyWrapper extends Proxy {
         via: Sender,
         opts: { seqno: bigint; hashA: bigint; sigA: Buffer; hashB: bigint; sigB: Buffer; value?: bigint },
     ) {
-        await this.send(provider, via, { value: opts.value ?? toNano('0.05') }, {
+        await this.send(provider, via, { value: opts.value ?? FeeFinish }, {
             $$type: 'ReportEquivocation',
             queryId: 0n,
             seqno: opts.seqno,
@@ -71,19 +71,19 @@ export class ProxyWrapper extends Proxy {
         });
     }
 
-    async sendWithdrawCommission(provider: ContractProvider, via: Sender, value = toNano('0.02')) {
+    async sendWithdrawCommission(provider: ContractProvider, via: Sender, value = FeeSimple) {
         await this.send(provider, via, { value }, { $$type: 'WithdrawCommission', queryId: 0n });
     }
 
-    async sendEvictWorker(provider: ContractProvider, via: Sender, worker: Address, value = toNano('0.05')) {
+    async sendEvictWorker(provider: ContractProvider, via: Sender, worker: Address, value = FeeSimple) {
         await this.send(provider, via, { value }, { $$type: 'EvictWorker', queryId: 0n, worker });
     }
 
-    async sendClose(provider: ContractProvider, via: Sender, value = toNano('0.05')) {
+    async sendClose(provider: ContractProvider, via: Sender, value = FeeSimple) {
         await this.send(provider, via, { value }, { $$type: 'ProxyClose', queryId: 0n });
     }
 
-    async sendFinishClose(provider: ContractProvider, via: Sender, value = toNano('0.05')) {
+    async sendFinishClose(provider: ContractProvider, via: Sender, value = FeeFinish) {
         await this.send(provider, via, { value }, { $$type: 'ProxyFinishClose', queryId: 0n });
     }
 }

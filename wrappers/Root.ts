@@ -1,5 +1,6 @@
 import { Address, beginCell, Cell, ContractProvider, Dictionary, Sender, toNano } from '@ton/core';
 import {
+    FeeSimple,
     Model,
     Params,
     ProxyInfo,
@@ -131,7 +132,7 @@ export class RootWrapper extends Root {
     }
 
     /** Sends a governance-action body directly (works only when `via` is the governance address). */
-    async sendAction(provider: ContractProvider, via: Sender, body: Cell, value = toNano('0.05')) {
+    async sendAction(provider: ContractProvider, via: Sender, body: Cell, value = FeeSimple) {
         await provider.internal(via, { value, body });
     }
 

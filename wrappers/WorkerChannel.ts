@@ -1,5 +1,5 @@
-import { Address, beginCell, Cell, contractAddress, ContractProvider, Sender, toNano } from '@ton/core';
-import { ProxyTerms, storeWorkerChannelConfig, WorkerChannel } from '../build/WorkerChannel/WorkerChannel_WorkerChannel';
+import { Address, beginCell, Cell, contractAddress, ContractProvider, Sender } from '@ton/core';
+import { FeeClaim, FeeFinish, FeeSimple, ProxyTerms, storeWorkerChannelConfig, WorkerChannel } from '../build/WorkerChannel/WorkerChannel_WorkerChannel';
 import { FaultReport, faultPayload, payoutPayload, signatureCell, signPayload } from './payloads';
 
 export * from '../build/WorkerChannel/WorkerChannel_WorkerChannel';
@@ -25,8 +25,8 @@ export class WorkerChannelWrapper extends WorkerChannel {
         return new WorkerChannelWrapper(address);
     }
 
-    /** Deploys (first time) and adds stake; `fee` must be at least FeeSimple (0.02 TON). */
-    async sendStake(provider: ContractProvider, via: Sender, amount: bigint, fee = toNano('0.03')) {
+    /** Deploys (first time) and adds stake; `fee` must be at least FeeSimple. */
+    async sendStake(provider: ContractProvider, via: Sender, amount: bigint, fee = FeeSimple) {
         await this.send(provider, via, { value: amount + fee }, { $$type: 'WorkerStake', queryId: 0n, amount });
     }
 
@@ -36,7 +36,7 @@ export class WorkerChannelWrapper extends WorkerChannel {
     }
 
     async sendClaim(provider: ContractProvider, via: Sender, opts: { amount: bigint; signature: Buffer; value?: bigint; queryId?: bigint }) {
-        await this.send(provider, via, { value: opts.value ?? toNano('0.03') }, {
+        await this.send(provider, via, { value: opts.value ?? FeeClaim }, {
             $$type: 'ClaimPayout',
             queryId: opts.queryId ?? 0n,
             amount: opts.amount,
@@ -50,7 +50,7 @@ export class WorkerChannelWrapper extends WorkerChannel {
     }
 
     async sendReportFault(provider: ContractProvider, via: Sender, f: FaultReport & { signature: Buffer; value?: bigint }) {
-        await this.send(provider, via, { value: f.value ?? toNano('0.03') }, {
+        await this.send(provider, via, { value: f.value ?? FeeSimple }, {
             $$type: 'ReportFault',
             queryId: 0n,
             seqno: f.seqno,
@@ -62,15 +62,15 @@ export class WorkerChannelWrapper extends WorkerChannel {
         });
     }
 
-    async sendExecuteSlash(provider: ContractProvider, via: Sender, value = toNano('0.05')) {
+    async sendExecuteSlash(provider: ContractProvider, via: Sender, value = FeeFinish) {
         await this.send(provider, via, { value }, { $$type: 'ExecuteSlash', queryId: 0n });
     }
 
-    async sendStartUnbond(provider: ContractProvider, via: Sender, value = toNano('0.02')) {
+    async sendStartUnbond(provider: ContractProvider, via: Sender, value = FeeSimple) {
         await this.send(provider, via, { value }, { $$type: 'StartUnbond', queryId: 0n });
     }
 
-    async sendFinishUnbond(provider: ContractProvider, via: Sender, value = toNano('0.05')) {
+    async sendFinishUnbond(provider: ContractProvider, via: Sender, value = FeeFinish) {
         await this.send(provider, via, { value }, { $$type: 'FinishUnbond', queryId: 0n });
     }
 }
