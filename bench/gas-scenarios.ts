@@ -43,9 +43,30 @@ export async function measureGas(): Promise<GasTable> {
     await run('redeem', () =>
         clientChannel.sendRedeem(n.proxyOwner.getSender(), { amount: toNano('1'), signature: clientChannel.signVoucher(toNano('1'), n.clientKeys.secretKey, GLOBAL_ID) }),
     );
+    // the Proxy's share of a redeem alone (FeePayment): anyone may pay a Proxy directly
+    await run('channelPayment', () =>
+        proxy.send(n.stranger.getSender(), { value: toNano('1.05') }, { $$type: 'ChannelPayment', queryId: 0n, amount: toNano('1') }),
+    );
     await run('claimPayout', async () => {
         await clientChannel.sendRedeem(n.proxyOwner.getSender(), { amount: toNano('2'), signature: clientChannel.signVoucher(toNano('2'), n.clientKeys.secretKey, GLOBAL_ID) });
         return workerChannel.sendClaim(n.worker.getSender(), { amount: toNano('1'), signature: workerChannel.signPayout(toNano('1'), n.proxyKeys.secretKey, GLOBAL_ID) });
+    });
+    // a claim on a closed channel (LatePayout: the Proxy authenticates it by address derivation), paid and refused
+    const closeWorkerChannel = async () => {
+        await workerChannel.sendStartUnbond(n.worker.getSender());
+        bc.now = bc.now! + Number(n.params.workerUnbondDelay);
+        await workerChannel.sendFinishUnbond(n.worker.getSender());
+    };
+    const claimOne = () =>
+        workerChannel.sendClaim(n.worker.getSender(), { amount: toNano('1'), signature: workerChannel.signPayout(toNano('1'), n.proxyKeys.secretKey, GLOBAL_ID) });
+    await run('claimLate', async () => {
+        await clientChannel.sendRedeem(n.proxyOwner.getSender(), { amount: toNano('2'), signature: clientChannel.signVoucher(toNano('2'), n.clientKeys.secretKey, GLOBAL_ID) });
+        await closeWorkerChannel();
+        return claimOne();
+    });
+    await run('claimLateRefused', async () => {
+        await closeWorkerChannel();
+        return claimOne();
     });
     await run('stateCommit', () => proxy.sendCommit(n.proxyOwner.getSender(), { globalId: GLOBAL_ID, seqno: 1n, hash: 42n, secretKey: n.proxyKeys.secretKey }));
 

@@ -1,8 +1,10 @@
 import { Address, beginCell, Cell, contractAddress, ContractProvider, Sender } from '@ton/core';
-import { ClientChannel, FeeFinish, FeeRedeem, FeeSimple, FeeTopUp, storeClientChannelConfig } from '../build/ClientChannel/ClientChannel_ClientChannel';
+import { ClientChannel, storeClientChannelConfig } from '../build/ClientChannel/ClientChannel_ClientChannel';
+import { FeeFinish, FeeRedeem, FeeSimple, FeeTopUp } from './fees';
 import { signPayload, voucherPayload, withdrawPayload } from './payloads';
 
 export * from '../build/ClientChannel/ClientChannel_ClientChannel';
+export * from './fees';
 
 /** ClientChannel with typed senders. Address = f(code, proxy, client, clientKey, proxyKey, closeDelay). */
 export class ClientChannelWrapper extends ClientChannel {

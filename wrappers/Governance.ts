@@ -1,14 +1,15 @@
 import { Address, beginCell, Builder, Cell, ContractProvider, Dictionary, Sender } from '@ton/core';
 import {
-    FeeSimple,
     Governance,
     GovParams,
     Proposal,
     storeSetGovParams,
     storeSetVoter,
 } from '../build/Governance/Governance_Governance';
+import { FeeSimple } from './fees';
 
 export * from '../build/Governance/Governance_Governance';
+export * from './fees';
 
 /** One message a proposal sends when executed. */
 export interface ProposalAction {

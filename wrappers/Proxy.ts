@@ -1,9 +1,11 @@
 import { Address, beginCell, Cell, ContractProvider, Dictionary, Sender } from '@ton/core';
 import { contractAddress } from '@ton/core';
-import { FeeCommit, FeeFinish, FeeRegister, FeeSimple, Proxy, storeProxyConfig } from '../build/Proxy/Proxy_Proxy';
+import { Proxy, storeProxyConfig } from '../build/Proxy/Proxy_Proxy';
+import { FeeCommit, FeeFinish, FeeRegister, FeeSimple } from './fees';
 import { commitPayload, signatureCell, signPayload } from './payloads';
 
 export * from '../build/Proxy/Proxy_Proxy';
+export * from './fees';
 
 /** Proxy with typed senders. Address = f(root, owner, enclave key, worker-channel code). */
 export class ProxyWrapper extends Proxy {

@@ -1,6 +1,5 @@
 import { Address, beginCell, Cell, ContractProvider, Dictionary, Sender, toNano } from '@ton/core';
 import {
-    FeeSimple,
     Model,
     Params,
     ProxyInfo,
@@ -22,9 +21,11 @@ import {
 import { ClientChannel } from '../build/ClientChannel/ClientChannel_ClientChannel';
 import { Proxy } from '../build/Proxy/Proxy_Proxy';
 import { WorkerChannel } from '../build/WorkerChannel/WorkerChannel_WorkerChannel';
+import { FeeSimple } from './fees';
 import { modelId } from './payloads';
 
 export * from '../build/Root/Root_Root';
+export * from './fees';
 
 export type ImageKind = 'proxy' | 'worker';
 const kindCode = (k: ImageKind) => (k === 'proxy' ? 0n : 1n);

@@ -1,8 +1,10 @@
 import { Address, beginCell, Cell, contractAddress, ContractProvider, Sender } from '@ton/core';
-import { FeeClaim, FeeFinish, FeeSimple, ProxyTerms, storeWorkerChannelConfig, WorkerChannel } from '../build/WorkerChannel/WorkerChannel_WorkerChannel';
+import { ProxyTerms, storeWorkerChannelConfig, WorkerChannel } from '../build/WorkerChannel/WorkerChannel_WorkerChannel';
+import { FeeClaim, FeeFinish, FeeSimple } from './fees';
 import { FaultReport, faultPayload, payoutPayload, signatureCell, signPayload } from './payloads';
 
 export * from '../build/WorkerChannel/WorkerChannel_WorkerChannel';
+export * from './fees';
 
 /** WorkerChannel with typed senders. Address = f(code, proxy, worker, proxy key, root, the proxy's terms). */
 export class WorkerChannelWrapper extends WorkerChannel {

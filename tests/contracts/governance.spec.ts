@@ -19,6 +19,7 @@ import {
     ErrTooEarly,
     ErrTooManyProposals,
     ErrUnknownProposal,
+    FeeSimple,
     GovernanceWrapper,
     GovParams,
     MaxActions,
@@ -174,7 +175,7 @@ describe('Governance', () => {
 
         it('refuses less than FeeSimple attached (ErrLowValue)', async () => {
             const before = await snapshot(ctx);
-            const r = await ctx.gov.sendPropose(ctx.a.getSender(), [pingAction(ctx)], { value: toNano('0.019') });
+            const r = await ctx.gov.sendPropose(ctx.a.getSender(), [pingAction(ctx)], { value: FeeSimple - 1n });
             await expectRefused(ctx, r, ctx.a.address, ErrLowValue, before);
         });
 
@@ -452,7 +453,7 @@ describe('Governance', () => {
             await vote(ctx, ctx.b, id, true);
             ctx.bc.now = T0 + Number(TIMELOCK);
             const before = await snapshot(ctx);
-            const r = await ctx.gov.sendExecute(ctx.stranger.getSender(), id, toNano('0.019'));
+            const r = await ctx.gov.sendExecute(ctx.stranger.getSender(), id, FeeSimple - 1n);
             await expectRefused(ctx, r, ctx.stranger.address, ErrLowValue, before);
             expect(await ctx.gov.getProposal(id)).not.toBeNull();
         });

@@ -38,6 +38,7 @@ import {
     ErrWrongState,
     ErrZeroAmount,
     FeeFinish,
+    FeeTopUp,
     MinStorage,
     StateActive,
     StateClosed,
@@ -385,7 +386,7 @@ class Run {
         switch (op.t) {
             case 'topUp': {
                 const w = wallet(op.by);
-                const fee = op.lowValue ? ton('0.005') : ton('0.01');
+                const fee = op.lowValue ? FeeTopUp - 1n : FeeTopUp;
                 const code = cc.state !== StateActive ? ErrWrongState : op.amount <= 0n ? ErrZeroAmount : op.lowValue ? ErrLowValue : 0n;
                 await this.send(`topUp(${op.by}, ${op.amount}, fee ${fee})`, () => n.clientChannel.sendTopUp(w.getSender(), op.amount, fee), [e(w.address, CCa, OP.TopUp, code)]);
                 if (code === 0n) {

@@ -18,6 +18,10 @@ import {
     ErrTooEarly,
     ErrWrongState,
     ErrZeroAmount,
+    FeeCommit,
+    FeeFinish,
+    FeeRegister,
+    FeeSimple,
     PayoutClaimWindow,
     ProxyWrapper,
     storeProxyRegister,
@@ -31,7 +35,6 @@ const STATE_CLOSING = 1n;
 const STATE_CLOSED = 2n;
 const WORKER_UNBONDING = 2n;
 const WORKER_CLOSED = 3n;
-const FEE_REGISTER = toNano('0.05');
 const MIN_STORAGE = toNano('0.01');
 const BPS = 10000n;
 /** Storage fees for an hour or two of sandbox time are far below this. */
@@ -126,7 +129,7 @@ describe('Proxy', () => {
 
         it('refuses a ProxyRegister with less than FeeRegister attached (ErrLowValue)', async () => {
             const before = await proxySnap();
-            const r = await n.proxy.send(n.proxyOwner.getSender(), { value: FEE_REGISTER - 1n }, { $$type: 'ProxyRegister', queryId: 0n, clientEndpoint: 'c', workerEndpoint: 'w' });
+            const r = await n.proxy.send(n.proxyOwner.getSender(), { value: FeeRegister - 1n }, { $$type: 'ProxyRegister', queryId: 0n, clientEndpoint: 'c', workerEndpoint: 'w' });
             expectRefused(r, n.proxyOwner.address, ErrLowValue);
             await expectProxyUnchanged(before);
         });
@@ -186,7 +189,7 @@ describe('Proxy', () => {
             const { owner, proxy } = await newProxy('race');
             const body = beginCell().store(storeProxyRegister({ $$type: 'ProxyRegister', queryId: 0n, clientEndpoint: 'c', workerEndpoint: 'w' })).endCell();
             const iter = await n.bc.sendMessageIter(
-                internal({ from: owner.address, to: proxy.address, value: PROXY_STAKE + FEE_REGISTER, body, stateInit: proxy.init }),
+                internal({ from: owner.address, to: proxy.address, value: PROXY_STAKE + FeeRegister, body, stateInit: proxy.init }),
                 { allowParallel: true },
             );
             await iter.next(); // owner -> Proxy
@@ -235,7 +238,7 @@ describe('Proxy', () => {
 
         it('refuses a value below amount + FeeSimple (ErrLowValue)', async () => {
             const before = await proxySnap();
-            expectRefused(await n.proxy.sendAddStake(n.proxyOwner.getSender(), toNano('3'), toNano('0.02') - 1n), n.proxyOwner.address, ErrLowValue);
+            expectRefused(await n.proxy.sendAddStake(n.proxyOwner.getSender(), toNano('3'), FeeSimple - 1n), n.proxyOwner.address, ErrLowValue);
             await expectProxyUnchanged(before);
         });
 
@@ -286,7 +289,7 @@ describe('Proxy', () => {
 
         it('refuses a value below FeeCommit (ErrLowValue)', async () => {
             const before = await proxySnap();
-            const r = await n.proxy.sendCommit(n.stranger.getSender(), { globalId: GLOBAL_ID, seqno: 1n, hash: 1n, secretKey: n.proxyKeys.secretKey, value: toNano('0.01') - 1n });
+            const r = await n.proxy.sendCommit(n.stranger.getSender(), { globalId: GLOBAL_ID, seqno: 1n, hash: 1n, secretKey: n.proxyKeys.secretKey, value: FeeCommit - 1n });
             expectRefused(r, n.stranger.address, ErrLowValue);
             await expectProxyUnchanged(before);
         });
@@ -377,7 +380,7 @@ describe('Proxy', () => {
 
         it('refuses a value below FeeFinish (ErrLowValue)', async () => {
             const before = await proxySnap();
-            const r = await n.proxy.sendReportEquivocation(n.stranger.getSender(), equivocation({ value: toNano('0.03') - 1n }));
+            const r = await n.proxy.sendReportEquivocation(n.stranger.getSender(), equivocation({ value: FeeFinish - 1n }));
             expectRefused(r, n.stranger.address, ErrLowValue);
             await expectProxyUnchanged(before);
         });
@@ -639,7 +642,7 @@ describe('Proxy', () => {
 
         it('refuses a ProxyClose with less than FeeSimple attached (ErrLowValue)', async () => {
             const before = await proxySnap();
-            expectRefused(await n.proxy.sendClose(n.proxyOwner.getSender(), toNano('0.02') - 1n), n.proxyOwner.address, ErrLowValue);
+            expectRefused(await n.proxy.sendClose(n.proxyOwner.getSender(), FeeSimple - 1n), n.proxyOwner.address, ErrLowValue);
             await expectProxyUnchanged(before);
         });
 
