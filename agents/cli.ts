@@ -3,13 +3,14 @@
 // Each command is a function (argv after "<group> <command>", io) -> exit status, so tests run it in-process.
 // To add a command, implement it next to its module and register it in COMMANDS below. A group whose only command
 // is named '' is a top-level command (`cocoon status [args...]`): it gets the argv after the group.
-import { attestVerifyCommand, CommandIo } from './core/tee/cli';
+import { Command, CommandIo, runOnProcess } from './core/cli-io';
+import { attestVerifyCommand } from './core/tee/cli';
 import { chainServeCommand } from './devnet/main';
 import { statusCommand } from './status';
 import { devnetCommand } from './devnet/network';
 import { clientCommand, proxyCommand, workerCommand } from './run';
 
-export type Command = (argv: string[], io: CommandIo) => Promise<number>;
+export type { Command } from './core/cli-io';
 
 export const COMMANDS: Record<string, Record<string, { run: Command; summary: string }>> = {
     devnet: {
@@ -58,16 +59,7 @@ export async function main(argv: string[], io: CommandIo): Promise<number> {
 
 /** Runs the CLI on process.argv and sets the exit status (used by bin/cocoon and `ts-node agents/cli.ts`). */
 export function runFromProcess(): void {
-    const io: CommandIo = { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) };
-    main(process.argv.slice(2), io).then(
-        (code) => {
-            process.exitCode = code;
-        },
-        (e: unknown) => {
-            process.stderr.write(`cocoon: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-            process.exitCode = 70;
-        },
-    );
+    runOnProcess(main, 'cocoon');
 }
 
 if (require.main === module) runFromProcess();

@@ -2,8 +2,7 @@
 // The devnet (`cocoon devnet`, `npm start`) writes config files and starts its agents through these same functions,
 // so what a newcomer runs is what an operator runs.
 import { Address, fromNano, toNano } from '@ton/core';
-import { CocoonError } from './core/errors';
-import type { CommandIo } from './core/tee/cli';
+import { AGENT_WORDING, command, CommandIo, FlagSpec, Flags, portFlag, UsageError, untilInterrupted } from './core/cli-io';
 import { ClientConfigFile, ClientConfigSchema, commonOf, loadConfigFile, Loaded, ProxyConfigFile, ProxyConfigSchema, teeOf, WorkerConfigFile, WorkerConfigSchema } from './config';
 import { ProxyAgent } from './proxy/agent';
 import { WorkerAgent } from './worker/runner';
@@ -91,87 +90,19 @@ export async function clientFromConfig(loaded: Loaded<ClientConfigFile>, log?: A
 // ---------------------------------------------------------------------------------------------------------------
 // Commands
 
-/** A bad command line: the command prints it with its usage and exits with status 2. */
-export class UsageError extends Error {}
+// Re-exported for agents/devnet/network.ts, which builds `cocoon devnet` (an agent command too) with the same helper.
+export { untilInterrupted, UsageError } from './core/cli-io';
 
-/** Parses `--name value` / `--name=value` flags; every flag must be in `known`; `--help` returns null. */
-export function parseFlags(argv: string[], known: Record<string, 'value' | 'switch'>): Record<string, string | true> | null {
-    const out: Record<string, string | true> = {};
-    for (let i = 0; i < argv.length; i++) {
-        const arg = argv[i];
-        if (arg === '--help' || arg === '-h') return null;
-        const eq = arg.indexOf('=');
-        const name = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
-        if (!arg.startsWith('--') || !(name in known)) throw new UsageError(`unknown argument ${arg}`);
-        if (known[name] === 'switch') {
-            if (eq > 0) throw new UsageError(`--${name} takes no value`);
-            out[name] = true;
-            continue;
-        }
-        const v = eq > 0 ? arg.slice(eq + 1) : argv[++i];
-        if (v === undefined || v === '') throw new UsageError(`--${name}: missing value`);
-        out[name] = v;
-    }
-    return out;
+/** Agent commands keep their historical wording of parse errors ("unknown argument --x", "--x: missing value"). */
+export function agentCommand<S extends FlagSpec>(io: CommandIo, usage: string, argv: string[], spec: S, body: (flags: Flags<S>) => Promise<number>): Promise<number> {
+    return command(io, usage, argv, spec, (flags) => body(flags), { wording: AGENT_WORDING });
 }
+export { agentCommand as command };
 
-/** Runs `body`, mapping usage errors to status 2 and typed errors to status 1 with their code. */
-export async function command(io: CommandIo, usage: string, argv: string[], known: Record<string, 'value' | 'switch'>, body: (flags: Record<string, string | true>) => Promise<number>): Promise<number> {
-    let flags: Record<string, string | true> | null;
-    try {
-        flags = parseFlags(argv, known);
-    } catch (e) {
-        io.stderr(`${(e as Error).message}\n${usage}\n`);
-        return 2;
-    }
-    if (flags === null) {
-        io.stdout(`${usage}\n`);
-        return 0;
-    }
-    try {
-        return await body(flags);
-    } catch (e) {
-        if (e instanceof UsageError) {
-            io.stderr(`${e.message}\n${usage}\n`);
-            return 2;
-        }
-        io.stderr(`${e instanceof CocoonError ? `${e.code}: ` : ''}${(e as Error)?.message ?? String(e)}\n`);
-        return 1;
-    }
-}
-
-function requireConfig(flags: Record<string, string | true>): string {
+function requireConfig(flags: { config?: string }): string {
     const f = flags.config;
-    if (typeof f !== 'string') throw new UsageError('--config <file> is required');
+    if (f === undefined) throw new UsageError('--config <file> is required');
     return f;
-}
-
-/** Resolves on SIGINT / SIGTERM (or `signal`), then runs `stop`. */
-export function untilInterrupted(io: CommandIo, stop: () => Promise<void>, signal?: AbortSignal): Promise<number> {
-    return new Promise<number>((resolve) => {
-        let stopping = false;
-        const onSignal = (name: string) => {
-            if (stopping) return;
-            stopping = true;
-            io.stderr(`${name}: stopping\n`);
-            stop().then(
-                () => resolve(0),
-                (e) => {
-                    io.stderr(`stop failed: ${(e as Error)?.message ?? e}\n`);
-                    resolve(1);
-                },
-            );
-        };
-        const int = () => onSignal('SIGINT');
-        const term = () => onSignal('SIGTERM');
-        process.once('SIGINT', int);
-        process.once('SIGTERM', term);
-        signal?.addEventListener('abort', () => {
-            process.off('SIGINT', int);
-            process.off('SIGTERM', term);
-            onSignal('stop requested');
-        });
-    });
 }
 
 export const PROXY_USAGE = `usage: cocoon proxy --config <proxy.json>
@@ -179,7 +110,7 @@ export const PROXY_USAGE = `usage: cocoon proxy --config <proxy.json>
   redeems vouchers, signs payouts and commits its state on chain. Config format: spec/operations.md.`;
 
 export function proxyCommand(argv: string[], io: CommandIo, signal?: AbortSignal): Promise<number> {
-    return command(io, PROXY_USAGE, argv, { config: 'value' }, async (flags) => {
+    return agentCommand(io, PROXY_USAGE, argv, { config: 'value' }, async (flags) => {
         const proxy = await proxyFromConfig(loadConfigFile(requireConfig(flags), ProxyConfigSchema), jsonLog(io, 'proxy'));
         const urls = await proxy.start();
         io.stdout(`proxy client endpoint ${urls.clientUrl}\nproxy worker endpoint ${urls.workerUrl}\nproxy stats ${urls.statsUrl}\n`);
@@ -192,7 +123,7 @@ export const WORKER_USAGE = `usage: cocoon worker --config <worker.json>
   serves requests from its OpenAI-compatible backend, signs usage receipts and claims payouts. Config: spec/operations.md.`;
 
 export function workerCommand(argv: string[], io: CommandIo, signal?: AbortSignal): Promise<number> {
-    return command(io, WORKER_USAGE, argv, { config: 'value' }, async (flags) => {
+    return agentCommand(io, WORKER_USAGE, argv, { config: 'value' }, async (flags) => {
         const worker = await workerFromConfig(loadConfigFile(requireConfig(flags), WorkerConfigSchema), jsonLog(io, 'worker'));
         await worker.start();
         io.stdout('worker running\n');
@@ -211,12 +142,12 @@ export const CLIENT_USAGE = `usage: cocoon client [serve] --config <client.json>
 export function clientCommand(argv: string[], io: CommandIo, signal?: AbortSignal): Promise<number> {
     const sub = argv[0] !== undefined && !argv[0].startsWith('-') ? argv[0] : 'serve';
     const rest = argv[0] === sub ? argv.slice(1) : argv;
-    const known: Record<string, 'value' | 'switch'> = { config: 'value', port: 'value', amount: 'value', json: 'switch' };
-    return command(io, CLIENT_USAGE, rest, known, async (flags) => {
+    const known = { config: 'value', port: 'value', amount: 'value', json: 'switch' } as const;
+    return agentCommand(io, CLIENT_USAGE, rest, known, async (flags) => {
         const loaded = loadConfigFile(requireConfig(flags), ClientConfigSchema);
         const amount = () => {
             const a = flags.amount;
-            if (typeof a !== 'string' || !/^\d{1,12}(\.\d{1,9})?$/.test(a) || toNano(a) === 0n) throw new UsageError('--amount <TON> is required (a positive decimal)');
+            if (a === undefined || !/^\d{1,12}(\.\d{1,9})?$/.test(a) || toNano(a) === 0n) throw new UsageError('--amount <TON> is required (a positive decimal)');
             return toNano(a);
         };
         const client = await clientFromConfig(loaded, jsonLog(io, 'client'));
@@ -226,8 +157,7 @@ export function clientCommand(argv: string[], io: CommandIo, signal?: AbortSigna
                 case 'serve': {
                     await client.open();
                     await client.connect();
-                    const port = flags.port === undefined ? loaded.config.client.port : Number(flags.port);
-                    if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new UsageError('--port: expected 0..65535');
+                    const port = flags.port === undefined ? loaded.config.client.port : portFlag('port', flags.port);
                     const server = new OpenAIServer({ client, host: loaded.config.client.host, port });
                     const { url } = await server.start();
                     io.stdout(`OpenAI-compatible endpoint: ${url}\n`);

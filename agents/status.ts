@@ -5,7 +5,7 @@
 // bigint as a decimal string (nanoTON for amounts), hashes as 64-char hex, addresses raw (`0:<hex>`).
 // Exit status: 0 ok, 1 a chain error (CHAIN_*) or a channel that could not be read, 2 bad flags or config.
 import { Address, fromNano } from '@ton/core';
-import { CommandIo } from './core/tee/cli';
+import { command, CommandIo, Flags, UsageError } from './core/cli-io';
 import { CocoonError } from './core/errors';
 import { ChainError, ConfigError, hex256, loadChainConfig, RootConfig, TonChain } from './core/chain';
 import { ClientChannelState } from '../wrappers/ClientChannel';
@@ -29,53 +29,24 @@ const CLIENT_STATES = ['open', 'closing', 'closed'];
 const WORKER_STATES = ['new', 'active', 'unbonding', 'closed'];
 const stateName = (names: string[], s: bigint) => names[Number(s)] ?? `unknown(${s})`;
 
-class UsageError extends Error {}
+const STATUS_FLAGS = { endpoint: 'value', root: 'value', channel: 'list', json: 'switch' } as const;
 
 interface Args {
     endpoint?: string;
     root?: string;
     channels: Address[];
     json: boolean;
-    help: boolean;
 }
 
-function parseArgs(argv: string[]): Args {
-    const a: Args = { channels: [], json: false, help: false };
-    for (let i = 0; i < argv.length; i++) {
-        const arg = argv[i];
-        const value = () => {
-            const v = argv[++i];
-            if (v === undefined || v.startsWith('--')) throw new UsageError(`${arg} needs a value`);
-            return v;
-        };
-        switch (arg) {
-            case '--endpoint':
-                a.endpoint = value();
-                break;
-            case '--root':
-                a.root = value();
-                break;
-            case '--channel': {
-                const v = value();
-                try {
-                    a.channels.push(Address.parse(v.trim()));
-                } catch {
-                    throw new UsageError(`--channel: not a TON address (raw 0:<hex> or user-friendly): ${v}`);
-                }
-                break;
-            }
-            case '--json':
-                a.json = true;
-                break;
-            case '-h':
-            case '--help':
-                a.help = true;
-                break;
-            default:
-                throw new UsageError(arg.startsWith('-') ? `unknown flag ${arg}` : `unexpected argument ${arg}`);
+function argsOf(flags: Flags<typeof STATUS_FLAGS>): Args {
+    const channels = (flags.channel ?? []).map((v) => {
+        try {
+            return Address.parse(v.trim());
+        } catch {
+            throw new UsageError(`--channel: not a TON address (raw 0:<hex> or user-friendly): ${v}`);
         }
-    }
-    return a;
+    });
+    return { endpoint: flags.endpoint, root: flags.root, channels, json: flags.json === true };
 }
 
 /** Flags are overrides of the chain config; errors about them name the flag, not the config key. */
@@ -320,19 +291,11 @@ export function formatStatus(r: StatusReport): string {
 // ---- the command ----
 
 /** `cocoon status`; `env` defaults to process.env (tests pass their own). */
-export async function statusCommand(argv: string[], io: CommandIo, env: Record<string, string | undefined> = process.env): Promise<number> {
-    let args: Args;
-    try {
-        args = parseArgs(argv);
-    } catch (e) {
-        if (!(e instanceof UsageError)) throw e;
-        io.stderr(`cocoon status: ${e.message}\n${STATUS_USAGE}\n`);
-        return 2;
-    }
-    if (args.help) {
-        io.stdout(STATUS_USAGE + '\n');
-        return 0;
-    }
+export function statusCommand(argv: string[], io: CommandIo, env: Record<string, string | undefined> = process.env): Promise<number> {
+    return command(io, STATUS_USAGE, argv, STATUS_FLAGS, (flags) => showStatus(argsOf(flags), io, env), { prefix: 'cocoon status: ' });
+}
+
+async function showStatus(args: Args, io: CommandIo, env: Record<string, string | undefined>): Promise<number> {
     const fail = (e: CocoonError, status: number) => {
         io.stderr(`cocoon status: ${e.code}: ${e.message}\n`);
         if (args.json) io.stdout(JSON.stringify({ error: { code: e.code, message: e.message } }) + '\n');

@@ -7,12 +7,10 @@ import { imageHash } from './image';
 import { inspectRootKeyId, verifyQuote } from './verify';
 import { AttestationError, INTEL_ROOT_KEY_ID, ParsedQuote, TcbStatus, VerifyPolicy } from './types';
 import { CocoonError } from '../errors';
+import { command, CommandIo, Flags, UsageError } from '../cli-io';
 
-/** Output sinks of a CLI command (process streams in production, buffers in tests). */
-export interface CommandIo {
-    stdout(text: string): void;
-    stderr(text: string): void;
-}
+// Kept importable from here: tests and older callers take CommandIo from this module.
+export type { CommandIo } from '../cli-io';
 
 export const ATTEST_VERIFY_USAGE = `usage: cocoon attest verify <quote-file> [options]
   <quote-file>                 raw quote bytes (or hex text)
@@ -28,7 +26,16 @@ exit status: 0 accepted, 1 rejected (see error.code), 2 usage or I/O error`;
 
 const MAX_FILE_BYTES = 4 * 1024 * 1024;
 
-class UsageError extends Error {}
+const ATTEST_VERIFY_FLAGS = {
+    collateral: 'value',
+    offline: 'switch',
+    at: 'value',
+    'root-key-id': 'list',
+    'accept-tcb-status': 'list',
+    'allow-image': 'list',
+    'allow-td-attributes': 'list',
+    'allow-xfam': 'list',
+} as const;
 
 interface Args {
     quoteFile: string;
@@ -42,54 +49,26 @@ interface Args {
     allowXfam: string[];
 }
 
-function parseArgs(argv: string[], now: () => Date): Args {
-    const a: Args = { quoteFile: '', offline: false, at: now(), rootKeyIds: [], acceptTcbStatuses: [], allowImages: [], allowTdAttributes: [], allowXfam: [] };
-    const positional: string[] = [];
-    for (let i = 0; i < argv.length; i++) {
-        const arg = argv[i];
-        const value = () => {
-            const v = argv[++i];
-            if (v === undefined || v.startsWith('--')) throw new UsageError(`${arg} needs a value`);
-            return v;
-        };
-        switch (arg) {
-            case '--collateral':
-                a.collateralFile = value();
-                break;
-            case '--offline':
-                a.offline = true;
-                break;
-            case '--at': {
-                const v = value();
-                const d = new Date(v);
-                if (!/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2}))?$/.test(v) || Number.isNaN(d.getTime())) throw new UsageError(`--at: not an ISO time with a zone (e.g. 2025-06-19T11:16:03Z): ${v}`);
-                a.at = d;
-                break;
-            }
-            case '--root-key-id':
-                a.rootKeyIds.push(value());
-                break;
-            case '--accept-tcb-status':
-                a.acceptTcbStatuses.push(...value().split(','));
-                break;
-            case '--allow-image':
-                a.allowImages.push(value());
-                break;
-            case '--allow-td-attributes':
-                a.allowTdAttributes.push(value());
-                break;
-            case '--allow-xfam':
-                a.allowXfam.push(value());
-                break;
-            default:
-                if (arg.startsWith('-')) throw new UsageError(`unknown option ${arg}`);
-                positional.push(arg);
-        }
+function argsOf(f: Flags<typeof ATTEST_VERIFY_FLAGS>, positional: string[], now: () => Date): Args {
+    let at = now();
+    if (f.at !== undefined) {
+        const d = new Date(f.at);
+        if (!/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2}))?$/.test(f.at) || Number.isNaN(d.getTime())) throw new UsageError(`--at: not an ISO time with a zone (e.g. 2025-06-19T11:16:03Z): ${f.at}`);
+        at = d;
     }
     if (positional.length !== 1) throw new UsageError('expected exactly one <quote-file>');
-    if (a.collateralFile !== undefined && a.offline) throw new UsageError('--collateral and --offline exclude each other');
-    a.quoteFile = positional[0];
-    return a;
+    if (f.collateral !== undefined && f.offline) throw new UsageError('--collateral and --offline exclude each other');
+    return {
+        quoteFile: positional[0],
+        collateralFile: f.collateral,
+        offline: f.offline === true,
+        at,
+        rootKeyIds: f['root-key-id'] ?? [],
+        acceptTcbStatuses: (f['accept-tcb-status'] ?? []).flatMap((v) => v.split(',')),
+        allowImages: f['allow-image'] ?? [],
+        allowTdAttributes: f['allow-td-attributes'] ?? [],
+        allowXfam: f['allow-xfam'] ?? [],
+    };
 }
 
 function readBounded(path: string, what: string): Buffer {
@@ -142,29 +121,20 @@ function measurements(q: ParsedQuote): Record<string, string> {
 }
 
 /** The `attest verify` command. `argv` is what follows `attest verify`. */
-export async function attestVerifyCommand(argv: string[], io: CommandIo, now: () => Date = () => new Date()): Promise<number> {
-    if (argv.includes('--help') || argv.includes('-h')) {
-        io.stdout(ATTEST_VERIFY_USAGE + '\n');
-        return 0;
-    }
-    let args: Args;
-    let quote: Buffer;
+export function attestVerifyCommand(argv: string[], io: CommandIo, now: () => Date = () => new Date()): Promise<number> {
+    return command(io, ATTEST_VERIFY_USAGE, argv, ATTEST_VERIFY_FLAGS, async (flags, positional) => verify(argsOf(flags, positional, now), io), { positional: true, prefix: 'attest verify: ' });
+}
+
+function verify(args: Args, io: CommandIo): number {
+    const quote = quoteBytes(readBounded(args.quoteFile, 'quote file'));
     let collateral: unknown;
-    try {
-        args = parseArgs(argv, now);
-        quote = quoteBytes(readBounded(args.quoteFile, 'quote file'));
-        if (args.collateralFile !== undefined) {
-            const text = readBounded(args.collateralFile, 'collateral file').toString('utf8');
-            try {
-                collateral = JSON.parse(text);
-            } catch {
-                collateral = text; // not JSON: the verifier rejects it as COLLATERAL_INVALID
-            }
+    if (args.collateralFile !== undefined) {
+        const text = readBounded(args.collateralFile, 'collateral file').toString('utf8');
+        try {
+            collateral = JSON.parse(text);
+        } catch {
+            collateral = text; // not JSON: the verifier rejects it as COLLATERAL_INVALID
         }
-    } catch (e) {
-        if (!(e instanceof UsageError)) throw e;
-        io.stderr(`attest verify: ${e.message}\n${ATTEST_VERIFY_USAGE}\n`);
-        return 2;
     }
 
     const policy: VerifyPolicy = {
