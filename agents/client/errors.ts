@@ -4,6 +4,7 @@
 // request with a wire code (spec/wire.md), `details.wireCode` keeps that code and `details.retryable` its flag.
 // `toHttpError` is the one table from either code to an HTTP status and a stable lowercase OpenAI `code`.
 import { CocoonError } from '../core/errors';
+import { WIRE_CODES, WireCode, WireCodeEntry } from '../core/wire';
 
 export const ClientErrorCodes = [
     'CONFIG_INVALID', // a constructor option or request argument is malformed (names the option)
@@ -54,34 +55,13 @@ const INVALID = 'invalid_request_error';
 const SERVER = 'server_error';
 const QUOTA = 'insufficient_quota';
 
-/** Wire codes (spec/wire.md) → HTTP. Checked before the ClientError code table. */
-const WIRE_TABLE: Readonly<Record<string, Row>> = {
-    REQUEST_INVALID_BODY: [400, INVALID, 'invalid_body'],
-    REQUEST_UNKNOWN_FIELD: [400, INVALID, 'unknown_field'],
-    REQUEST_INVALID_FIELD: [400, INVALID, 'invalid_value'],
-    REQUEST_MISSING_FIELD: [400, INVALID, 'missing_required_parameter'],
-    REQUEST_MAX_TOKENS: [400, INVALID, 'invalid_max_tokens'],
-    REQUEST_MODEL_MISMATCH: [404, INVALID, 'model_not_found'],
-    MODEL_NOT_REGISTERED: [404, INVALID, 'model_not_found'],
-    NO_WORKER: [503, SERVER, 'no_worker_available'],
-    WORKER_BUSY: [503, SERVER, 'no_worker_available'],
-    WORKER_LOST: [502, SERVER, 'worker_lost'],
-    WORKER_TIMEOUT: [504, SERVER, 'worker_timeout'],
-    CREDIT_WINDOW_EXCEEDED: [402, QUOTA, 'credit_window_exceeded'],
-    INSUFFICIENT_DEPOSIT: [402, QUOTA, 'insufficient_deposit'],
-    CHANNEL_INVALID: [402, QUOTA, 'channel_invalid'],
-    RATE_LIMITED: [429, 'rate_limit_error', 'rate_limit_exceeded'],
-    PROXY_UNAVAILABLE: [503, SERVER, 'proxy_unavailable'],
-    RECEIPT_INVALID: [502, SERVER, 'receipt_invalid'],
-    IMAGE_NOT_ALLOWED: [502, SERVER, 'proxy_rejected'],
-    DUPLICATE_REQUEST: [500, SERVER, 'internal_error'],
-    HELLO_REQUIRED: [500, SERVER, 'internal_error'],
-    BACKEND_UNREACHABLE: [502, SERVER, 'backend_unreachable'],
-    BACKEND_ERROR: [502, SERVER, 'backend_error'],
-    BACKEND_BAD_RESPONSE: [502, SERVER, 'backend_bad_response'],
-    BACKEND_STREAM_BROKEN: [502, SERVER, 'worker_lost'],
-    BACKEND_ABORTED: [499, INVALID, 'cancelled'],
-};
+/** Wire codes → HTTP: the registry's `http` rows (agents/core/wire/codes.ts). Checked before the ClientError code table. */
+const WIRE_TABLE: Readonly<Record<string, Row>> = Object.fromEntries(
+    (Object.keys(WIRE_CODES) as WireCode[]).flatMap((c) => {
+        const e: WireCodeEntry = WIRE_CODES[c];
+        return e.http ? [[c, [...e.http] as Row]] : [];
+    }),
+);
 
 /** ClientError codes → HTTP, for errors without a wire code in the table above. */
 const CLIENT_TABLE: Readonly<Record<ClientErrorCode, Row>> = {

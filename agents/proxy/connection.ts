@@ -5,7 +5,7 @@ import { randomBytes } from 'crypto';
 import type { Address } from '@ton/core';
 import type { RawData, WebSocket } from 'ws';
 import { Direction, encodeFrame, Frame, HelloClientFrame, HelloWorkerFrame, negotiateVersion, parseFrame, WireError } from '../core/wire';
-import { ProxyWireCode } from './errors';
+import { ProxySendableCode } from './errors';
 import { fitsBuffer, ProxyLimits, Refusal } from './guard';
 import type { RunningRequest } from './running-request';
 import type { ProxyCounters } from './stats';
@@ -137,7 +137,7 @@ export abstract class Connection {
     }
 
     /** An `error` frame; `fatal` closes the connection after it. */
-    sendError(code: ProxyWireCode | string, message: string, fatal: boolean, id?: string): void {
+    sendError(code: ProxySendableCode, message: string, fatal: boolean, id?: string): void {
         this.host.log(`${this.kind}.error-sent`, { conn: this.id, code, fatal, id });
         const v = this.version || 1;
         this.send({ type: 'error', v, code, message: message.slice(0, 1024), fatal, ...(id ? { id } : {}) });

@@ -4,10 +4,10 @@
 // verified receipt before the client sees response_end.
 import { CocoonError } from '../core/errors';
 import { verifyReceipt } from '../core/receipt';
-import { Frame, RequestFrame, ResponseChunkFrame, ResponseEndFrame, ResponseErrorFrame, ResponseStartFrame } from '../core/wire';
+import { blamesWorker, relayed, RelayedCode, Frame, RequestFrame, ResponseChunkFrame, ResponseEndFrame, ResponseErrorFrame, ResponseStartFrame } from '../core/wire';
 import { Model } from '../../wrappers/Root';
 import type { DeliveryInput } from './ledger';
-import { ProxyError } from './errors';
+import { ProxyError, ProxySendableCode } from './errors';
 import { Outcome, RoutedWorker, Router } from './router';
 import { AdmissionRefusal } from './admission';
 import { ProxyLimits } from './guard';
@@ -15,9 +15,6 @@ import type { ProxyCounters } from './stats';
 
 // 'booking': the receipt checked out and its delivery is in the ledger's next group commit; response_end follows.
 export type RequestPhase = 'routing' | 'started' | 'streaming' | 'booking' | 'ended' | 'failed';
-
-/** Worker error codes that say nothing about the worker's health (the client's request was bad, or cancelled). */
-const NEUTRAL_WORKER_CODES = /^(REQUEST_|HPKE_|BACKEND_ABORTED$|BACKEND_ERROR$)/;
 
 /** What a request needs of the client connection it came on. */
 export interface RequestClient {
@@ -38,7 +35,7 @@ export interface RequestWorker {
     readonly requests: Map<string, RunningRequest>;
     send(frame: Frame): void;
     sendRaw(text: string): void;
-    sendError(code: string, message: string, fatal: boolean, id?: string): void;
+    sendError(code: ProxySendableCode, message: string, fatal: boolean, id?: string): void;
 }
 
 /** What a request needs of its runner. */
@@ -127,7 +124,7 @@ export class RunningRequest {
     }
 
     /** Sends the request to the best worker; with `last` (a failover) a routing failure reports the last error. */
-    dispatch(last?: { code: string; message: string }): void {
+    dispatch(last?: { code: ProxySendableCode | RelayedCode; message: string }): void {
         const f = this.frame;
         const router = this.h.router;
         const w: RoutedWorker | undefined = this.sealed ? router.pickByKeyId(f.sealed!.keyId, f.model, f.maxCoefficient, this.tried) : router.pick(f.model, f.maxCoefficient, this.tried);
@@ -168,7 +165,7 @@ export class RunningRequest {
     }
 
     /** Plain requests that failed before response_start move to another worker (at most maxFailover times). */
-    private tryFailover(code: string, message: string): boolean {
+    private tryFailover(code: ProxySendableCode | RelayedCode, message: string): boolean {
         if (this.sealed || this.phase !== 'routing' || this.cancelled || this.clientGone) return false;
         if (this.failovers >= this.h.maxFailover) return false;
         const worker = this.worker!;
@@ -229,7 +226,7 @@ export class RunningRequest {
     }
 
     /** Ends the request with response_error to the client (if still there) and releases the worker slot. */
-    fail(code: string, message: string, retryable: boolean, outcome: Outcome): void {
+    fail(code: ProxySendableCode | RelayedCode, message: string, retryable: boolean, outcome: Outcome): void {
         if (this.phase === 'ended' || this.phase === 'failed') return;
         this.phase = 'failed';
         this.release(outcome);
@@ -283,7 +280,7 @@ export class RunningRequest {
     }
 
     /** Its worker sent a frame about it that does not parse: cancel there and fail it. */
-    onBadFrame(code: string, message: string): void {
+    onBadFrame(code: ProxySendableCode, message: string): void {
         this.worker!.send({ type: 'cancel', v: this.worker!.version, id: this.id });
         this.fail(code, `the worker sent a bad frame: ${message}`, false, { kind: 'failure' });
     }
@@ -366,7 +363,7 @@ export class RunningRequest {
     }
 
     private onWorkerError(f: ResponseErrorFrame, raw: () => string): void {
-        const healthy = NEUTRAL_WORKER_CODES.test(f.code);
+        const healthy = !blamesWorker(f.code);
         if (this.phase === 'routing' && f.retryable && this.tryFailoverAfterError(f)) return;
         this.phase = 'failed';
         this.release(healthy ? { kind: 'neutral' } : { kind: 'failure' });
@@ -378,7 +375,7 @@ export class RunningRequest {
     private tryFailoverAfterError(f: ResponseErrorFrame): boolean {
         const worker = this.worker!;
         if (this.sealed || this.cancelled || this.clientGone || this.failovers >= this.h.maxFailover) return false;
-        this.h.router.end(worker.id, NEUTRAL_WORKER_CODES.test(f.code) ? { kind: 'neutral' } : { kind: 'failure' });
-        return this.tryFailover(f.code, f.message);
+        this.h.router.end(worker.id, blamesWorker(f.code) ? { kind: 'failure' } : { kind: 'neutral' });
+        return this.tryFailover(relayed(f.code), f.message);
     }
 }

@@ -2,6 +2,11 @@
 // (REQUEST_*, BACKEND_*, HPKE_*, ... see running-request.ts; WORKER_BUSY, runner.ts); these classes cover
 // configuration, the connection to a proxy, and payouts. Every code is logged with the proxy it concerns.
 import { CocoonError } from '../core/errors';
+import { wireCodesOf, WireCodeOf } from '../core/wire';
+
+/** Codes the worker puts in `response_error` / `error` frames besides every WireError code: the registry's `worker` codes (agents/core/wire/codes.ts). */
+export const WorkerWireCodes = wireCodesOf('worker');
+export type WorkerWireCode = WireCodeOf<'worker'>;
 
 export const WorkerConfigErrorCodes = [
     'WORKER_CONFIG_INVALID', // a config key is missing or out of range; details.key names it
