@@ -6,7 +6,7 @@
 import { Address, beginCell, Cell } from '@ton/core';
 import { sha256_sync } from '@ton/crypto';
 import { loadConfigParamById } from '@ton/ton';
-import { ed25519Sign } from '../agents/core/ed25519';
+import { ed25519Sign } from './ed25519';
 import { TagCommit, TagFault, TagPayout, TagVoucher, TagWithdraw } from '../build/ClientChannel/ClientChannel_ClientChannel';
 
 /** voucher$_ tag:uint32 globalId:int32 channel:MsgAddress amount:Coins — signed by the client's voucher key. */
