@@ -1,7 +1,8 @@
 // Ed25519 (RFC 8032, deterministic) through Node's crypto for every off-chain signature of the agents and of
-// wrappers/payloads.ts: receipts, vouchers, payouts, commits. Byte-identical to @ton/crypto's sign / signVerify (tests check both directions) and
-// far faster than its pure-JS implementation, which matters because vouchers and receipts are signed and checked
-// per request. Key objects are cached: an agent signs with one key and verifies a handful of peers' keys.
+// wrappers/payloads.ts: receipts, vouchers, payouts, commits. Byte-identical to @ton/crypto's sign / signVerify
+// (tests check both directions) and far faster than its pure-JS implementation, which matters because vouchers and
+// receipts are signed and checked per request. Key objects are cached: an agent signs with one key and verifies a
+// handful of peers' keys.
 import { createPrivateKey, createPublicKey, KeyObject, sign as nodeSign, verify as nodeVerify } from 'crypto';
 
 const MAX_CACHED_KEYS = 1024;
