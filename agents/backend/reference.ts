@@ -7,6 +7,10 @@ import { randomBytes } from 'crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'http';
 import { AddressInfo, Socket } from 'net';
 import { listen } from '../core/net';
+import { TEST_MODEL } from './test-model';
+
+// The test model is defined in test-model.ts; re-exported for the backend's users.
+export { TEST_MODEL };
 
 export interface ReferenceModel {
     id: string;
@@ -14,13 +18,6 @@ export interface ReferenceModel {
     contextLength: number;
     description: string;
 }
-
-/** The one model served by default. Its id and description say it is a test model. */
-export const TEST_MODEL: ReferenceModel = Object.freeze({
-    id: 'cocoon-test/echo-1',
-    contextLength: 4096,
-    description: 'Test model (not a language model): echoes the last user message, then fixed filler words; 1 token = 1 word',
-});
 
 /** Generated after the echo, cycling, until max_tokens or the end of this list. */
 export const FILLER = ['this', 'is', 'a', 'deterministic', 'reply', 'from', 'the', 'cocoon', 'test', 'model'] as const;

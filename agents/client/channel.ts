@@ -4,6 +4,7 @@
 import { Address, toNano } from '@ton/core';
 import { ChainWallet, Clock, RootConfig, TonChain } from '../core/chain';
 import { ClientChannelState, ClientChannelWrapper, WithdrawWindow } from '../../wrappers/ClientChannel';
+import { FeeFinish, FeeSimple, FeeTopUp } from '../../wrappers/fees';
 import { ProxyInfo } from '../../wrappers/Root';
 import { ClientError } from './errors';
 import type { ClientLog } from './runner';
@@ -46,9 +47,11 @@ export interface CloseResult {
 }
 
 const STATE_NAMES: Record<string, ChannelStateName> = { '0': 'open', '1': 'closing', '2': 'closed' };
-const TOPUP_FEE = toNano('0.02');
-const FINISH_CLOSE_VALUE = toNano('0.05');
-const SIMPLE_VALUE = toNano('0.02');
+/**
+ * Left in the wallet on top of what an operation sends: the wallet's own transaction (importing the external
+ * message, its gas, forwarding the internal one) and its storage. No contract checks it, so it is not one of the
+ * measured fee thresholds of wrappers/fees.ts; 0.05 TON is a generous bound for a wallet v4/v5 transfer.
+ */
 const WALLET_RESERVE = toNano('0.05');
 
 export interface ChannelOptions {
@@ -148,9 +151,9 @@ export class ClientChannelOps {
         if (typeof amount !== 'bigint' || amount <= 0n) throw new ClientError('CONFIG_INVALID', 'amount must be a positive bigint (nanoTON)', { param: 'amount' });
         const before = await this.o.chain.getClientChannelState(wrapper.address);
         if (before && before.state !== 0n) throw new ClientError('CHANNEL_CLOSED', `channel is ${STATE_NAMES[before.state.toString()]}; it takes no deposit`);
-        await this.checkWallet(amount + TOPUP_FEE);
+        await this.checkWallet(amount + FeeTopUp);
         const sumBefore = (before?.balance ?? 0n) + (before?.redeemed ?? 0n);
-        await this.o.chain.open(wrapper).sendTopUp(this.o.wallet.sender(), amount, TOPUP_FEE);
+        await this.o.chain.open(wrapper).sendTopUp(this.o.wallet.sender(), amount, FeeTopUp);
         this.o.log('client.top-up', { amount: amount.toString() });
         // Redeems move balance to redeemed, so balance + redeemed grows by exactly the top-up.
         return this.waitChannel((s) => s !== null && s.balance + s.redeemed >= sumBefore + amount, 'top-up');
@@ -172,8 +175,8 @@ export class ClientChannelOps {
                 param: 'amount',
             });
         }
-        await this.checkWallet(SIMPLE_VALUE);
-        await this.o.chain.open(wrapper).sendRequestWithdraw(this.o.wallet.sender(), amount, SIMPLE_VALUE);
+        await this.checkWallet(FeeSimple);
+        await this.o.chain.open(wrapper).sendRequestWithdraw(this.o.wallet.sender(), amount, FeeSimple);
         const after = await this.waitChannel((x) => x !== null && x.pendingWithdraw === amount && x.withdrawAt >= s.withdrawAt && (x.withdrawAt !== s.withdrawAt || s.pendingWithdraw !== amount), 'withdraw request');
         const withdrawAt = Number(after.withdrawAt);
         const waitMs = Math.max(0, withdrawAt * 1000 - this.o.clock.now());
@@ -193,8 +196,8 @@ export class ClientChannelOps {
         const lapsesAt = Number(s.withdrawAt + WithdrawWindow);
         if (this.o.clock.now() > lapsesAt * 1000)
             throw new ClientError('WITHDRAW_LAPSED', `the withdrawal request lapsed at ${lapsesAt}; request it again`, { withdrawAt: Number(s.withdrawAt), lapsedAt: lapsesAt });
-        await this.checkWallet(SIMPLE_VALUE);
-        await this.o.chain.open(wrapper).sendFinishWithdraw(this.o.wallet.sender(), SIMPLE_VALUE);
+        await this.checkWallet(FeeSimple);
+        await this.o.chain.open(wrapper).sendFinishWithdraw(this.o.wallet.sender(), FeeSimple);
         const after = await this.waitChannel((x) => x !== null && x.pendingWithdraw === 0n, 'finish withdraw');
         const paid = s.balance + s.redeemed - (after.balance + after.redeemed);
         this.o.log('client.withdraw-finished', { paid: paid.toString() });
@@ -205,8 +208,8 @@ export class ClientChannelOps {
     async close(): Promise<CloseResult> {
         const wrapper = this.o.wrapper();
         await this.openState();
-        await this.checkWallet(SIMPLE_VALUE);
-        await this.o.chain.open(wrapper).sendStartClose(this.o.wallet.sender(), SIMPLE_VALUE);
+        await this.checkWallet(FeeSimple);
+        await this.o.chain.open(wrapper).sendStartClose(this.o.wallet.sender(), FeeSimple);
         const after = await this.waitChannel((x) => x !== null && x.state === 1n, 'start close');
         const closeAt = Number(after.closeAt);
         const waitMs = Math.max(0, closeAt * 1000 - this.o.clock.now());
@@ -221,8 +224,8 @@ export class ClientChannelOps {
         if (!s || s.state !== 1n) throw new ClientError('NOTHING_PENDING', 'the channel is not closing');
         const waitMs = Number(s.closeAt) * 1000 - this.o.clock.now();
         if (waitMs > 0) throw new ClientError('TOO_EARLY', `FinishClose allowed at ${Number(s.closeAt)} (in ${waitMs} ms)`, { waitMs, closeAt: Number(s.closeAt) });
-        await this.checkWallet(FINISH_CLOSE_VALUE);
-        await this.o.chain.open(wrapper).sendFinishClose(this.o.wallet.sender(), FINISH_CLOSE_VALUE);
+        await this.checkWallet(FeeFinish);
+        await this.o.chain.open(wrapper).sendFinishClose(this.o.wallet.sender(), FeeFinish);
         await this.waitChannel((x) => x === null || x.state === 2n, 'finish close');
         this.o.log('client.closed', { refunded: s.balance.toString() });
         return s.balance;

@@ -22,11 +22,13 @@ import { imageHash } from '../core/tee/image';
 import { readJsonFile, writeJsonAtomic } from '../core/state-file';
 import { CocoonError } from '../core/errors';
 import type { CommandIo } from '../core/tee/cli';
-import { ReferenceBackend, TEST_MODEL } from '../backend/reference';
+import { ReferenceBackend } from '../backend/reference';
+import { DEVNET_MODEL_PRICES, TEST_MODEL, testModelRecord } from '../backend/test-model';
 import { DEFAULT_GOV_PARAMS, GovernanceWrapper } from '../../wrappers/Governance';
 import { DEFAULT_PARAMS, RootWrapper } from '../../wrappers/Root';
 import { ProxyWrapper } from '../../wrappers/Proxy';
 import { toUint256 } from '../../wrappers/payloads';
+import { FeeSimple } from '../../wrappers/fees';
 import { ClientConfigSchema, loadConfigFile, ProxyConfigSchema, WorkerConfigSchema } from '../config';
 import { AgentLog, clientFromConfig, command, jsonLog, proxyFromConfig, untilInterrupted, UsageError, workerFromConfig } from '../run';
 import { OpenAIServer } from '../client/server';
@@ -34,16 +36,8 @@ import type { ProxyAgent } from '../proxy/agent';
 import type { WorkerAgent } from '../worker/runner';
 import type { CocoonClient } from '../client/runner';
 
-/** The devnet's test model prices: 100 / 10 / 300 / 300 TON per 1M tokens (a newcomer sees non-zero costs). */
-export const DEVNET_MODEL = {
-    name: TEST_MODEL.id,
-    weightsHash: 0n,
-    contextLength: BigInt(TEST_MODEL.contextLength),
-    pricePrompt: toNano('100'),
-    priceCached: toNano('10'),
-    priceCompletion: toNano('300'),
-    priceReasoning: toNano('300'),
-};
+/** The test model as the devnet registers it: at DEVNET_MODEL_PRICES (100 TON per 1M prompt tokens, see there). */
+export const DEVNET_MODEL = testModelRecord(DEVNET_MODEL_PRICES);
 
 const NetworkFile = z
     .object({
@@ -253,7 +247,8 @@ async function deploy(dir: string, devnet: DevnetServer, image: bigint, ports: N
     await root.sendDeploy(voter.sender());
 
     say('• proposal 0: allowlist the simulated TEE image (proxy + worker), register the test model; executing it');
-    const v = toNano('0.05');
+    // Root's governance receivers send at most one notice: the owner/admin threshold, as RootWrapper.sendAction uses.
+    const v = FeeSimple;
     await gov.sendPropose(voter.sender(), [
         { to: root.address, value: v, body: RootWrapper.addImageBody('proxy', image) },
         { to: root.address, value: v, body: RootWrapper.addImageBody('worker', image) },

@@ -11,7 +11,7 @@ import { ChainConfig, loadChainConfig } from '../../agents/core/chain/config';
 import { SimulatedTee } from '../../agents/core/tee/simulated';
 import { imageHash } from '../../agents/core/tee/image';
 import { VerifyPolicy } from '../../agents/core/tee/types';
-import { TEST_MODEL } from '../../agents/backend/reference';
+import { TEST_MODEL_PRICES, testModelRecord } from '../../agents/backend/test-model';
 import { DEFAULT_PARAMS, Model, Params, RootWrapper } from '../../wrappers/Root';
 import { ProxyWrapper } from '../../wrappers/Proxy';
 import { toUint256 } from '../../wrappers/payloads';
@@ -45,16 +45,8 @@ export interface AgentNetwork {
     stop(): Promise<void>;
 }
 
-/** Reference model prices: 0.1 / 0.01 / 0.3 / 0.3 TON per 1M tokens. */
-export const NETWORK_MODEL: Omit<Model, '$$type'> = {
-    name: TEST_MODEL.id,
-    weightsHash: 0n,
-    contextLength: BigInt(TEST_MODEL.contextLength),
-    pricePrompt: toNano('0.1'),
-    priceCached: toNano('0.01'),
-    priceCompletion: toNano('0.3'),
-    priceReasoning: toNano('0.3'),
-};
+/** The test model as the tests' network registers it: at TEST_MODEL_PRICES (0.1 TON per 1M prompt tokens). */
+export const NETWORK_MODEL: Omit<Model, '$$type'> = testModelRecord(TEST_MODEL_PRICES);
 
 const GOVERNANCE = 'agent-network-governance';
 
