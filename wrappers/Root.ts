@@ -62,6 +62,12 @@ export async function compiledChildCodes(): Promise<ChildCodes> {
     return { proxyCode: proxy.code, clientCode: client.code, workerCode: worker.code };
 }
 
+/**
+ * Root's first balance when deployed: storage until commissions and stakes flow in. Not a fee threshold (Root's empty
+ * receiver checks no value), so not one of wrappers/fees.ts's constants.
+ */
+export const ROOT_DEPLOY_VALUE = toNano('0.1');
+
 /** Root with typed governance-action bodies, senders and paged getters. */
 export class RootWrapper extends Root {
     static async create(opts: { governance: Address; treasury: Address; params?: Params; codes?: ChildCodes }): Promise<RootWrapper> {
@@ -91,7 +97,7 @@ export class RootWrapper extends Root {
         return new RootWrapper(address);
     }
 
-    async sendDeploy(provider: ContractProvider, via: Sender, value = toNano('0.1')) {
+    async sendDeploy(provider: ContractProvider, via: Sender, value = ROOT_DEPLOY_VALUE) {
         await this.send(provider, via, { value }, null);
     }
 
