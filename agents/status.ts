@@ -7,7 +7,7 @@
 import { Address, fromNano } from '@ton/core';
 import { command, CommandIo, Flags, UsageError } from './core/cli-io';
 import { CocoonError } from './core/errors';
-import { ChainError, ConfigError, hex256, loadChainConfig, RootConfig, TonChain } from './core/chain';
+import { ChainError, ConfigError, hex256, loadChainConfig, nullIfGetterFailed, RootConfig, TonChain } from './core/chain';
 import { ClientChannelState } from '../wrappers/ClientChannel';
 import { WorkerChannelState } from '../wrappers/WorkerChannel';
 import { ProxyState } from '../wrappers/Proxy';
@@ -158,13 +158,8 @@ function rootReport(cfg: RootConfig): StatusReport['root'] {
 }
 
 /** A getter that exists but does not decode as this kind, or does not exist: CHAIN_GETTER_FAILED -> null. */
-async function tryKind<T>(read: () => Promise<T | null>): Promise<T | null> {
-    try {
-        return await read();
-    } catch (e) {
-        if (e instanceof ChainError && e.code === 'CHAIN_GETTER_FAILED') return null;
-        throw e;
-    }
+function tryKind<T>(read: () => Promise<T | null>): Promise<T | null> {
+    return read().catch(nullIfGetterFailed);
 }
 
 async function channelReport(chain: TonChain, addr: Address): Promise<ChannelReport> {

@@ -38,6 +38,12 @@ const RESPONSE_KEY_INFO = Buffer.from('cocoon-ts/response-key/v2', 'utf8');
 export const RESPONSE_SALT_BYTES = 32;
 const CHUNK_AAD_LABEL = Buffer.from('cocoon-ts/chunk/v1', 'utf8');
 const TAG_BYTES = 16;
+
+/** Plaintext bytes of a sealed chunk from its base64 ciphertext, without decoding it (AES-GCM adds TAG_BYTES). */
+export function sealedPlaintextLength(ctBase64: string): number {
+    const pad = ctBase64.endsWith('==') ? 2 : ctBase64.endsWith('=') ? 1 : 0;
+    return Math.max(0, (ctBase64.length / 4) * 3 - pad - TAG_BYTES);
+}
 const MAX_SEQ = 0xffff_ffff;
 
 const suite = new CipherSuite({ kem: new DhkemX25519HkdfSha256(), kdf: new HkdfSha256(), aead: new Aes128Gcm() });

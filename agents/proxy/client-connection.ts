@@ -5,7 +5,7 @@
 import { Address } from '@ton/core';
 import type { WebSocket } from 'ws';
 import { TonChain } from '../core/chain/chain';
-import { ChainError } from '../core/chain/errors';
+import { nullIfGetterFailed } from '../core/chain/errors';
 import { ed25519Verify } from '../core/ed25519';
 import { decodeReceipt } from '../core/receipt';
 import { Direction, Frame, HelloClientFrame, RequestFrame, VoucherFrame, WireError } from '../core/wire';
@@ -23,12 +23,6 @@ import { isLeaving, Settlement } from './settlement';
 
 /** Client connections per ClientChannel (admission holds money per channel; this bounds sockets and buffers). */
 const MAX_CONNECTIONS_PER_CHANNEL = 4;
-
-/** A contract whose `channelState` getter fails or does not decode is not a channel of that kind: null. */
-function notAChannel(e: unknown): null {
-    if (e instanceof ChainError && e.code === 'CHAIN_GETTER_FAILED') return null;
-    throw e;
-}
 
 /** What a client connection needs of its runner (and what its requests need). */
 export interface ClientHost extends ConnectionHost, RequestHost {
@@ -92,7 +86,7 @@ export class ClientConnection extends Connection {
         const { chain, proxyAddress, enclaveKey } = this.host;
         const channel = Address.parse(hello.channel);
         const cfg = await chain.getRootConfig();
-        const st = await chain.getClientChannelState(channel).catch(notAChannel);
+        const st = await chain.getClientChannelState(channel).catch(nullIfGetterFailed);
         if (!st) return { code: 'CHANNEL_INVALID', message: 'no ClientChannel at that address' };
         if (!st.proxy.equals(proxyAddress)) return { code: 'CHANNEL_INVALID', message: 'the ClientChannel belongs to another proxy' };
         if (st.proxyKey !== enclaveKey) return { code: 'CHANNEL_INVALID', message: 'the ClientChannel names another proxy key' };

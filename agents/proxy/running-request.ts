@@ -3,6 +3,7 @@
 // worst case against the client's channel (admission.ts), keeps the worker's deadline, fails over, and books the
 // verified receipt before the client sees response_end.
 import { CocoonError } from '../core/errors';
+import { sealedPlaintextLength } from '../core/hpke';
 import { verifyReceipt } from '../core/receipt';
 import { blamesWorker, relayed, RelayedCode, Frame, RequestFrame, ResponseChunkFrame, ResponseEndFrame, ResponseErrorFrame, ResponseStartFrame } from '../core/wire';
 import { Model } from '../../wrappers/Root';
@@ -62,12 +63,6 @@ export interface RequestHost {
     crashAt(point: 'booked', id: string): boolean;
     /** A booked response_end whose connection is gone: sent to another ready connection of the channel, if any. */
     sendToChannel(channel: string, frame: ResponseEndFrame): void;
-}
-
-/** Plaintext bytes of a sealed chunk from its base64 ciphertext (AES-GCM adds a 16-byte tag). */
-function sealedPlaintextBytes(ct: string): number {
-    const pad = ct.endsWith('==') ? 2 : ct.endsWith('=') ? 1 : 0;
-    return Math.max(0, (ct.length / 4) * 3 - pad - 16);
 }
 
 /** One request's state machine: routing → started → streaming → ended | failed. */
@@ -304,7 +299,7 @@ export class RunningRequest {
         if ((f.sealed !== undefined) !== this.sealed) return this.protocolViolation(this.sealed ? 'a plain chunk in a sealed response' : 'a sealed chunk in a plain response');
         this.nextSeq++;
         // No parse on the hot path: the payload's size bounds the text it carries, sealed or not (attack 11).
-        this.relayedBytes += f.data !== undefined ? Buffer.byteLength(f.data, 'utf8') : sealedPlaintextBytes(f.sealed!.ct);
+        this.relayedBytes += f.data !== undefined ? Buffer.byteLength(f.data, 'utf8') : sealedPlaintextLength(f.sealed!.ct);
         this.phase = 'streaming';
         this.armDeadline();
         this.forward(f, raw);

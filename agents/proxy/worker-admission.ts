@@ -3,7 +3,7 @@
 // connecting worker by its owner's wallet signature over the worker's attested key (attack 18).
 import { Address } from '@ton/core';
 import { TonChain } from '../core/chain/chain';
-import { ChainError } from '../core/chain/errors';
+import { nullIfGetterFailed } from '../core/chain/errors';
 import { workerHelloRefusal } from '../core/worker-hello';
 import type { HelloWorkerFrame } from '../core/wire';
 import { WorkerActive, WorkerSuspended, type WorkerChannelState } from '../../wrappers/WorkerChannel';
@@ -27,12 +27,7 @@ export class WorkerAdmission {
 
     /** The channel's state, or null when there is no WorkerChannel at that address. */
     async channelState(channel: Address): Promise<WorkerChannelState | null> {
-        try {
-            return await this.o.chain.getWorkerChannelState(channel);
-        } catch (e) {
-            if (e instanceof ChainError && e.code === 'CHAIN_GETTER_FAILED') return null;
-            throw e;
-        }
+        return this.o.chain.getWorkerChannelState(channel).catch(nullIfGetterFailed);
     }
 
     /** Why a WorkerChannel may not serve through us: not ours, not Active, or stake below its minStake; else null. */

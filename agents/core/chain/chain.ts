@@ -14,7 +14,7 @@ import { ClientChannelState, ClientChannelWrapper } from '../../../wrappers/Clie
 import { WorkerChannelState, WorkerChannelWrapper } from '../../../wrappers/WorkerChannel';
 import { ProxyState, ProxyWrapper } from '../../../wrappers/Proxy';
 import { ChainConfig } from './config';
-import { ChainError } from './errors';
+import { ChainError, nullIfGetterFailed } from './errors';
 import { ChainTransport, Clock, systemClock } from './http';
 
 /** Root's configuration as of one `version`. Hashes and ids are 64-char lower-case hex (no 0x). */
@@ -217,16 +217,11 @@ export class TonChain implements Chain {
      * deployed or has no such getter.
      */
     async getWalletPublicKey(address: Address): Promise<Buffer | null> {
-        try {
-            const r = await this.stateOrNull(address, 'get_public_key', () => this.client.runMethod(address, 'get_public_key'));
-            if (!r) return null;
-            const key = r.stack.readBigNumber();
-            if (key < 0n || key >= 1n << 256n) return null;
-            return Buffer.from(key.toString(16).padStart(64, '0'), 'hex');
-        } catch (e) {
-            if (e instanceof ChainError && e.code === 'CHAIN_GETTER_FAILED') return null;
-            throw e;
-        }
+        const r = await this.stateOrNull(address, 'get_public_key', () => this.client.runMethod(address, 'get_public_key')).catch(nullIfGetterFailed);
+        if (!r) return null;
+        const key = r.stack.readBigNumber();
+        if (key < 0n || key >= 1n << 256n) return null;
+        return Buffer.from(key.toString(16).padStart(64, '0'), 'hex');
     }
 
     getGlobalId(): Promise<number> {

@@ -26,3 +26,12 @@ export const ChainErrorCodes = [
 export type ChainErrorCode = (typeof ChainErrorCodes)[number];
 
 export class ChainError extends CocoonError<ChainErrorCode> {}
+
+/**
+ * For `.catch()` on a getter read: a getter that fails or does not decode (CHAIN_GETTER_FAILED) means the contract
+ * is not of that kind, so null; any other error (the chain unreachable, a bad response) is rethrown.
+ */
+export function nullIfGetterFailed(e: unknown): null {
+    if (e instanceof ChainError && e.code === 'CHAIN_GETTER_FAILED') return null;
+    throw e;
+}
