@@ -90,14 +90,11 @@ export async function clientFromConfig(loaded: Loaded<ClientConfigFile>, log?: A
 // ---------------------------------------------------------------------------------------------------------------
 // Commands
 
-// Re-exported for agents/devnet/network.ts, which builds `cocoon devnet` (an agent command too) with the same helper.
-export { untilInterrupted, UsageError } from './core/cli-io';
-
-/** Agent commands keep their historical wording of parse errors ("unknown argument --x", "--x: missing value"). */
+/** Agent commands (proxy, worker, client, devnet) keep their historical wording of parse errors ("unknown argument --x",
+ *  "--x: missing value"). */
 export function agentCommand<S extends FlagSpec>(io: CommandIo, usage: string, argv: string[], spec: S, body: (flags: Flags<S>) => Promise<number>): Promise<number> {
     return command(io, usage, argv, spec, (flags) => body(flags), { wording: AGENT_WORDING });
 }
-export { agentCommand as command };
 
 function requireConfig(flags: { config?: string }): string {
     const f = flags.config;

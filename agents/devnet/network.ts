@@ -21,7 +21,7 @@ import { SimulatedTee } from '../core/tee/simulated';
 import { imageHash } from '../core/tee/image';
 import { readJsonFile, writeJsonAtomic } from '../core/state-file';
 import { CocoonError } from '../core/errors';
-import type { CommandIo } from '../core/tee/cli';
+import { CommandIo, untilInterrupted, UsageError } from '../core/cli-io';
 import { ReferenceBackend } from '../backend/reference';
 import { DEVNET_MODEL_PRICES, TEST_MODEL, testModelRecord } from '../backend/test-model';
 import { DEFAULT_GOV_PARAMS, GovernanceWrapper } from '../../wrappers/Governance';
@@ -30,7 +30,7 @@ import { ProxyWrapper } from '../../wrappers/Proxy';
 import { toUint256 } from '../../wrappers/payloads';
 import { FeeSimple } from '../../wrappers/fees';
 import { ClientConfigSchema, loadConfigFile, ProxyConfigSchema, WorkerConfigSchema } from '../config';
-import { AgentLog, clientFromConfig, command, jsonLog, proxyFromConfig, untilInterrupted, UsageError, workerFromConfig } from '../run';
+import { AgentLog, agentCommand, clientFromConfig, jsonLog, proxyFromConfig, workerFromConfig } from '../run';
 import { OpenAIServer } from '../client/server';
 import type { ProxyAgent } from '../proxy/agent';
 import type { WorkerAgent } from '../worker/runner';
@@ -357,7 +357,7 @@ export const DEVNET_USAGE = `usage: cocoon devnet [--dir .devnet] [--port <api p
 
 export function devnetCommand(argv: string[], io: CommandIo, signal?: AbortSignal): Promise<number> {
     const known = { dir: 'value', port: 'value', 'chain-port': 'value', 'no-demo': 'switch', verbose: 'switch' } as const;
-    return command(io, DEVNET_USAGE, argv, known, async (flags) => {
+    return agentCommand(io, DEVNET_USAGE, argv, known, async (flags) => {
         const port = (name: 'port' | 'chain-port') => {
             const v = flags[name];
             if (v === undefined) return undefined;
