@@ -4,7 +4,7 @@
 // Fees = totalFees over the same transactions.
 import { Blockchain, BlockchainSnapshot, SendMessageResult } from '@ton/sandbox';
 import { beginCell, toNano } from '@ton/core';
-import { GLOBAL_ID, deployNetwork, gasUsed, Network } from '../tests/helpers/network';
+import { GLOBAL_ID, deployNetwork, gasUsed, Network } from '../fixtures/network';
 import { RootWrapper } from '../wrappers/Root';
 import { GovernanceWrapper, DEFAULT_GOV_PARAMS } from '../wrappers/Governance';
 import { commitPayload, signPayload } from '../wrappers/payloads';

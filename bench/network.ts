@@ -21,7 +21,7 @@ import { freePort } from '../agents/core/net';
 import { join } from 'path';
 import { performance } from 'perf_hooks';
 import { toNano } from '@ton/core';
-import { AgentNetwork, seed, startAgentNetwork } from '../tests/helpers/agent-network';
+import { AgentNetwork, seed, startAgentNetwork } from '../fixtures/agent-network';
 import { ProxyAgent } from '../agents/proxy/agent';
 import { WorkerAgent } from '../agents/worker/runner';
 import { CocoonClient } from '../agents/client/runner';

@@ -5,7 +5,7 @@ import { ChildProcess, spawn } from 'child_process';
 import { writeFileSync } from 'fs';
 import { join } from 'path';
 import { toNano } from '@ton/core';
-import { AgentNetwork, seed, startAgentNetwork } from '../tests/helpers/agent-network';
+import { AgentNetwork, seed, startAgentNetwork } from '../fixtures/agent-network';
 import { ReferenceBackend, TEST_MODEL } from '../agents/backend/reference';
 import { CHAIN_DEFAULTS } from '../agents/core/chain/config';
 import { freePort } from '../agents/core/net';

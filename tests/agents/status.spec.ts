@@ -8,7 +8,7 @@ import { statusCommand, StatusReport } from '../../agents/status';
 import { main } from '../../agents/cli';
 import { RootWrapper } from '../../wrappers/Root';
 import { modelId } from '../../wrappers/payloads';
-import { deployNetwork } from '../helpers/network';
+import { deployNetwork } from '../../fixtures/network';
 
 const sha = (label: string) => createHash('sha256').update(label).digest();
 const hex = (label: string) => sha(label).toString('hex');

@@ -3,7 +3,7 @@ import '@ton/test-utils';
 import { Address, beginCell, internal as relaxed, toNano } from '@ton/core';
 import { internal, SendMessageResult } from '@ton/sandbox';
 import { flattenTransaction } from '@ton/test-utils';
-import { GLOBAL_ID, balanceOf, CLIENT_DEPOSIT, keys, Network } from '../helpers/network';
+import { GLOBAL_ID, balanceOf, CLIENT_DEPOSIT, keys, Network } from '../../fixtures/network';
 import { useNetworkSnapshot } from '../helpers/fixture';
 import { plain } from '../helpers/state';
 import { advanceTime, expectOnlyBouncesFrom, storageFees, valueOf } from '../helpers/tx';

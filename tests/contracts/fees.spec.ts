@@ -6,7 +6,7 @@
 import '@ton/test-utils';
 import { Address, Cell, toNano } from '@ton/core';
 import { SendMessageResult } from '@ton/sandbox';
-import { GLOBAL_ID, balanceOf, keys, Network, PROXY_STAKE } from '../helpers/network';
+import { GLOBAL_ID, balanceOf, keys, Network, PROXY_STAKE } from '../../fixtures/network';
 import { useNetworkSnapshot } from '../helpers/fixture';
 import { accountOf } from '../helpers/state';
 import { advanceTime } from '../helpers/tx';

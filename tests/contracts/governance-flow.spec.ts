@@ -8,7 +8,7 @@ import { compiledChildCodes, DEFAULT_PARAMS, ErrAccessDenied, ErrBadParams, GovM
 import { ProxyWrapper } from '../../wrappers/Proxy';
 import { ErrNoPendingSlash, WorkerActive, WorkerChannelWrapper } from '../../wrappers/WorkerChannel';
 import { modelId, toUint256 } from '../../wrappers/payloads';
-import { GLOBAL_ID, keys } from '../helpers/network';
+import { GLOBAL_ID, keys } from '../../fixtures/network';
 import { useSnapshot } from '../helpers/fixture';
 import { accountOf } from '../helpers/state';
 

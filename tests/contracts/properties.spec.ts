@@ -22,7 +22,7 @@ import { Address, beginCell, Cell, toNano } from '@ton/core';
 import { BlockchainSnapshot, BlockchainTransaction, SendMessageResult } from '@ton/sandbox';
 import { flattenTransaction } from '@ton/test-utils';
 import { KeyPair } from '@ton/crypto';
-import { GLOBAL_ID, CLIENT_DEPOSIT, deployNetwork, keys, Network } from '../helpers/network';
+import { GLOBAL_ID, CLIENT_DEPOSIT, deployNetwork, keys, Network } from '../../fixtures/network';
 import { storageFees } from '../helpers/tx';
 import {
     ErrAccessDenied,

@@ -4,7 +4,7 @@
 import '@ton/test-utils';
 import { internal, SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox';
 import { Address, beginCell, toNano } from '@ton/core';
-import { GLOBAL_ID, balanceOf, keys, Network, PROXY_STAKE, WORKER_STAKE } from '../helpers/network';
+import { GLOBAL_ID, balanceOf, keys, Network, PROXY_STAKE, WORKER_STAKE } from '../../fixtures/network';
 import { useNetworkSnapshot } from '../helpers/fixture';
 import { accountOf, plain } from '../helpers/state';
 import {

@@ -8,7 +8,7 @@ import { flattenTransaction, randomAddress } from '@ton/test-utils';
 import { internal as inbound, SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox';
 import { Address, beginCell, Cell, Dictionary, internal, toNano } from '@ton/core';
 import { createHash } from 'crypto';
-import { GLOBAL_ID, balanceOf, keys, Network, PROXY_STAKE } from '../helpers/network';
+import { GLOBAL_ID, balanceOf, keys, Network, PROXY_STAKE } from '../../fixtures/network';
 import { useNetworkSnapshot } from '../helpers/fixture';
 import { accountOf, plain, storageFee, storageUsed } from '../helpers/state';
 import { readFileSync } from 'fs';

@@ -1,6 +1,6 @@
 import '@ton/test-utils';
 import { toNano } from '@ton/core';
-import { GLOBAL_ID, deployNetwork, CLIENT_DEPOSIT, WORKER_STAKE, balanceOf } from '../helpers/network';
+import { GLOBAL_ID, deployNetwork, CLIENT_DEPOSIT, WORKER_STAKE, balanceOf } from '../../fixtures/network';
 
 describe('network smoke', () => {
     it('registers a proxy, redeems a voucher and pays a worker', async () => {

@@ -3,7 +3,7 @@
 import '@ton/test-utils';
 import { Address, beginCell, toNano } from '@ton/core';
 import { internal, SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox';
-import { GLOBAL_ID, balanceOf, keys, Network, WORKER_STAKE } from '../helpers/network';
+import { GLOBAL_ID, balanceOf, keys, Network, WORKER_STAKE } from '../../fixtures/network';
 import { useNetworkSnapshot } from '../helpers/fixture';
 import { plain } from '../helpers/state';
 import { advanceTime, expectOnlyBouncesFrom, storageFees, valueOf } from '../helpers/tx';

@@ -11,7 +11,7 @@ import { freePort } from '../../agents/core/net';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { WebSocket } from 'ws';
-import { AgentNetwork, seed, startAgentNetwork } from '../helpers/agent-network';
+import { AgentNetwork, seed, startAgentNetwork } from '../../fixtures/agent-network';
 import { ProxyAgent } from '../../agents/proxy/agent';
 import { WorkerAgent } from '../../agents/worker/runner';
 import { CocoonClient } from '../../agents/client/runner';
@@ -23,7 +23,7 @@ import { ClientChannelWrapper } from '../../wrappers/ClientChannel';
 import { WorkerChannelWrapper } from '../../wrappers/WorkerChannel';
 import { toUint256, voucherPayload } from '../../wrappers/payloads';
 import { workerShare } from '../../agents/proxy/ledger';
-import { GLOBAL_ID } from '../helpers/network';
+import { GLOBAL_ID } from '../../fixtures/network';
 import { requestBound } from '../../agents/proxy/admission';
 
 jest.setTimeout(120_000);

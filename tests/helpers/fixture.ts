@@ -1,7 +1,7 @@
 // Snapshot-per-test fixtures: build a sandbox once per file or describe block, and start every test
 // from the state it had right after the build.
 import { Blockchain, BlockchainSnapshot } from '@ton/sandbox';
-import { deployNetwork, Network, NetworkOptions } from './network';
+import { deployNetwork, Network, NetworkOptions } from '../../fixtures/network';
 
 /**
  * Registers beforeAll(setup + snapshot) and beforeEach(restore the snapshot, then `afterRestore`) in the

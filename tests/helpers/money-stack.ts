@@ -5,7 +5,7 @@ import { Address, toNano } from '@ton/core';
 import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { AgentNetwork, seed, startAgentNetwork } from './agent-network';
+import { AgentNetwork, seed, startAgentNetwork } from '../../fixtures/agent-network';
 import { ProxyAgent } from '../../agents/proxy/agent';
 import { WorkerAgent } from '../../agents/worker/runner';
 import { CocoonClient } from '../../agents/client/runner';

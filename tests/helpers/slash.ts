@@ -4,7 +4,7 @@
 import { Address } from '@ton/core';
 import { WorkerChannelWrapper } from '../../wrappers/WorkerChannel';
 import { globalIdFromConfig } from '../../wrappers/payloads';
-import { AgentNetwork } from './agent-network';
+import { AgentNetwork } from '../../fixtures/agent-network';
 
 export async function slashToZero(net: AgentNetwork, channel: Address, proxySecretKey: Buffer): Promise<void> {
     const executeAt = await net.devnet.withBlockchain(async (bc) => {

@@ -2,8 +2,8 @@
 import '@ton/test-utils';
 import { Blockchain, SandboxContract, TreasuryContract } from '@ton/sandbox';
 import { Address, toNano } from '@ton/core';
-import { sandboxProvider, ScriptedUI } from '../helpers/sandbox-provider';
-import { GLOBAL_ID, keys } from '../helpers/network';
+import { sandboxProvider, ScriptedUI } from '../../fixtures/sandbox-provider';
+import { GLOBAL_ID, keys } from '../../fixtures/network';
 import { ArgError } from '../../scripts/lib/args';
 import { run as deployNetwork, parseVoters } from '../../scripts/deployNetwork';
 import { run as addImage } from '../../scripts/addImage';

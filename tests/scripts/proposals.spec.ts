@@ -4,7 +4,7 @@ import '@ton/test-utils';
 import { Blockchain, SandboxContract, TreasuryContract } from '@ton/sandbox';
 import { Address, Cell, toNano } from '@ton/core';
 import type { NetworkProvider } from '@ton/blueprint';
-import { sandboxProvider, ScriptedUI } from '../helpers/sandbox-provider';
+import { sandboxProvider, ScriptedUI } from '../../fixtures/sandbox-provider';
 import { ArgError } from '../../scripts/lib/args';
 import { ACTION_KINDS, ActionKind, buildAction, compiledRootCode, KIND_FLAGS, ProposalEnv } from '../../scripts/lib/proposals';
 import { run as runPropose } from '../../scripts/propose';

@@ -5,11 +5,11 @@ import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { toNano } from '@ton/core';
-import { AgentNetwork, seed, startAgentNetwork } from '../../helpers/agent-network';
+import { AgentNetwork, seed, startAgentNetwork } from '../../../fixtures/agent-network';
 import { ReferenceBackend } from '../../../agents/backend/reference';
 import { ClientError, CocoonClient } from '../../../agents/client';
 import { MAX_FRAME_BYTES } from '../../../agents/core/wire';
-import { fakeWorker, TestProxy } from './test-proxy';
+import { fakeWorker, TestProxy } from './fake-proxy';
 
 jest.setTimeout(60_000);
 

@@ -7,14 +7,14 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { toNano } from '@ton/core';
 import OpenAI, { APIError } from 'openai';
-import { AgentNetwork, seed, startAgentNetwork } from '../../helpers/agent-network';
+import { AgentNetwork, seed, startAgentNetwork } from '../../../fixtures/agent-network';
 import { ReferenceBackend } from '../../../agents/backend/reference';
 import { ChainWallet } from '../../../agents/core/chain';
 import { cost, TokenUsage } from '../../../agents/core/pricing';
 import { ClientEvent, CocoonClient, CocoonClientOptions, OpenAIServer } from '../../../agents/client';
 import { ClientChannelWrapper } from '../../../wrappers/ClientChannel';
 import { RootWrapper } from '../../../wrappers/Root';
-import { fakeWorker, FakeWorker, TestProxy } from './test-proxy';
+import { fakeWorker, FakeWorker, TestProxy } from './fake-proxy';
 
 const MODEL = 'cocoon-test/echo-1';
 const REPLY = 'this is a deterministic reply from the cocoon test model';

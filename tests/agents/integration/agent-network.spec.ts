@@ -1,4 +1,4 @@
-import { startAgentNetwork, seed, AgentNetwork } from '../../helpers/agent-network';
+import { startAgentNetwork, seed, AgentNetwork } from '../../../fixtures/agent-network';
 import { modelId } from '../../../wrappers/payloads';
 describe('agent network fixture', () => {
     let net: AgentNetwork;

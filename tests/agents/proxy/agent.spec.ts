@@ -18,10 +18,11 @@ import { readFileSync } from 'fs';
 import { RootWrapper } from '../../../wrappers/Root';
 import { WorkerChannelWrapper } from '../../../wrappers/WorkerChannel';
 import { payoutPayload } from '../../../wrappers/payloads';
-import { AgentNetwork, seed, startAgentNetwork } from '../../helpers/agent-network';
+import { AgentNetwork, seed, startAgentNetwork } from '../../../fixtures/agent-network';
 import { slashToZero } from '../../helpers/slash';
-import { TestClient, TestWorker, WORKER_USAGE } from './peers';
-import { GLOBAL_ID } from '../../helpers/network';
+import { TestClient } from './fake-client';
+import { TestWorker, WORKER_USAGE } from './fake-worker';
+import { GLOBAL_ID } from '../../../fixtures/network';
 
 // 0.01 TON. Admission holds each request's worst case (a full context and maxTokens 1000: 709 600 at 1.0x, twice that at
 // the default cap 2.0x) against it; a delivery of WORKER_USAGE costs 400 000 at 1.0x.
@@ -140,7 +141,7 @@ describe('ProxyAgent over the devnet', () => {
             const intruder = await new TestWorker(net, 'w-intruder', 900n).setup(proxyAddress, chain, { stake: false });
             const before = ledgerView();
             const routedBefore = agent.stats().workers.map((w) => w.id);
-            const refused = async (log: Promise<import('./peers').FrameLog>) => {
+            const refused = async (log: Promise<import('./frame-log').FrameLog>) => {
                 const l = await log;
                 expect(await l.next((f) => f.type === 'error')).toMatchObject({ code: 'CHANNEL_NOT_OWNED', fatal: true });
                 await l.waitClosed();

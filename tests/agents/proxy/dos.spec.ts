@@ -17,8 +17,10 @@ import { encodeFrame, Frame, MAX_CHUNK_BYTES } from '../../../agents/core/wire';
 import { ProxyAgent, ProxyUrls } from '../../../agents/proxy/agent';
 import { ProxyLimits } from '../../../agents/proxy/guard';
 import { WorkerAgent } from '../../../agents/worker/runner';
-import { AgentNetwork, seed, startAgentNetwork } from '../../helpers/agent-network';
-import { FrameLog, proxyPolicy, TestClient, TestWorker } from './peers';
+import { AgentNetwork, seed, startAgentNetwork } from '../../../fixtures/agent-network';
+import { TestClient } from './fake-client';
+import { FrameLog, proxyPolicy } from './frame-log';
+import { TestWorker } from './fake-worker';
 
 jest.setTimeout(120_000);
 

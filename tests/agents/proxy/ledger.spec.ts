@@ -9,7 +9,7 @@ import { signPayload, voucherPayload, payoutPayload, modelId } from '../../../wr
 import { Ledger, LedgerCode, LedgerError, MAX_AMOUNT, workerShare } from '../../../agents/proxy/ledger';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../../../agents/proxy/ledger-schema';
 import { addr, dumpDb, manualClock, receipt, sigHex, tempDir } from './fixtures/ledger-helpers';
-import { GLOBAL_ID } from '../../helpers/network';
+import { GLOBAL_ID } from '../../../fixtures/network';
 
 const MODEL = modelId('cocoon-test/echo-1');
 const C1 = addr('client', 1);

@@ -7,7 +7,7 @@ import { keyPairFromSeed } from '@ton/crypto';
 import { randomBytes } from 'crypto';
 import { WebSocket } from 'ws';
 import OpenAI from 'openai';
-import { seed } from '../../helpers/agent-network';
+import { seed } from '../../../fixtures/agent-network';
 import { ask, drain, MoneyStack, startMoneyStack, until } from '../../helpers/money-stack';
 import { requestBound } from '../../../agents/proxy/admission';
 import { CocoonClient } from '../../../agents/client/runner';

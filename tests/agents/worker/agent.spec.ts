@@ -7,7 +7,7 @@ import { join } from 'path';
 import { randomBytes } from 'crypto';
 import { Address, toNano } from '@ton/core';
 import { keyPairFromSeed } from '@ton/crypto';
-import { AgentNetwork, seed, startAgentNetwork } from '../../helpers/agent-network';
+import { AgentNetwork, seed, startAgentNetwork } from '../../../fixtures/agent-network';
 import { slashToZero } from '../../helpers/slash';
 import { ReferenceBackend } from '../../../agents/backend';
 import { ChainWallet, TonChain } from '../../../agents/core/chain';
@@ -30,7 +30,7 @@ import { RootWrapper } from '../../../wrappers/Root';
 import { WorkerChannelWrapper } from '../../../wrappers/WorkerChannel';
 import { modelId, toUint256 } from '../../../wrappers/payloads';
 import { FakeConn, FakeProxy } from './fake-proxy';
-import { GLOBAL_ID } from '../../helpers/network';
+import { GLOBAL_ID } from '../../../fixtures/network';
 
 const COEFFICIENT = 1200n;
 const THRESHOLD = toNano('0.05');

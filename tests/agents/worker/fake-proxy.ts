@@ -8,7 +8,7 @@ import { encodeFrame, Frame, HelloWorkerFrame, MAX_FRAME_BYTES, parseFrame } fro
 import { ed25519KeyPairFromSeed, PeerAttestation, PeerVerifier, RaTlsIdentity, RaTlsServer } from '../../../agents/core/transport';
 import { QuoteProvider, VerifyPolicy } from '../../../agents/core/tee/types';
 import { payoutPayload, signPayload } from '../../../wrappers/payloads';
-import { GLOBAL_ID } from '../../helpers/network';
+import { GLOBAL_ID } from '../../../fixtures/network';
 
 export interface FakeProxyOptions {
     tee: QuoteProvider;
