@@ -4,7 +4,7 @@
 //                            [--privacy sealed,plain] [--warmup W]
 // Prints one JSON object: {machine, params, results, summary, notes}.
 //
-// Network: the devnet chain server with Root (tests/helpers/agent-network.ts), one ProxyAgent, one WorkerAgent
+// Network: the devnet chain server with Root (fixtures/agent-network.ts), one ProxyAgent, one WorkerAgent
 // (capacity ≥ 2 × the largest concurrency) in front of one ReferenceBackend, and one CocoonClient + OpenAIServer per
 // privacy mode (each with its own channel). Settlement is off during the run (thresholds high, no timers), so what
 // is measured is the request path: RA-TLS frames, sealing, receipts, durable ledger bookings and vouchers.

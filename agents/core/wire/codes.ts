@@ -2,7 +2,7 @@
 // `response_error` frame, who raises it, its `retryable` flag, whether it counts against the worker's health in the
 // proxy's router, and the OpenAI-shaped HTTP error the client answers with. The proxy's and worker's code lists,
 // the proxy's worker-blame test and the client's HTTP table are derived from it; spec/wire.md's table documents it
-// row by row (tests/agents/wire/codes.spec.ts checks both).
+// row by row (tests/agents/core/wire/codes.spec.ts checks both).
 
 /** `parser`: parseFrame / encodeFrame (WireError), sent by every role (the proxy also for a worker breaking the
  *  response order); `proxy` / `worker`: that agent sends it. */
