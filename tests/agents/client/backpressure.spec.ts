@@ -10,10 +10,11 @@ import { ReferenceBackend } from '../../../agents/backend/reference';
 import { ClientError, CocoonClient } from '../../../agents/client';
 import { MAX_FRAME_BYTES } from '../../../agents/core/wire';
 import { fakeWorker, TestProxy } from './fake-proxy';
+import { TEST_MODEL } from '../../../agents/backend/test-model';
 
 jest.setTimeout(60_000);
 
-const MODEL = 'cocoon-test/echo-1';
+const MODEL = TEST_MODEL.id;
 
 describe('attack 14: the client SDK bounds what it queues for a proxy that does not read', () => {
     let net: AgentNetwork;

@@ -15,8 +15,9 @@ import { ClientEvent, CocoonClient, CocoonClientOptions, OpenAIServer } from '..
 import { ClientChannelWrapper } from '../../../wrappers/ClientChannel';
 import { RootWrapper } from '../../../wrappers/Root';
 import { fakeWorker, FakeWorker, TestProxy } from './fake-proxy';
+import { TEST_MODEL } from '../../../agents/backend/test-model';
 
-const MODEL = 'cocoon-test/echo-1';
+const MODEL = TEST_MODEL.id;
 const REPLY = 'this is a deterministic reply from the cocoon test model';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -19,11 +19,12 @@ import {
     VerifyReceiptOptions,
 } from '../../../agents/core/receipt';
 import { modelId } from '../../../wrappers/payloads';
+import { TEST_MODEL } from '../../../agents/backend/test-model';
 
 const worker = keyPairFromSeed(Buffer.alloc(32, 7));
 const other = keyPairFromSeed(Buffer.alloc(32, 9));
 const prices: ModelPrices = { pricePrompt: 1_000_000_000n, priceCached: 100_000_000n, priceCompletion: 3_000_000_000n, priceReasoning: 2_000_000_000n };
-const model = modelId('cocoon-test/echo-1');
+const model = modelId(TEST_MODEL.id);
 const requestId = 0x1234_5678_9abc_def0_1122_3344_5566_7788_99aa_bbcc_ddee_ff00_0102_0304_0506_0708n;
 const usage: TokenUsage = { prompt: 1000n, cached: 10n, completion: 500n, reasoning: 7n };
 

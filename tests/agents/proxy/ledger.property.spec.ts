@@ -6,8 +6,9 @@ import fc from 'fast-check';
 import { modelId } from '../../../wrappers/payloads';
 import { Ledger, LedgerError, workerShare } from '../../../agents/proxy/ledger';
 import { addr, dumpDb, manualClock, receipt, sigHex, tempDir } from './fixtures/ledger-helpers';
+import { TEST_MODEL } from '../../../agents/backend/test-model';
 
-const MODEL = modelId('cocoon-test/echo-1');
+const MODEL = modelId(TEST_MODEL.id);
 const CLIENTS = [0, 1, 2].map((i) => addr('client', i).toRawString());
 const WORKERS = [0, 1, 2].map((i) => addr('worker', i).toRawString());
 

@@ -10,8 +10,9 @@ import { Ledger, LedgerCode, LedgerError, MAX_AMOUNT, workerShare } from '../../
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../../../agents/proxy/ledger-schema';
 import { addr, dumpDb, manualClock, receipt, sigHex, tempDir } from './fixtures/ledger-helpers';
 import { GLOBAL_ID } from '../../../fixtures/network';
+import { TEST_MODEL } from '../../../agents/backend/test-model';
 
-const MODEL = modelId('cocoon-test/echo-1');
+const MODEL = modelId(TEST_MODEL.id);
 const C1 = addr('client', 1);
 const C2 = addr('client', 2);
 const W1 = addr('worker', 1);

@@ -31,6 +31,7 @@ import { WorkerChannelWrapper } from '../../../wrappers/WorkerChannel';
 import { modelId, toUint256 } from '../../../wrappers/payloads';
 import { FakeConn, FakeProxy } from './fake-proxy';
 import { GLOBAL_ID } from '../../../fixtures/network';
+import { TEST_MODEL } from '../../../agents/backend/test-model';
 
 const COEFFICIENT = 1200n;
 const THRESHOLD = toNano('0.05');
@@ -169,7 +170,7 @@ describe('WorkerAgent', () => {
         it.each([
             ['capacity 0', { capacity: 0 }, 'capacity'],
             ['capacity above 100000', { capacity: 100_001 }, 'capacity'],
-            ['a coefficient of 2^32', { models: [{ name: 'cocoon-test/echo-1', coefficient: 1n << 32n }] }, 'models[0].coefficient'],
+            ['a coefficient of 2^32', { models: [{ name: TEST_MODEL.id, coefficient: 1n << 32n }] }, 'models[0].coefficient'],
             ['an ftp backend', { backendUrl: 'ftp://127.0.0.1/' }, 'backendUrl'],
             ['a 16-byte seed', { seed: Buffer.alloc(16) }, 'seed'],
             ['maxMs below baseMs', { reconnect: { baseMs: 100, maxMs: 10 } }, 'reconnect.maxMs'],

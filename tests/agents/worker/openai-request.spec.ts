@@ -1,7 +1,8 @@
 // Strict validation of OpenAI request bodies before the worker forwards them.
 import { toOpenAIError, validateOpenAIRequest, WorkerRequestError, WorkerRequestErrorCode } from '../../../agents/worker/openai-request';
+import { TEST_MODEL } from '../../../agents/backend/test-model';
 
-const MODEL = 'cocoon-test/echo-1';
+const MODEL = TEST_MODEL.id;
 const opts = { model: MODEL, contextLength: 4096 };
 const chat = (extra: Record<string, unknown> = {}) => ({ model: MODEL, messages: [{ role: 'user', content: 'hello there' }], ...extra });
 const completion = (extra: Record<string, unknown> = {}) => ({ model: MODEL, prompt: 'hello there', ...extra });
