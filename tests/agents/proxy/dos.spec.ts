@@ -1,6 +1,6 @@
 // Attacks 14, 15 and 16 of issue 8 against the proxy, performed over real sockets on the devnet: a real worker agent
-// over the reference backend (its fault knob makes it go silent), raw-frame workers and clients (fake-worker.ts, fake-client.ts), bogus
-// clients dialling from other loopback addresses. The proxy reads the chain through a throttled TonChain (20
+// over the reference backend (its fault knob makes it go silent), raw-frame workers and clients (fake-worker.ts,
+// fake-client.ts), bogus clients dialling from other loopback addresses. The proxy reads the chain through a throttled TonChain (20
 // requests/s), as a proxy on a public API would, so hello checks cost what they cost in production. Assertions are
 // on outcomes and on the proxy's counters (stats().limits), never on elapsed time.
 import { Address, toNano } from '@ton/core';
