@@ -10,7 +10,6 @@ import { listen } from '../core/net';
 import { TEST_MODEL } from './test-model';
 
 // The test model is defined in test-model.ts; re-exported for the backend's users.
-export { TEST_MODEL };
 
 export interface ReferenceModel {
     id: string;

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import OpenAI from 'openai';
-import { TEST_MODEL } from '../../agents/backend/reference';
+import { TEST_MODEL } from '../../agents/backend/test-model';
 
 jest.setTimeout(180_000);
 

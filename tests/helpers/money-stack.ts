@@ -9,7 +9,8 @@ import { AgentNetwork, seed, startAgentNetwork } from '../../fixtures/agent-netw
 import { ProxyAgent } from '../../agents/proxy/agent';
 import { WorkerAgent } from '../../agents/worker/runner';
 import { CocoonClient } from '../../agents/client/runner';
-import { ReferenceBackend, TEST_MODEL } from '../../agents/backend/reference';
+import { ReferenceBackend } from '../../agents/backend/reference';
+import { TEST_MODEL } from '../../agents/backend/test-model';
 import { freePort } from '../../agents/core/net';
 import type { Params } from '../../wrappers/Root';
 

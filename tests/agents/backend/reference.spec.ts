@@ -1,7 +1,8 @@
 // The reference backend, driven by the official `openai` client and by raw HTTP for the exact SSE bytes.
 import OpenAI from 'openai';
 import { COEFFICIENT_ONE, cost, usageFromOpenAI } from '../../../agents/core/pricing';
-import { countWords, FILLER, ReferenceBackend, TEST_MODEL } from '../../../agents/backend/reference';
+import { countWords, FILLER, ReferenceBackend } from '../../../agents/backend/reference';
+import { TEST_MODEL } from '../../../agents/backend/test-model';
 
 const MODEL = TEST_MODEL.id;
 

@@ -12,7 +12,7 @@ import { ask, drain, MoneyStack, startMoneyStack, until } from '../../helpers/mo
 import { requestBound } from '../../../agents/proxy/admission';
 import { CocoonClient } from '../../../agents/client/runner';
 import { OpenAIServer } from '../../../agents/client/server';
-import { TEST_MODEL } from '../../../agents/backend/reference';
+import { TEST_MODEL } from '../../../agents/backend/test-model';
 import { TonChain } from '../../../agents/core/chain/chain';
 import { cost } from '../../../agents/core/pricing';
 import type { Receipt } from '../../../agents/core/receipt';

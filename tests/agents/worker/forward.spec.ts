@@ -1,6 +1,7 @@
 // Forwarding to the real reference backend over loopback HTTP, metering from its usage, signing receipts.
 import { keyPairFromSeed } from '@ton/crypto';
-import { countWords, FILLER, ReferenceBackend, TEST_MODEL } from '../../../agents/backend/reference';
+import { countWords, FILLER, ReferenceBackend } from '../../../agents/backend/reference';
+import { TEST_MODEL } from '../../../agents/backend/test-model';
 import { COEFFICIENT_ONE, cost, ModelPrices, TokenUsage } from '../../../agents/core/pricing';
 import { decodeReceipt, verifyReceipt } from '../../../agents/core/receipt';
 import { ForwardError, forwardToBackend, meterAndSign, receiptRequestId, SseParser } from '../../../agents/worker/forward';

@@ -1,7 +1,8 @@
 // spec/payments.md must match the code: every error code once, the receipt tag, units and the backend's model and filler.
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { FILLER, TEST_MODEL } from '../../../agents/backend/reference';
+import { FILLER } from '../../../agents/backend/reference';
+import { TEST_MODEL } from '../../../agents/backend/test-model';
 import { COEFFICIENT_ONE, MAX_COEFFICIENT, MAX_COINS, MAX_TOKENS, PricingErrorCodes, TOKENS_PER_PRICE_UNIT } from '../../../agents/core/pricing';
 import { MAX_RECEIPT_BASE64, ReceiptErrorCodes, TagReceipt } from '../../../agents/core/receipt';
 
