@@ -148,7 +148,7 @@ export class ClientChannelOps {
     /** Adds `amount` to the channel (deploying it on first use); resolves when the chain shows it. */
     async topUp(amount: bigint): Promise<ClientChannelState> {
         const wrapper = this.o.wrapper();
-        if (typeof amount !== 'bigint' || amount <= 0n) throw new ClientError('CONFIG_INVALID', 'amount must be a positive bigint (nanoTON)', { param: 'amount' });
+        if (typeof amount !== 'bigint' || amount <= 0n) throw new ClientError('CONFIG_INVALID', 'amount must be a positive bigint (nanoTON)', { key: 'amount' });
         const before = await this.o.chain.getClientChannelState(wrapper.address);
         if (before && before.state !== 0n) throw new ClientError('CHANNEL_CLOSED', `channel is ${STATE_NAMES[before.state.toString()]}; it takes no deposit`);
         await this.checkWallet(amount + FeeTopUp);
@@ -166,13 +166,13 @@ export class ClientChannelOps {
      */
     async withdraw(amount: bigint): Promise<WithdrawResult> {
         const wrapper = this.o.wrapper();
-        if (typeof amount !== 'bigint' || amount <= 0n) throw new ClientError('CONFIG_INVALID', 'amount must be a positive bigint (nanoTON)', { param: 'amount' });
+        if (typeof amount !== 'bigint' || amount <= 0n) throw new ClientError('CONFIG_INVALID', 'amount must be a positive bigint (nanoTON)', { key: 'amount' });
         const s = await this.openState();
         const cumulative = this.o.cumulative();
         const owed = cumulative > s.redeemed ? cumulative - s.redeemed : 0n;
         if (amount > s.balance - owed) {
             throw new ClientError('CONFIG_INVALID', `amount ${amount} exceeds what is withdrawable (${s.balance - owed > 0n ? s.balance - owed : 0n}: balance ${s.balance} minus ${owed} signed and unredeemed)`, {
-                param: 'amount',
+                key: 'amount',
             });
         }
         await this.checkWallet(FeeSimple);

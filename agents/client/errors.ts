@@ -7,7 +7,7 @@ import { CocoonError } from '../core/errors';
 import { WIRE_CODES, WireCode, WireCodeEntry } from '../core/wire';
 
 export const ClientErrorCodes = [
-    'CONFIG_INVALID', // a constructor option or request argument is malformed (names the option)
+    'CONFIG_INVALID', // a constructor option or request argument is malformed; details.key names it (details.param too for a request field)
     'NOT_OPEN', // open() has not completed (or stop() was called)
     'STATE_INVALID', // the state file exists but is not a valid client state (refuse to run rather than re-sign from 0)
     'NO_PROXY', // Root lists no proxy we may use (none registered, or none whose image/key checks pass)

@@ -79,7 +79,7 @@ export interface CocoonClientOptions {
 
 function optNumber(v: number | undefined, name: string, dflt: number): number {
     if (v === undefined) return dflt;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new ClientError('CONFIG_INVALID', `${name} must be a positive number`, { option: name });
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new ClientError('CONFIG_INVALID', `${name} must be a positive number`, { key: name });
     return v;
 }
 
@@ -124,24 +124,24 @@ export class CocoonClient {
     private lastImageHash?: string;
 
     constructor(opts: CocoonClientOptions) {
-        if (!Buffer.isBuffer(opts.seed) || opts.seed.length !== 32) throw new ClientError('CONFIG_INVALID', 'seed must be a 32-byte Buffer', { option: 'seed' });
-        if (typeof opts.statePath !== 'string' || opts.statePath.length === 0) throw new ClientError('CONFIG_INVALID', 'statePath must be a file path', { option: 'statePath' });
-        if (!opts.chain || !opts.wallet) throw new ClientError('CONFIG_INVALID', 'chain and wallet are required', { option: opts.chain ? 'wallet' : 'chain' });
-        if (!opts.quotePolicy || typeof opts.quotePolicy !== 'object') throw new ClientError('CONFIG_INVALID', 'quotePolicy is required', { option: 'quotePolicy' });
+        if (!Buffer.isBuffer(opts.seed) || opts.seed.length !== 32) throw new ClientError('CONFIG_INVALID', 'seed must be a 32-byte Buffer', { key: 'seed' });
+        if (typeof opts.statePath !== 'string' || opts.statePath.length === 0) throw new ClientError('CONFIG_INVALID', 'statePath must be a file path', { key: 'statePath' });
+        if (!opts.chain || !opts.wallet) throw new ClientError('CONFIG_INVALID', 'chain and wallet are required', { key: opts.chain ? 'wallet' : 'chain' });
+        if (!opts.quotePolicy || typeof opts.quotePolicy !== 'object') throw new ClientError('CONFIG_INVALID', 'quotePolicy is required', { key: 'quotePolicy' });
         const privacy = opts.privacy ?? 'sealed';
-        if (privacy !== 'sealed' && privacy !== 'plain') throw new ClientError('CONFIG_INVALID', "privacy must be 'sealed' or 'plain'", { option: 'privacy' });
+        if (privacy !== 'sealed' && privacy !== 'plain') throw new ClientError('CONFIG_INVALID', "privacy must be 'sealed' or 'plain'", { key: 'privacy' });
         const maxCoefficient = opts.maxCoefficient ?? 1500n;
         if (typeof maxCoefficient !== 'bigint' || maxCoefficient < 0n || maxCoefficient > 0xffff_ffffn)
-            throw new ClientError('CONFIG_INVALID', 'maxCoefficient must be a bigint in 0..2^32-1 (1000 = 1.0x)', { option: 'maxCoefficient' });
+            throw new ClientError('CONFIG_INVALID', 'maxCoefficient must be a bigint in 0..2^32-1 (1000 = 1.0x)', { key: 'maxCoefficient' });
         if (opts.deposit !== undefined && (typeof opts.deposit !== 'bigint' || opts.deposit <= 0n))
-            throw new ClientError('CONFIG_INVALID', 'deposit must be a positive bigint (nanoTON)', { option: 'deposit' });
+            throw new ClientError('CONFIG_INVALID', 'deposit must be a positive bigint (nanoTON)', { key: 'deposit' });
         this.opts = opts;
         this.chain = opts.chain;
         this.wallet = opts.wallet;
         this.privacy = privacy;
         this.maxCoefficient = maxCoefficient;
         if (opts.maxRequestCost !== undefined && (typeof opts.maxRequestCost !== 'bigint' || opts.maxRequestCost < 0n))
-            throw new ClientError('CONFIG_INVALID', 'maxRequestCost must be a non-negative bigint (nanoTON)', { option: 'maxRequestCost' });
+            throw new ClientError('CONFIG_INVALID', 'maxRequestCost must be a non-negative bigint (nanoTON)', { key: 'maxRequestCost' });
         this.maxRequestCost = opts.maxRequestCost;
         this.keys = keyPairFromSeed(opts.seed);
         this.clientKeyHex = this.keys.publicKey.toString('hex');

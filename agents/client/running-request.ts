@@ -89,10 +89,10 @@ export class RunningRequest {
     /** Validates, then runs attempts until one ends (paid) or fails; the events go to `events`. */
     async run(): Promise<void> {
         const { endpoint, body } = this.args;
-        if (endpoint !== 'chat' && endpoint !== 'completions') throw new ClientError('CONFIG_INVALID', "endpoint must be 'chat' or 'completions'", { param: 'endpoint' });
-        if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ClientError('CONFIG_INVALID', 'body must be a JSON object', { param: 'body' });
-        if (typeof body.model !== 'string' || body.model.length === 0) throw new ClientError('CONFIG_INVALID', "body.model must be a model name", { param: 'model' });
-        if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') throw new ClientError('CONFIG_INVALID', 'body.stream must be a boolean', { param: 'stream' });
+        if (endpoint !== 'chat' && endpoint !== 'completions') throw new ClientError('CONFIG_INVALID', "endpoint must be 'chat' or 'completions'", { key: 'endpoint', param: 'endpoint' });
+        if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ClientError('CONFIG_INVALID', 'body must be a JSON object', { key: 'body', param: 'body' });
+        if (typeof body.model !== 'string' || body.model.length === 0) throw new ClientError('CONFIG_INVALID', "body.model must be a model name", { key: 'body.model', param: 'model' });
+        if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') throw new ClientError('CONFIG_INVALID', 'body.stream must be a boolean', { key: 'body.stream', param: 'stream' });
         const name = body.model;
         const model = await this.host.getModel(name);
         if (!model) throw new ClientError('MODEL_NOT_FOUND', `The model '${name}' is not registered in Root`, { param: 'model' });
@@ -117,7 +117,10 @@ export class RunningRequest {
                     encodeFrame(frame, 'client_to_proxy'); // a bad body is our caller's error, not a dropped connection
                 }
             } catch (e) {
-                if (e instanceof WireError) throw new ClientError('CONFIG_INVALID', `request does not fit the wire: ${e.message}`, { param: (e.details?.path as string | undefined) ?? null });
+                if (e instanceof WireError) throw new ClientError('CONFIG_INVALID', `request does not fit the wire: ${e.message}`, {
+                    key: (e.details?.path as string | undefined) ?? 'body',
+                    param: (e.details?.path as string | undefined) ?? null,
+                });
                 throw e;
             }
             try {

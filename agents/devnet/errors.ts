@@ -6,7 +6,7 @@ export const DevnetErrorCodes = [
     'DEVNET_STATE_IO', // the state file (or its directory) cannot be read or written
     'DEVNET_NOT_RUNNING', // stop()/url used before start() or after stop()
     'DEVNET_ALREADY_STARTED', // start() called twice
-    'DEVNET_CONFIG', // invalid constructor option
+    'CONFIG_INVALID', // invalid constructor option; details.key names it
 ] as const;
 export type DevnetErrorCode = (typeof DevnetErrorCodes)[number];
 

@@ -90,13 +90,13 @@ export class DevnetServer {
 
     constructor(options: DevnetServerOptions = {}) {
         const port = options.port ?? 0;
-        if (!Number.isInteger(port) || port < 0 || port > 65535) throw new DevnetError('DEVNET_CONFIG', `port: expected 0..65535, got ${port}`);
+        if (!Number.isInteger(port) || port < 0 || port > 65535) throw new DevnetError('CONFIG_INVALID', `port: expected 0..65535, got ${port}`, { key: 'port' });
         const interval = options.snapshotIntervalMs ?? 5000;
-        if (!Number.isFinite(interval) || interval < 0) throw new DevnetError('DEVNET_CONFIG', `snapshotIntervalMs: expected >= 0, got ${interval}`);
+        if (!Number.isFinite(interval) || interval < 0) throw new DevnetError('CONFIG_INVALID', `snapshotIntervalMs: expected >= 0, got ${interval}`, { key: 'snapshotIntervalMs' });
         const heartbeat = options.sseHeartbeatMs ?? 5000;
-        if (!Number.isFinite(heartbeat) || heartbeat <= 0) throw new DevnetError('DEVNET_CONFIG', `sseHeartbeatMs: expected > 0, got ${heartbeat}`);
+        if (!Number.isFinite(heartbeat) || heartbeat <= 0) throw new DevnetError('CONFIG_INVALID', `sseHeartbeatMs: expected > 0, got ${heartbeat}`, { key: 'sseHeartbeatMs' });
         const faucetMax = options.faucetMaxPerRequest ?? toNano('1000');
-        if (typeof faucetMax !== 'bigint' || faucetMax <= 0n) throw new DevnetError('DEVNET_CONFIG', 'faucetMaxPerRequest: expected a positive bigint (nanoTON)');
+        if (typeof faucetMax !== 'bigint' || faucetMax <= 0n) throw new DevnetError('CONFIG_INVALID', 'faucetMaxPerRequest: expected a positive bigint (nanoTON)', { key: 'faucetMaxPerRequest' });
         this.opts = {
             port,
             statePath: options.statePath ? path.resolve(options.statePath) : undefined,

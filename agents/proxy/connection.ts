@@ -170,7 +170,7 @@ export abstract class Connection {
         } catch (e) {
             // A bug of ours must not take the process down; the peer learns that the proxy failed.
             this.host.log('proxy.internal-error', { conn: this.id, error: e instanceof Error ? e.stack ?? e.message : String(e) });
-            this.sendError('PROXY_UNAVAILABLE', 'internal error', false);
+            this.sendError('INTERNAL', 'internal error', false);
         }
     }
 

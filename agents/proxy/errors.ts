@@ -12,7 +12,7 @@ export type ProxySendableCode = ProxyWireCode | WireErrorCode;
 
 /** Codes thrown by ProxyAgent's own API. */
 export const ProxyAgentCodes = [
-    'PROXY_CONFIG', // an option is missing or invalid; details.key names it
+    'CONFIG_INVALID', // an option is missing or invalid; details.key names it
     'PROXY_NOT_DEPLOYED', // the Proxy contract does not exist at proxyAddress
     'PROXY_KEY_MISMATCH', // the Proxy contract's enclaveKey is not the key of `seed`
     'PROXY_ROLLBACK', // the ledger is behind or different from the chain's last commit (details.reason); nothing listens

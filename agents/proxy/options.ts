@@ -1,4 +1,4 @@
-// The proxy agent's options (spec/proxy.md, "Configuration") and their validation: a bad option throws PROXY_CONFIG
+// The proxy agent's options (spec/proxy.md, "Configuration") and their validation: a bad option throws CONFIG_INVALID
 // naming the key.
 import { Address } from '@ton/core';
 import { ChainWallet, TonChain } from '../core/chain/chain';
@@ -79,7 +79,7 @@ export interface ProxyUrls {
 }
 
 function ensure(cond: boolean, key: string, why: string): void {
-    if (!cond) throw new ProxyError('PROXY_CONFIG', `${key}: ${why}`, { key });
+    if (!cond) throw new ProxyError('CONFIG_INVALID', `${key}: ${why}`, { key });
 }
 
 export function validateOptions(o: ProxyAgentOptions): void {

@@ -352,7 +352,7 @@ export class RunningRequest {
                 const code = e instanceof CocoonError ? e.code : 'UNEXPECTED';
                 this.h.log('delivery.refused', { id: this.id, code, message: (e as Error)?.message });
                 this.phase = 'streaming';
-                this.fail('PROXY_UNAVAILABLE', `the ledger refused the delivery (${code})`, false, { kind: 'neutral' });
+                this.fail('INTERNAL', `the ledger refused the delivery (${code})`, false, { kind: 'neutral' });
             },
         );
     }

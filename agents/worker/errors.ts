@@ -2,14 +2,22 @@
 // (REQUEST_*, BACKEND_*, HPKE_*, ... see running-request.ts; WORKER_BUSY, runner.ts); these classes cover
 // configuration, the connection to a proxy, and payouts. Every code is logged with the proxy it concerns.
 import { CocoonError } from '../core/errors';
-import { wireCodesOf, WireCodeOf } from '../core/wire';
+import { wireCodesOf, WireCodeOf, WireErrorCode, WireErrorCodes } from '../core/wire';
 
 /** Codes the worker puts in `response_error` / `error` frames besides every WireError code: the registry's `worker` codes (agents/core/wire/codes.ts). */
 export const WorkerWireCodes = wireCodesOf('worker');
 export type WorkerWireCode = WireCodeOf<'worker'>;
+/** What the worker may send in an `error` / `response_error` frame. */
+export type WorkerSendableCode = WorkerWireCode | WireErrorCode;
+const SENDABLE: readonly string[] = [...WorkerWireCodes, ...WireErrorCodes];
+
+/** The code to send for a failure: the error's own when the worker may send it (HpkeError, PricingError, ...), else INTERNAL. */
+export function sendableCode(e: unknown): WorkerSendableCode {
+    return e instanceof CocoonError && SENDABLE.includes(e.code) ? (e.code as WorkerSendableCode) : 'INTERNAL';
+}
 
 export const WorkerConfigErrorCodes = [
-    'WORKER_CONFIG_INVALID', // a config key is missing or out of range; details.key names it
+    'CONFIG_INVALID', // a config key is missing or out of range; details.key names it
     'WORKER_MODEL_NOT_REGISTERED', // a configured model is not in Root's registry (details.model)
     'WORKER_STATE_INVALID', // the state file exists but is not a worker state file (details.path); nothing is overwritten
 ] as const;

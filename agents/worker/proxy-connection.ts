@@ -133,7 +133,7 @@ export class ProxyConnection implements RequestPeer {
     }
 
     private record(e: unknown): void {
-        const code = e instanceof CocoonError ? e.code : 'WORKER_INTERNAL';
+        const code = e instanceof CocoonError ? e.code : 'INTERNAL';
         const message = e instanceof Error ? e.message : String(e);
         this.counters.errored(code, message);
         this.runner.log('link_error', { proxy: this.raw, code, message });

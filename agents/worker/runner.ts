@@ -22,7 +22,7 @@ import { ed25519KeyPairFromSeed, PeerVerifier, RaTlsIdentity } from '../core/tra
 import { MAX_MODELS, MAX_WORKER_CAPACITY, PayoutFrame, RequestFrame } from '../core/wire';
 import type { Model } from '../../wrappers/Root';
 import { modelId } from '../../wrappers/payloads';
-import { PayoutError, WorkerConfigError, WorkerLinkError } from './errors';
+import { sendableCode, WorkerConfigError, WorkerLinkError, WorkerSendableCode } from './errors';
 import { WorkerKeys } from './forward';
 import { ClaimResult, PayoutBook } from './payouts';
 import { ConnectionRunner, ProxyConnection } from './proxy-connection';
@@ -112,7 +112,7 @@ export interface ResolvedConfig {
     replayCacheSize: number;
 }
 
-const bad = (key: string, message: string) => new WorkerConfigError('WORKER_CONFIG_INVALID', `${key}: ${message}`, { key });
+const bad = (key: string, message: string) => new WorkerConfigError('CONFIG_INVALID', `${key}: ${message}`, { key });
 
 function positiveMs(key: string, v: number | undefined, dflt: number, allowZero = false): number {
     if (v === undefined) return dflt;
@@ -250,7 +250,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
      * (a proxy may be down); watch stats() or the `state` event.
      */
     async start(): Promise<void> {
-        if (this.phase !== 'new') throw new WorkerConfigError('WORKER_CONFIG_INVALID', `start() called on a ${this.phase} worker`, { key: '(lifecycle)' });
+        if (this.phase !== 'new') throw new WorkerConfigError('CONFIG_INVALID', `start() called on a ${this.phase} worker`, { key: '(lifecycle)' });
         this.phase = 'starting';
         try {
             this.cfg = validateWorkerOptions(this.opts);
@@ -429,12 +429,12 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
     /** A request frame arrived on `link`: admit it (capacity) and run it. */
     onRequest(link: ProxyConnection, ws: WebSocket, f: RequestFrame): void {
         if (link.requests.has(f.id)) {
-            link.sendOn(ws, { type: 'error', v: link.version, code: 'DUPLICATE_REQUEST', message: 'a request with this id is in progress', fatal: false, id: f.id });
+            link.sendOn(ws, { type: 'error', v: link.version, code: 'DUPLICATE_REQUEST' satisfies WorkerSendableCode, message: 'a request with this id is in progress', fatal: false, id: f.id });
             return;
         }
         if (!this.counters.hasRoom()) {
             this.counters.requestBusy();
-            link.sendOn(ws, { type: 'response_error', v: link.version, id: f.id, code: 'WORKER_BUSY', message: `worker at capacity (${this.capacity})`, retryable: true });
+            link.sendOn(ws, { type: 'response_error', v: link.version, id: f.id, code: 'WORKER_BUSY' satisfies WorkerSendableCode, message: `worker at capacity (${this.capacity})`, retryable: true });
             this.log('request_refused', { proxy: link.raw, id: f.id, code: 'WORKER_BUSY' });
             return;
         }
@@ -458,7 +458,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
         try {
             outcome = this.payouts.accept({ channel, proxy: link.proxy, enclaveKey: info.enclaveKey, amount: f.amount, signature: Buffer.from(f.signature, 'hex') });
         } catch (e) {
-            const code = e instanceof PayoutError ? e.code : 'WORKER_INTERNAL';
+            const code = sendableCode(e);
             this.log('payout_refused', { proxy: link.raw, channel: channel.toRawString(), code, message: (e as Error).message, amount: f.amount.toString() });
             link.sendOn(ws, { type: 'error', v: link.version, code, message: (e as Error).message.slice(0, 1024), fatal: false });
             return;

@@ -3,7 +3,6 @@
 // RequestPeer; it reports how it ended to the counters (stats.ts).
 import type { WebSocket } from 'ws';
 import type { Clock } from '../core/chain';
-import { CocoonError } from '../core/errors';
 import { HpkeError, HpkeKeyPair, ResponseSealer, ResponseSecret } from '../core/hpke';
 import { TokenUsage } from '../core/pricing';
 import { Frame, MAX_CHUNK_BYTES, openRequestFrame, RequestFrame, sealChunkFrame, sealStartFrame, WireError } from '../core/wire';
@@ -14,6 +13,7 @@ import { ForwardError, forwardToBackend, meterAndSign, WorkerKeys } from './forw
 import { validateOpenAIRequest, WorkerRequestError } from './openai-request';
 import { partialUsage, StreamMeter } from './partial';
 import type { RequestCounters } from './stats';
+import { sendableCode, WorkerSendableCode } from './errors';
 
 /** What a running request needs from the worker (WorkerAgent implements it). */
 export interface RequestRunner {
@@ -98,7 +98,7 @@ export class RunningRequest {
             await this.serve();
         } catch (e) {
             this.runner.log('request_internal_error', { proxy: this.link.raw, id: this.f.id, message: (e as Error).message });
-            this.error('WORKER_INTERNAL', 'internal worker error', true);
+            this.error('INTERNAL', 'internal worker error', true);
         }
     }
 
@@ -219,7 +219,7 @@ export class RunningRequest {
                 now: () => this.runner.clock.now() / 1000,
             });
         } catch (e) {
-            return this.error(e instanceof CocoonError ? e.code : 'WORKER_INTERNAL', `cannot meter the response: ${(e as Error).message}`, false);
+            return this.error(sendableCode(e), `cannot meter the response: ${(e as Error).message}`, false);
         }
         this.link.sendOn(this.ws, { type: 'response_end', v: this.link.version, id: this.f.id, usage, cost: m.cost, receipt: m.receipt, ...(partial ? { partial: true as const } : {}) });
         this.counters.requestServed();
@@ -235,7 +235,7 @@ export class RunningRequest {
         });
     }
 
-    private error(code: string, message: string, retryable: boolean): void {
+    private error(code: WorkerSendableCode, message: string, retryable: boolean): void {
         this.counters.requestFailed();
         this.runner.log('request_failed', { proxy: this.link.raw, id: this.f.id, code, ...(this.detached ? { detached: true } : {}) });
         this.link.sendOn(this.ws, { type: 'response_error', v: this.link.version, id: this.f.id, code, message: message.slice(0, 1024), retryable });

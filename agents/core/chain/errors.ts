@@ -1,8 +1,11 @@
 // Typed errors of chain access. Codes are stable (they appear in logs and in agents' error replies).
 import { CocoonError } from '../errors';
 
+/** The one config error code of every agent (ProxyError, WorkerConfigError, ClientError and DevnetError use it too). */
+export const ConfigErrorCodes = ['CONFIG_INVALID'] as const;
+
 /** A configuration value is missing or invalid; `details.key` names it (object path or env variable). */
-export class ConfigError extends CocoonError {
+export class ConfigError extends CocoonError<(typeof ConfigErrorCodes)[number]> {
     constructor(
         readonly key: string,
         message: string,

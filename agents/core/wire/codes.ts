@@ -59,7 +59,7 @@ export const WIRE_CODES = {
     VOUCHER_REFUSED: { raisedBy: ['proxy'], retryable: false, blamesWorker: true, meaning: 'the ledger refused the voucher (not increasing, above delivered); the message names why' },
     RECEIPT_INVALID: { raisedBy: ['proxy'], retryable: false, blamesWorker: true, http: [502, SERVER, 'receipt_invalid'], meaning: 'the worker\'s receipt did not verify; nothing booked, the worker is disconnected' },
     IMAGE_NOT_ALLOWED: { raisedBy: ['proxy'], retryable: false, blamesWorker: true, http: [502, SERVER, 'proxy_rejected'], meaning: 'the worker\'s image left Root\'s allowlist (fatal)' },
-    PROXY_UNAVAILABLE: { raisedBy: ['proxy'], retryable: false, blamesWorker: true, http: [503, SERVER, 'proxy_unavailable'], meaning: 'the proxy is stopping or halted, a chain read it needed failed, or it failed internally (the one code for a proxy bug)' },
+    PROXY_UNAVAILABLE: { raisedBy: ['proxy'], retryable: false, blamesWorker: true, http: [503, SERVER, 'proxy_unavailable'], meaning: 'the proxy is stopping or halted, or a chain read it needed failed' },
     RATE_LIMITED: { raisedBy: ['proxy'], retryable: false, blamesWorker: true, http: [429, 'rate_limit_error', 'rate_limit_exceeded'], meaning: 'too many frames/bytes before hello, too many hellos being checked, or too many requests in flight on a connection' },
     // The worker (spec/worker.md, "Request handling"; request validation and backend forwarding below).
     REQUEST_INVALID_BODY: { raisedBy: ['worker'], retryable: false, blamesWorker: false, http: [400, INVALID, 'invalid_body'], meaning: 'not a JSON object (or a sealed body that is not a request)' },
@@ -79,7 +79,12 @@ export const WIRE_CODES = {
     PRICING_INVALID_COEFFICIENT: { raisedBy: ['worker'], retryable: false, blamesWorker: true, meaning: 'the worker could not meter the response: its coefficient is invalid' },
     PRICING_OVERFLOW: { raisedBy: ['worker'], retryable: false, blamesWorker: true, meaning: 'the worker could not meter the response: the cost does not fit in Coins' },
     RECEIPT_MALFORMED: { raisedBy: ['worker'], retryable: false, blamesWorker: true, meaning: 'the worker could not build the receipt: a field is out of range (agents/core/receipt.ts)' },
-    WORKER_INTERNAL: { raisedBy: ['worker'], retryable: 'before_start', blamesWorker: true, meaning: 'the worker failed internally (the one code for a worker bug or an unknown failure)' },
+    // Payout frames the worker refuses (PayoutError, agents/worker/payouts.ts): a non-fatal `error` frame, no request id.
+    PAYOUT_INVALID: { raisedBy: ['worker'], retryable: false, blamesWorker: true, meaning: 'a payout\'s signature does not verify under the proxy\'s enclave key over payoutPayload(channel, amount, globalId)' },
+    PAYOUT_STALE: { raisedBy: ['worker'], retryable: false, blamesWorker: true, meaning: 'a payout\'s amount is below the payout already stored for the channel' },
+    // Every role's unknown failure. A worker's blames it in the proxy's router (as any worker failure); the proxy's
+    // own never reaches the router (it goes to the client, or to the worker on a worker connection).
+    INTERNAL: { raisedBy: ['proxy', 'worker'], retryable: 'before_start', blamesWorker: true, http: [500, SERVER, 'internal_error'], meaning: 'the sender failed internally (the one code for a bug or an unknown failure); the proxy sends it when its handler throws or its ledger refuses a delivery' },
 } as const satisfies Readonly<Record<string, WireCodeEntry>>;
 
 export type WireCode = keyof typeof WIRE_CODES;

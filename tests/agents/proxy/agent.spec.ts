@@ -495,7 +495,7 @@ describe('spec/proxy.md', () => {
         expect(spec).toContain(`\`${code}\``);
     });
 
-    it('refuses bad options with PROXY_CONFIG naming the key', () => {
-        expect(() => new ProxyAgent({ seed: Buffer.alloc(31) } as unknown as ProxyAgentOptions)).toThrow(expect.objectContaining({ code: 'PROXY_CONFIG' }));
+    it('refuses bad options with CONFIG_INVALID naming the key', () => {
+        expect(() => new ProxyAgent({ seed: Buffer.alloc(31) } as unknown as ProxyAgentOptions)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
     });
 });

@@ -178,7 +178,7 @@ describe('WorkerAgent', () => {
             const w = new WorkerAgent(options(over));
             const e = await w.start().then(() => null, (x: unknown) => x);
             expect(e).toBeInstanceOf(WorkerConfigError);
-            expect((e as WorkerConfigError).code).toBe('WORKER_CONFIG_INVALID');
+            expect((e as WorkerConfigError).code).toBe('CONFIG_INVALID');
             expect((e as WorkerConfigError).key).toBe(key);
         });
 
