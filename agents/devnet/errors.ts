@@ -7,6 +7,8 @@ export const DevnetErrorCodes = [
     'DEVNET_NOT_RUNNING', // stop()/url used before start() or after stop()
     'DEVNET_ALREADY_STARTED', // start() called twice
     'CONFIG_INVALID', // invalid constructor option; details.key names it
+    'DEVNET_DEPLOY', // the local network's deployment did not take effect (governance proposal, Proxy registration)
+    'DEVNET_DEMO', // the local network's demo request failed or found no worker in time
 ] as const;
 export type DevnetErrorCode = (typeof DevnetErrorCodes)[number];
 

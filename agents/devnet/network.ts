@@ -20,7 +20,7 @@ import { loadChainConfig } from '../core/chain/config';
 import { SimulatedTee } from '../core/tee/simulated';
 import { imageHash } from '../core/tee/image';
 import { readJsonFile, writeJsonAtomic } from '../core/state-file';
-import { CocoonError } from '../core/errors';
+import { DevnetError } from './errors';
 import { CommandIo, untilInterrupted, UsageError } from '../core/cli-io';
 import { ReferenceBackend } from '../backend/reference';
 import { DEVNET_MODEL_PRICES, TEST_MODEL, testModelRecord } from '../backend/test-model';
@@ -110,7 +110,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<RunningDevnet> {
     let state: NetworkState | undefined;
     if (existing !== undefined) {
         const r = NetworkFile.safeParse(existing);
-        if (!r.success) throw new CocoonError('DEVNET_STATE_CORRUPT', `${networkPath} is not a devnet network file (${r.error.issues[0].message}); remove ${dir} to start over`);
+        if (!r.success) throw new DevnetError('DEVNET_STATE_CORRUPT', `${networkPath} is not a devnet network file (${r.error.issues[0].message}); remove ${dir} to start over`);
         state = r.data;
     }
     const fresh = state === undefined;
@@ -256,7 +256,7 @@ async function deploy(dir: string, devnet: DevnetServer, image: bigint, ports: N
     ]);
     await gov.sendExecute(voter.sender(), 0n);
     if (!(await root.getIsWorkerImageAllowed(image)) || (await root.getModelByName(TEST_MODEL.id)) === null) {
-        throw new CocoonError('DEVNET_DEPLOY', 'the governance proposal did not take effect');
+        throw new DevnetError('DEVNET_DEPLOY', 'the governance proposal did not take effect');
     }
 
     say('• deploying the Proxy contract and registering it in Root (10 TON stake)');
@@ -268,7 +268,7 @@ async function deploy(dir: string, devnet: DevnetServer, image: bigint, ports: N
         clientEndpoint: `wss://127.0.0.1:${ports.proxyClient}/`,
         workerEndpoint: `wss://127.0.0.1:${ports.proxyWorker}/`,
     });
-    if (!(await proxy.getProxyState()).registered) throw new CocoonError('DEVNET_DEPLOY', 'the Proxy did not register');
+    if (!(await proxy.getProxyState()).registered) throw new DevnetError('DEVNET_DEPLOY', 'the Proxy did not register');
     const state: NetworkState = { format: 'cocoon-devnet/1', root: root.address.toString(), governance: gov.address.toString(), proxy: proxy.address.toString(), ports };
     writeJsonAtomic(join(dir, 'network.json'), state);
     await devnet.save();
@@ -299,7 +299,7 @@ export async function demoRequest(run: RunningDevnet, io: CommandIo): Promise<{ 
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ model: TEST_MODEL.id, stream: true, stream_options: { include_usage: true }, max_tokens: 32, messages: [{ role: 'user', content: prompt }] }),
     });
-    if (!res.ok || !res.body) throw new CocoonError('DEVNET_DEMO', `the demo request failed: HTTP ${res.status} ${await res.text()}`);
+    if (!res.ok || !res.body) throw new DevnetError('DEVNET_DEMO', `the demo request failed: HTTP ${res.status} ${await res.text()}`);
     let reply = '';
     let usage: { prompt_tokens: number; completion_tokens: number; cost_nanoton?: string } | undefined;
     io.stdout('< ');
@@ -314,7 +314,7 @@ export async function demoRequest(run: RunningDevnet, io: CommandIo): Promise<{ 
             const data = event.replace(/^data: /, '');
             if (data === '[DONE]') continue;
             const chunk = JSON.parse(data);
-            if (chunk.error) throw new CocoonError('DEVNET_DEMO', `stream error: ${chunk.error.code}: ${chunk.error.message}`);
+            if (chunk.error) throw new DevnetError('DEVNET_DEMO', `stream error: ${chunk.error.code}: ${chunk.error.message}`);
             const text = chunk.choices?.[0]?.delta?.content ?? '';
             reply += text;
             io.stdout(text);
@@ -344,7 +344,7 @@ async function waitForModel(client: CocoonClient, timeoutMs = 60_000): Promise<v
     for (;;) {
         const models = await client.listModels().catch(() => []);
         if (models.some((m) => m.id === TEST_MODEL.id)) return;
-        if (Date.now() > until) throw new CocoonError('DEVNET_DEMO', `no worker serves ${TEST_MODEL.id} after ${timeoutMs / 1000} s`);
+        if (Date.now() > until) throw new DevnetError('DEVNET_DEMO', `no worker serves ${TEST_MODEL.id} after ${timeoutMs / 1000} s`);
         await new Promise((r) => setTimeout(r, 250));
     }
 }

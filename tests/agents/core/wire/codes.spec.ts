@@ -1,6 +1,6 @@
-// The registry of wire error codes (agents/core/wire/codes.ts): spec/wire.md documents it row for row and is the
-// only spec table listing a wire code; every code the agents put on the wire is registered; the lists derived from
-// it say what the hand-written ones said.
+// The registry of wire error codes (agents/core/wire/codes.ts): spec/wire.md documents it row for row; every code the
+// agents put on the wire is registered; the lists derived from it say what the hand-written ones said. Every code an
+// agent throws is in its error class's list, and every listed code heads exactly one spec table row.
 import { readdirSync, readFileSync, statSync } from 'fs';
 import { join } from 'path';
 import { blamesWorker, isWireCode, WIRE_CODES, WireCode, wireCodeTable, WireErrorCodes } from '../../../../agents/core/wire';
@@ -10,10 +10,42 @@ import { ForwardErrorCodes } from '../../../../agents/worker/forward';
 import { WorkerRequestErrorCodes } from '../../../../agents/worker/openai-request';
 import { ProxyWireCodes } from '../../../../agents/proxy/errors';
 import { WorkerWireCodes } from '../../../../agents/worker/errors';
-import { HTTP_ERROR_TABLE } from '../../../../agents/client/errors';
+import { ClientErrorCodes, HTTP_ERROR_TABLE } from '../../../../agents/client/errors';
+import { ProxyAgentCodes } from '../../../../agents/proxy/errors';
+import { PayoutErrorCodes, WorkerConfigErrorCodes, WorkerLinkErrorCodes } from '../../../../agents/worker/errors';
+import { ChainErrorCodes, ConfigErrorCodes } from '../../../../agents/core/chain/errors';
+import { TransportErrorCodes } from '../../../../agents/core/transport/errors';
+import { DevnetErrorCodes } from '../../../../agents/devnet/errors';
+import { LedgerCodes } from '../../../../agents/proxy/ledger-types';
+import { ReceiptErrorCodes } from '../../../../agents/core/receipt';
+import { StateFileErrorCodes } from '../../../../agents/core/state-file';
+import { AttestationErrorCodes } from '../../../../agents/core/tee/types';
 
 const ROOT = join(__dirname, '../../../..');
 const CODES = Object.keys(WIRE_CODES) as WireCode[];
+
+/** Every CocoonError class that agents/ throws, with the list its code must come from. */
+const ERROR_LISTS: Record<string, readonly string[]> = {
+    WireError: WireErrorCodes,
+    HpkeError: HpkeErrorCodes,
+    PricingError: PricingErrorCodes,
+    ReceiptError: ReceiptErrorCodes,
+    AttestationError: AttestationErrorCodes,
+    TransportError: TransportErrorCodes,
+    ChainError: ChainErrorCodes,
+    ConfigError: ConfigErrorCodes,
+    StateFileError: StateFileErrorCodes,
+    ProxyError: [...ProxyWireCodes, ...WireErrorCodes, ...ProxyAgentCodes],
+    LedgerError: LedgerCodes,
+    WorkerConfigError: WorkerConfigErrorCodes,
+    WorkerLinkError: WorkerLinkErrorCodes,
+    PayoutError: PayoutErrorCodes,
+    WorkerRequestError: WorkerRequestErrorCodes,
+    ForwardError: ForwardErrorCodes,
+    ClientError: ClientErrorCodes,
+    DevnetError: DevnetErrorCodes,
+    DevnetStateError: DevnetErrorCodes,
+};
 
 function files(dir: string, ext: string): string[] {
     return readdirSync(dir).flatMap((n) => {
@@ -23,26 +55,50 @@ function files(dir: string, ext: string): string[] {
 }
 
 describe('wire error codes: one registry, documented once', () => {
-    const wireSpec = readFileSync(join(ROOT, 'spec/wire.md'), 'utf8');
-
     it("spec/wire.md's code table is the registry, row for row", () => {
-        expect(wireSpec).toContain(wireCodeTable());
+        expect(readFileSync(join(ROOT, 'spec/wire.md'), 'utf8')).toContain(wireCodeTable());
     });
+});
 
-    // Module error tables that document the same string as their own error class (not as a wire code).
-    const MODULE_TABLES: Record<string, string[]> = {
-        'spec/attestation.md': ['IMAGE_NOT_ALLOWED'], // AttestationError
-        'spec/client.md': ['NO_WORKER', 'WORKER_LOST', 'RECEIPT_INVALID'], // ClientError codes of the same name (their HTTP rows)
-        'spec/payments.md': ['PRICING_INVALID_USAGE', 'PRICING_INVALID_PRICE', 'PRICING_INVALID_COEFFICIENT', 'PRICING_OVERFLOW', 'RECEIPT_MALFORMED'], // PricingError, ReceiptError
+describe('every error code is in a list and heads exactly one spec table row', () => {
+    const sources = files(join(ROOT, 'agents'), '.ts').map((p) => ({ p: p.slice(ROOT.length + 1), text: readFileSync(p, 'utf8') }));
+    // Literal codes at throw sites: `new XError('CODE'`. ConfigError's first argument is the key (its code is always CONFIG_INVALID).
+    const thrown = sources.flatMap(({ p, text }) => [...text.matchAll(/new (\w+Error)\(\s*'([A-Z][A-Z0-9_]*)'/g)].filter((m) => m[1] !== 'ConfigError').map((m) => ({ p, cls: m[1], code: m[2] })));
+    // Literal `code: 'CODE'` anywhere (error frames, refusals, report entries).
+    const literals = sources.flatMap(({ p, text }) => [...text.matchAll(/\bcode: '([A-Z]+_[A-Z0-9_]+)'/g)].map((m) => ({ p, code: m[1] })));
+    // Codes that are not errors thrown or sent by an agent: an HTTP body, a log line, a status report entry.
+    const NOT_THROWN: Record<string, string> = {
+        NOT_FOUND: "the proxy's stats server's 404 body",
+        UPGRADE_REQUIRED: "the RA-TLS server's 426 body to a plain HTTP request",
+        HPKE_KEY_NOT_ATTESTED: "the client's log line for a candidate whose HPKE key is not in its certificate",
+        CHANNEL_NOT_DEPLOYED: "`cocoon status`'s report for a channel (spec/chain.md)",
+        CHANNEL_UNKNOWN_KIND: "`cocoon status`'s report for a channel (spec/chain.md)",
     };
+    const all = new Set([...CODES, ...Object.values(ERROR_LISTS).flat()]);
     const specs = readdirSync(join(ROOT, 'spec'))
         .filter((n) => n.endsWith('.md'))
         .map((n) => ({ name: `spec/${n}`, text: readFileSync(join(ROOT, 'spec', n), 'utf8') }));
 
-    it.each(CODES)('%s heads a row of exactly one spec table (spec/wire.md)', (code) => {
-        const row = new RegExp(`^\\| *\`?${code}\`? *\\|`, 'm');
-        const inTables = specs.filter((s) => row.test(s.text) && !MODULE_TABLES[s.name]?.includes(code)).map((s) => s.name);
-        expect(inTables).toEqual(['spec/wire.md']);
+    it('finds the throw sites and literals it scans', () => {
+        expect(thrown.length).toBeGreaterThan(150);
+        expect(new Set(thrown.map((t) => t.cls)).size).toBeGreaterThanOrEqual(15);
+        expect(literals.length).toBeGreaterThan(20);
+    });
+
+    it("every thrown literal code is in its class's list", () => {
+        const bad = thrown.filter((t) => !ERROR_LISTS[t.cls]?.includes(t.code)).map((t) => `${t.p}: new ${t.cls}('${t.code}'`);
+        expect(bad).toEqual([]);
+    });
+
+    it('every `code:` literal is a listed code (or a named non-error)', () => {
+        const bad = literals.filter((l) => !all.has(l.code) && !(l.code in NOT_THROWN)).map((l) => `${l.p}: ${l.code}`);
+        expect(bad).toEqual([]);
+    });
+
+    it.each([...all].sort())('%s heads exactly one spec table row', (code) => {
+        const row = new RegExp(`^\\| \`${code}\` \\|`, 'gm');
+        const rows = specs.flatMap((s) => (s.text.match(row) ?? []).map(() => s.name));
+        expect(rows).toHaveLength(1);
     });
 });
 
@@ -55,12 +111,11 @@ describe('wire error codes: every code put on the wire is registered', () => {
         /\bthis\.fail\(\s*'([A-Z_]+)'/g,
         /tryFailover\(\s*'([A-Z_]+)'/g,
         /type: '(?:response_)?error'[^}\n]*code: '([A-Z_]+)'/g,
-        /: '([A-Z_]+)'\s*:\s*'WORKER_INTERNAL'/g,
     ];
     const literal = new Set<string>();
     for (const { text } of sources) for (const re of SITES) for (const m of text.matchAll(re)) literal.add(m[1]);
-    // Codes of errors whose `code` is sent as is (e.code at the send site).
-    const passedThrough = [...WireErrorCodes, ...HpkeErrorCodes, ...PricingErrorCodes, ...ForwardErrorCodes, ...WorkerRequestErrorCodes, 'CREDIT_WINDOW_EXCEEDED', 'INSUFFICIENT_DEPOSIT', 'WORKER_INTERNAL'];
+    // Codes of errors whose `code` is sent as is (e.code at the send site; the worker's sendableCode(e) falls back to INTERNAL).
+    const passedThrough = [...WireErrorCodes, ...HpkeErrorCodes, ...PricingErrorCodes, ...ForwardErrorCodes, ...WorkerRequestErrorCodes, 'CREDIT_WINDOW_EXCEEDED', 'INSUFFICIENT_DEPOSIT', 'PAYOUT_INVALID', 'PAYOUT_STALE', 'INTERNAL'];
 
     it('finds the send sites it scans', () => {
         expect(literal.size).toBeGreaterThan(15);
@@ -86,7 +141,7 @@ describe('wire error codes: the derived lists say what the hand-written ones sai
 
     it('the proxy, worker and parser lists', () => {
         expect([...WireErrorCodes]).toEqual(['WIRE_MALFORMED', 'WIRE_TOO_LARGE', 'WIRE_UNKNOWN_TYPE', 'WIRE_DIRECTION', 'WIRE_BAD_FIELD', 'WIRE_VERSION']);
-        expect(ProxyWireCodes).toHaveLength(20);
-        expect(WorkerWireCodes).toEqual(expect.arrayContaining(['WORKER_BUSY', 'WORKER_INTERNAL', 'REQUEST_PRICE_CAP', ...ForwardErrorCodes, ...WorkerRequestErrorCodes, ...HpkeErrorCodes]));
+        expect(ProxyWireCodes).toHaveLength(21);
+        expect(WorkerWireCodes).toEqual(expect.arrayContaining(['WORKER_BUSY', 'INTERNAL', 'PAYOUT_INVALID', 'PAYOUT_STALE', 'REQUEST_PRICE_CAP', ...ForwardErrorCodes, ...WorkerRequestErrorCodes, ...HpkeErrorCodes]));
     });
 });
