@@ -63,6 +63,9 @@ const WIRE_TABLE: Readonly<Record<string, Row>> = Object.fromEntries(
     }),
 );
 
+/** A ClientError code named like a wire code answers that code's row. */
+const sameAsWire = (c: WireCode): Row => WIRE_TABLE[c];
+
 /** ClientError codes → HTTP, for errors without a wire code in the table above. */
 const CLIENT_TABLE: Readonly<Record<ClientErrorCode, Row>> = {
     CONFIG_INVALID: [400, INVALID, 'invalid_value'],
@@ -74,11 +77,11 @@ const CLIENT_TABLE: Readonly<Record<ClientErrorCode, Row>> = {
     PROXY_REFUSED: [502, SERVER, 'proxy_refused'],
     PROTOCOL_ERROR: [502, SERVER, 'protocol_error'],
     MODEL_NOT_FOUND: [404, INVALID, 'model_not_found'],
-    NO_WORKER: [503, SERVER, 'no_worker_available'],
-    WORKER_LOST: [502, SERVER, 'worker_lost'],
+    NO_WORKER: sameAsWire('NO_WORKER'),
+    WORKER_LOST: sameAsWire('WORKER_LOST'),
     REQUEST_REJECTED: [502, SERVER, 'upstream_error'],
     UPSTREAM_ERROR: [502, SERVER, 'upstream_error'],
-    RECEIPT_INVALID: [502, SERVER, 'receipt_invalid'],
+    RECEIPT_INVALID: sameAsWire('RECEIPT_INVALID'),
     TIMEOUT: [504, SERVER, 'timeout'],
     CANCELLED: [499, INVALID, 'cancelled'],
     CHANNEL_CLOSED: [402, QUOTA, 'channel_closed'],

@@ -7,7 +7,7 @@ import { HpkeError, ResponseOpener, ResponseSecret } from '../core/hpke';
 import { contentBytes } from '../core/metering';
 import { PricingError, TokenUsage, usageFromOpenAI } from '../core/pricing';
 import { Receipt, receiptWorkerKey } from '../core/receipt';
-import { encodeFrame, MAX_REQUEST_TOKENS, openChunkFrame, openStartFrame, RequestFrame, ResponseChunkFrame, ResponseEndFrame, WireError } from '../core/wire';
+import { clientRefusal, encodeFrame, MAX_REQUEST_TOKENS, openChunkFrame, openStartFrame, RequestFrame, ResponseChunkFrame, ResponseEndFrame, WireError } from '../core/wire';
 import { Model } from '../../wrappers/Root';
 import type { Candidates, VerifiedCandidate } from './candidates';
 import { ClientError } from './errors';
@@ -351,15 +351,9 @@ export async function* requestEvents(host: RequestHost, args: RequestArgs): Asyn
     }
 }
 
-/** A response_error / error frame for a request as a ClientError. */
+/** A response_error / error frame for a request as a ClientError: the code the registry names (agents/core/wire/codes.ts). */
 function wireRefusal(code: string, message: string, retryable: boolean, started: boolean): ClientError {
-    const details = { wireCode: code, retryable };
-    if (code === 'WORKER_LOST' || (started && code === 'BACKEND_STREAM_BROKEN')) return new ClientError('WORKER_LOST', message, details);
-    if (code === 'NO_WORKER' || code === 'WORKER_BUSY') return new ClientError('NO_WORKER', message, details);
-    if (code === 'MODEL_NOT_REGISTERED') return new ClientError('MODEL_NOT_FOUND', message, details);
-    if (code === 'RECEIPT_INVALID') return new ClientError('RECEIPT_INVALID', message, details);
-    if (code.startsWith('WIRE_') || code.startsWith('HPKE_')) return new ClientError('PROTOCOL_ERROR', message, details);
-    return new ClientError('REQUEST_REJECTED', message, details);
+    return new ClientError(clientRefusal(code, started), message, { wireCode: code, retryable });
 }
 
 /** max_tokens / max_completion_tokens when a valid positive integer, else the model's context length (the worker validates). */

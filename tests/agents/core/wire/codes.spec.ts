@@ -3,7 +3,7 @@
 // agent throws is in its error class's list, and every listed code heads exactly one spec table row.
 import { readdirSync, readFileSync, statSync } from 'fs';
 import { join } from 'path';
-import { blamesWorker, isWireCode, WIRE_CODES, WireCode, wireCodeTable, WireErrorCodes } from '../../../../agents/core/wire';
+import { blamesWorker, clientRefusal, isWireCode, WIRE_CODES, WireCode, wireCodeTable, WireErrorCodes } from '../../../../agents/core/wire';
 import { HpkeErrorCodes } from '../../../../agents/core/hpke';
 import { PricingErrorCodes } from '../../../../agents/core/pricing';
 import { ForwardErrorCodes } from '../../../../agents/worker/forward';
@@ -134,9 +134,24 @@ describe('wire error codes: the derived lists say what the hand-written ones sai
         expect(blamesWorker('SOMETHING_NEW')).toBe(true);
     });
 
+    it("the client's refusal mapping is the hand-written one it replaced, for every code before and after response_start", () => {
+        const handWritten = (code: string, started: boolean): string => {
+            if (code === 'WORKER_LOST' || (started && code === 'BACKEND_STREAM_BROKEN')) return 'WORKER_LOST';
+            if (code === 'NO_WORKER' || code === 'WORKER_BUSY') return 'NO_WORKER';
+            if (code === 'MODEL_NOT_REGISTERED') return 'MODEL_NOT_FOUND';
+            if (code === 'RECEIPT_INVALID') return 'RECEIPT_INVALID';
+            if (code.startsWith('WIRE_') || code.startsWith('HPKE_')) return 'PROTOCOL_ERROR';
+            return 'REQUEST_REJECTED';
+        };
+        for (const c of [...CODES, 'SOMETHING_NEW']) for (const started of [false, true]) expect([c, started, clientRefusal(c, started)]).toEqual([c, started, handWritten(c, started)]);
+    });
+
     it('the client HTTP table is the registry rows with an HTTP answer', () => {
         expect(Object.keys(HTTP_ERROR_TABLE.wire).sort()).toEqual(CODES.filter((c) => 'http' in WIRE_CODES[c]).sort());
         expect(HTTP_ERROR_TABLE.wire.WORKER_LOST).toEqual([502, 'server_error', 'worker_lost']);
+        expect(HTTP_ERROR_TABLE.wire.INTERNAL).toEqual([500, 'server_error', 'internal_error']);
+        // Client codes named like a wire code answer its row.
+        for (const c of ['NO_WORKER', 'WORKER_LOST', 'RECEIPT_INVALID'] as const) expect(HTTP_ERROR_TABLE.client[c]).toEqual(HTTP_ERROR_TABLE.wire[c]);
     });
 
     it('the proxy, worker and parser lists', () => {
