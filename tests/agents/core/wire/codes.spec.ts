@@ -35,7 +35,7 @@ const ERROR_LISTS: Record<string, readonly string[]> = {
     ChainError: ChainErrorCodes,
     ConfigError: ConfigErrorCodes,
     StateFileError: StateFileErrorCodes,
-    ProxyError: [...ProxyWireCodes, ...WireErrorCodes, ...ProxyAgentCodes],
+    ProxyError: [...ProxyWireCodes, ...ProxyAgentCodes],
     LedgerError: LedgerCodes,
     WorkerConfigError: WorkerConfigErrorCodes,
     WorkerLinkError: WorkerLinkErrorCodes,
