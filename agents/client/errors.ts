@@ -102,7 +102,8 @@ export const HTTP_ERRORS = {
     missing: (param: string): HttpError => plain(400, INVALID, 'missing_required_parameter', `Missing required parameter: '${param}'.`, param),
     invalidType: (param: string, what: string): HttpError => plain(400, INVALID, 'invalid_type', `Invalid type for '${param}': expected ${what}.`, param),
     modelNotFound: (model: string): HttpError => plain(404, INVALID, 'model_not_found', `The model '${model}' does not exist or has no worker.`, 'model'),
-    internal: (): HttpError => plain(500, SERVER, 'internal_error', 'Internal error.'),
+    /** An unexpected exception (message hidden): the wire INTERNAL code's row. */
+    internal: (): HttpError => plain(...WIRE_TABLE.INTERNAL, 'Internal error.'),
 };
 
 function plain(status: number, type: string, code: string, message: string, param: string | null = null): HttpError {
