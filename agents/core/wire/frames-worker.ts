@@ -1,0 +1,35 @@
+// Wire frames between the proxy and a worker (spec/wire.md): the worker's hello (its models, capacity and the
+// channel owner's authorization) and the proxy's payouts. The request and response frames it serves are in
+// frames-request.ts.
+import { z } from 'zod';
+import { coefficient, coins, frame, hello, int, MAX_MODELS, MAX_WORKER_CAPACITY, modelName, signature, versionRange } from './fields';
+
+export const ModelOffer = z.object({ name: modelName, coefficient }).strict();
+
+/** worker → proxy: first frame on a worker connection. */
+export const HelloWorkerObject = frame('hello', {
+    ...hello,
+    role: z.literal('worker'),
+    models: z
+        .array(ModelOffer)
+        .min(1)
+        .max(MAX_MODELS)
+        .superRefine((ms, ctx) => {
+            const seen = new Set<string>();
+            ms.forEach((m, i) => {
+                if (seen.has(m.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i, 'name'], message: 'duplicate model' });
+                seen.add(m.name);
+            });
+        }),
+    /** Concurrent requests the worker accepts. */
+    capacity: int(1, MAX_WORKER_CAPACITY),
+    /**
+     * The channel owner's authorization (agents/core/worker-hello.ts): Ed25519 by the owner wallet's key over
+     * worker_hello(channel, proxy, the worker's attested TLS key, expiresAt). The proxy refuses a hello without it.
+     */
+    auth: z.object({ expiresAt: int(1, 0xffff_ffff), signature }).strict().optional(),
+});
+export const HelloWorker = HelloWorkerObject.superRefine(versionRange);
+
+/** proxy → worker: cumulative payout; signature = Ed25519 (proxy enclave key) over payoutPayload(channel, amount, globalId).hash(). */
+export const Payout = frame('payout', { amount: coins, signature });
