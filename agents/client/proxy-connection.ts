@@ -8,13 +8,14 @@ import type { WebSocket, RawData } from 'ws';
 import { VerificationCache } from '../core/tee/verify';
 import { AttestationError, VerifyPolicy } from '../core/tee/types';
 import { connectRaTls, PeerAttestation, PeerPolicy, PeerVerifier, PeerVerifierOptions, RaTlsConnection, RaTlsIdentity, TransportError } from '../core/transport';
+import { dialHello, errorFrame, fitsBuffer, HelloFailure, pongFor, readFrame } from '../core/transport/socket';
 import {
     DirectionFrames,
     encodeFrame,
     Frame,
+    HelloFrame,
     MAX_FRAME_BYTES,
     MIN_PROTOCOL_VERSION,
-    parseFrame,
     PaymentStatusFrame,
     PROTOCOL_VERSION,
     ResponseEndFrame,
@@ -97,6 +98,8 @@ export class ProxyConnection {
     readonly requests = new Map<string, Queue<InFrame>>();
     readonly queries = new Map<string, Queue<InFrame>>();
     closed = false;
+    /** Why everything waiting on this connection failed (the handshake reports it rather than the dialler's view). */
+    private failure: ClientError | undefined;
 
     constructor(
         readonly ws: WebSocket,
@@ -117,7 +120,7 @@ export class ProxyConnection {
     send(f: Frame): void {
         if (this.closed) throw new ClientError('PROXY_UNREACHABLE', 'the proxy connection is closed');
         const text = encodeFrame(f, 'client_to_proxy');
-        if (this.ws.bufferedAmount + text.length > MAX_UNSENT_BYTES) {
+        if (!fitsBuffer(this.ws, Buffer.byteLength(text, 'utf8'), MAX_UNSENT_BYTES)) {
             throw new ClientError('PROXY_UNREACHABLE', `the proxy has not read the last ${this.ws.bufferedAmount} bytes; not queueing more`, { reason: 'BACKPRESSURE' });
         }
         this.ws.send(text);
@@ -125,6 +128,7 @@ export class ProxyConnection {
 
     /** Fails everything waiting on this connection. */
     failAll(err: ClientError): void {
+        this.failure ??= err;
         this.pre?.fail(err);
         for (const q of this.requests.values()) q.fail(err);
         for (const q of this.queries.values()) q.fail(err);
@@ -135,16 +139,28 @@ export class ProxyConnection {
      * behind it are dispatched before this returns.
      */
     async handshake(channel: Address, proxy: Address, connectTimeoutMs: number): Promise<{ version: number; status: PaymentStatusFrame }> {
-        this.ws.send(encodeFrame({ type: 'hello', v: PROTOCOL_VERSION, minV: MIN_PROTOCOL_VERSION, role: 'client', channel: channel.toString(), agent: AGENT }, 'client_to_proxy'));
         const pre = this.pre!;
+        const hello: HelloFrame = { type: 'hello', v: PROTOCOL_VERSION, minV: MIN_PROTOCOL_VERSION, role: 'client', channel: channel.toString(), agent: AGENT };
         const timeout = () => new ClientError('PROXY_UNREACHABLE', `no hello_ok within ${connectTimeoutMs} ms`);
-        const ok = await pre.next(connectTimeoutMs, timeout);
-        if (ok === DONE) throw timeout();
-        if (ok.type === 'error') throw new ClientError('PROXY_REFUSED', `proxy refused hello: ${ok.code}: ${ok.message}`, { wireCode: ok.code });
-        if (ok.type !== 'hello_ok') throw new ClientError('PROTOCOL_ERROR', `expected hello_ok, got ${ok.type}`);
-        if (ok.v < MIN_PROTOCOL_VERSION || ok.v > PROTOCOL_VERSION) throw new ClientError('PROTOCOL_ERROR', `proxy negotiated version ${ok.v}`);
-        if (!Address.parse(ok.proxy).equals(proxy)) throw new ClientError('PROTOCOL_ERROR', `proxy says it is ${ok.proxy}, Root says ${proxy.toString()}`);
-        this.version = ok.v;
+        let version: number;
+        try {
+            version = await dialHello(this.ws, hello, {
+                inDir: 'proxy_to_client',
+                proxy,
+                timeoutMs: connectTimeoutMs,
+                errors: 'fail',
+                send: (f) => this.ws.send(encodeFrame(f, 'client_to_proxy')),
+                // From the next message on, frames queue in `pre` (payment_status, then the re-sent receipts).
+                onReady: (v) => (this.version = v),
+            });
+        } catch (e) {
+            if (this.failure) throw this.failure;
+            const f = e as HelloFailure;
+            if (f.kind === 'timeout') throw timeout();
+            if (f.kind === 'refused') throw new ClientError('PROXY_REFUSED', f.message, { wireCode: f.details.code });
+            if (f.kind === 'closed') throw new ClientError('PROXY_UNREACHABLE', 'the proxy connection closed');
+            throw new ClientError('PROTOCOL_ERROR', f.message, f.details.code ? { wireCode: f.details.code } : undefined);
+        }
         const st = await pre.next(connectTimeoutMs, () => new ClientError('PROXY_UNREACHABLE', `no payment_status within ${connectTimeoutMs} ms`));
         if (st === DONE) throw timeout();
         if (st.type === 'error') throw new ClientError('PROXY_REFUSED', `proxy refused the channel: ${st.code}: ${st.message}`, { wireCode: st.code });
@@ -153,27 +169,27 @@ export class ProxyConnection {
         this.host.onPaymentStatus(st);
         // Frames right behind payment_status: the proxy re-sends unsettled receipts there (settleLate).
         for (const f of pre.drain()) this.dispatch(f);
-        return { version: ok.v, status: st };
+        return { version, status: st };
     }
 
     private onMessage(data: RawData, isBinary: boolean): void {
         if (this.closed) return;
-        if (isBinary) return this.protocolFault(new WireError('WIRE_MALFORMED', 'binary message'));
         let f: InFrame;
         try {
-            f = parseFrame(data as Buffer, 'proxy_to_client', this.version === undefined ? {} : { version: this.version });
+            f = readFrame(data, isBinary, 'proxy_to_client', this.version);
         } catch (e) {
             return this.protocolFault(e);
         }
         if (f.type === 'ping') {
             try {
-                this.send({ type: 'pong', v: f.v, nonce: f.nonce });
+                this.send(pongFor(f, f.v));
             } catch {
                 /* closing */
             }
             return;
         }
         if (f.type === 'pong') return;
+        if (this.version === undefined) return; // before hello_ok: the dialler (dialHello) reads it
         if (this.pre) {
             this.pre.push(f);
             return;
@@ -218,7 +234,7 @@ export class ProxyConnection {
         const code = e instanceof WireError ? e.code : 'WIRE_MALFORMED';
         this.host.log('client.bad-frame', { code, message: errMsg(e) });
         try {
-            this.send({ type: 'error', v: this.version ?? PROTOCOL_VERSION, code, message: errMsg(e).slice(0, 1024), fatal: true });
+            this.send(errorFrame(this.version ?? PROTOCOL_VERSION, code, errMsg(e), true));
         } catch {
             /* already closing */
         }

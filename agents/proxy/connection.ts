@@ -4,20 +4,18 @@
 import { randomBytes } from 'crypto';
 import type { Address } from '@ton/core';
 import type { RawData, WebSocket } from 'ws';
-import { Direction, encodeFrame, Frame, HelloClientFrame, HelloWorkerFrame, negotiateVersion, parseFrame, WireError } from '../core/wire';
+import { asWireError, badFrameRef, fitsBuffer, Keepalive, pongFor, rawBytes, rawSize, readFrame, sendError, WS_OPEN } from '../core/transport/socket';
+import { Direction, encodeFrame, Frame, HelloClientFrame, HelloWorkerFrame, negotiateVersion, WireError } from '../core/wire';
 import { ProxySendableCode } from './errors';
-import { fitsBuffer, ProxyLimits, Refusal } from './guard';
+import { ProxyLimits, Refusal } from './guard';
 import type { RunningRequest } from './running-request';
 import type { ProxyCounters } from './stats';
 
 export type ConnState = 'await_hello' | 'checking' | 'ready' | 'closed';
 
 const FATAL_WIRE = new Set(['WIRE_MALFORMED', 'WIRE_TOO_LARGE', 'WIRE_DIRECTION', 'WIRE_VERSION']);
-const WS_OPEN = 1;
-
-function rawSize(d: RawData): number {
-    return Array.isArray(d) ? d.reduce((n, b) => n + b.length, 0) : Buffer.isBuffer(d) ? d.length : d.byteLength;
-}
+/** A peer that ignores the close handshake after a fatal error is cut off after this long. */
+const CLOSE_GRACE_MS = 2000;
 
 /** What a connection needs of its runner. */
 export interface ConnectionHost {
@@ -40,7 +38,7 @@ export abstract class Connection {
     /** Frames received while the hello was being checked, and their size. */
     private pending: RawData[] = [];
     private pendingBytes = 0;
-    private alive = true;
+    private keepaliveTicks?: Keepalive;
     private helloTimer?: NodeJS.Timeout;
     channel?: Address;
     channelRaw?: string;
@@ -75,8 +73,9 @@ export abstract class Connection {
             if (this.state === 'await_hello') this.sendError('HELLO_REQUIRED', 'no hello in time', true);
         }, this.host.helloTimeoutMs);
         this.helloTimer.unref();
+        this.keepaliveTicks = new Keepalive(ws, () => this.host.log(`${this.kind}.timeout`, { conn: this.id }));
         ws.on('message', (data, isBinary) => {
-            if (isBinary) return this.sendError('WIRE_MALFORMED', 'binary messages are refused', true);
+            if (isBinary) return this.sendError('WIRE_MALFORMED', 'binary messages are not frames', true);
             if (this.state === 'checking') {
                 this.pendingBytes += rawSize(data);
                 if (this.pending.length >= this.host.limits.maxPendingFrames || this.pendingBytes > this.host.limits.maxPendingBytes) {
@@ -88,7 +87,6 @@ export abstract class Connection {
             }
             this.onMessage(data);
         });
-        ws.on('pong', () => (this.alive = true));
         ws.on('close', () => this.onClose());
         ws.on('error', (e) => this.host.log(`${this.kind}.socket-error`, { conn: this.id, error: e.message }));
     }
@@ -100,17 +98,7 @@ export abstract class Connection {
 
     /** One keepalive tick: a peer that did not answer the previous ping is cut off. */
     keepalive(): void {
-        if (!this.alive) {
-            this.host.log(`${this.kind}.timeout`, { conn: this.id });
-            this.ws.terminate();
-            return;
-        }
-        this.alive = false;
-        try {
-            this.ws.ping();
-        } catch {
-            /* closing */
-        }
+        this.keepaliveTicks?.tick();
     }
 
     send(frame: Frame): void {
@@ -139,26 +127,20 @@ export abstract class Connection {
     /** An `error` frame; `fatal` closes the connection after it. */
     sendError(code: ProxySendableCode, message: string, fatal: boolean, id?: string): void {
         this.host.log(`${this.kind}.error-sent`, { conn: this.id, code, fatal, id });
-        const v = this.version || 1;
-        this.send({ type: 'error', v, code, message: message.slice(0, 1024), fatal, ...(id ? { id } : {}) });
-        if (fatal) {
-            this.ws.close(1008, code.slice(0, 100));
-            // A peer that ignores the close handshake is cut off.
-            setTimeout(() => this.ws.terminate(), 2000).unref();
-        }
+        sendError(this.ws, (f) => this.send(f), { v: this.version || 1, code, message, fatal, id }, { code: 1008, graceMs: CLOSE_GRACE_MS });
     }
 
     private onMessage(data: RawData): void {
         let frame: Frame;
-        const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+        const buf = rawBytes(data);
         try {
-            frame = parseFrame(buf, this.inDir, this.state === 'ready' ? { version: this.version } : {}) as Frame;
+            frame = readFrame(buf, false, this.inDir, this.state === 'ready' ? this.version : undefined);
         } catch (e) {
             return this.onParseError(e, buf);
         }
         try {
             if (this.state === 'await_hello') return this.onHello(frame);
-            if (frame.type === 'ping') return this.send({ type: 'pong', v: this.version, nonce: frame.nonce });
+            if (frame.type === 'ping') return this.send(pongFor(frame, this.version));
             if (frame.type === 'pong') return;
             if (frame.type === 'error') {
                 this.host.log(`${this.kind}.error-received`, { conn: this.id, code: frame.code, message: frame.message, fatal: frame.fatal, id: frame.id });
@@ -176,21 +158,11 @@ export abstract class Connection {
 
     /** spec/wire.md: fatal for frames that make the sender untrustworthy; a bad request field fails that request. */
     private onParseError(e: unknown, buf: Buffer): void {
-        const err = e instanceof WireError ? e : new WireError('WIRE_MALFORMED', 'unparseable frame');
+        const err = asWireError(e);
         if (this.state !== 'ready' || FATAL_WIRE.has(err.code)) return this.sendError(err.code, err.message, true);
-        // Which request does the bad frame concern? Only looked at on this error path.
-        let type: unknown;
-        let id: unknown;
-        try {
-            const raw = JSON.parse(buf.toString('utf8')) as Record<string, unknown>;
-            type = raw.type;
-            id = raw.id;
-        } catch {
-            /* not reachable: the frame was JSON */
-        }
-        const validId = typeof id === 'string' && /^[0-9a-f]{32}$/.test(id) ? id : undefined;
-        if (this.onBadFrame(type, validId, err)) return;
-        this.sendError(err.code, err.message, false, validId);
+        const { type, id } = badFrameRef(buf);
+        if (this.onBadFrame(type, id, err)) return;
+        this.sendError(err.code, err.message, false, id);
     }
 
     private onClose(): void {

@@ -90,18 +90,8 @@ export function newGuardCounters(): GuardCounters {
     return { slowPeersDropped: 0, peakBufferedBytes: 0, helloChecks: 0, helloCacheHits: 0, helloRateLimited: 0, helloTimeouts: 0, connectionsRefused: 0, requestTimeouts: 0 };
 }
 
-/** Largest WebSocket frame header a server writes (unmasked, 64-bit length). */
-const WS_HEADER_BYTES = 10;
-
-/** What a socket writer needs of a WebSocket. */
-interface Buffered {
-    bufferedAmount: number;
-}
-
-/** Whether `bytes` more may be queued on `ws` within `limit`. */
-export function fitsBuffer(ws: Buffered, bytes: number, limit: number): boolean {
-    return ws.bufferedAmount + bytes + WS_HEADER_BYTES <= limit;
-}
+/** The proxy's send path drops a peer past limits.maxBufferedBytes with the shared check. */
+export { fitsBuffer } from '../core/transport/socket';
 
 export type Refusal = { code: ProxyWireCode; message: string } | null;
 

@@ -8,7 +8,8 @@ import { CocoonError } from '../core/errors';
 import { HELLO_AUTH_TTL_S, workerHelloPayload } from '../core/worker-hello';
 import { AttestationError } from '../core/tee/types';
 import { connectRaTls, PeerVerifier, RaTlsIdentity } from '../core/transport';
-import { encodeFrame, Frame, MAX_FRAME_BYTES, MIN_PROTOCOL_VERSION, parseFrame, PayoutFrame, PROTOCOL_VERSION, RequestFrame, WireError } from '../core/wire';
+import { asWireError, badFrameRef, dialHello, drained, HelloFailure, Keepalive, pongFor, readFrame, sendError } from '../core/transport/socket';
+import { encodeFrame, Frame, HelloFrame, MAX_FRAME_BYTES, MAX_MESSAGE_CHARS, MIN_PROTOCOL_VERSION, PayoutFrame, PROTOCOL_VERSION, RequestFrame, WireError } from '../core/wire';
 import type { ProxyInfo } from '../../wrappers/Root';
 import { WorkerActive, WorkerChannelWrapper, WorkerClosed, WorkerUnbonding } from '../../wrappers/WorkerChannel';
 import { toUint256 } from '../../wrappers/payloads';
@@ -264,7 +265,7 @@ export class ProxyConnection implements RequestPeer {
         const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
         ws.on('error', (e) => runner.log('ws_error', { proxy: this.raw, message: e.message }));
         try {
-            await this.hello(ws, closed);
+            await this.hello(ws);
         } catch (e) {
             ws.terminate();
             this.ws = null;
@@ -273,22 +274,22 @@ export class ProxyConnection implements RequestPeer {
         const readyAt = runner.clock.now();
         this.counters.connected(readyAt);
         this.setState('ready');
-        const keepalive = this.keepalive(ws);
+        const stopKeepalive = new Keepalive(ws, () => runner.log('keepalive_timeout', { proxy: this.raw })).every(this.settings.keepaliveMs);
         const { code, reason } = await closed;
-        clearInterval(keepalive);
+        stopKeepalive();
         if (this.ws === ws) this.ws = null;
         for (const r of this.requests.values()) if (r.ws === ws) r.detach();
         if (runner.clock.now() - readyAt >= this.settings.stableMs) this.attempts = 0;
         if (!this.stopping) this.record(new WorkerLinkError('CONNECTION_LOST', `connection closed (${code}${reason ? ` ${reason}` : ''})`, { code, reason }));
     }
 
-    /** Sends hello and waits for hello_ok (or an error frame, a close, the deadline). */
-    private hello(ws: WebSocket, closed: Promise<{ code: number; reason: string }>): Promise<void> {
+    /** Sends hello and waits for hello_ok (or an error frame, a close, the deadline): the shared dialler, our error codes. */
+    private async hello(ws: WebSocket): Promise<void> {
         const runner = this.runner;
         // The channel owner (our wallet) binds the channel to our attested key for this proxy (attack 18).
         const expiresAt = Math.floor(runner.clock.now() / 1000) + HELLO_AUTH_TTL_S;
         const signature = runner.wallet.signPayload(workerHelloPayload(this.channel!, this.proxy, runner.publicKey, expiresAt)).toString('hex');
-        const hello: Frame = {
+        const hello: HelloFrame = {
             type: 'hello',
             v: PROTOCOL_VERSION,
             minV: MIN_PROTOCOL_VERSION,
@@ -299,75 +300,33 @@ export class ProxyConnection implements RequestPeer {
             agent: AGENT_NAME,
             auth: { expiresAt, signature },
         };
-        return new Promise<void>((resolve, reject) => {
-            let refusal: WorkerLinkError | null = null;
-            const timer = setTimeout(() => finish(new WorkerLinkError('PROXY_HELLO_TIMEOUT', `no hello_ok within ${this.settings.helloTimeoutMs} ms`)), this.settings.helloTimeoutMs);
-            const finish = (e?: Error) => {
-                clearTimeout(timer);
-                ws.off('message', onMessage);
-                if (e) reject(e);
-                else resolve();
-            };
-            const onMessage = (data: RawData, isBinary: boolean) => {
-                let f: Frame;
-                try {
-                    if (isBinary) throw new WireError('WIRE_MALFORMED', 'binary message');
-                    f = parseFrame(rawText(data), 'proxy_to_worker');
-                } catch (e) {
-                    return finish(new WorkerLinkError('PROXY_PROTOCOL', `bad frame before hello_ok: ${(e as Error).message}`, { code: (e as CocoonError).code }));
-                }
-                if (f.type === 'error') {
-                    refusal = new WorkerLinkError('PROXY_REFUSED', `proxy refused hello: ${f.code}: ${f.message}`, { code: f.code });
-                    if (f.fatal) return finish(refusal);
-                    return;
-                }
-                if (f.type !== 'hello_ok') return finish(new WorkerLinkError('PROXY_PROTOCOL', `expected hello_ok, got ${f.type}`));
-                let proxy: Address;
-                try {
-                    proxy = Address.parse(f.proxy);
-                } catch {
-                    return finish(new WorkerLinkError('PROXY_PROTOCOL', 'hello_ok names no address'));
-                }
-                if (!proxy.equals(this.proxy)) return finish(new WorkerLinkError('PROXY_PROTOCOL', `hello_ok names proxy ${f.proxy}, we dialled ${this.proxy.toString()}`));
-                if (f.v < MIN_PROTOCOL_VERSION || f.v > PROTOCOL_VERSION) return finish(new WorkerLinkError('PROXY_PROTOCOL', `hello_ok negotiated unsupported version ${f.v}`));
-                this.version = f.v;
-                // Attach the serving handler now, synchronously: ws emits the frames of one read back to back, and
-                // the proxy sends its latest payout right behind hello_ok.
-                ws.on('message', (data, bin) => this.onMessage(ws, data, bin));
-                finish();
-            };
-            ws.on('message', onMessage);
-            void closed.then(({ code, reason }) => finish(refusal ?? new WorkerLinkError('CONNECTION_LOST', `closed before hello_ok (${code}${reason ? ` ${reason}` : ''})`, { code, reason })));
-            this.sendOn(ws, hello);
-        });
-    }
-
-    private keepalive(ws: WebSocket): NodeJS.Timeout | undefined {
-        const every = this.settings.keepaliveMs;
-        if (every <= 0) return undefined;
-        let alive = true;
-        ws.on('pong', () => (alive = true));
-        const t = setInterval(() => {
-            if (!alive) {
-                this.runner.log('keepalive_timeout', { proxy: this.raw });
-                ws.terminate();
-                return;
-            }
-            alive = false;
-            ws.ping();
-        }, every);
-        t.unref();
-        return t;
+        try {
+            await dialHello(ws, hello, {
+                inDir: 'proxy_to_worker',
+                proxy: this.proxy,
+                timeoutMs: this.settings.helloTimeoutMs,
+                send: (f) => this.sendOn(ws, f),
+                onReady: (version) => {
+                    this.version = version;
+                    // The proxy sends its latest payout right behind hello_ok: serve from the next message on.
+                    ws.on('message', (data, bin) => this.onMessage(ws, data, bin));
+                },
+            });
+        } catch (e) {
+            const f = e as HelloFailure;
+            if (f.kind === 'timeout') throw new WorkerLinkError('PROXY_HELLO_TIMEOUT', f.message);
+            if (f.kind === 'refused') throw new WorkerLinkError('PROXY_REFUSED', f.message, { code: f.details.code });
+            if (f.kind === 'closed') throw new WorkerLinkError('CONNECTION_LOST', f.message, { code: f.details.closeCode, reason: f.details.reason });
+            throw new WorkerLinkError('PROXY_PROTOCOL', f.message, f.details.code ? { code: f.details.code } : undefined);
+        }
     }
 
     private onMessage(ws: WebSocket, data: RawData, isBinary: boolean): void {
         let f: Frame;
         try {
-            if (isBinary) throw new WireError('WIRE_MALFORMED', 'binary messages are not frames');
-            f = parseFrame(rawText(data), 'proxy_to_worker', { version: this.version });
+            f = readFrame(data, isBinary, 'proxy_to_worker', this.version);
         } catch (e) {
-            const err = e instanceof WireError ? e : new WireError('WIRE_MALFORMED', String(e));
-            return this.onBadFrame(ws, err, isBinary ? undefined : rawText(data));
+            return this.onBadFrame(ws, asWireError(e), isBinary ? undefined : data);
         }
         switch (f.type) {
             case 'request':
@@ -381,7 +340,7 @@ export class ProxyConnection implements RequestPeer {
             case 'payout':
                 return this.runner.onPayout(this, ws, f);
             case 'ping':
-                this.sendOn(ws, { type: 'pong', v: this.version, nonce: f.nonce });
+                this.sendOn(ws, pongFor(f, this.version));
                 return;
             case 'pong':
                 return;
@@ -398,17 +357,16 @@ export class ProxyConnection implements RequestPeer {
      * A frame that does not parse: a bad field of a request with a readable id fails that request only; anything
      * else (malformed, oversized, wrong direction or version) is a fatal `error` and the connection closes.
      */
-    private onBadFrame(ws: WebSocket, e: WireError, text: string | undefined): void {
-        const id = text === undefined ? undefined : requestIdOf(text);
+    private onBadFrame(ws: WebSocket, e: WireError, data: RawData | undefined): void {
+        const ref = data === undefined ? undefined : badFrameRef(data);
+        const id = ref?.type === 'request' ? ref.id : undefined;
         this.runner.log('frame_refused', { proxy: this.raw, code: e.code, message: e.message, ...(id ? { id } : {}) });
         if (e.code === 'WIRE_BAD_FIELD' && id && !this.requests.has(id)) {
             this.requestCounters.requestFailed();
-            this.sendOn(ws, { type: 'response_error', v: this.version, id, code: e.code, message: e.message.slice(0, 1024), retryable: false });
+            this.sendOn(ws, { type: 'response_error', v: this.version, id, code: e.code, message: e.message.slice(0, MAX_MESSAGE_CHARS), retryable: false });
             return;
         }
-        const fatal = e.code !== 'WIRE_BAD_FIELD';
-        this.sendOn(ws, { type: 'error', v: this.version, code: e.code, message: e.message.slice(0, 1024), fatal });
-        if (fatal) ws.close(1002, e.code);
+        sendError(ws, (f) => this.sendOn(ws, f), { v: this.version, code: e.code, message: e.message, fatal: e.code !== 'WIRE_BAD_FIELD' }, { code: 1002 });
     }
 
     /** Sends a frame on `ws` if it is still open; false if the frame was dropped. */
@@ -427,12 +385,7 @@ export class ProxyConnection implements RequestPeer {
 
     /** Like sendOn, but waits for the socket to drain first when much is queued (streaming backpressure). */
     async sendFlow(ws: WebSocket, f: Frame): Promise<boolean> {
-        if (ws.readyState === ws.OPEN && ws.bufferedAmount > HIGH_WATER) {
-            await new Promise<void>((resolve) => {
-                const check = () => (ws.readyState !== ws.OPEN || ws.bufferedAmount <= HIGH_WATER ? resolve() : setTimeout(check, 10));
-                check();
-            });
-        }
+        if (ws.bufferedAmount > HIGH_WATER) await drained(ws, HIGH_WATER);
         return this.sendOn(ws, f);
     }
 
@@ -442,22 +395,4 @@ export class ProxyConnection implements RequestPeer {
         if (ws) ws.close(code, reason.slice(0, 120));
         for (const r of this.requests.values()) r.detach();
     }
-}
-
-function rawText(data: RawData): string {
-    if (typeof data === 'string') return data;
-    if (Buffer.isBuffer(data)) return data.toString('utf8');
-    if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-    return Buffer.from(data as ArrayBuffer).toString('utf8');
-}
-
-/** The id of a request frame that failed to parse, if its id itself is well-formed. */
-function requestIdOf(text: string): string | undefined {
-    try {
-        const o = JSON.parse(text) as { type?: unknown; id?: unknown };
-        if (o && o.type === 'request' && typeof o.id === 'string' && /^[0-9a-f]{32}$/.test(o.id)) return o.id;
-    } catch {
-        /* not JSON */
-    }
-    return undefined;
 }

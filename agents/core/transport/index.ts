@@ -7,3 +7,4 @@ export * from './identity';
 export * from './tls';
 export * from './server';
 export * from './client';
+export * from './socket';
