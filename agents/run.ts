@@ -8,18 +8,16 @@ import { ProxyAgent } from './proxy/agent';
 import { WorkerAgent } from './worker/runner';
 import { CocoonClient } from './client/runner';
 import { OpenAIServer } from './client/server';
+import { jsonLines, Log } from './core/log';
 
-/** Structured log line sink: one JSON object per line on stderr. */
-export type AgentLog = (event: string, fields: object) => void;
-
-export function jsonLog(io: CommandIo, agent: string): AgentLog {
-    return (event, fields) =>
-        io.stderr(JSON.stringify({ t: new Date().toISOString(), agent, event, ...fields }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) + '\n');
+/** The agents' log as JSON lines on stderr. */
+export function jsonLog(io: CommandIo, agent: string): Log {
+    return jsonLines((line) => io.stderr(line), agent);
 }
 
 const ton = (v: string | undefined) => (v === undefined ? undefined : toNano(v));
 
-export async function proxyFromConfig(loaded: Loaded<ProxyConfigFile>, log?: AgentLog): Promise<ProxyAgent> {
+export async function proxyFromConfig(loaded: Loaded<ProxyConfigFile>, log?: Log): Promise<ProxyAgent> {
     const c = await commonOf(loaded);
     const p = loaded.config.proxy;
     return new ProxyAgent({
@@ -46,7 +44,7 @@ export async function proxyFromConfig(loaded: Loaded<ProxyConfigFile>, log?: Age
     });
 }
 
-export async function workerFromConfig(loaded: Loaded<WorkerConfigFile>, log?: AgentLog): Promise<WorkerAgent> {
+export async function workerFromConfig(loaded: Loaded<WorkerConfigFile>, log?: Log): Promise<WorkerAgent> {
     const c = await commonOf(loaded);
     const w = loaded.config.worker;
     return new WorkerAgent({
@@ -68,7 +66,7 @@ export async function workerFromConfig(loaded: Loaded<WorkerConfigFile>, log?: A
     });
 }
 
-export async function clientFromConfig(loaded: Loaded<ClientConfigFile>, log?: AgentLog): Promise<CocoonClient> {
+export async function clientFromConfig(loaded: Loaded<ClientConfigFile>, log?: Log): Promise<CocoonClient> {
     const c = await commonOf(loaded);
     const k = loaded.config.client;
     return new CocoonClient({

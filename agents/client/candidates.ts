@@ -11,7 +11,7 @@ import { RootConfig } from '../core/chain';
 import { ClientError } from './errors';
 import type { InFrame, ProxyConnection } from './proxy-connection';
 import { DONE, Queue } from './queue';
-import type { ClientLog } from './runner';
+import type { Log } from '../core/log';
 import { errMsg, newId } from './util';
 
 export interface ModelInfo {
@@ -46,7 +46,7 @@ export interface CandidatesOptions {
     candidateTtlMs: number;
     connectTimeoutMs: number;
     now: () => number;
-    log: ClientLog;
+    log: Log;
 }
 
 export class Candidates {

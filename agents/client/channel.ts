@@ -7,7 +7,7 @@ import { ClientChannelState, ClientChannelWrapper, WithdrawWindow } from '../../
 import { FeeFinish, FeeSimple, FeeTopUp } from '../../wrappers/fees';
 import { ProxyInfo } from '../../wrappers/Root';
 import { ClientError } from './errors';
-import type { ClientLog } from './runner';
+import type { Log } from '../core/log';
 import { ClientStateStore } from './state';
 import type { PaymentStatus, StatsSnapshot } from './stats';
 
@@ -65,7 +65,7 @@ export interface ChannelOptions {
     wrapper: () => ClientChannelWrapper;
     /** The latest signed cumulative voucher. */
     cumulative: () => bigint;
-    log: ClientLog;
+    log: Log;
 }
 
 export class ClientChannelOps {

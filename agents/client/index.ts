@@ -2,7 +2,8 @@
 export * from './errors';
 export * from './state';
 export { CocoonClient } from './runner';
-export type { ClientLog, CocoonClientOptions, Privacy } from './runner';
+export type { CocoonClientOptions, Privacy } from './runner';
+export type { Log } from '../core/log';
 export type { ClientEvent, Endpoint, RequestArgs } from './running-request';
 export type { ModelInfo } from './candidates';
 export type { Balances, ChannelStateName, CloseResult, WithdrawResult } from './channel';

@@ -14,7 +14,7 @@ import { Model } from '../../wrappers/Root';
 import { modelId, signPayload, voucherPayload } from '../../wrappers/payloads';
 import type { VerifiedCandidate } from './candidates';
 import type { ProxyConnection } from './proxy-connection';
-import type { ClientLog } from './runner';
+import type { Log } from '../core/log';
 import { ClientStateStore } from './state';
 import { errMsg } from './util';
 
@@ -58,7 +58,7 @@ export interface PaymentsOptions {
     /** A late receipt was paid. */
     latePaid: (r: Receipt) => void;
     now: () => number;
-    log: ClientLog;
+    log: Log;
 }
 
 export class Payments {

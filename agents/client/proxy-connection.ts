@@ -24,7 +24,7 @@ import {
 import { ProxyInfo } from '../../wrappers/Root';
 import { ClientError } from './errors';
 import { DONE, Queue } from './queue';
-import type { ClientLog } from './runner';
+import type { Log } from '../core/log';
 import { errMsg, uint256 } from './util';
 
 export type InFrame = DirectionFrames['proxy_to_client'];
@@ -35,7 +35,7 @@ const AGENT = 'cocoon-ts-client/0.1';
 
 /** What a proxy connection asks of its runner. */
 export interface ConnectionHost {
-    log: ClientLog;
+    log: Log;
     /** A payment_status frame (the handshake's, and every later one). */
     onPaymentStatus(f: PaymentStatusFrame): void;
     /** A response_end for no running request: true when it is a late receipt the runner settles. */

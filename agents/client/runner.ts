@@ -31,10 +31,9 @@ import { ClientEvent, RequestArgs, requestEvents, RequestHost } from './running-
 import { ClientStateStore } from './state';
 import { ClientStats } from './stats';
 import { errMsg } from './util';
+import type { Log } from '../core/log';
 
 export type Privacy = 'sealed' | 'plain';
-/** Structured log sink, as the other agents have it: a dotted event name and its fields. */
-export type ClientLog = (event: string, fields: Record<string, unknown>) => void;
 
 export interface CocoonClientOptions {
     chain: TonChain;
@@ -74,7 +73,7 @@ export interface CocoonClientOptions {
     /** How long a sent transaction may take to show in the channel's state (default 60 s). */
     txTimeoutMs?: number;
     clock?: Clock;
-    log?: ClientLog;
+    log?: Log;
 }
 
 function optNumber(v: number | undefined, name: string, dflt: number): number {
@@ -92,7 +91,7 @@ export class CocoonClient {
     private readonly keys: KeyPair;
     private readonly clientKeyHex: string;
     private readonly clock: Clock;
-    private readonly log: ClientLog;
+    private readonly log: Log;
     private readonly opts: CocoonClientOptions;
     private readonly rootPollMs: number;
     private readonly requestTimeoutMs: number;
@@ -156,7 +155,7 @@ export class CocoonClient {
         const txTimeoutMs = optNumber(opts.txTimeoutMs, 'txTimeoutMs', 60_000);
         this.quoteCache = new VerificationCache({ ttlMs: 10 * 60_000, now: () => this.clock.now() });
         const now = () => this.clock.now();
-        const log: ClientLog = (event, fields) => this.log(event, fields);
+        const log: Log = (event, fields) => this.log(event, fields);
         this.candidates = new Candidates({
             connect: () => this.connectLink(),
             // Worker images are read from the cached Root config at verification time, so an allowlist change applies at once.

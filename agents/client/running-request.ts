@@ -14,7 +14,8 @@ import { ClientError } from './errors';
 import type { Payments } from './payments';
 import type { InFrame, ProxyConnection } from './proxy-connection';
 import { DONE, Queue } from './queue';
-import type { ClientLog, Privacy } from './runner';
+import type { Log } from '../core/log';
+import type { Privacy } from './runner';
 import { errMsg, newId } from './util';
 
 export type Endpoint = 'chat' | 'completions';
@@ -38,7 +39,7 @@ export interface RequestHost {
     privacy: Privacy;
     maxCoefficient: bigint;
     requestTimeoutMs: number;
-    log: ClientLog;
+    log: Log;
     /** The connection after hello (connecting if needed). */
     connect: () => Promise<ProxyConnection>;
     getModel: (name: string) => Promise<Model | undefined>;

@@ -30,11 +30,12 @@ import { ProxyWrapper } from '../../wrappers/Proxy';
 import { toUint256 } from '../../wrappers/payloads';
 import { FeeSimple } from '../../wrappers/fees';
 import { ClientConfigSchema, loadConfigFile, ProxyConfigSchema, WorkerConfigSchema } from '../config';
-import { AgentLog, agentCommand, clientFromConfig, jsonLog, proxyFromConfig, workerFromConfig } from '../run';
+import { agentCommand, clientFromConfig, jsonLog, proxyFromConfig, workerFromConfig } from '../run';
 import { OpenAIServer } from '../client/server';
 import type { ProxyAgent } from '../proxy/agent';
 import type { WorkerAgent } from '../worker/runner';
 import type { CocoonClient } from '../client/runner';
+import type { Log } from '../core/log';
 
 /** The test model as the devnet registers it: at DEVNET_MODEL_PRICES (100 TON per 1M prompt tokens, see there). */
 export const DEVNET_MODEL = testModelRecord(DEVNET_MODEL_PRICES);
@@ -61,7 +62,7 @@ export interface DevnetOptions {
     /** Per-token delay of the reference backend, so the demo visibly streams (default 40 ms). */
     tokenDelayMs?: number;
     /** Agent log sink (default: none; `--verbose` logs JSON lines to stderr). */
-    log?: AgentLog;
+    log?: Log;
 }
 
 export interface RunningDevnet {

@@ -6,6 +6,7 @@ import { ProxyWrapper } from '../../wrappers/Proxy';
 import { commitPayload, signPayload } from '../../wrappers/payloads';
 import { Commit, Ledger, LedgerError } from './ledger';
 import { ProxyError } from './errors';
+import type { Log } from '../core/log';
 
 /** LEDGER_ROLLBACK as the proxy reports it (PROXY_ROLLBACK); anything else unchanged. */
 export function rollbackError(e: unknown): unknown {
@@ -29,7 +30,7 @@ export interface CommitsHost {
     halted(): ProxyError | undefined;
     /** Stops serving for good (a rollback found by the guard). */
     halt(err: ProxyError): Promise<void>;
-    log(event: string, fields: Record<string, unknown>): void;
+    readonly log: Log;
 }
 
 export class Commits {

@@ -10,6 +10,7 @@ import { ProxySendableCode } from './errors';
 import { ProxyLimits, Refusal } from './guard';
 import type { RunningRequest } from './running-request';
 import type { ProxyCounters } from './stats';
+import type { Log } from '../core/log';
 
 export type ConnState = 'await_hello' | 'checking' | 'ready' | 'closed';
 
@@ -24,7 +25,7 @@ export interface ConnectionHost {
     readonly helloTimeoutMs: number;
     readonly proxyAddress: Address;
     stopping(): boolean;
-    log(event: string, fields: Record<string, unknown>): void;
+    readonly log: Log;
     /** Runs a hello check through the hello gate (guard.ts HelloGate.admit). */
     gate(address: string, key: string | undefined, known: boolean, run: () => Promise<Refusal>): Promise<Refusal>;
 }

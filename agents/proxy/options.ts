@@ -5,6 +5,7 @@ import { ChainWallet, TonChain } from '../core/chain/chain';
 import { QuoteProvider, VerifyPolicy } from '../core/tee/types';
 import { ProxyError } from './errors';
 import { ProxyLimits, resolveLimits } from './guard';
+import type { Log } from '../core/log';
 
 export interface ProxyClock {
     now(): number;
@@ -69,7 +70,7 @@ export interface ProxyAgentOptions {
     /** Bounds on what one peer may take (memory, chain lookups, slots, time); defaults in guard.ts DEFAULT_LIMITS. */
     limits?: Partial<ProxyLimits>;
     clock?: ProxyClock;
-    log?: (event: string, fields: Record<string, unknown>) => void;
+    log?: Log;
 }
 
 export interface ProxyUrls {

@@ -35,6 +35,7 @@ import { RunningRequest } from './running-request';
 import { Connection } from './connection';
 import { ClientConnection, ClientHost } from './client-connection';
 import { WorkerConnection, WorkerHost } from './worker-connection';
+import type { Log, LogFields } from '../core/log';
 
 export type { ProxyAgentOptions, ProxyClock, ProxyUrls } from './options';
 
@@ -88,7 +89,7 @@ export class ProxyAgent {
         this.admission = new WorkerAdmission({ chain: opts.chain, proxyAddress: opts.proxyAddress, enclaveKey: this.enclaveKey, nowMs: () => this.clock.now() });
         this.limits = resolveLimits(opts.limits) as ProxyLimits;
         this.helloGate = new HelloGate(this.limits, () => this.clock.now(), this.counters.guard);
-        const log = (event: string, fields: Record<string, unknown>) => this.log(event, fields);
+        const log: Log = (event, fields) => this.log(event, fields);
         const common = { chain: opts.chain, wallet: opts.wallet, secretKey: this.keys.secretKey, log, ledger: () => this.ledger, globalId: () => this.globalId, stopping: () => this.stopping };
         this.settlement = new Settlement({
             ...common,
@@ -117,7 +118,7 @@ export class ProxyAgent {
         return Buffer.from(this.keys.publicKey);
     }
 
-    private log(event: string, fields: Record<string, unknown> = {}): void {
+    private log(event: string, fields: LogFields = {}): void {
         this.o.log?.(event, fields);
     }
 

@@ -13,6 +13,7 @@ import { Outcome, RoutedWorker, Router } from './router';
 import { AdmissionRefusal } from './admission';
 import { ProxyLimits } from './guard';
 import type { ProxyCounters } from './stats';
+import type { Log } from '../core/log';
 
 // 'booking': the receipt checked out and its delivery is in the ledger's next group commit; response_end follows.
 export type RequestPhase = 'routing' | 'started' | 'streaming' | 'booking' | 'ended' | 'failed';
@@ -47,7 +48,7 @@ export interface RequestHost {
     readonly maxFailover: number;
     now(): number;
     stopping(): boolean;
-    log(event: string, fields: Record<string, unknown>): void;
+    readonly log: Log;
     /** The connection of a routed worker. */
     workerConnection(id: string): RequestWorker | undefined;
     /** Holds `amount` against the channel (admission.ts), or says why not. */

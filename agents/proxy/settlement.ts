@@ -9,6 +9,7 @@ import { payoutPayload, signPayload } from '../../wrappers/payloads';
 import { Ledger } from './ledger';
 import { livePendingWithdraw } from './admission';
 import { ProxyError } from './errors';
+import type { Log } from '../core/log';
 
 export interface RedeemResult {
     client: string;
@@ -59,7 +60,7 @@ export interface SettlementHost {
     connectedChannels(): Iterable<string>;
     /** Sends a signed payout to every ready connection of that WorkerChannel; returns how many got it. */
     sendPayout(worker: string, amount: bigint, signature: string): number;
-    log(event: string, fields: Record<string, unknown>): void;
+    readonly log: Log;
 }
 
 export class Settlement {

@@ -16,6 +16,7 @@ import { readJsonFile, StateFileError, writeJsonAtomic } from '../core/state-fil
 import { WorkerChannelWrapper } from '../../wrappers/WorkerChannel';
 import { payoutPayload } from '../../wrappers/payloads';
 import { PayoutError, WorkerConfigError } from './errors';
+import type { Log } from '../core/log';
 
 export const WORKER_STATE_FORMAT = 'cocoon-worker-state/1';
 
@@ -46,7 +47,7 @@ export interface PayoutBookOptions {
     /** The chain's global id (config param 19), part of every signed payout. */
     globalId: number;
     clock: Clock;
-    log: (event: string, fields: Record<string, unknown>) => void;
+    log: Log;
     /** How long to wait for `paid` to move after the claim transfer was applied (default 60 s). */
     confirmMs?: number;
     /** Poll period while waiting (default 500 ms). */

@@ -13,7 +13,8 @@ import { encodeFrame, Frame, HelloFrame, MAX_FRAME_BYTES, MAX_MESSAGE_CHARS, MIN
 import type { ProxyInfo } from '../../wrappers/Root';
 import { WorkerActive, WorkerChannelWrapper, WorkerClosed, WorkerUnbonding } from '../../wrappers/WorkerChannel';
 import { toUint256 } from '../../wrappers/payloads';
-import type { ResolvedConfig, WorkerLog } from './runner';
+import type { Log } from '../core/log';
+import type { ResolvedConfig } from './runner';
 import { WorkerLinkError } from './errors';
 import type { RequestPeer, RunningRequest } from './running-request';
 import { ExcludeReason, LinkCounters, LinkState, LinkStats, RequestCounters } from './stats';
@@ -34,7 +35,7 @@ export interface ConnectionRunner {
     /** The worker's wallet: owns and stakes the WorkerChannel, signs the channel binding in hello. */
     readonly wallet: ChainWallet;
     readonly clock: Clock;
-    readonly log: WorkerLog;
+    readonly log: Log;
     /** Our RA-TLS identity, and the verifier of the proxies' attestations. */
     readonly identity: RaTlsIdentity;
     readonly verifier: PeerVerifier;

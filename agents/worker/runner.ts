@@ -15,6 +15,7 @@ import { Address } from '@ton/core';
 import { keyPairFromSeed } from '@ton/crypto';
 import type { WebSocket } from 'ws';
 import { ChainWallet, Clock, hex256, RootConfig, systemClock, TonChain } from '../core/chain';
+import type { Log } from '../core/log';
 import { CocoonError } from '../core/errors';
 import { deriveHpkeKeyPair, HpkeKeyPair, ReplayCache } from '../core/hpke';
 import { QuoteProvider, VerifyPolicy } from '../core/tee/types';
@@ -39,7 +40,6 @@ export interface WorkerModelOffer {
     coefficient: bigint;
 }
 
-export type WorkerLog = (event: string, fields: Record<string, unknown>) => void;
 
 export interface WorkerAgentOptions {
     chain: TonChain;
@@ -76,7 +76,7 @@ export interface WorkerAgentOptions {
     /** Root polling period; default 5000 ms. */
     rootPollMs?: number;
     clock?: Clock;
-    log?: WorkerLog;
+    log?: Log;
     /** RA-TLS handshake + WebSocket open deadline; default 10 000 ms. */
     connectTimeoutMs?: number;
     /** hello → hello_ok deadline; default 10 000 ms. */
@@ -197,7 +197,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
     readonly chain: TonChain;
     readonly wallet: ChainWallet;
     readonly clock: Clock;
-    readonly log: WorkerLog;
+    readonly log: Log;
     readonly capacity: number;
     readonly backendUrl: string;
     /** Offers by model name. */

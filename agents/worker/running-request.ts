@@ -8,7 +8,8 @@ import { TokenUsage } from '../core/pricing';
 import { Frame, MAX_CHUNK_BYTES, openRequestFrame, RequestFrame, sealChunkFrame, sealStartFrame, WireError } from '../core/wire';
 import type { Model } from '../../wrappers/Root';
 import { modelId } from '../../wrappers/payloads';
-import type { WorkerLog, WorkerModelOffer } from './runner';
+import type { Log } from '../core/log';
+import type { WorkerModelOffer } from './runner';
 import { ForwardError, forwardToBackend, meterAndSign, WorkerKeys } from './forward';
 import { validateOpenAIRequest, WorkerRequestError } from './openai-request';
 import { partialUsage, StreamMeter } from './partial';
@@ -17,7 +18,7 @@ import { sendableCode, WorkerSendableCode } from './errors';
 
 /** What a running request needs from the worker (WorkerAgent implements it). */
 export interface RequestRunner {
-    readonly log: WorkerLog;
+    readonly log: Log;
     readonly clock: Clock;
     /** OpenAI-compatible backend base URL without /v1. */
     readonly backendUrl: string;
