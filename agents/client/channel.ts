@@ -127,7 +127,7 @@ export class ClientChannelOps {
             } catch (e) {
                 if (!(e instanceof ClientError) || (e.code !== 'PROXY_REJECTED' && e.code !== 'PROXY_UNREACHABLE')) throw e;
                 refusals[raw] = `${e.code}: ${e.message}`;
-                this.o.log('client.proxy-skipped', { proxy: raw, code: e.code, reason: e.details?.reason, message: e.message });
+                this.o.log('client.proxy-skipped', { peer: raw, code: e.code, reason: e.details?.reason, message: e.message });
             }
         }
         throw new ClientError('NO_PROXY', `no usable proxy among ${cfg.proxies.size} registered`, { refusals });

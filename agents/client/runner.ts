@@ -270,7 +270,7 @@ export class CocoonClient {
         const rec = this.store.get(raw);
         this.payments.load(rec?.cumulative ?? 0n, rec?.signature ? Buffer.from(rec.signature, 'hex') : null);
         if (!rec) await this.store.put(raw, { proxy: info.address.toRawString(), cumulative: 0n, signature: null }, this.clock.now());
-        this.log('client.channel-selected', { channel: this.wrapper.address.toString(), proxy: info.address.toString(), cumulative: this.payments.cumulative.toString() });
+        this.log('client.channel-selected', { channel: this.wrapper.address.toString(), peer: info.address.toString(), cumulative: this.payments.cumulative.toString() });
 
         await this.channelOps.ensureDeposit(cfg, this.opts.deposit);
     }
@@ -367,7 +367,7 @@ export class CocoonClient {
             // hello → hello_ok → payment_status; then resend our latest voucher if the proxy lacks it.
             const { version, status } = await link.handshake(wrapper.address, proxy, this.connectTimeoutMs);
             this.payments.onConnected(link, status.voucher);
-            this.log('client.connected', { proxy: proxy.toString(), version });
+            this.log('client.connected', { peer: proxy.toString(), version });
         } catch (e) {
             link.drop(e instanceof ClientError ? e : new ClientError('PROTOCOL_ERROR', errMsg(e)));
             throw e;

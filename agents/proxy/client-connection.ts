@@ -125,7 +125,7 @@ export class ClientConnection extends Connection {
                 return this.onRequest(frame, buf);
             case 'cancel': {
                 const req = this.requests.get(frame.id);
-                if (!req) return this.host.log('client.cancel-unknown', { conn: this.id, id: frame.id });
+                if (!req) return this.host.log('client.cancel-unknown', { peer: this.id, id: frame.id });
                 return req.cancel();
             }
             case 'voucher':
@@ -146,7 +146,7 @@ export class ClientConnection extends Connection {
                 });
             }
             default:
-                this.host.log('client.unexpected-frame', { conn: this.id, type: frame.type });
+                this.host.log('client.unexpected-frame', { peer: this.id, type: frame.type });
         }
     }
 
@@ -164,7 +164,7 @@ export class ClientConnection extends Connection {
 
     private refuse(id: string, code: ProxyWireCode, message: string, retryable: boolean): void {
         this.host.counters.failed();
-        this.host.log('request.refused', { conn: this.id, id, code });
+        this.host.log('request.refused', { peer: this.id, id, code });
         this.send({ type: 'response_error', v: this.version, id, code, message, retryable });
     }
 
@@ -187,7 +187,7 @@ export class ClientConnection extends Connection {
                 .refreshChannel(this.channelRaw!)
                 .then(() => req.afterDepositCheck())
                 .catch((e) => {
-                    this.host.log('client.channel-refresh-failed', { conn: this.id, error: String(e) });
+                    this.host.log('client.channel-refresh-failed', { peer: this.id, error: String(e) });
                     if (!this.host.stopping()) req.fail('PROXY_UNAVAILABLE', 'could not read the channel on chain', true, { kind: 'neutral' });
                 });
             return;
@@ -247,12 +247,12 @@ export class ClientConnection extends Connection {
                 (e: unknown) => {
                     this.host.counters.voucherRefused();
                     if (e instanceof LedgerError) this.sendError('VOUCHER_REFUSED', `${e.code}: ${e.message}`, false);
-                    else this.host.log('voucher.unbooked', { conn: this.id, message: (e as Error)?.message });
+                    else this.host.log('voucher.unbooked', { peer: this.id, message: (e as Error)?.message });
                 },
             )
             .then(() => {
                 if (this.state === 'ready') this.sendPaymentStatus();
             })
-            .catch((e: unknown) => this.host.log('voucher.status-failed', { conn: this.id, message: (e as Error)?.message }));
+            .catch((e: unknown) => this.host.log('voucher.status-failed', { peer: this.id, message: (e as Error)?.message }));
     }
 }

@@ -327,7 +327,7 @@ export class ProxyAgent {
         const conn = new WorkerConnection(ws, address, attestation, certDer, this.host);
         this.workers.set(conn.id, conn);
         conn.wire();
-        this.log('worker.connected', { conn: conn.id, imageHash: peer.imageHash });
+        this.log('worker.connected', { peer: conn.id, imageHash: peer.imageHash });
     }
 
     private acceptClient(ws: WebSocket, peer: KeyPeer, address: string): void {
@@ -335,7 +335,7 @@ export class ProxyAgent {
         const conn = new ClientConnection(ws, address, peer.publicKey, this.host);
         this.clients.set(conn.id, conn);
         conn.wire();
-        this.log('client.connected', { conn: conn.id });
+        this.log('client.connected', { peer: conn.id });
     }
 
     private keepalive(): void {

@@ -139,7 +139,7 @@ export class RunningRequest {
         if (conn.version === this.client.version) conn.sendRaw(this.raw);
         else conn.send({ ...f, v: conn.version });
         this.armDeadline();
-        this.h.log('request.routed', { id: this.id, worker: conn.id, model: f.model, sealed: this.sealed, attempt: this.failovers });
+        this.h.log('request.routed', { id: this.id, peer: conn.id, model: f.model, sealed: this.sealed, attempt: this.failovers });
     }
 
     /** The client cancelled it: cancel at the worker, which must end it within cancelGraceMs. */
@@ -208,7 +208,7 @@ export class RunningRequest {
         this.deadline = undefined;
         if (!worker || this.phase === 'booking' || this.phase === 'ended' || this.phase === 'failed') return;
         this.h.counters.requestTimedOut();
-        this.h.log('request.timeout', { id: this.id, worker: worker.id, phase: this.phase });
+        this.h.log('request.timeout', { id: this.id, peer: worker.id, phase: this.phase });
         worker.send({ type: 'cancel', v: worker.version, id: this.id });
         if (this.clientGone) {
             this.phase = 'failed';
@@ -227,7 +227,7 @@ export class RunningRequest {
         this.phase = 'failed';
         this.release(outcome);
         this.h.counters.failed();
-        this.h.log('request.failed', { id: this.id, code, worker: this.worker?.id });
+        this.h.log('request.failed', { id: this.id, code, peer: this.worker?.id });
         if (!this.clientGone) this.client.send({ type: 'response_error', v: this.client.version, id: this.id, code, message: message.slice(0, 1024), retryable });
     }
 
@@ -257,7 +257,7 @@ export class RunningRequest {
     /** A response frame of its worker (`raw`: the frame's text, read only when forwarded unchanged). */
     onWorkerFrame(frame: ResponseStartFrame | ResponseChunkFrame | ResponseEndFrame | ResponseErrorFrame, raw: () => string): void {
         const conn = this.worker!;
-        if (this.phase === 'booking') return this.h.log('worker.frame-after-end', { conn: conn.id, id: frame.id, type: frame.type });
+        if (this.phase === 'booking') return this.h.log('worker.frame-after-end', { peer: conn.id, id: frame.id, type: frame.type });
         switch (frame.type) {
             case 'response_start':
                 if (this.phase !== 'routing') return this.protocolViolation('a second response_start');
@@ -326,7 +326,7 @@ export class RunningRequest {
         } catch (e) {
             if (!(e instanceof CocoonError)) throw e;
             this.h.counters.receiptRefused();
-            this.h.log('receipt.refused', { id: this.id, worker: conn.id, code: e.code, message: e.message });
+            this.h.log('receipt.refused', { id: this.id, peer: conn.id, code: e.code, message: e.message });
             this.fail('RECEIPT_INVALID', 'the worker sent an invalid receipt; nothing was charged', false, { kind: 'failure' });
             conn.sendError('RECEIPT_INVALID', `${e.code}: ${e.message}`, true, this.id);
             return;

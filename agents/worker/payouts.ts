@@ -199,7 +199,7 @@ export class PayoutBook {
             try {
                 result = (await this.claimOnce(channel, f)) ?? result;
             } catch (e) {
-                this.o.log('claim_failed', { channel: key, code: (e as { code?: string }).code ?? 'CHAIN_ERROR', message: (e as Error).message });
+                this.o.log('claim.failed', { channel: key, code: (e as { code?: string }).code ?? 'CHAIN_ERROR', message: (e as Error).message });
             }
             if (!this.again.has(key) || this.stopped) break;
             f = this.again.get(key)!;
@@ -216,12 +216,12 @@ export class PayoutBook {
         if (!stored) return null;
         const paid = await this.refreshPaid(channel);
         if (paid === null) {
-            this.o.log('claim_skipped', { channel: key, reason: 'channel not deployed' });
+            this.o.log('claim.skipped', { channel: key, reason: 'channel not deployed' });
             return null;
         }
         const due = stored.amount - paid;
         if (due <= 0n || (!force && due < this.o.threshold) || (this.stopped && !force)) return null;
-        this.o.log('claim_sent', { channel: key, amount: stored.amount.toString(), paid: paid.toString() });
+        this.o.log('claim.sent', { channel: key, amount: stored.amount.toString(), paid: paid.toString() });
         await this.o.chain.open(WorkerChannelWrapper.open(channel)).sendClaim(this.o.wallet.sender(), { amount: stored.amount, signature: stored.signature });
         // The wallet transfer is applied; the channel → Proxy → worker messages follow. Wait until `paid` moves.
         const deadline = this.o.clock.now() + (this.o.confirmMs ?? 60_000);
@@ -232,10 +232,10 @@ export class PayoutBook {
             await this.o.clock.sleep(this.o.confirmPollMs ?? 500);
         }
         const ok = after >= stored.amount;
-        if (ok) this.o.log('claimed', { channel: key, amount: stored.amount.toString(), paid: after.toString() });
+        if (ok) this.o.log('claim.done', { channel: key, amount: stored.amount.toString(), paid: after.toString() });
         else {
             const e = new PayoutError('CLAIM_FAILED', `claim of ${stored.amount} left paid at ${after}`, { channel: key });
-            this.o.log('claim_failed', { channel: key, code: e.code, message: e.message, amount: stored.amount.toString(), paid: after.toString() });
+            this.o.log('claim.failed', { channel: key, code: e.code, message: e.message, amount: stored.amount.toString(), paid: after.toString() });
         }
         return { channel, amount: stored.amount, paid: after, ok };
     }

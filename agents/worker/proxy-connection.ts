@@ -115,7 +115,7 @@ export class ProxyConnection implements RequestPeer {
         if (this.imageHash && !root.proxyImages.has(this.imageHash))
             return this.exclude('image_removed', new WorkerLinkError('PROXY_IMAGE_REMOVED', `proxy image ${this.imageHash} left Root's allowlist`));
         if (this.excluded === 'unlisted' || this.excluded === 'image_removed') {
-            this.runner.log('proxy_readmitted', { proxy: this.raw, was: this.excluded });
+            this.runner.log('proxy.readmitted', { peer: this.raw, was: this.excluded });
             this.excluded = null;
             this.attempts = 0;
             this.wake();
@@ -138,13 +138,13 @@ export class ProxyConnection implements RequestPeer {
         const code = e instanceof CocoonError ? e.code : 'INTERNAL';
         const message = e instanceof Error ? e.message : String(e);
         this.counters.errored(code, message);
-        this.runner.log('link_error', { proxy: this.raw, code, message });
+        this.runner.log('link.error', { peer: this.raw, code, message });
     }
 
     private setState(s: LinkState): void {
         if (this.state === s) return;
         this.state = s;
-        this.runner.log('link_state', { proxy: this.raw, state: s, ...(this.excluded ? { excluded: this.excluded } : {}) });
+        this.runner.log('link.state', { peer: this.raw, state: s, ...(this.excluded ? { excluded: this.excluded } : {}) });
         this.runner.onLinkState(this.raw, s);
     }
 
@@ -224,7 +224,7 @@ export class ProxyConnection implements RequestPeer {
         const min = ps.terms.minWorkerStake;
         const target = this.settings.stake !== undefined && this.settings.stake > min ? this.settings.stake : min;
         const amount = target - (st?.stake ?? 0n);
-        this.runner.log('stake_sent', { proxy: this.raw, channel: wrapper.address.toRawString(), amount: amount.toString() });
+        this.runner.log('stake.sent', { peer: this.raw, channel: wrapper.address.toRawString(), amount: amount.toString() });
         await chain.open(wrapper).sendStake(this.runner.wallet.sender(), amount > 0n ? amount : min);
         const deadline = this.runner.clock.now() + this.settings.activationTimeoutMs;
         for (;;) {
@@ -235,7 +235,7 @@ export class ProxyConnection implements RequestPeer {
                 throw new WorkerLinkError('STAKE_FAILED', `WorkerChannel ${wrapper.address.toString()} is not active after staking`, { state: st?.state.toString() ?? null });
             await this.runner.clock.sleep(500);
         }
-        this.runner.log('channel_active', { proxy: this.raw, channel: wrapper.address.toRawString(), stake: st!.stake.toString() });
+        this.runner.log('channel.active', { peer: this.raw, channel: wrapper.address.toRawString(), stake: st!.stake.toString() });
     }
 
     /** One connection: RA-TLS, key check, hello, then serve until it closes. */
@@ -264,7 +264,7 @@ export class ProxyConnection implements RequestPeer {
         }
         this.ws = ws;
         const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-        ws.on('error', (e) => runner.log('ws_error', { proxy: this.raw, message: e.message }));
+        ws.on('error', (e) => runner.log('proxy.socket-error', { peer: this.raw, message: e.message }));
         try {
             await this.hello(ws);
         } catch (e) {
@@ -275,7 +275,7 @@ export class ProxyConnection implements RequestPeer {
         const readyAt = runner.clock.now();
         this.counters.connected(readyAt);
         this.setState('ready');
-        const stopKeepalive = new Keepalive(ws, () => runner.log('keepalive_timeout', { proxy: this.raw })).every(this.settings.keepaliveMs);
+        const stopKeepalive = new Keepalive(ws, () => runner.log('proxy.timeout', { peer: this.raw })).every(this.settings.keepaliveMs);
         const { code, reason } = await closed;
         stopKeepalive();
         if (this.ws === ws) this.ws = null;
@@ -335,7 +335,7 @@ export class ProxyConnection implements RequestPeer {
             case 'cancel': {
                 const r = this.requests.get(f.id);
                 if (r && r.ws === ws) r.cancel();
-                else this.runner.log('cancel_unknown', { proxy: this.raw, id: f.id });
+                else this.runner.log('request.cancel-unknown', { peer: this.raw, id: f.id });
                 return;
             }
             case 'payout':
@@ -346,11 +346,11 @@ export class ProxyConnection implements RequestPeer {
             case 'pong':
                 return;
             case 'error':
-                this.runner.log('proxy_error', { proxy: this.raw, code: f.code, message: f.message, fatal: f.fatal, ...(f.id ? { id: f.id } : {}) });
+                this.runner.log('proxy.error-received', { peer: this.raw, code: f.code, message: f.message, fatal: f.fatal, ...(f.id ? { id: f.id } : {}) });
                 if (f.fatal) ws.close(1000, 'peer reported a fatal error');
                 return;
             default:
-                this.runner.log('frame_unexpected', { proxy: this.raw, type: f.type });
+                this.runner.log('frame.unexpected', { peer: this.raw, type: f.type });
         }
     }
 
@@ -361,7 +361,7 @@ export class ProxyConnection implements RequestPeer {
     private onBadFrame(ws: WebSocket, e: WireError, data: RawData | undefined): void {
         const ref = data === undefined ? undefined : badFrameRef(data);
         const id = ref?.type === 'request' ? ref.id : undefined;
-        this.runner.log('frame_refused', { proxy: this.raw, code: e.code, message: e.message, ...(id ? { id } : {}) });
+        this.runner.log('frame.refused', { peer: this.raw, code: e.code, message: e.message, ...(id ? { id } : {}) });
         if (e.code === 'WIRE_BAD_FIELD' && id && !this.requests.has(id)) {
             this.requestCounters.requestFailed();
             this.sendOn(ws, { type: 'response_error', v: this.version, id, code: e.code, message: e.message.slice(0, MAX_MESSAGE_CHARS), retryable: false });
@@ -377,7 +377,7 @@ export class ProxyConnection implements RequestPeer {
         try {
             text = encodeFrame(f, 'worker_to_proxy');
         } catch (e) {
-            this.runner.log('frame_encode_failed', { proxy: this.raw, type: f.type, code: (e as CocoonError).code, message: (e as Error).message });
+            this.runner.log('frame.encode-failed', { peer: this.raw, type: f.type, code: (e as CocoonError).code, message: (e as Error).message });
             return false;
         }
         ws.send(text);

@@ -279,7 +279,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
                 hpkePublicKey: this.hpke.publicKey,
                 clock: () => new Date(this.clock.now()),
             });
-            this.identity.on('error', (e) => this.log('identity_rotation_failed', { message: e.message }));
+            this.identity.on('error', (e) => this.log('identity.rotation-failed', { message: e.message }));
             this.identity.start();
             // Proxy images come from the Root config TonChain fetched last: synchronous, no I/O in the handshake.
             this.verifier = new PeerVerifier(
@@ -295,7 +295,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
         const root = this.chain.cachedRootConfig!;
         const wanted = this.opts.proxies ?? [...root.proxies.keys()].map((r) => Address.parse(r));
         for (const p of wanted) this.addLink(p, root);
-        this.log('worker_started', { proxies: wanted.length, models: this.opts.models.map((m) => m.name), capacity: this.capacity, key: this.publicKey.toString('hex') });
+        this.log('worker.started', { proxies: wanted.length, models: this.opts.models.map((m) => m.name), capacity: this.capacity, key: this.publicKey.toString('hex') });
         this.schedulePoll();
     }
 
@@ -310,7 +310,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
         await this.payouts.stop();
         this.identity.stop();
         this.phase = 'stopped';
-        this.log('worker_stopped', this.counters.totals());
+        this.log('worker.stopped', this.counters.totals());
     }
 
     /** Claims every stored payout above the channel's on-chain `paid`, regardless of the threshold. */
@@ -389,19 +389,19 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
         try {
             changed = await this.chain.refreshIfChanged();
         } catch (e) {
-            this.log('root_poll_failed', { code: (e as CocoonError).code, message: (e as Error).message });
+            this.log('root.poll-failed', { code: (e as CocoonError).code, message: (e as Error).message });
             return;
         }
         if (!changed || this.phase !== 'running') return;
         const root = this.chain.cachedRootConfig!;
-        this.log('root_changed', { version: root.version });
+        this.log('root.changed', { version: root.version });
         if (!this.opts.proxies) for (const raw of root.proxies.keys()) this.addLink(Address.parse(raw), root);
         for (const [raw, link] of [...this.links]) {
             const info = root.proxies.get(raw) ?? null;
             if (!info && !this.opts.proxies) {
                 // Following Root: a delisted proxy is dropped altogether.
                 this.links.delete(raw);
-                this.log('proxy_removed', { proxy: raw });
+                this.log('proxy.removed', { peer: raw });
                 await link.stop();
                 continue;
             }
@@ -435,7 +435,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
         if (!this.counters.hasRoom()) {
             this.counters.requestBusy();
             link.sendOn(ws, { type: 'response_error', v: link.version, id: f.id, code: 'WORKER_BUSY' satisfies WorkerSendableCode, message: `worker at capacity (${this.capacity})`, retryable: true });
-            this.log('request_refused', { proxy: link.raw, id: f.id, code: 'WORKER_BUSY' });
+            this.log('request.refused', { peer: link.raw, id: f.id, code: 'WORKER_BUSY' });
             return;
         }
         const r = new RunningRequest(this, this.counters, link, ws, f);
@@ -459,12 +459,12 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
             outcome = this.payouts.accept({ channel, proxy: link.proxy, enclaveKey: info.enclaveKey, amount: f.amount, signature: Buffer.from(f.signature, 'hex') });
         } catch (e) {
             const code = sendableCode(e);
-            this.log('payout_refused', { proxy: link.raw, channel: channel.toRawString(), code, message: (e as Error).message, amount: f.amount.toString() });
+            this.log('payout.refused', { peer: link.raw, channel: channel.toRawString(), code, message: (e as Error).message, amount: f.amount.toString() });
             link.sendOn(ws, { type: 'error', v: link.version, code, message: (e as Error).message.slice(0, 1024), fatal: false });
             return;
         }
         if (outcome === 'unchanged') return;
-        this.log('payout_stored', { proxy: link.raw, channel: channel.toRawString(), amount: f.amount.toString() });
+        this.log('payout.stored', { peer: link.raw, channel: channel.toRawString(), amount: f.amount.toString() });
         this.emit('payout', channel.toRawString(), f.amount);
         void this.payouts.claim(channel).then((r) => r && this.emit('claim', r));
     }

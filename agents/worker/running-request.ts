@@ -98,7 +98,7 @@ export class RunningRequest {
         try {
             await this.serve();
         } catch (e) {
-            this.runner.log('request_internal_error', { proxy: this.link.raw, id: this.f.id, message: (e as Error).message });
+            this.runner.log('request.internal-error', { peer: this.link.raw, id: this.f.id, message: (e as Error).message });
             this.error('INTERNAL', 'internal worker error', true);
         }
     }
@@ -152,7 +152,7 @@ export class RunningRequest {
                 // Attack 11: what we sign never exceeds maxTokens, the context, or the text we actually relayed.
                 bounds: { maxTokens: f.maxTokens, contextLength: model.contextLength },
             });
-            if (result.claimed) this.runner.log('usage_clamped', { proxy: this.link.raw, id: f.id, claimed: usageLog(result.claimed), signed: usageLog(result.usage) });
+            if (result.claimed) this.runner.log('usage.clamped', { peer: this.link.raw, id: f.id, claimed: usageLog(result.claimed), signed: usageLog(result.usage) });
         } catch (e) {
             if (e instanceof ForwardError) {
                 // forward.ts: a cancelled or broken stream carries the usage the backend reported, if any; that
@@ -224,8 +224,8 @@ export class RunningRequest {
         }
         this.link.sendOn(this.ws, { type: 'response_end', v: this.link.version, id: this.f.id, usage, cost: m.cost, receipt: m.receipt, ...(partial ? { partial: true as const } : {}) });
         this.counters.requestServed();
-        this.runner.log('request_served', {
-            proxy: this.link.raw,
+        this.runner.log('request.served', {
+            peer: this.link.raw,
             id: this.f.id,
             model: this.f.model,
             cost: m.cost.toString(),
@@ -238,7 +238,7 @@ export class RunningRequest {
 
     private error(code: WorkerSendableCode, message: string, retryable: boolean): void {
         this.counters.requestFailed();
-        this.runner.log('request_failed', { proxy: this.link.raw, id: this.f.id, code, ...(this.detached ? { detached: true } : {}) });
+        this.runner.log('request.failed', { peer: this.link.raw, id: this.f.id, code, ...(this.detached ? { detached: true } : {}) });
         this.link.sendOn(this.ws, { type: 'response_error', v: this.link.version, id: this.f.id, code, message: message.slice(0, 1024), retryable });
     }
 

@@ -337,7 +337,7 @@ describe('WorkerAgent', () => {
                 // The usage chunk the client reads agrees with the receipt.
                 const events = of(frames, 'response_chunk').map((c) => JSON.parse(c.data!));
                 expect(events[events.length - 1].usage).toMatchObject({ completion_tokens: 3, prompt_tokens: Number(net.model.contextLength) });
-                expect(logs.some((l) => l.event === 'usage_clamped' && l.id === f.id)).toBe(true);
+                expect(logs.some((l) => l.event === 'usage.clamped' && l.id === f.id)).toBe(true);
 
                 // The text bounds it: 8 words (45 bytes) under maxTokens 64 are billed at most 45 + 1 tokens, non-streamed too.
                 const g = chat({ maxTokens: 64, stream: false });
@@ -558,12 +558,12 @@ describe('WorkerAgent', () => {
         it('attack 3: after its channel is slashed to zero it tops the stake back up to the minimum before it connects again', async () => {
             await slashToZero(net, channel, proxy.keys.secretKey);
             expect((await chain.getWorkerChannelState(channel))!.stake).toBe(0n);
-            const sent = logs.filter((l) => l.event === 'stake_sent').length;
+            const sent = logs.filter((l) => l.event === 'stake.sent').length;
             await proxy.restart(); // a real proxy's re-check drops an under-staked channel; here the restart drops it
             conn = await proxy.nextConnection();
             await conn.whenHello();
             expect((await chain.getWorkerChannelState(channel))!.stake).toBe(net.params.minWorkerStake);
-            expect(logs.filter((l) => l.event === 'stake_sent').length).toBe(sent + 1);
+            expect(logs.filter((l) => l.event === 'stake.sent').length).toBe(sent + 1);
             const f = chat();
             conn.send(f);
             checkEnd(await conn.response(f.id), f.id);
@@ -594,7 +594,7 @@ describe('WorkerAgent', () => {
             expect((await chain.getWorkerChannelState(Address.parse(link.channel!)))!.state).toBe(1n);
             expect(impostor.conns.length).toBeGreaterThan(0);
             expect(impostor.conns.every((c) => c.frames.length === 0)).toBe(true);
-            expect(logs.some((l) => l.event === 'link_error' && l.code === 'PROXY_KEY_MISMATCH' && l.proxy === raw)).toBe(true);
+            expect(logs.some((l) => l.event === 'link.error' && l.code === 'PROXY_KEY_MISMATCH' && l.peer === raw)).toBe(true);
         });
 
         it('stop() aborts in-flight requests and closes; a restarted worker resumes from its state file', async () => {
