@@ -13,6 +13,7 @@ import type { InFrame, ProxyConnection } from './proxy-connection';
 import { DONE, Queue } from './queue';
 import type { Log } from '../core/log';
 import { errMsg, newId } from './util';
+import type { Clock } from '../core/clock';
 
 export interface ModelInfo {
     /** Root's canonical model name (the OpenAI `model`). */
@@ -45,7 +46,7 @@ export interface CandidatesOptions {
     maxCoefficient: bigint;
     candidateTtlMs: number;
     connectTimeoutMs: number;
-    now: () => number;
+    clock: Clock;
     log: Log;
 }
 
@@ -89,7 +90,7 @@ export class Candidates {
     /** Verified candidates for a model (cached candidateTtlMs unless `fresh`). */
     async list(model: string, fresh: boolean): Promise<VerifiedCandidate[]> {
         const cached = this.candidates.get(model);
-        if (cached && !fresh && this.o.now() - cached.at < this.o.candidateTtlMs) return cached.list;
+        if (cached && !fresh && this.o.clock.now() - cached.at < this.o.candidateTtlMs) return cached.list;
         const conn = await this.o.connect();
         const id = newId();
         const q = new Queue<InFrame>();
@@ -139,7 +140,7 @@ export class Candidates {
     }
 
     private cache(model: string, list: VerifiedCandidate[]): VerifiedCandidate[] {
-        this.candidates.set(model, { at: this.o.now(), list });
+        this.candidates.set(model, { at: this.o.clock.now(), list });
         return list;
     }
 
@@ -147,7 +148,7 @@ export class Candidates {
     private verify(c: WorkerCandidateInfo): VerifiedCandidate | null {
         const cacheKey = `${c.keyId}:${c.coefficient}:${createHash('sha256').update(c.attestation).digest('hex')}`;
         const hit = this.verified.get(cacheKey);
-        if (hit && hit.until > this.o.now()) return hit.c;
+        if (hit && hit.until > this.o.clock.now()) return hit.c;
         let peer: PeerAttestation;
         try {
             peer = this.o.verifier.verify(Buffer.from(c.attestation, 'base64'));

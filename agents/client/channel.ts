@@ -2,7 +2,8 @@
 // channel open() uses, deposit and top-up, withdraw, close, and the balances the app sees. Every operation checks the wallet and the channel's state first, then waits until
 // the channel's state shows the change.
 import { Address, toNano } from '@ton/core';
-import { ChainWallet, Clock, RootConfig, TonChain } from '../core/chain';
+import { ChainWallet, RootConfig, TonChain } from '../core/chain';
+import type { SleepClock } from '../core/clock';
 import { ClientChannelState, ClientChannelWrapper, WithdrawWindow } from '../../wrappers/ClientChannel';
 import { FeeFinish, FeeSimple, FeeTopUp } from '../../wrappers/fees';
 import { ProxyInfo } from '../../wrappers/Root';
@@ -59,7 +60,7 @@ export interface ChannelOptions {
     wallet: ChainWallet;
     /** The voucher key as the channel's clientKey. */
     clientKey: bigint;
-    clock: Clock;
+    clock: SleepClock;
     txTimeoutMs: number;
     /** The channel (NOT_OPEN before open()). */
     wrapper: () => ClientChannelWrapper;

@@ -17,6 +17,7 @@ import type { ProxyConnection } from './proxy-connection';
 import type { Log } from '../core/log';
 import { ClientStateStore } from './state';
 import { errMsg } from './util';
+import type { Clock } from '../core/clock';
 
 /** A request sent and not yet paid or refused: what its late receipt is checked against. */
 export interface Outstanding {
@@ -57,7 +58,7 @@ export interface PaymentsOptions {
     stopped: () => boolean;
     /** A late receipt was paid. */
     latePaid: (r: Receipt) => void;
-    now: () => number;
+    clock: Clock;
     log: Log;
 }
 
@@ -215,7 +216,7 @@ export class Payments {
             const add = this.unpaid;
             const next = this.cumulativeValue + add;
             const sig = signPayload(voucherPayload(wrapper.address, next, await this.o.globalId()), this.o.secretKey);
-            await store.put(wrapper.address.toRawString(), { proxy: proxy.toRawString(), cumulative: next, signature: sig.toString('hex') }, this.o.now());
+            await store.put(wrapper.address.toRawString(), { proxy: proxy.toRawString(), cumulative: next, signature: sig.toString('hex') }, this.o.clock.now());
             this.unpaid -= add;
             this.cumulativeValue = next;
             this.signature = sig;

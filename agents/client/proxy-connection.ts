@@ -25,7 +25,9 @@ import { ProxyInfo } from '../../wrappers/Root';
 import { ClientError } from './errors';
 import { DONE, Queue } from './queue';
 import type { Log } from '../core/log';
-import { errMsg, uint256 } from './util';
+import { errMsg } from './util';
+import type { Clock } from '../core/clock';
+import { bytes256 } from '../core/hex';
 
 export type InFrame = DirectionFrames['proxy_to_client'];
 
@@ -73,13 +75,13 @@ export interface DialOptions {
     quotePolicy: Omit<VerifyPolicy, 'at'>;
     isImageAllowed: (imageHash: string) => boolean;
     cache: VerificationCache;
-    now: () => number;
+    clock: Clock;
     connectTimeoutMs: number;
 }
 
 /** RA-TLS to the proxy's client endpoint; PROXY_REJECTED for attestation / image / key, PROXY_UNREACHABLE otherwise. */
 export async function dialProxy(info: ProxyInfo, o: DialOptions): Promise<RaTlsConnection> {
-    const verifier = new ProxyVerifier({ quote: o.quotePolicy, isImageAllowed: o.isImageAllowed }, uint256(info.enclaveKey), { cache: o.cache, clock: () => new Date(o.now()) });
+    const verifier = new ProxyVerifier({ quote: o.quotePolicy, isImageAllowed: o.isImageAllowed }, bytes256(info.enclaveKey), { cache: o.cache, clock: () => new Date(o.clock.now()) });
     try {
         return await connectRaTls(info.clientEndpoint, o.identity, verifier, { timeoutMs: o.connectTimeoutMs, ws: { maxPayload: MAX_FRAME_BYTES } });
     } catch (e) {

@@ -13,7 +13,8 @@
 // written to the state file before it is sent. A receipt that fails costs nothing and drops the proxy connection.
 import { Address } from '@ton/core';
 import { keyPairFromSeed, KeyPair } from '@ton/crypto';
-import { ChainWallet, Clock, hex256, RootConfig, systemClock, TonChain } from '../core/chain';
+import { ChainWallet, hex256, RootConfig, TonChain } from '../core/chain';
+import { SleepClock, systemClock } from '../core/clock';
 import { CocoonError } from '../core/errors';
 import { Receipt } from '../core/receipt';
 import { VerifyPolicy } from '../core/tee/types';
@@ -72,7 +73,7 @@ export interface CocoonClientOptions {
     candidateTtlMs?: number;
     /** How long a sent transaction may take to show in the channel's state (default 60 s). */
     txTimeoutMs?: number;
-    clock?: Clock;
+    clock?: SleepClock;
     log?: Log;
 }
 
@@ -90,7 +91,7 @@ export class CocoonClient {
     private readonly wallet: ChainWallet;
     private readonly keys: KeyPair;
     private readonly clientKeyHex: string;
-    private readonly clock: Clock;
+    private readonly clock: SleepClock;
     private readonly log: Log;
     private readonly opts: CocoonClientOptions;
     private readonly rootPollMs: number;
@@ -154,7 +155,6 @@ export class CocoonClient {
         const candidateTtlMs = optNumber(opts.candidateTtlMs, 'candidateTtlMs', 3000);
         const txTimeoutMs = optNumber(opts.txTimeoutMs, 'txTimeoutMs', 60_000);
         this.quoteCache = new VerificationCache({ ttlMs: 10 * 60_000, now: () => this.clock.now() });
-        const now = () => this.clock.now();
         const log: Log = (event, fields) => this.log(event, fields);
         this.candidates = new Candidates({
             connect: () => this.connectLink(),
@@ -166,7 +166,7 @@ export class CocoonClient {
             maxCoefficient,
             candidateTtlMs,
             connectTimeoutMs: this.connectTimeoutMs,
-            now,
+            clock: this.clock,
             log,
         });
         this.payments = new Payments({
@@ -179,7 +179,7 @@ export class CocoonClient {
             candidates: (model, fresh) => this.candidates.list(model, fresh),
             stopped: () => this.stopped,
             latePaid: (r) => this.stats.receiptPaid(r),
-            now,
+            clock: this.clock,
             log,
         });
         this.channelOps = new ClientChannelOps({
@@ -312,7 +312,7 @@ export class CocoonClient {
             quotePolicy: this.opts.quotePolicy,
             isImageAllowed: (h) => this.chain.cachedRootConfig?.proxyImages.has(h) ?? false,
             cache: this.quoteCache,
-            now: () => this.clock.now(),
+            clock: this.clock,
             connectTimeoutMs: this.connectTimeoutMs,
         });
     }

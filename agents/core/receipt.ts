@@ -6,6 +6,7 @@ import { Ed25519KeyError, ed25519Sign, ed25519Verify } from './ed25519';
 import { CocoonError } from './errors';
 import { UsageBounds, usageExcess } from './metering';
 import { cost, MAX_COEFFICIENT, MAX_COINS, MAX_TOKENS, ModelPrices, PricingError, TOKEN_KINDS, TokenUsage } from './pricing';
+import { bytes256, hex256 } from './hex';
 
 export const ReceiptErrorCodes = [
     'RECEIPT_MALFORMED', // the wire form does not decode to exactly one canonical receipt, or a field is out of range
@@ -55,9 +56,6 @@ function keyToUint(key: Buffer | bigint, field: string): bigint {
     return BigInt('0x' + key.toString('hex'));
 }
 
-function uintToKey(v: bigint): Buffer {
-    return Buffer.from(v.toString(16).padStart(64, '0'), 'hex');
-}
 
 function checkRange(v: unknown, max: bigint, field: string): void {
     if (typeof v !== 'bigint' || v < 0n || v > max) throw malformed(`${field} must be a bigint in 0..${max}`, { field });
@@ -224,9 +222,9 @@ export function verifyReceipt(signed: SignedReceipt | string, opts: VerifyReceip
     const r = s.receipt;
     if (!Buffer.isBuffer(opts.workerPublicKey) || opts.workerPublicKey.length !== 32) throw malformed('workerPublicKey must be 32 bytes');
     if (!Buffer.isBuffer(s.signature) || s.signature.length !== 64 || !ed25519Verify(cell.hash(), s.signature, opts.workerPublicKey))
-        throw new ReceiptError('RECEIPT_BAD_SIGNATURE', 'receipt signature does not verify under the expected worker key', { requestId: hex(r.requestId) });
+        throw new ReceiptError('RECEIPT_BAD_SIGNATURE', 'receipt signature does not verify under the expected worker key', { requestId: hex256(r.requestId) });
     const mismatch = (field: string, got: bigint, want: bigint) =>
-        new ReceiptError('RECEIPT_MISMATCH', `receipt ${field} ${hex(got)} != expected ${hex(want)}`, { field, requestId: hex(r.requestId) });
+        new ReceiptError('RECEIPT_MISMATCH', `receipt ${field} ${hex256(got)} != expected ${hex256(want)}`, { field, requestId: hex256(r.requestId) });
     const key = keyToUint(opts.workerPublicKey, 'workerPublicKey');
     if (r.worker !== key) throw mismatch('worker', r.worker, key);
     if (r.requestId !== opts.requestId) throw mismatch('requestId', r.requestId, opts.requestId);
@@ -234,7 +232,7 @@ export function verifyReceipt(signed: SignedReceipt | string, opts: VerifyReceip
     if (opts.usage) {
         for (const k of TOKEN_KINDS)
             if (r.usage[k] !== opts.usage[k])
-                throw new ReceiptError('RECEIPT_MISMATCH', `receipt usage.${k} ${r.usage[k]} != reported ${opts.usage[k]}`, { field: `usage.${k}`, requestId: hex(r.requestId) });
+                throw new ReceiptError('RECEIPT_MISMATCH', `receipt usage.${k} ${r.usage[k]} != reported ${opts.usage[k]}`, { field: `usage.${k}`, requestId: hex256(r.requestId) });
     }
     if (r.coefficient > opts.maxCoefficient)
         throw new ReceiptError('RECEIPT_COEFFICIENT_TOO_HIGH', `receipt coefficient ${r.coefficient} exceeds the cap ${opts.maxCoefficient}`, {
@@ -254,7 +252,7 @@ export function verifyReceipt(signed: SignedReceipt | string, opts: VerifyReceip
             expected: expected?.toString() ?? null,
         });
     const excess = opts.bounds ? usageExcess(r.usage, opts.bounds) : null;
-    if (excess) throw new ReceiptError('RECEIPT_USAGE_BOUND', `receipt usage refused: ${excess}`, { requestId: hex(r.requestId) });
+    if (excess) throw new ReceiptError('RECEIPT_USAGE_BOUND', `receipt usage refused: ${excess}`, { requestId: hex256(r.requestId) });
     if (opts.maxCost !== undefined && r.cost > opts.maxCost)
         throw new ReceiptError('RECEIPT_COST_CAP', `receipt cost ${r.cost} exceeds the per-request cap ${opts.maxCost}`, { cost: r.cost.toString(), maxCost: opts.maxCost.toString() });
     return r;
@@ -262,9 +260,7 @@ export function verifyReceipt(signed: SignedReceipt | string, opts: VerifyReceip
 
 /** The worker key of a receipt as 32 bytes. */
 export function receiptWorkerKey(r: Receipt): Buffer {
-    return uintToKey(r.worker);
+    return bytes256(r.worker);
 }
 
-function hex(v: bigint): string {
-    return v.toString(16).padStart(64, '0');
-}
+

@@ -19,6 +19,7 @@ import {
 import { AccountState, Address, beginCell, Cell, Dictionary, external, Message, StateInit, toNano, TupleItem } from '@ton/core';
 import { createHash } from 'crypto';
 import { DevnetStateError } from './errors';
+import { bytes256 } from '../core/hex';
 
 /** The JSON form of a sandbox snapshot (the package does not export the type by name). */
 export type SerializableSnapshot = ReturnType<typeof snapshotToSerializable>;
@@ -80,9 +81,6 @@ function quiet(bc: Blockchain) {
     bc.verbosity = { print: false, blockchainLogs: false, vmLogs: 'none', debugLogs: false };
 }
 
-function u256(v: bigint): Buffer {
-    return Buffer.from(v.toString(16).padStart(64, '0'), 'hex');
-}
 
 export class DevnetChain {
     private records: TxRecord[] = [];
@@ -190,7 +188,7 @@ export class DevnetChain {
 
     async account(address: Address): Promise<AccountInfo> {
         const c = await this.bc.getContract(address);
-        return { balance: c.balance, state: c.accountState, lastLt: c.lastTransactionLt, lastHash: u256(c.lastTransactionHash) };
+        return { balance: c.balance, state: c.accountState, lastLt: c.lastTransactionLt, lastHash: bytes256(c.lastTransactionHash) };
     }
 
     /** Base64 BOC of the config contract's data as the real one keeps it: ^config dict first (Blueprint's getConfig reads that). */
@@ -381,7 +379,7 @@ export class DevnetChain {
             tx.vmLogs = '';
             tx.debugLogs = '';
             const dest = tx.inMessage?.info.dest;
-            const account = Address.isAddress(dest) ? dest : new Address(-1, u256(tx.address));
+            const account = Address.isAddress(dest) ? dest : new Address(-1, bytes256(tx.address));
             while (blockIdx + 1 < this.blocks.length && this.blocks[blockIdx + 1].start <= i) blockIdx++;
             const rec: TxRecord = { index: i, tx, account, accountKey: account.toRawString(), hash: tx.hash(), block: blockIdx + 1 };
             this.records.push(rec);

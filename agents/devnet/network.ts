@@ -36,6 +36,7 @@ import type { ProxyAgent } from '../proxy/agent';
 import type { WorkerAgent } from '../worker/runner';
 import type { CocoonClient } from '../client/runner';
 import type { Log } from '../core/log';
+import { hex256 } from '../core/hex';
 
 /** The test model as the devnet registers it: at DEVNET_MODEL_PRICES (100 TON per 1M prompt tokens, see there). */
 export const DEVNET_MODEL = testModelRecord(DEVNET_MODEL_PRICES);
@@ -326,7 +327,7 @@ export async function demoRequest(run: RunningDevnet, io: CommandIo): Promise<{ 
     const receipt = run.client.lastReceipt;
     if (usage) say(`usage: ${usage.prompt_tokens} prompt + ${usage.completion_tokens} completion tokens, cost ${usage.cost_nanoton} nanoTON`);
     if (receipt) {
-        say(`receipt: request ${receipt.requestId.toString(16).padStart(32, '0')}, worker key ${receipt.worker.toString(16).padStart(64, '0').slice(0, 16)}…, coefficient ${receipt.coefficient}, cost ${receipt.cost} nanoTON, signed ${new Date(receipt.issuedAt * 1000).toISOString()}`);
+        say(`receipt: request ${receipt.requestId.toString(16).padStart(32, '0')}, worker key ${hex256(receipt.worker).slice(0, 16)}…, coefficient ${receipt.coefficient}, cost ${receipt.cost} nanoTON, signed ${new Date(receipt.issuedAt * 1000).toISOString()}`);
         say('         (checked by the client against Root\'s prices and the worker\'s attested key before it signed its voucher)');
     }
     say('settling: the proxy redeems the client\'s voucher on chain and signs the worker\'s payout');

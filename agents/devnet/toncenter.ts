@@ -7,6 +7,7 @@ import { WalletContractV3R1, WalletContractV3R2, WalletContractV4, WalletContrac
 import { ChainRejection, CONFIG_ADDRESS, DevnetChain, TxRecord } from './chain';
 import { RpcError } from './errors';
 import { decodeStack, encodeStack, parseInteger } from './stack';
+import { bytes256 } from '../core/hex';
 
 export type Params = Record<string, unknown>;
 type Method = (p: Params) => Promise<unknown>;
@@ -247,7 +248,7 @@ export class ToncenterApi {
             data = a.state.state.data ? b64(a.state.state.data) : '';
         } else if (a.state?.type === 'frozen') {
             state = 'frozen';
-            frozenHash = Buffer.from(a.state.stateHash.toString(16).padStart(64, '0'), 'hex').toString('base64');
+            frozenHash = bytes256(a.state.stateHash).toString('base64');
         } else if (address.equals(CONFIG_ADDRESS)) {
             // The sandbox keeps the config outside any account; show it as the config contract's data.
             state = 'active';

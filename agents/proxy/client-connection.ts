@@ -20,6 +20,7 @@ import { Connection, ConnectionHost } from './connection';
 import { Refusal } from './guard';
 import { RequestHost, RunningRequest } from './running-request';
 import { isLeaving, Settlement } from './settlement';
+import type { Clock } from '../core/clock';
 
 /** Client connections per ClientChannel (admission holds money per channel; this bounds sockets and buffers). */
 const MAX_CONNECTIONS_PER_CHANNEL = 4;
@@ -33,7 +34,7 @@ export interface ClientHost extends ConnectionHost, RequestHost {
     /** The ledger (set while started). */
     ledger(): Pick<Ledger, 'getRequest' | 'client' | 'unsettled' | 'acceptVoucher'>;
     globalId(): number;
-    nowMs(): number;
+    readonly clock: Clock;
     /** Neither halted nor stopping. */
     serving(): boolean;
     isInFlight(id: string): boolean;
@@ -106,7 +107,7 @@ export class ClientConnection extends Connection {
         this.channel = channel;
         this.channelRaw = channel.toRawString();
         this.host.settlement.remember(this.channelRaw, st);
-        if (isLeaving(st, Math.floor(this.host.nowMs() / 1000))) this.redeemLeaving();
+        if (isLeaving(st, Math.floor(this.host.clock.now() / 1000))) this.redeemLeaving();
         return null;
     }
 

@@ -12,6 +12,7 @@
 //   check out after `helloCheckTimeoutMs` (the caller's slot is held until the lookup itself settles, so lookups
 //   stay bounded), and remembers CHANNEL_INVALID verdicts for `negativeCacheMs` by (channel, peer key).
 import { ProxyWireCode } from './errors';
+import type { Clock } from '../core/clock';
 
 export interface ProxyLimits {
     /** Largest unread backlog of one peer connection (ws.bufferedAmount + the next frame), bytes; past it the peer is dropped. */
@@ -115,7 +116,7 @@ export class HelloGate {
 
     constructor(
         private readonly limits: ProxyLimits,
-        private readonly now: () => number,
+        private readonly clock: Clock,
         private readonly counters: GuardCounters,
     ) {}
 
@@ -134,7 +135,7 @@ export class HelloGate {
      */
     admit(address: string, cacheKey: string | undefined, priority: boolean, check: () => Promise<Refusal>): Promise<Refusal> {
         const cached = cacheKey === undefined ? undefined : this.negative.get(cacheKey);
-        if (cached && cached.until > this.now()) {
+        if (cached && cached.until > this.clock.now()) {
             this.counters.helloCacheHits++;
             return Promise.resolve(cached.refusal);
         }
@@ -229,7 +230,7 @@ export class HelloGate {
 
     private remember(key: string, refusal: NonNullable<Refusal>): void {
         this.negative.delete(key);
-        this.negative.set(key, { refusal, until: this.now() + this.limits.negativeCacheMs });
+        this.negative.set(key, { refusal, until: this.clock.now() + this.limits.negativeCacheMs });
         if (this.negative.size > HelloGate.MAX_NEGATIVE) this.negative.delete(this.negative.keys().next().value!);
     }
 }

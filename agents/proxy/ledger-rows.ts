@@ -3,6 +3,7 @@
 import { createHash } from 'crypto';
 import { Address } from '@ton/core';
 import { ClientState, Commit, DeliveryInput, LedgerError, MAX_AMOUNT, MAX_RECEIPT, MAX_REQUEST_ID, RequestRow, RequestStatus, StartInput, WorkerState } from './ledger-types';
+import { hex256 } from '../core/hex';
 
 export interface ClientDbRow {
     address: string;
@@ -130,9 +131,7 @@ export function rollback(reason: string, message: string, chainSeqno: bigint, ro
     });
 }
 
-export function hex256(v: bigint): string {
-    return v.toString(16).padStart(64, '0');
-}
+export { hex256 };
 
 export function hashOf(serialization: string): bigint {
     return BigInt('0x' + createHash('sha256').update(serialization, 'utf8').digest('hex'));

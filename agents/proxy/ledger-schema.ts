@@ -5,7 +5,8 @@
 // a change is a new migration with the next version number. Below them: the prepared statements, applying the
 // migrations, and the settings check.
 import type Database from 'better-sqlite3';
-import { LedgerClock, LedgerError } from './ledger-types';
+import { LedgerError } from './ledger-types';
+import type { Clock } from '../core/clock';
 
 export interface Migration {
     version: number;
@@ -134,7 +135,7 @@ export function prepare(db: Database.Database) {
 
 // ---------------------------------------------------------------- schema and settings
 
-export function migrate(db: Database.Database, clock: LedgerClock): void {
+export function migrate(db: Database.Database, clock: Clock): void {
     db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
     const current = Number((db.prepare('SELECT MAX(version) FROM schema_version').pluck().get() as bigint | null) ?? 0n);
     if (current > LATEST_SCHEMA_VERSION) {

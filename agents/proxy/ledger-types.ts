@@ -1,6 +1,7 @@
 // The ledger's public types, codes and bounds (spec/ledger.md); the Ledger class is in ledger.ts.
 import type { Address } from '@ton/core';
 import { CocoonError } from '../core/errors';
+import type { Clock } from '../core/clock';
 
 export const LedgerCodes = [
     'LEDGER_BAD_INPUT',
@@ -43,12 +44,8 @@ export function workerShare(cost: bigint, commissionBps: number): bigint {
     return (cost * (BPS_DENOMINATOR - BigInt(commissionBps))) / BPS_DENOMINATOR;
 }
 
-export interface LedgerClock {
-    now(): number;
-}
-
 export interface LedgerOptions {
-    clock?: LedgerClock;
+    clock?: Clock;
     /** The Proxy contract's commissionBps (0..10000); fixed for the life of a ledger file. */
     commissionBps: number;
 }

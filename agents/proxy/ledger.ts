@@ -18,7 +18,7 @@ import { Address } from '@ton/core';
 import Database from 'better-sqlite3';
 import { checkSettings, migrate, prepare } from './ledger-schema';
 import {
-    ClientState, Commit, DEFAULT_LIST_LIMIT, DeliveryInput, LedgerClock, LedgerError, LedgerOptions, RequestRow,
+    ClientState, Commit, DEFAULT_LIST_LIMIT, DeliveryInput, LedgerError, LedgerOptions, RequestRow,
     StartInput, STATE_TAG, WorkerState, workerShare,
 } from './ledger-types';
 import {
@@ -26,20 +26,20 @@ import {
     toClient, toCommit, toRequest, toWorker, validateAmount, validateDelivery, validateLimit, validateRequestId,
     validateSeqno, validateSignature, validateStart, WorkerDbRow,
 } from './ledger-rows';
+import { Clock, systemClock } from '../core/clock';
 
 export { BPS_DENOMINATOR, LedgerError, MAX_AMOUNT, workerShare } from './ledger-types';
-export type { ClientState, Commit, DeliveryInput, LedgerClock, LedgerCode, LedgerOptions, RequestRow, RequestStatus, SignedAmount, StartInput, WorkerState } from './ledger-types';
+export type { ClientState, Commit, DeliveryInput, LedgerCode, LedgerOptions, RequestRow, RequestStatus, SignedAmount, StartInput, WorkerState } from './ledger-types';
 
-const systemClock: LedgerClock = { now: () => Date.now() };
 
 export class Ledger {
     private readonly db: Database.Database;
-    private readonly clock: LedgerClock;
+    private readonly clock: Clock;
     readonly commissionBps: number;
     private readonly s: ReturnType<typeof prepare>;
     private closed = false;
 
-    private constructor(db: Database.Database, clock: LedgerClock, commissionBps: number) {
+    private constructor(db: Database.Database, clock: Clock, commissionBps: number) {
         this.db = db;
         this.clock = clock;
         this.commissionBps = commissionBps;

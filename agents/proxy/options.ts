@@ -6,10 +6,7 @@ import { QuoteProvider, VerifyPolicy } from '../core/tee/types';
 import { ProxyError } from './errors';
 import { ProxyLimits, resolveLimits } from './guard';
 import type { Log } from '../core/log';
-
-export interface ProxyClock {
-    now(): number;
-}
+import type { Clock } from '../core/clock';
 
 export interface ProxyAgentOptions {
     chain: TonChain;
@@ -69,7 +66,7 @@ export interface ProxyAgentOptions {
     channelCheckMs?: number;
     /** Bounds on what one peer may take (memory, chain lookups, slots, time); defaults in guard.ts DEFAULT_LIMITS. */
     limits?: Partial<ProxyLimits>;
-    clock?: ProxyClock;
+    clock?: Clock;
     log?: Log;
 }
 

@@ -20,7 +20,7 @@ import { ClientKeyVerifier, ed25519KeyPairFromSeed, KeyPeer, PeerAttestation, Pe
 import { MAX_FRAME_BYTES, ResponseEndFrame } from '../core/wire';
 import { Model } from '../../wrappers/Root';
 import { toUint256 } from '../../wrappers/payloads';
-import { ProxyAgentOptions, ProxyClock, ProxyUrls, validateOptions } from './options';
+import { ProxyAgentOptions, ProxyUrls, validateOptions } from './options';
 import { Commit, Ledger } from './ledger';
 import { ProxyError } from './errors';
 import { Router } from './router';
@@ -36,12 +36,13 @@ import { Connection } from './connection';
 import { ClientConnection, ClientHost } from './client-connection';
 import { WorkerConnection, WorkerHost } from './worker-connection';
 import type { Log, LogFields } from '../core/log';
+import { Clock, systemClock } from '../core/clock';
 
-export type { ProxyAgentOptions, ProxyClock, ProxyUrls } from './options';
+export type { ProxyAgentOptions, ProxyUrls } from './options';
 
 export class ProxyAgent {
     private readonly o: ProxyAgentOptions;
-    private readonly clock: ProxyClock;
+    private readonly clock: Clock;
     private readonly keys: { publicKey: Buffer; secretKey: Buffer };
     private readonly enclaveKey: bigint;
     readonly router = new Router();
@@ -82,13 +83,13 @@ export class ProxyAgent {
     constructor(opts: ProxyAgentOptions) {
         validateOptions(opts);
         this.o = opts;
-        this.clock = opts.clock ?? { now: () => Date.now() };
+        this.clock = opts.clock ?? systemClock;
         const kp = keyPairFromSeed(opts.seed);
         this.keys = { publicKey: kp.publicKey, secretKey: kp.secretKey };
         this.enclaveKey = toUint256(kp.publicKey);
-        this.admission = new WorkerAdmission({ chain: opts.chain, proxyAddress: opts.proxyAddress, enclaveKey: this.enclaveKey, nowMs: () => this.clock.now() });
+        this.admission = new WorkerAdmission({ chain: opts.chain, proxyAddress: opts.proxyAddress, enclaveKey: this.enclaveKey, clock: this.clock });
         this.limits = resolveLimits(opts.limits) as ProxyLimits;
-        this.helloGate = new HelloGate(this.limits, () => this.clock.now(), this.counters.guard);
+        this.helloGate = new HelloGate(this.limits, this.clock, this.counters.guard);
         const log: Log = (event, fields) => this.log(event, fields);
         const common = { chain: opts.chain, wallet: opts.wallet, secretKey: this.keys.secretKey, log, ledger: () => this.ledger, globalId: () => this.globalId, stopping: () => this.stopping };
         this.settlement = new Settlement({
@@ -97,7 +98,7 @@ export class ProxyAgent {
             payoutThreshold: opts.payoutThreshold,
             refusal: () => (!this.ledger || this.stopping ? new ProxyError('PROXY_NOT_STARTED', 'start the proxy first') : this.halted),
             halted: () => this.halted !== undefined,
-            nowMs: () => this.clock.now(),
+            clock: this.clock,
             connectedChannels: () => [...this.clients.values()].filter((c) => c.state === 'ready' && c.channelRaw).map((c) => c.channelRaw!),
             sendPayout: (worker, amount, signature) => this.sendPayout(worker, amount, signature),
         });
@@ -135,8 +136,7 @@ export class ProxyAgent {
             enclaveKey: this.enclaveKey,
             admission: this.admission,
             settlement: this.settlement,
-            now: () => this.clock.now(),
-            nowMs: () => this.clock.now(),
+            clock: this.clock,
             stopping: () => this.stopping,
             serving: () => !this.halted && !this.stopping,
             log: (event, fields) => this.log(event, fields),

@@ -14,6 +14,7 @@ import { AdmissionRefusal } from './admission';
 import { ProxyLimits } from './guard';
 import type { ProxyCounters } from './stats';
 import type { Log } from '../core/log';
+import type { Clock } from '../core/clock';
 
 // 'booking': the receipt checked out and its delivery is in the ledger's next group commit; response_end follows.
 export type RequestPhase = 'routing' | 'started' | 'streaming' | 'booking' | 'ended' | 'failed';
@@ -46,7 +47,7 @@ export interface RequestHost {
     readonly limits: ProxyLimits;
     readonly counters: ProxyCounters;
     readonly maxFailover: number;
-    now(): number;
+    readonly clock: Clock;
     stopping(): boolean;
     readonly log: Log;
     /** The connection of a routed worker. */
@@ -134,7 +135,7 @@ export class RunningRequest {
         router.begin(w.id);
         this.worker = conn;
         this.coefficient = w.models.get(f.model)!;
-        this.sentAt = this.h.now();
+        this.sentAt = this.h.clock.now();
         conn.requests.set(this.id, this);
         if (conn.version === this.client.version) conn.sendRaw(this.raw);
         else conn.send({ ...f, v: conn.version });
@@ -263,7 +264,7 @@ export class RunningRequest {
                 if (this.phase !== 'routing') return this.protocolViolation('a second response_start');
                 if ((frame.salt !== undefined) !== this.sealed) return this.protocolViolation(this.sealed ? 'a sealed response_start without its salt' : 'a salt in a plain response_start');
                 this.phase = 'started';
-                this.startedAt = this.h.now();
+                this.startedAt = this.h.clock.now();
                 this.armDeadline();
                 return this.forward(frame, raw);
             case 'response_chunk':
@@ -331,7 +332,7 @@ export class RunningRequest {
             conn.sendError('RECEIPT_INVALID', `${e.code}: ${e.message}`, true, this.id);
             return;
         }
-        const now = this.h.now();
+        const now = this.h.clock.now();
         const outcome: Outcome = { kind: 'success', totalMs: now - this.sentAt, ttfbMs: this.startedAt !== undefined ? this.startedAt - this.sentAt : undefined };
         this.phase = 'booking';
         const delivery = { requestId: this.id, client: this.client.channelRaw!, worker: conn.channelRaw!, modelId: this.modelId, cost: f.cost, receipt: f.receipt };

@@ -10,6 +10,7 @@ import { Ledger } from './ledger';
 import { livePendingWithdraw } from './admission';
 import { ProxyError } from './errors';
 import type { Log } from '../core/log';
+import type { Clock } from '../core/clock';
 
 export interface RedeemResult {
     client: string;
@@ -55,7 +56,7 @@ export interface SettlementHost {
     halted(): boolean;
     stopping(): boolean;
     globalId(): number;
-    nowMs(): number;
+    readonly clock: Clock;
     /** Channels of the ready client connections. */
     connectedChannels(): Iterable<string>;
     /** Sends a signed payout to every ready connection of that WorkerChannel; returns how many got it. */
@@ -81,7 +82,7 @@ export class Settlement {
     }
 
     remember(channelRaw: string, state: ClientChannelState): void {
-        this.channelCache.set(channelRaw, { state, fetchedAt: this.h.nowMs() });
+        this.channelCache.set(channelRaw, { state, fetchedAt: this.h.clock.now() });
     }
 
     async refreshChannel(channelRaw: string): Promise<ClientChannelState | null> {
@@ -91,7 +92,7 @@ export class Settlement {
     }
 
     private nowSec(): number {
-        return Math.floor(this.h.nowMs() / 1000);
+        return Math.floor(this.h.clock.now() / 1000);
     }
 
     /** Whether the cached state of that channel says its client is leaving. */

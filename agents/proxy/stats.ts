@@ -8,6 +8,7 @@ import type { TonChain } from '../core/chain/chain';
 import type { Commit, Ledger } from './ledger';
 import type { Router } from './router';
 import { GuardCounters, HelloGate, newGuardCounters } from './guard';
+import { hex256 } from '../core/hex';
 
 export interface LedgerTotals {
     clients: number;
@@ -194,7 +195,7 @@ export function buildStats(s: StatsSources): ProxyStats {
         lastCommit: latest
             ? {
                   seqno: latest.seqno,
-                  hash: latest.hash.toString(16).padStart(64, '0'),
+                  hash: hex256(latest.hash),
                   onChain: latest.onChain,
                   committedAt: latest.committedAt,
                   error: s.commitError(latest.seqno),

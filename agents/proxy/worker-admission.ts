@@ -8,6 +8,7 @@ import { workerHelloRefusal } from '../core/worker-hello';
 import type { HelloWorkerFrame } from '../core/wire';
 import { WorkerActive, WorkerSuspended, type WorkerChannelState } from '../../wrappers/WorkerChannel';
 import type { ProxyWireCode } from './errors';
+import type { Clock } from '../core/clock';
 
 export interface Refusal {
     code: ProxyWireCode;
@@ -22,7 +23,7 @@ export class WorkerAdmission {
     private readonly ownerKeys = new Map<string, Buffer>();
 
     constructor(
-        private readonly o: { chain: TonChain; proxyAddress: Address; enclaveKey: bigint; nowMs: () => number },
+        private readonly o: { chain: TonChain; proxyAddress: Address; enclaveKey: bigint; clock: Clock },
     ) {}
 
     /** The channel's state, or null when there is no WorkerChannel at that address. */
@@ -55,7 +56,7 @@ export class WorkerAdmission {
         if (!ownerKey) return { code: 'CHANNEL_NOT_OWNED', message: 'the channel owner is not a wallet with get_public_key' };
         const why = workerHelloRefusal(
             { channel, proxy: this.o.proxyAddress, tlsKey, expiresAt: hello.auth.expiresAt, signature: Buffer.from(hello.auth.signature, 'hex'), ownerKey },
-            Math.floor(this.o.nowMs() / 1000),
+            Math.floor(this.o.clock.now() / 1000),
         );
         return why ? { code: 'CHANNEL_NOT_OWNED', message: why } : null;
     }

@@ -12,6 +12,7 @@ import { cost, ModelPrices, TOKEN_KINDS, TokenUsage, usageFromOpenAI, usageToOpe
 import { buildReceipt, encodeReceipt, Receipt, signReceipt } from '../core/receipt';
 import { MAX_CHUNK_BYTES } from '../core/wire/frames';
 import type { Endpoint, OpenAIErrorBody } from './openai-request';
+import type { Clock } from '../core/clock';
 
 export const ForwardErrorCodes = [
     'BACKEND_UNREACHABLE', // the HTTP request failed before a response (connection refused, reset, DNS)
@@ -350,8 +351,8 @@ export interface MeterParams {
     /** The worker's coefficient (COEFFICIENT_ONE = 1.0x). */
     coefficient: bigint;
     workerKeys: WorkerKeys;
-    /** Clock in unix seconds (the receipt's issuedAt). */
-    now: () => number;
+    /** The receipt's issuedAt is its time in whole unix seconds. */
+    clock: Clock;
 }
 
 export interface MeterResult {
@@ -380,7 +381,7 @@ export function meterAndSign(p: MeterParams): MeterResult {
         usage: p.usage,
         prices: p.prices,
         coefficient: p.coefficient,
-        issuedAt: Math.floor(p.now()),
+        issuedAt: Math.floor(p.clock.now() / 1000),
     });
     const c = cost(p.usage, p.prices, p.coefficient);
     return { cost: c, receipt: encodeReceipt(signReceipt(receipt, p.workerKeys.secretKey)), signed: receipt };

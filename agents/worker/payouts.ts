@@ -11,12 +11,14 @@
 import { Address } from '@ton/core';
 import { ed25519Verify } from '../core/ed25519';
 import { z } from 'zod';
-import { TonChain, ChainWallet, Clock } from '../core/chain';
+import { TonChain, ChainWallet } from '../core/chain';
+import type { SleepClock } from '../core/clock';
 import { readJsonFile, StateFileError, writeJsonAtomic } from '../core/state-file';
 import { WorkerChannelWrapper } from '../../wrappers/WorkerChannel';
 import { payoutPayload } from '../../wrappers/payloads';
 import { PayoutError, WorkerConfigError } from './errors';
 import type { Log } from '../core/log';
+import { bytes256 } from '../core/hex';
 
 export const WORKER_STATE_FORMAT = 'cocoon-worker-state/1';
 
@@ -46,7 +48,7 @@ export interface PayoutBookOptions {
     threshold: bigint;
     /** The chain's global id (config param 19), part of every signed payout. */
     globalId: number;
-    clock: Clock;
+    clock: SleepClock;
     log: Log;
     /** How long to wait for `paid` to move after the claim transfer was applied (default 60 s). */
     confirmMs?: number;
@@ -67,7 +69,7 @@ const StateFile = z.object({ format: z.literal(WORKER_STATE_FORMAT), payouts: z.
 /** Verifies a payout signature: Ed25519 by the proxy's enclave key over payoutPayload(channel, amount, globalId).hash(). */
 export function verifyPayoutSignature(channel: Address, amount: bigint, signature: Buffer, enclaveKey: bigint, globalId: number): boolean {
     if (signature.length !== 64) return false;
-    const key = Buffer.from(enclaveKey.toString(16).padStart(64, '0'), 'hex');
+    const key = bytes256(enclaveKey);
     if (key.length !== 32) return false;
     try {
         return ed25519Verify(payoutPayload(channel, amount, globalId).hash(), signature, key);

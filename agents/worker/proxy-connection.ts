@@ -3,7 +3,8 @@
 // the runner admits its requests (capacity) and verifies its payouts.
 import { Address } from '@ton/core';
 import type { RawData, WebSocket } from 'ws';
-import { ChainWallet, Clock, hex256, RootConfig, TonChain } from '../core/chain';
+import { ChainWallet, hex256, RootConfig, TonChain } from '../core/chain';
+import type { SleepClock } from '../core/clock';
 import { CocoonError } from '../core/errors';
 import { HELLO_AUTH_TTL_S, workerHelloPayload } from '../core/worker-hello';
 import { AttestationError } from '../core/tee/types';
@@ -34,7 +35,7 @@ export interface ConnectionRunner {
     readonly chain: TonChain;
     /** The worker's wallet: owns and stakes the WorkerChannel, signs the channel binding in hello. */
     readonly wallet: ChainWallet;
-    readonly clock: Clock;
+    readonly clock: SleepClock;
     readonly log: Log;
     /** Our RA-TLS identity, and the verifier of the proxies' attestations. */
     readonly identity: RaTlsIdentity;

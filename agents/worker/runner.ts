@@ -14,7 +14,8 @@ import { createHash } from 'crypto';
 import { Address } from '@ton/core';
 import { keyPairFromSeed } from '@ton/crypto';
 import type { WebSocket } from 'ws';
-import { ChainWallet, Clock, hex256, RootConfig, systemClock, TonChain } from '../core/chain';
+import { ChainWallet, hex256, RootConfig, TonChain } from '../core/chain';
+import { SleepClock, systemClock } from '../core/clock';
 import type { Log } from '../core/log';
 import { CocoonError } from '../core/errors';
 import { deriveHpkeKeyPair, HpkeKeyPair, ReplayCache } from '../core/hpke';
@@ -75,7 +76,7 @@ export interface WorkerAgentOptions {
     };
     /** Root polling period; default 5000 ms. */
     rootPollMs?: number;
-    clock?: Clock;
+    clock?: SleepClock;
     log?: Log;
     /** RA-TLS handshake + WebSocket open deadline; default 10 000 ms. */
     connectTimeoutMs?: number;
@@ -196,7 +197,7 @@ export interface WorkerAgentEvents {
 export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements ConnectionRunner, RequestRunner {
     readonly chain: TonChain;
     readonly wallet: ChainWallet;
-    readonly clock: Clock;
+    readonly clock: SleepClock;
     readonly log: Log;
     readonly capacity: number;
     readonly backendUrl: string;

@@ -2,7 +2,7 @@
 // error. A RunningRequest sees the worker only through RequestRunner and its proxy connection only through
 // RequestPeer; it reports how it ended to the counters (stats.ts).
 import type { WebSocket } from 'ws';
-import type { Clock } from '../core/chain';
+import type { SleepClock } from '../core/clock';
 import { HpkeError, HpkeKeyPair, ResponseSealer, ResponseSecret } from '../core/hpke';
 import { TokenUsage } from '../core/pricing';
 import { Frame, MAX_CHUNK_BYTES, openRequestFrame, RequestFrame, sealChunkFrame, sealStartFrame, WireError } from '../core/wire';
@@ -19,7 +19,7 @@ import { sendableCode, WorkerSendableCode } from './errors';
 /** What a running request needs from the worker (WorkerAgent implements it). */
 export interface RequestRunner {
     readonly log: Log;
-    readonly clock: Clock;
+    readonly clock: SleepClock;
     /** OpenAI-compatible backend base URL without /v1. */
     readonly backendUrl: string;
     /** Receipt keys (the RA-TLS key). */
@@ -217,7 +217,7 @@ export class RunningRequest {
                 prices: model,
                 coefficient,
                 workerKeys: this.runner.keys,
-                now: () => this.runner.clock.now() / 1000,
+                clock: this.runner.clock,
             });
         } catch (e) {
             return this.error(sendableCode(e), `cannot meter the response: ${(e as Error).message}`, false);

@@ -15,7 +15,9 @@ import { WorkerChannelState, WorkerChannelWrapper } from '../../../wrappers/Work
 import { ProxyState, ProxyWrapper } from '../../../wrappers/Proxy';
 import { ChainConfig } from './config';
 import { ChainError, nullIfGetterFailed } from './errors';
-import { ChainTransport, Clock, systemClock } from './http';
+import { ChainTransport } from './http';
+import { SleepClock, systemClock } from '../clock';
+import { bytes256, hex256 } from '../hex';
 
 /** Root's configuration as of one `version`. Hashes and ids are 64-char lower-case hex (no 0x). */
 export interface RootConfig {
@@ -66,7 +68,7 @@ export interface Chain {
     open<T extends Contract>(contract: T): OpenedContract<T>;
 }
 
-export const hex256 = (v: bigint) => v.toString(16).padStart(64, '0');
+export { hex256 };
 
 /** Normalises `0xABC…`/`abc…` to 64 lower-case hex chars; null if it is not a 256-bit hex value. */
 export function normalizeHash(hashHex: string): string | null {
@@ -81,14 +83,14 @@ export interface TonChainOptions {
     transport?: ChainTransport;
     /** Defaults to a ToncenterClient (TonClient with a correct getter stack decoder) over `transport`. */
     client?: ToncenterClient;
-    clock?: Clock;
+    clock?: SleepClock;
 }
 
 export class TonChain implements Chain {
     readonly config: ChainConfig;
     readonly transport: ChainTransport;
     readonly client: ToncenterClient;
-    readonly clock: Clock;
+    readonly clock: SleepClock;
     private cache: RootConfig | null = null;
     private checkedAt = -Infinity;
     private inflight: Promise<boolean> | null = null;
@@ -221,7 +223,7 @@ export class TonChain implements Chain {
         if (!r) return null;
         const key = r.stack.readBigNumber();
         if (key < 0n || key >= 1n << 256n) return null;
-        return Buffer.from(key.toString(16).padStart(64, '0'), 'hex');
+        return bytes256(key);
     }
 
     getGlobalId(): Promise<number> {
@@ -297,7 +299,7 @@ export interface ChainWalletOptions {
     walletId?: number;
     sendTimeoutMs?: number;
     sendPollMs?: number;
-    clock?: Clock;
+    clock?: SleepClock;
 }
 
 /**
@@ -310,7 +312,7 @@ export class ChainWallet {
     private queue: Promise<unknown> = Promise.resolve();
     private readonly sendTimeoutMs: number;
     private readonly sendPollMs: number;
-    private readonly clock: Clock;
+    private readonly clock: SleepClock;
 
     constructor(
         private readonly chain: Chain,

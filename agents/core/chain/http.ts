@@ -6,17 +6,8 @@
 import type { TonClientParameters } from '@ton/ton';
 import type { ChainConfig } from './config';
 import { ChainError } from './errors';
+import { SleepClock, systemClock } from '../clock';
 
-/** Time source; tests inject one whose sleep returns at once and advances `now`. */
-export interface Clock {
-    now(): number;
-    sleep(ms: number): Promise<void>;
-}
-
-export const systemClock: Clock = {
-    now: () => Date.now(),
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-};
 
 export interface HttpRequest {
     method: string;
@@ -57,7 +48,7 @@ export class Throttle {
 
     constructor(
         rps: number,
-        private readonly clock: Clock = systemClock,
+        private readonly clock: SleepClock = systemClock,
     ) {
         if (!(rps > 0)) throw new RangeError('rps must be positive');
         this.intervalMs = 1000 / rps;
@@ -97,7 +88,7 @@ export class Throttle {
 
 /** The throttle/retry settings of ChainConfig (apiKey is sent as X-API-Key, toncenter's header) plus injectables. */
 export type TransportOptions = Pick<ChainConfig, 'rps' | 'maxRetries' | 'backoffBaseMs' | 'backoffMaxMs' | 'retryAfterMaxMs' | 'timeoutMs' | 'apiKey'> & {
-    clock?: Clock;
+    clock?: SleepClock;
     /** Uniform [0,1) source for jitter. */
     random?: () => number;
     fetcher?: HttpFetcher;
@@ -124,7 +115,7 @@ type AxiosResponseT = Awaited<ReturnType<AxiosAdapter>>;
 export class ChainTransport {
     readonly throttle: Throttle;
     readonly stats: TransportStats = { starts: [], attempts: 0, retries: 0, failures: 0, byMethod: {}, retryDelays: [] };
-    private readonly clock: Clock;
+    private readonly clock: SleepClock;
     private readonly random: () => number;
     private readonly fetcher: HttpFetcher;
 

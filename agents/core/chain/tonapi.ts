@@ -8,7 +8,8 @@
 import { Address } from '@ton/core';
 import { Api, HttpClient, Transaction as TonapiTransaction } from 'tonapi-sdk-js';
 import { ChainError } from './errors';
-import { ChainTransport, Clock, HttpRequest, systemClock } from './http';
+import { ChainTransport, HttpRequest } from './http';
+import { SleepClock, systemClock } from '../clock';
 import { CHAIN_DEFAULTS } from './config';
 
 /** One transaction announced by the stream. */
@@ -35,7 +36,7 @@ export interface TonapiAdapterOptions {
     reconnectMaxMs?: number;
     /** Consecutive failed connection attempts before the stream gives up with STREAM_FAILED. */
     maxReconnects?: number;
-    clock?: Clock;
+    clock?: SleepClock;
     transport?: ChainTransport;
 }
 
@@ -61,7 +62,7 @@ export class TonapiAdapter {
     readonly api: Api<unknown>;
     readonly transport: ChainTransport;
     private readonly endpoint: string;
-    private readonly clock: Clock;
+    private readonly clock: SleepClock;
 
     constructor(private readonly opts: TonapiAdapterOptions) {
         this.endpoint = opts.endpoint.replace(/\/+$/, '');

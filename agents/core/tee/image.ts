@@ -5,6 +5,7 @@
 // debug bit always and TDATTRIBUTES / XFAM by policy instead.
 import { createHash } from 'crypto';
 import { AttestationError, TdReportBody } from './types';
+import { hex256 } from '../hex';
 
 export type ImageMeasurements = Pick<TdReportBody, 'mrTd' | 'mrConfigId' | 'mrOwner' | 'mrOwnerConfig' | 'rtmr0' | 'rtmr1' | 'rtmr2' | 'rtmr3'>;
 
@@ -36,7 +37,7 @@ export function normalizeImageHashHex(h: string): string {
 export function checkImageAllowed(hash: Buffer, allowed: Iterable<string | bigint>): void {
     const hex = hash.toString('hex');
     for (const a of allowed) {
-        const s = typeof a === 'bigint' ? a.toString(16).padStart(64, '0') : normalizeImageHashHex(a);
+        const s = typeof a === 'bigint' ? hex256(a) : normalizeImageHashHex(a);
         if (s === hex) return;
     }
     throw new AttestationError('IMAGE_NOT_ALLOWED', `image hash ${hex} is not in the allowlist`, { imageHash: hex });

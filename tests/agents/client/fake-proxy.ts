@@ -297,7 +297,7 @@ export class TestProxy {
         const t = this.behaviour.tamper;
         const coefficient = this.behaviour.receiptCoefficient ?? (t === 'coefficient' ? f.maxCoefficient + 1n : w.coefficient);
         const keys = t === 'key' ? this.foreign : w.keys;
-        const m = meterAndSign({ requestId: f.id, modelId: modelId(f.model), usage, prices: this.net.model, coefficient, workerKeys: keys, now: () => Date.now() / 1000 });
+        const m = meterAndSign({ requestId: f.id, modelId: modelId(f.model), usage, prices: this.net.model, coefficient, workerKeys: keys, clock: { now: () => Date.now() } });
         if (t === 'cost') {
             const r = { ...m.signed, cost: m.signed.cost + 1n };
             return { cost: r.cost, frameCost: r.cost, receipt: encodeReceipt(signReceipt(r, w.keys.secretKey)) };

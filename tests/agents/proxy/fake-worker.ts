@@ -142,7 +142,7 @@ export class TestWorker {
             prices: this.net.model,
             coefficient: this.coefficient,
             workerKeys: { publicKey: this.mode === 'bad-receipt' ? keys.publicKey : this.keys.publicKey, secretKey: keys.secretKey },
-            now: () => Date.now() / 1000,
+            clock: { now: () => Date.now() },
         });
         this.send({ type: 'response_end', v: 1, id, usage, cost: m.cost, receipt: m.receipt });
     }

@@ -16,7 +16,7 @@ const INVALID = { code: 'CHANNEL_INVALID' as const, message: 'no ClientChannel a
 describe('HelloGate', () => {
     let now = 0;
     let counters: GuardCounters;
-    const gate = (l: Partial<ProxyLimits> = {}) => new HelloGate({ ...DEFAULT_LIMITS, ...l }, () => now, counters);
+    const gate = (l: Partial<ProxyLimits> = {}) => new HelloGate({ ...DEFAULT_LIMITS, ...l }, { now: () => now }, counters);
     beforeEach(() => {
         now = 1_000;
         counters = newGuardCounters();

@@ -80,7 +80,7 @@ describe('forwardToBackend', () => {
             expect(r.finishReason).toBe('length');
 
             const requestId = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
-            const m = meterAndSign({ requestId, modelId: modelId(MODEL), usage: r.usage, prices: PRICES, coefficient: COEF, workerKeys: keys, now: () => 1_800_000_000 });
+            const m = meterAndSign({ requestId, modelId: modelId(MODEL), usage: r.usage, prices: PRICES, coefficient: COEF, workerKeys: keys, clock: { now: () => 1_800_000_000_000 } });
             expect(m.cost).toBe(cost(r.usage, PRICES, COEF));
             expect(m.cost).toBe(((6n * 1_000_000n + 8n * 3_000_000n) * COEF) / (1_000_000n * COEFFICIENT_ONE));
             const verified = verifyReceipt(m.receipt, {
@@ -215,7 +215,7 @@ describe('meterAndSign', () => {
 
     it('charges nothing for zero usage and still signs a receipt', () => {
         const zero = { prompt: 0n, cached: 0n, completion: 0n, reasoning: 0n };
-        const m = meterAndSign({ requestId: 5n, modelId: modelId(MODEL), usage: zero, prices: PRICES, coefficient: COEFFICIENT_ONE, workerKeys: keys, now: () => 1 });
+        const m = meterAndSign({ requestId: 5n, modelId: modelId(MODEL), usage: zero, prices: PRICES, coefficient: COEFFICIENT_ONE, workerKeys: keys, clock: { now: () => 1000 } });
         expect(m.cost).toBe(0n);
         expect(verifyReceipt(m.receipt, { workerPublicKey: keys.publicKey, prices: PRICES, maxCoefficient: COEFFICIENT_ONE, requestId: 5n, modelId: modelId(MODEL) }).cost).toBe(0n);
     });

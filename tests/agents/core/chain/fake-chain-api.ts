@@ -2,7 +2,7 @@
 // and a virtual clock whose sleep returns at once and advances time, so retry delays cost no real waiting.
 import http from 'http';
 import { AddressInfo } from 'net';
-import { Clock } from '../../../../agents/core/chain/http';
+import { SleepClock as Clock } from '../../../../agents/core/clock';
 
 export class VirtualClock implements Clock {
     t = 1_000_000;
