@@ -126,7 +126,7 @@ export class ClientConnection extends Connection {
                 return this.onRequest(frame, buf);
             case 'cancel': {
                 const req = this.requests.get(frame.id);
-                if (!req) return this.host.log('client.cancel-unknown', { peer: this.id, id: frame.id });
+                if (!req) return this.log('client.cancel-unknown', { id: frame.id });
                 return req.cancel();
             }
             case 'voucher':
@@ -147,7 +147,7 @@ export class ClientConnection extends Connection {
                 });
             }
             default:
-                this.host.log('client.unexpected-frame', { peer: this.id, type: frame.type });
+                this.log('client.unexpected-frame', { type: frame.type });
         }
     }
 
@@ -165,7 +165,7 @@ export class ClientConnection extends Connection {
 
     private refuse(id: string, code: ProxyWireCode, message: string, retryable: boolean): void {
         this.host.counters.failed();
-        this.host.log('request.refused', { peer: this.id, id, code });
+        this.log('request.refused', { id, code });
         this.send({ type: 'response_error', v: this.version, id, code, message, retryable });
     }
 
@@ -188,7 +188,7 @@ export class ClientConnection extends Connection {
                 .refreshChannel(this.channelRaw!)
                 .then(() => req.afterDepositCheck())
                 .catch((e) => {
-                    this.host.log('client.channel-refresh-failed', { peer: this.id, error: String(e) });
+                    this.log('client.channel-refresh-failed', { error: String(e) });
                     if (!this.host.stopping()) req.fail('PROXY_UNAVAILABLE', 'could not read the channel on chain', true, { kind: 'neutral' });
                 });
             return;
@@ -248,12 +248,12 @@ export class ClientConnection extends Connection {
                 (e: unknown) => {
                     this.host.counters.voucherRefused();
                     if (e instanceof LedgerError) this.sendError('VOUCHER_REFUSED', `${e.code}: ${e.message}`, false);
-                    else this.host.log('voucher.unbooked', { peer: this.id, message: (e as Error)?.message });
+                    else this.log('voucher.unbooked', { message: (e as Error)?.message });
                 },
             )
             .then(() => {
                 if (this.state === 'ready') this.sendPaymentStatus();
             })
-            .catch((e: unknown) => this.host.log('voucher.status-failed', { peer: this.id, message: (e as Error)?.message }));
+            .catch((e: unknown) => this.log('voucher.status-failed', { message: (e as Error)?.message }));
     }
 }

@@ -10,7 +10,7 @@ import { ProxySendableCode } from './errors';
 import { ProxyLimits, Refusal } from './guard';
 import type { RunningRequest } from './running-request';
 import type { ProxyCounters } from './stats';
-import type { Log } from '../core/log';
+import { Log, withFields } from '../core/log';
 
 export type ConnState = 'await_hello' | 'checking' | 'ready' | 'closed';
 
@@ -45,12 +45,17 @@ export abstract class Connection {
     channelRaw?: string;
     readonly requests = new Map<string, RunningRequest>();
 
+    /** The runner's log with this connection as `peer` on every line. */
+    protected readonly log: Log;
+
     constructor(
         readonly ws: WebSocket,
         /** Source address of the TCP connection. */
         readonly address: string,
         protected readonly host: ConnectionHost,
-    ) {}
+    ) {
+        this.log = withFields(host.log, { peer: this.id });
+    }
 
     protected abstract readonly inDir: Direction;
     protected abstract readonly outDir: Direction;
@@ -74,7 +79,7 @@ export abstract class Connection {
             if (this.state === 'await_hello') this.sendError('HELLO_REQUIRED', 'no hello in time', true);
         }, this.host.helloTimeoutMs);
         this.helloTimer.unref();
-        this.keepaliveTicks = new Keepalive(ws, () => this.host.log(`${this.kind}.timeout`, { peer: this.id }));
+        this.keepaliveTicks = new Keepalive(ws, () => this.log(`${this.kind}.timeout`, {}));
         ws.on('message', (data, isBinary) => {
             if (isBinary) return this.sendError('WIRE_MALFORMED', 'binary messages are not frames', true);
             if (this.state === 'checking') {
@@ -89,7 +94,7 @@ export abstract class Connection {
             this.onMessage(data);
         });
         ws.on('close', () => this.onClose());
-        ws.on('error', (e) => this.host.log(`${this.kind}.socket-error`, { peer: this.id, error: e.message }));
+        ws.on('error', (e) => this.log(`${this.kind}.socket-error`, { error: e.message }));
     }
 
     clearHelloTimer(): void {
@@ -117,7 +122,7 @@ export abstract class Connection {
         const limit = this.host.limits.maxBufferedBytes;
         if (!fitsBuffer(ws, Buffer.byteLength(text, 'utf8'), limit)) {
             this.host.counters.slowPeerDropped();
-            this.host.log(`${this.kind}.slow-dropped`, { peer: this.id, buffered: ws.bufferedAmount, limit });
+            this.log(`${this.kind}.slow-dropped`, { buffered: ws.bufferedAmount, limit });
             ws.terminate(); // 'close' follows: its requests are cancelled at their workers / fail over
             return;
         }
@@ -127,7 +132,7 @@ export abstract class Connection {
 
     /** An `error` frame; `fatal` closes the connection after it. */
     sendError(code: ProxySendableCode, message: string, fatal: boolean, id?: string): void {
-        this.host.log(`${this.kind}.error-sent`, { peer: this.id, code, fatal, id });
+        this.log(`${this.kind}.error-sent`, { code, fatal, id });
         sendError(this.ws, (f) => this.send(f), { v: this.version || 1, code, message, fatal, id }, { code: 1008, graceMs: CLOSE_GRACE_MS });
     }
 
@@ -144,7 +149,7 @@ export abstract class Connection {
             if (frame.type === 'ping') return this.send(pongFor(frame, this.version));
             if (frame.type === 'pong') return;
             if (frame.type === 'error') {
-                this.host.log(`${this.kind}.error-received`, { peer: this.id, code: frame.code, message: frame.message, fatal: frame.fatal, id: frame.id });
+                this.log(`${this.kind}.error-received`, { code: frame.code, message: frame.message, fatal: frame.fatal, id: frame.id });
                 if (frame.fatal) this.ws.close();
                 return;
             }
@@ -152,7 +157,7 @@ export abstract class Connection {
             this.onFrame(frame, buf);
         } catch (e) {
             // A bug of ours must not take the process down; the peer learns that the proxy failed.
-            this.host.log('proxy.internal-error', { peer: this.id, error: e instanceof Error ? e.stack ?? e.message : String(e) });
+            this.log('proxy.internal-error', { error: e instanceof Error ? e.stack ?? e.message : String(e) });
             this.sendError('INTERNAL', 'internal error', false);
         }
     }
@@ -171,7 +176,7 @@ export abstract class Connection {
         this.state = 'closed';
         this.clearHelloTimer();
         this.onClosed();
-        this.host.log(`${this.kind}.closed`, { peer: this.id, state: was, channel: this.channelRaw });
+        this.log(`${this.kind}.closed`, { state: was, channel: this.channelRaw });
     }
 
     private onHello(frame: Frame): void {
@@ -192,7 +197,7 @@ export abstract class Connection {
                 this.becomeReady();
             })
             .catch((e) => {
-                this.host.log(`${this.kind}.hello-failed`, { peer: this.id, error: String(e) });
+                this.log(`${this.kind}.hello-failed`, { error: String(e) });
                 if (this.state !== 'closed' && !this.host.stopping()) this.sendError('PROXY_UNAVAILABLE', 'could not check the channel on chain', true);
             });
     }
@@ -201,7 +206,7 @@ export abstract class Connection {
         this.state = 'ready';
         this.send({ type: 'hello_ok', v: this.version, proxy: this.host.proxyAddress.toString() });
         this.onReady();
-        this.host.log(`${this.kind}.ready`, { peer: this.id, channel: this.channelRaw, version: this.version });
+        this.log(`${this.kind}.ready`, { channel: this.channelRaw, version: this.version });
         const pending = this.pending;
         this.pending = [];
         for (const d of pending) if (this.state === 'ready') this.onMessage(d);

@@ -103,7 +103,7 @@ export class WorkerConnection extends Connection {
     rootChanged(cfg: RootConfig): void {
         if (this.state !== 'ready') return;
         if (!cfg.workerImages.has(this.peer.imageHash)) {
-            this.host.log('worker.image-removed', { peer: this.id, imageHash: this.peer.imageHash });
+            this.log('worker.image-removed', { imageHash: this.peer.imageHash });
             this.sendError('IMAGE_NOT_ALLOWED', `image ${this.peer.imageHash} is no longer allowed by Root`, true);
             return;
         }
@@ -112,10 +112,10 @@ export class WorkerConnection extends Connection {
 
     protected onFrame(frame: Frame, buf: Buffer): void {
         if (frame.type !== 'response_start' && frame.type !== 'response_chunk' && frame.type !== 'response_end' && frame.type !== 'response_error') {
-            return this.host.log('worker.unexpected-frame', { peer: this.id, type: frame.type });
+            return this.log('worker.unexpected-frame', { type: frame.type });
         }
         const req = this.requests.get(frame.id);
-        if (!req) return this.host.log('worker.unknown-id', { peer: this.id, id: frame.id, type: frame.type });
+        if (!req) return this.log('worker.unknown-id', { id: frame.id, type: frame.type });
         req.onWorkerFrame(frame, () => buf.toString('utf8'));
     }
 

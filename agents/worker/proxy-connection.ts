@@ -14,7 +14,7 @@ import { encodeFrame, Frame, HelloFrame, MAX_FRAME_BYTES, MAX_MESSAGE_CHARS, MIN
 import type { ProxyInfo } from '../../wrappers/Root';
 import { WorkerActive, WorkerChannelWrapper, WorkerClosed, WorkerUnbonding } from '../../wrappers/WorkerChannel';
 import { toUint256 } from '../../wrappers/payloads';
-import type { Log } from '../core/log';
+import { Log, withFields } from '../core/log';
 import type { ResolvedConfig } from './runner';
 import { WorkerLinkError } from './errors';
 import type { RequestPeer, RunningRequest } from './running-request';
@@ -73,6 +73,8 @@ export class ProxyConnection implements RequestPeer {
     private wakeFn: (() => void) | null = null;
     private loop?: Promise<void>;
     private stopping = false;
+    /** The runner's log with this proxy as `peer` on every line. */
+    private readonly log: Log;
 
     constructor(
         private readonly runner: ConnectionRunner,
@@ -82,6 +84,7 @@ export class ProxyConnection implements RequestPeer {
         info: ProxyInfo | null,
     ) {
         this.raw = proxy.toRawString();
+        this.log = withFields(runner.log, { peer: this.raw });
         this.info = info;
         if (!info) this.excluded = 'unlisted';
     }
@@ -116,7 +119,7 @@ export class ProxyConnection implements RequestPeer {
         if (this.imageHash && !root.proxyImages.has(this.imageHash))
             return this.exclude('image_removed', new WorkerLinkError('PROXY_IMAGE_REMOVED', `proxy image ${this.imageHash} left Root's allowlist`));
         if (this.excluded === 'unlisted' || this.excluded === 'image_removed') {
-            this.runner.log('proxy.readmitted', { peer: this.raw, was: this.excluded });
+            this.log('proxy.readmitted', { was: this.excluded });
             this.excluded = null;
             this.attempts = 0;
             this.wake();
@@ -139,13 +142,13 @@ export class ProxyConnection implements RequestPeer {
         const code = e instanceof CocoonError ? e.code : 'INTERNAL';
         const message = e instanceof Error ? e.message : String(e);
         this.counters.errored(code, message);
-        this.runner.log('link.error', { peer: this.raw, code, message });
+        this.log('link.error', { code, message });
     }
 
     private setState(s: LinkState): void {
         if (this.state === s) return;
         this.state = s;
-        this.runner.log('link.state', { peer: this.raw, state: s, ...(this.excluded ? { excluded: this.excluded } : {}) });
+        this.log('link.state', { state: s, ...(this.excluded ? { excluded: this.excluded } : {}) });
         this.runner.onLinkState(this.raw, s);
     }
 
@@ -225,7 +228,7 @@ export class ProxyConnection implements RequestPeer {
         const min = ps.terms.minWorkerStake;
         const target = this.settings.stake !== undefined && this.settings.stake > min ? this.settings.stake : min;
         const amount = target - (st?.stake ?? 0n);
-        this.runner.log('stake.sent', { peer: this.raw, channel: wrapper.address.toRawString(), amount: amount.toString() });
+        this.log('stake.sent', { channel: wrapper.address.toRawString(), amount: amount.toString() });
         await chain.open(wrapper).sendStake(this.runner.wallet.sender(), amount > 0n ? amount : min);
         const deadline = this.runner.clock.now() + this.settings.activationTimeoutMs;
         for (;;) {
@@ -236,7 +239,7 @@ export class ProxyConnection implements RequestPeer {
                 throw new WorkerLinkError('STAKE_FAILED', `WorkerChannel ${wrapper.address.toString()} is not active after staking`, { state: st?.state.toString() ?? null });
             await this.runner.clock.sleep(500);
         }
-        this.runner.log('channel.active', { peer: this.raw, channel: wrapper.address.toRawString(), stake: st!.stake.toString() });
+        this.log('channel.active', { channel: wrapper.address.toRawString(), stake: st!.stake.toString() });
     }
 
     /** One connection: RA-TLS, key check, hello, then serve until it closes. */
@@ -265,7 +268,7 @@ export class ProxyConnection implements RequestPeer {
         }
         this.ws = ws;
         const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-        ws.on('error', (e) => runner.log('proxy.socket-error', { peer: this.raw, message: e.message }));
+        ws.on('error', (e) => this.log('proxy.socket-error', { message: e.message }));
         try {
             await this.hello(ws);
         } catch (e) {
@@ -276,7 +279,7 @@ export class ProxyConnection implements RequestPeer {
         const readyAt = runner.clock.now();
         this.counters.connected(readyAt);
         this.setState('ready');
-        const stopKeepalive = new Keepalive(ws, () => runner.log('proxy.timeout', { peer: this.raw })).every(this.settings.keepaliveMs);
+        const stopKeepalive = new Keepalive(ws, () => this.log('proxy.timeout', {})).every(this.settings.keepaliveMs);
         const { code, reason } = await closed;
         stopKeepalive();
         if (this.ws === ws) this.ws = null;
@@ -336,7 +339,7 @@ export class ProxyConnection implements RequestPeer {
             case 'cancel': {
                 const r = this.requests.get(f.id);
                 if (r && r.ws === ws) r.cancel();
-                else this.runner.log('request.cancel-unknown', { peer: this.raw, id: f.id });
+                else this.log('request.cancel-unknown', { id: f.id });
                 return;
             }
             case 'payout':
@@ -347,11 +350,11 @@ export class ProxyConnection implements RequestPeer {
             case 'pong':
                 return;
             case 'error':
-                this.runner.log('proxy.error-received', { peer: this.raw, code: f.code, message: f.message, fatal: f.fatal, ...(f.id ? { id: f.id } : {}) });
+                this.log('proxy.error-received', { code: f.code, message: f.message, fatal: f.fatal, ...(f.id ? { id: f.id } : {}) });
                 if (f.fatal) ws.close(1000, 'peer reported a fatal error');
                 return;
             default:
-                this.runner.log('frame.unexpected', { peer: this.raw, type: f.type });
+                this.log('frame.unexpected', { type: f.type });
         }
     }
 
@@ -362,7 +365,7 @@ export class ProxyConnection implements RequestPeer {
     private onBadFrame(ws: WebSocket, e: WireError, data: RawData | undefined): void {
         const ref = data === undefined ? undefined : badFrameRef(data);
         const id = ref?.type === 'request' ? ref.id : undefined;
-        this.runner.log('frame.refused', { peer: this.raw, code: e.code, message: e.message, ...(id ? { id } : {}) });
+        this.log('frame.refused', { code: e.code, message: e.message, ...(id ? { id } : {}) });
         if (e.code === 'WIRE_BAD_FIELD' && id && !this.requests.has(id)) {
             this.requestCounters.requestFailed();
             this.sendOn(ws, { type: 'response_error', v: this.version, id, code: e.code, message: e.message.slice(0, MAX_MESSAGE_CHARS), retryable: false });
@@ -378,7 +381,7 @@ export class ProxyConnection implements RequestPeer {
         try {
             text = encodeFrame(f, 'worker_to_proxy');
         } catch (e) {
-            this.runner.log('frame.encode-failed', { peer: this.raw, type: f.type, code: (e as CocoonError).code, message: (e as Error).message });
+            this.log('frame.encode-failed', { type: f.type, code: (e as CocoonError).code, message: (e as Error).message });
             return false;
         }
         ws.send(text);
