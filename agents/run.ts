@@ -2,13 +2,13 @@
 // The devnet (`cocoon devnet`, `npm start`) writes config files and starts its agents through these same functions,
 // so what a newcomer runs is what an operator runs.
 import { Address, fromNano, toNano } from '@ton/core';
+import { jsonLines, Log } from './core/log';
 import { AGENT_WORDING, command, CommandIo, FlagSpec, Flags, portFlag, UsageError, untilInterrupted } from './core/cli-io';
 import { ClientConfigFile, ClientConfigSchema, commonOf, loadConfigFile, Loaded, ProxyConfigFile, ProxyConfigSchema, teeOf, WorkerConfigFile, WorkerConfigSchema } from './config';
 import { ProxyAgent } from './proxy/agent';
 import { WorkerAgent } from './worker/runner';
 import { CocoonClient } from './client/runner';
 import { OpenAIServer } from './client/server';
-import { jsonLines, Log } from './core/log';
 
 /** The agents' log as JSON lines on stderr. */
 export function jsonLog(io: CommandIo, agent: string): Log {

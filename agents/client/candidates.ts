@@ -8,12 +8,12 @@ import { PeerAttestation, PeerVerifier } from '../core/transport';
 import { ResponseSecret } from '../core/hpke';
 import { RequestFrame, RoutingFields, sealRequestFrame, WorkerCandidateInfo } from '../core/wire';
 import { RootConfig } from '../core/chain';
+import type { Log } from '../core/log';
+import type { Clock } from '../core/clock';
 import { ClientError } from './errors';
 import type { InFrame, ProxyConnection } from './proxy-connection';
 import { DONE, Queue } from './queue';
-import type { Log } from '../core/log';
 import { errMsg, newId } from './util';
-import type { Clock } from '../core/clock';
 
 export interface ModelInfo {
     /** Root's canonical model name (the OpenAI `model`). */

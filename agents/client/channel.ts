@@ -7,8 +7,8 @@ import type { SleepClock } from '../core/clock';
 import { ClientChannelState, ClientChannelWrapper, WithdrawWindow } from '../../wrappers/ClientChannel';
 import { FeeFinish, FeeSimple, FeeTopUp } from '../../wrappers/fees';
 import { ProxyInfo } from '../../wrappers/Root';
-import { ClientError } from './errors';
 import type { Log } from '../core/log';
+import { ClientError } from './errors';
 import { ClientStateStore } from './state';
 import type { PaymentStatus, StatsSnapshot } from './stats';
 

@@ -12,12 +12,12 @@ import { ResponseEndFrame } from '../core/wire';
 import { ClientChannelWrapper } from '../../wrappers/ClientChannel';
 import { Model } from '../../wrappers/Root';
 import { modelId, signPayload, voucherPayload } from '../../wrappers/payloads';
+import type { Log } from '../core/log';
+import type { Clock } from '../core/clock';
 import type { VerifiedCandidate } from './candidates';
 import type { ProxyConnection } from './proxy-connection';
-import type { Log } from '../core/log';
 import { ClientStateStore } from './state';
 import { errMsg } from './util';
-import type { Clock } from '../core/clock';
 
 /** A request sent and not yet paid or refused: what its late receipt is checked against. */
 export interface Outstanding {

@@ -22,12 +22,12 @@ import {
     WireError,
 } from '../core/wire';
 import { ProxyInfo } from '../../wrappers/Root';
-import { ClientError } from './errors';
-import { DONE, Queue } from './queue';
 import type { Log } from '../core/log';
-import { errMsg } from './util';
 import type { Clock } from '../core/clock';
 import { bytes256 } from '../core/hex';
+import { ClientError } from './errors';
+import { DONE, Queue } from './queue';
+import { errMsg } from './util';
 
 export type InFrame = DirectionFrames['proxy_to_client'];
 

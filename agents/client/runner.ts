@@ -23,6 +23,7 @@ import { KeyIdentity, PeerVerifier, RaTlsConnection, RaTlsIdentity } from '../co
 import { ClientChannelState, ClientChannelWrapper } from '../../wrappers/ClientChannel';
 import { Model, ProxyInfo } from '../../wrappers/Root';
 import { modelId } from '../../wrappers/payloads';
+import { Log, noLog } from '../core/log';
 import { Candidates, ModelInfo } from './candidates';
 import { Balances, ClientChannelOps, CloseResult, WithdrawResult } from './channel';
 import { ClientError } from './errors';
@@ -32,7 +33,6 @@ import { ClientEvent, RequestArgs, requestEvents, RequestHost } from './running-
 import { ClientStateStore } from './state';
 import { ClientStats } from './stats';
 import { errMsg } from './util';
-import type { Log } from '../core/log';
 
 export type Privacy = 'sealed' | 'plain';
 
@@ -146,7 +146,7 @@ export class CocoonClient {
         this.keys = keyPairFromSeed(opts.seed);
         this.clientKeyHex = this.keys.publicKey.toString('hex');
         this.clock = opts.clock ?? systemClock;
-        this.log = opts.log ?? (() => undefined);
+        this.log = opts.log ?? noLog;
         this.rootPollMs = optNumber(opts.rootPollMs, 'rootPollMs', 5000);
         this.requestTimeoutMs = optNumber(opts.requestTimeoutMs, 'requestTimeoutMs', 120_000);
         this.connectTimeoutMs = optNumber(opts.connectTimeoutMs, 'connectTimeoutMs', 10_000);

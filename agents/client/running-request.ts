@@ -9,12 +9,12 @@ import { PricingError, TokenUsage, usageFromOpenAI } from '../core/pricing';
 import { Receipt, receiptWorkerKey } from '../core/receipt';
 import { clientRefusal, encodeFrame, MAX_REQUEST_TOKENS, openChunkFrame, openStartFrame, RequestFrame, ResponseChunkFrame, ResponseEndFrame, WireError } from '../core/wire';
 import { Model } from '../../wrappers/Root';
+import type { Log } from '../core/log';
 import type { Candidates, VerifiedCandidate } from './candidates';
 import { ClientError } from './errors';
 import type { Payments } from './payments';
 import type { InFrame, ProxyConnection } from './proxy-connection';
 import { DONE, Queue } from './queue';
-import type { Log } from '../core/log';
 import type { Privacy } from './runner';
 import { errMsg, newId } from './util';
 

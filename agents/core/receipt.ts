@@ -2,11 +2,11 @@
 // Root's prices and its own coefficient cap before it signs its next cumulative voucher; the proxy books it.
 // Canonical form: a TON cell (like the contracts' signed payloads), signed with Ed25519 over the cell hash.
 import { beginCell, Cell } from '@ton/core';
+import { bytes256, hex256 } from './hex';
 import { Ed25519KeyError, ed25519Sign, ed25519Verify } from './ed25519';
 import { CocoonError } from './errors';
 import { UsageBounds, usageExcess } from './metering';
 import { cost, MAX_COEFFICIENT, MAX_COINS, MAX_TOKENS, ModelPrices, PricingError, TOKEN_KINDS, TokenUsage } from './pricing';
-import { bytes256, hex256 } from './hex';
 
 export const ReceiptErrorCodes = [
     'RECEIPT_MALFORMED', // the wire form does not decode to exactly one canonical receipt, or a field is out of range

@@ -18,8 +18,8 @@ import {
 } from '@ton/sandbox';
 import { AccountState, Address, beginCell, Cell, Dictionary, external, Message, StateInit, toNano, TupleItem } from '@ton/core';
 import { createHash } from 'crypto';
-import { DevnetStateError } from './errors';
 import { bytes256 } from '../core/hex';
+import { DevnetStateError } from './errors';
 
 /** The JSON form of a sandbox snapshot (the package does not export the type by name). */
 export type SerializableSnapshot = ReturnType<typeof snapshotToSerializable>;

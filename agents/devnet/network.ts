@@ -14,6 +14,8 @@ import { join, resolve } from 'path';
 import { fromNano, toNano } from '@ton/core';
 import { keyPairFromSecretKey, keyPairFromSeed } from '@ton/crypto';
 import { z } from 'zod';
+import type { Log } from '../core/log';
+import { hex256 } from '../core/hex';
 import { DevnetServer } from './server';
 import { ChainWallet, TonChain } from '../core/chain/chain';
 import { loadChainConfig } from '../core/chain/config';
@@ -35,8 +37,6 @@ import { OpenAIServer } from '../client/server';
 import type { ProxyAgent } from '../proxy/agent';
 import type { WorkerAgent } from '../worker/runner';
 import type { CocoonClient } from '../client/runner';
-import type { Log } from '../core/log';
-import { hex256 } from '../core/hex';
 
 /** The test model as the devnet registers it: at DEVNET_MODEL_PRICES (100 TON per 1M prompt tokens, see there). */
 export const DEVNET_MODEL = testModelRecord(DEVNET_MODEL_PRICES);

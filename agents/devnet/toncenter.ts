@@ -4,10 +4,10 @@
 // values are strings) and returns the `result`; bad input throws RpcError(422).
 import { Address, beginCell, Cell, loadMessage, Message, storeMessage, storeStateInit, toNano } from '@ton/core';
 import { WalletContractV3R1, WalletContractV3R2, WalletContractV4, WalletContractV5R1 } from '@ton/ton';
+import { bytes256 } from '../core/hex';
 import { ChainRejection, CONFIG_ADDRESS, DevnetChain, TxRecord } from './chain';
 import { RpcError } from './errors';
 import { decodeStack, encodeStack, parseInteger } from './stack';
-import { bytes256 } from '../core/hex';
 
 export type Params = Record<string, unknown>;
 type Method = (p: Params) => Promise<unknown>;

@@ -12,6 +12,7 @@ import { Direction, Frame, HelloClientFrame, RequestFrame, VoucherFrame, WireErr
 import { Model } from '../../wrappers/Root';
 import { ClientChannelWrapper } from '../../wrappers/ClientChannel';
 import { toUint256, voucherPayload } from '../../wrappers/payloads';
+import type { Clock } from '../core/clock';
 import { Ledger, LedgerError } from './ledger';
 import { ProxyWireCode } from './errors';
 import { RoutedWorker } from './router';
@@ -20,7 +21,6 @@ import { Connection, ConnectionHost } from './connection';
 import { Refusal } from './guard';
 import { RequestHost, RunningRequest } from './running-request';
 import { isLeaving, Settlement } from './settlement';
-import type { Clock } from '../core/clock';
 
 /** Client connections per ClientChannel (admission holds money per channel; this bounds sockets and buffers). */
 const MAX_CONNECTIONS_PER_CHANNEL = 4;

@@ -4,9 +4,9 @@ import { Address } from '@ton/core';
 import { ChainWallet, TonChain } from '../core/chain/chain';
 import { ProxyWrapper } from '../../wrappers/Proxy';
 import { commitPayload, signPayload } from '../../wrappers/payloads';
+import type { Log } from '../core/log';
 import { Commit, Ledger, LedgerError } from './ledger';
 import { ProxyError } from './errors';
-import type { Log } from '../core/log';
 
 /** LEDGER_ROLLBACK as the proxy reports it (PROXY_ROLLBACK); anything else unchanged. */
 export function rollbackError(e: unknown): unknown {

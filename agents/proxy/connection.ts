@@ -6,11 +6,11 @@ import type { Address } from '@ton/core';
 import type { RawData, WebSocket } from 'ws';
 import { asWireError, badFrameRef, fitsBuffer, Keepalive, pongFor, rawBytes, rawSize, readFrame, sendError, WS_OPEN } from '../core/transport/socket';
 import { Direction, encodeFrame, Frame, HelloClientFrame, HelloWorkerFrame, negotiateVersion, WireError } from '../core/wire';
+import { Log, withFields } from '../core/log';
 import { ProxySendableCode } from './errors';
 import { ProxyLimits, Refusal } from './guard';
 import type { RunningRequest } from './running-request';
 import type { ProxyCounters } from './stats';
-import { Log, withFields } from '../core/log';
 
 export type ConnState = 'await_hello' | 'checking' | 'ready' | 'closed';
 

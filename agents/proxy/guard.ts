@@ -11,8 +11,8 @@
 //   first; a full queue sheds the newest hello of the address with the most waiting), times a
 //   check out after `helloCheckTimeoutMs` (the caller's slot is held until the lookup itself settles, so lookups
 //   stay bounded), and remembers CHANNEL_INVALID verdicts for `negativeCacheMs` by (channel, peer key).
-import { ProxyWireCode } from './errors';
 import type { Clock } from '../core/clock';
+import { ProxyWireCode } from './errors';
 
 export interface ProxyLimits {
     /** Largest unread backlog of one peer connection (ws.bufferedAmount + the next frame), bytes; past it the peer is dropped. */

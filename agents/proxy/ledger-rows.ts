@@ -2,8 +2,8 @@
 // types (ledger.ts): a refused input throws LedgerError before anything is written.
 import { createHash } from 'crypto';
 import { Address } from '@ton/core';
-import { ClientState, Commit, DeliveryInput, LedgerError, MAX_AMOUNT, MAX_RECEIPT, MAX_REQUEST_ID, RequestRow, RequestStatus, StartInput, WorkerState } from './ledger-types';
 import { hex256 } from '../core/hex';
+import { ClientState, Commit, DeliveryInput, LedgerError, MAX_AMOUNT, MAX_RECEIPT, MAX_REQUEST_ID, RequestRow, RequestStatus, StartInput, WorkerState } from './ledger-types';
 
 export interface ClientDbRow {
     address: string;

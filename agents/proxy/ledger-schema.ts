@@ -5,8 +5,8 @@
 // a change is a new migration with the next version number. Below them: the prepared statements, applying the
 // migrations, and the settings check.
 import type Database from 'better-sqlite3';
-import { LedgerError } from './ledger-types';
 import type { Clock } from '../core/clock';
+import { LedgerError } from './ledger-types';
 
 export interface Migration {
     version: number;

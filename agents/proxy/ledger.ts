@@ -16,6 +16,7 @@ import { mkdirSync } from 'fs';
 import { dirname } from 'path';
 import { Address } from '@ton/core';
 import Database from 'better-sqlite3';
+import { Clock, systemClock } from '../core/clock';
 import { checkSettings, migrate, prepare } from './ledger-schema';
 import {
     ClientState, Commit, DEFAULT_LIST_LIMIT, DeliveryInput, LedgerError, LedgerOptions, RequestRow,
@@ -26,7 +27,6 @@ import {
     toClient, toCommit, toRequest, toWorker, validateAmount, validateDelivery, validateLimit, validateRequestId,
     validateSeqno, validateSignature, validateStart, WorkerDbRow,
 } from './ledger-rows';
-import { Clock, systemClock } from '../core/clock';
 
 export { BPS_DENOMINATOR, LedgerError, MAX_AMOUNT, workerShare } from './ledger-types';
 export type { ClientState, Commit, DeliveryInput, LedgerCode, LedgerOptions, RequestRow, RequestStatus, SignedAmount, StartInput, WorkerState } from './ledger-types';

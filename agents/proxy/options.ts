@@ -3,10 +3,10 @@
 import { Address } from '@ton/core';
 import { ChainWallet, TonChain } from '../core/chain/chain';
 import { QuoteProvider, VerifyPolicy } from '../core/tee/types';
-import { ProxyError } from './errors';
-import { ProxyLimits, resolveLimits } from './guard';
 import type { Log } from '../core/log';
 import type { Clock } from '../core/clock';
+import { ProxyError } from './errors';
+import { ProxyLimits, resolveLimits } from './guard';
 
 export interface ProxyAgentOptions {
     chain: TonChain;

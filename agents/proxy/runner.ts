@@ -20,6 +20,8 @@ import { ClientKeyVerifier, ed25519KeyPairFromSeed, KeyPeer, PeerAttestation, Pe
 import { MAX_FRAME_BYTES, ResponseEndFrame } from '../core/wire';
 import { Model } from '../../wrappers/Root';
 import { toUint256 } from '../../wrappers/payloads';
+import type { Log, LogFields } from '../core/log';
+import { Clock, systemClock } from '../core/clock';
 import { ProxyAgentOptions, ProxyUrls, validateOptions } from './options';
 import { Commit, Ledger } from './ledger';
 import { ProxyError } from './errors';
@@ -35,8 +37,6 @@ import { RunningRequest } from './running-request';
 import { Connection } from './connection';
 import { ClientConnection, ClientHost } from './client-connection';
 import { WorkerConnection, WorkerHost } from './worker-connection';
-import type { Log, LogFields } from '../core/log';
-import { Clock, systemClock } from '../core/clock';
 
 export type { ProxyAgentOptions, ProxyUrls } from './options';
 

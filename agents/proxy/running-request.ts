@@ -7,14 +7,14 @@ import { sealedPlaintextLength } from '../core/hpke';
 import { verifyReceipt } from '../core/receipt';
 import { blamesWorker, relayed, RelayedCode, Frame, RequestFrame, ResponseChunkFrame, ResponseEndFrame, ResponseErrorFrame, ResponseStartFrame } from '../core/wire';
 import { Model } from '../../wrappers/Root';
+import type { Log } from '../core/log';
+import type { Clock } from '../core/clock';
 import type { DeliveryInput } from './ledger';
 import { ProxyError, ProxySendableCode } from './errors';
 import { Outcome, RoutedWorker, Router } from './router';
 import { AdmissionRefusal } from './admission';
 import { ProxyLimits } from './guard';
 import type { ProxyCounters } from './stats';
-import type { Log } from '../core/log';
-import type { Clock } from '../core/clock';
 
 // 'booking': the receipt checked out and its delivery is in the ledger's next group commit; response_end follows.
 export type RequestPhase = 'routing' | 'started' | 'streaming' | 'booking' | 'ended' | 'failed';

@@ -6,11 +6,11 @@ import { ChainWallet, TonChain } from '../core/chain/chain';
 import { CocoonError } from '../core/errors';
 import { ClientChannelState, ClientChannelWrapper } from '../../wrappers/ClientChannel';
 import { payoutPayload, signPayload } from '../../wrappers/payloads';
+import type { Log } from '../core/log';
+import type { Clock } from '../core/clock';
 import { Ledger } from './ledger';
 import { livePendingWithdraw } from './admission';
 import { ProxyError } from './errors';
-import type { Log } from '../core/log';
-import type { Clock } from '../core/clock';
 
 export interface RedeemResult {
     client: string;

@@ -5,10 +5,10 @@ import { createServer as createHttpServer, IncomingMessage, Server as HttpServer
 import type { AddressInfo } from 'net';
 import type { Address } from '@ton/core';
 import type { TonChain } from '../core/chain/chain';
+import { hex256 } from '../core/hex';
 import type { Commit, Ledger } from './ledger';
 import type { Router } from './router';
 import { GuardCounters, HelloGate, newGuardCounters } from './guard';
-import { hex256 } from '../core/hex';
 
 export interface LedgerTotals {
     clients: number;

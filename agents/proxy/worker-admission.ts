@@ -7,8 +7,8 @@ import { nullIfGetterFailed } from '../core/chain/errors';
 import { workerHelloRefusal } from '../core/worker-hello';
 import type { HelloWorkerFrame } from '../core/wire';
 import { WorkerActive, WorkerSuspended, type WorkerChannelState } from '../../wrappers/WorkerChannel';
-import type { ProxyWireCode } from './errors';
 import type { Clock } from '../core/clock';
+import type { ProxyWireCode } from './errors';
 
 export interface Refusal {
     code: ProxyWireCode;

@@ -11,8 +11,8 @@ import { clampUsage, contentBytes, usageExcess } from '../core/metering';
 import { cost, ModelPrices, TOKEN_KINDS, TokenUsage, usageFromOpenAI, usageToOpenAI } from '../core/pricing';
 import { buildReceipt, encodeReceipt, Receipt, signReceipt } from '../core/receipt';
 import { MAX_CHUNK_BYTES } from '../core/wire/frames';
-import type { Endpoint, OpenAIErrorBody } from './openai-request';
 import type { Clock } from '../core/clock';
+import type { Endpoint, OpenAIErrorBody } from './openai-request';
 
 export const ForwardErrorCodes = [
     'BACKEND_UNREACHABLE', // the HTTP request failed before a response (connection refused, reset, DNS)

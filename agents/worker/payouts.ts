@@ -16,9 +16,9 @@ import type { SleepClock } from '../core/clock';
 import { readJsonFile, StateFileError, writeJsonAtomic } from '../core/state-file';
 import { WorkerChannelWrapper } from '../../wrappers/WorkerChannel';
 import { payoutPayload } from '../../wrappers/payloads';
-import { PayoutError, WorkerConfigError } from './errors';
 import type { Log } from '../core/log';
 import { bytes256 } from '../core/hex';
+import { PayoutError, WorkerConfigError } from './errors';
 
 export const WORKER_STATE_FORMAT = 'cocoon-worker-state/1';
 

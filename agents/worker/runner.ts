@@ -16,7 +16,7 @@ import { keyPairFromSeed } from '@ton/crypto';
 import type { WebSocket } from 'ws';
 import { ChainWallet, hex256, RootConfig, TonChain } from '../core/chain';
 import { SleepClock, systemClock } from '../core/clock';
-import type { Log } from '../core/log';
+import { Log, noLog } from '../core/log';
 import { CocoonError } from '../core/errors';
 import { deriveHpkeKeyPair, HpkeKeyPair, ReplayCache } from '../core/hpke';
 import { QuoteProvider, VerifyPolicy } from '../core/tee/types';
@@ -225,7 +225,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
         this.chain = opts.chain;
         this.wallet = opts.wallet;
         this.clock = opts.clock ?? systemClock;
-        this.log = opts.log ?? (() => undefined);
+        this.log = opts.log ?? noLog;
         this.capacity = opts.capacity;
         this.counters = new WorkerCounters(opts.capacity);
         this.backendUrl = opts.backendUrl;

@@ -8,6 +8,8 @@
 import { Address, Contract, internal, MessageRelaxed, OpenedContract, SendMode, Sender, SenderArguments, StateInit, Transaction, Cell } from '@ton/core';
 import { KeyPair, keyPairFromSecretKey, mnemonicToPrivateKey, mnemonicValidate, sign } from '@ton/crypto';
 import { TonClient, WalletContractV4 } from '@ton/ton';
+import { SleepClock, systemClock } from '../clock';
+import { bytes256, hex256 } from '../hex';
 import { ToncenterClient } from './toncenter';
 import { ChildCode, ImageKind, Model, Params, ProxyInfo, ProxyTerms, RootWrapper } from '../../../wrappers/Root';
 import { ClientChannelState, ClientChannelWrapper } from '../../../wrappers/ClientChannel';
@@ -16,8 +18,6 @@ import { ProxyState, ProxyWrapper } from '../../../wrappers/Proxy';
 import { ChainConfig } from './config';
 import { ChainError, nullIfGetterFailed } from './errors';
 import { ChainTransport } from './http';
-import { SleepClock, systemClock } from '../clock';
-import { bytes256, hex256 } from '../hex';
 
 /** Root's configuration as of one `version`. Hashes and ids are 64-char lower-case hex (no 0x). */
 export interface RootConfig {

@@ -4,9 +4,9 @@
 // throttle, so concurrent callers back off together. Plugged into TonClient as its axios `httpAdapter`, so
 // every toncenter call TonClient makes goes through it; the HTTP itself is Node's fetch (or an injected fetcher).
 import type { TonClientParameters } from '@ton/ton';
+import { SleepClock, systemClock } from '../clock';
 import type { ChainConfig } from './config';
 import { ChainError } from './errors';
-import { SleepClock, systemClock } from '../clock';
 
 
 export interface HttpRequest {

@@ -7,9 +7,9 @@
 // ChainTransport (throttle + retry); SSE (re)connections take a throttle slot too.
 import { Address } from '@ton/core';
 import { Api, HttpClient, Transaction as TonapiTransaction } from 'tonapi-sdk-js';
+import { SleepClock, systemClock } from '../clock';
 import { ChainError } from './errors';
 import { ChainTransport, HttpRequest } from './http';
-import { SleepClock, systemClock } from '../clock';
 import { CHAIN_DEFAULTS } from './config';
 
 /** One transaction announced by the stream. */

@@ -4,8 +4,8 @@
 // Note: TDATTRIBUTES, XFAM, MRSEAM and TEE_TCB_SVN are not in it (cocoon compatibility); the verifier checks the
 // debug bit always and TDATTRIBUTES / XFAM by policy instead.
 import { createHash } from 'crypto';
-import { AttestationError, TdReportBody } from './types';
 import { hex256 } from '../hex';
+import { AttestationError, TdReportBody } from './types';
 
 export type ImageMeasurements = Pick<TdReportBody, 'mrTd' | 'mrConfigId' | 'mrOwner' | 'mrOwnerConfig' | 'rtmr0' | 'rtmr1' | 'rtmr2' | 'rtmr3'>;
 
