@@ -1,5 +1,5 @@
 // One proxy connection (spec/worker.md, "Connection state machine"): stake the WorkerChannel, connect over RA-TLS,
-// hello, serve frames, reconnect with backoff. A ProxyConnection sees the worker only through ConnectionRunner;
+// hello, serve frames, reconnect with backoff. A ProxyConnection sees the worker only through ConnectionHost;
 // the runner admits its requests (capacity) and verifies its payouts.
 import { Address } from '@ton/core';
 import type { RawData, WebSocket } from 'ws';
@@ -31,7 +31,7 @@ export type ConnectionSettings = Pick<
 >;
 
 /** What a proxy connection needs from the worker (WorkerAgent implements it). */
-export interface ConnectionRunner {
+export interface ConnectionHost {
     readonly chain: TonChain;
     /** The worker's wallet: owns and stakes the WorkerChannel, signs the channel binding in hello. */
     readonly wallet: ChainWallet;
@@ -77,14 +77,14 @@ export class ProxyConnection implements RequestPeer {
     private readonly log: Log;
 
     constructor(
-        private readonly runner: ConnectionRunner,
+        private readonly host: ConnectionHost,
         private readonly settings: ConnectionSettings,
         private readonly requestCounters: RequestCounters,
         readonly proxy: Address,
         info: ProxyInfo | null,
     ) {
         this.raw = proxy.toRawString();
-        this.log = withFields(runner.log, { peer: this.raw });
+        this.log = withFields(host.log, { peer: this.raw });
         this.info = info;
         if (!info) this.excluded = 'unlisted';
     }
@@ -149,7 +149,7 @@ export class ProxyConnection implements RequestPeer {
         if (this.state === s) return;
         this.state = s;
         this.log('link.state', { state: s, ...(this.excluded ? { excluded: this.excluded } : {}) });
-        this.runner.onLinkState(this.raw, s);
+        this.host.onLinkState(this.raw, s);
     }
 
     private wake(): void {
@@ -172,7 +172,7 @@ export class ProxyConnection implements RequestPeer {
     }
 
     private async run(): Promise<void> {
-        while (!this.stopping && this.runner.running) {
+        while (!this.stopping && this.host.running) {
             if (this.excluded || !this.info) {
                 this.setState('excluded');
                 await this.sleep(null);
@@ -212,10 +212,10 @@ export class ProxyConnection implements RequestPeer {
     /** Derives our WorkerChannel with this proxy and stakes it until active. */
     private async ensureChannel(): Promise<void> {
         const info = this.info!;
-        const chain = this.runner.chain;
+        const chain = this.host.chain;
         const ps = await chain.getProxyState(this.proxy);
         if (!ps || !ps.terms) throw new WorkerLinkError('PROXY_NOT_LISTED', 'the Proxy contract is not deployed or not registered (no terms)');
-        const wrapper = await WorkerChannelWrapper.create({ proxy: this.proxy, worker: this.runner.wallet.address, proxyKey: info.enclaveKey, root: ps.root, terms: ps.terms });
+        const wrapper = await WorkerChannelWrapper.create({ proxy: this.proxy, worker: this.host.wallet.address, proxyKey: info.enclaveKey, root: ps.root, terms: ps.terms });
         this.channel = wrapper.address;
         let st = await chain.getWorkerChannelState(wrapper.address);
         // Active with at least the minimum stake serves; a slashed channel (Suspended, state 4: stake below the minimum)
@@ -229,15 +229,15 @@ export class ProxyConnection implements RequestPeer {
         const target = this.settings.stake !== undefined && this.settings.stake > min ? this.settings.stake : min;
         const amount = target - (st?.stake ?? 0n);
         this.log('stake.sent', { channel: wrapper.address.toRawString(), amount: amount.toString() });
-        await chain.open(wrapper).sendStake(this.runner.wallet.sender(), amount > 0n ? amount : min);
-        const deadline = this.runner.clock.now() + this.settings.activationTimeoutMs;
+        await chain.open(wrapper).sendStake(this.host.wallet.sender(), amount > 0n ? amount : min);
+        const deadline = this.host.clock.now() + this.settings.activationTimeoutMs;
         for (;;) {
             st = await chain.getWorkerChannelState(wrapper.address);
             if (usable(st)) break;
             if (this.stopping) return;
-            if (this.runner.clock.now() >= deadline)
+            if (this.host.clock.now() >= deadline)
                 throw new WorkerLinkError('STAKE_FAILED', `WorkerChannel ${wrapper.address.toString()} is not active after staking`, { state: st?.state.toString() ?? null });
-            await this.runner.clock.sleep(500);
+            await this.host.clock.sleep(500);
         }
         this.log('channel.active', { channel: wrapper.address.toRawString(), stake: st!.stake.toString() });
     }
@@ -245,11 +245,11 @@ export class ProxyConnection implements RequestPeer {
     /** One connection: RA-TLS, key check, hello, then serve until it closes. */
     private async session(): Promise<void> {
         const info = this.info!;
-        const runner = this.runner;
+        const host = this.host;
         this.setState('connecting');
-        const conn = await connectRaTls(info.workerEndpoint, runner.identity, runner.verifier, {
+        const conn = await connectRaTls(info.workerEndpoint, host.identity, host.verifier, {
             timeoutMs: this.settings.connectTimeoutMs,
-            clock: () => new Date(runner.clock.now()),
+            clock: () => new Date(host.clock.now()),
             ws: { maxPayload: MAX_FRAME_BYTES },
         });
         const ws = conn.ws;
@@ -276,7 +276,7 @@ export class ProxyConnection implements RequestPeer {
             this.ws = null;
             throw e;
         }
-        const readyAt = runner.clock.now();
+        const readyAt = host.clock.now();
         this.counters.connected(readyAt);
         this.setState('ready');
         const stopKeepalive = new Keepalive(ws, () => this.log('proxy.timeout', {})).every(this.settings.keepaliveMs);
@@ -284,24 +284,24 @@ export class ProxyConnection implements RequestPeer {
         stopKeepalive();
         if (this.ws === ws) this.ws = null;
         for (const r of this.requests.values()) if (r.ws === ws) r.detach();
-        if (runner.clock.now() - readyAt >= this.settings.stableMs) this.attempts = 0;
+        if (host.clock.now() - readyAt >= this.settings.stableMs) this.attempts = 0;
         if (!this.stopping) this.record(new WorkerLinkError('CONNECTION_LOST', `connection closed (${code}${reason ? ` ${reason}` : ''})`, { code, reason }));
     }
 
     /** Sends hello and waits for hello_ok (or an error frame, a close, the deadline): the shared dialler, our error codes. */
     private async hello(ws: WebSocket): Promise<void> {
-        const runner = this.runner;
+        const host = this.host;
         // The channel owner (our wallet) binds the channel to our attested key for this proxy (attack 18).
-        const expiresAt = Math.floor(runner.clock.now() / 1000) + HELLO_AUTH_TTL_S;
-        const signature = runner.wallet.signPayload(workerHelloPayload(this.channel!, this.proxy, runner.publicKey, expiresAt)).toString('hex');
+        const expiresAt = Math.floor(host.clock.now() / 1000) + HELLO_AUTH_TTL_S;
+        const signature = host.wallet.signPayload(workerHelloPayload(this.channel!, this.proxy, host.publicKey, expiresAt)).toString('hex');
         const hello: HelloFrame = {
             type: 'hello',
             v: PROTOCOL_VERSION,
             minV: MIN_PROTOCOL_VERSION,
             role: 'worker',
             channel: this.channel!.toString(),
-            models: runner.helloModels(),
-            capacity: runner.capacity,
+            models: host.helloModels(),
+            capacity: host.capacity,
             agent: AGENT_NAME,
             auth: { expiresAt, signature },
         };
@@ -335,7 +335,7 @@ export class ProxyConnection implements RequestPeer {
         }
         switch (f.type) {
             case 'request':
-                return this.runner.onRequest(this, ws, f);
+                return this.host.onRequest(this, ws, f);
             case 'cancel': {
                 const r = this.requests.get(f.id);
                 if (r && r.ws === ws) r.cancel();
@@ -343,7 +343,7 @@ export class ProxyConnection implements RequestPeer {
                 return;
             }
             case 'payout':
-                return this.runner.onPayout(this, ws, f);
+                return this.host.onPayout(this, ws, f);
             case 'ping':
                 this.sendOn(ws, pongFor(f, this.version));
                 return;

@@ -27,8 +27,8 @@ import { modelId } from '../../wrappers/payloads';
 import { sendableCode, WorkerConfigError, WorkerLinkError, WorkerSendableCode } from './errors';
 import { WorkerKeys } from './forward';
 import { ClaimResult, PayoutBook } from './payouts';
-import { ConnectionRunner, ProxyConnection } from './proxy-connection';
-import { RequestRunner, RunningRequest } from './running-request';
+import { ConnectionHost, ProxyConnection } from './proxy-connection';
+import { RequestHost, RunningRequest } from './running-request';
 import { LinkState, WorkerCounters, WorkerStats } from './stats';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -194,7 +194,7 @@ export interface WorkerAgentEvents {
 // ---------------------------------------------------------------------------------------------------------------
 // The agent
 
-export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements ConnectionRunner, RequestRunner {
+export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements ConnectionHost, RequestHost {
     readonly chain: TonChain;
     readonly wallet: ChainWallet;
     readonly clock: SleepClock;

@@ -1,5 +1,5 @@
 // One request's state machine (spec/worker.md, "Request handling"): open/validate → backend → start/chunks → end |
-// error. A RunningRequest sees the worker only through RequestRunner and its proxy connection only through
+// error. A RunningRequest sees the worker only through RequestHost and its proxy connection only through
 // RequestPeer; it reports how it ended to the counters (stats.ts).
 import type { WebSocket } from 'ws';
 import type { SleepClock } from '../core/clock';
@@ -17,7 +17,7 @@ import type { RequestCounters } from './stats';
 import { sendableCode, WorkerSendableCode } from './errors';
 
 /** What a running request needs from the worker (WorkerAgent implements it). */
-export interface RequestRunner {
+export interface RequestHost {
     readonly log: Log;
     readonly clock: SleepClock;
     /** OpenAI-compatible backend base URL without /v1. */
@@ -75,7 +75,7 @@ export class RunningRequest {
     private readonly meter = new StreamMeter();
 
     constructor(
-        private readonly runner: RequestRunner,
+        private readonly host: RequestHost,
         private readonly counters: RequestCounters,
         private readonly link: RequestPeer,
         readonly ws: WebSocket,
@@ -98,26 +98,26 @@ export class RunningRequest {
         try {
             await this.serve();
         } catch (e) {
-            this.runner.log('request.internal-error', { peer: this.link.raw, id: this.f.id, message: (e as Error).message });
+            this.host.log('request.internal-error', { peer: this.link.raw, id: this.f.id, message: (e as Error).message });
             this.error('INTERNAL', 'internal worker error', true);
         }
     }
 
     private async serve(): Promise<void> {
         const f = this.f;
-        const offer = this.runner.offers.get(f.model);
+        const offer = this.host.offers.get(f.model);
         if (!offer) return this.error('REQUEST_MODEL_MISMATCH', `this worker does not serve ${f.model}`, true);
         // Prices and context length as Root has them now (the cached config the poller keeps fresh).
-        const model = this.runner.rootModel(f.model);
+        const model = this.host.rootModel(f.model);
         if (!model) return this.error('MODEL_NOT_REGISTERED', `model ${f.model} is not registered in Root`, false);
         if (offer.coefficient > f.maxCoefficient) return this.error('REQUEST_PRICE_CAP', `coefficient ${offer.coefficient} exceeds maxCoefficient ${f.maxCoefficient}`, true);
 
         let body: unknown = f.body;
         if (f.sealed) {
             try {
-                const opened = await openRequestFrame(this.runner.hpke, f);
+                const opened = await openRequestFrame(this.host.hpke, f);
                 // Checked once the encapsulation authenticated, so only a real (replayed) request can be refused.
-                if (!this.runner.rememberSealed(opened.enc)) return this.error('HPKE_REPLAYED', 'sealed request refused (HPKE_REPLAYED)', false);
+                if (!this.host.rememberSealed(opened.enc)) return this.error('HPKE_REPLAYED', 'sealed request refused (HPKE_REPLAYED)', false);
                 body = opened.body;
                 this.secret = opened.response;
             } catch (e) {
@@ -144,7 +144,7 @@ export class RunningRequest {
         let result;
         try {
             result = await forwardToBackend({
-                backendUrl: this.runner.backendUrl,
+                backendUrl: this.host.backendUrl,
                 endpoint: f.endpoint,
                 body: v.body,
                 signal: this.abort.signal,
@@ -152,7 +152,7 @@ export class RunningRequest {
                 // Attack 11: what we sign never exceeds maxTokens, the context, or the text we actually relayed.
                 bounds: { maxTokens: f.maxTokens, contextLength: model.contextLength },
             });
-            if (result.claimed) this.runner.log('usage.clamped', { peer: this.link.raw, id: f.id, claimed: usageLog(result.claimed), signed: usageLog(result.usage) });
+            if (result.claimed) this.host.log('usage.clamped', { peer: this.link.raw, id: f.id, claimed: usageLog(result.claimed), signed: usageLog(result.usage) });
         } catch (e) {
             if (e instanceof ForwardError) {
                 // forward.ts: a cancelled or broken stream carries the usage the backend reported, if any; that
@@ -216,15 +216,15 @@ export class RunningRequest {
                 usage,
                 prices: model,
                 coefficient,
-                workerKeys: this.runner.keys,
-                clock: this.runner.clock,
+                workerKeys: this.host.keys,
+                clock: this.host.clock,
             });
         } catch (e) {
             return this.error(sendableCode(e), `cannot meter the response: ${(e as Error).message}`, false);
         }
         this.link.sendOn(this.ws, { type: 'response_end', v: this.link.version, id: this.f.id, usage, cost: m.cost, receipt: m.receipt, ...(partial ? { partial: true as const } : {}) });
         this.counters.requestServed();
-        this.runner.log('request.served', {
+        this.host.log('request.served', {
             peer: this.link.raw,
             id: this.f.id,
             model: this.f.model,
@@ -238,7 +238,7 @@ export class RunningRequest {
 
     private error(code: WorkerSendableCode, message: string, retryable: boolean): void {
         this.counters.requestFailed();
-        this.runner.log('request.failed', { peer: this.link.raw, id: this.f.id, code, ...(this.detached ? { detached: true } : {}) });
+        this.host.log('request.failed', { peer: this.link.raw, id: this.f.id, code, ...(this.detached ? { detached: true } : {}) });
         this.link.sendOn(this.ws, { type: 'response_error', v: this.link.version, id: this.f.id, code, message: message.slice(0, 1024), retryable });
     }
 
