@@ -23,7 +23,7 @@ import { KeyIdentity, PeerVerifier, RaTlsConnection, RaTlsIdentity } from '../co
 import { ClientChannelState, ClientChannelWrapper } from '../../wrappers/ClientChannel';
 import { Model, ProxyInfo } from '../../wrappers/Root';
 import { modelId } from '../../wrappers/payloads';
-import { Log, noLog } from '../core/log';
+import { Log, noLog, withFields } from '../core/log';
 import { Candidates, ModelInfo } from './candidates';
 import { Balances, ClientChannelOps, CloseResult, WithdrawResult } from './channel';
 import { ClientError } from './errors';
@@ -356,7 +356,8 @@ export class CocoonClient {
         }
         this.lastImageHash = conn.peer.imageHash;
         const link = new ProxyConnection(conn.ws, conn.peer, {
-            log: (event, fields) => this.log(event, fields),
+            // Every line of the connection names the proxy as its peer.
+            log: withFields((event, fields) => this.log(event, fields), { peer: proxy.toString() }),
             onPaymentStatus: (f) => this.stats.paymentStatus(f, this.payments.cumulative),
             onLateReceipt: (c, f) => this.payments.onLateReceipt(c, f),
             onVoucherError: (code, message) => this.stats.voucherRefused(code, message),
