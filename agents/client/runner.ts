@@ -146,7 +146,9 @@ export class CocoonClient {
         this.keys = keyPairFromSeed(opts.seed);
         this.clientKeyHex = this.keys.publicKey.toString('hex');
         this.clock = opts.clock ?? systemClock;
-        this.log = opts.log ?? noLog;
+        // A client talks to one proxy at a time: every line names it as `peer` once one is chosen.
+        const sink = opts.log ?? noLog;
+        this.log = (event, fields) => sink(event, this.proxyAddr ? { peer: this.proxyAddr.toString(), ...fields } : fields);
         this.rootPollMs = optNumber(opts.rootPollMs, 'rootPollMs', 5000);
         this.requestTimeoutMs = optNumber(opts.requestTimeoutMs, 'requestTimeoutMs', 120_000);
         this.connectTimeoutMs = optNumber(opts.connectTimeoutMs, 'connectTimeoutMs', 10_000);
@@ -357,7 +359,7 @@ export class CocoonClient {
         this.lastImageHash = conn.peer.imageHash;
         const link = new ProxyConnection(conn.ws, conn.peer, {
             // Every line of the connection names the proxy as its peer.
-            log: withFields((event, fields) => this.log(event, fields), { peer: proxy.toString() }),
+            log: withFields(this.log, { peer: proxy.toString() }),
             onPaymentStatus: (f) => this.stats.paymentStatus(f, this.payments.cumulative),
             onLateReceipt: (c, f) => this.payments.onLateReceipt(c, f),
             onVoucherError: (code, message) => this.stats.voucherRefused(code, message),

@@ -125,7 +125,7 @@ export class Settlement {
                 if (r) out.redeemed.push(r);
             } catch (e) {
                 out.errors.push({ party: c.client, code: (e as CocoonError).code ?? 'ERROR', message: String((e as Error).message ?? e) });
-                this.h.log('redeem.failed', { client: c.client, error: String(e) });
+                this.h.log('redeem.failed', { peer: c.client, code: out.errors[out.errors.length - 1].code, error: String(e) });
             }
         }
         for (const w of channel !== undefined ? [] : ledger.payoutCandidates(force ? 1n : this.h.payoutThreshold ?? TON)) {
@@ -133,7 +133,7 @@ export class Settlement {
                 out.payouts.push(this.signPayout(ledger, w.worker, w.earned));
             } catch (e) {
                 out.errors.push({ party: w.worker, code: (e as CocoonError).code ?? 'ERROR', message: String((e as Error).message ?? e) });
-                this.h.log('payout.failed', { worker: w.worker, error: String(e) });
+                this.h.log('payout.failed', { peer: w.worker, code: out.errors[out.errors.length - 1].code, error: String(e) });
             }
         }
         if (out.redeemed.length || out.payouts.length) this.h.log('settle.done', { redeemed: out.redeemed.length, payouts: out.payouts.length });
@@ -152,7 +152,7 @@ export class Settlement {
         const redeemed = after.redeemed < amount ? after.redeemed : amount;
         if (redeemed > previous) ledger.markRedeemed(addr, redeemed);
         if (redeemed === previous) return null;
-        this.h.log('redeem.done', { client, voucher: amount.toString(), redeemed: redeemed.toString() });
+        this.h.log('redeem.done', { peer: client, voucher: amount.toString(), redeemed: redeemed.toString() });
         return { client, voucher: amount, redeemed, previous };
     }
 
@@ -161,7 +161,7 @@ export class Settlement {
         const signature = signPayload(payoutPayload(addr, amount, this.h.globalId()), this.h.secretKey).toString('hex');
         ledger.recordPayoutSigned(addr, amount, signature); // durable before the signature leaves
         const sentTo = this.h.sendPayout(worker, amount, signature);
-        this.h.log('payout.signed', { worker, amount: amount.toString(), sentTo });
+        this.h.log('payout.signed', { peer: worker, amount: amount.toString(), sentTo });
         return { worker, amount, signature, sentTo };
     }
 
@@ -185,10 +185,10 @@ export class Settlement {
                     const st = await this.refreshChannel(ch);
                     if (!st || !isLeaving(st, this.nowSec())) continue;
                     leaving.push(ch);
-                    this.h.log('channel.leaving', { channel: ch, state: st.state.toString(), pendingWithdraw: st.pendingWithdraw.toString(), withdrawAt: Number(st.withdrawAt), closeAt: Number(st.closeAt) });
+                    this.h.log('channel.leaving', { peer: ch, state: st.state.toString(), pendingWithdraw: st.pendingWithdraw.toString(), withdrawAt: Number(st.withdrawAt), closeAt: Number(st.closeAt) });
                     await this.redeemLeaving(ch);
                 } catch (e) {
-                    this.h.log('channel.watch-failed', { channel: ch, error: String(e) });
+                    this.h.log('channel.watch-failed', { peer: ch, code: (e as CocoonError).code, error: String(e) });
                 }
             }
             return leaving;
@@ -201,6 +201,6 @@ export class Settlement {
         const c = this.h.ledger()!.client(channel);
         if (!c.latestVoucher || c.latestVoucher.amount <= c.redeemedOnChain) return;
         const r = await this.settle({ channel });
-        for (const e of r.errors) this.h.log('channel.redeem-failed', { channel, code: e.code, message: e.message });
+        for (const e of r.errors) this.h.log('channel.redeem-failed', { peer: channel, code: e.code, message: e.message });
     }
 }
