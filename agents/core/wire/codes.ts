@@ -89,7 +89,7 @@ export const WIRE_CODES = {
     PAYOUT_STALE: { raisedBy: ['worker'], retryable: false, blamesWorker: true, meaning: 'a payout\'s amount is below the payout already stored for the channel' },
     // Every role's unknown failure. A worker's blames it in the proxy's router (as any worker failure); the proxy's
     // own never reaches the router (it goes to the client, or to the worker on a worker connection).
-    INTERNAL: { raisedBy: ['proxy', 'worker'], retryable: 'before_start', blamesWorker: true, http: [500, SERVER, 'internal_error'], meaning: 'the sender failed internally (the one code for a bug or an unknown failure); the proxy sends it when its handler throws or its ledger refuses a delivery' },
+    INTERNAL: { raisedBy: ['proxy', 'worker'], retryable: 'before_start', blamesWorker: true, http: [500, SERVER, 'internal_error'], meaning: 'the sender failed internally (the one code for a bug or an unknown failure); the proxy sends it, not retryable, when its handler throws or its ledger refuses a delivery' },
 } as const satisfies Readonly<Record<string, WireCodeEntry>>;
 
 export type WireCode = keyof typeof WIRE_CODES;
