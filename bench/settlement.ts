@@ -1,0 +1,436 @@
+// Settlement cost per request (issue 10, part 4): chain transactions and fees per 1,000 requests from one client at
+// a steady rate, with the agents' DEFAULT thresholds and periods.
+//   npm run bench:settlement -- [--requests N] [--rate R] [--tokens T]
+// Prints one JSON object: {bench, machine, params, method, defaults, run, fees, perThousand, target, notes}.
+//
+// Network: the devnet chain server with Root (fixtures/agent-network.ts), one ProxyAgent and one WorkerAgent at their
+// default redeem / payout thresholds, one ReferenceBackend and one plain-mode CocoonClient at its default deposit.
+//
+// Method: a short real run plus an analytic extrapolation. The run sends N requests (T completion tokens each) one after
+// another as fast as they go, and gives request i the simulated time i / R s. The proxy's own timers are off; the bench
+// fires its settle loop (default every 30 s) and its commit loop (default every 60 s, skipped when nothing was booked
+// since the last commit, as commitIfChanged does) at each multiple of their periods in that simulated time, so the
+// run sees what the timers would have done at R requests/s without waiting real minutes. Every transaction the devnet
+// executes is attributed to the action that caused it (requests, deposit, redeem, payout claim, commit). Then one
+// redeem, one payout claim and one commit are forced, so each kind's fee is measured even when the defaults did not
+// trigger it within N requests. The steady state per 1,000 requests follows from the measured cost per request:
+//   commits  = 1000 / (R × commitInterval)                      (the ledger changes with every request)
+//   redeems  = min(1000 × cost / redeemThreshold, 1000 / (R × settleInterval))
+//   claims   = min(1000 × cost × (1 − commission) / max(proxy payoutThreshold, worker payoutThreshold),
+//                  1000 / (R × settleInterval))                 (the proxy signs a payout off chain; the worker claims)
+//   deposits = 1000 × cost / client deposit                     (the client's own top-ups; not the proxy's settlement)
+// Vouchers (one per request) are frames on the client's connection, never transactions: the run checks that the
+// requests themselves cause none.
+import { cpus, tmpdir } from 'os';
+import { mkdtempSync, rmSync } from 'fs';
+import { join } from 'path';
+import { toNano } from '@ton/core';
+import { seed, startAgentNetwork } from '../fixtures/agent-network';
+import { ProxyAgent } from '../agents/proxy/agent';
+import { WorkerAgent } from '../agents/worker/runner';
+import { CocoonClient } from '../agents/client/runner';
+import { ReferenceBackend } from '../agents/backend/reference';
+import { TEST_MODEL } from '../agents/backend/test-model';
+import { TonChain } from '../agents/core/chain/chain';
+import { CHAIN_DEFAULTS } from '../agents/core/chain/config';
+import { freePort } from '../agents/core/net';
+import type { DevnetChain, TxRecord } from '../agents/devnet/chain';
+
+/**
+ * The agents' defaults as documented in agents/proxy/options.ts (thresholds in settlement.ts, periods in runner.ts) and
+ * agents/worker/runner.ts. The agents run with their own defaults (the bench passes no threshold); these figures drive
+ * the simulated schedule and the extrapolation only.
+ */
+export const AGENT_DEFAULTS = {
+    redeemThreshold: toNano('1'),
+    proxyPayoutThreshold: toNano('1'),
+    workerPayoutThreshold: toNano('1'),
+    settleIntervalMs: 30_000,
+    commitIntervalMs: 60_000,
+};
+
+export type Kind = 'requests' | 'deposit' | 'redeem' | 'claim' | 'commit';
+const KINDS: Kind[] = ['requests', 'deposit', 'redeem', 'claim', 'commit'];
+
+export interface KindTally {
+    /** Actions of this kind (one redeem, one claim, one commit, one deposit: each one message from a wallet). */
+    actions: number;
+    /** Devnet transactions they caused (wallet, contract, forwarded and returned messages). */
+    transactions: number;
+    /** Σ total_fees of those transactions + the forward fees of the internal messages they sent (nanoTON). */
+    fees: string;
+}
+
+export interface PerThousand {
+    redeems: number;
+    payouts: number;
+    commits: number;
+    /** redeems + payouts + commits: the proxy's and worker's settlement messages. */
+    total: number;
+    /** The client's own deposits (top-ups) at its default deposit; reported apart from settlement. */
+    clientDeposits: number;
+    /** Fees of the settlement messages (nanoTON per 1,000 requests, from the measured fee of each kind). */
+    fees: { redeems: string; payouts: string; commits: string; total: string; perRequest: string };
+}
+
+export interface Target {
+    maxPerThousand: number;
+    met: boolean;
+    /** Settings that would meet it (proxy commitIntervalMs; redeem and payout thresholds in nanoTON) and their total. */
+    meetWith: { commitIntervalMs: number; redeemThreshold: string; payoutThreshold: string; perThousand: number };
+}
+
+export interface SettlementReport {
+    bench: 'settlement';
+    machine: { cpus: number; node: string };
+    params: { requests: number; ratePerSec: number; tokens: number };
+    method: string;
+    defaults: { redeemThreshold: string; proxyPayoutThreshold: string; workerPayoutThreshold: string; settleIntervalMs: number; commitIntervalMs: number; clientDeposit: string; commissionBps: number };
+    run: {
+        simulatedSeconds: number;
+        wallSeconds: number;
+        /** nanoTON the client paid per request (its cumulative voucher / requests). */
+        costPerRequest: string;
+        /** What the timers would have done during the run (simulated time), by kind. */
+        byKind: Record<Kind, KindTally>;
+        /** Transactions per 1,000 requests within this run (redeems, payouts, commits). */
+        perThousand: { redeems: number; payouts: number; commits: number; total: number };
+    };
+    /** One forced action of each kind: the fee of one message (nanoTON) and its transactions. */
+    fees: { redeem: KindTally; claim: KindTally; commit: KindTally };
+    /** The steady state at `ratePerSec` with the defaults (analytic, from the measured cost and fees). */
+    perThousand: PerThousand;
+    target: Target;
+    /** The same at the devnet's own prices (1000× the test network's): redeems and payouts hit their caps. */
+    atDevnetPrices: { costPerRequest: string; perThousand: PerThousand; target: Target };
+    notes: string[];
+}
+
+export interface SettlementBenchOptions {
+    /** Requests in the real run; default 1000. */
+    requests?: number;
+    /** Requests per second of simulated time; default 10. */
+    ratePerSec?: number;
+    /** max_tokens (= completion tokens; the prompt has as many words) per request; default 32. */
+    tokens?: number;
+    progress?: (line: string) => void;
+}
+
+const TARGET_PER_THOUSAND = 1;
+
+/** Σ total_fees + forward fees of the internal messages sent (what the chain kept of the message and its trace). */
+function feeOf(r: TxRecord): bigint {
+    let fee = r.tx.totalFees.coins;
+    for (const m of r.tx.outMessages.values()) if (m.info.type === 'internal') fee += m.info.forwardFee;
+    return fee;
+}
+
+const round = (x: number, digits = 4) => +x.toFixed(digits);
+
+/**
+ * Settlement messages per 1,000 requests at `rate` requests/s from one client whose requests cost `costPerRequest`
+ * each (see the header for the formulas), with the agents' defaults; and thresholds that would meet the target: half
+ * the budget to commits, a quarter each to redeems and payouts, a threshold raised only when its default does not fit.
+ */
+export function steadyState(o: { rate: number; costPerRequest: bigint; commissionBps: number; fees: { redeem: KindTally; claim: KindTally; commit: KindTally } }): {
+    perThousand: Omit<PerThousand, 'clientDeposits'>;
+    target: Target;
+} {
+    const perSettleTick = 1000 / (o.rate * (AGENT_DEFAULTS.settleIntervalMs / 1000));
+    const spendK = Number(o.costPerRequest) * 1000;
+    const workerK = (spendK * (10_000 - o.commissionBps)) / 10_000;
+    const payoutThr = AGENT_DEFAULTS.proxyPayoutThreshold > AGENT_DEFAULTS.workerPayoutThreshold ? AGENT_DEFAULTS.proxyPayoutThreshold : AGENT_DEFAULTS.workerPayoutThreshold;
+    const model = (commitIntervalMs: number, redeemThr: bigint, payThr: bigint) => {
+        const commits = 1000 / (o.rate * (commitIntervalMs / 1000));
+        const redeems = Math.min(spendK / Number(redeemThr), perSettleTick);
+        const payouts = Math.min(workerK / Number(payThr), perSettleTick);
+        return { commits, redeems, payouts, total: commits + redeems + payouts };
+    };
+    const s = model(AGENT_DEFAULTS.commitIntervalMs, AGENT_DEFAULTS.redeemThreshold, payoutThr);
+    const fee = (n: number, t: KindTally) => BigInt(Math.round(n * Number(t.fees)));
+    const fees = { redeems: fee(s.redeems, o.fees.redeem), payouts: fee(s.payouts, o.fees.claim), commits: fee(s.commits, o.fees.commit) };
+    const feeTotal = fees.redeems + fees.payouts + fees.commits;
+    const commitFor = Math.ceil(1000 / (o.rate * 0.5)) * 1000;
+    const atLeast = (dflt: bigint, need: number) => (BigInt(Math.ceil(need)) > dflt ? BigInt(Math.ceil(need)) : dflt);
+    const redeemFor = atLeast(AGENT_DEFAULTS.redeemThreshold, spendK / 0.25);
+    const payoutFor = atLeast(payoutThr, workerK / 0.25);
+    const meet = model(commitFor, redeemFor, payoutFor);
+    return {
+        perThousand: {
+            redeems: round(s.redeems),
+            payouts: round(s.payouts),
+            commits: round(s.commits),
+            total: round(s.total),
+            fees: { redeems: fees.redeems.toString(), payouts: fees.payouts.toString(), commits: fees.commits.toString(), total: feeTotal.toString(), perRequest: (feeTotal / 1000n).toString() },
+        },
+        target: {
+            maxPerThousand: TARGET_PER_THOUSAND,
+            met: s.total <= TARGET_PER_THOUSAND,
+            meetWith: { commitIntervalMs: commitFor, redeemThreshold: redeemFor.toString(), payoutThreshold: payoutFor.toString(), perThousand: round(meet.total) },
+        },
+    };
+}
+
+export async function runSettlementBench(opts: SettlementBenchOptions = {}): Promise<SettlementReport> {
+    const requests = opts.requests ?? 1000;
+    const rate = opts.ratePerSec ?? 10;
+    const tokens = opts.tokens ?? 32;
+    if (!Number.isInteger(requests) || requests < 1) throw new Error('requests must be a positive integer');
+    if (!(rate > 0)) throw new Error('ratePerSec must be positive');
+    const progress = opts.progress ?? (() => undefined);
+    const dir = mkdtempSync(join(tmpdir(), 'cocoon-bench-settlement-'));
+    const stops: (() => Promise<unknown>)[] = [];
+    const t0 = Date.now();
+    try {
+        const net = await startAgentNetwork();
+        stops.push(() => net.stop());
+        // Every transaction the devnet executes, tagged with the action running when it happened (actions run one at a
+        // time, each awaited until the chain shows its effect).
+        let current = 'setup';
+        const tally = new Map<string, { actions: number; transactions: number; fees: bigint }>();
+        const bucket = (k: string) => tally.get(k) ?? tally.set(k, { actions: 0, transactions: 0, fees: 0n }).get(k)!;
+        // The devnet's transaction index is the bench's only view inside the server (not reachable over HTTP).
+        const devnetChain = (net.devnet as unknown as { chain: DevnetChain }).chain;
+        const unlisten = devnetChain.onTransactions((recs) => {
+            const b = bucket(current);
+            for (const r of recs) {
+                b.transactions++;
+                b.fees += feeOf(r);
+            }
+        });
+        stops.push(async () => unlisten());
+
+        const agentChain = () => new TonChain({ config: { ...net.chainConfig, cacheTtlMs: CHAIN_DEFAULTS.cacheTtlMs } });
+        const ports = { client: await freePort(), worker: await freePort() };
+        const proxySeed = seed('bench-settlement-proxy');
+        const { address: proxyAddress } = await net.deployProxy({ seed: proxySeed, clientEndpoint: `wss://127.0.0.1:${ports.client}/`, workerEndpoint: `wss://127.0.0.1:${ports.worker}/` });
+        const { wallet: proxyWallet } = await net.fundWallet('bench-settlement-proxy-wallet', '20');
+        const proxy = new ProxyAgent({
+            chain: agentChain(),
+            wallet: proxyWallet,
+            proxyAddress,
+            seed: proxySeed,
+            tee: net.tee,
+            quotePolicy: net.quotePolicy,
+            ledgerPath: join(dir, 'ledger.sqlite'),
+            clientPort: ports.client,
+            workerPort: ports.worker,
+            // Default redeemThreshold and payoutThreshold. The loops are driven in simulated time by the bench.
+            settleIntervalMs: 0,
+            commitIntervalMs: 0,
+            watchIntervalMs: 0,
+            rootPollMs: 0,
+            commitGuardMs: 0,
+        });
+        await proxy.start();
+        stops.push(() => proxy.stop());
+        const backend = new ReferenceBackend({ tokenDelayMs: 0 });
+        await backend.start();
+        stops.push(() => backend.stop());
+        const { wallet: workerWallet } = await net.fundWallet('bench-settlement-worker', '20');
+        const worker = new WorkerAgent({
+            chain: agentChain(),
+            wallet: workerWallet,
+            seed: seed('bench-settlement-worker'),
+            tee: net.tee,
+            quotePolicy: net.quotePolicy,
+            models: [{ name: TEST_MODEL.id, coefficient: 1000n }],
+            backendUrl: backend.url,
+            capacity: 4,
+            // Default payoutThreshold.
+            statePath: join(dir, 'worker.json'),
+        });
+        await worker.start();
+        stops.push(() => worker.stop());
+        await worker.waitReady();
+        // The worker claims a payout itself once latest − paid reaches its threshold (agents/worker/payouts.ts).
+        let claimedUpTo = 0n;
+        let claimsSeen = 0;
+        worker.on('claim', () => claimsSeen++);
+        const nextPayout = () => new Promise<bigint>((resolve) => worker.once('payout', (_channel: string, amount: bigint) => resolve(amount)));
+
+        const { wallet: clientWallet } = await net.fundWallet('bench-settlement-client', '100');
+        const client = new CocoonClient({
+            chain: agentChain(),
+            wallet: clientWallet,
+            seed: seed('bench-settlement-client'),
+            quotePolicy: net.quotePolicy,
+            statePath: join(dir, 'client.json'),
+            proxy: proxyAddress,
+            privacy: 'plain',
+            // Default deposit.
+        });
+        current = 'deposit';
+        await client.open();
+        bucket('deposit').actions++;
+        stops.push(() => client.stop());
+        current = 'setup';
+        await client.connect();
+        const deadline = Date.now() + 30_000;
+        while (!(await client.listModels()).some((m) => m.id === TEST_MODEL.id && m.workers >= 1)) {
+            if (Date.now() > deadline) throw new Error(`the client sees no worker for ${TEST_MODEL.id}`);
+            await new Promise((r) => setTimeout(r, 50));
+        }
+        const deposit = (await client.balances()).onChain?.balance ?? 0n;
+        if (deposit <= 0n) throw new Error("the client's channel has no balance");
+        const prompt = Array.from({ length: tokens }, (_, i) => `w${i}`).join(' ');
+        const body = { model: TEST_MODEL.id, messages: [{ role: 'user', content: prompt }], max_tokens: tokens, stream: false };
+
+        // ---- the run, in simulated time ----
+        const settleMs = AGENT_DEFAULTS.settleIntervalMs;
+        const commitMs = AGENT_DEFAULTS.commitIntervalMs;
+        let nextSettle = settleMs;
+        let nextCommit = commitMs;
+        let bookedSinceCommit = 0;
+        const runStart = Date.now();
+        const settle = async () => {
+            current = 'redeem';
+            const payout = nextPayout();
+            const r = await proxy.settle();
+            bucket('redeem').actions += r.redeemed.length;
+            if (r.errors.length) throw new Error(`settle failed: ${JSON.stringify(r.errors)}`);
+            if (r.payouts.length) {
+                current = 'claim';
+                const amount = await payout;
+                if (amount - claimedUpTo >= AGENT_DEFAULTS.workerPayoutThreshold) {
+                    const seen = claimsSeen;
+                    const end = Date.now() + 60_000;
+                    while (claimsSeen === seen) {
+                        if (Date.now() > end) throw new Error('the worker did not claim its payout');
+                        await new Promise((res) => setTimeout(res, 20));
+                    }
+                    claimedUpTo = amount;
+                    bucket('claim').actions++;
+                }
+            }
+            current = 'requests';
+        };
+        const commit = async () => {
+            current = 'commit';
+            await proxy.commitNow();
+            bucket('commit').actions++;
+            bookedSinceCommit = 0;
+            current = 'requests';
+        };
+        current = 'requests';
+        for (let i = 1; i <= requests; i++) {
+            const at = (i * 1000) / rate;
+            while (Math.min(nextSettle, nextCommit) <= at) {
+                if (nextSettle <= nextCommit) {
+                    await client.vouchersSettled();
+                    await settle();
+                    nextSettle += settleMs;
+                } else {
+                    await client.vouchersSettled();
+                    if (bookedSinceCommit > 0) await commit();
+                    nextCommit += commitMs;
+                }
+            }
+            for await (const ev of client.request({ endpoint: 'chat', body })) void ev;
+            bookedSinceCommit++;
+            if (i % 100 === 0) progress(`${i}/${requests} requests`);
+        }
+        await client.vouchersSettled();
+        const wallSeconds = (Date.now() - runStart) / 1000;
+        const spent = (await client.balances()).cumulative;
+        const costPerRequest = spent / BigInt(requests);
+        const snapshot = (k: Kind): KindTally => {
+            const b = bucket(k);
+            return { actions: b.actions, transactions: b.transactions, fees: b.fees.toString() };
+        };
+        const byKind = Object.fromEntries(KINDS.map((k) => [k, snapshot(k)])) as Record<Kind, KindTally>;
+        if (byKind.requests.transactions !== 0) throw new Error(`requests caused ${byKind.requests.transactions} transactions: vouchers must stay off chain`);
+        const perK = (n: number) => round((n * 1000) / requests);
+        const runPer = { redeems: perK(byKind.redeem.actions), payouts: perK(byKind.claim.actions), commits: perK(byKind.commit.actions), total: 0 };
+        runPer.total = round(runPer.redeems + runPer.payouts + runPer.commits);
+        progress(`run done: ${JSON.stringify(runPer)}`);
+
+        // ---- one forced action of each kind: its fee ----
+        const forced = async (k: 'redeem' | 'claim' | 'commit', fn: () => Promise<number>): Promise<KindTally> => {
+            tally.delete(`forced-${k}`);
+            current = `forced-${k}`;
+            const n = await fn();
+            const b = bucket(`forced-${k}`);
+            current = 'setup';
+            if (n !== 1) throw new Error(`forced ${k}: ${n} actions, expected 1`);
+            return { actions: n, transactions: b.transactions, fees: b.fees.toString() };
+        };
+        // The forced settle also signs a payout (any positive amount); the worker holds it below its threshold.
+        const payout = nextPayout();
+        const redeemFee = await forced('redeem', async () => (await proxy.settle({ force: true })).redeemed.length);
+        await payout;
+        const claimFee = await forced('claim', async () => (await worker.claimNow()).filter((r) => r.ok).length);
+        const commitFee = await forced('commit', async () => {
+            await proxy.commitNow();
+            return 1;
+        });
+
+        // ---- steady state at `rate` with the defaults ----
+        const commissionBps = Number(net.params.commissionBps);
+        const measured = { redeem: redeemFee, claim: claimFee, commit: commitFee };
+        const steady = steadyState({ rate, costPerRequest, commissionBps, fees: measured });
+        // The devnet's own model is priced 1000× the tests' (agents/backend/test-model.ts): same usage, 1000× the cost.
+        const atDevnet = steadyState({ rate, costPerRequest: costPerRequest * 1000n, commissionBps, fees: measured });
+        return {
+            bench: 'settlement',
+            machine: { cpus: cpus().length, node: process.version },
+            params: { requests, ratePerSec: rate, tokens },
+            method:
+                `real run of ${requests} requests on the devnet at a simulated ${rate} requests/s (request i at i/${rate} s; the proxy's settle and commit loops fired by the bench at their default periods in that time), ` +
+                'one forced redeem, payout claim and commit for their fees, and an analytic extrapolation to the steady state from the measured cost per request',
+            defaults: {
+                redeemThreshold: AGENT_DEFAULTS.redeemThreshold.toString(),
+                proxyPayoutThreshold: AGENT_DEFAULTS.proxyPayoutThreshold.toString(),
+                workerPayoutThreshold: AGENT_DEFAULTS.workerPayoutThreshold.toString(),
+                settleIntervalMs: settleMs,
+                commitIntervalMs: commitMs,
+                clientDeposit: deposit.toString(),
+                commissionBps,
+            },
+            run: { simulatedSeconds: requests / rate, wallSeconds: round(wallSeconds, 1), costPerRequest: costPerRequest.toString(), byKind, perThousand: runPer },
+            fees: measured,
+            perThousand: { ...steady.perThousand, clientDeposits: round((Number(costPerRequest) * 1000) / Number(deposit)) },
+            target: steady.target,
+            atDevnetPrices: { costPerRequest: (costPerRequest * 1000n).toString(), perThousand: { ...atDevnet.perThousand, clientDeposits: round((Number(costPerRequest) * 1000 * 1000) / Number(deposit)) }, target: atDevnet.target },
+            notes: [
+                'Vouchers are off chain: the client signs one per request and sends it to the proxy on its connection; run.byKind.requests counts the transactions the requests caused (0).',
+                'A payout is signed by the proxy off chain (a frame to the worker); the chain transaction is the worker\'s claim, counted under payouts.',
+                'Commits: the ledger changes with every request, so at any steady rate the commit loop sends one StateCommit per period. A commit is per proxy, so it covers every request of every client in its period: the per-1,000 figure falls as the proxy\'s total rate grows. Redeems are per ClientChannel, claims per WorkerChannel.',
+                'Fees are the devnet\'s: Σ total_fees of every transaction the message caused plus the forward fees of the internal messages it sent.',
+                `Costs use the test network\'s prices (fixtures/agent-network.ts); redeems and payouts scale with cost per request, commits do not. The client\'s top-ups (perThousand.clientDeposits) are its own, not settlement.`,
+                `Total wall time ${round((Date.now() - t0) / 1000, 1)} s.`,
+            ],
+        };
+    } finally {
+        for (const s of stops.reverse()) await s().catch(() => undefined);
+        rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+function intArg(name: string, min: number): number | undefined {
+    const i = process.argv.indexOf(`--${name}`);
+    if (i < 0) return undefined;
+    const v = Number(process.argv[i + 1]);
+    if (!Number.isInteger(v) || v < min) throw new Error(`--${name} takes an integer ≥ ${min}`);
+    return v;
+}
+
+async function main() {
+    const report = await runSettlementBench({
+        requests: intArg('requests', 1),
+        ratePerSec: intArg('rate', 1),
+        tokens: intArg('tokens', 1),
+        progress: (line) => process.stderr.write(`bench:settlement ${line}\n`),
+    });
+    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+}
+
+if (require.main === module) {
+    main().then(
+        () => process.exit(0),
+        (e) => {
+            console.error(e);
+            process.exit(1);
+        },
+    );
+}

@@ -1,0 +1,65 @@
+// Smoke test of the settlement-cost benchmark (bench/settlement.ts): a few requests on the devnet with the agents'
+// default thresholds, at a slow simulated rate so that the bench's settle and commit loops fire within the run. It
+// checks the report's shape, that requests cause no transaction (vouchers stay off chain), that each forced
+// settlement message was measured with a fee, and the steady-state arithmetic; it never asserts timings.
+import { runSettlementBench, steadyState, AGENT_DEFAULTS, KindTally } from '../../bench/settlement';
+
+jest.setTimeout(90_000);
+
+const nano = (s: string) => BigInt(s);
+const tally = (fees: string): KindTally => ({ actions: 1, transactions: 2, fees });
+
+describe('bench/settlement', () => {
+    it('counts the settlement messages of a short run in simulated time and measures the fee of each kind', async () => {
+        // 7 requests at 0.1 requests/s: 70 simulated seconds, settle ticks at 30 s and 60 s, one commit at 60 s.
+        const r = await runSettlementBench({ requests: 7, ratePerSec: 0.1, tokens: 3 });
+        expect(r.bench).toBe('settlement');
+        expect(r.params).toEqual({ requests: 7, ratePerSec: 0.1, tokens: 3 });
+        expect(r.method).toMatch(/real run .* analytic extrapolation/);
+        expect(r.defaults).toMatchObject({ redeemThreshold: '1000000000', settleIntervalMs: 30_000, commitIntervalMs: 60_000 });
+        expect(r.run.simulatedSeconds).toBe(70);
+        expect(nano(r.run.costPerRequest)).toBeGreaterThan(0n);
+        // Vouchers are frames, not transactions.
+        expect(r.run.byKind.requests).toEqual({ actions: 0, transactions: 0, fees: '0' });
+        expect(r.run.byKind.deposit.actions).toBe(1);
+        // A few requests are far below the default 1 TON thresholds: no redeem, no payout; the ledger changed: one commit.
+        expect(r.run.byKind.redeem.actions).toBe(0);
+        expect(r.run.byKind.claim.actions).toBe(0);
+        expect(r.run.byKind.commit.actions).toBe(1);
+        expect(r.run.byKind.commit.transactions).toBeGreaterThanOrEqual(2); // the wallet's external + the Proxy contract's
+        for (const k of ['redeem', 'claim', 'commit'] as const) {
+            expect(r.fees[k].actions).toBe(1);
+            expect(r.fees[k].transactions).toBeGreaterThanOrEqual(2);
+            expect(nano(r.fees[k].fees)).toBeGreaterThan(0n);
+        }
+        const p = r.perThousand;
+        expect(p.total).toBeCloseTo(p.redeems + p.payouts + p.commits, 3);
+        expect(nano(p.fees.total)).toBe(nano(p.fees.redeems) + nano(p.fees.payouts) + nano(p.fees.commits));
+        expect(r.target.met).toBe(p.total <= 1);
+        expect(r.target.meetWith.perThousand).toBeLessThanOrEqual(1);
+        expect(r.atDevnetPrices.costPerRequest).toBe((nano(r.run.costPerRequest) * 1000n).toString());
+    });
+
+    it('extrapolates: one commit per period, redeems and payouts by spend over threshold, capped at one per settle tick', () => {
+        const fees = { redeem: tally('8000000'), claim: tally('10000000'), commit: tally('5000000') };
+        // 10 requests/s, 12,800 nanoTON each: 12.8 mTON per 1,000 requests against 1 TON thresholds.
+        const cheap = steadyState({ rate: 10, costPerRequest: 12_800n, commissionBps: 1000, fees });
+        expect(cheap.perThousand.commits).toBeCloseTo(1000 / (10 * AGENT_DEFAULTS.commitIntervalMs / 1000), 3);
+        expect(cheap.perThousand.redeems).toBeCloseTo(0.0128, 4);
+        expect(cheap.perThousand.payouts).toBeCloseTo(0.0128 * 0.9, 4);
+        expect(cheap.perThousand.fees.commits).toBe(String(Math.round((5_000_000 * 1000) / 600)));
+        expect(cheap.target.met).toBe(false);
+        expect(cheap.target.meetWith).toMatchObject({ commitIntervalMs: 200_000, redeemThreshold: '1000000000', payoutThreshold: '1000000000' });
+        // 1000× the price: every settle tick redeems and pays out (3.33 per 1,000 requests each at 10/s and 30 s).
+        const dear = steadyState({ rate: 10, costPerRequest: 12_800_000n, commissionBps: 1000, fees });
+        expect(dear.perThousand.redeems).toBeCloseTo(1000 / 300, 3);
+        expect(dear.perThousand.payouts).toBeCloseTo(1000 / 300, 3);
+        expect(dear.target.met).toBe(false);
+        expect(nano(dear.target.meetWith.redeemThreshold)).toBe(4n * 12_800_000_000n);
+        expect(dear.target.meetWith.perThousand).toBeLessThanOrEqual(1);
+        // A commit covers every request of its period: at 100 requests/s the default period meets the target, at 0.1/s
+        // one commit per 6 requests is far from it.
+        expect(steadyState({ rate: 100, costPerRequest: 12_800n, commissionBps: 1000, fees }).target.met).toBe(true);
+        expect(steadyState({ rate: 0.1, costPerRequest: 12_800n, commissionBps: 1000, fees }).perThousand.commits).toBeCloseTo(1000 / 6, 2);
+    });
+});
