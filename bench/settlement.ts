@@ -1,7 +1,10 @@
 // Settlement cost per request (issue 10, part 4): chain transactions and fees per 1,000 requests from one client at
 // a steady rate, with the agents' DEFAULT thresholds and periods.
 //   npm run bench:settlement -- [--requests N] [--rate R] [--tokens T]
-// Prints one JSON object: {bench, machine, params, method, defaults, run, fees, perThousand, target, notes}.
+//        [--commit-interval-ms MS] [--settle-interval-ms MS] [--redeem-threshold NANOTON] [--payout-threshold NANOTON]
+// Prints one JSON object: {bench, machine, params, method, settings, run, fees, perThousand, target, atDevnetPrices,
+// notes}. Without the four settings flags the agents run at their own defaults; with them, a real run can check a
+// `target.meetWith` suggestion (--payout-threshold sets the proxy's and the worker's).
 //
 // Network: the devnet chain server with Root (fixtures/agent-network.ts), one ProxyAgent and one WorkerAgent at their
 // default redeem / payout thresholds, one ReferenceBackend and one plain-mode CocoonClient at its default deposit.
@@ -38,8 +41,8 @@ import type { DevnetChain, TxRecord } from '../agents/devnet/chain';
 
 /**
  * The agents' defaults as documented in agents/proxy/options.ts (thresholds in settlement.ts, periods in runner.ts) and
- * agents/worker/runner.ts. The agents run with their own defaults (the bench passes no threshold); these figures drive
- * the simulated schedule and the extrapolation only.
+ * agents/worker/runner.ts. Unless overridden, the agents run with their own defaults (the bench passes no threshold);
+ * these figures drive the simulated schedule and the extrapolation.
  */
 export const AGENT_DEFAULTS = {
     redeemThreshold: toNano('1'),
@@ -48,6 +51,8 @@ export const AGENT_DEFAULTS = {
     settleIntervalMs: 30_000,
     commitIntervalMs: 60_000,
 };
+
+export type Settings = typeof AGENT_DEFAULTS;
 
 export type Kind = 'requests' | 'deposit' | 'redeem' | 'claim' | 'commit';
 const KINDS: Kind[] = ['requests', 'deposit', 'redeem', 'claim', 'commit'];
@@ -85,7 +90,8 @@ export interface SettlementReport {
     machine: { cpus: number; node: string };
     params: { requests: number; ratePerSec: number; tokens: number };
     method: string;
-    defaults: { redeemThreshold: string; proxyPayoutThreshold: string; workerPayoutThreshold: string; settleIntervalMs: number; commitIntervalMs: number; clientDeposit: string; commissionBps: number };
+    /** What ran: the agents' defaults unless overridden (`usingDefaults`). */
+    settings: { usingDefaults: boolean; redeemThreshold: string; proxyPayoutThreshold: string; workerPayoutThreshold: string; settleIntervalMs: number; commitIntervalMs: number; clientDeposit: string; commissionBps: number };
     run: {
         simulatedSeconds: number;
         wallSeconds: number;
@@ -98,7 +104,7 @@ export interface SettlementReport {
     };
     /** One forced action of each kind: the fee of one message (nanoTON) and its transactions. */
     fees: { redeem: KindTally; claim: KindTally; commit: KindTally };
-    /** The steady state at `ratePerSec` with the defaults (analytic, from the measured cost and fees). */
+    /** The steady state at `ratePerSec` with these settings (analytic, from the measured cost and fees). */
     perThousand: PerThousand;
     target: Target;
     /** The same at the devnet's own prices (1000× the test network's): redeems and payouts hit their caps. */
@@ -113,6 +119,8 @@ export interface SettlementBenchOptions {
     ratePerSec?: number;
     /** max_tokens (= completion tokens; the prompt has as many words) per request; default 32. */
     tokens?: number;
+    /** Override the agents' defaults (the proxy's and worker's thresholds, the loops' periods). */
+    settings?: Partial<Settings>;
     progress?: (line: string) => void;
 }
 
@@ -129,30 +137,31 @@ const round = (x: number, digits = 4) => +x.toFixed(digits);
 
 /**
  * Settlement messages per 1,000 requests at `rate` requests/s from one client whose requests cost `costPerRequest`
- * each (see the header for the formulas), with the agents' defaults; and thresholds that would meet the target: half
+ * each (see the header for the formulas), with `settings` (default the agents' defaults); and thresholds that would meet the target: half
  * the budget to commits, a quarter each to redeems and payouts, a threshold raised only when its default does not fit.
  */
-export function steadyState(o: { rate: number; costPerRequest: bigint; commissionBps: number; fees: { redeem: KindTally; claim: KindTally; commit: KindTally } }): {
+export function steadyState(o: { rate: number; costPerRequest: bigint; commissionBps: number; fees: { redeem: KindTally; claim: KindTally; commit: KindTally }; settings?: Settings }): {
     perThousand: Omit<PerThousand, 'clientDeposits'>;
     target: Target;
 } {
-    const perSettleTick = 1000 / (o.rate * (AGENT_DEFAULTS.settleIntervalMs / 1000));
+    const set = o.settings ?? AGENT_DEFAULTS;
+    const perSettleTick = 1000 / (o.rate * (set.settleIntervalMs / 1000));
     const spendK = Number(o.costPerRequest) * 1000;
     const workerK = (spendK * (10_000 - o.commissionBps)) / 10_000;
-    const payoutThr = AGENT_DEFAULTS.proxyPayoutThreshold > AGENT_DEFAULTS.workerPayoutThreshold ? AGENT_DEFAULTS.proxyPayoutThreshold : AGENT_DEFAULTS.workerPayoutThreshold;
+    const payoutThr = set.proxyPayoutThreshold > set.workerPayoutThreshold ? set.proxyPayoutThreshold : set.workerPayoutThreshold;
     const model = (commitIntervalMs: number, redeemThr: bigint, payThr: bigint) => {
         const commits = 1000 / (o.rate * (commitIntervalMs / 1000));
         const redeems = Math.min(spendK / Number(redeemThr), perSettleTick);
         const payouts = Math.min(workerK / Number(payThr), perSettleTick);
         return { commits, redeems, payouts, total: commits + redeems + payouts };
     };
-    const s = model(AGENT_DEFAULTS.commitIntervalMs, AGENT_DEFAULTS.redeemThreshold, payoutThr);
+    const s = model(set.commitIntervalMs, set.redeemThreshold, payoutThr);
     const fee = (n: number, t: KindTally) => BigInt(Math.round(n * Number(t.fees)));
     const fees = { redeems: fee(s.redeems, o.fees.redeem), payouts: fee(s.payouts, o.fees.claim), commits: fee(s.commits, o.fees.commit) };
     const feeTotal = fees.redeems + fees.payouts + fees.commits;
     const commitFor = Math.ceil(1000 / (o.rate * 0.5)) * 1000;
     const atLeast = (dflt: bigint, need: number) => (BigInt(Math.ceil(need)) > dflt ? BigInt(Math.ceil(need)) : dflt);
-    const redeemFor = atLeast(AGENT_DEFAULTS.redeemThreshold, spendK / 0.25);
+    const redeemFor = atLeast(set.redeemThreshold, spendK / 0.25);
     const payoutFor = atLeast(payoutThr, workerK / 0.25);
     const meet = model(commitFor, redeemFor, payoutFor);
     return {
@@ -178,6 +187,8 @@ export async function runSettlementBench(opts: SettlementBenchOptions = {}): Pro
     if (!Number.isInteger(requests) || requests < 1) throw new Error('requests must be a positive integer');
     if (!(rate > 0)) throw new Error('ratePerSec must be positive');
     const progress = opts.progress ?? (() => undefined);
+    const given = opts.settings ?? {};
+    const set: Settings = { ...AGENT_DEFAULTS, ...given };
     const dir = mkdtempSync(join(tmpdir(), 'cocoon-bench-settlement-'));
     const stops: (() => Promise<unknown>)[] = [];
     const t0 = Date.now();
@@ -215,7 +226,9 @@ export async function runSettlementBench(opts: SettlementBenchOptions = {}): Pro
             ledgerPath: join(dir, 'ledger.sqlite'),
             clientPort: ports.client,
             workerPort: ports.worker,
-            // Default redeemThreshold and payoutThreshold. The loops are driven in simulated time by the bench.
+            // The default redeemThreshold and payoutThreshold unless overridden. The loops are driven in simulated time.
+            ...(given.redeemThreshold !== undefined ? { redeemThreshold: given.redeemThreshold } : {}),
+            ...(given.proxyPayoutThreshold !== undefined ? { payoutThreshold: given.proxyPayoutThreshold } : {}),
             settleIntervalMs: 0,
             commitIntervalMs: 0,
             watchIntervalMs: 0,
@@ -237,7 +250,7 @@ export async function runSettlementBench(opts: SettlementBenchOptions = {}): Pro
             models: [{ name: TEST_MODEL.id, coefficient: 1000n }],
             backendUrl: backend.url,
             capacity: 4,
-            // Default payoutThreshold.
+            ...(given.workerPayoutThreshold !== undefined ? { payoutThreshold: given.workerPayoutThreshold } : {}),
             statePath: join(dir, 'worker.json'),
         });
         await worker.start();
@@ -246,8 +259,26 @@ export async function runSettlementBench(opts: SettlementBenchOptions = {}): Pro
         // The worker claims a payout itself once latest − paid reaches its threshold (agents/worker/payouts.ts).
         let claimedUpTo = 0n;
         let claimsSeen = 0;
-        worker.on('claim', () => claimsSeen++);
-        const nextPayout = () => new Promise<bigint>((resolve) => worker.once('payout', (_channel: string, amount: bigint) => resolve(amount)));
+        let payoutsSeen = 0;
+        let lastPayout = 0n;
+        let lastClaimOk = false;
+        worker.on('claim', (c: { ok: boolean }) => {
+            claimsSeen++;
+            lastClaimOk = c.ok;
+        });
+        worker.on('payout', (_channel: string, amount: bigint) => {
+            payoutsSeen++;
+            lastPayout = amount;
+        });
+        /** Waits until the worker has stored a payout after the `seen`-th. */
+        const payoutAfter = async (seen: number): Promise<bigint> => {
+            const end = Date.now() + 30_000;
+            while (payoutsSeen === seen) {
+                if (Date.now() > end) throw new Error('the worker got no payout frame');
+                await new Promise((res) => setTimeout(res, 10));
+            }
+            return lastPayout;
+        };
 
         const { wallet: clientWallet } = await net.fundWallet('bench-settlement-client', '100');
         const client = new CocoonClient({
@@ -276,29 +307,46 @@ export async function runSettlementBench(opts: SettlementBenchOptions = {}): Pro
         const prompt = Array.from({ length: tokens }, (_, i) => `w${i}`).join(' ');
         const body = { model: TEST_MODEL.id, messages: [{ role: 'user', content: prompt }], max_tokens: tokens, stream: false };
 
+        /**
+         * Waits until the proxy holds the client's latest voucher (its payment_status says so): a settle tick then
+         * redeems everything it pays the worker for. (A payout above the Proxy contract's pool — deliveries whose
+         * vouchers are not yet redeemed — makes the worker's claim bounce: ErrInsufficientFunds.)
+         */
+        const held = async () => {
+            await client.vouchersSettled();
+            const end = Date.now() + 30_000;
+            for (;;) {
+                const b = await client.balances();
+                if (b.proxyStatus?.voucher === b.cumulative) return;
+                if (Date.now() > end) throw new Error('the proxy does not hold the latest voucher');
+                await new Promise((res) => setTimeout(res, 10));
+            }
+        };
+
         // ---- the run, in simulated time ----
-        const settleMs = AGENT_DEFAULTS.settleIntervalMs;
-        const commitMs = AGENT_DEFAULTS.commitIntervalMs;
+        const settleMs = set.settleIntervalMs;
+        const commitMs = set.commitIntervalMs;
         let nextSettle = settleMs;
         let nextCommit = commitMs;
         let bookedSinceCommit = 0;
         const runStart = Date.now();
         const settle = async () => {
             current = 'redeem';
-            const payout = nextPayout();
+            const seen = payoutsSeen;
             const r = await proxy.settle();
             bucket('redeem').actions += r.redeemed.length;
             if (r.errors.length) throw new Error(`settle failed: ${JSON.stringify(r.errors)}`);
             if (r.payouts.length) {
                 current = 'claim';
-                const amount = await payout;
-                if (amount - claimedUpTo >= AGENT_DEFAULTS.workerPayoutThreshold) {
-                    const seen = claimsSeen;
+                const amount = await payoutAfter(seen);
+                if (amount - claimedUpTo >= set.workerPayoutThreshold) {
+                    const claimed = claimsSeen;
                     const end = Date.now() + 60_000;
-                    while (claimsSeen === seen) {
+                    while (claimsSeen === claimed) {
                         if (Date.now() > end) throw new Error('the worker did not claim its payout');
                         await new Promise((res) => setTimeout(res, 20));
                     }
+                    if (!lastClaimOk) throw new Error(`the worker's claim of ${amount} failed`);
                     claimedUpTo = amount;
                     bucket('claim').actions++;
                 }
@@ -317,11 +365,11 @@ export async function runSettlementBench(opts: SettlementBenchOptions = {}): Pro
             const at = (i * 1000) / rate;
             while (Math.min(nextSettle, nextCommit) <= at) {
                 if (nextSettle <= nextCommit) {
-                    await client.vouchersSettled();
+                    await held();
                     await settle();
                     nextSettle += settleMs;
                 } else {
-                    await client.vouchersSettled();
+                    await held();
                     if (bookedSinceCommit > 0) await commit();
                     nextCommit += commitMs;
                 }
@@ -330,7 +378,7 @@ export async function runSettlementBench(opts: SettlementBenchOptions = {}): Pro
             bookedSinceCommit++;
             if (i % 100 === 0) progress(`${i}/${requests} requests`);
         }
-        await client.vouchersSettled();
+        await held();
         const wallSeconds = (Date.now() - runStart) / 1000;
         const spent = (await client.balances()).cumulative;
         const costPerRequest = spent / BigInt(requests);
@@ -356,21 +404,21 @@ export async function runSettlementBench(opts: SettlementBenchOptions = {}): Pro
             return { actions: n, transactions: b.transactions, fees: b.fees.toString() };
         };
         // The forced settle also signs a payout (any positive amount); the worker holds it below its threshold.
-        const payout = nextPayout();
+        const seen = payoutsSeen;
         const redeemFee = await forced('redeem', async () => (await proxy.settle({ force: true })).redeemed.length);
-        await payout;
+        await payoutAfter(seen);
         const claimFee = await forced('claim', async () => (await worker.claimNow()).filter((r) => r.ok).length);
         const commitFee = await forced('commit', async () => {
             await proxy.commitNow();
             return 1;
         });
 
-        // ---- steady state at `rate` with the defaults ----
+        // ---- steady state at `rate` with these settings ----
         const commissionBps = Number(net.params.commissionBps);
         const measured = { redeem: redeemFee, claim: claimFee, commit: commitFee };
-        const steady = steadyState({ rate, costPerRequest, commissionBps, fees: measured });
+        const steady = steadyState({ rate, costPerRequest, commissionBps, fees: measured, settings: set });
         // The devnet's own model is priced 1000× the tests' (agents/backend/test-model.ts): same usage, 1000× the cost.
-        const atDevnet = steadyState({ rate, costPerRequest: costPerRequest * 1000n, commissionBps, fees: measured });
+        const atDevnet = steadyState({ rate, costPerRequest: costPerRequest * 1000n, commissionBps, fees: measured, settings: set });
         return {
             bench: 'settlement',
             machine: { cpus: cpus().length, node: process.version },
@@ -378,10 +426,11 @@ export async function runSettlementBench(opts: SettlementBenchOptions = {}): Pro
             method:
                 `real run of ${requests} requests on the devnet at a simulated ${rate} requests/s (request i at i/${rate} s; the proxy's settle and commit loops fired by the bench at their default periods in that time), ` +
                 'one forced redeem, payout claim and commit for their fees, and an analytic extrapolation to the steady state from the measured cost per request',
-            defaults: {
-                redeemThreshold: AGENT_DEFAULTS.redeemThreshold.toString(),
-                proxyPayoutThreshold: AGENT_DEFAULTS.proxyPayoutThreshold.toString(),
-                workerPayoutThreshold: AGENT_DEFAULTS.workerPayoutThreshold.toString(),
+            settings: {
+                usingDefaults: Object.keys(given).length === 0,
+                redeemThreshold: set.redeemThreshold.toString(),
+                proxyPayoutThreshold: set.proxyPayoutThreshold.toString(),
+                workerPayoutThreshold: set.workerPayoutThreshold.toString(),
                 settleIntervalMs: settleMs,
                 commitIntervalMs: commitMs,
                 clientDeposit: deposit.toString(),
@@ -415,11 +464,25 @@ function intArg(name: string, min: number): number | undefined {
     return v;
 }
 
+function cliSettings(): Partial<Settings> {
+    const out: Partial<Settings> = {};
+    const commit = intArg('commit-interval-ms', 1);
+    const settle = intArg('settle-interval-ms', 1);
+    const redeem = intArg('redeem-threshold', 1);
+    const payout = intArg('payout-threshold', 1);
+    if (commit !== undefined) out.commitIntervalMs = commit;
+    if (settle !== undefined) out.settleIntervalMs = settle;
+    if (redeem !== undefined) out.redeemThreshold = BigInt(redeem);
+    if (payout !== undefined) out.proxyPayoutThreshold = out.workerPayoutThreshold = BigInt(payout);
+    return out;
+}
+
 async function main() {
     const report = await runSettlementBench({
         requests: intArg('requests', 1),
         ratePerSec: intArg('rate', 1),
         tokens: intArg('tokens', 1),
+        settings: cliSettings(),
         progress: (line) => process.stderr.write(`bench:settlement ${line}\n`),
     });
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');

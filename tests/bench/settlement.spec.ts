@@ -16,7 +16,7 @@ describe('bench/settlement', () => {
         expect(r.bench).toBe('settlement');
         expect(r.params).toEqual({ requests: 7, ratePerSec: 0.1, tokens: 3 });
         expect(r.method).toMatch(/real run .* analytic extrapolation/);
-        expect(r.defaults).toMatchObject({ redeemThreshold: '1000000000', settleIntervalMs: 30_000, commitIntervalMs: 60_000 });
+        expect(r.settings).toMatchObject({ usingDefaults: true, redeemThreshold: '1000000000', workerPayoutThreshold: '1000000000', settleIntervalMs: 30_000, commitIntervalMs: 60_000 });
         expect(r.run.simulatedSeconds).toBe(70);
         expect(nano(r.run.costPerRequest)).toBeGreaterThan(0n);
         // Vouchers are frames, not transactions.
@@ -38,6 +38,21 @@ describe('bench/settlement', () => {
         expect(r.target.met).toBe(p.total <= 1);
         expect(r.target.meetWith.perThousand).toBeLessThanOrEqual(1);
         expect(r.atDevnetPrices.costPerRequest).toBe((nano(r.run.costPerRequest) * 1000n).toString());
+    });
+
+    it('counts every redeem and worker claim the settle loop causes when the thresholds are low (settings override)', async () => {
+        // Settle ticks at 30 s and 60 s (before requests 3 and 6): each redeems the new vouchers and pays the worker,
+        // which claims at once (threshold 1 nanoTON); the commit at 60 s follows the settle.
+        const r = await runSettlementBench({ requests: 6, ratePerSec: 0.1, tokens: 2, settings: { redeemThreshold: 1n, proxyPayoutThreshold: 1n, workerPayoutThreshold: 1n } });
+        expect(r.settings).toMatchObject({ usingDefaults: false, redeemThreshold: '1', proxyPayoutThreshold: '1', workerPayoutThreshold: '1' });
+        expect(r.run.byKind.requests.transactions).toBe(0);
+        expect(r.run.byKind.redeem.actions).toBe(2);
+        expect(r.run.byKind.claim.actions).toBe(2);
+        expect(r.run.byKind.commit.actions).toBe(1);
+        expect(r.run.perThousand).toEqual({ redeems: 333.3333, payouts: 333.3333, commits: 166.6667, total: 833.3333 });
+        // Each redeem and claim is one wallet message and its trace.
+        expect(r.run.byKind.redeem.transactions).toBe(2 * r.fees.redeem.transactions);
+        expect(r.run.byKind.claim.transactions).toBe(2 * r.fees.claim.transactions);
     });
 
     it('extrapolates: one commit per period, redeems and payouts by spend over threshold, capped at one per settle tick', () => {
