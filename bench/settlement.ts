@@ -9,8 +9,8 @@
 // Network: the devnet chain server with Root (fixtures/agent-network.ts), one ProxyAgent and one WorkerAgent at their
 // default redeem / payout thresholds, one ReferenceBackend and one plain-mode CocoonClient at its default deposit.
 //
-// Method: a short real run plus an analytic extrapolation. The run sends N requests (T prompt words, T completion tokens) one after
-// another as fast as they go, and gives request i the simulated time i / R s. The proxy's own timers are off; the bench
+// Method: a short real run plus an analytic extrapolation. The run sends N requests (T prompt words, T completion
+// tokens) one after another as fast as they go, and gives request i the simulated time i / R s. The proxy's own timers are off; the bench
 // fires its settle loop (default every 30 s) and its commit loop (default every 60 s, skipped when nothing was booked
 // since the last commit, as commitIfChanged does) at each multiple of their periods in that simulated time, so the
 // run sees what the timers would have done at R requests/s without waiting real minutes. Every transaction the devnet
