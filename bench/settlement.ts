@@ -10,13 +10,14 @@
 // default redeem / payout thresholds, one ReferenceBackend and one plain-mode CocoonClient at its default deposit.
 //
 // Method: a short real run plus an analytic extrapolation. The run sends N requests (T prompt words, T completion
-// tokens) one after another as fast as they go, and gives request i the simulated time i / R s. The proxy's own timers are off; the bench
-// fires its settle loop (default every 30 s) and its commit loop (default every 60 s, skipped when nothing was booked
-// since the last commit, as commitIfChanged does) at each multiple of their periods in that simulated time, so the
-// run sees what the timers would have done at R requests/s without waiting real minutes. Every transaction the devnet
-// executes is attributed to the action that caused it (requests, deposit, redeem, payout claim, commit). Then one
-// redeem, one payout claim and one commit are forced, so each kind's fee is measured even when the defaults did not
-// trigger it within N requests. The steady state per 1,000 requests follows from the measured cost per request:
+// tokens) one after another as fast as they go, and gives request i the simulated time i / R s. The proxy's own timers
+// are off; the bench fires its settle loop (default every 30 s) and its commit loop (default every 60 s, skipped when
+// nothing was booked since the last commit, as commitIfChanged does) at each multiple of their periods in that
+// simulated time, so the run sees what the timers would have done at R requests/s without waiting real minutes. Every
+// transaction the devnet executes is attributed to the action that caused it (requests, deposit, redeem, payout claim,
+// commit). Then one redeem, one payout claim and one commit are forced, so each kind's fee is measured even when the
+// defaults did not trigger it within N requests. The steady state per 1,000 requests follows from the measured cost per
+// request:
 //   commits  = 1000 / (R × commitInterval)                      (the ledger changes with every request)
 //   redeems  = min(1000 × cost / redeemThreshold, 1000 / (R × settleInterval))
 //   claims   = min(1000 × cost × (1 − commission) / max(proxy payoutThreshold, worker payoutThreshold),
