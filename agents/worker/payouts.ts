@@ -223,6 +223,14 @@ export class PayoutBook {
         }
         const due = stored.amount - paid;
         if (due <= 0n || (!force && due < this.o.threshold) || (this.stopped && !force)) return null;
+        // The Proxy pays a claim from its pool and bounces one the pool cannot cover, after the worker paid the claim's
+        // gas. A proxy may sign more than it has redeemed yet (vouchers in transit or below its redeem threshold), so
+        // a claim above the pool waits for the next payout or claimNow() instead of paying for a certain bounce.
+        const proxy = await this.o.chain.getProxyState(stored.proxy);
+        if (proxy && due > proxy.pool) {
+            this.o.log('claim.deferred', { peer: stored.proxy.toRawString(), channel: key, reason: 'pool-short', due: due.toString(), pool: proxy.pool.toString() });
+            return null;
+        }
         this.o.log('claim.sent', { channel: key, amount: stored.amount.toString(), paid: paid.toString() });
         await this.o.chain.open(WorkerChannelWrapper.open(channel)).sendClaim(this.o.wallet.sender(), { amount: stored.amount, signature: stored.signature });
         // The wallet transfer is applied; the channel → Proxy → worker messages follow. Wait until `paid` moves.

@@ -476,13 +476,14 @@ describe('WorkerAgent', () => {
 
     describe('payouts', () => {
         let owner: ChainWallet;
+        let cc: ClientChannelWrapper;
+        const clientKeys = keyPairFromSeed(seed('client'));
         beforeAll(async () => {
             // Fill the Proxy's pool the way clients do: a funded ClientChannel and a redeemed voucher.
             const client = await net.fundWallet('client');
             owner = client.wallet;
-            const clientKeys = keyPairFromSeed(seed('client'));
             const root = await chain.getRootConfig();
-            const cc = await ClientChannelWrapper.create({
+            cc = await ClientChannelWrapper.create({
                 proxy: proxy.address!,
                 client: owner.address,
                 clientKey: toUint256(clientKeys.publicKey),
@@ -536,17 +537,35 @@ describe('WorkerAgent', () => {
             conn.send(f);
             checkEnd(await conn.response(f.id), f.id);
         });
+
+        it("does not pay gas for a claim the Proxy's pool cannot cover; claims once the pool has it", async () => {
+            // The proxy signed 1 TON while its pool holds 0.78 (a voucher still in transit, or below its redeem threshold).
+            const pool = (await chain.getProxyState(proxy.address!))!.pool;
+            expect(pool).toBe(toNano('0.78'));
+            const before = await wallet.getBalance();
+            conn.send(proxy.payout(channel, toNano('1')));
+            await until(() => logs.some((l) => l.event === 'claim.deferred' && l.channel === channel.toRawString()) || undefined, 'the deferred claim');
+            expect(await agent.claimNow()).toEqual([]);
+            expect(stored().amount).toBe(toNano('1').toString());
+            expect((await chain.getWorkerChannelState(channel))!.paid).toBe(toNano('0.12'));
+            expect(await wallet.getBalance()).toBe(before); // no claim transaction, no gas
+            // The proxy redeems the client's next voucher: the pool covers the payout and the claim goes through.
+            await chain.open(cc).sendRedeem(owner.sender(), { amount: toNano('2'), signature: cc.signVoucher(toNano('2'), clientKeys.secretKey, GLOBAL_ID) });
+            expect((await chain.getProxyState(proxy.address!))!.pool).toBe(toNano('1.68'));
+            expect(await agent.claimNow()).toEqual([expect.objectContaining({ ok: true, amount: toNano('1'), paid: toNano('1') })]);
+            expect((await chain.getProxyState(proxy.address!))!.pool).toBe(toNano('0.8'));
+        });
     });
 
     describe('resilience', () => {
         it('reconnects after the proxy restarts and serves on the new connection', async () => {
             // Like a real proxy, it sends its latest payout right behind hello_ok.
-            proxy.afterHelloOk = (c) => c.send(proxy.payout(channel, toNano('0.13')));
+            proxy.afterHelloOk = (c) => c.send(proxy.payout(channel, toNano('1.01')));
             await proxy.restart();
             conn = await proxy.nextConnection();
             expect(Address.parse((await conn.whenHello()).channel).equals(channel)).toBe(true);
             proxy.afterHelloOk = undefined;
-            await until(() => agent.stats().earned[channel.toRawString()] === toNano('0.13'), 'the payout sent with hello_ok');
+            await until(() => agent.stats().earned[channel.toRawString()] === toNano('1.01'), 'the payout sent with hello_ok');
             await until(() => agent.stats().proxies[0].state === 'ready' && agent.stats().proxies[0].connections === 2, 'the second connection');
             const f = chat();
             conn.send(f);
@@ -611,7 +630,7 @@ describe('WorkerAgent', () => {
 
             agent = new WorkerAgent(options({ proxies: [proxy.address!] }));
             await agent.start();
-            expect(agent.stats().earned[channel.toRawString()]).toBe(toNano('0.13'));
+            expect(agent.stats().earned[channel.toRawString()]).toBe(toNano('1.01'));
             conn = await proxy.nextConnection();
             await conn.whenHello();
             const g = chat();
