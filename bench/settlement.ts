@@ -28,10 +28,10 @@
 import { cpus, tmpdir } from 'os';
 import { mkdtempSync, rmSync } from 'fs';
 import { join } from 'path';
-import { toNano } from '@ton/core';
 import { seed, startAgentNetwork } from '../fixtures/agent-network';
 import { ProxyAgent } from '../agents/proxy/agent';
-import { WorkerAgent } from '../agents/worker/runner';
+import { SETTLEMENT_DEFAULTS } from '../agents/proxy/options';
+import { DEFAULT_PAYOUT_THRESHOLD, WorkerAgent } from '../agents/worker/runner';
 import { CocoonClient } from '../agents/client/runner';
 import { ReferenceBackend } from '../agents/backend/reference';
 import { TEST_MODEL } from '../agents/backend/test-model';
@@ -41,16 +41,16 @@ import { freePort } from '../agents/core/net';
 import type { DevnetChain, TxRecord } from '../agents/devnet/chain';
 
 /**
- * The agents' defaults as documented in agents/proxy/options.ts (thresholds in settlement.ts, periods in runner.ts) and
- * agents/worker/runner.ts. Unless overridden, the agents run with their own defaults (the bench passes no threshold);
+ * The agents' own defaults (agents/proxy/options.ts SETTLEMENT_DEFAULTS, agents/worker/runner.ts
+ * DEFAULT_PAYOUT_THRESHOLD), imported so they cannot drift. Unless overridden, the agents run with their own defaults (the bench passes no threshold);
  * these figures drive the simulated schedule and the extrapolation.
  */
 export const AGENT_DEFAULTS = {
-    redeemThreshold: toNano('1'),
-    proxyPayoutThreshold: toNano('1'),
-    workerPayoutThreshold: toNano('1'),
-    settleIntervalMs: 30_000,
-    commitIntervalMs: 60_000,
+    redeemThreshold: SETTLEMENT_DEFAULTS.redeemThreshold as bigint,
+    proxyPayoutThreshold: SETTLEMENT_DEFAULTS.payoutThreshold as bigint,
+    workerPayoutThreshold: DEFAULT_PAYOUT_THRESHOLD,
+    settleIntervalMs: SETTLEMENT_DEFAULTS.settleIntervalMs as number,
+    commitIntervalMs: SETTLEMENT_DEFAULTS.commitIntervalMs as number,
 };
 
 export type Settings = typeof AGENT_DEFAULTS;

@@ -80,6 +80,14 @@ function ensure(cond: boolean, key: string, why: string): void {
     if (!cond) throw new ProxyError('CONFIG_INVALID', `${key}: ${why}`, { key });
 }
 
+/** The settlement defaults (the options above say the same; bench/settlement.ts measures their chain cost). */
+export const SETTLEMENT_DEFAULTS = {
+    redeemThreshold: 1_000_000_000n,
+    payoutThreshold: 1_000_000_000n,
+    settleIntervalMs: 30_000,
+    commitIntervalMs: 60_000,
+} as const;
+
 export function validateOptions(o: ProxyAgentOptions): void {
     ensure(typeof o === 'object' && o !== null, 'options', 'required');
     ensure(o.chain instanceof TonChain, 'chain', 'must be a TonChain');

@@ -11,6 +11,7 @@ import type { Clock } from '../core/clock';
 import { Ledger } from './ledger';
 import { livePendingWithdraw } from './admission';
 import { ProxyError } from './errors';
+import { SETTLEMENT_DEFAULTS } from './options';
 
 export interface RedeemResult {
     client: string;
@@ -35,7 +36,6 @@ export interface SettleResult {
     errors: { party: string; code: string; message: string }[];
 }
 
-const TON = 1_000_000_000n;
 
 /** The client announced it is leaving: a pending withdrawal or a started close. */
 export function isLeaving(st: ClientChannelState, nowSec: number): boolean {
@@ -118,7 +118,7 @@ export class Settlement {
     /** `channel`: redeem that ClientChannel's latest voucher whatever its size, and nothing else (the channel watch). */
     private async doSettle(ledger: Ledger, force: boolean, channel?: string): Promise<SettleResult> {
         const out: SettleResult = { redeemed: [], payouts: [], errors: [] };
-        const candidates = channel !== undefined ? [ledger.client(channel)].filter((c) => c.latestVoucher && c.latestVoucher.amount > c.redeemedOnChain) : ledger.redeemCandidates(force ? 1n : this.h.redeemThreshold ?? TON);
+        const candidates = channel !== undefined ? [ledger.client(channel)].filter((c) => c.latestVoucher && c.latestVoucher.amount > c.redeemedOnChain) : ledger.redeemCandidates(force ? 1n : this.h.redeemThreshold ?? SETTLEMENT_DEFAULTS.redeemThreshold);
         for (const c of candidates) {
             try {
                 const r = await this.redeemOne(ledger, c.client, c.latestVoucher!.amount, c.latestVoucher!.signature, c.redeemedOnChain);
@@ -128,7 +128,7 @@ export class Settlement {
                 this.h.log('redeem.failed', { peer: c.client, code: out.errors[out.errors.length - 1].code, error: String(e) });
             }
         }
-        for (const w of channel !== undefined ? [] : ledger.payoutCandidates(force ? 1n : this.h.payoutThreshold ?? TON)) {
+        for (const w of channel !== undefined ? [] : ledger.payoutCandidates(force ? 1n : this.h.payoutThreshold ?? SETTLEMENT_DEFAULTS.payoutThreshold)) {
             try {
                 out.payouts.push(this.signPayout(ledger, w.worker, w.earned));
             } catch (e) {

@@ -95,7 +95,8 @@ export interface WorkerAgentOptions {
     replayCacheSize?: number;
 }
 
-const ONE_TON = 1_000_000_000n;
+/** The payout claim threshold's default (bench/settlement.ts measures its chain cost). */
+export const DEFAULT_PAYOUT_THRESHOLD = 1_000_000_000n;
 const MAX_UINT32 = (1n << 32n) - 1n;
 const MODEL_NAME = /^[\x21-\x7e]{1,128}$/;
 
@@ -155,7 +156,7 @@ export function validateWorkerOptions(o: WorkerAgentOptions): ResolvedConfig {
     if (maxMs < baseMs) throw bad('reconnect.maxMs', 'must be at least reconnect.baseMs');
     return {
         stake: o.stake,
-        payoutThreshold: o.payoutThreshold ?? ONE_TON,
+        payoutThreshold: o.payoutThreshold ?? DEFAULT_PAYOUT_THRESHOLD,
         baseMs,
         maxMs,
         stableMs: positiveMs('reconnect.stableMs', o.reconnect?.stableMs, 10_000),
