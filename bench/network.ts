@@ -1,8 +1,10 @@
 // Network throughput benchmark: streaming chat completions through client → proxy → worker → backend, against the
 // same backend called directly, at several concurrencies, on loopback, everything in this one process.
 //   npm run bench:network -- [--concurrency 1,16,64] [--requests N] [--tokens T] [--token-delay-ms 0,10]
-//                            [--privacy sealed,plain] [--warmup W]
-// Prints one JSON object: {machine, params, results, summary, notes}.
+//                            [--privacy sealed,plain] [--warmup W] [--layout single|processes]
+// Prints one JSON object: {machine, params, results, summary, notes}. Each path reports CPU per process (`processes`),
+// each concurrency-1 result a latency breakdown by stage (`breakdown`, method in its `method` field), and
+// `summary.aims` each target of issue 10 with the measured figure and whether it is met.
 //
 // Network: the devnet chain server with Root (fixtures/agent-network.ts), one ProxyAgent, one WorkerAgent
 // (capacity ≥ 2 × the largest concurrency) in front of one ReferenceBackend, and one CocoonClient + OpenAIServer per
@@ -14,7 +16,7 @@
 // OpenAI endpoint. The prompt has T words, so the echo model answers exactly T completion tokens, one per chunk.
 // A request counts as ok only if it got HTTP 200, T content chunks, a usage chunk with completion_tokens = T and
 // [DONE]. Throughput = ok requests (tokens) / wall time of the measurement.
-import { Agent, IncomingMessage, request as httpRequest } from 'http';
+import { Agent, IncomingMessage, Server, ServerResponse, request as httpRequest } from 'http';
 import { cpus, tmpdir } from 'os';
 import { mkdtempSync, rmSync } from 'fs';
 import { freePort } from '../agents/core/net';
@@ -30,7 +32,7 @@ import { ReferenceBackend } from '../agents/backend/reference';
 import { TEST_MODEL } from '../agents/backend/test-model';
 import { TonChain } from '../agents/core/chain/chain';
 import { CHAIN_DEFAULTS } from '../agents/core/chain/config';
-import { startProcessNetwork } from './processes';
+import { ProcessUsage, startProcessNetwork } from './processes';
 
 export type Privacy = 'sealed' | 'plain';
 
@@ -74,9 +76,70 @@ export interface PathStats {
     /** Time to the first non-empty content chunk. */
     ttftMs: Percentiles;
     totalMs: Percentiles;
-    /** Process CPU time (user + system) per request, over the measurement: every component shares this process. */
+    /** The bench process's CPU time (user + system) per request over the measurement (see `processes`). */
     cpuMsPerRequest: number;
     peakRssMb: number;
+    /**
+     * CPU and memory per process over the measurement, each measured in the process itself: `bench` (load generator,
+     * reference backend, devnet chain server; in layout "single" also every agent) and, in layout "processes",
+     * `client` (the client process of this privacy mode), `proxy` and `worker` (process.resourceUsage() read over IPC
+     * by bench/process-probe.js before and after the measurement).
+     */
+    processes: Record<string, ProcessCpu>;
+}
+
+export interface ProcessCpu {
+    userMs: number;
+    systemMs: number;
+    /** user + system. */
+    cpuMs: number;
+    /** cpuMs per ok request and per streamed completion token, in µs. */
+    cpuUsPerRequest: number;
+    cpuUsPerToken: number;
+    /** CPU time / wall time of the measurement (1 = one core busy). */
+    cores: number;
+    /** RSS at the end of the measurement and the process's peak RSS so far. */
+    rssMb: number;
+    maxRssMb: number;
+}
+
+/** Single-stream latency split by stage (concurrency 1 only), p50 over the measurement's requests, in ms. */
+export interface StageTimes {
+    /** Send → the backend receives the request (through: OpenAI server, client agent, proxy, worker agent). */
+    requestToBackend: number;
+    /** Backend: request received → first content token written. */
+    backendFirstToken: number;
+    /** Backend: request received → response ended. */
+    backendTotal: number;
+    /** Backend writes the first content token → the load generator reads it. */
+    firstTokenToClient: number;
+    /** Backend ends its response → the load generator sees the stream end ([DONE]; through: usage, receipt, voucher). */
+    endToClient: number;
+}
+
+export interface LatencyBreakdown {
+    method: string;
+    direct: StageTimes;
+    through: StageTimes;
+    /** through − direct per stage: where on the timeline the through path adds its time. */
+    added: StageTimes;
+    /** CPU µs per request of each agent process in the through measurement: which agent the added time is spent in. */
+    agentCpuUsPerRequest: Record<string, number>;
+}
+
+export interface Aim {
+    /** The target as issue 10 words it. */
+    aim: string;
+    privacy: Privacy;
+    tokenDelayMs: number;
+    concurrency: number;
+    /** The measured figure, or null if this run did not measure it (e.g. no concurrency 64). */
+    measured: number | null;
+    unit: string;
+    target: number;
+    /** 'min': measured ≥ target; 'max': measured ≤ target. */
+    bound: 'min' | 'max';
+    met: boolean;
 }
 
 export interface NetworkResult {
@@ -90,6 +153,13 @@ export interface NetworkResult {
     ratio: { requestsPerSec: number; completionTokensPerSec: number };
     /** through − direct, per percentile. */
     addedLatencyMs: { ttft: { p50: number; p99: number }; total: { p50: number; p99: number } };
+    /** Concurrency 1 only. */
+    breakdown?: LatencyBreakdown;
+    /**
+     * Layout "processes": the through path's token rate if each agent process had a core of its own, bounded by the
+     * busiest agent: 1e6 / max(cpuUsPerToken of client, proxy, worker). Ignores the load generator and the backend.
+     */
+    tokensPerSecOneCorePerAgent?: number;
 }
 
 export interface NetworkBenchReport {
@@ -100,8 +170,8 @@ export interface NetworkBenchReport {
     results: NetworkResult[];
     summary: {
         peakRssMb: number;
-        /** Aims of the issue at the largest concurrency: through/direct ≥ 0.9 and added p50 (total latency) ≤ 2 ms. */
-        aims: { privacy: Privacy; tokenDelayMs: number; concurrency: number; throughputRatio: number; throughputAim: boolean; addedP50Ms: number; latencyAim: boolean }[];
+        /** Issue 10's targets (processes layout, 32 tokens/request), each with the figure this run measured. */
+        aims: Aim[];
     };
     notes: string[];
 }
@@ -111,6 +181,8 @@ export interface NetworkBenchReport {
 
 interface Sample {
     ok: boolean;
+    /** performance.now() when the request was sent. */
+    startAt: number;
     ttftMs: number;
     totalMs: number;
     completionTokens: number;
@@ -134,7 +206,7 @@ function streamOnce(url: URL, agent: Agent, payload: string, tokens: number): Pr
             if (!error && !done) error = 'stream ended without [DONE]';
             if (!error && chunks !== tokens) error = `expected ${tokens} content chunks, got ${chunks}`;
             if (!error && usage !== tokens) error = `expected usage.completion_tokens ${tokens}, got ${usage}`;
-            resolve({ ok: !error, ttftMs: ttft, totalMs, completionTokens: error ? 0 : tokens, error });
+            resolve({ ok: !error, startAt: t0, ttftMs: ttft, totalMs, completionTokens: error ? 0 : tokens, error });
         };
         // One SSE event: `data: <json>` or `data: [DONE]`.
         const onEvent = (ev: string) => {
@@ -228,13 +300,86 @@ function chatPayload(tokens: number): string {
     return JSON.stringify({ model: TEST_MODEL.id, messages: [{ role: 'user', content: prompt }], max_tokens: tokens, stream: true, stream_options: { include_usage: true } });
 }
 
-async function load(url: URL, concurrency: number, requests: number, tokens: number, rss: RssSampler): Promise<PathStats> {
+/** What the backend did for one POST, on the bench process's clock (performance.now()). */
+interface BackendTimes {
+    inAt: number;
+    firstTokenAt: number;
+    endAt: number;
+}
+
+/**
+ * Timestamps every POST the reference backend serves: arrival, first non-empty content chunk written, response end.
+ * The backend runs in the bench process, so these share the load generator's clock. It listens on the backend's
+ * HTTP server (a second 'request' listener, called right after the backend's own handler has started; the handler
+ * writes nothing before it has read the body) and wraps that response's write/end: no backend code knows about it.
+ */
+class BackendClock {
+    records: BackendTimes[] = [];
+    constructor(backend: ReferenceBackend) {
+        const server = (backend as unknown as { server: Server | null }).server;
+        if (!server) throw new Error('BackendClock: the backend is not started');
+        server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+            if (req.method !== 'POST') return;
+            const rec: BackendTimes = { inAt: performance.now(), firstTokenAt: NaN, endAt: NaN };
+            this.records.push(rec);
+            const write = res.write;
+            const end = res.end;
+            res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
+                if (Number.isNaN(rec.firstTokenAt) && typeof chunk === 'string' && /"content":"[^"]/.test(chunk)) rec.firstTokenAt = performance.now();
+                return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+            } as ServerResponse['write'];
+            res.end = function (this: ServerResponse, ...args: unknown[]) {
+                rec.endAt = performance.now();
+                return (end as (...a: unknown[]) => ServerResponse).apply(this, args);
+            } as ServerResponse['end'];
+        });
+    }
+}
+
+/** What a measurement observes besides its requests. */
+interface Meter {
+    rss: RssSampler;
+    backend: BackendClock;
+    /** Layout "processes": each agent process's own usage (bench/processes.ts); keys are roles. */
+    agents?: () => Promise<Map<string, ProcessUsage>>;
+}
+
+interface Measurement {
+    stats: PathStats;
+    samples: Sample[];
+    backend: BackendTimes[];
+}
+
+function benchUsage(): ProcessUsage {
+    const ru = process.resourceUsage();
+    return { userUs: ru.userCPUTime, systemUs: ru.systemCPUTime, rss: process.memoryUsage().rss, maxRssKb: ru.maxRSS };
+}
+
+function processCpu(a: ProcessUsage, b: ProcessUsage, wallMs: number, requests: number, tokens: number): ProcessCpu {
+    const userMs = (b.userUs - a.userUs) / 1000;
+    const systemMs = (b.systemUs - a.systemUs) / 1000;
+    const cpuMs = userMs + systemMs;
+    return {
+        userMs: round(userMs, 1),
+        systemMs: round(systemMs, 1),
+        cpuMs: round(cpuMs, 1),
+        cpuUsPerRequest: requests > 0 ? round((cpuMs * 1000) / requests, 1) : NaN,
+        cpuUsPerToken: tokens > 0 ? round((cpuMs * 1000) / tokens, 2) : NaN,
+        cores: round(cpuMs / wallMs),
+        rssMb: round(b.rss / 2 ** 20, 1),
+        maxRssMb: round(b.maxRssKb / 1024, 1),
+    };
+}
+
+async function load(url: URL, concurrency: number, requests: number, tokens: number, meter: Meter, privacy?: Privacy): Promise<Measurement> {
     const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
     const payload = chatPayload(tokens);
     const samples: Sample[] = [];
     let next = 0;
-    rss.reset();
-    const cpu0 = process.cpuUsage();
+    meter.rss.reset();
+    const agents0 = await meter.agents?.();
+    meter.backend.records = [];
+    const bench0 = benchUsage();
     const t0 = performance.now();
     const loop = async () => {
         while (next < requests) {
@@ -244,25 +389,82 @@ async function load(url: URL, concurrency: number, requests: number, tokens: num
     };
     await Promise.all(Array.from({ length: concurrency }, loop));
     const wallMs = performance.now() - t0;
-    const cpu = process.cpuUsage(cpu0);
-    rss.sample();
+    const bench1 = benchUsage();
+    const backend = meter.backend.records;
+    const agents1 = await meter.agents?.();
+    meter.rss.sample();
     agent.destroy();
     const ok = samples.filter((s) => s.ok);
     const errors = samples.filter((s) => !s.ok);
-    return {
+    const okTokens = ok.reduce((a, s) => a + s.completionTokens, 0);
+    const processes: Record<string, ProcessCpu> = { bench: processCpu(bench0, bench1, wallMs, ok.length, okTokens) };
+    for (const [role, b] of agents1 ?? []) {
+        const a = agents0?.get(role);
+        if (!a) continue;
+        // The client process of the other privacy mode idles through this measurement.
+        if (role.startsWith('client-') && role !== `client-${privacy}`) continue;
+        processes[role.startsWith('client-') ? 'client' : role] = processCpu(a, b, wallMs, ok.length, okTokens);
+    }
+    const stats: PathStats = {
         requests,
         ok: ok.length,
         errors: errors.length,
         errorSamples: [...new Set(errors.map((e) => e.error ?? '?'))].slice(0, 3),
         wallMs: round(wallMs, 1),
         requestsPerSec: round((ok.length * 1000) / wallMs, 2),
-        completionTokensPerSec: round((ok.reduce((a, s) => a + s.completionTokens, 0) * 1000) / wallMs, 1),
+        completionTokensPerSec: round((okTokens * 1000) / wallMs, 1),
         ttftMs: percentiles(ok.map((s) => s.ttftMs)),
         totalMs: percentiles(ok.map((s) => s.totalMs)),
-        cpuMsPerRequest: round((cpu.user + cpu.system) / 1000 / requests),
-        peakRssMb: round(rss.peak / 2 ** 20, 1),
+        cpuMsPerRequest: round((bench1.userUs - bench0.userUs + bench1.systemUs - bench0.systemUs) / 1000 / requests),
+        peakRssMb: round(meter.rss.peak / 2 ** 20, 1),
+        processes,
+    };
+    return { stats, samples, backend };
+}
+
+/** Issue 10 part 2's targets against this run's results (processes layout, 32 tokens/request). */
+function aims(results: NetworkResult[]): Aim[] {
+    const out: Aim[] = [];
+    const find = (privacy: Privacy, tokenDelayMs: number, concurrency: number) => results.find((r) => r.privacy === privacy && r.tokenDelayMs === tokenDelayMs && r.concurrency === concurrency);
+    const add = (aim: string, privacy: Privacy, tokenDelayMs: number, concurrency: number, unit: string, bound: 'min' | 'max', target: number, get: (r: NetworkResult) => number | undefined) => {
+        const r = find(privacy, tokenDelayMs, concurrency);
+        const v = r ? get(r) : undefined;
+        const measured = v === undefined || Number.isNaN(v) ? null : v;
+        out.push({ aim, privacy, tokenDelayMs, concurrency, measured, unit, target, bound, met: measured !== null && (bound === 'min' ? measured >= target : measured <= target) });
+    };
+    const ratio = (r: NetworkResult) => r.ratio.completionTokensPerSec;
+    add('10 ms/token, 64 streams: through/direct tokens/s', 'plain', 10, 64, 'ratio', 'min', 0.9, ratio);
+    add('10 ms/token, 64 streams: through/direct tokens/s', 'sealed', 10, 64, 'ratio', 'min', 0.85, ratio);
+    for (const [privacy, end, first] of [['plain', 3, 2], ['sealed', 6, 4]] as const) {
+        add('1 stream: added p50 to the end', privacy, 10, 1, 'ms', 'max', end, (r) => r.addedLatencyMs.total.p50);
+        add('1 stream: added p50 to the first token', privacy, 10, 1, 'ms', 'max', first, (r) => r.addedLatencyMs.ttft.p50);
+    }
+    add('0 ms/token (CPU-bound), 64 streams: through/direct tokens/s', 'plain', 0, 64, 'ratio', 'min', 0.4, ratio);
+    add('0 ms/token (CPU-bound), 64 streams: through/direct tokens/s', 'sealed', 0, 64, 'ratio', 'min', 0.3, ratio);
+    for (const privacy of ['plain', 'sealed'] as const) {
+        for (const tokenDelayMs of [10, 0]) {
+            add('proxy CPU per streamed token, in the proxy process', privacy, tokenDelayMs, 64, 'µs', 'max', 20, (r) => r.through.processes.proxy?.cpuUsPerToken);
+            add('proxy CPU per request (settlement off), in the proxy process', privacy, tokenDelayMs, 64, 'µs', 'max', 300, (r) => r.through.processes.proxy?.cpuUsPerRequest);
+        }
+    }
+    return out;
+}
+
+/** p50 of each stage over one concurrency-1 measurement: the k-th request sent is the k-th the backend received. */
+function stages(m: Measurement): StageTimes | undefined {
+    if (m.samples.length !== m.backend.length || m.samples.some((s) => !s.ok)) return undefined;
+    const p50 = (f: (s: Sample, b: BackendTimes) => number) => percentiles(m.samples.map((s, i) => f(s, m.backend[i]))).p50;
+    return {
+        requestToBackend: p50((s, b) => b.inAt - s.startAt),
+        backendFirstToken: p50((_s, b) => b.firstTokenAt - b.inAt),
+        backendTotal: p50((_s, b) => b.endAt - b.inAt),
+        firstTokenToClient: p50((s, b) => s.startAt + s.ttftMs - b.firstTokenAt),
+        endToClient: p50((s, b) => s.startAt + s.totalMs - b.endAt),
     };
 }
+
+const BREAKDOWN_METHOD =
+    'Concurrency 1, so the k-th request sent is the k-th the backend serves. The reference backend runs in the bench process and its HTTP server is timestamped on the load generator\'s clock (arrival, first content chunk written, end; bench/network.ts BackendClock): each stage is a p50 over the requests of the measurement, for the direct and the through path, and added = through − direct. requestToBackend covers the OpenAI HTTP hop, the client agent, the proxy and the worker agent inbound; firstTokenToClient the same hops outbound for the first token; endToClient what follows the backend\'s end (worker usage clamp and receipt signing, proxy booking, client receipt check and voucher, [DONE]). Which agent spends the time: agentCpuUsPerRequest, each agent process\'s own CPU per request over the same measurement (an upper bound on its share of the critical path: it includes work after [DONE], such as the voucher booking). Agent code is not instrumented.';
 
 // -----------------------------------------------------------------------------------------------------------------
 // The network
@@ -271,6 +473,8 @@ interface Network {
     backend: ReferenceBackend;
     /** The client's OpenAI base URL (ends in /v1) per privacy mode. */
     apis: Map<Privacy, string>;
+    /** Layout "processes": each agent process's own usage. */
+    usage?: () => Promise<Map<string, ProcessUsage>>;
     stop(): Promise<void>;
 }
 
@@ -387,6 +591,7 @@ export async function runNetworkBench(o: NetworkBenchOptions = {}): Promise<Netw
     const layout = o.layout ?? 'single';
     const network = layout === 'processes' ? await startProcessNetwork(privacies, capacity, dir) : await startNetwork(privacies, capacity, dir);
     const setupMs = performance.now() - setup0;
+    const meter: Meter = { rss, backend: new BackendClock(network.backend), agents: network.usage };
     const results: NetworkResult[] = [];
     try {
         const direct = new URL(`${network.backend.url}/v1/chat/completions`);
@@ -398,10 +603,24 @@ export async function runNetworkBench(o: NetworkBenchOptions = {}): Promise<Netw
                     const n = requestsFor(c);
                     progress(`${privacy} delay=${tokenDelayMs}ms c=${c} n=${n}`);
                     // Warm-up: JIT, keep-alive sockets, the client's candidate cache, SQLite pages.
-                    await load(direct, c, warmupFor(c), tokens, rss);
-                    await load(through, c, warmupFor(c), tokens, rss);
-                    const d = await load(direct, c, n, tokens, rss);
-                    const t = await load(through, c, n, tokens, rss);
+                    await load(direct, c, warmupFor(c), tokens, meter, privacy);
+                    await load(through, c, warmupFor(c), tokens, meter, privacy);
+                    const dm = await load(direct, c, n, tokens, meter, privacy);
+                    const tm = await load(through, c, n, tokens, meter, privacy);
+                    const [d, t] = [dm.stats, tm.stats];
+                    const agentRoles = ['client', 'proxy', 'worker'].filter((r) => t.processes[r]);
+                    const [ds, ts] = c === 1 ? [stages(dm), stages(tm)] : [undefined, undefined];
+                    const breakdown: LatencyBreakdown | undefined =
+                        ds && ts
+                            ? {
+                                  method: BREAKDOWN_METHOD,
+                                  direct: ds,
+                                  through: ts,
+                                  added: Object.fromEntries(Object.entries(ts).map(([k, v]) => [k, round(v - ds[k as keyof StageTimes])])) as unknown as StageTimes,
+                                  agentCpuUsPerRequest: Object.fromEntries(agentRoles.map((r) => [r, t.processes[r].cpuUsPerRequest])),
+                              }
+                            : undefined;
+                    const busiest = Math.max(...agentRoles.map((r) => t.processes[r].cpuUsPerToken));
                     results.push({
                         privacy,
                         tokenDelayMs,
@@ -414,6 +633,8 @@ export async function runNetworkBench(o: NetworkBenchOptions = {}): Promise<Netw
                             ttft: { p50: round(t.ttftMs.p50 - d.ttftMs.p50), p99: round(t.ttftMs.p99 - d.ttftMs.p99) },
                             total: { p50: round(t.totalMs.p50 - d.totalMs.p50), p99: round(t.totalMs.p99 - d.totalMs.p99) },
                         },
+                        ...(breakdown ? { breakdown } : {}),
+                        ...(agentRoles.length > 0 && busiest > 0 ? { tokensPerSecOneCorePerAgent: round(1e6 / busiest, 0) } : {}),
                     });
                 }
             }
@@ -442,21 +663,11 @@ export async function runNetworkBench(o: NetworkBenchOptions = {}): Promise<Netw
         results,
         summary: {
             peakRssMb: round(rss.overall / 2 ** 20, 1),
-            aims: results
-                .filter((r) => r.concurrency === top)
-                .map((r) => ({
-                    privacy: r.privacy,
-                    tokenDelayMs: r.tokenDelayMs,
-                    concurrency: r.concurrency,
-                    throughputRatio: r.ratio.completionTokensPerSec,
-                    throughputAim: r.ratio.completionTokensPerSec >= 0.9,
-                    addedP50Ms: r.addedLatencyMs.total.p50,
-                    latencyAim: r.addedLatencyMs.total.p50 <= 2,
-                })),
+            aims: aims(results),
         },
         notes: [
             layout === 'processes'
-                ? 'Layout "processes": proxy, worker and each client run in their own Node process (cocoon proxy|worker|client --config), as deployed; the devnet chain server, the reference backend and the load generator share the bench process. All processes share this machine\'s cores; cpuMsPerRequest counts the bench process only.'
+                ? 'Layout "processes": proxy, worker and each client run in their own Node process (cocoon proxy|worker|client --config), as deployed; the devnet chain server, the reference backend and the load generator share the bench process. All processes share this machine\'s cores. Each result\'s direct/through `processes` gives every process\'s own CPU (process.resourceUsage() read in the process over IPC before and after the measurement) per request and per token, and its RSS; `bench` is the load generator + reference backend + chain server. tokensPerSecOneCorePerAgent = 1e6 / the busiest agent\'s CPU µs per token: the through rate if each agent had a core of its own.'
                 : 'Layout "single": see the next note.',
             'In layout "single" everything runs in ONE Node process on loopback: the devnet chain server, proxy, worker, reference backend, client + OpenAI HTTP server and the load generator share one event loop and its cores, so "through" pays for every hop on the same CPU that also drives the load; on separate machines each agent would have its own cores.',
             `Direct = the load generator straight to the ReferenceBackend; through = the client's OpenAI endpoint → CocoonClient → RA-TLS WebSocket → ProxyAgent → RA-TLS WebSocket → WorkerAgent → the same backend over HTTP. Same requests, same backend, same token delay.`,

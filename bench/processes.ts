@@ -14,20 +14,32 @@ import type { SimulatedTee } from '../agents/core/tee/simulated';
 
 export type Privacy = 'sealed' | 'plain';
 
+/** One process's own account of itself (bench/process-probe.js): cumulative CPU µs since it started, memory now. */
+export interface ProcessUsage {
+    userUs: number;
+    systemUs: number;
+    rss: number;
+    maxRssKb: number;
+}
+
 export interface ProcessNetwork {
     backend: ReferenceBackend;
     apis: Map<Privacy, string>;
     /** The child processes' pids, for CPU and RSS accounting. */
     pids: number[];
+    /** Asks every agent process for its usage over IPC; keys are roles: proxy, worker, client-sealed, client-plain. */
+    usage(): Promise<Map<string, ProcessUsage>>;
     stop(): Promise<void>;
 }
 
 const REPO = join(__dirname, '..');
 
-/** Runs `cocoon <args>` and resolves with the first stdout match of `ready`. */
-function cocoon(args: string[], ready: RegExp, children: ChildProcess[], timeoutMs = 120_000): Promise<RegExpMatchArray> {
-    const child = spawn(process.execPath, [join(REPO, 'bin', 'cocoon'), ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
+const PROBE = join(__dirname, 'process-probe.js');
+
+/** Runs `cocoon <args>` with the usage probe preloaded and resolves with the first stdout match of `ready`. */
+function cocoon(role: string, args: string[], ready: RegExp, children: Map<string, ChildProcess>, timeoutMs = 120_000): Promise<RegExpMatchArray> {
+    const child = spawn(process.execPath, ['-r', PROBE, join(REPO, 'bin', 'cocoon'), ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    children.set(role, child);
     let out = '';
     let err = '';
     child.stderr!.on('data', (d) => (err = (err + d).slice(-4000)));
@@ -49,10 +61,10 @@ function cocoon(args: string[], ready: RegExp, children: ChildProcess[], timeout
 }
 
 export async function startProcessNetwork(privacies: Privacy[], capacity: number, dir: string): Promise<ProcessNetwork> {
-    const children: ChildProcess[] = [];
+    const children = new Map<string, ChildProcess>();
     const stops: (() => Promise<void>)[] = [];
     const stop = async () => {
-        for (const c of children) {
+        for (const c of children.values()) {
             if (c.exitCode === null) {
                 const exited = new Promise((r) => c.once('exit', r));
                 c.kill('SIGTERM');
@@ -94,7 +106,7 @@ export async function startProcessNetwork(privacies: Privacy[], capacity: number
             tee: { provider: 'simulated', stateFile: 'tee.json' },
             proxy: { address: proxy.toString(), ledgerFile: 'ledger.sqlite', clientPort: ports.client, workerPort: ports.worker, statsPort: ports.stats, redeemThresholdTon: '1000', payoutThresholdTon: '1000', commitIntervalMs: 0, settleIntervalMs: 0 },
         });
-        await cocoon(['proxy', '--config', proxyConfig], /proxy stats/, children);
+        await cocoon('proxy', ['proxy', '--config', proxyConfig], /proxy stats/, children);
 
         const workerConfig = config('worker.json', {
             ...common('worker'),
@@ -102,7 +114,7 @@ export async function startProcessNetwork(privacies: Privacy[], capacity: number
             tee: { provider: 'simulated', stateFile: 'tee.json' },
             worker: { models: [{ name: TEST_MODEL.id, coefficient: 1000 }], backendUrl: backend.url, capacity, payoutThresholdTon: '1000', stateFile: 'worker-state.json' },
         });
-        await cocoon(['worker', '--config', workerConfig], /worker running/, children);
+        await cocoon('worker', ['worker', '--config', workerConfig], /worker running/, children);
 
         const apis = new Map<Privacy, string>();
         for (const privacy of privacies) {
@@ -111,7 +123,7 @@ export async function startProcessNetwork(privacies: Privacy[], capacity: number
                 wallet: { secretKeyFile: await secret(`client-${privacy}.wallet`, `bench-client-${privacy}`, '100') },
                 client: { proxy: proxy.toString(), stateFile: `client-${privacy}-state.json`, privacy, depositTon: '20', port: await freePort() },
             });
-            const [, url] = await cocoon(['client', 'serve', '--config', clientConfig], /OpenAI-compatible endpoint: (\S+)/, children);
+            const [, url] = await cocoon(`client-${privacy}`, ['client', 'serve', '--config', clientConfig], /OpenAI-compatible endpoint: (\S+)/, children);
             const end = Date.now() + 60_000;
             for (;;) {
                 const models = (await fetch(`${url}/models`).then((r) => r.json()).catch(() => ({ data: [] }))) as { data: { id: string }[] };
@@ -121,9 +133,36 @@ export async function startProcessNetwork(privacies: Privacy[], capacity: number
             }
             apis.set(privacy, url);
         }
-        return { backend, apis, pids: children.map((c) => c.pid!), stop };
+        return { backend, apis, pids: [...children.values()].map((c) => c.pid!), usage: () => usageOf(children), stop };
     } catch (e) {
         await stop();
         throw e;
     }
+}
+
+let probes = 0;
+
+/** One IPC round trip per process; a process that does not answer within 5 s fails the measurement. */
+async function usageOf(children: Map<string, ChildProcess>): Promise<Map<string, ProcessUsage>> {
+    const id = ++probes;
+    const entries = await Promise.all(
+        [...children].map(
+            ([role, child]) =>
+                new Promise<[string, ProcessUsage]>((resolve, reject) => {
+                    const timer = setTimeout(() => done(new Error(`${role}: no usage answer`)), 5000);
+                    const onMessage = (m: { probe?: number } & ProcessUsage) => {
+                        if (m?.probe === id) done(undefined, m);
+                    };
+                    const done = (e?: Error, m?: ProcessUsage) => {
+                        clearTimeout(timer);
+                        child.off('message', onMessage);
+                        if (e || !m) reject(e);
+                        else resolve([role, { userUs: m.userUs, systemUs: m.systemUs, rss: m.rss, maxRssKb: m.maxRssKb }]);
+                    };
+                    child.on('message', onMessage);
+                    child.send({ probe: id });
+                }),
+        ),
+    );
+    return new Map(entries);
 }
