@@ -65,11 +65,16 @@ export async function startProcessNetwork(privacies: Privacy[], capacity: number
     const stops: (() => Promise<void>)[] = [];
     const stop = async () => {
         for (const c of children.values()) {
-            if (c.exitCode === null) {
+            if (c.exitCode === null && c.signalCode === null) {
                 const exited = new Promise((r) => c.once('exit', r));
                 c.kill('SIGTERM');
-                await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-                if (c.exitCode === null) c.kill('SIGKILL');
+                let timer: NodeJS.Timeout | undefined;
+                await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 5000)))]);
+                clearTimeout(timer);
+                if (c.exitCode === null && c.signalCode === null) {
+                    c.kill('SIGKILL');
+                    await exited;
+                }
             }
         }
         for (const s of stops.reverse()) await s().catch(() => undefined);
