@@ -7,7 +7,7 @@ import { Address } from '@ton/core';
 import { CocoonError } from '../core/errors';
 import { maxRequestCost, UsageBounds } from '../core/metering';
 import { TOKEN_KINDS, TokenUsage } from '../core/pricing';
-import { decodeReceipt, Receipt, ReceiptError, receiptWorkerKey, verifyReceipt } from '../core/receipt';
+import { decodeReceipt, Receipt, ReceiptError, receiptWorkerKey, SignedReceipt, verifyReceipt } from '../core/receipt';
 import { ResponseEndFrame } from '../core/wire';
 import { ClientChannelWrapper } from '../../wrappers/ClientChannel';
 import { Model } from '../../wrappers/Root';
@@ -130,16 +130,19 @@ export class Payments {
     /** The receipt of `f` verified for this request; throws ReceiptError. */
     async verifyEnd(f: ResponseEndFrame, ctx: { model: Model; name: string; target?: VerifiedCandidate }, reported: TokenUsage | undefined, limits: ReceiptLimits): Promise<Receipt> {
         let workerKey: Buffer;
+        // Parsed once: plain mode needs the claimed key first, and verifyReceipt takes the parsed receipt as it is.
+        let signed: SignedReceipt | string = f.receipt;
         if (ctx.target) workerKey = ctx.target.workerKey;
         else {
-            const claimed = receiptWorkerKey(decodeReceipt(f.receipt).receipt);
+            signed = decodeReceipt(f.receipt);
+            const claimed = receiptWorkerKey(signed.receipt);
             let known = (await this.o.candidates(ctx.name, false)).find((c) => c.workerKey.equals(claimed));
             if (!known) known = (await this.o.candidates(ctx.name, true)).find((c) => c.workerKey.equals(claimed));
             if (!known) throw new ReceiptError('RECEIPT_MISMATCH', `receipt signed by ${claimed.toString('hex')}, which is not an attested worker for ${ctx.name}`, { unknownWorker: true });
             workerKey = known.workerKey;
         }
         const usage: TokenUsage = { prompt: f.usage.prompt, cached: f.usage.cached, completion: f.usage.completion, reasoning: f.usage.reasoning };
-        const r = verifyReceipt(f.receipt, {
+        const r = verifyReceipt(signed, {
             workerPublicKey: workerKey,
             prices: ctx.model,
             maxCoefficient: this.o.maxCoefficient,
@@ -210,7 +213,9 @@ export class Payments {
      */
     private pay(cost: bigint): Promise<bigint> {
         this.unpaid += cost;
-        const run = this.payQueue.then(async () => {
+        // Behind the response: the run starts on a later turn of the event loop, after the microtasks that hand the
+        // response to the app (the usage chunk and [DONE] reach its socket first); the fsync blocks the loop.
+        const run = this.payQueue.then(nextTurn).then(async () => {
             if (this.unpaid === 0n) return this.cumulativeValue; // an earlier run already covered this cost
             const { wrapper, store, proxy } = this.o.channel();
             const add = this.unpaid;
@@ -242,6 +247,9 @@ export class Payments {
         await this.payQueue;
     }
 }
+
+/** Resolves on the next turn of the event loop (after pending I/O callbacks and microtasks). */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 function sameUsage(a: TokenUsage, b: TokenUsage): boolean {
     return TOKEN_KINDS.every((k) => a[k] === b[k]);

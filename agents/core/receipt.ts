@@ -153,6 +153,11 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 
 /** Parses the wire form. Total: anything that is not exactly one canonical signed receipt throws RECEIPT_MALFORMED. */
 export function decodeReceipt(wire: unknown): SignedReceipt {
+    return decodeHashed(wire).signed;
+}
+
+/** decodeReceipt, with the hash of the receipt cell (what the signature covers), which parsing computes anyway. */
+function decodeHashed(wire: unknown): { signed: SignedReceipt; hash: Buffer } {
     if (typeof wire !== 'string') throw malformed('receipt must be a base64 string');
     if (wire.length === 0 || wire.length > MAX_RECEIPT_BASE64) throw malformed(`receipt must be 1..${MAX_RECEIPT_BASE64} base64 characters`);
     if (!BASE64.test(wire)) throw malformed('receipt is not canonical base64');
@@ -164,7 +169,7 @@ export function decodeReceipt(wire: unknown): SignedReceipt {
     }
 }
 
-function parse(boc: Buffer): SignedReceipt {
+function parse(boc: Buffer): { signed: SignedReceipt; hash: Buffer } {
     const roots = Cell.fromBoc(boc);
     if (roots.length !== 1) throw malformed(`expected one root cell, got ${roots.length}`);
     const root = roots[0];
@@ -187,10 +192,11 @@ function parse(boc: Buffer): SignedReceipt {
     const usage: TokenUsage = { prompt: u.loadUintBig(64), cached: u.loadUintBig(64), completion: u.loadUintBig(64), reasoning: u.loadUintBig(64) };
     const receipt: Receipt = { requestId, modelId, worker, coefficient, cost: costValue, issuedAt, usage };
     // Reject non-canonical encodings (e.g. Coins with leading zero bytes): the signed hash must be the canonical one.
-    if (!receiptCell(receipt).hash().equals(rc.hash())) throw malformed('receipt cell is not canonically encoded');
+    const hash = rc.hash();
+    if (!receiptCell(receipt).hash().equals(hash)) throw malformed('receipt cell is not canonically encoded');
     // One byte string per receipt: the BOC itself must be the canonical one (no index, no CRC, nothing trailing).
     if (!root.toBoc({ idx: false, crc32: false }).equals(boc)) throw malformed('receipt BOC is not in canonical form (no index, no CRC, no trailing bytes)');
-    return { receipt, signature: root.beginParse().loadBuffer(64) };
+    return { signed: { receipt, signature: root.beginParse().loadBuffer(64) }, hash };
 }
 
 export interface VerifyReceiptOptions {
@@ -217,11 +223,11 @@ export interface VerifyReceiptOptions {
  * (RECEIPT_COST_CAP). Returns the verified receipt.
  */
 export function verifyReceipt(signed: SignedReceipt | string, opts: VerifyReceiptOptions): Receipt {
-    const s = typeof signed === 'string' ? decodeReceipt(signed) : signed;
-    const cell = receiptCell(s.receipt);
+    // The wire form's parse already rebuilt the cell (canonical check): its hash is the one signed.
+    const { signed: s, hash } = typeof signed === 'string' ? decodeHashed(signed) : { signed, hash: receiptCell(signed.receipt).hash() };
     const r = s.receipt;
     if (!Buffer.isBuffer(opts.workerPublicKey) || opts.workerPublicKey.length !== 32) throw malformed('workerPublicKey must be 32 bytes');
-    if (!Buffer.isBuffer(s.signature) || s.signature.length !== 64 || !ed25519Verify(cell.hash(), s.signature, opts.workerPublicKey))
+    if (!Buffer.isBuffer(s.signature) || s.signature.length !== 64 || !ed25519Verify(hash, s.signature, opts.workerPublicKey))
         throw new ReceiptError('RECEIPT_BAD_SIGNATURE', 'receipt signature does not verify under the expected worker key', { requestId: hex256(r.requestId) });
     const mismatch = (field: string, got: bigint, want: bigint) =>
         new ReceiptError('RECEIPT_MISMATCH', `receipt ${field} ${hex256(got)} != expected ${hex256(want)}`, { field, requestId: hex256(r.requestId) });
