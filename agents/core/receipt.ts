@@ -56,7 +56,6 @@ function keyToUint(key: Buffer | bigint, field: string): bigint {
     return BigInt('0x' + key.toString('hex'));
 }
 
-
 function checkRange(v: unknown, max: bigint, field: string): void {
     if (typeof v !== 'bigint' || v < 0n || v > max) throw malformed(`${field} must be a bigint in 0..${max}`, { field });
 }
@@ -268,5 +267,3 @@ export function verifyReceipt(signed: SignedReceipt | string, opts: VerifyReceip
 export function receiptWorkerKey(r: Receipt): Buffer {
     return bytes256(r.worker);
 }
-
-

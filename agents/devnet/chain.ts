@@ -81,7 +81,6 @@ function quiet(bc: Blockchain) {
     bc.verbosity = { print: false, blockchainLogs: false, vmLogs: 'none', debugLogs: false };
 }
 
-
 export class DevnetChain {
     private records: TxRecord[] = [];
     private byAccount = new Map<string, number[]>();

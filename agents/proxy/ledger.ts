@@ -31,7 +31,6 @@ import {
 export { BPS_DENOMINATOR, LedgerError, MAX_AMOUNT, workerShare } from './ledger-types';
 export type { ClientState, Commit, DeliveryInput, LedgerCode, LedgerOptions, RequestRow, RequestStatus, SignedAmount, StartInput, WorkerState } from './ledger-types';
 
-
 export class Ledger {
     private readonly db: Database.Database;
     private readonly clock: Clock;

@@ -36,7 +36,6 @@ export interface SettleResult {
     errors: { party: string; code: string; message: string }[];
 }
 
-
 /** The client announced it is leaving: a pending withdrawal or a started close. */
 export function isLeaving(st: ClientChannelState, nowSec: number): boolean {
     return livePendingWithdraw(st, nowSec) > 0n || st.state !== 0n;

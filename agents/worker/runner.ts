@@ -41,7 +41,6 @@ export interface WorkerModelOffer {
     coefficient: bigint;
 }
 
-
 export interface WorkerAgentOptions {
     chain: TonChain;
     /** The worker's wallet: stakes, receives payouts, pays claim gas. */

@@ -8,7 +8,6 @@ import { SleepClock, systemClock } from '../clock';
 import type { ChainConfig } from './config';
 import { ChainError } from './errors';
 
-
 export interface HttpRequest {
     method: string;
     url: string;

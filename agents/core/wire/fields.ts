@@ -9,7 +9,6 @@ import { Address } from '@ton/core';
 import { z } from 'zod';
 import { MAX_RECEIPT_BASE64 } from '../receipt';
 
-
 // ---------------------------------------------------------------------------------------------------------------
 // Versions and limits
 

@@ -19,7 +19,6 @@ export { GetWorkerCandidates, HelloClient, PaymentStatus, Voucher, WorkerCandida
 export { HelloWorker, ModelOffer, Payout } from './frames-worker';
 export { bodyMismatch, Cancel, Request, ResponseChunk, ResponseEnd, ResponseError, ResponseHeaders, ResponseStart, Sealed, Usage } from './frames-request';
 
-
 export type HelloClientFrame = z.infer<typeof HelloClient>;
 export type HelloWorkerFrame = z.infer<typeof HelloWorker>;
 export type HelloFrame = HelloClientFrame | HelloWorkerFrame;
