@@ -75,6 +75,7 @@ export const ProxyConfigSchema = z
                 statsPort: port.optional(),
                 redeemThresholdTon: tonAmount.optional(),
                 payoutThresholdTon: tonAmount.optional(),
+                commitValueTon: tonAmount.optional(),
                 commitIntervalMs: z.number().int().min(0).optional(),
                 settleIntervalMs: z.number().int().min(0).optional(),
                 rootPollMs: z.number().int().min(0).optional(),

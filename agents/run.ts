@@ -35,6 +35,7 @@ export async function proxyFromConfig(loaded: Loaded<ProxyConfigFile>, log?: Log
         redeemThreshold: ton(p.redeemThresholdTon),
         payoutThreshold: ton(p.payoutThresholdTon),
         commitIntervalMs: p.commitIntervalMs,
+        commitValueThreshold: ton(p.commitValueTon),
         settleIntervalMs: p.settleIntervalMs,
         rootPollMs: p.rootPollMs,
         watchIntervalMs: p.watchIntervalMs,

@@ -1,7 +1,7 @@
 // Settlement cost per request (issue 10, part 4): chain transactions and fees per 1,000 requests from one client at
 // a steady rate, with the agents' DEFAULT thresholds and periods.
 //   npm run bench:settlement -- [--requests N] [--rate R] [--tokens T]
-//        [--commit-interval-ms MS] [--settle-interval-ms MS] [--redeem-threshold NANOTON] [--payout-threshold NANOTON]
+//        [--commit-interval-ms MS] [--commit-value-threshold NANOTON] [--settle-interval-ms MS] [--redeem-threshold NANOTON] [--payout-threshold NANOTON]
 // Prints one JSON object: {bench, machine, params, method, settings, run, fees, perThousand, target, atDevnetPrices,
 // notes}. Without the four settings flags the agents run at their own defaults; with them, a real run can check a
 // `target.meetWith` suggestion (--payout-threshold sets the proxy's and the worker's).
@@ -11,14 +11,16 @@
 //
 // Method: a short real run plus an analytic extrapolation. The run sends N requests (T prompt words, T completion
 // tokens) one after another as fast as they go, and gives request i the simulated time i / R s. The proxy's own timers
-// are off; the bench fires its settle loop (default every 30 s) and its commit loop (default every 60 s, skipped when
-// nothing was booked since the last commit, as commitIfChanged does) at each multiple of their periods in that
+// are off; the bench fires its settle loop (default every 30 s) and its commit loop's check (every min(commitInterval,
+// 30 s): commit when the state changed and commitDue — the proxy's own trigger, agents/proxy/commits.ts) at each multiple of their periods in that
 // simulated time, so the run sees what the timers would have done at R requests/s without waiting real minutes. Every
 // transaction the devnet executes is attributed to the action that caused it (requests, deposit, redeem, payout claim,
 // commit). Then one redeem, one payout claim and one commit are forced, so each kind's fee is measured even when the
 // defaults did not trigger it within N requests. The steady state per 1,000 requests follows from the measured cost per
 // request:
-//   commits  = 1000 / (R × commitInterval)                      (the ledger changes with every request)
+//   commits  = 1000 / (R × T), T = min(commitInterval, the first check tick (every min(commitInterval, 30 s)) at
+//              which the ledger's money counters moved by commitValueThreshold: V / (R × volume per request), the
+//              volume per request being delivered + voucher + redeemed (3 × cost) + earned + payout (2 × worker share))
 //   redeems  = min(1000 × cost / redeemThreshold, 1000 / (R × settleInterval))
 //   claims   = min(1000 × cost × (1 − commission) / max(proxy payoutThreshold, worker payoutThreshold),
 //                  1000 / (R × settleInterval))                 (the proxy signs a payout off chain; the worker claims)
@@ -30,7 +32,8 @@ import { mkdtempSync, rmSync } from 'fs';
 import { join } from 'path';
 import { seed, startAgentNetwork } from '../fixtures/agent-network';
 import { ProxyAgent } from '../agents/proxy/agent';
-import { SETTLEMENT_DEFAULTS } from '../agents/proxy/options';
+import { commitCheckMs, SETTLEMENT_DEFAULTS } from '../agents/proxy/options';
+import { commitDue, ledgerVolume } from '../agents/proxy/commits';
 import { DEFAULT_PAYOUT_THRESHOLD, WorkerAgent } from '../agents/worker/runner';
 import { CocoonClient } from '../agents/client/runner';
 import { ReferenceBackend } from '../agents/backend/reference';
@@ -51,6 +54,7 @@ export const AGENT_DEFAULTS = {
     workerPayoutThreshold: DEFAULT_PAYOUT_THRESHOLD,
     settleIntervalMs: SETTLEMENT_DEFAULTS.settleIntervalMs as number,
     commitIntervalMs: SETTLEMENT_DEFAULTS.commitIntervalMs as number,
+    commitValueThreshold: SETTLEMENT_DEFAULTS.commitValueThreshold as bigint,
 };
 
 export type Settings = typeof AGENT_DEFAULTS;
@@ -82,8 +86,8 @@ export interface PerThousand {
 export interface Target {
     maxPerThousand: number;
     met: boolean;
-    /** Settings that would meet it (proxy commitIntervalMs; redeem and payout thresholds in nanoTON) and their total. */
-    meetWith: { commitIntervalMs: number; redeemThreshold: string; payoutThreshold: string; perThousand: number };
+    /** Settings that would meet it (proxy commitIntervalMs; commit value, redeem and payout thresholds in nanoTON) and their total. */
+    meetWith: { commitIntervalMs: number; commitValueThreshold: string; redeemThreshold: string; payoutThreshold: string; perThousand: number };
 }
 
 export interface SettlementReport {
@@ -92,7 +96,7 @@ export interface SettlementReport {
     params: { requests: number; ratePerSec: number; tokens: number };
     method: string;
     /** What ran: the agents' defaults unless overridden (`usingDefaults`). */
-    settings: { usingDefaults: boolean; redeemThreshold: string; proxyPayoutThreshold: string; workerPayoutThreshold: string; settleIntervalMs: number; commitIntervalMs: number; clientDeposit: string; commissionBps: number };
+    settings: { usingDefaults: boolean; redeemThreshold: string; proxyPayoutThreshold: string; workerPayoutThreshold: string; settleIntervalMs: number; commitIntervalMs: number; commitValueThreshold: string; clientDeposit: string; commissionBps: number };
     run: {
         simulatedSeconds: number;
         wallSeconds: number;
@@ -138,8 +142,8 @@ const round = (x: number, digits = 4) => +x.toFixed(digits);
 
 /**
  * Settlement messages per 1,000 requests at `rate` requests/s from one client whose requests cost `costPerRequest`
- * each (see the header for the formulas), with `settings` (default the agents' defaults); and thresholds that would meet the target: half
- * the budget to commits, a quarter each to redeems and payouts, a threshold raised only when its default does not fit.
+ * each (see the header for the formulas), with `settings` (default the agents' defaults); and settings that would meet the target: half
+ * the budget to commits, a quarter each to redeems and payouts, a setting raised only when its default does not fit.
  */
 export function steadyState(o: { rate: number; costPerRequest: bigint; commissionBps: number; fees: { redeem: KindTally; claim: KindTally; commit: KindTally }; settings?: Settings }): {
     perThousand: Omit<PerThousand, 'clientDeposits'>;
@@ -150,21 +154,29 @@ export function steadyState(o: { rate: number; costPerRequest: bigint; commissio
     const spendK = Number(o.costPerRequest) * 1000;
     const workerK = (spendK * (10_000 - o.commissionBps)) / 10_000;
     const payoutThr = set.proxyPayoutThreshold > set.workerPayoutThreshold ? set.proxyPayoutThreshold : set.workerPayoutThreshold;
-    const model = (commitIntervalMs: number, redeemThr: bigint, payThr: bigint) => {
-        const commits = 1000 / (o.rate * (commitIntervalMs / 1000));
+    // Money counters moved per request in the steady state: delivered, voucher and redeemed; earned and payout.
+    const volumePerRequest = 3 * Number(o.costPerRequest) + (2 * Number(o.costPerRequest) * (10_000 - o.commissionBps)) / 10_000;
+    const commitPeriodMs = (intervalMs: number, valueThr: bigint) => {
+        const tick = commitCheckMs(intervalMs);
+        const byValueMs = (Number(valueThr) / (volumePerRequest * o.rate)) * 1000;
+        return Math.min(intervalMs, Math.max(tick, Math.ceil(byValueMs / tick) * tick));
+    };
+    const model = (commitIntervalMs: number, valueThr: bigint, redeemThr: bigint, payThr: bigint) => {
+        const commits = 1000 / (o.rate * (commitPeriodMs(commitIntervalMs, valueThr) / 1000));
         const redeems = Math.min(spendK / Number(redeemThr), perSettleTick);
         const payouts = Math.min(workerK / Number(payThr), perSettleTick);
         return { commits, redeems, payouts, total: commits + redeems + payouts };
     };
-    const s = model(set.commitIntervalMs, set.redeemThreshold, payoutThr);
+    const s = model(set.commitIntervalMs, set.commitValueThreshold, set.redeemThreshold, payoutThr);
     const fee = (n: number, t: KindTally) => BigInt(Math.round(n * Number(t.fees)));
     const fees = { redeems: fee(s.redeems, o.fees.redeem), payouts: fee(s.payouts, o.fees.claim), commits: fee(s.commits, o.fees.commit) };
     const feeTotal = fees.redeems + fees.payouts + fees.commits;
-    const commitFor = Math.ceil(1000 / (o.rate * 0.5)) * 1000;
+    const commitFor = Math.max(set.commitIntervalMs, Math.ceil(1000 / (o.rate * 0.5)) * 1000);
     const atLeast = (dflt: bigint, need: number) => (BigInt(Math.ceil(need)) > dflt ? BigInt(Math.ceil(need)) : dflt);
+    const valueFor = atLeast(set.commitValueThreshold, (volumePerRequest * o.rate * commitFor) / 1000);
     const redeemFor = atLeast(set.redeemThreshold, spendK / 0.25);
     const payoutFor = atLeast(payoutThr, workerK / 0.25);
-    const meet = model(commitFor, redeemFor, payoutFor);
+    const meet = model(commitFor, valueFor, redeemFor, payoutFor);
     return {
         perThousand: {
             redeems: round(s.redeems),
@@ -176,7 +188,7 @@ export function steadyState(o: { rate: number; costPerRequest: bigint; commissio
         target: {
             maxPerThousand: TARGET_PER_THOUSAND,
             met: s.total <= TARGET_PER_THOUSAND,
-            meetWith: { commitIntervalMs: commitFor, redeemThreshold: redeemFor.toString(), payoutThreshold: payoutFor.toString(), perThousand: round(meet.total) },
+            meetWith: { commitIntervalMs: commitFor, commitValueThreshold: valueFor.toString(), redeemThreshold: redeemFor.toString(), payoutThreshold: payoutFor.toString(), perThousand: round(meet.total) },
         },
     };
 }
@@ -227,7 +239,7 @@ export async function runSettlementBench(opts: SettlementBenchOptions = {}): Pro
             ledgerPath: join(dir, 'ledger.sqlite'),
             clientPort: ports.client,
             workerPort: ports.worker,
-            // The default redeemThreshold and payoutThreshold unless overridden. The loops are driven in simulated time.
+            // The default thresholds unless overridden. The loops are driven in simulated time.
             ...(given.redeemThreshold !== undefined ? { redeemThreshold: given.redeemThreshold } : {}),
             ...(given.proxyPayoutThreshold !== undefined ? { payoutThreshold: given.proxyPayoutThreshold } : {}),
             settleIntervalMs: 0,
@@ -326,10 +338,13 @@ export async function runSettlementBench(opts: SettlementBenchOptions = {}): Pro
 
         // ---- the run, in simulated time ----
         const settleMs = set.settleIntervalMs;
-        const commitMs = set.commitIntervalMs;
+        const commitMs = commitCheckMs(set.commitIntervalMs);
         let nextSettle = settleMs;
         let nextCommit = commitMs;
         let bookedSinceCommit = 0;
+        let lastCommitAt = 0;
+        const volume = () => ledgerVolume(proxy.stats().ledger);
+        let baseVolume = volume();
         const runStart = Date.now();
         const settle = async () => {
             current = 'redeem';
@@ -354,11 +369,13 @@ export async function runSettlementBench(opts: SettlementBenchOptions = {}): Pro
             }
             current = 'requests';
         };
-        const commit = async () => {
+        const commit = async (at: number) => {
             current = 'commit';
             await proxy.commitNow();
             bucket('commit').actions++;
             bookedSinceCommit = 0;
+            lastCommitAt = at;
+            baseVolume = volume();
             current = 'requests';
         };
         current = 'requests';
@@ -371,7 +388,8 @@ export async function runSettlementBench(opts: SettlementBenchOptions = {}): Pro
                     nextSettle += settleMs;
                 } else {
                     await held();
-                    if (bookedSinceCommit > 0) await commit();
+                    const due = commitDue({ now: nextCommit, since: lastCommitAt, moved: volume() - baseVolume, intervalMs: set.commitIntervalMs, valueThreshold: set.commitValueThreshold });
+                    if (bookedSinceCommit > 0 && due) await commit(nextCommit);
                     nextCommit += commitMs;
                 }
             }
@@ -433,7 +451,8 @@ export async function runSettlementBench(opts: SettlementBenchOptions = {}): Pro
                 proxyPayoutThreshold: set.proxyPayoutThreshold.toString(),
                 workerPayoutThreshold: set.workerPayoutThreshold.toString(),
                 settleIntervalMs: settleMs,
-                commitIntervalMs: commitMs,
+                commitIntervalMs: set.commitIntervalMs,
+                commitValueThreshold: set.commitValueThreshold.toString(),
                 clientDeposit: deposit.toString(),
                 commissionBps,
             },
@@ -445,7 +464,7 @@ export async function runSettlementBench(opts: SettlementBenchOptions = {}): Pro
             notes: [
                 'Vouchers are off chain: the client signs one per request and sends it to the proxy on its connection; run.byKind.requests counts the transactions the requests caused (0).',
                 'A payout is signed by the proxy off chain (a frame to the worker); the chain transaction is the worker\'s claim, counted under payouts.',
-                'Commits: the ledger changes with every request, so at any steady rate the commit loop sends one StateCommit per period. A commit is per proxy, so it covers every request of every client in its period: the per-1,000 figure falls as the proxy\'s total rate grows. Redeems are per ClientChannel, claims per WorkerChannel.',
+                'Commits: the ledger changes with every request, so at any steady rate the commit loop sends one StateCommit per commitIntervalMs, or sooner when the money counters moved by commitValueThreshold (checked every min(commitIntervalMs, 30 s)). A commit is per proxy, so it covers every request of every client in its period: the per-1,000 figure falls as the proxy\'s total rate grows. Redeems are per ClientChannel, claims per WorkerChannel.',
                 'Fees are the devnet\'s: Σ total_fees of every transaction the message caused plus the forward fees of the internal messages it sent.',
                 `Costs use the test network\'s prices (fixtures/agent-network.ts); redeems and payouts scale with cost per request, commits do not. The client\'s top-ups (perThousand.clientDeposits) are its own, not settlement.`,
                 `Total wall time ${round((Date.now() - t0) / 1000, 1)} s.`,
@@ -468,10 +487,12 @@ function intArg(name: string, min: number): number | undefined {
 function cliSettings(): Partial<Settings> {
     const out: Partial<Settings> = {};
     const commit = intArg('commit-interval-ms', 1);
+    const commitValue = intArg('commit-value-threshold', 1);
     const settle = intArg('settle-interval-ms', 1);
     const redeem = intArg('redeem-threshold', 1);
     const payout = intArg('payout-threshold', 1);
     if (commit !== undefined) out.commitIntervalMs = commit;
+    if (commitValue !== undefined) out.commitValueThreshold = BigInt(commitValue);
     if (settle !== undefined) out.settleIntervalMs = settle;
     if (redeem !== undefined) out.redeemThreshold = BigInt(redeem);
     if (payout !== undefined) out.proxyPayoutThreshold = out.workerPayoutThreshold = BigInt(payout);

@@ -4,9 +4,27 @@ import { Address } from '@ton/core';
 import { ChainWallet, TonChain } from '../core/chain/chain';
 import { ProxyWrapper } from '../../wrappers/Proxy';
 import { commitPayload, signPayload } from '../../wrappers/payloads';
+import type { Clock } from '../core/clock';
 import type { Log } from '../core/log';
 import { Commit, Ledger, LedgerError } from './ledger';
 import { ProxyError } from './errors';
+import { ledgerTotals, LedgerTotals } from './stats';
+
+/**
+ * The sum of every money counter of the ledger (delivered, vouchers, redeemed, earned, payouts). Each only grows, so
+ * the difference between two readings bounds the money a ledger restored to the earlier point would lose.
+ */
+export function ledgerVolume(t: LedgerTotals): bigint {
+    return t.delivered + t.vouchers + t.redeemed + t.earned + t.payouts;
+}
+
+/**
+ * The commit loop's trigger (spec/proxy.md "State commits"): a changed state is committed once `intervalMs` has
+ * passed since the last commit, or sooner once the money counters moved by `valueThreshold` since then.
+ */
+export function commitDue(o: { now: number; since: number; moved: bigint; intervalMs: number; valueThreshold: bigint }): boolean {
+    return o.now - o.since >= o.intervalMs || o.moved >= o.valueThreshold;
+}
 
 /** LEDGER_ROLLBACK as the proxy reports it (PROXY_ROLLBACK); anything else unchanged. */
 export function rollbackError(e: unknown): unknown {
@@ -23,6 +41,11 @@ export interface CommitsHost {
     readonly proxyAddress: Address;
     readonly secretKey: Buffer;
     readonly commitGuardMs?: number;
+    /** The longest a change stays uncommitted (ms). */
+    readonly commitIntervalMs: number;
+    /** Commit as soon as the money counters moved this much since the last commit (nanoTON). */
+    readonly commitValueThreshold: bigint;
+    readonly clock: Clock;
     /** The ledger (undefined before start). */
     ledger(): Ledger | undefined;
     globalId(): number;
@@ -33,17 +56,27 @@ export interface CommitsHost {
     readonly log: Log;
 }
 
+const volumeOf = (ledger: Ledger): bigint => ledgerVolume(ledgerTotals(ledger.stateSerialization()));
+
 export class Commits {
     private commitReady?: Promise<void>;
     private guardTimer?: NodeJS.Timeout;
     private committing?: Promise<Commit>;
     private lastCommit: { seqno: bigint; hash: bigint; onChain: boolean; at: number; error?: string } | null = null;
     private emptyHash?: bigint;
+    /** ledgerVolume at start or at the last commit this run made (the value trigger's baseline). */
+    private baseVolume?: bigint;
 
-    constructor(private readonly h: CommitsHost) {}
+    private readonly startedAt: number;
+
+    constructor(private readonly h: CommitsHost) {
+        this.startedAt = h.clock.now();
+    }
 
     /** Starts the commit guard (at start, with the loops). */
     startGuard(): void {
+        const ledger = this.h.ledger();
+        if (ledger) this.baseVolume = volumeOf(ledger);
         this.commitReady = this.commitGuard();
         // Observed here so that a guard failure (halt, stop) is never an unhandled rejection; commitNow rethrows it.
         this.commitReady.catch((e) => this.h.log('commit.guard-failed', { error: String(e) }));
@@ -111,13 +144,22 @@ export class Commits {
         return this.committing;
     }
 
-    /** The commit loop: skip when the state hash equals the last commit confirmed on chain. */
+    /**
+     * The commit loop's tick: commits when the state differs from the last commit confirmed on chain (and is not
+     * empty) and either `commitIntervalMs` has passed since the last commit (or since start, before the first) or the
+     * money counters moved by `commitValueThreshold` since the last commit of this run (or since start). So what a
+     * ledger restored from a backup can lose undetected is bounded by value as well as by time, and a quiet proxy does
+     * not pay for a commit every period (spec/proxy.md "State commits").
+     */
     async commitIfChanged(): Promise<void> {
         if (this.committing || this.h.halted() || this.h.stopping()) return;
         const ledger = this.h.ledger()!;
         const last = ledger.latestCommit();
         if (last && last.onChain && last.hash === ledger.stateHash()) return;
         if (!last && ledger.stateHash() === this.emptyStateHash(ledger)) return;
+        const moved = volumeOf(ledger) - (this.baseVolume ?? 0n);
+        const due = commitDue({ now: this.h.clock.now(), since: last?.committedAt ?? this.startedAt, moved, intervalMs: this.h.commitIntervalMs, valueThreshold: this.h.commitValueThreshold });
+        if (!due) return;
         await this.commitNow();
     }
 
@@ -134,6 +176,7 @@ export class Commits {
         const ledger = this.h.ledger()!;
         const { chain, proxyAddress } = this.h;
         const c = ledger.nextCommit(); // recorded before signing: a seqno is never signed twice
+        this.baseVolume = volumeOf(ledger);
         const signature = signPayload(commitPayload(proxyAddress, c.seqno, c.hash, this.h.globalId()), this.h.secretKey);
         this.lastCommit = { seqno: c.seqno, hash: c.hash, onChain: false, at: c.committedAt };
         try {

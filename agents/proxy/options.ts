@@ -29,8 +29,10 @@ export interface ProxyAgentOptions {
     redeemThreshold?: bigint;
     /** Sign a worker payout when earned − payout ≥ this (nanoTON); default 1 TON. */
     payoutThreshold?: bigint;
-    /** State commit period; default 60 000 ms; 0 = never (commitNow() only). */
+    /** The longest a ledger change stays uncommitted; default 600 000 ms; 0 = never (commitNow() only). */
     commitIntervalMs?: number;
+    /** Commit sooner, once the ledger's money counters moved this much since the last commit (nanoTON); default 1 TON. */
+    commitValueThreshold?: bigint;
     /** Root version poll period; default 5000 ms; 0 = never. */
     rootPollMs?: number;
     /** Redeem/payout period; default 30 000 ms; 0 = never (settle() only). */
@@ -85,8 +87,12 @@ export const SETTLEMENT_DEFAULTS = {
     redeemThreshold: 1_000_000_000n,
     payoutThreshold: 1_000_000_000n,
     settleIntervalMs: 30_000,
-    commitIntervalMs: 60_000,
+    commitIntervalMs: 600_000,
+    commitValueThreshold: 1_000_000_000n,
 } as const;
+
+/** How often the commit loop checks its triggers: every commit interval, at least every 30 s. */
+export const commitCheckMs = (intervalMs: number): number => Math.min(intervalMs, 30_000);
 
 export function validateOptions(o: ProxyAgentOptions): void {
     ensure(typeof o === 'object' && o !== null, 'options', 'required');
@@ -101,7 +107,7 @@ export function validateOptions(o: ProxyAgentOptions): void {
         const v = o[k];
         ensure(v === undefined || (Number.isInteger(v) && v >= 0 && v <= 65535), k, 'must be a port number 0..65535');
     }
-    for (const k of ['redeemThreshold', 'payoutThreshold'] as const) {
+    for (const k of ['redeemThreshold', 'payoutThreshold', 'commitValueThreshold'] as const) {
         const v = o[k];
         ensure(v === undefined || (typeof v === 'bigint' && v >= 1n), k, 'must be a bigint ≥ 1 (nanoTON)');
     }

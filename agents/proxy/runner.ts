@@ -22,7 +22,7 @@ import { Model } from '../../wrappers/Root';
 import { toUint256 } from '../../wrappers/payloads';
 import type { Log, LogFields } from '../core/log';
 import { Clock, systemClock } from '../core/clock';
-import { ProxyAgentOptions, ProxyUrls, SETTLEMENT_DEFAULTS, validateOptions } from './options';
+import { commitCheckMs, ProxyAgentOptions, ProxyUrls, SETTLEMENT_DEFAULTS, validateOptions } from './options';
 import { Commit, Ledger } from './ledger';
 import { ProxyError } from './errors';
 import { Router } from './router';
@@ -102,7 +102,16 @@ export class ProxyAgent {
             connectedChannels: () => [...this.clients.values()].filter((c) => c.state === 'ready' && c.channelRaw).map((c) => c.channelRaw!),
             sendPayout: (worker, amount, signature) => this.sendPayout(worker, amount, signature),
         });
-        this.commits = new Commits({ ...common, proxyAddress: opts.proxyAddress, commitGuardMs: opts.commitGuardMs, halted: () => this.halted, halt: (e) => this.halt(e) });
+        this.commits = new Commits({
+            ...common,
+            proxyAddress: opts.proxyAddress,
+            commitGuardMs: opts.commitGuardMs,
+            commitIntervalMs: opts.commitIntervalMs ?? SETTLEMENT_DEFAULTS.commitIntervalMs,
+            commitValueThreshold: opts.commitValueThreshold ?? SETTLEMENT_DEFAULTS.commitValueThreshold,
+            clock: this.clock,
+            halted: () => this.halted,
+            halt: (e) => this.halt(e),
+        });
         this.writes = new GroupCommit(() => this.ledger);
         this.statsServer = new StatsServer({
             stats: () => this.stats(),
@@ -279,7 +288,7 @@ export class ProxyAgent {
         };
         every(this.o.rootPollMs, 5000, () => void this.pollRoot());
         every(this.o.settleIntervalMs, SETTLEMENT_DEFAULTS.settleIntervalMs, () => void this.settle().catch((e) => this.log('settle.failed', { error: String(e) })));
-        every(this.o.commitIntervalMs, SETTLEMENT_DEFAULTS.commitIntervalMs, () => void this.commits.commitIfChanged().catch((e) => this.log('commit.failed', { error: String(e) })));
+        every(commitCheckMs(this.o.commitIntervalMs ?? SETTLEMENT_DEFAULTS.commitIntervalMs), 0, () => void this.commits.commitIfChanged().catch((e) => this.log('commit.failed', { error: String(e) })));
         every(this.o.pingIntervalMs, 20_000, () => this.keepalive());
         every(this.o.channelCheckMs, 30_000, () => void this.checkWorkerChannels());
         every(this.o.watchIntervalMs, 5000, () => void this.watchChannels());
