@@ -114,7 +114,12 @@ function labeledExpand(suiteId: Buffer, prk: Buffer, lbl: Buffer, info: Uint8Arr
 }
 
 function x25519PrivateKey(sk: Uint8Array): KeyObject {
-    return createPrivateKey({ key: Buffer.concat([PKCS8_X25519, sk]), format: 'der', type: 'pkcs8' });
+    const der = Buffer.concat([PKCS8_X25519, sk]);
+    try {
+        return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+    } finally {
+        der.fill(0); // the raw key lives on only inside the KeyObject
+    }
 }
 
 // Public keys go through JWK, not SPKI DER: OpenSSL's DER decoder costs ~80 µs an import, JWK ~10 µs.
@@ -241,6 +246,7 @@ export function setupBaseSender(recipientPublicKey: Uint8Array, info: Uint8Array
         enc = rawPublicKey(kp.publicKey);
     } else {
         const kp = deriveX25519(ikmE);
+        kp.sk.fill(0);
         skE = kp.privateKey;
         enc = kp.publicKey;
     }
