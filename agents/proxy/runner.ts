@@ -29,7 +29,7 @@ import { Router } from './router';
 import { WorkerAdmission } from './worker-admission';
 import { ClientAdmission } from './admission';
 import { HelloGate, ProxyLimits, resolveLimits } from './guard';
-import { buildStats, ProxyCounters, ProxyStats, StatsServer } from './stats';
+import { buildStats, DurationWindow, ProxyCounters, ProxyStats, StatsServer } from './stats';
 import { Settlement, SettleResult } from './settlement';
 import { Commits, rollbackError } from './commits';
 import { GroupCommit } from './group-commit';
@@ -40,14 +40,33 @@ import { WorkerConnection, WorkerHost } from './worker-connection';
 
 export type { ProxyAgentOptions, ProxyUrls } from './options';
 
+/** The router with each routing decision timed into stats().routing (bench/scale.ts reads it at 1,000 workers). */
+class TimedRouter extends Router {
+    constructor(private readonly times: DurationWindow) {
+        super();
+    }
+    pick(...a: Parameters<Router['pick']>): ReturnType<Router['pick']> {
+        const t = process.hrtime.bigint();
+        const w = super.pick(...a);
+        this.times.record(Number(process.hrtime.bigint() - t));
+        return w;
+    }
+    pickByKeyId(...a: Parameters<Router['pickByKeyId']>): ReturnType<Router['pickByKeyId']> {
+        const t = process.hrtime.bigint();
+        const w = super.pickByKeyId(...a);
+        this.times.record(Number(process.hrtime.bigint() - t));
+        return w;
+    }
+}
+
 export class ProxyAgent {
     private readonly o: ProxyAgentOptions;
     private readonly clock: Clock;
     private readonly keys: { publicKey: Buffer; secretKey: Buffer };
     private readonly enclaveKey: bigint;
-    readonly router = new Router();
-    private readonly limits: ProxyLimits;
     private readonly counters = new ProxyCounters();
+    readonly router: Router = new TimedRouter(this.counters.routing);
+    private readonly limits: ProxyLimits;
     private readonly helloGate: HelloGate;
 
     private ledger?: Ledger;

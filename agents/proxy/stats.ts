@@ -59,11 +59,36 @@ export interface ProxyStats {
      * exposure (delivered − voucher) of any channel seen right after a booking since start.
      */
     admission: { held: bigint; peakExposure: bigint };
+    /** Routing decision time (Router.pick / pickByKeyId as requests call them), over the last ≤ 4096 decisions. */
+    routing: { decisions: number; window: number; p50Us: number | null; p99Us: number | null; maxUs: number | null };
     lastCommit: { seqno: bigint; hash: string; onChain: boolean; committedAt: number; error: string | null } | null;
+}
+
+/** The last `size` durations (ns) of one operation, for percentiles in the snapshot. */
+export class DurationWindow {
+    private readonly ns: Float64Array;
+    private count = 0;
+
+    constructor(size = 4096) {
+        this.ns = new Float64Array(size);
+    }
+
+    record(ns: number): void {
+        this.ns[this.count++ % this.ns.length] = ns;
+    }
+
+    snapshot(): ProxyStats['routing'] {
+        const n = Math.min(this.count, this.ns.length);
+        const sorted = this.ns.slice(0, n).sort();
+        const us = (q: number) => (n === 0 ? null : Math.round(sorted[Math.min(n - 1, Math.ceil(q * n) - 1)] / 10) / 100);
+        return { decisions: this.count, window: n, p50Us: us(0.5), p99Us: us(0.99), maxUs: us(1) };
+    }
 }
 
 /** Counters of one proxy since start; bumped only through these methods. */
 export class ProxyCounters {
+    /** Routing decision times (the runner's router records them). */
+    readonly routing = new DurationWindow();
     private readonly requests = { served: 0, failed: 0, failovers: 0, bookedClientGone: 0, receiptsRefused: 0, vouchersAccepted: 0, vouchersRefused: 0 };
     /** The connection guard's counters; the hello gate (guard.ts) bumps its own hello counters in it. */
     readonly guard: GuardCounters = newGuardCounters();
@@ -192,6 +217,7 @@ export function buildStats(s: StatsSources): ProxyStats {
         requests: s.counters.requestCounts(s.inFlight),
         ledger: s.ledger ? ledgerTotals(s.ledger.stateSerialization()) : ledgerTotals(''),
         admission: s.counters.admission(s.held),
+        routing: s.counters.routing.snapshot(),
         lastCommit: latest
             ? {
                   seqno: latest.seqno,
