@@ -37,7 +37,7 @@ const REPO = join(__dirname, '..');
 const PROBE = join(__dirname, 'process-probe.js');
 
 /** Runs `cocoon <args>` with the usage probe preloaded and resolves with the first stdout match of `ready`. */
-function cocoon(role: string, args: string[], ready: RegExp, children: Map<string, ChildProcess>, timeoutMs = 120_000): Promise<RegExpMatchArray> {
+export function cocoon(role: string, args: string[], ready: RegExp, children: Map<string, ChildProcess>, timeoutMs = 120_000): Promise<RegExpMatchArray> {
     const child = spawn(process.execPath, ['-r', PROBE, join(REPO, 'bin', 'cocoon'), ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     children.set(role, child);
     let out = '';
@@ -148,7 +148,7 @@ export async function startProcessNetwork(privacies: Privacy[], capacity: number
 let probes = 0;
 
 /** One IPC round trip per process; a process that does not answer within 5 s fails the measurement. */
-async function usageOf(children: Map<string, ChildProcess>): Promise<Map<string, ProcessUsage>> {
+export async function usageOf(children: Map<string, ChildProcess>): Promise<Map<string, ProcessUsage>> {
     const id = ++probes;
     const entries = await Promise.all(
         [...children].map(
