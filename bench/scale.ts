@@ -233,7 +233,13 @@ export async function runScaleBench(o: ScaleBenchOptions = {}): Promise<ScaleBen
             }),
         );
         stops.push(async () => {
-            for (const c of children.values()) if (c.exitCode === null) c.kill('SIGTERM');
+            for (const c of children.values()) {
+                if (c.exitCode !== null || c.signalCode !== null) continue;
+                const exited = new Promise((r) => c.once('exit', r));
+                c.kill('SIGTERM');
+                await Promise.race([exited, sleep(10_000)]);
+                if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+            }
         });
         await cocoon('proxy', ['proxy', '--config', join(dir, 'proxy.json')], /proxy stats/, children);
         const statsUrl = `http://127.0.0.1:${ports.stats}`;
