@@ -1,6 +1,6 @@
 // Scale benchmark (issue 10, part 3): ONE proxy process with 1,000 workers and 10,000 client sessions attached.
 //   npm run bench:scale -- [--workers 1000] [--sessions 10000] [--sample 64] [--requests 4] [--storm 1000] [--tokens 8]
-//                          [--short]   (one 2 s Root-poll window pair instead of three 5 s pairs: for tests)
+//                          [--privacy plain|sealed] [--short]   (one 2 s Root-poll window pair instead of three 5 s pairs: for tests)
 // Prints one JSON object: {machine, params, setup, hello, memory, routing, rootPoll, settlement, storm, summary, notes}.
 //
 // Network: the devnet chain server with Root (fixtures/agent-network.ts) in this process, and the proxy started as
@@ -11,7 +11,7 @@
 //   1. workers: `workers` real WorkerAgents in this process (one shared TonChain, one shared ReferenceBackend over
 //      HTTP), each with its own RA-TLS identity from the simulated TEE, dialing the proxy and passing its real
 //      worker hello (channel check + owner signature), 64 starting at a time;
-//   2. sample: `sample` real CocoonClients (plain mode) in this process, one channel each;
+//   2. sample: `sample` real CocoonClients (plain mode unless --privacy sealed) in this process, one channel each;
 //   3. sessions: sessions − sample − storm client sessions from a child process (bench/scale-sessions.ts): RA-TLS +
 //      hello → hello_ok → payment_status each, then held open, 64 dialing at a time;
 //   4. traffic before: each sample client sends `requests` streaming chats of `tokens` tokens, one at a time;
@@ -57,6 +57,11 @@ export interface ScaleBenchOptions {
     /** Sessions that connect while the sample's traffic flows; default min(1000, sessions − sample). */
     storm?: number;
     tokens?: number;
+    /**
+     * The sample clients' mode; default plain (the proxy's Router.pick scans every worker; sealed requests are routed
+     * by key id to the worker the client sealed to).
+     */
+    privacy?: 'plain' | 'sealed';
     /** Short mode (tests): one Root-poll window pair of 2 s instead of three of 5 s. */
     short?: boolean;
     progress?: (line: string) => void;
@@ -183,6 +188,7 @@ export async function runScaleBench(o: ScaleBenchOptions = {}): Promise<ScaleBen
     const requests = o.requests ?? 4;
     const storm = Math.min(o.storm ?? 1000, sessions - sample);
     const tokens = o.tokens ?? 8;
+    const privacy = o.privacy ?? 'plain';
     const say = o.progress ?? (() => undefined);
     const thin = sessions - sample;
     const thinChannels = Math.ceil(thin / SESSIONS_PER_CHANNEL);
@@ -300,7 +306,7 @@ export async function runScaleBench(o: ScaleBenchOptions = {}): Promise<ScaleBen
                 quotePolicy: net.quotePolicy,
                 statePath: join(dir, `client-${j}.json`),
                 proxy,
-                privacy: 'plain',
+                privacy,
                 deposit,
                 rootPollMs: 3_600_000,
             });
@@ -336,7 +342,7 @@ export async function runScaleBench(o: ScaleBenchOptions = {}): Promise<ScaleBen
         const duringErr: string[] = [];
         let storming = true;
         const loops = clients.map(async (c) => {
-            while (storming) await chat(c, tokens).then((ms) => storming && during.push(ms), (e) => storming && duringErr.push(String(e?.message ?? e)));
+            while (storming) await chat(c, tokens).then((ms) => void during.push(ms), (e) => void duringErr.push(String(e?.message ?? e)));
         });
         const stormResult = await sessionsProc.open(stormList);
         storming = false;
@@ -379,7 +385,7 @@ export async function runScaleBench(o: ScaleBenchOptions = {}): Promise<ScaleBen
             bench: 'scale',
             date: new Date().toISOString(),
             machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, platform: `${process.platform}-${process.arch}`, openFilesLimit: String(openFilesLimit()) },
-            params: { workers, sessions, sample, requests, storm, tokens, short: o.short === true },
+            params: { workers, sessions, sample, requests, storm, tokens, privacy, short: o.short === true },
             setup: { chainSetupMs: Math.round(bulk.ms), workerChannels: workers, clientChannels: sample + thinChannels, sessionsPerChannel: SESSIONS_PER_CHANNEL },
             hello: {
                 workers: { count: workers, ready, ms: Math.round(workersMs), perSec: round((ready * 1000) / workersMs, 1), proxyCpuUsPerHello: Math.round((cpuUs(withWorkers) - cpuUs(idle)) / Math.max(1, ready)) },
@@ -497,7 +503,7 @@ function notes(r: ScaleBenchReport): string[] {
         'Routing: the proxy times every Router.pick / pickByKeyId call (stats.routing, last 4096 decisions) in its own process; candidates = ready worker connections, every one of them serving the model within the cap.',
         `Root poll: proxy CPU of ${r.rootPoll.windowMs} ms windows; changeCpuUs = CPU of a window in which Root changed once (a worker image added: the poll re-reads Root and every worker connection re-checks its image) minus the CPU of the idle window before it (median of ${r.rootPoll.windows}). idleCpuUsPerSec is the proxy's CPU per second with everything connected and no traffic: keepalive pings, Root polls, the channel watch re-reading every connected ClientChannel every 5 s and the worker channel re-check every 30 s.`,
         'Settlement: measured in the bench process on the proxy\'s Ledger class (SQLite in memory) holding `channels` client channels each with one delivered request and a voucher, and `workers` workers: settleTickUs = the tick\'s two candidate queries with nothing due at the default 1 TON thresholds; redeemScanUs = redeemCandidates(1) (what the channel watch and a forced settle scan, ≤ 1000 rows); commitHashUs = the state hash over the whole ledger (each commit, and each commit-loop check). Chain I/O (redeems, commit transactions) is bench:settlement\'s subject.',
-        'Storm: the sample clients send one request at a time each; "before" = the requests sent before the storm, "during" = those completed while the storm sessions were connecting. Degradation = p99 during > 1.5 × p99 before, or any error. Latency is measured in the bench process, which also hosts the workers and the devnet.',
+        'Storm: the sample clients send one request at a time each; "before" = the requests sent before the storm, "during" = those started while the storm sessions were connecting (each sample client starts one at once). Degradation = p99 during > 1.5 × p99 before, or any error. Latency is measured in the bench process, which also hosts the devnet chain server (answering every hello check and the proxy\'s channel watch) and every worker: at 1,000 workers that process, not the proxy, is the busiest; read the latencies with the proxy\'s own CPU figures.',
     ];
 }
 
@@ -512,6 +518,14 @@ function intArg(name: string, min: number): number | undefined {
     return v;
 }
 
+function privacyArg(): 'plain' | 'sealed' | undefined {
+    const i = process.argv.indexOf('--privacy');
+    if (i < 0) return undefined;
+    const v = process.argv[i + 1];
+    if (v !== 'plain' && v !== 'sealed') throw new Error('--privacy must be plain or sealed');
+    return v;
+}
+
 async function main() {
     const report = await runScaleBench({
         workers: intArg('workers', 1),
@@ -521,6 +535,7 @@ async function main() {
         storm: intArg('storm', 0),
         tokens: intArg('tokens', 1),
         short: process.argv.includes('--short'),
+        privacy: privacyArg(),
         progress: (line) => process.stderr.write(`bench:scale ${line}\n`),
     });
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');

@@ -20,7 +20,7 @@ describe('bench:scale (short mode)', () => {
 
     it('holds every worker and session on the proxy: all of them passed the real hello', () => {
         expect(r.bench).toBe('scale');
-        expect(r.params).toMatchObject({ workers: 6, sessions: 30, sample: 3, storm: 8, requests: 2, tokens: 4, short: true });
+        expect(r.params).toMatchObject({ workers: 6, sessions: 30, sample: 3, storm: 8, requests: 2, tokens: 4, privacy: 'plain', short: true });
         expect(r.hello.workers).toMatchObject({ count: 6, ready: 6 });
         // 30 sessions = 3 sample clients + 19 held + 8 in the storm; four per channel.
         expect(r.hello.sessions).toMatchObject({ count: 19, ok: 19, errors: 0, firstError: null });
