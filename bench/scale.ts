@@ -67,6 +67,7 @@ export interface ScaleBenchOptions {
     progress?: (line: string) => void;
 }
 
+/** Requests sent and failed; p50 / p99 over the ones that ended with a paid receipt. */
 export interface Latency {
     requests: number;
     errors: number;
@@ -173,7 +174,7 @@ async function chat(client: CocoonClient, tokens: number): Promise<number> {
 
 function latency(ms: number[], errors: string[]): Latency {
     const p = percentiles(ms);
-    return { requests: ms.length, errors: errors.length, firstError: errors[0] ?? null, p50Ms: round(p.p50), p99Ms: round(p.p99) };
+    return { requests: ms.length + errors.length, errors: errors.length, firstError: errors[0] ?? null, p50Ms: round(p.p50), p99Ms: round(p.p99) };
 }
 
 async function proxyStats(url: string): Promise<{ routing: ScaleBenchReport['routing'] & object; connections: Record<'clients' | 'workers', { ready: number }>; rootVersion: number }> {
