@@ -1,7 +1,7 @@
 // The request and its response (spec/wire.md): sent by the client, relayed by the proxy to a worker (request,
 // cancel), and answered by the worker through the proxy (response_start / _chunk / _end / _error).
 import { z } from 'zod';
-import { base64, coefficient, coins, errorCode, frame, int, keyId, MAX_CHUNK_BYTES, MAX_RECEIPT_BYTES, MAX_REQUEST_TOKENS, MAX_SEALED_REQUEST_BYTES, MAX_SEQ, message, modelName, openAiBody, requestId, tokens } from './fields';
+import { base64, base64Bytes, coefficient, coins, errorCode, frame, int, isCanonicalBase64, keyId, MAX_CHUNK_BYTES, MAX_RECEIPT_BYTES, MAX_REQUEST_TOKENS, MAX_SEALED_REQUEST_BYTES, MAX_SEQ, message, modelName, openAiBody, requestId, tokens } from './fields';
 
 export const Sealed = z
     .object({
@@ -79,6 +79,72 @@ export const ResponseChunk = frame('response_chunk', {
         ctx.addIssue({ code: z.ZodIssueCode.custom, path: [f.data === undefined ? 'data' : 'sealed'], message: 'exactly one of data and sealed' });
     }
 });
+
+const CHUNK_KEYS: ReadonlySet<string> = new Set(['type', 'v', 'id', 'seq', 'data', 'sealed', 'final']);
+const CHUNK_CT_CHARS = Math.ceil((MAX_CHUNK_BYTES + 16) / 3) * 4;
+const isInt = (x: unknown, min: number, max: number): x is number => typeof x === 'number' && Number.isInteger(x) && x >= min && x <= max;
+const isRequestId = (x: unknown): x is string => {
+    if (typeof x !== 'string' || x.length !== 32) return false;
+    for (let i = 0; i < 32; i++) {
+        const c = x.charCodeAt(i);
+        if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+    }
+    return true;
+};
+
+/**
+ * The hot path's check of a response_chunk (every token crosses it at the proxy and the client): accepts exactly
+ * what ResponseChunk accepts, for a value JSON.parse produced — the schema stays the spec, and
+ * tests/agents/core/wire/chunk-check.spec.ts compares both on random and mutated frames. A refused frame is
+ * re-checked with the schema for its error. Keys whose value is undefined count as absent (as in the schema).
+ */
+export function isResponseChunk(o: Record<string, unknown>): boolean {
+    let data = false;
+    let sealed = false;
+    for (const k in o) {
+        if (!Object.prototype.hasOwnProperty.call(o, k)) continue;
+        const x = o[k];
+        if (!CHUNK_KEYS.has(k)) return false;
+        if (x === undefined) continue;
+        switch (k) {
+            case 'type':
+                if (x !== 'response_chunk') return false;
+                break;
+            case 'v':
+                if (!isInt(x, 1, 0xffff)) return false;
+                break;
+            case 'id':
+                if (!isRequestId(x)) return false;
+                break;
+            case 'seq':
+                if (!isInt(x, 0, MAX_SEQ)) return false;
+                break;
+            case 'data':
+                if (typeof x !== 'string' || x.length > MAX_CHUNK_BYTES) return false;
+                data = true;
+                break;
+            case 'sealed': {
+                if (typeof x !== 'object' || x === null || Array.isArray(x)) return false;
+                let ct: unknown;
+                for (const s in x) {
+                    if (!Object.prototype.hasOwnProperty.call(x, s)) continue;
+                    const y = (x as Record<string, unknown>)[s];
+                    if (s !== 'ct') return false;
+                    ct = y;
+                }
+                if (typeof ct !== 'string' || ct.length > CHUNK_CT_CHARS || !isCanonicalBase64(ct)) return false;
+                const n = base64Bytes(ct);
+                if (n < 16 || n > MAX_CHUNK_BYTES + 16) return false;
+                sealed = true;
+                break;
+            }
+            case 'final':
+                if (typeof x !== 'boolean') return false;
+                break;
+        }
+    }
+    return o.type === 'response_chunk' && o.v !== undefined && o.id !== undefined && o.seq !== undefined && data !== sealed;
+}
 
 /** Token counts, as in the receipt (agents/core/pricing.ts TokenUsage). */
 export const Usage = z.object({ prompt: tokens, cached: tokens, completion: tokens, reasoning: tokens }).strict();

@@ -8,7 +8,7 @@ import { WireError } from './errors';
 import { ErrorFrame, HelloOk, isPlainObject, MAX_FRAME_BYTES, MAX_JSON_DEPTH, MIN_PROTOCOL_VERSION, Ping, Pong, PROTOCOL_VERSION, versionRange } from './fields';
 import { GetWorkerCandidates, HelloClient, HelloClientObject, PaymentStatus, Voucher, WorkerCandidate, WorkerCandidates } from './frames-client';
 import { HelloWorker, HelloWorkerObject, Payout } from './frames-worker';
-import { Cancel, Request, ResponseChunk, ResponseEnd, ResponseError, ResponseStart, Sealed, Usage } from './frames-request';
+import { Cancel, isResponseChunk, Request, ResponseChunk, ResponseEnd, ResponseError, ResponseStart, Sealed, Usage } from './frames-request';
 
 export {
     coefficient, coins, ErrorFrame, errorCode, HelloOk, keyId, MAX_ATTESTATION_BYTES, MAX_CANDIDATES, MAX_CHUNK_BYTES, MAX_FRAME_BYTES,
@@ -17,7 +17,7 @@ export {
 } from './fields';
 export { GetWorkerCandidates, HelloClient, PaymentStatus, Voucher, WorkerCandidate, WorkerCandidates } from './frames-client';
 export { HelloWorker, ModelOffer, Payout } from './frames-worker';
-export { bodyMismatch, Cancel, Request, ResponseChunk, ResponseEnd, ResponseError, ResponseHeaders, ResponseStart, Sealed, Usage } from './frames-request';
+export { bodyMismatch, Cancel, isResponseChunk, Request, ResponseChunk, ResponseEnd, ResponseError, ResponseHeaders, ResponseStart, Sealed, Usage } from './frames-request';
 
 export type HelloClientFrame = z.infer<typeof HelloClient>;
 export type HelloWorkerFrame = z.infer<typeof HelloWorker>;
@@ -258,6 +258,8 @@ function validate(obj: Record<string, unknown>, dir: Direction, opts: ParseOptio
         throw new WireError('WIRE_VERSION', `frame version ${v}, expected ${opts.version ?? `${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION}`}`, { type, v });
     }
 
+    // The chunk fast path: the same verdict as the schema (isResponseChunk); a refused chunk gets the schema's error.
+    if (type === 'response_chunk' && isResponseChunk(obj)) return obj as ResponseChunkFrame;
     const r = schema.safeParse(obj);
     if (!r.success) throw issueToError(r.error, type);
     return r.data as Frame;
@@ -291,6 +293,12 @@ function schemaFor(f: Frame, dir?: Direction): AnySchema {
  * side surfaces as WireError here instead of as a rejected frame at the peer. With `dir`, also checks the direction.
  */
 export function encodeFrame(f: Frame, dir?: Direction): string {
+    // A chunk (one per streamed batch) is checked as the typed object it is: no bigints, nothing to reparse.
+    if (f.type === 'response_chunk' && (dir === undefined || dir === 'worker_to_proxy' || dir === 'proxy_to_client') && isResponseChunk(f as unknown as Record<string, unknown>)) {
+        const text = JSON.stringify(f);
+        if (text.length * 3 > MAX_FRAME_BYTES && Buffer.byteLength(text, 'utf8') > MAX_FRAME_BYTES) throw new WireError('WIRE_TOO_LARGE', `frame exceeds ${MAX_FRAME_BYTES} bytes`);
+        return text;
+    }
     let text: string;
     try {
         text = JSON.stringify(f, (_k, val) => (typeof val === 'bigint' ? val.toString() : val));
