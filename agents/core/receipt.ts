@@ -125,12 +125,12 @@ export function receiptCell(r: Receipt): Cell {
 }
 
 /** Signs receiptCell(receipt).hash() with the worker's 64-byte Ed25519 secret key, whose public half must be `receipt.worker`. */
-export function signReceipt(receipt: Receipt, workerSecretKey: Buffer): SignedReceipt {
+export function signReceipt(receipt: Receipt, workerSecretKey: Buffer, cell: Cell = receiptCell(receipt)): SignedReceipt {
     if (!Buffer.isBuffer(workerSecretKey) || workerSecretKey.length !== 64) throw malformed('worker secret key must be 64 bytes (Ed25519 seed || public key)');
     if (keyToUint(workerSecretKey.subarray(32), 'worker') !== receipt.worker)
         throw new ReceiptError('RECEIPT_MISMATCH', 'receipt.worker is not the public key of the signing secret key', { field: 'worker' });
     try {
-        return { receipt, signature: ed25519Sign(receiptCell(receipt).hash(), workerSecretKey) };
+        return { receipt, signature: ed25519Sign(cell.hash(), workerSecretKey) };
     } catch (e) {
         if (e instanceof Ed25519KeyError) throw malformed(`worker secret key: ${e.message}`);
         throw e;
@@ -138,14 +138,14 @@ export function signReceipt(receipt: Receipt, workerSecretKey: Buffer): SignedRe
 }
 
 /** signed_receipt$_ signature:bits512 receipt:^Receipt = SignedReceipt; */
-export function signedReceiptCell(s: SignedReceipt): Cell {
+export function signedReceiptCell(s: SignedReceipt, cell: Cell = receiptCell(s.receipt)): Cell {
     if (!Buffer.isBuffer(s.signature) || s.signature.length !== 64) throw malformed('signature must be 64 bytes', { field: 'signature' });
-    return beginCell().storeBuffer(s.signature).storeRef(receiptCell(s.receipt)).endCell();
+    return beginCell().storeBuffer(s.signature).storeRef(cell).endCell();
 }
 
 /** Wire form: standard base64 (with padding) of the BOC of signedReceiptCell (one root, no index, no CRC); the only accepted form. */
-export function encodeReceipt(s: SignedReceipt): string {
-    return signedReceiptCell(s).toBoc({ idx: false, crc32: false }).toString('base64');
+export function encodeReceipt(s: SignedReceipt, cell?: Cell): string {
+    return signedReceiptCell(s, cell).toBoc({ idx: false, crc32: false }).toString('base64');
 }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;

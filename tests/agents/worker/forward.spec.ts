@@ -1,4 +1,6 @@
 // Forwarding to the real reference backend over loopback HTTP, metering from its usage, signing receipts.
+import { createServer, IncomingMessage, ServerResponse } from 'http';
+import type { AddressInfo, Socket } from 'net';
 import { keyPairFromSeed } from '@ton/crypto';
 import { countWords, FILLER, ReferenceBackend } from '../../../agents/backend/reference';
 import { TEST_MODEL } from '../../../agents/backend/test-model';
@@ -149,6 +151,73 @@ describe('forwardToBackend', () => {
         await other.stop();
         const e = await failure(forwardToBackend({ backendUrl: url, endpoint: 'completions', body: validate('completions', { model: MODEL, prompt: 'x' }) }));
         expect(e.code).toBe('BACKEND_UNREACHABLE');
+    });
+
+    it('reuses one kept-alive connection for requests one after another, streamed or not', async () => {
+        let connections = 0;
+        const count = () => connections++;
+        (backend as unknown as { server: import('http').Server }).server.on('connection', count);
+        try {
+            for (let i = 0; i < 6; i++) {
+                const stream = i % 2 === 0;
+                const body = validate('chat', { model: MODEL, stream, messages: [{ role: 'user', content: `hello ${i}` }], max_tokens: 4 });
+                const r = await forwardToBackend({ backendUrl: backend.url, endpoint: 'chat', body, onChunk: stream ? () => undefined : undefined });
+                expect(r.completed).toBe(true);
+            }
+            // The first request may open the connection (or find one an earlier test left in the pool); none after it.
+            expect(connections).toBeLessThanOrEqual(1);
+        } finally {
+            (backend as unknown as { server: import('http').Server }).server.off('connection', count);
+        }
+    });
+
+    describe('a kept-alive connection the backend has closed', () => {
+        // A backend that hangs up on the second request of each connection without answering (as a server whose
+        // keep-alive timeout fired as the request went out), or on every request (`always`).
+        async function hangingUp(always: boolean) {
+            const seen: number[] = [];
+            const perSocket = new Map<Socket, number>();
+            const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+                const n = (perSocket.get(req.socket) ?? 0) + 1;
+                perSocket.set(req.socket, n);
+                seen.push(n);
+                req.resume();
+                req.on('end', () => {
+                    if (always || n > 1) return req.socket.destroy();
+                    res.writeHead(200, { 'content-type': 'application/json' });
+                    res.end(JSON.stringify({ id: 'x', object: 'text_completion', choices: [{ index: 0, text: 'ok', finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }));
+                });
+            });
+            await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+            const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+            return { server, url, seen, sockets: () => perSocket.size };
+        }
+        const body = () => validate('completions', { model: MODEL, prompt: 'x' });
+
+        it('a request refused on a reused socket before any answer is sent again on a fresh connection', async () => {
+            const b = await hangingUp(false);
+            try {
+                expect((await forwardToBackend({ backendUrl: b.url, endpoint: 'completions', body: body() })).usage).toEqual(usageOf(1, 1));
+                expect((await forwardToBackend({ backendUrl: b.url, endpoint: 'completions', body: body() })).usage).toEqual(usageOf(1, 1));
+                expect(b.seen).toEqual([1, 2, 1]); // the hang-up on the reused socket, then the same request on a new one
+                expect(b.sockets()).toBe(2);
+            } finally {
+                b.server.closeAllConnections();
+                b.server.close();
+            }
+        });
+
+        it('a fresh connection that hangs up is not retried: BACKEND_UNREACHABLE after one attempt', async () => {
+            const b = await hangingUp(true);
+            try {
+                const e = await failure(forwardToBackend({ backendUrl: b.url, endpoint: 'completions', body: body() }));
+                expect(e.code).toBe('BACKEND_UNREACHABLE');
+                expect(b.seen).toEqual([1]);
+            } finally {
+                b.server.closeAllConnections();
+                b.server.close();
+            }
+        });
     });
 
     it('the abort signal stops a stream: BACKEND_ABORTED, no more chunks', async () => {
