@@ -251,12 +251,24 @@ export class RunningRequest {
             return;
         }
         if (data.length === 0) return; // a sealed response's empty final chunk carries nothing
-        if (this.stream) {
-            const ev = textAndUsage(data, true);
+        if (!this.stream) {
+            this.body.push(data);
+            this.events.push({ type: 'chunk', data });
+            return;
+        }
+        // A stream's chunk carries one or more OpenAI chunk objects joined by '\n' (spec/wire.md, "Coalesced
+        // chunks"): each is one event for the app, in order, and its text is counted by itself.
+        for (let i = 0; i < data.length; ) {
+            let j = data.indexOf('\n', i);
+            if (j < 0) j = data.length;
+            const one = i === 0 && j === data.length ? data : data.slice(i, j);
+            i = j + 1;
+            if (one.length === 0) continue;
+            const ev = textAndUsage(one, true);
             this.bytes += ev.bytes;
             if (ev.usage) this.reported = ev.usage;
-        } else this.body.push(data);
-        this.events.push({ type: 'chunk', data });
+            this.events.push({ type: 'chunk', data: one });
+        }
     }
 
     private async onEnd(f: ResponseEndFrame): Promise<void> {

@@ -54,8 +54,11 @@ export interface ForwardParams {
     /** The normalized body from validateOpenAIRequest (its `stream` decides the mode). */
     body: Record<string, unknown>;
     signal?: AbortSignal;
-    /** Streaming: called with each SSE event's data (the JSON text, unchanged), in order; not called for [DONE]. */
-    onChunk?: (data: string) => void | Promise<void>;
+    /**
+     * Streaming: called with each SSE event's data (the JSON text, unchanged) and its parsed object, in order; not
+     * called for [DONE].
+     */
+    onChunk?: (data: string, event: Record<string, unknown>) => void | Promise<void>;
     /**
      * The request's bounds (agents/core/metering.ts): the backend's usage is clamped to maxTokens, the context length
      * and the text it actually sent (counted here), and an event or body carrying a clamped usage is passed on with
@@ -274,7 +277,7 @@ async function relayStream(res: IncomingMessage, p: ForwardParams): Promise<Forw
         }
         finishReason = finishReasonOf(o) ?? finishReason;
         chunks++;
-        if (p.onChunk) await p.onChunk(out);
+        if (p.onChunk) await p.onChunk(out, o);
     };
     const it = res[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     try {

@@ -14,13 +14,8 @@ import type { Endpoint } from './openai-request';
 export class StreamMeter {
     streamed = 0n;
 
-    observe(data: string): void {
-        let o: unknown;
-        try {
-            o = JSON.parse(data);
-        } catch {
-            return;
-        }
+    /** One relayed event, as forward.ts parsed it. */
+    observe(o: unknown): void {
         const choices = (o as { choices?: unknown } | null)?.choices;
         if (!Array.isArray(choices)) return;
         for (const c of choices) {

@@ -73,6 +73,17 @@ export class RunningRequest {
     private sealer: ResponseSealer | null = null;
     /** Generated-text events relayed so far (billed by a partial receipt if the stream ends early). */
     private readonly meter = new StreamMeter();
+    /**
+     * Stream events waiting to leave as ONE chunk frame (spec/wire.md, "Coalesced chunks"): everything the backend
+     * delivered in one event-loop turn, joined by '\n', at most MAX_CHUNK_BYTES (UTF-16 units plain, UTF-8 bytes sealed).
+     */
+    private batch: string[] = [];
+    private batchSize = 0;
+    private flushTimer: NodeJS.Immediate | null = null;
+    /** The chunk frames built so far, sent in order (each waits for the socket to drain when much is queued). */
+    private sending: Promise<unknown> = Promise.resolve();
+    /** A batch that could not be built (sealing failed): the stream stops with BACKEND_BAD_RESPONSE. */
+    private batchFailure: unknown = null;
 
     constructor(
         private readonly host: RequestHost,
@@ -142,18 +153,29 @@ export class RunningRequest {
         if (this.cancelled) return this.error('BACKEND_ABORTED', 'request cancelled', false);
 
         let result;
+        let forwarded = false;
         try {
-            result = await forwardToBackend({
-                backendUrl: this.host.backendUrl,
-                endpoint: f.endpoint,
-                body: v.body,
-                signal: this.abort.signal,
-                onChunk: f.stream ? (data) => this.streamEvent(data) : undefined,
-                // Attack 11: what we sign never exceeds maxTokens, the context, or the text we actually relayed.
-                bounds: { maxTokens: f.maxTokens, contextLength: model.contextLength },
-            });
+            try {
+                result = await forwardToBackend({
+                    backendUrl: this.host.backendUrl,
+                    endpoint: f.endpoint,
+                    body: v.body,
+                    signal: this.abort.signal,
+                    onChunk: f.stream ? (data, event) => this.streamEvent(data, event) : undefined,
+                    // Attack 11: what we sign never exceeds maxTokens, the context, or the text we actually relayed.
+                    bounds: { maxTokens: f.maxTokens, contextLength: model.contextLength },
+                });
+                forwarded = true;
+            } finally {
+                // A stream that failed: the events already counted go out before response_end / response_error (a
+                // complete one leaves its last batch to finish(), which makes it the final chunk when sealed).
+                if (!forwarded) this.flushBatch();
+            }
+            if (this.batchFailure) throw this.batchFailure;
             if (result.claimed) this.host.log('usage.clamped', { peer: this.link.raw, id: f.id, claimed: usageLog(result.claimed), signed: usageLog(result.usage) });
-        } catch (e) {
+        } catch (e0) {
+            const e = this.batchFailure ?? e0;
+            await this.sending;
             if (e instanceof ForwardError) {
                 // forward.ts: a cancelled or broken stream carries the usage the backend reported, if any; that
                 // usage is complete (it is the last event), so it is billed. None, after the stream started: a partial
@@ -177,10 +199,39 @@ export class RunningRequest {
         return this.finish(result.usage, model, offer.coefficient);
     }
 
-    private async streamEvent(data: string): Promise<void> {
+    private async streamEvent(data: string, event: Record<string, unknown>): Promise<void> {
+        // Backpressure: while a frame waits for the socket to drain, the backend is not read.
+        await this.sending;
+        if (this.batchFailure) throw this.batchFailure;
         this.begin('text/event-stream');
-        this.meter.observe(data);
-        await this.chunk(data, false);
+        this.meter.observe(event);
+        // '\n' separates the events of a batch: a raw line break in JSON text is whitespace, so a space replaces it.
+        const line = data.includes('\n') || data.includes('\r') ? data.replace(/\r\n|[\r\n]/g, ' ') : data;
+        const size = this.sealer ? Buffer.byteLength(line, 'utf8') : line.length;
+        if (size > MAX_CHUNK_BYTES) throw new WireError('WIRE_TOO_LARGE', `event is ${size} bytes, limit ${MAX_CHUNK_BYTES}`);
+        if (this.batch.length > 0 && this.batchSize + 1 + size > MAX_CHUNK_BYTES) this.flushBatch();
+        this.batchSize += (this.batch.length > 0 ? 1 : 0) + size;
+        this.batch.push(line);
+        this.flushTimer ??= setImmediate(() => {
+            this.flushTimer = null;
+            try {
+                this.flushBatch();
+            } catch (e) {
+                this.batchFailure = e;
+                this.abort.abort();
+            }
+        });
+    }
+
+    /** Sends the waiting events as one chunk frame (`final`: the response's last, sent even when empty). */
+    private flushBatch(final = false): void {
+        if (this.flushTimer) clearImmediate(this.flushTimer);
+        this.flushTimer = null;
+        if (this.batch.length === 0 && !final) return;
+        const data = this.batch.length === 1 ? this.batch[0] : this.batch.join('\n');
+        this.batch = [];
+        this.batchSize = 0;
+        this.queueFrame(data, final);
     }
 
     private begin(contentType: string): void {
@@ -196,18 +247,27 @@ export class RunningRequest {
     }
 
     private async chunk(data: string, final: boolean): Promise<void> {
+        this.queueFrame(data, final);
+        await this.sending;
+    }
+
+    /** Builds the next chunk frame now (sealing keeps the order) and sends it after the ones before it. */
+    private queueFrame(data: string, final: boolean): void {
         const v = this.link.version;
         const frame: Frame = this.sealer
             ? sealChunkFrame(this.sealer, this.f.id, data, final, v)
             : { type: 'response_chunk', v, id: this.f.id, seq: this.seq, data, ...(final ? { final: true } : {}) };
         this.seq++;
-        await this.link.sendFlow(this.ws, frame);
+        this.sending = this.sending.then(() => this.link.sendFlow(this.ws, frame));
     }
 
     /** Seals the final chunk if needed, meters, signs and sends response_end. */
     private async finish(usage: TokenUsage, model: Model, coefficient: bigint, partial = false): Promise<void> {
         this.begin(this.f.stream ? 'text/event-stream' : 'application/json');
-        if (this.sealer && !this.sealer.finished) await this.chunk('', true);
+        // Router-blind: the last batch is the final chunk (an empty one when nothing is waiting).
+        if (this.sealer && !this.sealer.finished) this.flushBatch(true);
+        else this.flushBatch();
+        await this.sending;
         let m;
         try {
             m = meterAndSign({
@@ -237,6 +297,10 @@ export class RunningRequest {
     }
 
     private error(code: WorkerSendableCode, message: string, retryable: boolean): void {
+        // Nothing follows the error: events still waiting (a failure mid-stream) are dropped, as they are unbilled.
+        if (this.flushTimer) clearImmediate(this.flushTimer);
+        this.flushTimer = null;
+        this.batch = [];
         this.counters.requestFailed();
         this.host.log('request.failed', { peer: this.link.raw, id: this.f.id, code, ...(this.detached ? { detached: true } : {}) });
         this.link.sendOn(this.ws, { type: 'response_error', v: this.link.version, id: this.f.id, code, message: message.slice(0, 1024), retryable });

@@ -185,6 +185,28 @@ describe('CocoonClient + OpenAIServer against a raw-frame proxy on the devnet', 
         expect(chunks.slice(0, -1).every((c) => c.usage === null)).toBe(true);
     });
 
+    it('a chunk frame carrying several events (coalesced by the worker) reaches the app as the same SSE stream, and pays the same', async () => {
+        const sse = async () => {
+            const before = (await client.balances()).cumulative;
+            const res = await fetch(`${url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(chat('batch me', { stream: true, stream_options: { include_usage: true } })) });
+            expect(res.status).toBe(200);
+            const text = await res.text();
+            await waitFor(async () => (await client.balances()).cumulative > before, 'the voucher');
+            // Ids and timestamps differ per response; everything else must be byte-identical.
+            return { text: text.replace(/"id":"[^"]*"/g, '"id":""').replace(/"created":[0-9]+/g, '"created":0'), paid: (await client.balances()).cumulative - before };
+        };
+        const one = await sse();
+        proxy.behaviour = { coalesce: 5 };
+        try {
+            const batched = await sse();
+            expect(batched).toEqual(one);
+            expect(one.text.split('\n\n').filter((e) => e.length > 0).length).toBeGreaterThan(10); // one data: event per chunk object
+            expect(one.paid).toBe(priceOf(usage(2, 12)));
+        } finally {
+            proxy.behaviour = {};
+        }
+    });
+
     it('pays concurrent requests with strictly increasing vouchers', async () => {
         const before = (await client.balances()).cumulative;
         await waitFor(() => proxy.voucher === before, 'earlier vouchers to land');

@@ -69,6 +69,8 @@ export interface Behaviour {
     noFinal?: boolean;
     /** The router rewrites response_start's status to this (attack 19). */
     rewriteStatus?: number;
+    /** Streams: the worker part sends this many SSE events per chunk frame, joined by '\n' (spec/wire.md, "Coalesced chunks"). */
+    coalesce?: number;
 }
 
 type Conn = { ws: WebSocket; peer: KeyPeer; channel?: Address; version: number; aborts: Map<string, AbortController> };
@@ -253,6 +255,8 @@ export class TestProxy {
             } else relay({ type: 'response_start', v: c.version, ...s });
         };
         let usage;
+        const batch: string[] = [];
+        const flush = () => batch.length > 0 && chunk(batch.splice(0).join('\n'));
         try {
             const r = await forwardToBackend({
                 backendUrl: this.backend.url,
@@ -261,9 +265,12 @@ export class TestProxy {
                 signal: abort.signal,
                 onChunk: (data) => {
                     start();
-                    chunk(data);
+                    if (!this.behaviour.coalesce) return chunk(data);
+                    batch.push(data);
+                    if (batch.length >= this.behaviour.coalesce) flush();
                 },
             });
+            flush();
             start();
             if (r.json) {
                 // A non-streamed body travels as slices; the client joins them.
@@ -274,6 +281,7 @@ export class TestProxy {
             }
             usage = r.usage;
         } catch (e) {
+            flush();
             const fe = e as ForwardError;
             if (fe.code === 'BACKEND_ERROR' && fe.status && !started) {
                 start(fe.status, 'application/json');
