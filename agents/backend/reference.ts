@@ -33,6 +33,8 @@ export interface BackendFaults {
     failWith?: { status: number; code: string; message?: string };
     /** Lying usage: report these counts instead of the true ones (the text sent is unchanged). */
     lyingUsage?: { promptTokens?: number; completionTokens?: number };
+    /** Streaming: each event's JSON pretty-printed over several `data:` lines (SSE joins them with line breaks). */
+    multilineEvents?: boolean;
 }
 
 export interface ReferenceBackendOptions {
@@ -319,7 +321,8 @@ export class ReferenceBackend {
                 closed = true;
                 return false;
             }
-            await new Promise<void>((resolve) => res.write(`data: ${JSON.stringify(obj)}\n\n`, () => resolve()));
+            const lines = this.faults.multilineEvents ? JSON.stringify(obj, null, 1).split('\n') : [JSON.stringify(obj)];
+            await new Promise<void>((resolve) => res.write(`${lines.map((l) => `data: ${l}`).join('\n')}\n\n`, () => resolve()));
             sent++;
             return true;
         };

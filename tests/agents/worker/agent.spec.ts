@@ -244,6 +244,23 @@ describe('WorkerAgent', () => {
             expect(backend.received[backend.received.length - 1].body).toMatchObject({ stream: true, stream_options: { include_usage: true }, max_tokens: 8 });
         });
 
+        it('an event spread over several SSE data lines travels as one line of its batch, and parses to the same object', async () => {
+            backend.faults = { multilineEvents: true };
+            try {
+                const f = chat();
+                conn.send(f);
+                const frames = await conn.response(f.id);
+                const events = eventsOf(frames);
+                expect(events).toHaveLength(11);
+                expect(events.every((e) => !e.includes('\r'))).toBe(true);
+                const objs = events.map((e) => JSON.parse(e));
+                expect(objs.map((e) => e.choices?.[0]?.delta?.content ?? '').join('')).toBe('hello brave new world this is a deterministic');
+                expect(checkEnd(frames, f.id).usage).toEqual({ prompt: 4n, cached: 0n, completion: 8n, reasoning: 0n });
+            } finally {
+                backend.faults = {};
+            }
+        });
+
         it('non-streaming: the body as chunks (last one final) and a receipt', async () => {
             const f = chat({ stream: false });
             conn.send(f);
