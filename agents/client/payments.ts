@@ -214,7 +214,8 @@ export class Payments {
     private pay(cost: bigint): Promise<bigint> {
         this.unpaid += cost;
         // Behind the response: the run starts on a later turn of the event loop, after the microtasks that hand the
-        // response to the app (the usage chunk and [DONE] reach its socket first); the fsync blocks the loop.
+        // response to the app (the usage chunk and [DONE] reach its socket first); the state file's fsync runs on the
+        // threadpool, so other streams keep flowing while it is written (spec/client.md, "Durable before what").
         const run = this.payQueue.then(nextTurn).then(async () => {
             if (this.unpaid === 0n) return this.cumulativeValue; // an earlier run already covered this cost
             const { wrapper, store, proxy } = this.o.channel();

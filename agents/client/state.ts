@@ -1,10 +1,11 @@
 // The client's durable state (spec/client.md, "State file"): per channel, the latest cumulative voucher it signed.
 //
-// Money rule: the voucher is written (atomically, fsynced) BEFORE it is sent, so after a crash the client never signs
+// Money rule: the voucher is written (atomically, fsynced; on the libuv threadpool, so other streams keep flowing)
+// BEFORE it is sent, so after a crash the client never signs
 // a cumulative amount below one the proxy may already hold, and never forgets what it owes. The file names the
 // client key it belongs to; a file of another key is refused instead of being overwritten.
 import { z } from 'zod';
-import { readJsonFile, writeJsonAtomic } from '../core/state-file';
+import { readJsonFile, writeJsonAtomicAsync } from '../core/state-file';
 import { ClientError } from './errors';
 
 export const CLIENT_STATE_VERSION = 1;
@@ -86,7 +87,7 @@ export class ClientStateStore {
             }
             const next = new Map(this.channels);
             next.set(channel, { ...rec, updatedAt: now });
-            await writeJsonAtomic(this.path, this.serialize(next));
+            await writeJsonAtomicAsync(this.path, this.serialize(next));
             // Only after the write: memory never claims more than the disk holds.
             this.channels.set(channel, { ...rec, updatedAt: now });
         });

@@ -2,6 +2,7 @@
 // written to a temporary file, fsynced, renamed over the old one, and the directory fsynced, so a reader sees
 // either the old or the new content and an acknowledged write is on disk.
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'fs';
+import { mkdir, open, rename } from 'fs/promises';
 import { dirname, basename, join } from 'path';
 import { CocoonError } from './errors';
 
@@ -26,6 +27,31 @@ export function writeJsonAtomic(path: string, value: unknown): void {
         fsyncSync(dfd);
     } finally {
         closeSync(dfd);
+    }
+}
+
+/**
+ * writeJsonAtomic on the libuv threadpool (fs/promises: open, write, fdatasync, rename, directory fsync): the same
+ * guarantee when it resolves, while the event loop keeps serving other streams. Concurrent calls for one path must be
+ * serialised by the caller (they share the temporary file).
+ */
+export async function writeJsonAtomicAsync(path: string, value: unknown): Promise<void> {
+    const dir = dirname(path);
+    await mkdir(dir, { recursive: true });
+    const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+        await fh.writeFile(JSON.stringify(value, null, 2) + '\n');
+        await fh.datasync();
+    } finally {
+        await fh.close();
+    }
+    await rename(tmp, path);
+    const dh = await open(dir, 'r');
+    try {
+        await dh.sync();
+    } finally {
+        await dh.close();
     }
 }
 

@@ -48,6 +48,8 @@ export interface ClientHost extends ConnectionHost, RequestHost {
     openConnections(channelRaw: string, except: ClientConnection): number;
     /** A ledger write in the next group commit (group-commit.ts). */
     durably(op: () => void): Promise<void>;
+    /** Everything committed so far survives a power loss (group-commit.ts flushed). */
+    flushed(): Promise<void>;
     /** The connection closed: forget it. */
     clientClosed(conn: ClientConnection): void;
 }
@@ -230,7 +232,10 @@ export class ClientConnection extends Connection {
         }
     }
 
-    /** Signature under the channel's clientKey (= the certificate key), then the ledger's monotonic checks. */
+    /**
+     * Signature under the channel's clientKey (= the certificate key), then the ledger's monotonic checks; the
+     * payment_status that acknowledges it waits for the WAL flush (spec/ledger.md, "Durable before what").
+     */
     private onVoucher(f: VoucherFrame): void {
         const ok = ed25519Verify(voucherPayload(this.channel!, f.amount, this.host.globalId()).hash(), Buffer.from(f.signature, 'hex'), this.publicKey);
         if (!ok) {
@@ -240,6 +245,7 @@ export class ClientConnection extends Connection {
         }
         this.host
             .durably(() => void this.host.ledger().acceptVoucher(this.channelRaw!, f.amount, f.signature))
+            .then(() => this.host.flushed())
             .then(
                 () => {
                     this.host.counters.voucherAccepted();

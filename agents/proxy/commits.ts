@@ -177,6 +177,7 @@ export class Commits {
         const { chain, proxyAddress } = this.h;
         const c = ledger.nextCommit(); // recorded before signing: a seqno is never signed twice
         this.baseVolume = volumeOf(ledger);
+        await ledger.flush(); // and survives a power loss before the signature exists (equivocation otherwise)
         const signature = signPayload(commitPayload(proxyAddress, c.seqno, c.hash, this.h.globalId()), this.h.secretKey);
         this.lastCommit = { seqno: c.seqno, hash: c.hash, onChain: false, at: c.committedAt };
         try {

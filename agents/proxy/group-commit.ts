@@ -1,4 +1,5 @@
-// Group commit of the ledger writes that money needs (deliveries, vouchers): see GroupCommit.durably.
+// Group commit of the ledger writes that money needs (deliveries, vouchers): see GroupCommit.durably; and the
+// background WAL flush behind every batch (spec/ledger.md, "Durable before what").
 import { Ledger } from './ledger';
 import { ProxyError } from './errors';
 
@@ -10,14 +11,25 @@ export class GroupCommit {
 
     /**
      * Group commit: the ledger writes that money needs (deliveries, vouchers) queue here and run together, each in
-     * its own savepoint, in one SQLite transaction per event-loop turn — one fsync for the batch instead of one per
-     * write. Each caller learns its own outcome only after the batch is durable, so nothing is acknowledged early.
+     * its own savepoint, in one SQLite transaction per event-loop turn. Each caller learns its own outcome once the
+     * batch is committed: it survives a process crash (the WAL is in the OS cache), which is all a response_end
+     * needs. A flush of the WAL (power loss) starts behind every batch off the event loop; what acknowledges money to
+     * another party awaits flushed().
      */
     durably(op: () => void): Promise<void> {
         return new Promise<void>((resolve, reject) => {
             this.writes.push({ op, settle: (e) => (e === undefined ? resolve() : reject(e)) });
             if (this.writes.length === 1) setImmediate(() => this.flush());
         });
+    }
+
+    /**
+     * Resolves once everything committed so far survives a power loss (Ledger.flush); rejects when the sync failed
+     * or the ledger is closed.
+     */
+    flushed(): Promise<void> {
+        const ledger = this.ledger();
+        return ledger ? ledger.flush() : Promise.reject(new ProxyError('PROXY_NOT_STARTED', 'the ledger is closed'));
     }
 
     /** Runs the queued writes now (stop(): what was delivered is booked before the ledger closes). */
@@ -46,5 +58,7 @@ export class GroupCommit {
             return;
         }
         batch.forEach((w, i) => w.settle(errors[i]));
+        // Bounds the power-loss window to about one fdatasync; a failed sync is retried by the next batch or waiter.
+        this.flushed().catch(() => undefined);
     }
 }

@@ -11,6 +11,7 @@ export interface ClientDbRow {
     voucher_amount: bigint;
     voucher_sig: string | null;
     redeemed: bigint;
+    recovered: bigint;
 }
 export interface WorkerDbRow {
     address: string;

@@ -78,6 +78,15 @@ export const MIGRATIONS: readonly Migration[] = [
             `CREATE INDEX requests_unsettled ON requests (client, updated_at) WHERE settled = 0`,
         ],
     },
+    {
+        version: 3,
+        statements: [
+            // Delivered cost booked without a request row: after an unclean shutdown (power loss inside a WAL flush
+            // window) a client's voucher may exceed `delivered` by bookings that never reached the disk; that excess,
+            // bounded per run, is booked here for the proxy (spec/ledger.md, "Power loss"). delivered = Σ cost + recovered.
+            `ALTER TABLE clients ADD COLUMN recovered INTEGER NOT NULL DEFAULT 0 CHECK (recovered >= 0)`,
+        ],
+    },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
@@ -111,6 +120,9 @@ export function prepare(db: Database.Database) {
             `INSERT OR IGNORE INTO clients (address, delivered, voucher_amount, voucher_sig, redeemed, updated_at) VALUES (?, 0, 0, NULL, 0, ?)`,
         ),
         setDelivered: db.prepare('UPDATE clients SET delivered = ?, updated_at = ? WHERE address = ?'),
+        setRecovered: db.prepare('UPDATE clients SET delivered = ?, recovered = ?, updated_at = ? WHERE address = ?'),
+        getSetting: db.prepare('SELECT value FROM settings WHERE key = ?').pluck(),
+        putSetting: db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
         setVoucher: db.prepare('UPDATE clients SET voucher_amount = ?, voucher_sig = ?, updated_at = ? WHERE address = ?'),
         setRedeemed: db.prepare('UPDATE clients SET redeemed = ?, updated_at = ? WHERE address = ?'),
         redeemCandidates: db.prepare('SELECT * FROM clients WHERE voucher_amount - redeemed >= ? ORDER BY address LIMIT ?'),

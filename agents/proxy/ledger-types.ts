@@ -48,6 +48,11 @@ export interface LedgerOptions {
     clock?: Clock;
     /** The Proxy contract's commissionBps (0..10000); fixed for the life of a ledger file. */
     commissionBps: number;
+    /**
+     * After an unclean shutdown: how far above `delivered` a client's voucher may go in this run, per client (bookings
+     * a power loss took; spec/ledger.md, "Power loss"). Default 0: refused. The proxy passes its credit window.
+     */
+    recoveryAllowance?: bigint;
 }
 
 export type RequestStatus = 'started' | 'delivered' | 'failed';

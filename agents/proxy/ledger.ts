@@ -2,9 +2,11 @@
 // voucher and what has been redeemed on chain; per WorkerChannel the earned amount and the latest proxy-signed
 // payout; one row per request; and the state commits the proxy signs and sends to its Proxy contract.
 //
-// SQLite through better-sqlite3 (synchronous): WAL journal, synchronous = FULL, so a write the ledger has
-// returned from is on disk and survives a process crash or power loss. Every public mutation is ONE immediate
-// transaction that first validates and then writes; a refused call throws a LedgerError and changes nothing.
+// SQLite through better-sqlite3 (synchronous): WAL journal, synchronous = NORMAL, so a write the ledger has
+// returned from is in the WAL (the OS cache) and survives a process crash; flush() makes every write so far survive a
+// power loss too, with an fdatasync of the WAL on the libuv threadpool, off the event loop (spec/ledger.md,
+// "Durability"). Every public mutation is ONE immediate transaction that first validates and then writes; a refused
+// call throws a LedgerError and changes nothing.
 // Money is bigint nanoTON; arithmetic happens in JS with explicit overflow checks, never in SQL.
 //
 // The ledger stores what it is given: signature checks (voucherPayload / payoutPayload, wrappers/payloads.ts)
@@ -13,6 +15,7 @@
 // Public types and codes: ledger-types.ts; rows, input validation and conversion: ledger-rows.ts; schema,
 // statements and settings: ledger-schema.ts.
 import { mkdirSync } from 'fs';
+import { open as openFile } from 'fs/promises';
 import { dirname } from 'path';
 import { Address } from '@ton/core';
 import Database from 'better-sqlite3';
@@ -29,6 +32,9 @@ import {
 } from './ledger-rows';
 
 export { BPS_DENOMINATOR, LedgerError, MAX_AMOUNT, workerShare } from './ledger-types';
+
+/** settings key: 'open' while a run has the file, 'closed' after close(); 'open' at open = an unclean shutdown. */
+const RUN_MARKER = 'run';
 export type { ClientState, Commit, DeliveryInput, LedgerCode, LedgerOptions, RequestRow, RequestStatus, SignedAmount, StartInput, WorkerState } from './ledger-types';
 
 export class Ledger {
@@ -37,12 +43,28 @@ export class Ledger {
     readonly commissionBps: number;
     private readonly s: ReturnType<typeof prepare>;
     private closed = false;
+    /**
+     * The previous run did not close this file (process crash or power loss): a voucher may then exceed `delivered`
+     * by bookings a power loss took, up to recoveryAllowance per client in this run (acceptVoucher).
+     */
+    readonly uncleanStart: boolean;
+    private readonly recoveryAllowance: bigint;
+    /** Excess booked per client by acceptVoucher in this run (bounded by recoveryAllowance). */
+    private readonly recoveredThisRun = new Map<string, bigint>();
+    /** The WAL file (undefined in memory) and the flush in flight / the one queued behind it (flush()). */
+    private readonly walPath?: string;
+    private flushing?: Promise<void>;
+    private queued?: Promise<void>;
+    private dirSynced = false;
 
-    private constructor(db: Database.Database, clock: Clock, commissionBps: number) {
+    private constructor(db: Database.Database, clock: Clock, commissionBps: number, path: string, uncleanStart: boolean, recoveryAllowance: bigint) {
         this.db = db;
         this.clock = clock;
         this.commissionBps = commissionBps;
         this.s = prepare(db);
+        this.walPath = path === ':memory:' ? undefined : `${path}-wal`;
+        this.uncleanStart = uncleanStart;
+        this.recoveryAllowance = recoveryAllowance;
     }
 
     /**
@@ -55,6 +77,7 @@ export class Ledger {
         const bps = opts?.commissionBps;
         if (!Number.isInteger(bps) || bps < 0 || bps > 10_000) bad('commissionBps', 'must be an integer in 0..10000');
         const clock = opts.clock ?? systemClock;
+        const allowance = validateAmount(opts.recoveryAllowance ?? 0n, 'recoveryAllowance', 0n);
         if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
         const db = new Database(path);
         try {
@@ -63,22 +86,83 @@ export class Ledger {
             if (mode !== 'wal' && path !== ':memory:') {
                 throw new LedgerError('LEDGER_SCHEMA', `cannot put ${path} in WAL mode (got ${String(mode)})`);
             }
+            // FULL while opening: the migrations and the run marker are on disk before anything is served.
             db.pragma('synchronous = FULL');
             db.pragma('foreign_keys = ON');
             db.pragma('busy_timeout = 5000');
             migrate(db, clock);
             checkSettings(db, bps);
-            return new Ledger(db, clock, bps);
+            const s = prepare(db);
+            const unclean = s.getSetting.get(RUN_MARKER) === 'open';
+            s.putSetting.run(RUN_MARKER, 'open');
+            db.pragma('synchronous = NORMAL');
+            return new Ledger(db, clock, bps, path, unclean, allowance);
         } catch (e) {
             db.close();
             throw e;
         }
     }
 
+    /** Marks the run closed cleanly; closing the last connection checkpoints the WAL with its syncs. */
     close(): void {
         if (this.closed) return;
         this.closed = true;
-        this.db.close();
+        try {
+            this.s.putSetting.run(RUN_MARKER, 'closed');
+        } finally {
+            this.db.close();
+        }
+    }
+
+    /**
+     * Resolves once every write committed before the call survives a power loss: an fdatasync of the WAL file on the
+     * libuv threadpool (the event loop keeps running). WAL frames are appended in commit order, so one sync covers
+     * every earlier commit. One sync runs at a time; calls during it share the next one (a sync that started before a
+     * commit does not cover it). What must wait for it: anything that acknowledges money to another party (spec/ledger.md,
+     * "Durable before what").
+     */
+    flush(): Promise<void> {
+        if (!this.walPath) return Promise.resolve();
+        if (!this.flushing) {
+            this.flushing = this.syncWal().finally(() => (this.flushing = undefined));
+            return this.flushing;
+        }
+        if (!this.queued) {
+            this.queued = this.flushing
+                .catch(() => undefined)
+                .then(() => {
+                    this.queued = undefined;
+                    return this.flush();
+                });
+        }
+        return this.queued;
+    }
+
+    private async syncWal(): Promise<void> {
+        // A closed ledger was checkpointed and synced by SQLite; no WAL file means nothing is waiting in one.
+        if (this.closed) return;
+        let fh;
+        try {
+            fh = await openFile(this.walPath!, 'r');
+        } catch (e) {
+            if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+            throw e;
+        }
+        try {
+            await fh.datasync();
+        } finally {
+            await fh.close();
+        }
+        if (!this.dirSynced) {
+            // The WAL's directory entry, once per run (SQLite in NORMAL does not sync it on creation).
+            const dir = await openFile(dirname(this.walPath!), 'r');
+            try {
+                await dir.sync();
+            } finally {
+                await dir.close();
+            }
+            this.dirSynced = true;
+        }
     }
 
     /** The connection's durability settings, for start-up logs and tests. */
@@ -197,8 +281,12 @@ export class Ledger {
      * strictly greater than the stored one (LEDGER_VOUCHER_NOT_INCREASING) and at most the delivered cost
      * (LEDGER_VOUCHER_ABOVE_DELIVERED): a client signs only for responses it has received, which the ledger
      * recorded before they were sent. Re-sending exactly the stored voucher is a no-op (`stored: false`).
+     *
+     * Power loss (spec/ledger.md, "Power loss"): in a run after an unclean shutdown, bookings that never reached the
+     * disk may be signed for; an excess above `delivered` of at most recoveryAllowance per client per run is booked
+     * as recovered delivered cost (no worker share, no request row) and the voucher stored (`recovered` > 0).
      */
-    acceptVoucher(client: Address | string, amount: bigint, signatureHex: string): { stored: boolean; state: ClientState } {
+    acceptVoucher(client: Address | string, amount: bigint, signatureHex: string): { stored: boolean; state: ClientState; recovered: bigint } {
         this.alive();
         const addr = normAddress(client, 'client');
         const amt = validateAmount(amount, 'amount', 1n);
@@ -207,7 +295,7 @@ export class Ledger {
             const row = this.s.getClient.get(addr) as ClientDbRow | undefined;
             const delivered = row?.delivered ?? 0n;
             const current = row?.voucher_amount ?? 0n;
-            if (row && amt === current && sig === row.voucher_sig) return { stored: false, state: toClient(addr, row) };
+            if (row && amt === current && sig === row.voucher_sig) return { stored: false, state: toClient(addr, row), recovered: 0n };
             if (amt <= current) {
                 throw new LedgerError('LEDGER_VOUCHER_NOT_INCREASING', `voucher ${amt} is not above the stored ${current}`, {
                     client: addr,
@@ -215,17 +303,33 @@ export class Ledger {
                     stored: current.toString(),
                 });
             }
-            if (amt > delivered) {
+            const excess = amt > delivered ? amt - delivered : 0n;
+            const recoverable = this.uncleanStart ? this.recoveryAllowance - (this.recoveredThisRun.get(addr) ?? 0n) : 0n;
+            if (excess > recoverable) {
                 throw new LedgerError('LEDGER_VOUCHER_ABOVE_DELIVERED', `voucher ${amt} is above the delivered cost ${delivered}`, {
                     client: addr,
                     amount: amt.toString(),
                     delivered: delivered.toString(),
+                    ...(this.uncleanStart ? { recoverable: recoverable.toString() } : {}),
                 });
             }
-            this.s.setVoucher.run(amt, sig, this.now(), addr);
-            if (amt === delivered) this.s.settleAll.run(addr);
-            return { stored: true, state: toClient(addr, this.s.getClient.get(addr) as ClientDbRow) };
+            const now = this.now();
+            if (excess > 0n) {
+                const r = this.ensureClient(addr, now);
+                this.s.setRecovered.run(amt, checked(r.recovered + excess, 'client recovered cost'), now, addr);
+            }
+            this.s.setVoucher.run(amt, sig, now, addr);
+            if (amt >= delivered) this.s.settleAll.run(addr);
+            if (excess > 0n) this.recoveredThisRun.set(addr, (this.recoveredThisRun.get(addr) ?? 0n) + excess);
+            return { stored: true, state: toClient(addr, this.s.getClient.get(addr) as ClientDbRow), recovered: excess };
         });
+    }
+
+    /** Delivered cost a client's vouchers covered beyond the bookings on disk after unclean shutdowns (acceptVoucher). */
+    recovered(client: Address | string): bigint {
+        this.alive();
+        const addr = normAddress(client, 'client');
+        return (this.s.getClient.get(addr) as ClientDbRow | undefined)?.recovered ?? 0n;
     }
 
     /**
@@ -454,7 +558,7 @@ export class Ledger {
     /**
      * Group commit: runs `fn` — any number of the operations above — in one IMMEDIATE transaction. Each operation
      * keeps its own savepoint (a refused one rolls back alone and throws to its caller inside `fn`), and the batch
-     * becomes durable with one fsync when `batch` returns. Nothing in `fn` is durable before that.
+     * commits when `batch` returns (surviving a process crash; flush() for a power loss). Nothing in `fn` is before.
      */
     batch<T>(fn: () => T): T {
         this.alive();

@@ -192,6 +192,7 @@ export class ProxyAgent {
                 return open;
             },
             durably: (op) => this.writes.durably(op),
+            flushed: () => this.writes.flushed(),
             clientClosed: (conn) => void this.clients.delete(conn.id),
             // Requests
             workerConnection: (id) => this.workers.get(id),
@@ -246,7 +247,8 @@ export class ProxyAgent {
             throw new ProxyError('PROXY_KEY_MISMATCH', 'the Proxy contract names another enclave key than the seed gives', { proxy: proxyAddress.toRawString() });
         }
         const commissionBps = Number(state.terms?.commissionBps ?? cfg.params.commissionBps);
-        const ledger = Ledger.open(this.o.ledgerPath, { commissionBps, clock: this.clock });
+        const ledger = Ledger.open(this.o.ledgerPath, { commissionBps, clock: this.clock, recoveryAllowance: cfg.params.creditWindow });
+        if (ledger.uncleanStart) this.log('ledger.unclean-start', { recoveryAllowance: cfg.params.creditWindow.toString() });
         try {
             ledger.checkAgainstChain(state.commitSeqno, state.commitHash);
         } catch (e) {

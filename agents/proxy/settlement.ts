@@ -129,7 +129,7 @@ export class Settlement {
         }
         for (const w of channel !== undefined ? [] : ledger.payoutCandidates(force ? 1n : this.h.payoutThreshold ?? SETTLEMENT_DEFAULTS.payoutThreshold)) {
             try {
-                out.payouts.push(this.signPayout(ledger, w.worker, w.earned));
+                out.payouts.push(await this.signPayout(ledger, w.worker, w.earned));
             } catch (e) {
                 out.errors.push({ party: w.worker, code: (e as CocoonError).code ?? 'ERROR', message: String((e as Error).message ?? e) });
                 this.h.log('payout.failed', { peer: w.worker, code: out.errors[out.errors.length - 1].code, error: String(e) });
@@ -145,6 +145,7 @@ export class Settlement {
         const before = await this.refreshChannel(client);
         if (!before) throw new ProxyError('CHANNEL_INVALID', 'the ClientChannel is gone');
         if (before.redeemed < amount && before.balance > 0n) {
+            await ledger.flush(); // the voucher (and every delivery it covers) survives a power loss before it is redeemed
             await this.h.chain.open(ClientChannelWrapper.open(addr)).sendRedeem(this.h.wallet.sender(), { amount, signature: Buffer.from(signature, 'hex') });
         }
         const after = (await this.refreshChannel(client)) ?? before;
@@ -155,10 +156,11 @@ export class Settlement {
         return { client, voucher: amount, redeemed, previous };
     }
 
-    private signPayout(ledger: Ledger, worker: string, amount: bigint): PayoutResult {
+    private async signPayout(ledger: Ledger, worker: string, amount: bigint): Promise<PayoutResult> {
         const addr = Address.parse(worker);
         const signature = signPayload(payoutPayload(addr, amount, this.h.globalId()), this.h.secretKey).toString('hex');
-        ledger.recordPayoutSigned(addr, amount, signature); // durable before the signature leaves
+        ledger.recordPayoutSigned(addr, amount, signature);
+        await ledger.flush(); // durable (power loss too) before the signature leaves
         const sentTo = this.h.sendPayout(worker, amount, signature);
         this.h.log('payout.signed', { peer: worker, amount: amount.toString(), sentTo });
         return { worker, amount, signature, sentTo };

@@ -9,7 +9,7 @@ import { signPayload, voucherPayload, payoutPayload, modelId } from '../../../wr
 import { Ledger, LedgerCode, LedgerError, MAX_AMOUNT, workerShare } from '../../../agents/proxy/ledger';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../../../agents/proxy/ledger-schema';
 import { LedgerCodes } from '../../../agents/proxy/ledger-types';
-import { addr, dumpDb, manualClock, receipt, sigHex, tempDir } from './fixtures/ledger-helpers';
+import { addr, dumpDb, manualClock, receipt, sigHex, snapshotLedger, tempDir } from './fixtures/ledger-helpers';
 import { GLOBAL_ID } from '../../../fixtures/network';
 import { TEST_MODEL } from '../../../agents/backend/test-model';
 
@@ -56,8 +56,8 @@ function expectRefused(fn: () => unknown, code: LedgerCode): LedgerError {
 }
 
 describe('opening a ledger', () => {
-    it('uses WAL, synchronous = FULL and foreign keys, at the latest schema version', () => {
-        expect(ledger.pragmas()).toEqual({ journalMode: 'wal', synchronous: 2, foreignKeys: true });
+    it('uses WAL, synchronous = NORMAL (flush() syncs the WAL off the event loop) and foreign keys, at the latest schema version', () => {
+        expect(ledger.pragmas()).toEqual({ journalMode: 'wal', synchronous: 1, foreignKeys: true });
         expect(ledger.schemaVersion()).toBe(LATEST_SCHEMA_VERSION);
         expect(dumpDb(path).schema_version).toEqual(MIGRATIONS.map((m) => ({ version: BigInt(m.version), applied_at: BigInt(clock.now()) })));
     });
@@ -518,5 +518,96 @@ describe('group commit (batch)', () => {
         expect(again.worker(w).earned).toBe(90n + 45n);
         again.close();
         rmSync(dir, { recursive: true, force: true });
+    });
+});
+
+describe('durability: commits survive a process crash, flush() a power loss (spec/ledger.md, "Durability")', () => {
+    it('flush() resolves for writes so far, shares one sync among concurrent callers, and resolves on a closed ledger', async () => {
+        deliver('f1', 10n);
+        const [a, b, c] = [ledger.flush(), ledger.flush(), ledger.flush()];
+        expect(b).toBe(c); // queued behind the sync in flight: one sync for both
+        await Promise.all([a, b, c]);
+        const mem = Ledger.open(':memory:', { commissionBps: 1000 });
+        await mem.flush();
+        mem.close();
+        const other = Ledger.open(tmp.file('closed.sqlite'), { commissionBps: 1000 });
+        other.close();
+        await other.flush();
+    });
+
+    it('knows a clean start from an unclean one (the run marker)', () => {
+        expect(ledger.uncleanStart).toBe(false);
+        deliver('m1', 10n);
+        const copy = tmp.file('crashed.sqlite');
+        snapshotLedger(path, copy); // the file as a killed run leaves it: marker 'open'
+        const crashed = Ledger.open(copy, { commissionBps: 1000 });
+        expect(crashed.uncleanStart).toBe(true);
+        expect(crashed.getRequest('m1')).toMatchObject({ status: 'delivered', cost: 10n });
+        crashed.close();
+        const clean = Ledger.open(copy, { commissionBps: 1000 });
+        expect(clean.uncleanStart).toBe(false);
+        clean.close();
+    });
+
+    it('power loss: bookings the disk lost are signed for by the client; after the unclean restart that voucher is accepted once, within the allowance, the excess booked for the proxy, nothing paid twice', async () => {
+        const ALLOWANCE = 500n;
+        const first = Ledger.open(tmp.file('pl.sqlite'), { commissionBps: 1000, clock, recoveryAllowance: ALLOWANCE });
+        const d = (l: Ledger, id: string, cost: bigint) => l.recordDelivery({ requestId: id, client: C1, worker: W1, modelId: MODEL, cost, receipt: receipt(id) });
+        d(first, 'p1', 100n);
+        first.acceptVoucher(C1, 100n, sigHex());
+        await first.flush();
+        const disk = tmp.file('after-power-loss.sqlite');
+        snapshotLedger(tmp.file('pl.sqlite'), disk); // synced up to here
+        d(first, 'p2', 150n); // committed, response_end sent, the flush never completed
+        d(first, 'p3', 200n);
+        first.close();
+
+        const l = Ledger.open(disk, { commissionBps: 1000, clock, recoveryAllowance: ALLOWANCE });
+        try {
+            expect(l.uncleanStart).toBe(true);
+            expect(l.getRequest('p2')).toBeNull();
+            expect(l.client(C1).deliveredCost).toBe(100n);
+            // The client verified p2 and p3 and signs 450 cumulative.
+            const sig = sigHex();
+            const r = l.acceptVoucher(C1, 450n, sig);
+            expect(r).toMatchObject({ stored: true, recovered: 350n });
+            expect(l.client(C1)).toMatchObject({ deliveredCost: 450n, latestVoucher: { amount: 450n, signature: sig } });
+            expect(l.recovered(C1)).toBe(350n);
+            expect(l.unsignedExposure(C1)).toBe(0n);
+            expect(l.unsettled(C1)).toEqual([]);
+            // The worker's share of p2 and p3 is what the power loss cost: its earned holds p1 only.
+            expect(l.worker(W1).earned).toBe(workerShare(100n, 1000));
+            // Re-sent (reconnect): a no-op, nothing booked twice.
+            expect(l.acceptVoucher(C1, 450n, sig)).toMatchObject({ stored: false, recovered: 0n });
+            expect(l.client(C1).deliveredCost).toBe(450n);
+            // The allowance is per client and run: 150 left.
+            d(l, 'p4', 10n);
+            const err = (() => {
+                try {
+                    l.acceptVoucher(C1, 460n + 151n, sigHex());
+                } catch (e) {
+                    return e as LedgerError;
+                }
+            })();
+            expect(err?.code).toBe('LEDGER_VOUCHER_ABOVE_DELIVERED');
+            expect(err?.details).toMatchObject({ delivered: '460', recoverable: '150' });
+            expect(l.acceptVoucher(C1, 610n, sigHex()).recovered).toBe(150n);
+            expect(l.markRedeemed(C1, 610n).redeemedOnChain).toBe(610n);
+            expect(() => l.markRedeemed(C1, 611n)).toThrow(expect.objectContaining({ code: 'LEDGER_REDEEM_ABOVE_VOUCHER' }));
+            expect(l.stateSerialization()).toContain(`client ${C1.toRawString()} 610 610 610`);
+        } finally {
+            l.close();
+        }
+        // The rows add up: delivered = Σ cost + recovered.
+        const db = dumpDb(disk) as unknown as { requests: Array<{ cost: bigint }>; clients: Array<{ delivered: bigint; recovered: bigint }> };
+        expect(db.clients[0].delivered).toBe(db.requests.reduce((s, r) => s + r.cost, 0n) + db.clients[0].recovered);
+        // A clean restart: no allowance any more.
+        const clean = Ledger.open(disk, { commissionBps: 1000, clock, recoveryAllowance: ALLOWANCE });
+        try {
+            expect(clean.uncleanStart).toBe(false);
+            expect(() => clean.acceptVoucher(C1, 611n, sigHex())).toThrow(expect.objectContaining({ code: 'LEDGER_VOUCHER_ABOVE_DELIVERED' }));
+        } finally {
+            clean.close();
+        }
     });
 });
