@@ -1,12 +1,14 @@
 // Crash safety: a child process writes to the ledger and acknowledges each returned write on stdout; the test
 // SIGKILLs it at a random point and checks that every acknowledged write survived and the file is consistent.
-// (SIGKILL loses the process, not the OS page cache; power loss is covered by synchronous = FULL, which
-// tests cannot exercise without a VM.)
+// SIGKILL loses the process, not the OS page cache: a commit (synchronous = NORMAL, in the WAL) survives it without
+// any sync. Power loss (the unsynced WAL tail lost) is simulated in ledger.spec.ts by restoring a copy of the file
+// taken at the last flush ("power loss: …").
+import { existsSync } from 'fs';
 import { ChildProcess, spawn } from 'child_process';
 import { join } from 'path';
 import { randomInt } from 'crypto';
 import { Ledger } from '../../../agents/proxy/ledger';
-import { addr, dumpDb, tempDir } from './fixtures/ledger-helpers';
+import { addr, dumpDb, sigHex, tempDir } from './fixtures/ledger-helpers';
 
 const FIXTURE = join(__dirname, 'fixtures', 'crash-writer.ts');
 const ROUNDS = 3;
@@ -17,9 +19,9 @@ interface Acked {
 }
 
 /** Spawns the writer, kills it with SIGKILL after `killAfter` acknowledgements, returns what it acknowledged. */
-function runUntilKilled(path: string, killAfter: number, acked: Acked): Promise<{ signal: string | null; acks: number }> {
+function runUntilKilled(path: string, killAfter: number, acked: Acked, mode?: 'once'): Promise<{ signal: string | null; acks: number }> {
     return new Promise((resolve, reject) => {
-        const child: ChildProcess = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', FIXTURE, path, '1000'], {
+        const child: ChildProcess = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', FIXTURE, path, '1000', ...(mode ? [mode] : [])], {
             cwd: join(__dirname, '..', '..', '..'),
             stdio: ['ignore', 'pipe', 'pipe'],
         });
@@ -84,6 +86,33 @@ describe('crash safety', () => {
                 }
             }
             expect(acked.deliveries.size).toBeGreaterThanOrEqual(ROUNDS);
+        } finally {
+            tmp.remove();
+        }
+    });
+
+    it('a proxy killed right after a response_end left, before any WAL flush: the booking is there after the restart and the client’s voucher for it is accepted', async () => {
+        const tmp = tempDir('ledger-crash-once-');
+        const path = tmp.file('ledger.sqlite');
+        const client = addr('client', 1);
+        const acked: Acked = { deliveries: new Map(), voucher: 0n };
+        try {
+            const { signal, acks } = await runUntilKilled(path, 0, acked, 'once');
+            expect(signal).toBe('SIGKILL');
+            expect(acks).toBe(1);
+            expect(existsSync(`${path}-wal`)).toBe(true); // the booking is in the WAL, never checkpointed
+            const ledger = Ledger.open(path, { commissionBps: 1000 });
+            try {
+                expect(ledger.uncleanStart).toBe(true);
+                const [[id, cost]] = [...acked.deliveries];
+                expect(ledger.getRequest(id)).toMatchObject({ status: 'delivered', cost });
+                expect(ledger.client(client).deliveredCost).toBe(cost);
+                // The client verified the receipt and signs it: accepted as an ordinary voucher, nothing recovered.
+                expect(ledger.acceptVoucher(client, cost, sigHex())).toMatchObject({ stored: true, recovered: 0n });
+                expect(ledger.unsignedExposure(client)).toBe(0n);
+            } finally {
+                ledger.close();
+            }
         } finally {
             tmp.remove();
         }

@@ -1,11 +1,12 @@
 // Model-based property test: random operation sequences against the ledger and a plain in-memory model.
 // Each step must give the model's outcome (or the model's refusal code, with the state unchanged); at the end
-// the stored rows must add up: deliveredCost = Σ distinct delivered costs, earned = Σ worker shares, vouchers
-// and payouts monotonic and bounded.
+// the stored rows must add up: deliveredCost = Σ distinct delivered costs + recovered, earned = Σ worker shares,
+// vouchers and payouts monotonic and bounded. Runs include clean restarts and power losses (the file reverts to the
+// last flush point; the next run is an unclean start that may book a voucher's excess as recovered cost).
 import fc from 'fast-check';
 import { modelId } from '../../../wrappers/payloads';
 import { Ledger, LedgerError, workerShare } from '../../../agents/proxy/ledger';
-import { addr, dumpDb, manualClock, receipt, sigHex, tempDir } from './fixtures/ledger-helpers';
+import { addr, dumpDb, manualClock, receipt, sigHex, snapshotLedger, tempDir } from './fixtures/ledger-helpers';
 import { TEST_MODEL } from '../../../agents/backend/test-model';
 
 const MODEL = modelId(TEST_MODEL.id);
@@ -19,7 +20,12 @@ type Op =
     | { kind: 'voucher'; client: number; amount: bigint }
     | { kind: 'redeem'; client: number; amount: bigint }
     | { kind: 'payout'; worker: number; amount: bigint }
-    | { kind: 'commit' };
+    | { kind: 'commit' }
+    | { kind: 'flush' }
+    | { kind: 'power-loss' }
+    | { kind: 'restart' };
+
+const ALLOWANCE = 5_000n;
 
 const idx = fc.integer({ min: 0, max: 2 });
 const req = fc.integer({ min: 0, max: 11 });
@@ -32,6 +38,9 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     { arbitrary: fc.record({ kind: fc.constant('redeem' as const), client: idx, amount }), weight: 2 },
     { arbitrary: fc.record({ kind: fc.constant('payout' as const), worker: idx, amount }), weight: 2 },
     { arbitrary: fc.record({ kind: fc.constant('commit' as const) }), weight: 1 },
+    { arbitrary: fc.record({ kind: fc.constant('flush' as const) }), weight: 1 },
+    { arbitrary: fc.record({ kind: fc.constant('power-loss' as const) }), weight: 1 },
+    { arbitrary: fc.record({ kind: fc.constant('restart' as const) }), weight: 1 },
 );
 
 interface ModelReq {
@@ -51,8 +60,27 @@ class Model {
     payoutSig: (string | null)[] = [null, null, null];
     reqs = new Map<number, ModelReq>();
     commits = 0n;
+    recovered = [0n, 0n, 0n];
+    /** This run started unclean; what it recovered per client so far. */
+    unclean = false;
+    recoveredRun = [0n, 0n, 0n];
 
     constructor(readonly bps: number) {}
+
+    /** The state at a flush point (what a power loss reverts to). */
+    clone(): Model {
+        const m = new Model(this.bps);
+        for (const k of ['delivered', 'voucher', 'voucherSig', 'redeemed', 'earned', 'payout', 'payoutSig', 'recovered'] as const) (m[k] as unknown[]) = [...this[k]];
+        for (const [k, r] of this.reqs) m.reqs.set(k, { ...r });
+        m.commits = this.commits;
+        return m;
+    }
+
+    /** A new run: unclean after a power loss, clean after close(). */
+    newRun(unclean: boolean): void {
+        this.unclean = unclean;
+        this.recoveredRun = [0n, 0n, 0n];
+    }
 
     /** Applies `o`; returns the expected refusal code, or null when it succeeds. */
     apply(o: Op, sig: string): string | null {
@@ -83,7 +111,14 @@ class Model {
             case 'voucher':
                 if (o.amount < 1n) return 'LEDGER_BAD_INPUT';
                 if (o.amount <= this.voucher[o.client]) return 'LEDGER_VOUCHER_NOT_INCREASING';
-                if (o.amount > this.delivered[o.client]) return 'LEDGER_VOUCHER_ABOVE_DELIVERED';
+                {
+                    const excess = o.amount > this.delivered[o.client] ? o.amount - this.delivered[o.client] : 0n;
+                    const recoverable = this.unclean ? ALLOWANCE - this.recoveredRun[o.client] : 0n;
+                    if (excess > recoverable) return 'LEDGER_VOUCHER_ABOVE_DELIVERED';
+                    this.delivered[o.client] += excess;
+                    this.recovered[o.client] += excess;
+                    this.recoveredRun[o.client] += excess;
+                }
                 this.voucher[o.client] = o.amount;
                 this.voucherSig[o.client] = sig;
                 return null;
@@ -102,6 +137,10 @@ class Model {
             case 'commit':
                 this.commits += 1n;
                 return null;
+            case 'flush':
+            case 'power-loss':
+            case 'restart':
+                return null; // the runner switches files and models
         }
     }
 }
@@ -129,6 +168,8 @@ function run(ledger: Ledger, o: Op, sig: string): void {
         case 'commit':
             ledger.nextCommit();
             return;
+        default:
+            return;
     }
 }
 
@@ -139,13 +180,38 @@ describe('ledger invariants over random operation sequences', () => {
         try {
             fc.assert(
                 fc.property(fc.integer({ min: 0, max: 10_000 }), fc.array(op, { maxLength: 60 }), (bps, ops) => {
-                    const path = tmp.file(`p${n++}.sqlite`);
-                    const ledger = Ledger.open(path, { clock: manualClock(), commissionBps: bps });
-                    const model = new Model(bps);
-                    const prevVoucher = [0n, 0n, 0n];
-                    const prevPayout = [0n, 0n, 0n];
+                    const clock = manualClock();
+                    const opts = { clock, commissionBps: bps, recoveryAllowance: ALLOWANCE };
+                    let path = tmp.file(`p${n++}.sqlite`);
+                    let ledger = Ledger.open(path, opts);
+                    let model = new Model(bps);
+                    /** The last flush point: a copy of the file and the model then (power loss reverts to it). */
+                    let flushed: { path: string; model: Model } = { path: tmp.file(`p${n++}.sqlite`), model: model.clone() };
+                    snapshotLedger(path, flushed.path);
+                    let prevVoucher = [0n, 0n, 0n];
+                    let prevPayout = [0n, 0n, 0n];
                     try {
                         for (const o of ops) {
+                            if (o.kind === 'flush') {
+                                flushed = { path: tmp.file(`p${n++}.sqlite`), model: model.clone() };
+                                snapshotLedger(path, flushed.path);
+                                continue;
+                            }
+                            if (o.kind === 'power-loss' || o.kind === 'restart') {
+                                ledger.close();
+                                if (o.kind === 'power-loss') {
+                                    path = tmp.file(`p${n++}.sqlite`);
+                                    snapshotLedger(flushed.path, path);
+                                    model = flushed.model.clone();
+                                    // Vouchers and payouts were acknowledged only after a flush: what the file holds.
+                                    prevVoucher = model.voucher.slice();
+                                    prevPayout = model.payout.slice();
+                                }
+                                ledger = Ledger.open(path, opts);
+                                expect(ledger.uncleanStart).toBe(o.kind === 'power-loss');
+                                model.newRun(o.kind === 'power-loss');
+                                continue;
+                            }
                             const sig = sigHex();
                             const hashBefore = ledger.stateSerialization();
                             const expected = model.apply(o, sig);
@@ -182,13 +248,14 @@ describe('ledger invariants over random operation sequences', () => {
                     // The stored rows add up (read through a separate connection).
                     const db = dumpDb(path) as unknown as {
                         requests: Array<{ client: string; worker: string; cost: bigint; worker_part: bigint; status: string }>;
-                        clients: Array<{ address: string; delivered: bigint }>;
+                        clients: Array<{ address: string; delivered: bigint; recovered: bigint }>;
                         workers: Array<{ address: string; earned: bigint }>;
                     };
                     const delivered = db.requests.filter((r) => r.status === 'delivered');
                     expect(db.requests.filter((r) => r.status !== 'delivered').every((r) => r.cost === 0n)).toBe(true);
                     for (const c of db.clients) {
-                        expect(c.delivered).toBe(delivered.filter((r) => r.client === c.address).reduce((s, r) => s + r.cost, 0n));
+                        expect(c.delivered).toBe(delivered.filter((r) => r.client === c.address).reduce((s, r) => s + r.cost, 0n) + c.recovered);
+                        expect(c.recovered).toBe(model.recovered[CLIENTS.indexOf(c.address)]);
                     }
                     for (const w of db.workers) {
                         const rows = delivered.filter((r) => r.worker === w.address);
