@@ -1,5 +1,5 @@
 // Client pieces without a network: the HTTP error table, the include_usage rewrite, the state file.
-import { mkdtempSync, readFileSync, writeFileSync } from 'fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { ClientError, ClientErrorCodes, HTTP_ERROR_TABLE, toHttpError } from '../../../agents/client/errors';
@@ -63,6 +63,20 @@ describe('ClientStateStore', () => {
         expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual({ version: 1, clientKey: KEY, channels: { [CH]: { proxy: PROXY, cumulative: '5', signature: 'aa'.repeat(64), updatedAt: 1000 } } });
         await expect(s.put(CH, { proxy: PROXY, cumulative: 4n, signature: null })).rejects.toMatchObject({ code: 'STATE_INVALID' });
         expect(ClientStateStore.load(path, KEY).get(CH)?.cumulative).toBe(5n);
+    });
+
+    it('writes the file off the event loop (other callbacks run while it syncs), serialised, leaving no temp file and mode 0600', async () => {
+        const path = join(dir, 'async.json');
+        const s = ClientStateStore.load(path, KEY);
+        let ticked = false;
+        setImmediate(() => (ticked = true));
+        const writes = [1n, 2n, 3n].map((n) => s.put(CH, { proxy: PROXY, cumulative: n, signature: 'bb'.repeat(64) }, 2000));
+        await Promise.all(writes);
+        expect(ticked).toBe(true); // a synchronous fsync would have resolved before the loop turned
+        expect(JSON.parse(readFileSync(path, 'utf8')).channels[CH].cumulative).toBe('3');
+        expect(readdirSync(dir).filter((f) => f.startsWith('.async.json'))).toEqual([]);
+        expect(statSync(path).mode & 0o777).toBe(0o600);
+        expect(ClientStateStore.load(path, KEY).get(CH)?.cumulative).toBe(3n);
     });
 
     it('refuses a corrupt file and a file of another client key', async () => {
