@@ -109,9 +109,10 @@ export class Ledger {
         this.closed = true;
         try {
             this.s.putSetting.run(RUN_MARKER, 'closed');
-        } finally {
-            this.db.close();
+        } catch {
+            // Not marked: the next start counts as unclean, which only allows the bounded recovery (acceptVoucher).
         }
+        this.db.close();
     }
 
     /**
@@ -242,7 +243,20 @@ export class Ledger {
             }
             this.s.setDelivered.run(delivered, now, v.client);
             this.s.setEarned.run(earned, now, v.worker);
-            return { row: toRequest(this.s.getRequest.get(v.requestId) as RequestDbRow), replayed: false };
+            // The row as written (no re-read on the hot path).
+            const row: RequestRow = {
+                requestId: v.requestId,
+                client: v.client,
+                worker: v.worker,
+                modelId: BigInt('0x' + v.modelHex),
+                cost: v.cost,
+                workerPart: part,
+                receipt: v.receipt,
+                status: 'delivered',
+                createdAt: existing ? Number(existing.created_at) : now,
+                updatedAt: now,
+            };
+            return { row, replayed: false };
         });
     }
 
@@ -545,12 +559,17 @@ export class Ledger {
         return lines.join('\n') + '\n';
     }
 
+    /** The client's row, inserted (all zeros) first when missing; one statement when it exists. */
     private ensureClient(addr: string, now: number): ClientDbRow {
+        const row = this.s.getClient.get(addr) as ClientDbRow | undefined;
+        if (row) return row;
         this.s.ensureClient.run(addr, now);
         return this.s.getClient.get(addr) as ClientDbRow;
     }
 
     private ensureWorker(addr: string, now: number): WorkerDbRow {
+        const row = this.s.getWorker.get(addr) as WorkerDbRow | undefined;
+        if (row) return row;
         this.s.ensureWorker.run(addr, now);
         return this.s.getWorker.get(addr) as WorkerDbRow;
     }
