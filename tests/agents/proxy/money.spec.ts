@@ -5,6 +5,8 @@
 import { toNano } from '@ton/core';
 import { keyPairFromSeed } from '@ton/crypto';
 import { randomBytes } from 'crypto';
+import { copyFileSync, existsSync, rmSync } from 'fs';
+import { join } from 'path';
 import { WebSocket } from 'ws';
 import OpenAI from 'openai';
 import { seed } from '../../../fixtures/agent-network';
@@ -275,5 +277,57 @@ describe('proxy money: admission, the channel watch and late receipts (attacks 9
         // The ledger: the proxy delivered nothing beyond what these clients signed and the channels paid.
         const st = stack.proxy.stats().ledger;
         expect(st.redeemed).toBe(w.paid + c.paid);
+    });
+});
+
+describe('proxy money across a power loss (spec/ledger.md, "Power loss")', () => {
+    let ps: MoneyStack;
+
+    beforeAll(async () => {
+        ps = await startMoneyStack({ label: 'money-power', params: { creditWindow: WINDOW, clientCloseDelay: CLOSE_DELAY } });
+    });
+
+    afterAll(async () => {
+        await ps?.stop();
+    });
+
+    it('power loss: the proxy disk loses a booking and its voucher after the client got the response; after the unclean restart the re-sent voucher is accepted as recovered cost, redeemed once, and no worker is credited for it', async () => {
+        const client = await ps.sdkClient('money-power', toNano('0.05'));
+        await drain(client.request(ask(5)));
+        const paidBefore = await ps.signedAndHeld(client);
+        // What the disk holds when the power goes: the ledger as of now (its run marker says 'open').
+        const ledgerPath = join(ps.dir, 'ledger.sqlite');
+        const disk = join(ps.dir, 'power-loss.sqlite');
+        copyFileSync(ledgerPath, disk);
+        if (existsSync(`${ledgerPath}-wal`)) copyFileSync(`${ledgerPath}-wal`, `${disk}-wal`);
+        const before = ps.proxy.stats().ledger;
+        // Booked, response_end sent, voucher accepted and acknowledged: all of it after the last sync that reached the disk.
+        await drain(client.request(ask(8)));
+        const cumulative = await ps.signedAndHeld(client);
+        const lost = cumulative - paidBefore;
+        expect(lost).toBeGreaterThan(0n);
+        await ps.proxy.stop();
+        for (const sfx of ['', '-wal', '-shm']) rmSync(`${ledgerPath}${sfx}`, { force: true });
+        copyFileSync(disk, ledgerPath);
+        if (existsSync(`${disk}-wal`)) copyFileSync(`${disk}-wal`, `${ledgerPath}-wal`);
+        await ps.startProxy();
+        expect(ps.proxy.stats().ledger).toMatchObject({ delivered: before.delivered, vouchers: before.vouchers, earned: before.earned });
+        // The client reconnects, sees the proxy hold less than it signed, and re-sends its voucher: accepted.
+        await until('the re-sent voucher to be held', () => ps.proxy.stats().ledger.vouchers > before.vouchers);
+        await client.vouchersSettled();
+        const after = ps.proxy.stats().ledger;
+        expect(after.delivered).toBe(before.delivered + lost);
+        expect(after.vouchers).toBe(before.vouchers + lost);
+        expect(after.earned).toBe(before.earned); // the worker's share of the lost booking is what the power loss cost
+        // Its acknowledgement (after the flush) tells the client the channel's window is whole again.
+        await until('the acknowledgement', async () => (await client.balances()).proxyStatus?.delivered === cumulative);
+        expect((await client.balances()).proxyStatus).toMatchObject({ voucher: cumulative, delivered: cumulative, creditRemaining: WINDOW });
+        expect((await client.balances()).lastVoucherError).toBeNull();
+        // Paid once: the redeem takes exactly the cumulative voucher from the channel.
+        const r = await ps.proxy.settle({ channel: client.channel.toRawString() });
+        expect(r.errors).toEqual([]);
+        const b = await client.balances();
+        expect(b.onChain?.redeemed).toBe(cumulative);
+        expect(b.owed).toBe(0n);
     });
 });
