@@ -131,6 +131,7 @@ describe('CocoonClient + OpenAIServer against a raw-frame proxy on the devnet', 
     });
 
     it('non-streaming chat: sealed to an attested worker, receipt checked, voucher persisted before it is sent', async () => {
+        await client.vouchersSettled(); // the state file's write now runs off the event loop: wait for vouchers in flight
         const before = (await client.balances()).cumulative;
         const seen = proxy.vouchers.length;
         const { data, response } = await openai.chat.completions.create(chat('hello cocoon world')).withResponse();
@@ -156,6 +157,7 @@ describe('CocoonClient + OpenAIServer against a raw-frame proxy on the devnet', 
     });
 
     it('streams chat exactly as OpenAI does without include_usage, and still pays', async () => {
+        await client.vouchersSettled(); // the state file's write now runs off the event loop: wait for vouchers in flight
         const before = (await client.balances()).cumulative;
         const stream = await openai.chat.completions.create({ ...chat('stream me'), stream: true });
         const chunks = [];
@@ -208,6 +210,7 @@ describe('CocoonClient + OpenAIServer against a raw-frame proxy on the devnet', 
     });
 
     it('pays concurrent requests with strictly increasing vouchers', async () => {
+        await client.vouchersSettled(); // the state file's write now runs off the event loop: wait for vouchers in flight
         const before = (await client.balances()).cumulative;
         await waitFor(() => proxy.voucher === before, 'earlier vouchers to land');
         const seen = proxy.vouchers.length;
@@ -216,12 +219,17 @@ describe('CocoonClient + OpenAIServer against a raw-frame proxy on the devnet', 
         const total = words.reduce((sum, w, i) => sum + priceOf(usage(i + 1, i + 11)), 0n);
         await waitFor(() => proxy.voucher === before + total, 'three vouchers');
         const amounts = proxy.vouchers.slice(seen).map((v) => v.amount);
-        expect(amounts).toHaveLength(3);
+        // One voucher per response, or fewer: responses that end while a voucher is being written are covered by the
+        // next one (spec/client.md; the write no longer blocks the loop, so they do end meanwhile).
+        expect(amounts.length).toBeGreaterThanOrEqual(1);
+        expect(amounts.length).toBeLessThanOrEqual(3);
+        expect(amounts.at(-1)).toBe(before + total);
         expect(amounts.every((a, i) => i === 0 || a > amounts[i - 1])).toBe(true);
         expect(proxy.vouchers.slice(seen).every((v) => v.valid)).toBe(true);
     });
 
     it('refuses a sealed response without its final chunk and pays nothing for it', async () => {
+        await client.vouchersSettled(); // the state file's write now runs off the event loop: wait for vouchers in flight
         const before = (await client.balances()).cumulative;
         proxy.behaviour.noFinal = true;
         const e = await apiError(openai.chat.completions.create(chat('cut short')));
@@ -232,6 +240,7 @@ describe('CocoonClient + OpenAIServer against a raw-frame proxy on the devnet', 
     });
 
     it('attack 19: a proxy that rewrites a sealed response_start 200→500 is detected (HPKE_OPEN_FAILED) and signs no voucher; a plain error status is never paid', async () => {
+        await client.vouchersSettled(); // the state file's write now runs off the event loop: wait for vouchers in flight
         const before = (await client.balances()).cumulative;
         await waitFor(() => proxy.voucher === before, 'earlier vouchers to land');
         const seen = proxy.vouchers.length;
@@ -272,6 +281,7 @@ describe('CocoonClient + OpenAIServer against a raw-frame proxy on the devnet', 
     });
 
     it('attack 11: a worker that signs its backend\'s inflated usage gets no voucher: beyond maxTokens, beyond the text received, above the cost cap', async () => {
+        await client.vouchersSettled(); // the state file's write now runs off the event loop: wait for vouchers in flight
         const before = (await client.balances()).cumulative;
         await waitFor(() => proxy.voucher === before, 'earlier vouchers to land');
         const seen = proxy.vouchers.length;
@@ -316,6 +326,7 @@ describe('CocoonClient + OpenAIServer against a raw-frame proxy on the devnet', 
     });
 
     it('maps worker and proxy refusals to OpenAI errors and signs nothing for them', async () => {
+        await client.vouchersSettled(); // the state file's write now runs off the event loop: wait for vouchers in flight
         const cum = (await client.balances()).cumulative;
         await waitFor(() => proxy.voucher === cum, 'earlier vouchers to land');
         const seen = proxy.vouchers.length;
@@ -362,6 +373,7 @@ describe('CocoonClient + OpenAIServer against a raw-frame proxy on the devnet', 
 
     it.each(['cost', 'key', 'coefficient', 'frameCost'] as const)('refuses a bad receipt (%s): 502 receipt_invalid, no voucher, connection dropped', async (tamper) => {
         const seen = proxy.vouchers.length;
+        await client.vouchersSettled(); // the state file's write now runs off the event loop: wait for vouchers in flight
         const before = (await client.balances()).cumulative;
         const hellos = proxy.hellos.length;
         proxy.behaviour.tamper = tamper;
@@ -424,6 +436,7 @@ describe('CocoonClient + OpenAIServer against a raw-frame proxy on the devnet', 
 
     it('a restarted client resumes its cumulative voucher and resends it to a proxy that lacks it', async () => {
         await waitFor(() => proxy.voucher > 0n, 'a voucher');
+        await client.vouchersSettled(); // the state file's write now runs off the event loop: wait for vouchers in flight
         const cum = (await client.balances()).cumulative;
         expect(proxy.voucher).toBe(cum);
         await server.stop();
@@ -463,6 +476,7 @@ describe('CocoonClient + OpenAIServer against a raw-frame proxy on the devnet', 
             for await (const _ of plain.request({ endpoint: 'chat', body })) void _;
         };
         await expect(run()).rejects.toMatchObject({ code: 'RECEIPT_INVALID', details: { reason: 'RECEIPT_MISMATCH' } });
+        await plain.vouchersSettled();
         expect((await plain.balances()).cumulative).toBe(priceOf(usage(3, 13)));
     });
 
