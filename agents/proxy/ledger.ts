@@ -15,7 +15,7 @@
 // Public types and codes: ledger-types.ts; rows, input validation and conversion: ledger-rows.ts; schema,
 // statements and settings: ledger-schema.ts.
 import { mkdirSync } from 'fs';
-import { open as openFile } from 'fs/promises';
+import { FileHandle, open as openFile } from 'fs/promises';
 import { dirname } from 'path';
 import { Address } from '@ton/core';
 import Database from 'better-sqlite3';
@@ -56,6 +56,11 @@ export class Ledger {
     private flushing?: Promise<void>;
     private queued?: Promise<void>;
     private dirSynced = false;
+    /**
+     * The WAL, opened once per run (saves an open and a close per flush). SQLite keeps the file (and its inode) while
+     * this connection is open: it is reset in place after checkpoints and deleted only when the last connection closes.
+     */
+    private walHandle?: FileHandle;
 
     private constructor(db: Database.Database, clock: Clock, commissionBps: number, path: string, uncleanStart: boolean, recoveryAllowance: bigint) {
         this.db = db;
@@ -113,6 +118,8 @@ export class Ledger {
             // Not marked: the next start counts as unclean, which only allows the bounded recovery (acceptVoucher).
         }
         this.db.close();
+        this.walHandle?.close().catch(() => undefined); // after a sync in flight, if any
+        this.walHandle = undefined;
     }
 
     /**
@@ -142,18 +149,18 @@ export class Ledger {
     private async syncWal(): Promise<void> {
         // A closed ledger was checkpointed and synced by SQLite; no WAL file means nothing is waiting in one.
         if (this.closed) return;
-        let fh;
-        try {
-            fh = await openFile(this.walPath!, 'r');
-        } catch (e) {
-            if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-            throw e;
+        if (!this.walHandle) {
+            let fh: FileHandle;
+            try {
+                fh = await openFile(this.walPath!, 'r');
+            } catch (e) {
+                if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+                throw e;
+            }
+            if (this.closed) return void (await fh.close());
+            this.walHandle = fh;
         }
-        try {
-            await fh.datasync();
-        } finally {
-            await fh.close();
-        }
+        await this.walHandle.datasync();
         if (!this.dirSynced) {
             // The WAL's directory entry, once per run (SQLite in NORMAL does not sync it on creation).
             const dir = await openFile(dirname(this.walPath!), 'r');
