@@ -1,7 +1,7 @@
 // Worker candidates (spec/client.md, "Identity and trust" and "Requests: sealed vs plain"): the proxy's
 // get_worker_candidates answer, each candidate's attestation verified against Root's worker images with the HPKE key
 // its quote binds, cached per model for candidateTtlMs; the choice of the next one, and sealing a request to it.
-import { createHash } from 'crypto';
+import { createHash, randomInt } from 'crypto';
 import { CocoonError } from '../core/errors';
 import { ModelPrices } from '../core/pricing';
 import { PeerAttestation, PeerVerifier } from '../core/transport';
@@ -50,6 +50,14 @@ export interface CandidatesOptions {
     log: Log;
 }
 
+export function cheapestUntried(list: VerifiedCandidate[], tried: Set<string>): VerifiedCandidate | undefined {
+    const untried = list.filter((c) => !tried.has(c.keyId));
+    if (untried.length === 0) return undefined;
+    const min = untried.reduce((m, c) => (c.coefficient < m ? c.coefficient : m), untried[0].coefficient);
+    const cheapest = untried.filter((c) => c.coefficient === min);
+    return cheapest[randomInt(cheapest.length)];
+}
+
 export class Candidates {
     private readonly candidates = new Map<string, { at: number; list: VerifiedCandidate[] }>();
     private readonly verified = new Map<string, { until: number; c: VerifiedCandidate }>();
@@ -91,20 +99,33 @@ export class Candidates {
     async list(model: string, fresh: boolean): Promise<VerifiedCandidate[]> {
         const cached = this.candidates.get(model);
         if (cached && !fresh && this.o.clock.now() - cached.at < this.o.candidateTtlMs) return cached.list;
+        return this.cache(model, await this.query(model));
+    }
+
+    /**
+     * The verified candidate whose attested key is `workerKey`: from the cached list, else asked of the proxy by that
+     * key (plain mode: the proxy may have picked a worker outside the candidates it listed). Not cached as the list.
+     */
+    async byWorkerKey(model: string, workerKey: Buffer): Promise<VerifiedCandidate | undefined> {
+        const known = (await this.list(model, false)).find((c) => c.workerKey.equals(workerKey));
+        return known ?? (await this.query(model, workerKey)).find((c) => c.workerKey.equals(workerKey));
+    }
+
+    private async query(model: string, workerKey?: Buffer): Promise<VerifiedCandidate[]> {
         const conn = await this.o.connect();
         const id = newId();
         const q = new Queue<InFrame>();
         conn.queries.set(id, q);
         let f: InFrame | typeof DONE;
         try {
-            conn.send({ type: 'get_worker_candidates', v: conn.version!, id, model, maxCoefficient: this.o.maxCoefficient });
+            conn.send({ type: 'get_worker_candidates', v: conn.version!, id, model, maxCoefficient: this.o.maxCoefficient, ...(workerKey ? { workerKey: workerKey.toString('hex') } : {}) });
             f = await q.next(this.o.connectTimeoutMs, () => new ClientError('TIMEOUT', `no worker_candidates within ${this.o.connectTimeoutMs} ms`));
         } finally {
             conn.queries.delete(id);
         }
         if (f === DONE) throw new ClientError('PROTOCOL_ERROR', 'candidate query ended');
         if (f.type === 'error' || f.type === 'response_error') {
-            if (f.code === 'MODEL_NOT_REGISTERED' || f.code === 'NO_WORKER') return this.cache(model, []);
+            if (f.code === 'MODEL_NOT_REGISTERED' || f.code === 'NO_WORKER') return [];
             throw new ClientError('PROXY_REFUSED', `proxy refused get_worker_candidates: ${f.code}: ${f.message}`, { wireCode: f.code });
         }
         if (f.type !== 'worker_candidates' || f.model !== model) throw new ClientError('PROTOCOL_ERROR', `unexpected answer to get_worker_candidates: ${f.type}`);
@@ -114,17 +135,17 @@ export class Candidates {
             const v = this.verify(c);
             if (v) list.push(v);
         }
-        return this.cache(model, list);
+        return list;
     }
 
-    /** The first verified candidate not yet tried (refreshing the list once when all cached ones were tried). */
+    /**
+     * A verified candidate not yet tried (refreshing the list once when all cached ones were tried): the cheapest
+     * coefficient, and among candidates at that coefficient one at random — every client caches the same list for
+     * candidateTtlMs, and taking its first entry would send them all to the same worker until its slots are full.
+     */
     async pick(model: string, tried: Set<string>): Promise<VerifiedCandidate> {
-        let list = await this.list(model, false);
-        let next = list.find((c) => !tried.has(c.keyId));
-        if (!next && list.length > 0) {
-            list = await this.list(model, true);
-            next = list.find((c) => !tried.has(c.keyId));
-        }
+        let next = cheapestUntried(await this.list(model, false), tried);
+        if (!next) next = cheapestUntried(await this.list(model, true), tried);
         if (!next) throw new ClientError('NO_WORKER', `no attested worker for '${model}' within coefficient ${this.o.maxCoefficient}`, { wireCode: 'NO_WORKER' });
         return next;
     }

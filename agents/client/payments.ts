@@ -53,8 +53,8 @@ export interface PaymentsOptions {
     globalId: () => Promise<number>;
     /** The connection, when hello is done and it is up. */
     connection: () => ProxyConnection | undefined;
-    /** Verified candidates of a model (plain mode's receipt keys). */
-    candidates: (model: string, fresh: boolean) => Promise<VerifiedCandidate[]>;
+    /** The verified candidate of a model with this attested key (plain mode's receipt keys). */
+    candidate: (model: string, workerKey: Buffer) => Promise<VerifiedCandidate | undefined>;
     stopped: () => boolean;
     /** A late receipt was paid. */
     latePaid: (r: Receipt) => void;
@@ -136,8 +136,7 @@ export class Payments {
         else {
             signed = decodeReceipt(f.receipt);
             const claimed = receiptWorkerKey(signed.receipt);
-            let known = (await this.o.candidates(ctx.name, false)).find((c) => c.workerKey.equals(claimed));
-            if (!known) known = (await this.o.candidates(ctx.name, true)).find((c) => c.workerKey.equals(claimed));
+            const known = await this.o.candidate(ctx.name, claimed);
             if (!known) throw new ReceiptError('RECEIPT_MISMATCH', `receipt signed by ${claimed.toString('hex')}, which is not an attested worker for ${ctx.name}`, { unknownWorker: true });
             workerKey = known.workerKey;
         }

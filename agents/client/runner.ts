@@ -178,7 +178,7 @@ export class CocoonClient {
             channel: () => this.need(),
             globalId: () => this.chain.getGlobalId(),
             connection: () => (this.link?.ready ? this.link : undefined),
-            candidates: (model, fresh) => this.candidates.list(model, fresh),
+            candidate: (model, workerKey) => this.candidates.byWorkerKey(model, workerKey),
             stopped: () => this.stopped,
             latePaid: (r) => this.stats.receiptPaid(r),
             clock: this.clock,

@@ -42,7 +42,8 @@ export interface ClientHost extends ConnectionHost, RequestHost {
     track(req: RunningRequest): void;
     /** A Root-registered model by name. */
     model(name: string): { model: Model; id: bigint } | undefined;
-    candidates(model: string, maxCoefficient: bigint): RoutedWorker[];
+    /** Workers to offer for `model` within the cap; with `workerKey`, only that worker (busy or not). */
+    candidates(model: string, maxCoefficient: bigint, workerKey?: Buffer): RoutedWorker[];
     creditWindow(): bigint;
     /** Ready or checking client connections on that channel, other than `except`. */
     openConnections(channelRaw: string, except: ClientConnection): number;
@@ -134,7 +135,7 @@ export class ClientConnection extends Connection {
             case 'voucher':
                 return this.onVoucher(frame);
             case 'get_worker_candidates': {
-                const list = this.host.candidates(frame.model, frame.maxCoefficient);
+                const list = this.host.candidates(frame.model, frame.maxCoefficient, frame.workerKey !== undefined ? Buffer.from(frame.workerKey, 'hex') : undefined);
                 return this.send({
                     type: 'worker_candidates',
                     v: this.version,

@@ -184,7 +184,12 @@ export class ProxyAgent {
             isInFlight: (id) => this.inFlight.has(id),
             track: (req) => void this.inFlight.set(req.id, req),
             model: (name) => this.modelsByName.get(name),
-            candidates: (model, maxCoefficient) => (this.modelsByName.has(model) ? this.router.candidates(model, maxCoefficient) : []),
+            candidates: (model, maxCoefficient, workerKey) => {
+                if (!this.modelsByName.has(model)) return [];
+                if (!workerKey) return this.router.candidates(model, maxCoefficient);
+                const w = this.router.list().find((x) => x.keyId !== undefined && x.workerKey.equals(workerKey) && this.router.serves(x, model, maxCoefficient));
+                return w ? [w] : [];
+            },
             creditWindow: () => this.o.chain.cachedRootConfig!.params.creditWindow,
             openConnections: (channelRaw, except) => {
                 let open = 0;

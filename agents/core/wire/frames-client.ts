@@ -24,8 +24,12 @@ export const PaymentStatus = frame('payment_status', {
     creditRemaining: coins,
 });
 
-/** client → proxy: ask for workers to seal a router-blind request to. */
-export const GetWorkerCandidates = frame('get_worker_candidates', { id: requestId, model: modelName, maxCoefficient: coefficient });
+/**
+ * client → proxy: ask for workers to seal a router-blind request to. With `workerKey` (a worker's attested Ed25519
+ * key, hex): only that worker, busy or not — how a plain-mode client finds the attestation of the worker whose
+ * receipt it holds when the proxy picked one outside the candidates it was sent.
+ */
+export const GetWorkerCandidates = frame('get_worker_candidates', { id: requestId, model: modelName, maxCoefficient: coefficient, workerKey: hex(32).optional() });
 
 export const WorkerCandidate = z
     .object({

@@ -462,6 +462,7 @@ describe('CocoonClient + OpenAIServer against a raw-frame proxy on the devnet', 
         extra.push(plain);
         await plain.open();
         proxy.statePath = path;
+        proxy.behaviour.unlistPlainWorker = true;
         const body = chat('in the clear');
         const events: ClientEvent[] = [];
         for await (const ev of plain.request({ endpoint: 'chat', body })) events.push(ev);
@@ -470,6 +471,11 @@ describe('CocoonClient + OpenAIServer against a raw-frame proxy on the devnet', 
         const end = events.at(-1)!;
         expect(end).toMatchObject({ type: 'end', worker: w1.keys.publicKey.toString('hex'), cost: priceOf(usage(3, 13)), cumulative: priceOf(usage(3, 13)) });
         expect(JSON.parse(events.filter((e) => e.type === 'chunk').map((e) => (e as { data: string }).data).join('')).choices[0].message.content).toBe(`in the clear ${REPLY}`);
+
+        // The proxy picked a worker outside the candidates it listed (a proxy lists at most 16): the client asked for
+        // that worker by the key its receipt names, verified its attestation and paid.
+        expect(proxy.candidateQueries).toContainEqual({ workerKey: w1.keys.publicKey.toString('hex') });
+        proxy.behaviour.unlistPlainWorker = false;
 
         proxy.behaviour.tamper = 'key';
         const run = async () => {

@@ -71,6 +71,11 @@ export interface Behaviour {
     rewriteStatus?: number;
     /** Streams: the worker part sends this many SSE events per chunk frame, joined by '\n' (spec/wire.md, "Coalesced chunks"). */
     coalesce?: number;
+    /**
+     * Plain requests go to a worker left out of the candidate list (as a proxy with more than 16 workers may pick);
+     * a get_worker_candidates naming its key still finds it.
+     */
+    unlistPlainWorker?: boolean;
 }
 
 type Conn = { ws: WebSocket; peer: KeyPeer; channel?: Address; version: number; aborts: Map<string, AbortController> };
@@ -83,6 +88,8 @@ export class TestProxy {
     behaviour: Behaviour = {};
     readonly vouchers: VoucherSeen[] = [];
     readonly requests: RequestFrame[] = [];
+    /** Every get_worker_candidates: its `workerKey`, if it named one. */
+    readonly candidateQueries: { workerKey?: string }[] = [];
     readonly cancels: string[] = [];
     readonly hellos: { channel: string; key: string }[] = [];
     readonly conns = new Set<Conn>();
@@ -173,6 +180,7 @@ export class TestProxy {
                 return this.status(c);
             }
             case 'get_worker_candidates':
+                this.candidateQueries.push({ workerKey: f.workerKey });
                 return this.send(c, {
                     type: 'worker_candidates',
                     v: c.version,
@@ -180,6 +188,7 @@ export class TestProxy {
                     model: f.model,
                     candidates: this.workers
                         .filter((w) => w.coefficient <= f.maxCoefficient)
+                        .filter((w) => (f.workerKey !== undefined ? w.keys.publicKey.toString('hex') === f.workerKey : !(this.behaviour.unlistPlainWorker && w === this.workers[0])))
                         .map((w) => ({
                             keyId: w.hpke.keyId,
                             hpkePublicKey: w.hpke.publicKey.toString('hex'),

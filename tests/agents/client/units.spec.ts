@@ -6,6 +6,7 @@ import { ClientError, ClientErrorCodes, HTTP_ERROR_TABLE, toHttpError } from '..
 import { rewriteChunk } from '../../../agents/client/server';
 import { isWireCode } from '../../../agents/core/wire';
 import { ClientStateStore } from '../../../agents/client/state';
+import { cheapestUntried, VerifiedCandidate } from '../../../agents/client/candidates';
 
 const CH = '0:' + 'ab'.repeat(32);
 const PROXY = '0:' + 'cd'.repeat(32);
@@ -105,5 +106,26 @@ describe('spec/client.md documents the error tables as built', () => {
         const [status, type, http] = HTTP_ERROR_TABLE.client[code];
         if (isWireCode(code)) expect(wireSpec).toContain(`| \`${code}\` | ${status} | ${type} | \`${http}\` |`);
         else expect(spec).toMatch(new RegExp(`\\| \`${code}\` \\| [^|]+ \\| ${status} \\| ${type} \\| \`${http}\` \\|`));
+    });
+});
+
+describe('choosing a sealed candidate', () => {
+    const cand = (keyId: string, coefficient: bigint): VerifiedCandidate => ({ keyId, coefficient, hpkePublicKey: Buffer.alloc(32), workerKey: Buffer.alloc(32), imageHash: '' });
+    const list = [cand('a', 1000n), cand('b', 1000n), cand('c', 1200n), cand('d', 1000n)];
+
+    it('spreads clients over the cheapest candidates instead of all taking the first (no herding)', () => {
+        const seen = new Map<string, number>();
+        for (let i = 0; i < 300; i++) {
+            const k = cheapestUntried(list, new Set())!.keyId;
+            seen.set(k, (seen.get(k) ?? 0) + 1);
+        }
+        expect([...seen.keys()].sort()).toEqual(['a', 'b', 'd']);
+        for (const n of seen.values()) expect(n).toBeGreaterThan(30);
+    });
+
+    it('takes a dearer candidate only when every cheaper one was tried, and none when all were', () => {
+        expect(cheapestUntried(list, new Set(['a', 'b', 'd']))!.keyId).toBe('c');
+        expect(cheapestUntried(list, new Set(['a', 'b', 'c', 'd']))).toBeUndefined();
+        expect(cheapestUntried([], new Set())).toBeUndefined();
     });
 });

@@ -288,6 +288,13 @@ describe('ProxyAgent over the devnet', () => {
             // the client's check of the candidate: attested, worker image allowed, HPKE key bound in the claims
             const peer = new PeerVerifier({ quote: net.quotePolicy, isImageAllowed: (h) => h === net.imageHashHex, requireHpkeKey: true }).verify(Buffer.from(c2.attestation, 'base64'));
             expect(peer.claims.hpkePublicKey!.toString('hex')).toBe(c2.hpkePublicKey);
+            // Asked by a worker's attested key (a plain client holding its receipt): only that worker; a stranger: none.
+            const byKey = async (q: string, workerKey: string) => {
+                client.send({ type: 'get_worker_candidates', v: 1, id: q, model: net.model.name, maxCoefficient: 2000n, workerKey });
+                return (await client.log.next<WorkerCandidatesFrame>((f) => f.type === 'worker_candidates' && f.id === q)).candidates.map((c) => c.keyId);
+            };
+            expect(await byKey('ac'.repeat(16), w2.keys.publicKey.toString('hex'))).toEqual([w2.hpke.keyId]);
+            expect(await byKey('ad'.repeat(16), '07'.repeat(32))).toEqual([]);
             const id = 'cd'.repeat(16);
             const body = { model: net.model.name, messages: [{ role: 'user', content: 'secret' }] };
             const { frame, response } = await sealRequestFrame({ hpkePublicKey: Buffer.from(c2.hpkePublicKey, 'hex') }, { id, model: net.model.name, endpoint: 'chat', stream: false, maxTokens: 1000, maxCoefficient: 2000n }, body);
