@@ -12,6 +12,8 @@ import {
     Receipt,
     ReceiptError,
     receiptCell,
+    receiptHash,
+    signedReceiptCell,
     signReceipt,
     SignedReceipt,
     TagReceipt,
@@ -95,6 +97,32 @@ describe('receipt layout', () => {
                 },
             ),
             { numRuns: 300 },
+        );
+    });
+
+    it('writes the same bytes and hash as the @ton/core cells it defines (direct codec), for every cost length', () => {
+        const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
+        const costOfBytes = fc.integer({ min: 0, max: 15 }).chain((n) => (n === 0 ? fc.constant(0n) : fc.bigInt({ min: 1n << BigInt(8 * n - 8), max: (1n << BigInt(8 * n)) - 1n })));
+        fc.assert(
+            fc.property(
+                fc.bigInt({ min: 0n, max: (1n << 256n) - 1n }),
+                fc.bigInt({ min: 0n, max: (1n << 256n) - 1n }),
+                fc.record({ prompt: u64, cached: u64, completion: u64, reasoning: u64 }),
+                costOfBytes,
+                fc.bigInt({ min: 0n, max: 0xffffffffn }),
+                fc.integer({ min: 0, max: 0xffffffff }),
+                fc.uint8Array({ minLength: 64, maxLength: 64 }),
+                (id, w, u, c, coef, t, sig) => {
+                    const s: SignedReceipt = { receipt: { requestId: id, modelId: model, worker: w, coefficient: coef, cost: c, issuedAt: t, usage: u }, signature: Buffer.from(sig) };
+                    const wire = encodeReceipt(s);
+                    expect(wire).toBe(signedReceiptCell(s).toBoc({ idx: false, crc32: false }).toString('base64'));
+                    expect(receiptHash(s.receipt).equals(receiptCell(s.receipt).hash())).toBe(true);
+                    const back = decodeReceipt(wire);
+                    expect(back.receipt).toEqual(s.receipt);
+                    expect(back.signature.equals(s.signature)).toBe(true);
+                },
+            ),
+            { numRuns: 500 },
         );
     });
 });
