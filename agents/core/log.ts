@@ -29,7 +29,24 @@ export function withFields(log: Log, base: LogFields): Log {
     return (event, fields) => log(event, { ...base, ...fields });
 }
 
-/** Writes each event as one JSON line (`t`, `agent`, `event`, then the fields; bigints as decimal strings). */
+const bigintAsString = (_k: string, v: unknown) => (typeof v === 'bigint' ? v.toString() : v);
+
+/** True when no field is a bigint or an object (that could hold one): JSON.stringify then needs no replacer. */
+function flat(fields: LogFields): boolean {
+    for (const k in fields) {
+        const v = fields[k];
+        if (typeof v === 'bigint' || (typeof v === 'object' && v !== null)) return false;
+    }
+    return true;
+}
+
+/**
+ * Writes each event as one JSON line (`t`, `agent`, `event`, then the fields; bigints as decimal strings). Lines
+ * of flat fields (most per-request lines) skip the replacer, which cost half of a line's formatting.
+ */
 export function jsonLines(write: (line: string) => void, agent: string): Log {
-    return (event, fields) => write(JSON.stringify({ t: new Date().toISOString(), agent, event, ...fields }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) + '\n');
+    return (event, fields) => {
+        const line = { t: new Date().toISOString(), agent, event, ...fields };
+        write((flat(fields) ? JSON.stringify(line) : JSON.stringify(line, bigintAsString)) + '\n');
+    };
 }

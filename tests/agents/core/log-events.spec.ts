@@ -4,7 +4,7 @@
 // found by a reader. A template literal's `${…}` parts (the proxy's `${this.kind}`) stand for an area word.
 import { readdirSync, readFileSync, statSync } from 'fs';
 import { join, relative, resolve } from 'path';
-import { LOG_EVENT } from '../../../agents/core/log';
+import { jsonLines, LOG_EVENT } from '../../../agents/core/log';
 
 const ROOT = resolve(__dirname, '../../..');
 
@@ -42,5 +42,18 @@ describe('log event names', () => {
 
     it('every event name in agents/ is `<area>.<event>`', () => {
         expect(events().filter((e) => !LOG_EVENT.test(e.event))).toEqual([]);
+    });
+});
+
+describe('jsonLines', () => {
+    it('writes one JSON object per line, bigints as decimal strings at any depth, flat or not', () => {
+        const lines: string[] = [];
+        const log = jsonLines((l) => lines.push(l), 'proxy');
+        log('request.routed', { id: 'ab', attempt: 0, sealed: false, peer: undefined });
+        log('delivery.booked', { id: 'ab', cost: 12345678901234567890n, usage: { prompt: 3n, note: null } });
+        expect(lines.every((l) => l.endsWith('\n') && l.indexOf('\n') === l.length - 1)).toBe(true);
+        const [a, b] = lines.map((l) => JSON.parse(l));
+        expect(a).toEqual({ t: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), agent: 'proxy', event: 'request.routed', id: 'ab', attempt: 0, sealed: false });
+        expect(b).toEqual({ t: expect.any(String), agent: 'proxy', event: 'delivery.booked', id: 'ab', cost: '12345678901234567890', usage: { prompt: '3', note: null } });
     });
 });
