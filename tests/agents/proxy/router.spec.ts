@@ -126,6 +126,40 @@ describe('Router properties', () => {
         );
     });
 
+    it('priorLatency stays the median of the connected workers measured latencies through adds, re-adds, removes and outcomes', () => {
+        const median = (r: Router) => {
+            const xs = r.list().flatMap((w) => (w.latencyMs === undefined ? [] : [w.latencyMs])).sort((a, b) => a - b);
+            if (xs.length === 0) return 1000;
+            const mid = xs.length >> 1;
+            return xs.length % 2 === 1 ? xs[mid] : (xs[mid - 1] + xs[mid]) / 2;
+        };
+        const arbOp = fc.oneof(
+            fc.record({ op: fc.constant('add' as const), id: fc.nat(7), channel: fc.nat(4) }),
+            fc.record({ op: fc.constant('remove' as const), id: fc.nat(7) }),
+            fc.record({ op: fc.constant('end' as const), id: fc.nat(7), outcome: arbOutcome }),
+        );
+        fc.assert(
+            fc.property(fc.array(arbOp, { maxLength: 80 }), (ops) => {
+                const r = new Router();
+                for (const o of ops) {
+                    const id = `w${o.id}`;
+                    if (o.op === 'add') r.add({ ...entry(id, [['m/a', 1000n]], 4), channel: `0:${String(o.channel).padStart(64, '0')}` });
+                    else if (o.op === 'remove') r.remove(id);
+                    else if (r.get(id)) {
+                        if (r.get(id)!.inFlight < 4) r.begin(id);
+                        r.end(id, o.outcome);
+                    }
+                    expect(r.priorLatency()).toBe(median(r));
+                    const best = r.pick('m/a', 1000n);
+                    const admissible = r.list().filter((w) => w.inFlight < w.capacity);
+                    if (best) for (const w of admissible) expect(r.score(best)).toBeLessThanOrEqual(r.score(w));
+                    else expect(admissible).toEqual([]);
+                }
+            }),
+            { numRuns: 300 },
+        );
+    });
+
     it('respects exclusions (failover never returns a worker already tried)', () => {
         fc.assert(
             fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 0, max: 6 }), (n, k) => {
