@@ -40,13 +40,46 @@ function flat(fields: LogFields): boolean {
     return true;
 }
 
+/** How long lines may wait to be written together, and how much text forces a write at once. */
+export const LOG_FLUSH_MS = 50;
+export const LOG_FLUSH_BYTES = 32 * 1024;
+
+/** Flushes of every jsonLines log with lines waiting; all run at process exit. */
+const waiting = new Set<() => void>();
+let exitHooked = false;
+
 /**
  * Writes each event as one JSON line (`t`, `agent`, `event`, then the fields; bigints as decimal strings). Lines
- * of flat fields (most per-request lines) skip the replacer, which cost half of a line's formatting.
+ * are written together: within LOG_FLUSH_MS of the first waiting one, at once past LOG_FLUSH_BYTES, and at process
+ * exit (uncaught errors included). stderr to a pipe is a blocking write: one per request line cost the proxy
+ * ~0.35 ms of wall time and ~45 µs of CPU per request in the processes bench (the worker ~0.8 ms). Lines of flat
+ * fields (most per-request lines) skip the replacer, which cost half of a line's formatting.
  */
-export function jsonLines(write: (line: string) => void, agent: string): Log {
+export function jsonLines(write: (text: string) => void, agent: string): Log {
+    let pending = '';
+    let timer: NodeJS.Timeout | undefined;
+    const flush = () => {
+        waiting.delete(flush);
+        if (timer) clearTimeout(timer);
+        timer = undefined;
+        if (pending === '') return;
+        const text = pending;
+        pending = '';
+        write(text);
+    };
     return (event, fields) => {
         const line = { t: new Date().toISOString(), agent, event, ...fields };
-        write((flat(fields) ? JSON.stringify(line) : JSON.stringify(line, bigintAsString)) + '\n');
+        pending += (flat(fields) ? JSON.stringify(line) : JSON.stringify(line, bigintAsString)) + '\n';
+        if (pending.length >= LOG_FLUSH_BYTES) return flush();
+        if (timer) return;
+        timer = setTimeout(flush, LOG_FLUSH_MS);
+        timer.unref();
+        waiting.add(flush);
+        if (!exitHooked) {
+            exitHooked = true;
+            process.on('exit', () => {
+                for (const f of [...waiting]) f();
+            });
+        }
     };
 }

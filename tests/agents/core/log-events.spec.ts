@@ -4,7 +4,7 @@
 // found by a reader. A template literal's `${…}` parts (the proxy's `${this.kind}`) stand for an area word.
 import { readdirSync, readFileSync, statSync } from 'fs';
 import { join, relative, resolve } from 'path';
-import { jsonLines, LOG_EVENT } from '../../../agents/core/log';
+import { jsonLines, LOG_EVENT, LOG_FLUSH_BYTES, LOG_FLUSH_MS } from '../../../agents/core/log';
 
 const ROOT = resolve(__dirname, '../../..');
 
@@ -46,14 +46,34 @@ describe('log event names', () => {
 });
 
 describe('jsonLines', () => {
+    afterEach(() => jest.useRealTimers());
+
     it('writes one JSON object per line, bigints as decimal strings at any depth, flat or not', () => {
-        const lines: string[] = [];
-        const log = jsonLines((l) => lines.push(l), 'proxy');
+        jest.useFakeTimers();
+        const writes: string[] = [];
+        const log = jsonLines((t) => writes.push(t), 'proxy');
         log('request.routed', { id: 'ab', attempt: 0, sealed: false, peer: undefined });
         log('delivery.booked', { id: 'ab', cost: 12345678901234567890n, usage: { prompt: 3n, note: null } });
-        expect(lines.every((l) => l.endsWith('\n') && l.indexOf('\n') === l.length - 1)).toBe(true);
+        jest.advanceTimersByTime(LOG_FLUSH_MS);
+        const lines = writes.join('').split('\n');
+        expect(lines.pop()).toBe('');
         const [a, b] = lines.map((l) => JSON.parse(l));
         expect(a).toEqual({ t: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), agent: 'proxy', event: 'request.routed', id: 'ab', attempt: 0, sealed: false });
         expect(b).toEqual({ t: expect.any(String), agent: 'proxy', event: 'delivery.booked', id: 'ab', cost: '12345678901234567890', usage: { prompt: '3', note: null } });
+    });
+
+    it('writes the lines of a burst together (one write per flush, not per line), and at once past the byte bound', () => {
+        jest.useFakeTimers();
+        const writes: string[] = [];
+        const log = jsonLines((t) => writes.push(t), 'worker');
+        for (let i = 0; i < 10; i++) log('request.served', { id: String(i) });
+        expect(writes).toEqual([]);
+        jest.advanceTimersByTime(LOG_FLUSH_MS);
+        expect(writes).toHaveLength(1);
+        expect(writes[0].split('\n').filter((l) => l !== '').map((l) => JSON.parse(l).id)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+        log('request.served', { id: 'big', text: 'x'.repeat(LOG_FLUSH_BYTES) });
+        expect(writes).toHaveLength(2); // no timer needed
+        jest.advanceTimersByTime(LOG_FLUSH_MS);
+        expect(writes).toHaveLength(2);
     });
 });
