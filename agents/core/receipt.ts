@@ -127,14 +127,14 @@ export function receiptCell(r: Receipt): Cell {
 
 /**
  * Signs receiptCell(receipt).hash() with the worker's 64-byte Ed25519 secret key, whose public half must be
- * `receipt.worker`. `cell`: receiptCell(receipt) when the caller holds it; otherwise the hash comes from receiptHash.
+ * `receipt.worker` (the hash from receiptHash, the direct codec).
  */
-export function signReceipt(receipt: Receipt, workerSecretKey: Buffer, cell?: Cell): SignedReceipt {
+export function signReceipt(receipt: Receipt, workerSecretKey: Buffer): SignedReceipt {
     if (!Buffer.isBuffer(workerSecretKey) || workerSecretKey.length !== 64) throw malformed('worker secret key must be 64 bytes (Ed25519 seed || public key)');
     if (keyToUint(workerSecretKey.subarray(32), 'worker') !== receipt.worker)
         throw new ReceiptError('RECEIPT_MISMATCH', 'receipt.worker is not the public key of the signing secret key', { field: 'worker' });
     try {
-        return { receipt, signature: ed25519Sign(cell ? cell.hash() : receiptHash(receipt), workerSecretKey) };
+        return { receipt, signature: ed25519Sign(receiptHash(receipt), workerSecretKey) };
     } catch (e) {
         if (e instanceof Ed25519KeyError) throw malformed(`worker secret key: ${e.message}`);
         throw e;
@@ -149,9 +149,9 @@ export function signedReceiptCell(s: SignedReceipt, cell: Cell = receiptCell(s.r
 
 /**
  * Wire form: standard base64 (with padding) of the BOC of signedReceiptCell (one root, no index, no CRC); the only
- * accepted form. Written by the direct codec below; `_cell` (a caller's receiptCell) is not needed and ignored.
+ * accepted form. Written by the direct codec below.
  */
-export function encodeReceipt(s: SignedReceipt, _cell?: Cell): string {
+export function encodeReceipt(s: SignedReceipt): string {
     if (!Buffer.isBuffer(s.signature) || s.signature.length !== 64) throw malformed('signature must be 64 bytes', { field: 'signature' });
     return canonicalBoc(s.signature, cellData(s.receipt)).toString('base64');
 }

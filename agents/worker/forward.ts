@@ -11,7 +11,7 @@ import https from 'https';
 import { CocoonError } from '../core/errors';
 import { clampUsage, contentBytes, usageExcess } from '../core/metering';
 import { ModelPrices, TOKEN_KINDS, TokenUsage, usageFromOpenAI, usageToOpenAI } from '../core/pricing';
-import { buildReceipt, encodeReceipt, Receipt, receiptCell, signReceipt } from '../core/receipt';
+import { buildReceipt, encodeReceipt, Receipt, signReceipt } from '../core/receipt';
 import { MAX_CHUNK_BYTES } from '../core/wire/frames';
 import type { Clock } from '../core/clock';
 import type { Endpoint, OpenAIErrorBody } from './openai-request';
@@ -491,7 +491,6 @@ export function meterAndSign(p: MeterParams): MeterResult {
         coefficient: p.coefficient,
         issuedAt: Math.floor(p.clock.now() / 1000),
     });
-    // One cell for the signature and the BOC (building it costs about as much as signing).
-    const cell = receiptCell(receipt);
-    return { cost: receipt.cost, receipt: encodeReceipt(signReceipt(receipt, p.workerKeys.secretKey, cell), cell), signed: receipt };
+    // Hash and BOC come from receipt.ts's direct codec: no @ton/core cell is built.
+    return { cost: receipt.cost, receipt: encodeReceipt(signReceipt(receipt, p.workerKeys.secretKey)), signed: receipt };
 }
