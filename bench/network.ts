@@ -34,6 +34,7 @@ import { CHAIN_DEFAULTS } from '../agents/core/chain/config';
 import { ProcessUsage, startProcessNetwork } from './processes';
 
 import { BREAKDOWN_METHOD, BackendClock, LatencyBreakdown, Meter, NetworkBenchOptions, NetworkBenchReport, NetworkResult, Privacy, RssSampler, StageTimes, aims, load, round, stages } from './network-measure';
+import { intArg, intsArg, listArg, oneOfArg, runBench } from './cli';
 export type { Privacy, NetworkBenchOptions, Percentiles, PathStats, ProcessCpu, StageTimes, LatencyBreakdown, Aim, NetworkResult, NetworkBenchReport } from './network-measure';
 
 interface Network {
@@ -253,55 +254,19 @@ export async function runNetworkBench(o: NetworkBenchOptions = {}): Promise<Netw
 // -----------------------------------------------------------------------------------------------------------------
 // CLI
 
-function listArg(name: string): string[] | undefined {
-    const i = process.argv.indexOf(`--${name}`);
-    if (i < 0) return undefined;
-    const v = process.argv[i + 1];
-    if (v === undefined || v.startsWith('--')) throw new Error(`--${name} needs a value`);
-    return v.split(',').map((x) => x.trim()).filter((x) => x.length > 0);
-}
-
-function intsArg(name: string, min: number): number[] | undefined {
-    const xs = listArg(name)?.map(Number);
-    if (xs && (xs.length === 0 || xs.some((x) => !Number.isInteger(x) || x < min))) throw new Error(`--${name} must be integers ≥ ${min}, comma-separated`);
-    return xs;
-}
-
-function intArg(name: string, min: number): number | undefined {
-    const xs = intsArg(name, min);
-    if (xs && xs.length !== 1) throw new Error(`--${name} takes one integer`);
-    return xs?.[0];
-}
-
-function layoutArg(): 'single' | 'processes' | undefined {
-    const v = listArg('layout');
-    if (v === undefined) return undefined;
-    if (v.length !== 1 || (v[0] !== 'single' && v[0] !== 'processes')) throw new Error('--layout must be single or processes');
-    return v[0];
-}
-
-async function main() {
-    const privacy = listArg('privacy');
-    if (privacy && privacy.some((p) => p !== 'sealed' && p !== 'plain')) throw new Error('--privacy must be sealed, plain or sealed,plain');
-    const report = await runNetworkBench({
-        concurrency: intsArg('concurrency', 1),
-        requests: intArg('requests', 1),
-        tokens: intArg('tokens', 1),
-        tokenDelaysMs: intsArg('token-delay-ms', 0),
-        privacy: privacy as Privacy[] | undefined,
-        warmup: intArg('warmup', 0),
-        layout: layoutArg(),
-        progress: (line) => process.stderr.write(`bench:network ${line}\n`),
-    });
-    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-}
-
 if (require.main === module) {
-    main().then(
-        () => process.exit(0),
-        (e) => {
-            console.error(e);
-            process.exit(1);
-        },
-    );
+    runBench('network', (progress) => {
+        const privacy = listArg('privacy');
+        if (privacy && privacy.some((p) => p !== 'sealed' && p !== 'plain')) throw new Error('--privacy must be sealed, plain or sealed,plain');
+        return runNetworkBench({
+            concurrency: intsArg('concurrency', 1),
+            requests: intArg('requests', 1),
+            tokens: intArg('tokens', 1),
+            tokenDelaysMs: intsArg('token-delay-ms', 0),
+            privacy: privacy as Privacy[] | undefined,
+            warmup: intArg('warmup', 0),
+            layout: oneOfArg('layout', ['single', 'processes'] as const),
+            progress,
+        });
+    });
 }

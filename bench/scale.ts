@@ -46,6 +46,7 @@ import { cocoon, ProcessUsage, usageOf } from './processes';
 import { percentiles, round } from './network-measure';
 import { bulkChannels, clientSeed, clientWalletKeys, workerSeed, workerWalletKeys } from './scale-chain';
 import { OpenResult, pool, SessionsInit } from './scale-sessions';
+import { intArg, oneOfArg, runBench } from './cli';
 
 export interface ScaleBenchOptions {
     workers?: number;
@@ -551,43 +552,18 @@ function notes(r: ScaleBenchReport): string[] {
 // -----------------------------------------------------------------------------------------------------------------
 // CLI
 
-function intArg(name: string, min: number): number | undefined {
-    const i = process.argv.indexOf(`--${name}`);
-    if (i < 0) return undefined;
-    const v = Number(process.argv[i + 1]);
-    if (!Number.isInteger(v) || v < min) throw new Error(`--${name} must be an integer ≥ ${min}`);
-    return v;
-}
-
-function privacyArg(): 'plain' | 'sealed' | undefined {
-    const i = process.argv.indexOf('--privacy');
-    if (i < 0) return undefined;
-    const v = process.argv[i + 1];
-    if (v !== 'plain' && v !== 'sealed') throw new Error('--privacy must be plain or sealed');
-    return v;
-}
-
-async function main() {
-    const report = await runScaleBench({
-        workers: intArg('workers', 1),
-        sessions: intArg('sessions', 1),
-        sample: intArg('sample', 1),
-        requests: intArg('requests', 1),
-        storm: intArg('storm', 0),
-        tokens: intArg('tokens', 1),
-        short: process.argv.includes('--short'),
-        privacy: privacyArg(),
-        progress: (line) => process.stderr.write(`bench:scale ${line}\n`),
-    });
-    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-}
-
 if (require.main === module) {
-    main().then(
-        () => process.exit(0),
-        (e) => {
-            console.error(e);
-            process.exit(1);
-        },
+    runBench('scale', (progress) =>
+        runScaleBench({
+            workers: intArg('workers', 1),
+            sessions: intArg('sessions', 1),
+            sample: intArg('sample', 1),
+            requests: intArg('requests', 1),
+            storm: intArg('storm', 0),
+            tokens: intArg('tokens', 1),
+            short: process.argv.includes('--short'),
+            privacy: oneOfArg('privacy', ['plain', 'sealed'] as const),
+            progress,
+        }),
     );
 }

@@ -42,6 +42,7 @@ import { TonChain } from '../agents/core/chain/chain';
 import { CHAIN_DEFAULTS } from '../agents/core/chain/config';
 import { freePort } from '../agents/core/net';
 import type { DevnetChain, TxRecord } from '../agents/devnet/chain';
+import { intArg, runBench } from './cli';
 
 /**
  * The agents' own defaults (agents/proxy/options.ts SETTLEMENT_DEFAULTS, agents/worker/runner.ts
@@ -476,14 +477,6 @@ export async function runSettlementBench(opts: SettlementBenchOptions = {}): Pro
     }
 }
 
-function intArg(name: string, min: number): number | undefined {
-    const i = process.argv.indexOf(`--${name}`);
-    if (i < 0) return undefined;
-    const v = Number(process.argv[i + 1]);
-    if (!Number.isInteger(v) || v < min) throw new Error(`--${name} takes an integer ≥ ${min}`);
-    return v;
-}
-
 function cliSettings(): Partial<Settings> {
     const out: Partial<Settings> = {};
     const commit = intArg('commit-interval-ms', 1);
@@ -499,23 +492,8 @@ function cliSettings(): Partial<Settings> {
     return out;
 }
 
-async function main() {
-    const report = await runSettlementBench({
-        requests: intArg('requests', 1),
-        ratePerSec: intArg('rate', 1),
-        tokens: intArg('tokens', 1),
-        settings: cliSettings(),
-        progress: (line) => process.stderr.write(`bench:settlement ${line}\n`),
-    });
-    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-}
-
 if (require.main === module) {
-    main().then(
-        () => process.exit(0),
-        (e) => {
-            console.error(e);
-            process.exit(1);
-        },
+    runBench('settlement', (progress) =>
+        runSettlementBench({ requests: intArg('requests', 1), ratePerSec: intArg('rate', 1), tokens: intArg('tokens', 1), settings: cliSettings(), progress }),
     );
 }

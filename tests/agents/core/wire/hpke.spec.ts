@@ -4,8 +4,6 @@ import { createHash } from 'crypto';
 import {
     deriveHpkeKeyPair,
     generateHpkeKeyPair,
-    HpkeError,
-    HpkeErrorCode,
     HpkeKeyPair,
     hpkeKeyId,
     openRequest,
@@ -15,16 +13,7 @@ import {
     SealedChunk,
     sealRequest,
 } from '../../../../agents/core/hpke';
-
-async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<HpkeErrorCode | 'OK'> {
-    try {
-        await (typeof p === 'function' ? p() : p);
-    } catch (e) {
-        if (e instanceof HpkeError) return e.code;
-        throw e;
-    }
-    return 'OK';
-}
+import { codeOf } from './hpke-code';
 
 const flip = (b: Buffer, i: number) => {
     const c = Buffer.from(b);
