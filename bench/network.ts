@@ -217,7 +217,6 @@ export async function runNetworkBench(o: NetworkBenchOptions = {}): Promise<Netw
         rmSync(dir, { recursive: true, force: true });
     }
 
-    const top = Math.max(...concurrency);
     return {
         bench: 'network',
         date: new Date().toISOString(),
