@@ -54,8 +54,19 @@ export function isCanonicalBase64(s: string): boolean {
         if (c === 61 && (i === s.length - 1 || (i === s.length - 2 && s.charCodeAt(s.length - 1) === 61))) continue;
         return false;
     }
-    // Unused bits of the last quantum must be zero: one encoding per byte string.
-    return Buffer.from(s, 'base64').toString('base64') === s;
+    // Unused bits of the last quantum must be zero: one encoding per byte string (checked on that quantum alone, so a
+    // relayed chunk is not decoded and re-encoded at every hop).
+    if (s.endsWith('==')) return (base64Value(s.charCodeAt(s.length - 3)) & 0x0f) === 0;
+    if (s.endsWith('=')) return (base64Value(s.charCodeAt(s.length - 2)) & 0x03) === 0;
+    return true;
+}
+
+/** The 6-bit value of a base64 alphabet character (the caller has checked it is one). */
+function base64Value(c: number): number {
+    if (c >= 65 && c <= 90) return c - 65;
+    if (c >= 97 && c <= 122) return c - 71;
+    if (c >= 48 && c <= 57) return c + 4;
+    return c === 43 ? 62 : 63;
 }
 
 export function base64Bytes(s: string): number {

@@ -13,6 +13,8 @@ import {
     WireErrorCode,
 } from '../../../../agents/core/wire';
 import { ID, MODEL, requestPlain, requestSealed, SAMPLES, wire } from './fixtures';
+import fc from 'fast-check';
+import { isCanonicalBase64 } from '../../../../agents/core/wire/fields';
 
 function fail(input: unknown, dir: Direction = 'client_to_proxy', version?: number): WireError {
     try {
@@ -243,5 +245,21 @@ describe('WIRE_VERSION and negotiation', () => {
         expect(negotiateVersion({ v: 1, minV: 1 })).toBe(1);
         expect(negotiateVersion({ v: 5, minV: 1 })).toBe(PROTOCOL_VERSION);
         expect(() => negotiateVersion({ v: 5, minV: 2 })).toThrow(expect.objectContaining({ code: 'WIRE_VERSION' }));
+    });
+});
+
+describe('canonical base64', () => {
+    // The definition: padded RFC 4648 alphabet, and decoding then encoding gives the same text (unused bits zero).
+    const byDefinition = (s: string) => /^[A-Za-z0-9+/]*={0,2}$/.test(s) && s.length % 4 === 0 && Buffer.from(s, 'base64').toString('base64') === s;
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ '.split('');
+
+    it('accepts exactly the texts the definition accepts (the last-quantum check equals a decode and re-encode)', () => {
+        fc.assert(
+            fc.property(fc.oneof(fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b).toString('base64')), fc.array(fc.constantFrom(...alphabet), { maxLength: 16 }).map((a) => a.join(''))), (s) => {
+                expect(isCanonicalBase64(s)).toBe(byDefinition(s));
+            }),
+            { numRuns: 20_000 },
+        );
+        for (const s of ['AQ==', 'AR==', 'AQI=', 'AQJ=', 'AQID', '', '=', 'A===', 'AQ=A']) expect(isCanonicalBase64(s)).toBe(byDefinition(s));
     });
 });
