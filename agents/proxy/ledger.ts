@@ -13,14 +13,14 @@
 // and receipt checks happen in the caller before it calls in.
 //
 // Public types and codes: ledger-types.ts; rows, input validation and conversion: ledger-rows.ts; schema,
-// statements and settings: ledger-schema.ts.
+// statements and settings: ledger-schema.ts; the WAL sync and the power-loss recovery budget: ledger-durability.ts.
 import { mkdirSync } from 'fs';
-import { FileHandle, open as openFile } from 'fs/promises';
 import { dirname } from 'path';
 import { Address } from '@ton/core';
 import Database from 'better-sqlite3';
 import { Clock, systemClock } from '../core/clock';
 import { checkSettings, migrate, prepare } from './ledger-schema';
+import { RecoveryBudget, RUN_MARKER, WalSync } from './ledger-durability';
 import {
     ClientState, Commit, DEFAULT_LIST_LIMIT, DeliveryInput, LedgerError, LedgerOptions, RequestRow,
     StartInput, STATE_TAG, WorkerState, workerShare,
@@ -33,8 +33,6 @@ import {
 
 export { BPS_DENOMINATOR, LedgerError, MAX_AMOUNT, workerShare } from './ledger-types';
 
-/** settings key: 'open' while a run has the file, 'closed' after close(); 'open' at open = an unclean shutdown. */
-const RUN_MARKER = 'run';
 export type { ClientState, Commit, DeliveryInput, LedgerCode, LedgerOptions, RequestRow, RequestStatus, SignedAmount, StartInput, WorkerState } from './ledger-types';
 
 export class Ledger {
@@ -43,33 +41,26 @@ export class Ledger {
     readonly commissionBps: number;
     private readonly s: ReturnType<typeof prepare>;
     private closed = false;
-    /**
-     * The previous run did not close this file (process crash or power loss): a voucher may then exceed `delivered`
-     * by bookings a power loss took, up to recoveryAllowance per client in this run (acceptVoucher).
-     */
-    readonly uncleanStart: boolean;
-    private readonly recoveryAllowance: bigint;
-    /** Excess booked per client by acceptVoucher in this run (bounded by recoveryAllowance). */
-    private readonly recoveredThisRun = new Map<string, bigint>();
-    /** The WAL file (undefined in memory) and the flush in flight / the one queued behind it (flush()). */
-    private readonly walPath?: string;
-    private flushing?: Promise<void>;
-    private queued?: Promise<void>;
-    private dirSynced = false;
-    /**
-     * The WAL, opened once per run (saves an open and a close per flush). SQLite keeps the file (and its inode) while
-     * this connection is open: it is reset in place after checkpoints and deleted only when the last connection closes.
-     */
-    private walHandle?: FileHandle;
+    /** The WAL sync behind flush() (ledger-durability.ts). */
+    private readonly wal: WalSync;
+    /** What acceptVoucher may book as recovered cost after an unclean shutdown (ledger-durability.ts). */
+    private readonly recovery: RecoveryBudget;
 
-    private constructor(db: Database.Database, clock: Clock, commissionBps: number, path: string, uncleanStart: boolean, recoveryAllowance: bigint) {
+    private constructor(db: Database.Database, clock: Clock, commissionBps: number, path: string, recovery: RecoveryBudget) {
         this.db = db;
         this.clock = clock;
         this.commissionBps = commissionBps;
         this.s = prepare(db);
-        this.walPath = path === ':memory:' ? undefined : `${path}-wal`;
-        this.uncleanStart = uncleanStart;
-        this.recoveryAllowance = recoveryAllowance;
+        this.wal = new WalSync(path === ':memory:' ? undefined : `${path}-wal`);
+        this.recovery = recovery;
+    }
+
+    /**
+     * The previous run did not close this file (process crash or power loss): a voucher may then exceed `delivered`
+     * by bookings a power loss took, up to the recovery allowance per client in this run (acceptVoucher).
+     */
+    get uncleanStart(): boolean {
+        return this.recovery.uncleanStart;
     }
 
     /**
@@ -101,7 +92,7 @@ export class Ledger {
             const unclean = s.getSetting.get(RUN_MARKER) === 'open';
             s.putSetting.run(RUN_MARKER, 'open');
             db.pragma('synchronous = NORMAL');
-            return new Ledger(db, clock, bps, path, unclean, allowance);
+            return new Ledger(db, clock, bps, path, new RecoveryBudget(unclean, allowance));
         } catch (e) {
             db.close();
             throw e;
@@ -118,8 +109,7 @@ export class Ledger {
             // Not marked: the next start counts as unclean, which only allows the bounded recovery (acceptVoucher).
         }
         this.db.close();
-        this.walHandle?.close().catch(() => undefined); // after a sync in flight, if any
-        this.walHandle = undefined;
+        this.wal.close();
     }
 
     /**
@@ -130,47 +120,7 @@ export class Ledger {
      * "Durable before what").
      */
     flush(): Promise<void> {
-        if (!this.walPath) return Promise.resolve();
-        if (!this.flushing) {
-            this.flushing = this.syncWal().finally(() => (this.flushing = undefined));
-            return this.flushing;
-        }
-        if (!this.queued) {
-            this.queued = this.flushing
-                .catch(() => undefined)
-                .then(() => {
-                    this.queued = undefined;
-                    return this.flush();
-                });
-        }
-        return this.queued;
-    }
-
-    private async syncWal(): Promise<void> {
-        // A closed ledger was checkpointed and synced by SQLite; no WAL file means nothing is waiting in one.
-        if (this.closed) return;
-        if (!this.walHandle) {
-            let fh: FileHandle;
-            try {
-                fh = await openFile(this.walPath!, 'r');
-            } catch (e) {
-                if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-                throw e;
-            }
-            if (this.closed) return void (await fh.close());
-            this.walHandle = fh;
-        }
-        await this.walHandle.datasync();
-        if (!this.dirSynced) {
-            // The WAL's directory entry, once per run (SQLite in NORMAL does not sync it on creation).
-            const dir = await openFile(dirname(this.walPath!), 'r');
-            try {
-                await dir.sync();
-            } finally {
-                await dir.close();
-            }
-            this.dirSynced = true;
-        }
+        return this.wal.flush();
     }
 
     /** The connection's durability settings, for start-up logs and tests. */
@@ -325,7 +275,7 @@ export class Ledger {
                 });
             }
             const excess = amt > delivered ? amt - delivered : 0n;
-            const recoverable = this.uncleanStart ? this.recoveryAllowance - (this.recoveredThisRun.get(addr) ?? 0n) : 0n;
+            const recoverable = this.recovery.left(addr);
             if (excess > recoverable) {
                 throw new LedgerError('LEDGER_VOUCHER_ABOVE_DELIVERED', `voucher ${amt} is above the delivered cost ${delivered}`, {
                     client: addr,
@@ -341,7 +291,7 @@ export class Ledger {
             }
             this.s.setVoucher.run(amt, sig, now, addr);
             if (amt >= delivered) this.s.settleAll.run(addr);
-            if (excess > 0n) this.recoveredThisRun.set(addr, (this.recoveredThisRun.get(addr) ?? 0n) + excess);
+            this.recovery.spend(addr, excess);
             return { stored: true, state: toClient(addr, this.s.getClient.get(addr) as ClientDbRow), recovered: excess };
         });
     }
