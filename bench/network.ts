@@ -22,7 +22,7 @@ import { freePort } from '../agents/core/net';
 import { join } from 'path';
 import { performance } from 'perf_hooks';
 import { toNano } from '@ton/core';
-import { AgentNetwork, seed, startAgentNetwork } from '../fixtures/agent-network';
+import { AgentNetwork, deployProxyForAgent, seed, startAgentNetwork, workerAgentOptions } from '../fixtures/agent-network';
 import { ProxyAgent } from '../agents/proxy/agent';
 import { WorkerAgent } from '../agents/worker/runner';
 import { CocoonClient } from '../agents/client/runner';
@@ -59,21 +59,11 @@ async function startNetwork(privacies: Privacy[], capacity: number, dir: string)
         // The fixture's chains check Root's version on every getRootConfig() (cacheTtlMs 0, so tests see governance
         // changes at once): one getter round trip per request. Agents here use the production default instead.
         const agentChain = () => new TonChain({ config: { ...net.chainConfig, cacheTtlMs: CHAIN_DEFAULTS.cacheTtlMs } });
-        const ports = { client: await freePort(), worker: await freePort(), stats: await freePort() };
-        const proxySeed = seed('bench-proxy');
-        const { address: proxyAddress } = await net.deployProxy({ seed: proxySeed, clientEndpoint: `wss://127.0.0.1:${ports.client}/`, workerEndpoint: `wss://127.0.0.1:${ports.worker}/` });
-        const { wallet: proxyWallet } = await net.fundWallet('bench-proxy-wallet', '20');
+        const deployed = await deployProxyForAgent(net, 'bench-proxy');
+        const { proxyAddress } = deployed;
         const proxy = new ProxyAgent({
-            chain: agentChain(),
-            wallet: proxyWallet,
-            proxyAddress,
-            seed: proxySeed,
-            tee: net.tee,
-            quotePolicy: net.quotePolicy,
-            ledgerPath: join(dir, 'ledger.sqlite'),
-            clientPort: ports.client,
-            workerPort: ports.worker,
-            statsPort: ports.stats,
+            ...deployed.agentOptions({ chain: agentChain(), ledgerPath: join(dir, 'ledger.sqlite') }),
+            statsPort: await freePort(),
             // Settlement off: the bench measures the request path, not redeems and commits.
             redeemThreshold: toNano('1000'),
             payoutThreshold: toNano('1000'),
@@ -89,16 +79,8 @@ async function startNetwork(privacies: Privacy[], capacity: number, dir: string)
 
         const { wallet: workerWallet } = await net.fundWallet('bench-worker', '20');
         const worker = new WorkerAgent({
-            chain: agentChain(),
-            wallet: workerWallet,
-            seed: seed('bench-worker'),
-            tee: net.tee,
-            quotePolicy: net.quotePolicy,
-            models: [{ name: TEST_MODEL.id, coefficient: 1000n }],
-            backendUrl: backend.url,
-            capacity,
+            ...workerAgentOptions(net, { chain: agentChain(), wallet: workerWallet, seed: seed('bench-worker'), backendUrl: backend.url, statePath: join(dir, 'worker.json'), capacity }),
             payoutThreshold: toNano('1000'),
-            statePath: join(dir, 'worker.json'),
         });
         await worker.start();
         stops.push(() => worker.stop());

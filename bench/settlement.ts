@@ -30,7 +30,7 @@
 import { cpus, tmpdir } from 'os';
 import { mkdtempSync, rmSync } from 'fs';
 import { join } from 'path';
-import { seed, startAgentNetwork } from '../fixtures/agent-network';
+import { deployProxyForAgent, seed, startAgentNetwork, workerAgentOptions } from '../fixtures/agent-network';
 import { ProxyAgent } from '../agents/proxy/agent';
 import { commitCheckMs, SETTLEMENT_DEFAULTS } from '../agents/proxy/options';
 import { commitDue, ledgerVolume } from '../agents/proxy/commits';
@@ -40,7 +40,6 @@ import { ReferenceBackend } from '../agents/backend/reference';
 import { TEST_MODEL } from '../agents/backend/test-model';
 import { TonChain } from '../agents/core/chain/chain';
 import { CHAIN_DEFAULTS } from '../agents/core/chain/config';
-import { freePort } from '../agents/core/net';
 import type { DevnetChain, TxRecord } from '../agents/devnet/chain';
 import { intArg, runBench } from './cli';
 
@@ -226,20 +225,10 @@ export async function runSettlementBench(opts: SettlementBenchOptions = {}): Pro
         stops.push(async () => unlisten());
 
         const agentChain = () => new TonChain({ config: { ...net.chainConfig, cacheTtlMs: CHAIN_DEFAULTS.cacheTtlMs } });
-        const ports = { client: await freePort(), worker: await freePort() };
-        const proxySeed = seed('bench-settlement-proxy');
-        const { address: proxyAddress } = await net.deployProxy({ seed: proxySeed, clientEndpoint: `wss://127.0.0.1:${ports.client}/`, workerEndpoint: `wss://127.0.0.1:${ports.worker}/` });
-        const { wallet: proxyWallet } = await net.fundWallet('bench-settlement-proxy-wallet', '20');
+        const deployed = await deployProxyForAgent(net, 'bench-settlement-proxy');
+        const { proxyAddress } = deployed;
         const proxy = new ProxyAgent({
-            chain: agentChain(),
-            wallet: proxyWallet,
-            proxyAddress,
-            seed: proxySeed,
-            tee: net.tee,
-            quotePolicy: net.quotePolicy,
-            ledgerPath: join(dir, 'ledger.sqlite'),
-            clientPort: ports.client,
-            workerPort: ports.worker,
+            ...deployed.agentOptions({ chain: agentChain(), ledgerPath: join(dir, 'ledger.sqlite') }),
             // The default thresholds unless overridden. The loops are driven in simulated time.
             ...(given.redeemThreshold !== undefined ? { redeemThreshold: given.redeemThreshold } : {}),
             ...(given.proxyPayoutThreshold !== undefined ? { payoutThreshold: given.proxyPayoutThreshold } : {}),
@@ -256,16 +245,8 @@ export async function runSettlementBench(opts: SettlementBenchOptions = {}): Pro
         stops.push(() => backend.stop());
         const { wallet: workerWallet } = await net.fundWallet('bench-settlement-worker', '20');
         const worker = new WorkerAgent({
-            chain: agentChain(),
-            wallet: workerWallet,
-            seed: seed('bench-settlement-worker'),
-            tee: net.tee,
-            quotePolicy: net.quotePolicy,
-            models: [{ name: TEST_MODEL.id, coefficient: 1000n }],
-            backendUrl: backend.url,
-            capacity: 4,
+            ...workerAgentOptions(net, { chain: agentChain(), wallet: workerWallet, seed: seed('bench-settlement-worker'), backendUrl: backend.url, statePath: join(dir, 'worker.json'), capacity: 4 }),
             ...(given.workerPayoutThreshold !== undefined ? { payoutThreshold: given.workerPayoutThreshold } : {}),
-            statePath: join(dir, 'worker.json'),
         });
         await worker.start();
         stops.push(() => worker.stop());

@@ -5,13 +5,12 @@ import { Address, toNano } from '@ton/core';
 import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { AgentNetwork, seed, startAgentNetwork } from '../../fixtures/agent-network';
+import { AgentNetwork, deployProxyForAgent, seed, startAgentNetwork, workerAgentOptions } from '../../fixtures/agent-network';
 import { ProxyAgent } from '../../agents/proxy/agent';
 import { WorkerAgent } from '../../agents/worker/runner';
 import { CocoonClient } from '../../agents/client/runner';
 import { ReferenceBackend } from '../../agents/backend/reference';
 import { TEST_MODEL } from '../../agents/backend/test-model';
-import { freePort } from '../../agents/core/net';
 import type { Params } from '../../wrappers/Root';
 
 export const until = async (what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> => {
@@ -55,10 +54,8 @@ export interface MoneyStack {
 export async function startMoneyStack(o: { params: Partial<Params>; clock?: () => number; label: string }): Promise<MoneyStack> {
     const dir = mkdtempSync(join(tmpdir(), `cocoon-${o.label}-`));
     const net = await startAgentNetwork({ params: o.params, clock: o.clock });
-    const proxySeed = seed(`${o.label}-proxy`);
-    const ports = { client: await freePort(), worker: await freePort() };
-    const proxyAddress = (await net.deployProxy({ seed: proxySeed, clientEndpoint: `wss://127.0.0.1:${ports.client}/`, workerEndpoint: `wss://127.0.0.1:${ports.worker}/` })).address;
-    const proxyWallet = (await net.fundWallet(`${o.label}-proxy-wallet`, '20')).wallet;
+    const deployed = await deployProxyForAgent(net, `${o.label}-proxy`);
+    const { proxyAddress } = deployed;
     const clients: CocoonClient[] = [];
     let proxy: ProxyAgent | undefined;
     const stack: MoneyStack = {
@@ -72,15 +69,7 @@ export async function startMoneyStack(o: { params: Partial<Params>; clock?: () =
         worker: undefined as unknown as WorkerAgent,
         async startProxy() {
             proxy = new ProxyAgent({
-                chain: net.newChain(),
-                wallet: proxyWallet,
-                proxyAddress,
-                seed: proxySeed,
-                tee: net.tee,
-                quotePolicy: net.quotePolicy,
-                ledgerPath: join(dir, 'ledger.sqlite'),
-                clientPort: ports.client,
-                workerPort: ports.worker,
+                ...deployed.agentOptions({ chain: net.newChain(), ledgerPath: join(dir, 'ledger.sqlite') }),
                 redeemThreshold: toNano('1000'), // only the watch (or settle) redeems
                 payoutThreshold: toNano('1000'),
                 commitIntervalMs: 0,
@@ -131,16 +120,8 @@ export async function startMoneyStack(o: { params: Partial<Params>; clock?: () =
     await stack.backend.start();
     const w = await net.fundWallet(`${o.label}-worker`, '20');
     stack.worker = new WorkerAgent({
-        chain: net.newChain(),
-        wallet: w.wallet,
-        seed: seed(`${o.label}-worker`),
-        tee: net.tee,
-        quotePolicy: net.quotePolicy,
-        models: [{ name: TEST_MODEL.id, coefficient: 1000n }],
-        backendUrl: stack.backend.url,
-        capacity: 64,
+        ...workerAgentOptions(net, { chain: net.newChain(), wallet: w.wallet, seed: seed(`${o.label}-worker`), backendUrl: stack.backend.url, statePath: join(dir, 'worker.json'), capacity: 64 }),
         payoutThreshold: toNano('1000'),
-        statePath: join(dir, 'worker.json'),
         rootPollMs: 60_000,
         reconnect: { baseMs: 50, maxMs: 500 },
     });
