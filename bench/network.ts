@@ -33,7 +33,7 @@ import { TonChain } from '../agents/core/chain/chain';
 import { CHAIN_DEFAULTS } from '../agents/core/chain/config';
 import { ProcessUsage, startProcessNetwork } from './processes';
 
-import { BREAKDOWN_METHOD, BackendClock, LatencyBreakdown, Meter, NetworkBenchOptions, NetworkBenchReport, NetworkResult, Privacy, RssSampler, StageTimes, aims, load, round, stages } from './network-measure';
+import { BREAKDOWN_METHOD, BackendClock, FixedCost, LatencyBreakdown, Meter, NetworkBenchOptions, NetworkBenchReport, NetworkResult, Privacy, RssSampler, StageTimes, aims, load, round, stages } from './network-measure';
 import { intArg, intsArg, listArg, oneOfArg, runBench } from './cli';
 export type { Privacy, NetworkBenchOptions, Percentiles, PathStats, ProcessCpu, StageTimes, LatencyBreakdown, Aim, NetworkResult, NetworkBenchReport } from './network-measure';
 
@@ -175,6 +175,19 @@ export async function runNetworkBench(o: NetworkBenchOptions = {}): Promise<Netw
                               }
                             : undefined;
                     const busiest = Math.max(...agentRoles.map((r) => t.processes[r].cpuUsPerToken));
+                    let perRequestFixed: FixedCost | undefined;
+                    if (layout === 'processes' && c > 1 && c === Math.max(...concurrency) && tokens > 1) {
+                        progress(`${privacy} delay=${tokenDelayMs}ms c=${c} n=${n} tokens=1`);
+                        await load(through, c, warmupFor(c), 1, meter, privacy);
+                        const one = (await load(through, c, n, 1, meter, privacy)).stats;
+                        perRequestFixed = {
+                            requests: n,
+                            cpuUsPerRequest: Object.fromEntries(agentRoles.map((r) => [r, one.processes[r].cpuUsPerRequest])),
+                            marginalCpuUsPerToken: Object.fromEntries(
+                                agentRoles.map((r) => [r, round((t.processes[r].cpuUsPerRequest - one.processes[r].cpuUsPerRequest) / (tokens - 1), 2)]),
+                            ),
+                        };
+                    }
                     results.push({
                         privacy,
                         tokenDelayMs,
@@ -189,6 +202,7 @@ export async function runNetworkBench(o: NetworkBenchOptions = {}): Promise<Netw
                         },
                         ...(breakdown ? { breakdown } : {}),
                         ...(agentRoles.length > 0 && busiest > 0 ? { tokensPerSecOneCorePerAgent: round(1e6 / busiest, 0) } : {}),
+                        ...(perRequestFixed ? { perRequestFixed } : {}),
                     });
                 }
             }
@@ -220,7 +234,7 @@ export async function runNetworkBench(o: NetworkBenchOptions = {}): Promise<Netw
         },
         notes: [
             layout === 'processes'
-                ? 'Layout "processes": proxy, worker and each client run in their own Node process (cocoon proxy|worker|client --config), as deployed; the devnet chain server, the reference backend and the load generator share the bench process. All processes share this machine\'s cores. Each result\'s direct/through `processes` gives every process\'s own CPU (process.resourceUsage() read in the process over IPC before and after the measurement) per request and per token, and its RSS; `bench` is the load generator + reference backend + chain server. tokensPerSecOneCorePerAgent = 1e6 / the busiest agent\'s CPU µs per token: the through rate if each agent had a core of its own.'
+                ? 'Layout "processes": proxy, worker and each client run in their own Node process (cocoon proxy|worker|client --config), as deployed; the devnet chain server, the reference backend and the load generator share the bench process. All processes share this machine\'s cores. Each result\'s direct/through `processes` gives every process\'s own CPU (process.resourceUsage() read in the process over IPC before and after the measurement) per request and per token, and its RSS; `bench` is the load generator + reference backend + chain server. tokensPerSecOneCorePerAgent = 1e6 / the busiest agent\'s CPU µs per token: the through rate if each agent had a core of its own. At the highest concurrency (if above 1), perRequestFixed runs the same load with 1-token requests: each agent\'s CPU per request without the relays of the other tokens, and the marginal CPU per further token.'
                 : 'Layout "single": see the next note.',
             'In layout "single" everything runs in ONE Node process on loopback: the devnet chain server, proxy, worker, reference backend, client + OpenAI HTTP server and the load generator share one event loop and its cores, so "through" pays for every hop on the same CPU that also drives the load; on separate machines each agent would have its own cores.',
             `Direct = the load generator straight to the ReferenceBackend; through = the client's OpenAI endpoint → CocoonClient → RA-TLS WebSocket → ProxyAgent → RA-TLS WebSocket → WorkerAgent → the same backend over HTTP. Same requests, same backend, same token delay.`,

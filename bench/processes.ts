@@ -36,9 +36,12 @@ const REPO = join(__dirname, '..');
 
 const PROBE = join(__dirname, 'process-probe.js');
 
+/** BENCH_CPU_PROF=<role> (proxy, worker, client-sealed, client-plain): that process writes a V8 CPU profile to BENCH_CPU_PROF_DIR (default: the working directory) when it exits. */
+const profile = (role: string) => (process.env.BENCH_CPU_PROF === role ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR ?? '.'}`] : []);
+
 /** Runs `cocoon <args>` with the usage probe preloaded and resolves with the first stdout match of `ready`. */
 export function cocoon(role: string, args: string[], ready: RegExp, children: Map<string, ChildProcess>, timeoutMs = 120_000): Promise<RegExpMatchArray> {
-    const child = spawn(process.execPath, ['-r', PROBE, join(REPO, 'bin', 'cocoon'), ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const child = spawn(process.execPath, [...profile(role), '-r', PROBE, join(REPO, 'bin', 'cocoon'), ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     children.set(role, child);
     let out = '';
     let err = '';

@@ -88,7 +88,7 @@ describe('bench/network', () => {
     });
 
     it('in layout "processes" each agent process reports its own CPU and memory over IPC', async () => {
-        const report = await runNetworkBench({ layout: 'processes', concurrency: [1], requests: 2, tokens: 2, tokenDelaysMs: [10], privacy: ['plain'], warmup: 1 });
+        const report = await runNetworkBench({ layout: 'processes', concurrency: [1, 2], requests: 2, tokens: 2, tokenDelaysMs: [10], privacy: ['plain'], warmup: 1 });
         expect(report.params.layout).toBe('processes');
         for (const r of report.results) {
             expectAllOk(r.direct, 2);
@@ -96,6 +96,15 @@ describe('bench/network', () => {
             // The agents serve the through path, not the direct one.
             for (const role of ['client', 'proxy', 'worker']) expect(r.through.processes[role].cpuMs).toBeGreaterThan(r.direct.processes[role].cpuMs);
             expect(r.tokensPerSecOneCorePerAgent).toBeGreaterThan(0);
+        }
+        // The highest concurrency runs again with 1-token requests: each agent's fixed CPU per request, and the
+        // marginal CPU of a further token (what the proxy-per-request aim reads at 64 streams).
+        expect(report.results.find((r) => r.concurrency === 1)!.perRequestFixed).toBeUndefined();
+        const fixed = report.results.find((r) => r.concurrency === 2)!.perRequestFixed!;
+        expect(fixed.requests).toBe(2);
+        for (const role of ['client', 'proxy', 'worker']) {
+            expect(fixed.cpuUsPerRequest[role]).toBeGreaterThan(0);
+            expect(Number.isFinite(fixed.marginalCpuUsPerToken[role])).toBe(true);
         }
         expectMeasurements(report, ['bench', 'client', 'proxy', 'worker']);
     });
