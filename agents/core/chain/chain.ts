@@ -310,6 +310,8 @@ export class ChainWallet {
     readonly contract: OpenedContract<WalletContractV4>;
     readonly address: Address;
     private queue: Promise<unknown> = Promise.resolve();
+    /** Told of every transfer once it is applied (seqno) or failed (agents/core/metrics.ts). */
+    readonly observers = new Set<(o: { messages: WalletMessage[]; seqno?: number; ok: boolean }) => void>();
     private readonly sendTimeoutMs: number;
     private readonly sendPollMs: number;
     private readonly clock: SleepClock;
@@ -367,6 +369,10 @@ export class ChainWallet {
     send(messages: WalletMessage[], opts: { sendMode?: SendMode } = {}): Promise<{ seqno: number }> {
         const run = this.queue.then(() => this.sendNow(messages, opts.sendMode ?? SendMode.PAY_GAS_SEPARATELY + SendMode.IGNORE_ERRORS));
         this.queue = run.catch(() => undefined);
+        if (this.observers.size > 0) {
+            const tell = (o: { seqno?: number; ok: boolean }) => this.observers.forEach((f) => f({ messages, ...o }));
+            run.then((r) => tell({ seqno: r.seqno, ok: true }), () => tell({ ok: false }));
+        }
         return run;
     }
 

@@ -4,6 +4,7 @@
 // throttle, so concurrent callers back off together. Plugged into TonClient as its axios `httpAdapter`, so
 // every toncenter call TonClient makes goes through it; the HTTP itself is Node's fetch (or an injected fetcher).
 import type { TonClientParameters } from '@ton/ton';
+import { performance } from 'perf_hooks';
 import { SleepClock, systemClock } from '../clock';
 import type { ChainConfig } from './config';
 import { ChainError } from './errors';
@@ -107,6 +108,13 @@ export interface TransportStats {
     retryDelays: number[];
 }
 
+/** One request as observers see it (agents/core/metrics.ts): its label, its time with retries, whether it succeeded. */
+export interface ChainRequestObservation {
+    method: string;
+    seconds: number;
+    ok: boolean;
+}
+
 type AxiosAdapter = NonNullable<TonClientParameters['httpAdapter']>;
 type AxiosConfig = Parameters<AxiosAdapter>[0];
 type AxiosResponseT = Awaited<ReturnType<AxiosAdapter>>;
@@ -114,6 +122,8 @@ type AxiosResponseT = Awaited<ReturnType<AxiosAdapter>>;
 export class ChainTransport {
     readonly throttle: Throttle;
     readonly stats: TransportStats = { starts: [], attempts: 0, retries: 0, failures: 0, byMethod: {}, retryDelays: [] };
+    /** Told of every request once it ends (an agent's metrics add and remove themselves). */
+    readonly observers = new Set<(o: ChainRequestObservation) => void>();
     private readonly clock: SleepClock;
     private readonly random: () => number;
     private readonly fetcher: HttpFetcher;
@@ -127,6 +137,22 @@ export class ChainTransport {
 
     /** Throttled, retried request. Resolves with a 2xx response; otherwise rejects with a ChainError. */
     async request(req: HttpRequest, label = describeRequest(req)): Promise<HttpResponse> {
+        if (this.observers.size === 0) return this.attempt(req, label);
+        const t0 = performance.now();
+        const seen = (ok: boolean) => {
+            for (const o of this.observers) o({ method: label, seconds: (performance.now() - t0) / 1000, ok });
+        };
+        try {
+            const res = await this.attempt(req, label);
+            seen(true);
+            return res;
+        } catch (e) {
+            seen(false);
+            throw e;
+        }
+    }
+
+    private async attempt(req: HttpRequest, label: string): Promise<HttpResponse> {
         const headers = { ...req.headers };
         if (this.opts.apiKey && !Object.keys(headers).some((h) => h.toLowerCase() === 'x-api-key')) headers['X-API-Key'] = this.opts.apiKey;
         const r = { ...req, headers };

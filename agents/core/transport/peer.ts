@@ -64,6 +64,8 @@ export interface PeerVerifierOptions {
     /** TTL of the default cache; default 10 minutes. */
     cacheTtlMs?: number;
     clock?: () => Date;
+    /** Told of every verification: null when it passed, else the error code (an agent's metrics). */
+    observe?: (code: string | null) => void;
 }
 
 export const DEFAULT_VERIFICATION_CACHE_TTL_MS = 10 * 60_000;
@@ -151,6 +153,7 @@ export class PeerVerifier implements CertVerifier<PeerAttestation> {
     readonly verifyQuote: QuoteVerifyFn;
     /** The cache behind the default verifyQuote (undefined when verifyQuote was injected). */
     readonly cache?: VerificationCache;
+    private readonly observe?: (code: string | null) => void;
 
     constructor(
         public policy: PeerPolicy,
@@ -161,6 +164,7 @@ export class PeerVerifier implements CertVerifier<PeerAttestation> {
         normalizePolicy({ ...policy.quote, at: new Date() }); // POLICY_INVALID naming the key, e.g. no trusted root
         if (policy.maxCertLifetimeMs !== undefined && !(policy.maxCertLifetimeMs > 0)) throw new AttestationError('POLICY_INVALID', 'policy.maxCertLifetimeMs must be a positive number');
         this.clock = opts.clock ?? (() => new Date());
+        this.observe = opts.observe;
         if (opts.verifyQuote) this.verifyQuote = opts.verifyQuote;
         else {
             const cache = opts.cache ?? new VerificationCache({ ttlMs: opts.cacheTtlMs ?? DEFAULT_VERIFICATION_CACHE_TTL_MS, now: () => this.clock().getTime() });
@@ -174,6 +178,18 @@ export class PeerVerifier implements CertVerifier<PeerAttestation> {
      * throws AttestationError with one code. Order: parse, signature, validity, extensions, quote, binding, image.
      */
     verify(der: Buffer | undefined): PeerAttestation {
+        if (!this.observe) return this.check(der);
+        try {
+            const a = this.check(der);
+            this.observe(null);
+            return a;
+        } catch (e) {
+            this.observe((e as { code?: string }).code ?? 'CERT_INVALID');
+            throw e;
+        }
+    }
+
+    private check(der: Buffer | undefined): PeerAttestation {
         const now = this.clock();
         const { cert, publicKeyRaw } = checkSelfSignedEd25519(der, now, this.policy.maxCertLifetimeMs ?? DEFAULT_MAX_LIFETIME_MS);
 
