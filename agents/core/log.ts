@@ -1,8 +1,11 @@
 // One log type for every role (spec/operations.md, "Logs"): a structured sink taking an event name and its fields.
+// Written as JSON lines by pino (jsonLines below), each at the level its event name gives (levelOf).
 // Event names follow one rule, `<area>.<event>` in lower-case words joined by '-' (`stake.sent`, `link.error`,
 // `worker.slow-dropped`; tests/agents/core/log-events.spec.ts scans agents/ for it). A line names the peer it
 // concerns (`peer`: a proxy's connection id, or the proxy a worker or client talks to), the request (`id`) and the
 // error code (`code`) under those same keys whenever they are known.
+
+import { pino } from 'pino';
 
 /** Fields of a log line: `peer`, `id` and `code` named alike by every role, any others beside them. */
 export interface LogFields {
@@ -31,13 +34,35 @@ export function withFields(log: Log, base: LogFields): Log {
 
 const bigintAsString = (_k: string, v: unknown) => (typeof v === 'bigint' ? v.toString() : v);
 
-/** True when no field is a bigint or an object (that could hold one): JSON.stringify then needs no replacer. */
-function flat(fields: LogFields): boolean {
+/** True when no field is a bigint or an object (that could hold one): the fields then need no conversion. */
+function flat(fields: Record<string, unknown>): boolean {
     for (const k in fields) {
         const v = fields[k];
         if (typeof v === 'bigint' || (typeof v === 'object' && v !== null)) return false;
     }
     return true;
+}
+
+/** The levels a log line may have, most verbose first (pino's names). */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Events of routine state changes, only for debugging. */
+const DEBUG_EVENTS = new Set(['link.state', 'client.reseal']);
+/** Events (after the area) that are errors: the agent stopped serving or met a fault of its own. */
+const ERROR_EVENTS = new Set(['halted', 'crash', 'internal-error', 'unclean-start']);
+/** Words that make it a warning: something was refused, failed or dropped. */
+const WARN_WORDS = /^(failed|error|errors|refused|rejected|timeout|unusable|dropped|blocked|mismatch|invalid|unknown|unexpected|skipped|removed|clamped|gone|unpaid|unchecked|unsent|leaving|deferred)$/;
+
+/**
+ * An event's level, from its name (`<area>.<event>`): the error set and the warning words (`worker.slow-dropped`,
+ * `root.poll-failed`, `receipt.refused`) above, the per-request events at debug, everything else info.
+ */
+export function levelOf(event: string): LogLevel {
+    if (DEBUG_EVENTS.has(event)) return 'debug';
+    const name = event.slice(event.indexOf('.') + 1);
+    if (ERROR_EVENTS.has(name)) return 'error';
+    return name.split('-').some((w) => WARN_WORDS.test(w)) ? 'warn' : 'info';
 }
 
 /** How long lines may wait to be written together, and how much text forces a write at once. */
@@ -49,13 +74,12 @@ const waiting = new Set<() => void>();
 let exitHooked = false;
 
 /**
- * Writes each event as one JSON line (`t`, `agent`, `event`, then the fields; bigints as decimal strings). Lines
- * are written together: within LOG_FLUSH_MS of the first waiting one, at once past LOG_FLUSH_BYTES, and at process
- * exit (uncaught errors included). stderr to a pipe is a blocking write: one per request line cost the proxy
- * ~0.35 ms of wall time and ~45 µs of CPU per request in the processes bench (the worker ~0.8 ms). Lines of flat
- * fields (most per-request lines) skip the replacer, which cost half of a line's formatting.
+ * Writes each event at or above `level` as one JSON line through pino (`level`, `t`, `agent`, `event`, then the
+ * fields; bigints as decimal strings). Lines are written together: within LOG_FLUSH_MS of the first waiting one, at
+ * once past LOG_FLUSH_BYTES, and at process exit (uncaught errors included). stderr to a pipe is a blocking write:
+ * one per request line cost the proxy ~0.35 ms of wall time and ~45 µs of CPU per request in the processes bench.
  */
-export function jsonLines(write: (text: string) => void, agent: string): Log {
+export function jsonLines(write: (text: string) => void, agent: string, level: LogLevel = 'info'): Log {
     let pending = '';
     let timer: NodeJS.Timeout | undefined;
     const flush = () => {
@@ -67,19 +91,37 @@ export function jsonLines(write: (text: string) => void, agent: string): Log {
         pending = '';
         write(text);
     };
+    const sink = {
+        write(line: string) {
+            pending += line;
+            if (pending.length >= LOG_FLUSH_BYTES) return flush();
+            if (timer) return;
+            timer = setTimeout(flush, LOG_FLUSH_MS);
+            timer.unref();
+            waiting.add(flush);
+            if (!exitHooked) {
+                exitHooked = true;
+                process.on('exit', () => {
+                    for (const f of [...waiting]) f();
+                });
+            }
+        },
+    };
+    const logger = pino(
+        {
+            level,
+            base: { agent },
+            timestamp: () => `,"t":"${new Date().toISOString()}"`,
+            formatters: {
+                level: (label) => ({ level: label }),
+                // Lines of flat fields (most per-request lines) skip the conversion.
+                log: (o) => (flat(o) ? o : (JSON.parse(JSON.stringify(o, bigintAsString)) as Record<string, unknown>)),
+            },
+        },
+        sink,
+    );
     return (event, fields) => {
-        const line = { t: new Date().toISOString(), agent, event, ...fields };
-        pending += (flat(fields) ? JSON.stringify(line) : JSON.stringify(line, bigintAsString)) + '\n';
-        if (pending.length >= LOG_FLUSH_BYTES) return flush();
-        if (timer) return;
-        timer = setTimeout(flush, LOG_FLUSH_MS);
-        timer.unref();
-        waiting.add(flush);
-        if (!exitHooked) {
-            exitHooked = true;
-            process.on('exit', () => {
-                for (const f of [...waiting]) f();
-            });
-        }
+        const at = levelOf(event);
+        if (logger.isLevelEnabled(at)) logger[at]({ event, ...fields });
     };
 }

@@ -58,8 +58,8 @@ describe('jsonLines', () => {
         const lines = writes.join('').split('\n');
         expect(lines.pop()).toBe('');
         const [a, b] = lines.map((l) => JSON.parse(l));
-        expect(a).toEqual({ t: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), agent: 'proxy', event: 'request.routed', id: 'ab', attempt: 0, sealed: false });
-        expect(b).toEqual({ t: expect.any(String), agent: 'proxy', event: 'delivery.booked', id: 'ab', cost: '12345678901234567890', usage: { prompt: '3', note: null } });
+        expect(a).toEqual({ level: 'info', t: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), agent: 'proxy', event: 'request.routed', id: 'ab', attempt: 0, sealed: false });
+        expect(b).toEqual({ level: 'info', t: expect.any(String), agent: 'proxy', event: 'delivery.booked', id: 'ab', cost: '12345678901234567890', usage: { prompt: '3', note: null } });
     });
 
     it('writes the lines of a burst together (one write per flush, not per line), and at once past the byte bound', () => {
