@@ -77,11 +77,13 @@ export interface DialOptions {
     cache: VerificationCache;
     clock: Clock;
     connectTimeoutMs: number;
+    /** Told of each attestation verification (the client's metrics). */
+    observe?: (code: string | null) => void;
 }
 
 /** RA-TLS to the proxy's client endpoint; PROXY_REJECTED for attestation / image / key, PROXY_UNREACHABLE otherwise. */
 export async function dialProxy(info: ProxyInfo, o: DialOptions): Promise<RaTlsConnection> {
-    const verifier = new ProxyVerifier({ quote: o.quotePolicy, isImageAllowed: o.isImageAllowed }, bytes256(info.enclaveKey), { cache: o.cache, clock: () => new Date(o.clock.now()) });
+    const verifier = new ProxyVerifier({ quote: o.quotePolicy, isImageAllowed: o.isImageAllowed }, bytes256(info.enclaveKey), { cache: o.cache, clock: () => new Date(o.clock.now()), observe: o.observe });
     try {
         return await connectRaTls(info.clientEndpoint, o.identity, verifier, { timeoutMs: o.connectTimeoutMs, ws: { maxPayload: MAX_FRAME_BYTES } });
     } catch (e) {

@@ -1,8 +1,12 @@
 // What the client reports about its proxy and its payments (spec/client.md, `balances()` and `lastReceipt`): the
 // proxy's last payment_status, the last voucher it refused, the last receipt verified and paid. Owned here; the
-// runner feeds it the events and reads the snapshot.
+// runner feeds it the events and reads the snapshot; clientMetrics() reads it for /metrics and observeRequests()
+// counts each request's end (by model and code, with its tokens and latency over the proxy hop).
 import { PaymentStatusFrame } from '../core/wire';
 import { Receipt } from '../core/receipt';
+import { AgentMetrics, perScrape, since } from '../core/metrics';
+import type { Readiness } from '../core/ops-server';
+import type { ClientEvent } from './running-request';
 
 export interface PaymentStatus {
     delivered: bigint;
@@ -22,6 +26,8 @@ export class ClientStats {
     private lastStatus: PaymentStatus | null = null;
     private lastVoucherError: { code: string; message: string } | null = null;
     private last?: Receipt;
+    /** Requests in flight (observeRequests). */
+    inFlight = 0;
 
     /** A payment_status: a voucher at or above ours clears the last refusal. */
     paymentStatus(f: PaymentStatusFrame, cumulative: bigint): void {
@@ -44,5 +50,76 @@ export class ClientStats {
 
     snapshot(): StatsSnapshot {
         return { proxyStatus: this.lastStatus ? { ...this.lastStatus } : null, lastVoucherError: this.lastVoucherError };
+    }
+}
+
+/**
+ * Counts one request's end in `m` (served with its usage, or failed with its error code; CANCELLED when the caller
+ * left before the end) and keeps `stats.inFlight`. First byte = the `start` event (the proxy relayed response_start).
+ */
+export async function* observeRequests(m: AgentMetrics, stats: ClientStats, model: unknown, events: AsyncGenerator<ClientEvent, void, undefined>): AsyncGenerator<ClientEvent, void, undefined> {
+    const t0 = performance.now();
+    let firstByteMs: number | undefined;
+    let end: Extract<ClientEvent, { type: 'end' }> | undefined;
+    let code: string | undefined;
+    stats.inFlight++;
+    try {
+        for await (const ev of events) {
+            if (ev.type === 'start') firstByteMs = since(t0);
+            else if (ev.type === 'end') end = ev;
+            yield ev;
+        }
+    } catch (e) {
+        code = (e as { code?: unknown }).code === undefined ? 'INTERNAL' : String((e as { code?: unknown }).code);
+        throw e;
+    } finally {
+        stats.inFlight--;
+        const name = typeof model === 'string' ? model : '';
+        if (end) m.requestDone({ model: name, usage: end.usage, firstByteMs, totalMs: since(t0) });
+        else m.requestDone({ model: name, code: code ?? 'CANCELLED', firstByteMs });
+    }
+}
+
+/** Ready: open, connected to its attested proxy, not blocked by Root, and funded (its channel open with money left). */
+export function clientReadiness(o: { opened: boolean; connected: boolean; blocked: string | undefined; funded: boolean | null }): Readiness {
+    const reasons: string[] = [];
+    if (!o.opened) reasons.push('not_open');
+    if (o.blocked) reasons.push('proxy_blocked');
+    if (o.opened && !o.connected) reasons.push('not_connected');
+    if (o.funded === false) reasons.push('not_funded');
+    return { ready: reasons.length === 0, reasons, ...(o.blocked ? { blocked: o.blocked } : {}) };
+}
+
+/** The client's scrape-time metrics (spec/operations.md, "Metrics"). */
+export function clientMetrics(m: AgentMetrics, o: { stats: () => StatsSnapshot; connected: () => boolean; cumulative: () => bigint; inFlight: () => number; ready: () => Promise<Readiness> }): void {
+    const s = perScrape(o.stats);
+    m.gauge('cocoon_ready', 'Whether /readyz answers 200 (1) or 503 (0)', [], async () => ((await o.ready()).ready ? 1 : 0));
+    m.gauge('cocoon_requests_in_flight', 'Requests in flight', [], () => o.inFlight());
+    m.gauge('cocoon_connections', 'Peer connections by peer kind and state', ['peer', 'state'], () => [[{ peer: 'proxy', state: 'ready' }, o.connected() ? 1 : 0]]);
+    m.gauge('cocoon_ledger_nanoton', "The client's totals with its proxy (nanoTON): delivered (the proxy's last payment_status), vouchers (signed)", ['kind'], () => [
+        [{ kind: 'delivered' }, s().proxyStatus?.delivered ?? 0n],
+        [{ kind: 'vouchers' }, o.cumulative()],
+    ]);
+    m.gauge('cocoon_credit_exposure_nanoton', "Credit (nanoTON): unsigned = delivered − the proxy's accepted voucher; remaining = the proxy's creditRemaining", ['kind'], () => {
+        const p = s().proxyStatus;
+        return [
+            [{ kind: 'unsigned' }, p ? (p.delivered > p.voucher ? p.delivered - p.voucher : 0n) : 0n],
+            [{ kind: 'remaining' }, p?.creditRemaining ?? 0n],
+        ];
+    });
+}
+
+/** A value read at most once per `ttlMs` (readiness' chain read of the channel). */
+export class Cached<T> {
+    private at = -Infinity;
+    private value?: Promise<T>;
+    constructor(private readonly ttlMs: number) {}
+    get(now: number, read: () => Promise<T>): Promise<T> {
+        if (!this.value || now - this.at >= this.ttlMs) {
+            this.at = now;
+            this.value = read();
+            this.value.catch(() => (this.at = -Infinity));
+        }
+        return this.value;
     }
 }

@@ -167,7 +167,7 @@ export class ClientConnection extends Connection {
     }
 
     private refuse(id: string, code: ProxyWireCode, message: string, retryable: boolean): void {
-        this.host.counters.failed();
+        this.host.counters.failed({ model: '', code });
         this.log('request.refused', { id, code });
         this.send({ type: 'response_error', v: this.version, id, code, message, retryable });
     }

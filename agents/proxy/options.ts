@@ -20,11 +20,16 @@ export interface ProxyAgentOptions {
     /** Quote policy for workers' attestations (trusted roots, collateral, TCB statuses). */
     quotePolicy: Omit<VerifyPolicy, 'at'>;
     ledgerPath: string;
-    /** Bind address of both endpoints; default 127.0.0.1. (The stats server always binds 127.0.0.1.) */
+    /** Bind address of both endpoints; default 127.0.0.1. (The ops server binds metricsHost, default 127.0.0.1.) */
     host?: string;
     clientPort?: number;
     workerPort?: number;
+    /** Port of the ops server (/metrics, /healthz, /readyz, /stats); `metricsPort` is its name in every role. */
     statsPort?: number;
+    /** Port of the ops server (default statsPort, else a free one). */
+    metricsPort?: number;
+    /** Bind address of the ops server; default 127.0.0.1. */
+    metricsHost?: string;
     /** Redeem a client's voucher when voucher − redeemed ≥ this (nanoTON); default 1 TON. */
     redeemThreshold?: bigint;
     /** Sign a worker payout when earned − payout ≥ this (nanoTON); default 1 TON. */
@@ -75,7 +80,10 @@ export interface ProxyAgentOptions {
 export interface ProxyUrls {
     clientUrl: string;
     workerUrl: string;
+    /** The ops server's base URL (/stats, /healthz, /readyz, /metrics). */
     statsUrl: string;
+    /** Its /metrics URL. */
+    metricsUrl: string;
 }
 
 function ensure(cond: boolean, key: string, why: string): void {
@@ -103,7 +111,7 @@ export function validateOptions(o: ProxyAgentOptions): void {
     ensure(typeof o.tee?.getQuote === 'function', 'tee', 'must be a QuoteProvider');
     ensure(typeof o.quotePolicy === 'object' && o.quotePolicy !== null, 'quotePolicy', 'required');
     ensure(typeof o.ledgerPath === 'string' && o.ledgerPath.length > 0, 'ledgerPath', 'must be a non-empty path');
-    for (const k of ['clientPort', 'workerPort', 'statsPort'] as const) {
+    for (const k of ['clientPort', 'workerPort', 'statsPort', 'metricsPort'] as const) {
         const v = o[k];
         ensure(v === undefined || (Number.isInteger(v) && v >= 0 && v <= 65535), k, 'must be a port number 0..65535');
     }
@@ -116,6 +124,7 @@ export function validateOptions(o: ProxyAgentOptions): void {
         ensure(v === undefined || (Number.isInteger(v) && v >= 0 && v <= 2 ** 31 - 1), k, 'must be a non-negative integer');
     }
     ensure(o.host === undefined || (typeof o.host === 'string' && o.host.length > 0), 'host', 'must be a non-empty string');
+    ensure(o.metricsHost === undefined || (typeof o.metricsHost === 'string' && o.metricsHost.length > 0), 'metricsHost', 'must be a non-empty string');
     ensure(o.limits === undefined || (typeof o.limits === 'object' && o.limits !== null), 'limits', 'must be an object');
     const l = resolveLimits(o.limits);
     if ('bad' in l) ensure(false, `limits.${l.bad}`, 'unknown, or not an integer in range');

@@ -29,7 +29,9 @@ import { Router } from './router';
 import { WorkerAdmission } from './worker-admission';
 import { ClientAdmission } from './admission';
 import { HelloGate, ProxyLimits, resolveLimits } from './guard';
-import { buildStats, DurationWindow, ProxyCounters, ProxyStats, StatsServer } from './stats';
+import { buildStats, DurationWindow, ProxyCounters, proxyMetrics, proxyReadiness, ProxyStats } from './stats';
+import { AgentMetrics } from '../core/metrics';
+import { OpsServer, Readiness } from '../core/ops-server';
 import { Settlement, SettleResult } from './settlement';
 import { Commits, rollbackError } from './commits';
 import { GroupCommit } from './group-commit';
@@ -64,7 +66,9 @@ export class ProxyAgent {
     private readonly clock: Clock;
     private readonly keys: { publicKey: Buffer; secretKey: Buffer };
     private readonly enclaveKey: bigint;
-    private readonly counters = new ProxyCounters();
+    /** Its Prometheus registry (spec/operations.md, "Observability"); models are labelled once Root lists them. */
+    readonly metrics = new AgentMetrics('proxy', (name) => this.modelsByName.has(name));
+    private readonly counters = new ProxyCounters(this.metrics);
     readonly router: Router = new TimedRouter(this.counters.routing);
     private readonly limits: ProxyLimits;
     private readonly helloGate: HelloGate;
@@ -75,7 +79,7 @@ export class ProxyAgent {
     private identity?: RaTlsIdentity;
     private workerServer?: RaTlsServer<PeerAttestation & { certDer: Buffer }>;
     private clientServer?: RaTlsServer<KeyPeer>;
-    private readonly statsServer: StatsServer;
+    private readonly ops: OpsServer;
     private urls?: ProxyUrls;
     private timers: NodeJS.Timeout[] = [];
     private halted?: ProxyError;
@@ -132,13 +136,19 @@ export class ProxyAgent {
             halt: (e) => this.halt(e),
         });
         this.writes = new GroupCommit(() => this.ledger);
-        this.statsServer = new StatsServer({
-            stats: () => this.stats(),
-            health: () => {
-                const ok = !this.halted && this.urls !== undefined;
-                return { ok, status: this.halted ? 'halted' : ok ? 'serving' : 'stopped' };
+        this.ops = new OpsServer(
+            {
+                metrics: this.metrics,
+                stats: () => this.stats(),
+                health: () => {
+                    const ok = !this.halted && this.urls !== undefined;
+                    return { ok, status: this.halted ? 'halted' : ok ? 'serving' : 'stopped' };
+                },
+                ready: () => this.readiness(),
             },
-        });
+            { host: opts.metricsHost, port: opts.metricsPort ?? opts.statsPort },
+        );
+        proxyMetrics(this.metrics, () => this.stats(), () => this.readiness());
         this.host = this.connectionHost();
     }
 
@@ -279,11 +289,14 @@ export class ProxyAgent {
         const host = this.o.host ?? '127.0.0.1';
         this.identity = await RaTlsIdentity.create({ provider: this.o.tee, keys: await ed25519KeyPairFromSeed(this.o.seed) });
         this.identity.start();
-        const attested = new PeerVerifier({
-            quote: this.o.quotePolicy,
-            // Root's worker images as last fetched: synchronous, no I/O inside the TLS handshake.
-            isImageAllowed: (h) => this.o.chain.cachedRootConfig?.workerImages.has(h) ?? false,
-        });
+        const attested = new PeerVerifier(
+            {
+                quote: this.o.quotePolicy,
+                // Root's worker images as last fetched: synchronous, no I/O inside the TLS handshake.
+                isImageAllowed: (h) => this.o.chain.cachedRootConfig?.workerImages.has(h) ?? false,
+            },
+            { observe: (code) => this.metrics.attestation('worker', code) },
+        );
         // The worker's certificate itself is handed to clients as the candidate's attestation: keep it.
         const workerVerifier = { verify: (der: Buffer | undefined) => ({ ...attested.verify(der), certDer: Buffer.from(der!) }) };
         const common = { identity: this.identity, host, ws: { maxPayload: MAX_FRAME_BYTES }, maxConnectionsPerAddress: this.limits.maxConnectionsPerAddress };
@@ -299,8 +312,10 @@ export class ProxyAgent {
         }
         const w = await this.workerServer.listen();
         const c = await this.clientServer.listen();
-        const s = await this.statsServer.listen(this.o.statsPort ?? 0);
-        this.urls = { clientUrl: c.url, workerUrl: w.url, statsUrl: s };
+        const s = await this.ops.listen();
+        this.metrics.watchChain(this.o.chain);
+        this.metrics.watchWallet(this.o.wallet, this.o.chain);
+        this.urls = { clientUrl: c.url, workerUrl: w.url, statsUrl: s, metricsUrl: `${s}/metrics` };
         return this.urls;
     }
 
@@ -346,10 +361,11 @@ export class ProxyAgent {
         this.commits.stopGuard();
         this.identity?.stop();
         for (const c of this.connections()) c.clearHelloTimer();
-        await Promise.all([this.workerServer?.close(), this.clientServer?.close(), this.statsServer.close()]);
+        await Promise.all([this.workerServer?.close(), this.clientServer?.close(), this.ops.close()]);
         await Promise.allSettled([...this.settlement.running(), this.commits.running(), this.polling, this.checkingChannels]);
         this.writes.flushPending(); // what was delivered is booked before the ledger closes
         this.ledger?.close();
+        await this.metrics.close();
         this.urls = undefined;
     }
 
@@ -474,6 +490,11 @@ export class ProxyAgent {
     /** Signs and sends the next state commit, after the start-up commit guard (commits.ts). */
     commitNow(): Promise<Commit> {
         return this.commits.commitNow();
+    }
+
+    /** `GET /readyz`: serving, listed in Root, a worker ready (stats.ts proxyReadiness). */
+    readiness(): Readiness {
+        return proxyReadiness(this.stats(), this.o.chain.cachedRootConfig?.proxies.has(this.o.proxyAddress.toRawString()) ?? false);
     }
 
     /** A snapshot of the proxy (money as bigint); `GET /stats` serves it as JSON with decimal strings. */

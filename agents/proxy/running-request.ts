@@ -227,7 +227,7 @@ export class RunningRequest {
         if (this.phase === 'ended' || this.phase === 'failed') return;
         this.phase = 'failed';
         this.release(outcome);
-        this.h.counters.failed();
+        this.h.counters.failed({ model: this.frame.model, code });
         this.h.log('request.failed', { id: this.id, code, peer: this.worker?.id });
         if (!this.clientGone) this.client.send({ type: 'response_error', v: this.client.version, id: this.id, code, message: message.slice(0, 1024), retryable });
     }
@@ -341,7 +341,7 @@ export class RunningRequest {
                 this.h.noteExposure(delivery.client);
                 this.phase = 'ended';
                 this.release(outcome);
-                this.h.counters.served();
+                this.h.counters.served({ model: this.frame.model, usage: f.usage, firstByteMs: outcome.ttfbMs, totalMs: outcome.totalMs });
                 if (this.h.crashAt('booked', this.id)) return;
                 if (!this.clientGone) return this.forward(f, raw);
                 // Its connection is gone: booked all the same (unsettled), and sent to another connection of the same
@@ -364,7 +364,7 @@ export class RunningRequest {
         if (this.phase === 'routing' && f.retryable && this.tryFailoverAfterError(f)) return;
         this.phase = 'failed';
         this.release(healthy ? { kind: 'neutral' } : { kind: 'failure' });
-        this.h.counters.failed();
+        this.h.counters.failed({ model: this.frame.model, code: f.code });
         this.h.log('request.worker-error', { id: this.id, code: f.code, retryable: f.retryable });
         this.forward(f, raw);
     }

@@ -1,9 +1,9 @@
 // The proxy's counters and its stats snapshot (spec/proxy.md, "Stats"): the counters are owned here and bumped only
-// through ProxyCounters' methods; the runner hands buildStats() what it holds (connections, router, ledger, commit)
-// and StatsServer serves the snapshot as JSON on 127.0.0.1.
-import { createServer as createHttpServer, IncomingMessage, Server as HttpServer, ServerResponse } from 'http';
-import type { AddressInfo } from 'net';
+// through ProxyCounters' methods; the runner hands buildStats() what it holds (connections, router, ledger, commit),
+// its ops server (agents/core/ops-server.ts) serves the snapshot as /stats, and proxyMetrics() reads it for /metrics.
 import type { Address } from '@ton/core';
+import { AgentMetrics, perScrape, RequestDone } from '../core/metrics';
+import type { Readiness } from '../core/ops-server';
 import type { TonChain } from '../core/chain/chain';
 import { hex256 } from '../core/hex';
 import type { Commit, Ledger } from './ledger';
@@ -94,11 +94,16 @@ export class ProxyCounters {
     readonly guard: GuardCounters = newGuardCounters();
     private peakExposure = 0n;
 
-    served(): void {
+    /** `metrics`: where each request's end is also counted (by model, code, tokens, latency). */
+    constructor(private readonly metrics?: AgentMetrics) {}
+
+    served(r?: RequestDone): void {
         this.requests.served++;
+        if (r) this.metrics?.requestDone(r);
     }
-    failed(): void {
+    failed(r?: RequestDone): void {
         this.requests.failed++;
+        if (r) this.metrics?.requestDone(r);
     }
     failover(): void {
         this.requests.failovers++;
@@ -230,48 +235,53 @@ export function buildStats(s: StatsSources): ProxyStats {
     };
 }
 
-function bigintJson(_k: string, v: unknown): unknown {
-    return typeof v === 'bigint' ? v.toString() : v;
+/** Ready: serving, listed in Root (so staked: "funded"), at least one attested worker ready to route to. */
+export function proxyReadiness(s: ProxyStats, listedInRoot: boolean): Readiness {
+    const reasons: string[] = [];
+    if (s.status !== 'serving') reasons.push(s.status === 'halted' ? 'halted' : 'not_serving');
+    if (!listedInRoot) reasons.push('not_listed_in_root');
+    if (s.connections.workers.ready === 0) reasons.push('no_worker_ready');
+    return { ready: reasons.length === 0, reasons, status: s.status, workersReady: s.connections.workers.ready };
 }
 
-/** `GET /stats` (the snapshot) and `GET /healthz` on 127.0.0.1; anything else 404. */
-export class StatsServer {
-    private server?: HttpServer;
-
-    constructor(private readonly source: { stats(): ProxyStats; health(): { ok: boolean; status: ProxyStats['status'] } }) {}
-
-    listen(port: number): Promise<string> {
-        const server = createHttpServer((req, res) => this.onRequest(req, res));
-        this.server = server;
-        return new Promise<string>((resolve, reject) => {
-            server.once('error', reject);
-            server.listen(port, '127.0.0.1', () => {
-                server.off('error', reject);
-                const a = server.address() as AddressInfo;
-                resolve(`http://127.0.0.1:${a.port}`);
-            });
-        });
-    }
-
-    private onRequest(req: IncomingMessage, res: ServerResponse): void {
-        const json = (status: number, body: unknown) => {
-            res.writeHead(status, { 'content-type': 'application/json' });
-            res.end(JSON.stringify(body));
-        };
-        const path = (req.url ?? '/').split('?')[0];
-        if (req.method === 'GET' && path === '/stats') return json(200, JSON.parse(JSON.stringify(this.source.stats(), bigintJson)));
-        if (req.method === 'GET' && path === '/healthz') {
-            const h = this.source.health();
-            return json(h.ok ? 200 : 503, h);
-        }
-        json(404, { code: 'NOT_FOUND', message: `no ${req.method} ${path}` });
-    }
-
-    close(): Promise<void> {
-        const s = this.server;
-        this.server = undefined;
-        if (!s) return Promise.resolve();
-        s.closeAllConnections();
-        return new Promise((resolve) => s.close(() => resolve()));
-    }
+/** The proxy's scrape-time metrics, all read from one stats() snapshot per scrape (spec/operations.md, "Metrics"). */
+export function proxyMetrics(m: AgentMetrics, stats: () => ProxyStats, ready: () => Readiness): void {
+    const s = perScrape(stats);
+    m.gauge('cocoon_ready', 'Whether /readyz answers 200 (1) or 503 (0)', [], () => (ready().ready ? 1 : 0));
+    m.gauge('cocoon_uptime_seconds', 'Seconds since the agent started serving', [], () => s().uptimeMs / 1000);
+    m.gauge('cocoon_requests_in_flight', 'Requests in flight', [], () => s().requests.inFlight);
+    m.gauge('cocoon_connections', 'Peer connections by peer kind and state', ['peer', 'state'], () => {
+        const c = s().connections;
+        return (['client', 'worker'] as const).flatMap((peer) => Object.entries(c[`${peer}s`]).map(([state, n]): [{ peer: string; state: string }, number] => [{ peer, state }, n]));
+    });
+    m.gauge('cocoon_ledger_nanoton', 'Ledger totals over every channel (nanoTON): delivered, vouchers, redeemed (clients); earned, paid (workers)', ['kind'], () => {
+        const l = s().ledger;
+        return [[{ kind: 'delivered' }, l.delivered], [{ kind: 'vouchers' }, l.vouchers], [{ kind: 'redeemed' }, l.redeemed], [{ kind: 'earned' }, l.earned], [{ kind: 'paid' }, l.payouts]];
+    });
+    m.gauge('cocoon_ledger_channels', 'Channels in the ledger by kind (client, worker)', ['kind'], () => [[{ kind: 'client' }, s().ledger.clients], [{ kind: 'worker' }, s().ledger.workers]]);
+    m.gauge('cocoon_credit_exposure_nanoton', 'Credit given and not yet covered (nanoTON): unsigned = delivered − vouchers over all clients, held = worst cases of requests in flight, peak = the largest one channel reached', ['kind'], () => {
+        const x = s();
+        return [[{ kind: 'unsigned' }, x.ledger.delivered - x.ledger.vouchers], [{ kind: 'held' }, x.admission.held], [{ kind: 'peak' }, x.admission.peakExposure]];
+    });
+    m.gauge('cocoon_workers_capacity', 'Routable workers: their total capacity and requests in flight', ['kind'], () => {
+        const w = s().workers;
+        return [[{ kind: 'workers' }, w.length], [{ kind: 'capacity' }, w.reduce((a, x) => a + x.capacity, 0)], [{ kind: 'in_flight' }, w.reduce((a, x) => a + x.inFlight, 0)]];
+    });
+    m.counter('cocoon_proxy_events_total', 'Proxy events since start: failovers, booked_client_gone, receipts_refused, vouchers_accepted, vouchers_refused, connections_refused, slow_peers_dropped, request_timeouts, routing_decisions', ['event'], () => {
+        const x = s();
+        const r = x.requests;
+        return [
+            [{ event: 'failovers' }, r.failovers],
+            [{ event: 'booked_client_gone' }, r.bookedClientGone],
+            [{ event: 'receipts_refused' }, r.receiptsRefused],
+            [{ event: 'vouchers_accepted' }, r.vouchersAccepted],
+            [{ event: 'vouchers_refused' }, r.vouchersRefused],
+            [{ event: 'connections_refused' }, x.limits.connectionsRefused],
+            [{ event: 'slow_peers_dropped' }, x.limits.slowPeersDropped],
+            [{ event: 'request_timeouts' }, x.limits.requestTimeouts],
+            [{ event: 'routing_decisions' }, x.routing.decisions],
+        ];
+    });
+    m.gauge('cocoon_last_commit_seqno', 'Seqno of the latest state commit (−1 before the first)', [], () => Number(s().lastCommit?.seqno ?? -1n));
+    m.gauge('cocoon_last_commit_on_chain', 'Whether the latest state commit is confirmed on chain', [], () => (s().lastCommit?.onChain ? 1 : 0));
 }

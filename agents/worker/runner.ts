@@ -29,7 +29,9 @@ import { WorkerKeys } from './forward';
 import { ClaimResult, PayoutBook } from './payouts';
 import { ConnectionHost, ProxyConnection } from './proxy-connection';
 import { RequestHost, RunningRequest } from './running-request';
-import { LinkState, WorkerCounters, WorkerStats } from './stats';
+import { LinkState, WorkerCounters, workerMetrics, workerReadiness, WorkerStats } from './stats';
+import { AgentMetrics } from '../core/metrics';
+import { OpsServer, Readiness } from '../core/ops-server';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Config
@@ -92,6 +94,10 @@ export interface WorkerAgentOptions {
      * 0 = no replay cache (a replay is then served under a fresh response key; spec/wire.md, "Router-blind mode").
      */
     replayCacheSize?: number;
+    /** Port of the ops server (/metrics, /healthz, /readyz, /stats; 0 = a free one); none when absent. */
+    metricsPort?: number;
+    /** Its bind address; default 127.0.0.1. */
+    metricsHost?: string;
 }
 
 /** The payout claim threshold's default (bench/settlement.ts measures its chain cost). */
@@ -219,6 +225,9 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
     private polling?: Promise<void>;
     private phase: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
     private readonly counters: WorkerCounters;
+    /** Its Prometheus registry (spec/operations.md, "Observability"); models labelled by the offers. */
+    readonly metrics: AgentMetrics;
+    private readonly ops?: OpsServer;
 
     constructor(private readonly opts: WorkerAgentOptions) {
         super();
@@ -227,9 +236,15 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
         this.clock = opts.clock ?? systemClock;
         this.log = opts.log ?? noLog;
         this.capacity = opts.capacity;
-        this.counters = new WorkerCounters(opts.capacity);
         this.backendUrl = opts.backendUrl;
         this.offers = new Map((opts.models ?? []).map((m) => [m.name, m]));
+        this.metrics = new AgentMetrics('worker', (name) => this.offers.has(name));
+        this.counters = new WorkerCounters(opts.capacity, this.metrics);
+        workerMetrics(this.metrics, () => this.stats(), () => this.readiness());
+        if (opts.metricsPort !== undefined) {
+            const health = () => ({ ok: this.phase === 'running', phase: this.phase });
+            this.ops = new OpsServer({ metrics: this.metrics, health, ready: () => this.readiness(), stats: () => this.stats() }, { host: opts.metricsHost, port: opts.metricsPort });
+        }
         const seed = Buffer.isBuffer(opts.seed) && opts.seed.length === 32 ? opts.seed : Buffer.alloc(32);
         const kp = keyPairFromSeed(seed);
         this.keys = { publicKey: kp.publicKey, secretKey: kp.secretKey };
@@ -285,11 +300,16 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
             // Proxy images come from the Root config TonChain fetched last: synchronous, no I/O in the handshake.
             this.verifier = new PeerVerifier(
                 { quote: this.opts.quotePolicy, isImageAllowed: (h) => this.chain.cachedRootConfig?.proxyImages.has(h) ?? false },
-                { clock: () => new Date(this.clock.now()) },
+                { clock: () => new Date(this.clock.now()), observe: (code) => this.metrics.attestation('proxy', code) },
             );
+            this.metrics.watchChain(this.chain);
+            this.metrics.watchWallet(this.wallet, this.chain);
+            await this.ops?.listen();
         } catch (e) {
             this.phase = 'new';
             this.identity?.stop();
+            await this.ops?.close();
+            await this.metrics.close();
             throw e;
         }
         this.phase = 'running';
@@ -310,6 +330,8 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
         await Promise.allSettled([...this.tasks]);
         await this.payouts.stop();
         this.identity.stop();
+        await this.ops?.close();
+        await this.metrics.close();
         this.phase = 'stopped';
         this.log('worker.stopped', this.counters.totals());
     }
@@ -356,6 +378,16 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
 
     stats(): WorkerStats {
         return this.counters.snapshot([...this.links.values()].map((l) => l.stats()), this.payouts);
+    }
+
+    /** `GET /readyz`: running with a proxy link ready (stats.ts workerReadiness). */
+    readiness(): Readiness {
+        return workerReadiness(this.phase === 'running', this.stats());
+    }
+
+    /** The ops server's base URL (/metrics, /healthz, /readyz, /stats) once started with `metricsPort`. */
+    get opsUrl(): string | undefined {
+        return this.ops?.url;
     }
 
     /** The models announced in hello, in config order. */
@@ -434,7 +466,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
             return;
         }
         if (!this.counters.hasRoom()) {
-            this.counters.requestBusy();
+            this.counters.requestBusy(f.model);
             link.sendOn(ws, { type: 'response_error', v: link.version, id: f.id, code: 'WORKER_BUSY' satisfies WorkerSendableCode, message: `worker at capacity (${this.capacity})`, retryable: true });
             this.log('request.refused', { peer: link.raw, id: f.id, code: 'WORKER_BUSY' });
             return;

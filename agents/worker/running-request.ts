@@ -14,6 +14,7 @@ import { ForwardError, forwardToBackend, meterAndSign, WorkerKeys } from './forw
 import { validateOpenAIRequest, WorkerRequestError } from './openai-request';
 import { partialUsage, StreamMeter } from './partial';
 import type { RequestCounters } from './stats';
+import { since } from '../core/metrics';
 import { sendableCode, WorkerSendableCode } from './errors';
 
 /** What a running request needs from the worker (WorkerAgent implements it). */
@@ -84,6 +85,9 @@ export class RunningRequest {
     private sending: Promise<unknown> = Promise.resolve();
     /** A batch that could not be built (sealing failed): the stream stops with BACKEND_BAD_RESPONSE. */
     private batchFailure: unknown = null;
+    /** When the request arrived, and how long until its response began (metrics: the backend hop). */
+    private readonly t0 = performance.now();
+    private firstByteMs?: number;
 
     constructor(
         private readonly host: RequestHost,
@@ -237,6 +241,7 @@ export class RunningRequest {
     private begin(contentType: string): void {
         if (this.started) return;
         this.started = true;
+        this.firstByteMs = since(this.t0);
         const start = { id: this.f.id, status: 200, headers: { 'content-type': contentType } };
         if (this.secret) {
             // A fresh salt per response, and the key binds this status and these headers (spec/wire.md).
@@ -283,7 +288,7 @@ export class RunningRequest {
             return this.error(sendableCode(e), `cannot meter the response: ${(e as Error).message}`, false);
         }
         this.link.sendOn(this.ws, { type: 'response_end', v: this.link.version, id: this.f.id, usage, cost: m.cost, receipt: m.receipt, ...(partial ? { partial: true as const } : {}) });
-        this.counters.requestServed();
+        this.counters.requestServed({ model: this.f.model, usage, firstByteMs: this.firstByteMs, totalMs: since(this.t0) });
         this.host.log('request.served', {
             peer: this.link.raw,
             id: this.f.id,
@@ -301,7 +306,7 @@ export class RunningRequest {
         if (this.flushTimer) clearImmediate(this.flushTimer);
         this.flushTimer = null;
         this.batch = [];
-        this.counters.requestFailed();
+        this.counters.requestFailed({ model: this.f.model, code, firstByteMs: this.firstByteMs });
         this.host.log('request.failed', { peer: this.link.raw, id: this.f.id, code, ...(this.detached ? { detached: true } : {}) });
         this.link.sendOn(this.ws, { type: 'response_error', v: this.link.version, id: this.f.id, code, message: message.slice(0, 1024), retryable });
     }

@@ -1,6 +1,9 @@
 // The worker's counters and its stats snapshot (spec/worker.md, "Stats"). The counters live here and move only
 // through these methods, named after what happened; the runner, the connections and the requests report events.
+// workerMetrics() reads the snapshot for /metrics; each request's end is also counted there (by model and code).
 import type { PayoutBook } from './payouts';
+import { AgentMetrics, perScrape, RequestDone } from '../core/metrics';
+import type { Readiness } from '../core/ops-server';
 
 export type LinkState = 'idle' | 'staking' | 'connecting' | 'ready' | 'backoff' | 'excluded' | 'stopped';
 export type ExcludeReason = 'unlisted' | 'image_removed' | 'channel_unusable';
@@ -41,9 +44,9 @@ export interface WorkerStats {
 /** How a request ended, for the counters: what a running request (or a connection refusing a frame) reports. */
 export interface RequestCounters {
     /** A request ended with response_end. */
-    requestServed(): void;
+    requestServed(r?: RequestDone): void;
     /** A request ended with response_error. */
-    requestFailed(): void;
+    requestFailed(r?: RequestDone): void;
 }
 
 /** The worker-wide request counters (across every proxy). */
@@ -53,7 +56,10 @@ export class WorkerCounters implements RequestCounters {
     private failed = 0;
     private busy = 0;
 
-    constructor(private readonly capacity: number) {}
+    constructor(
+        private readonly capacity: number,
+        private readonly metrics?: AgentMetrics,
+    ) {}
 
     /** True while a new request fits in the capacity. */
     hasRoom(): boolean {
@@ -70,18 +76,21 @@ export class WorkerCounters implements RequestCounters {
         this.inFlight--;
     }
 
-    requestServed(): void {
+    requestServed(r?: RequestDone): void {
         this.served++;
+        if (r) this.metrics?.requestDone(r);
     }
 
-    requestFailed(): void {
+    requestFailed(r?: RequestDone): void {
         this.failed++;
+        if (r) this.metrics?.requestDone(r);
     }
 
     /** A request was refused as WORKER_BUSY (it counts as failed too). */
-    requestBusy(): void {
+    requestBusy(model?: string): void {
         this.busy++;
         this.failed++;
+        if (model !== undefined) this.metrics?.requestDone({ model, code: 'WORKER_BUSY' });
     }
 
     /** For the worker_stopped log line. */
@@ -148,4 +157,32 @@ export class LinkCounters {
             inFlight: v.inFlight,
         };
     }
+}
+
+/** Ready: running, and at least one proxy link is ready (its channel staked and active, both sides attested). */
+export function workerReadiness(running: boolean, s: WorkerStats): Readiness {
+    const reasons: string[] = [];
+    if (!running) reasons.push('not_running');
+    if (!s.proxies.some((p) => p.state === 'ready')) reasons.push('no_proxy_ready');
+    return { ready: reasons.length === 0, reasons, proxies: s.proxies.map((p) => ({ proxy: p.proxy, state: p.state, ...(p.lastError ? { lastError: p.lastError.code } : {}) })) };
+}
+
+const LINK_STATES: LinkState[] = ['idle', 'staking', 'connecting', 'ready', 'backoff', 'excluded', 'stopped'];
+
+/** The worker's scrape-time metrics, read from one stats() snapshot per scrape (spec/operations.md, "Metrics"). */
+export function workerMetrics(m: AgentMetrics, stats: () => WorkerStats, ready: () => Readiness): void {
+    const s = perScrape(stats);
+    const sum = (r: Record<string, bigint>) => Object.values(r).reduce((a, v) => a + v, 0n);
+    m.gauge('cocoon_ready', 'Whether /readyz answers 200 (1) or 503 (0)', [], () => (ready().ready ? 1 : 0));
+    m.gauge('cocoon_requests_in_flight', 'Requests in flight', [], () => s().inFlight);
+    m.gauge('cocoon_capacity', 'Concurrent requests the worker accepts across all proxies', [], () => s().capacity);
+    m.gauge('cocoon_connections', 'Peer connections by peer kind and state', ['peer', 'state'], () =>
+        LINK_STATES.map((state): [{ peer: string; state: string }, number] => [{ peer: 'proxy', state }, s().proxies.filter((p) => p.state === state).length]),
+    );
+    m.gauge('cocoon_ledger_nanoton', "The worker's totals over its channels (nanoTON): earned (latest verified payouts), paid (claimed on chain)", ['kind'], () => [
+        [{ kind: 'earned' }, sum(s().earned)],
+        [{ kind: 'paid' }, sum(s().claimed)],
+    ]);
+    m.gauge('cocoon_credit_exposure_nanoton', 'Credit given and not yet covered (nanoTON): unclaimed = signed payouts not yet claimed on chain', ['kind'], () => [[{ kind: 'unclaimed' }, sum(s().earned) - sum(s().claimed)]]);
+    m.counter('cocoon_worker_busy_total', 'Requests refused as WORKER_BUSY (at capacity)', [], () => s().busy);
 }
