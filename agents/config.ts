@@ -82,6 +82,8 @@ export const ProxyConfigSchema = z
                 watchIntervalMs: z.number().int().min(0).optional(),
                 channelCheckMs: z.number().int().min(0).optional(),
                 limits: ProxyLimitsSchema.optional(),
+                metricsPort: port.optional(),
+                metricsHost: z.string().min(1).optional(),
             })
             .strict(),
     })
@@ -102,6 +104,8 @@ export const WorkerConfigSchema = z
                 stateFile: z.string().min(1),
                 rootPollMs: z.number().int().min(0).optional(),
                 replayCacheSize: z.number().int().min(0).max(1 << 24).optional(),
+                metricsPort: port.optional(),
+                metricsHost: z.string().min(1).optional(),
             })
             .strict(),
     })
@@ -121,6 +125,8 @@ export const ClientConfigSchema = z
                 host: z.string().min(1).optional(),
                 port: port.optional(),
                 rootPollMs: z.number().int().min(0).optional(),
+                metricsPort: port.optional(),
+                metricsHost: z.string().min(1).optional(),
             })
             .strict(),
     })

@@ -2,7 +2,7 @@
 // The devnet (`cocoon devnet`, `npm start`) writes config files and starts its agents through these same functions,
 // so what a newcomer runs is what an operator runs.
 import { Address, fromNano, toNano } from '@ton/core';
-import { jsonLines, Log } from './core/log';
+import { jsonLines, Log, LOG_LEVELS, LogLevel } from './core/log';
 import { AGENT_WORDING, command, CommandIo, FlagSpec, Flags, portFlag, UsageError, untilInterrupted } from './core/cli-io';
 import { ClientConfigFile, ClientConfigSchema, commonOf, loadConfigFile, Loaded, ProxyConfigFile, ProxyConfigSchema, teeOf, WorkerConfigFile, WorkerConfigSchema } from './config';
 import { ProxyAgent } from './proxy/agent';
@@ -10,9 +10,16 @@ import { WorkerAgent } from './worker/runner';
 import { CocoonClient } from './client/runner';
 import { OpenAIServer } from './client/server';
 
-/** The agents' log as JSON lines on stderr. */
-export function jsonLog(io: CommandIo, agent: string): Log {
-    return jsonLines((line) => io.stderr(line), agent);
+/** The agents' log as JSON lines on stderr, at `level` and above. */
+export function jsonLog(io: CommandIo, agent: string, level: LogLevel = 'info'): Log {
+    return jsonLines((line) => io.stderr(line), agent, level);
+}
+
+/** `--log-level <debug|info|warn|error>` (default info). */
+export function logLevelFlag(v: string | undefined): LogLevel {
+    if (v === undefined) return 'info';
+    if (!(LOG_LEVELS as readonly string[]).includes(v)) throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got ${v}`);
+    return v as LogLevel;
 }
 
 const ton = (v: string | undefined) => (v === undefined ? undefined : toNano(v));
@@ -41,6 +48,8 @@ export async function proxyFromConfig(loaded: Loaded<ProxyConfigFile>, log?: Log
         watchIntervalMs: p.watchIntervalMs,
         channelCheckMs: p.channelCheckMs,
         limits: p.limits,
+        metricsPort: p.metricsPort,
+        metricsHost: p.metricsHost,
         log,
     });
 }
@@ -63,6 +72,8 @@ export async function workerFromConfig(loaded: Loaded<WorkerConfigFile>, log?: L
         statePath: c.path(w.stateFile),
         rootPollMs: w.rootPollMs,
         replayCacheSize: w.replayCacheSize,
+        metricsPort: w.metricsPort ?? 0,
+        metricsHost: w.metricsHost,
         log,
     });
 }
@@ -82,6 +93,8 @@ export async function clientFromConfig(loaded: Loaded<ClientConfigFile>, log?: L
         deposit: ton(k.depositTon),
         maxRequestCost: ton(k.maxRequestCostTon),
         rootPollMs: k.rootPollMs,
+        metricsPort: k.metricsPort ?? 0,
+        metricsHost: k.metricsHost,
         log,
     });
 }
@@ -101,33 +114,35 @@ function requireConfig(flags: { config?: string }): string {
     return f;
 }
 
-export const PROXY_USAGE = `usage: cocoon proxy --config <proxy.json>
+export const PROXY_USAGE = `usage: cocoon proxy --config <proxy.json> [--log-level debug|info|warn|error]
   Runs a proxy until Ctrl-C: accepts attested workers and clients over RA-TLS, routes requests, keeps its ledger,
   redeems vouchers, signs payouts and commits its state on chain. Config format: spec/operations.md.`;
 
 export function proxyCommand(argv: string[], io: CommandIo, signal?: AbortSignal): Promise<number> {
-    return agentCommand(io, PROXY_USAGE, argv, { config: 'value' }, async (flags) => {
-        const proxy = await proxyFromConfig(loadConfigFile(requireConfig(flags), ProxyConfigSchema), jsonLog(io, 'proxy'));
+    return agentCommand(io, PROXY_USAGE, argv, { config: 'value', 'log-level': 'value' }, async (flags) => {
+        const log = jsonLog(io, 'proxy', logLevelFlag(flags['log-level']));
+        const proxy = await proxyFromConfig(loadConfigFile(requireConfig(flags), ProxyConfigSchema), log);
         const urls = await proxy.start();
-        io.stdout(`proxy client endpoint ${urls.clientUrl}\nproxy worker endpoint ${urls.workerUrl}\nproxy stats ${urls.statsUrl}\n`);
+        io.stdout(`proxy client endpoint ${urls.clientUrl}\nproxy worker endpoint ${urls.workerUrl}\nproxy stats ${urls.statsUrl}\nproxy metrics ${urls.metricsUrl}\n`);
         return untilInterrupted(io, () => proxy.stop(), signal);
     });
 }
 
-export const WORKER_USAGE = `usage: cocoon worker --config <worker.json>
+export const WORKER_USAGE = `usage: cocoon worker --config <worker.json> [--log-level debug|info|warn|error]
   Runs a worker until Ctrl-C: stakes its WorkerChannel per proxy, dials the proxies listed in Root over RA-TLS,
   serves requests from its OpenAI-compatible backend, signs usage receipts and claims payouts. Config: spec/operations.md.`;
 
 export function workerCommand(argv: string[], io: CommandIo, signal?: AbortSignal): Promise<number> {
-    return agentCommand(io, WORKER_USAGE, argv, { config: 'value' }, async (flags) => {
-        const worker = await workerFromConfig(loadConfigFile(requireConfig(flags), WorkerConfigSchema), jsonLog(io, 'worker'));
+    return agentCommand(io, WORKER_USAGE, argv, { config: 'value', 'log-level': 'value' }, async (flags) => {
+        const log = jsonLog(io, 'worker', logLevelFlag(flags['log-level']));
+        const worker = await workerFromConfig(loadConfigFile(requireConfig(flags), WorkerConfigSchema), log);
         await worker.start();
-        io.stdout('worker running\n');
+        io.stdout(`worker running\nworker metrics ${worker.opsUrl}/metrics\n`);
         return untilInterrupted(io, () => worker.stop(), signal);
     });
 }
 
-export const CLIENT_USAGE = `usage: cocoon client [serve] --config <client.json> [--port <n>]
+export const CLIENT_USAGE = `usage: cocoon client [serve] --config <client.json> [--port <n>] [--log-level debug|info|warn|error]
        cocoon client balance | topup --amount <TON> | withdraw --amount <TON> | finish-withdraw | close | finish-close --config <client.json>
   serve            open/top up the ClientChannel, connect to the proxy and serve the OpenAI-compatible API until Ctrl-C
   balance          the channel's on-chain state and the signed voucher total
@@ -138,15 +153,16 @@ export const CLIENT_USAGE = `usage: cocoon client [serve] --config <client.json>
 export function clientCommand(argv: string[], io: CommandIo, signal?: AbortSignal): Promise<number> {
     const sub = argv[0] !== undefined && !argv[0].startsWith('-') ? argv[0] : 'serve';
     const rest = argv[0] === sub ? argv.slice(1) : argv;
-    const known = { config: 'value', port: 'value', amount: 'value', json: 'switch' } as const;
+    const known = { config: 'value', port: 'value', amount: 'value', json: 'switch', 'log-level': 'value' } as const;
     return agentCommand(io, CLIENT_USAGE, rest, known, async (flags) => {
+        const level = logLevelFlag(flags['log-level']);
         const loaded = loadConfigFile(requireConfig(flags), ClientConfigSchema);
         const amount = () => {
             const a = flags.amount;
             if (a === undefined || !/^\d{1,12}(\.\d{1,9})?$/.test(a) || toNano(a) === 0n) throw new UsageError('--amount <TON> is required (a positive decimal)');
             return toNano(a);
         };
-        const client = await clientFromConfig(loaded, jsonLog(io, 'client'));
+        const client = await clientFromConfig(loaded, jsonLog(io, 'client', level));
         const show = (v: unknown) => io.stdout(JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x), 2) + '\n');
         try {
             switch (sub) {
@@ -156,7 +172,7 @@ export function clientCommand(argv: string[], io: CommandIo, signal?: AbortSigna
                     const port = flags.port === undefined ? loaded.config.client.port : portFlag('port', flags.port);
                     const server = new OpenAIServer({ client, host: loaded.config.client.host, port });
                     const { url } = await server.start();
-                    io.stdout(`OpenAI-compatible endpoint: ${url}\n`);
+                    io.stdout(`OpenAI-compatible endpoint: ${url}\nclient metrics ${client.opsUrl}/metrics\n`);
                     return await untilInterrupted(io, async () => {
                         await server.stop();
                         await client.stop();

@@ -32,7 +32,7 @@ import { ProxyWrapper } from '../../wrappers/Proxy';
 import { toUint256 } from '../../wrappers/payloads';
 import { FeeSimple } from '../../wrappers/fees';
 import { ClientConfigSchema, loadConfigFile, ProxyConfigSchema, WorkerConfigSchema } from '../config';
-import { agentCommand, clientFromConfig, jsonLog, proxyFromConfig, workerFromConfig } from '../run';
+import { agentCommand, clientFromConfig, jsonLog, logLevelFlag, proxyFromConfig, workerFromConfig } from '../run';
 import { OpenAIServer } from '../client/server';
 import type { ProxyAgent } from '../proxy/agent';
 import type { WorkerAgent } from '../worker/runner';
@@ -152,17 +152,20 @@ export async function startDevnet(opts: DevnetOptions): Promise<RunningDevnet> {
         const urls = await proxy.start();
         stops.push(() => proxy.stop());
         say(`• proxy ${net.proxy}: clients ${urls.clientUrl}, workers ${urls.workerUrl}, stats ${urls.statsUrl}`);
+        say(`  proxy metrics ${urls.metricsUrl} (also /healthz, /readyz, /stats)`);
 
         const worker = await workerFromConfig(loadConfigFile(join(dir, 'worker.json'), WorkerConfigSchema), opts.log);
         say('• worker: staking its WorkerChannel if needed and connecting to the proxy over RA-TLS');
         await worker.start();
         stops.push(() => worker.stop());
+        say(`  worker metrics ${worker.opsUrl}/metrics`);
 
         const client = await clientFromConfig(loadConfigFile(join(dir, 'client.json'), ClientConfigSchema), opts.log);
         say('• client: opening its ClientChannel (topping it up to 2 TON if needed) and verifying the proxy attestation');
         await client.open();
         await client.connect();
         stops.push(() => client.stop());
+        say(`  client metrics ${client.opsUrl}/metrics`);
         const api = new OpenAIServer({ client, port: net.ports.api });
         const { url } = await api.start();
         stops.push(() => api.stop());
@@ -351,14 +354,14 @@ async function waitForModel(client: CocoonClient, timeoutMs = 60_000): Promise<v
     }
 }
 
-export const DEVNET_USAGE = `usage: cocoon devnet [--dir .devnet] [--port <api port>] [--chain-port <port>] [--no-demo] [--verbose]
+export const DEVNET_USAGE = `usage: cocoon devnet [--dir .devnet] [--port <api port>] [--chain-port <port>] [--no-demo] [--verbose] [--log-level <level>]
   Starts a whole network on 127.0.0.1: the devnet chain server, Governance and Root with the reference test model
   and allowlisted simulated TEE images, a proxy, a worker on the reference backend and a client with an
   OpenAI-compatible endpoint; sends one streaming request; serves until Ctrl-C. A second run resumes <dir>.
   Remove <dir> to start over.`;
 
 export function devnetCommand(argv: string[], io: CommandIo, signal?: AbortSignal): Promise<number> {
-    const known = { dir: 'value', port: 'value', 'chain-port': 'value', 'no-demo': 'switch', verbose: 'switch' } as const;
+    const known = { dir: 'value', port: 'value', 'chain-port': 'value', 'no-demo': 'switch', verbose: 'switch', 'log-level': 'value' } as const;
     return agentCommand(io, DEVNET_USAGE, argv, known, async (flags) => {
         const port = (name: 'port' | 'chain-port') => {
             const v = flags[name];
@@ -369,7 +372,9 @@ export function devnetCommand(argv: string[], io: CommandIo, signal?: AbortSigna
         const dir = typeof flags.dir === 'string' ? flags.dir : '.devnet';
         const apiPort = port('port');
         const chainPort = port('chain-port');
-        const run = await startDevnet({ dir, apiPort, chainPort, io, log: flags.verbose ? jsonLog(io, 'devnet') : undefined });
+        // --verbose or --log-level: the agents' JSON lines on stderr (--verbose alone: from debug on).
+        const level = flags['log-level'] !== undefined ? logLevelFlag(flags['log-level']) : flags.verbose ? 'debug' : undefined;
+        const run = await startDevnet({ dir, apiPort, chainPort, io, log: level ? jsonLog(io, 'devnet', level) : undefined });
         if (!flags['no-demo']) {
             try {
                 await demoRequest(run, io);
