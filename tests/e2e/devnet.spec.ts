@@ -69,6 +69,14 @@ describe('cocoon devnet (npm start)', () => {
         const r = await openai.chat.completions.create({ model: TEST_MODEL.id, messages: [{ role: 'user', content: 'hi there' }], max_tokens: 4 });
         expect(r.choices[0].message.content).toBe('hi there this is');
 
+        // npm start says where each agent's metrics are, and each answers a scrape that counted the requests.
+        for (const role of ['proxy', 'worker', 'client']) {
+            const url = out.match(new RegExp(`${role} metrics (http://127\\.0\\.0\\.1:\\d+/metrics)`))?.[1];
+            expect([role, url]).toEqual([role, expect.any(String)]);
+            const text = await (await fetch(url!)).text();
+            expect(text.split('\n')).toContain(`cocoon_requests_total{model="${TEST_MODEL.id}",outcome="served",code="none",role="${role}"} 2`);
+        }
+
         run.child.kill('SIGINT');
         expect(await run.exited).toBe(0);
     });
