@@ -31,9 +31,8 @@ import { Payments } from './payments';
 import { dialProxy, ProxyConnection } from './proxy-connection';
 import { ClientEvent, RequestArgs, requestEvents, RequestHost } from './running-request';
 import { ClientStateStore } from './state';
-import { Cached, ClientStats, clientMetrics, clientReadiness, observeRequests } from './stats';
-import { AgentMetrics } from '../core/metrics';
-import { OpsServer, Readiness } from '../core/ops-server';
+import { ClientStats, clientMetrics, FundingCheck, observeRequests } from './stats';
+import { AgentOps, Readiness } from '../core/ops-server';
 import { errMsg } from './util';
 
 export type Privacy = 'sealed' | 'plain';
@@ -111,11 +110,9 @@ export class CocoonClient {
     private readonly channelOps: ClientChannelOps;
     private readonly stats = new ClientStats();
     private readonly requestHost: RequestHost;
-    /** Its Prometheus registry (spec/operations.md, "Observability"); models labelled when Root lists them. */
-    readonly metrics: AgentMetrics;
-    private readonly ops?: OpsServer;
-    /** Readiness reads the channel at most every 5 s. */
-    private readonly funding = new Cached<boolean>(5000);
+    /** Metrics and the ops server (spec/operations.md, "Observability"); models labelled when Root lists them. */
+    readonly ops: AgentOps;
+    private readonly funding: FundingCheck;
 
     private identity?: RaTlsIdentity;
     private store?: ClientStateStore;
@@ -146,6 +143,8 @@ export class CocoonClient {
             throw new ClientError('CONFIG_INVALID', 'maxCoefficient must be a bigint in 0..2^32-1 (1000 = 1.0x)', { key: 'maxCoefficient' });
         if (opts.deposit !== undefined && (typeof opts.deposit !== 'bigint' || opts.deposit <= 0n))
             throw new ClientError('CONFIG_INVALID', 'deposit must be a positive bigint (nanoTON)', { key: 'deposit' });
+        if (opts.metricsPort !== undefined && !(Number.isInteger(opts.metricsPort) && opts.metricsPort >= 0 && opts.metricsPort <= 65535))
+            throw new ClientError('CONFIG_INVALID', 'metricsPort must be a port number 0..65535', { key: 'metricsPort' });
         this.opts = opts;
         this.chain = opts.chain;
         this.wallet = opts.wallet;
@@ -169,13 +168,12 @@ export class CocoonClient {
         const txTimeoutMs = optNumber(opts.txTimeoutMs, 'txTimeoutMs', 60_000);
         this.quoteCache = new VerificationCache({ ttlMs: 10 * 60_000, now: () => this.clock.now() });
         const log: Log = (event, fields) => this.log(event, fields);
-        this.metrics = new AgentMetrics('client', (name) => this.chain.cachedRootConfig?.models.has(hex256(modelId(name))) ?? false);
         this.candidates = new Candidates({
             connect: () => this.connectLink(),
             // Worker images are read from the cached Root config at verification time, so an allowlist change applies at once.
             verifier: new PeerVerifier(
                 { quote: opts.quotePolicy, isImageAllowed: (h) => this.chain.cachedRootConfig?.workerImages.has(h) ?? false, requireHpkeKey: true },
-                { cache: this.quoteCache, clock: () => new Date(this.clock.now()), observe: (code) => this.metrics.attestation('worker', code) },
+                { cache: this.quoteCache, clock: () => new Date(this.clock.now()), observe: (code) => this.ops.metrics.attestation('worker', code) },
             ),
             maxCoefficient,
             candidateTtlMs,
@@ -217,35 +215,29 @@ export class CocoonClient {
             payments: this.payments,
             receiptPaid: (r) => this.stats.receiptPaid(r),
         };
-        clientMetrics(this.metrics, { stats: () => this.stats.snapshot(), connected: () => this.connected, cumulative: () => this.payments.cumulative, inFlight: () => this.stats.inFlight, ready: () => this.readiness() });
-        if (opts.metricsPort !== undefined) {
-            const health = () => ({ ok: this.opened && !this.stopped, opened: this.opened, stopped: this.stopped });
-            this.ops = new OpsServer({ metrics: this.metrics, health, ready: () => this.readiness(), stats: () => this.opsStats() }, { host: opts.metricsHost, port: opts.metricsPort });
-        }
+        this.funding = new FundingCheck(() => this.balances(), this.clock);
+        this.ops = new AgentOps({
+            role: 'client',
+            knownModel: (name) => this.chain.cachedRootConfig?.models.has(hex256(modelId(name))) ?? false,
+            chain: this.chain,
+            wallet: this.wallet,
+            port: opts.metricsPort,
+            host: opts.metricsHost,
+            health: () => ({ ok: this.opened && !this.stopped }),
+            ready: () => this.readiness(),
+            stats: () => ({ proxy: this.proxyAddr?.toString() ?? null, connected: this.connected, cumulative: this.payments.cumulative, ...this.stats.snapshot() }),
+        });
+        clientMetrics(this.ops.metrics, { stats: this.stats, connected: () => this.connected, cumulative: () => this.payments.cumulative, ready: () => this.readiness() });
     }
 
-    /** `GET /readyz`: open, connected to its attested proxy, with credit left (stats.ts clientReadiness). */
-    async readiness(): Promise<Readiness> {
-        const opened = this.opened && !this.stopped;
-        const funded = opened
-            ? await this.funding
-                  .get(this.clock.now(), async () => {
-                      const b = await this.balances();
-                      return b.onChain?.state === 'open' && b.available > 0n;
-                  })
-                  .catch(() => null)
-            : null;
-        return clientReadiness({ opened, connected: this.connected, blocked: this.blocked, funded });
-    }
-
-    /** `GET /stats`: the proxy's last payment_status, the voucher total, the connection. */
-    private opsStats(): Record<string, unknown> {
-        return { proxy: this.proxyAddr?.toString() ?? null, channel: this.wrapper?.address.toString() ?? null, connected: this.connected, cumulative: this.payments.cumulative, ...this.stats.snapshot() };
+    /** `GET /readyz`: open, connected to its attested proxy, not blocked, its channel funded (stats.ts). */
+    readiness(): Promise<Readiness> {
+        return this.funding.readiness({ opened: this.opened && !this.stopped, connected: this.connected, blocked: this.blocked });
     }
 
     /** The ops server's base URL (/metrics, /healthz, /readyz, /stats) once open() started it (`metricsPort`). */
     get opsUrl(): string | undefined {
-        return this.ops?.url;
+        return this.ops.url;
     }
 
     /** The client's public key (hex): the channel's clientKey and the voucher key. */
@@ -290,14 +282,11 @@ export class CocoonClient {
         this.identity = await KeyIdentity.create({ seed: this.opts.seed });
         this.identity.start();
         try {
-            this.metrics.watchChain(this.chain);
-            this.metrics.watchWallet(this.wallet, this.chain);
-            await this.ops?.listen();
+            await this.ops.start();
             await this.openChannel();
         } catch (e) {
             this.identity.stop();
-            await this.ops?.close();
-            await this.metrics.close();
+            await this.ops.stop();
             throw e;
         }
         this.opened = true;
@@ -340,8 +329,7 @@ export class CocoonClient {
         await this.connecting?.catch(() => undefined);
         this.identity?.stop();
         await this.payments.settled();
-        await this.ops?.close();
-        await this.metrics.close();
+        await this.ops.stop();
     }
 
     private need(): { wrapper: ClientChannelWrapper; proxy: Address; store: ClientStateStore; proxyKey: bigint } {
@@ -364,7 +352,7 @@ export class CocoonClient {
             cache: this.quoteCache,
             clock: this.clock,
             connectTimeoutMs: this.connectTimeoutMs,
-            observe: (code) => this.metrics.attestation('proxy', code),
+            observe: (code) => this.ops.metrics.attestation('proxy', code),
         });
     }
 
@@ -499,7 +487,7 @@ export class CocoonClient {
      * a response_end that still arrives is verified and paid in the background.
      */
     request(args: RequestArgs): AsyncGenerator<ClientEvent, void, undefined> {
-        return observeRequests(this.metrics, this.stats, args.body.model, requestEvents(this.requestHost, args));
+        return observeRequests(this.ops.metrics, this.stats, args.body.model, requestEvents(this.requestHost, args));
     }
 
     // ---------------------------------------------------------------------------------------------------------

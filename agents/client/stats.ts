@@ -7,6 +7,8 @@ import { Receipt } from '../core/receipt';
 import { AgentMetrics, perScrape, since } from '../core/metrics';
 import type { Readiness } from '../core/ops-server';
 import type { ClientEvent } from './running-request';
+import type { Balances } from './channel';
+import type { Clock } from '../core/clock';
 
 export interface PaymentStatus {
     delivered: bigint;
@@ -80,21 +82,11 @@ export async function* observeRequests(m: AgentMetrics, stats: ClientStats, mode
     }
 }
 
-/** Ready: open, connected to its attested proxy, not blocked by Root, and funded (its channel open with money left). */
-export function clientReadiness(o: { opened: boolean; connected: boolean; blocked: string | undefined; funded: boolean | null }): Readiness {
-    const reasons: string[] = [];
-    if (!o.opened) reasons.push('not_open');
-    if (o.blocked) reasons.push('proxy_blocked');
-    if (o.opened && !o.connected) reasons.push('not_connected');
-    if (o.funded === false) reasons.push('not_funded');
-    return { ready: reasons.length === 0, reasons, ...(o.blocked ? { blocked: o.blocked } : {}) };
-}
-
 /** The client's scrape-time metrics (spec/operations.md, "Metrics"). */
-export function clientMetrics(m: AgentMetrics, o: { stats: () => StatsSnapshot; connected: () => boolean; cumulative: () => bigint; inFlight: () => number; ready: () => Promise<Readiness> }): void {
-    const s = perScrape(o.stats);
+export function clientMetrics(m: AgentMetrics, o: { stats: ClientStats; connected: () => boolean; cumulative: () => bigint; ready: () => Promise<Readiness> }): void {
+    const s = perScrape(() => o.stats.snapshot());
     m.gauge('cocoon_ready', 'Whether /readyz answers 200 (1) or 503 (0)', [], async () => ((await o.ready()).ready ? 1 : 0));
-    m.gauge('cocoon_requests_in_flight', 'Requests in flight', [], () => o.inFlight());
+    m.gauge('cocoon_requests_in_flight', 'Requests in flight', [], () => o.stats.inFlight);
     m.gauge('cocoon_connections', 'Peer connections by peer kind and state', ['peer', 'state'], () => [[{ peer: 'proxy', state: 'ready' }, o.connected() ? 1 : 0]]);
     m.gauge('cocoon_ledger_nanoton', "The client's totals with its proxy (nanoTON): delivered (the proxy's last payment_status), vouchers (signed)", ['kind'], () => [
         [{ kind: 'delivered' }, s().proxyStatus?.delivered ?? 0n],
@@ -109,17 +101,38 @@ export function clientMetrics(m: AgentMetrics, o: { stats: () => StatsSnapshot; 
     });
 }
 
-/** A value read at most once per `ttlMs` (readiness' chain read of the channel). */
-export class Cached<T> {
+/**
+ * Readiness (`GET /readyz`): open, connected to its attested proxy, not blocked by Root, and funded: its channel
+ * open with money left, read from the chain at most every 5 s (a failed read says nothing either way).
+ */
+export class FundingCheck {
     private at = -Infinity;
-    private value?: Promise<T>;
-    constructor(private readonly ttlMs: number) {}
-    get(now: number, read: () => Promise<T>): Promise<T> {
-        if (!this.value || now - this.at >= this.ttlMs) {
+    private funded?: Promise<boolean | null>;
+
+    constructor(
+        private readonly balances: () => Promise<Balances>,
+        private readonly clock: Clock,
+        private readonly ttlMs = 5000,
+    ) {}
+
+    async readiness(o: { opened: boolean; connected: boolean; blocked: string | undefined }): Promise<Readiness> {
+        const reasons: string[] = [];
+        if (!o.opened) reasons.push('not_open');
+        if (o.blocked) reasons.push('proxy_blocked');
+        if (o.opened && !o.connected) reasons.push('not_connected');
+        if (o.opened && (await this.check()) === false) reasons.push('not_funded');
+        return { ready: reasons.length === 0, reasons, ...(o.blocked ? { blocked: o.blocked } : {}) };
+    }
+
+    private check(): Promise<boolean | null> {
+        const now = this.clock.now();
+        if (!this.funded || now - this.at >= this.ttlMs) {
             this.at = now;
-            this.value = read();
-            this.value.catch(() => (this.at = -Infinity));
+            this.funded = this.balances().then(
+                (b) => b.onChain?.state === 'open' && b.available > 0n,
+                () => null,
+            );
         }
-        return this.value;
+        return this.funded;
     }
 }

@@ -1,10 +1,12 @@
-// Every agent's operations endpoint (spec/operations.md, "Observability"): one small HTTP server on loopback by
+// Every agent's operations endpoint (spec/operations.md, "Observability"): AgentOps (below) bundles an agent's
+// metrics registry, what it watches and this server. OpsServer: one small HTTP server on loopback by
 // default serving GET /metrics (Prometheus text, prom-client), /healthz (live), /readyz (ready, or 503 with the
 // reasons) and /stats (the role's stats snapshot as JSON, money as decimal strings). Other paths get 404, other
 // methods on these paths 405; request bodies are never read. Concurrent scrapes share one rendering.
 import { createServer, IncomingMessage, Server, ServerResponse } from 'http';
 import type { AddressInfo } from 'net';
-import type { AgentMetrics } from './metrics';
+import { AgentMetrics, Role } from './metrics';
+import type { ChainWallet, TonChain } from './chain/chain';
 
 /** /readyz: ready, or the reasons it is not (stable snake_case words), with any details. */
 export interface Readiness {
@@ -108,5 +110,47 @@ export class OpsServer {
         if (!s) return Promise.resolve();
         s.closeAllConnections();
         return new Promise((resolve) => s.close(() => resolve()));
+    }
+}
+
+/**
+ * An agent's observability in one piece: its metrics registry, the chain and wallet it watches, and its ops server
+ * (when it has a port). The runner starts it with the agent and stops it after.
+ */
+export class AgentOps {
+    readonly metrics: AgentMetrics;
+    private readonly server?: OpsServer;
+
+    constructor(
+        private readonly o: Omit<OpsSource, 'metrics'> & {
+            role: Role;
+            /** Models labelled by name (others count as `other`). */
+            knownModel: (name: string) => boolean;
+            chain: TonChain;
+            wallet: ChainWallet;
+            /** The ops server's port (0 = a free one); no server when undefined. */
+            port?: number;
+            host?: string;
+        },
+    ) {
+        this.metrics = new AgentMetrics(o.role, o.knownModel);
+        if (o.port !== undefined) this.server = new OpsServer({ ...o, metrics: this.metrics }, { host: o.host, port: o.port });
+    }
+
+    /** The ops server's base URL once started. */
+    get url(): string | undefined {
+        return this.server?.url;
+    }
+
+    /** Watches the chain and the wallet; listens; returns the base URL (undefined without a port). */
+    async start(): Promise<string | undefined> {
+        this.metrics.watchChain(this.o.chain);
+        this.metrics.watchWallet(this.o.wallet, this.o.chain);
+        return this.server?.listen();
+    }
+
+    async stop(): Promise<void> {
+        await this.server?.close();
+        await this.metrics.close();
     }
 }

@@ -30,8 +30,7 @@ import { WorkerAdmission } from './worker-admission';
 import { ClientAdmission } from './admission';
 import { HelloGate, ProxyLimits, resolveLimits } from './guard';
 import { buildStats, DurationWindow, ProxyCounters, proxyMetrics, proxyReadiness, ProxyStats } from './stats';
-import { AgentMetrics } from '../core/metrics';
-import { OpsServer, Readiness } from '../core/ops-server';
+import { AgentOps, Readiness } from '../core/ops-server';
 import { Settlement, SettleResult } from './settlement';
 import { Commits, rollbackError } from './commits';
 import { GroupCommit } from './group-commit';
@@ -66,10 +65,10 @@ export class ProxyAgent {
     private readonly clock: Clock;
     private readonly keys: { publicKey: Buffer; secretKey: Buffer };
     private readonly enclaveKey: bigint;
-    /** Its Prometheus registry (spec/operations.md, "Observability"); models are labelled once Root lists them. */
-    readonly metrics = new AgentMetrics('proxy', (name) => this.modelsByName.has(name));
-    private readonly counters = new ProxyCounters(this.metrics);
-    readonly router: Router = new TimedRouter(this.counters.routing);
+    /** Metrics and the ops server (spec/operations.md, "Observability"); models labelled once Root lists them. */
+    readonly ops: AgentOps;
+    private readonly counters: ProxyCounters;
+    readonly router: Router;
     private readonly limits: ProxyLimits;
     private readonly helloGate: HelloGate;
 
@@ -79,7 +78,6 @@ export class ProxyAgent {
     private identity?: RaTlsIdentity;
     private workerServer?: RaTlsServer<PeerAttestation & { certDer: Buffer }>;
     private clientServer?: RaTlsServer<KeyPeer>;
-    private readonly ops: OpsServer;
     private urls?: ProxyUrls;
     private timers: NodeJS.Timeout[] = [];
     private halted?: ProxyError;
@@ -106,6 +104,23 @@ export class ProxyAgent {
     constructor(opts: ProxyAgentOptions) {
         validateOptions(opts);
         this.o = opts;
+        this.ops = new AgentOps({
+            role: 'proxy',
+            knownModel: (name) => this.modelsByName.has(name),
+            chain: opts.chain,
+            wallet: opts.wallet,
+            port: opts.metricsPort ?? opts.statsPort ?? 0,
+            host: opts.metricsHost,
+            stats: () => this.stats(),
+            health: () => {
+                const ok = !this.halted && this.urls !== undefined;
+                return { ok, status: this.halted ? 'halted' : ok ? 'serving' : 'stopped' };
+            },
+            ready: () => this.readiness(),
+        });
+        this.counters = new ProxyCounters(this.ops.metrics);
+        this.router = new TimedRouter(this.counters.routing);
+        proxyMetrics(this.ops.metrics, () => this.stats(), () => this.readiness());
         this.clock = opts.clock ?? systemClock;
         const kp = keyPairFromSeed(opts.seed);
         this.keys = { publicKey: kp.publicKey, secretKey: kp.secretKey };
@@ -136,19 +151,6 @@ export class ProxyAgent {
             halt: (e) => this.halt(e),
         });
         this.writes = new GroupCommit(() => this.ledger);
-        this.ops = new OpsServer(
-            {
-                metrics: this.metrics,
-                stats: () => this.stats(),
-                health: () => {
-                    const ok = !this.halted && this.urls !== undefined;
-                    return { ok, status: this.halted ? 'halted' : ok ? 'serving' : 'stopped' };
-                },
-                ready: () => this.readiness(),
-            },
-            { host: opts.metricsHost, port: opts.metricsPort ?? opts.statsPort },
-        );
-        proxyMetrics(this.metrics, () => this.stats(), () => this.readiness());
         this.host = this.connectionHost();
     }
 
@@ -295,7 +297,7 @@ export class ProxyAgent {
                 // Root's worker images as last fetched: synchronous, no I/O inside the TLS handshake.
                 isImageAllowed: (h) => this.o.chain.cachedRootConfig?.workerImages.has(h) ?? false,
             },
-            { observe: (code) => this.metrics.attestation('worker', code) },
+            { observe: (code) => this.ops.metrics.attestation('worker', code) },
         );
         // The worker's certificate itself is handed to clients as the candidate's attestation: keep it.
         const workerVerifier = { verify: (der: Buffer | undefined) => ({ ...attested.verify(der), certDer: Buffer.from(der!) }) };
@@ -312,9 +314,7 @@ export class ProxyAgent {
         }
         const w = await this.workerServer.listen();
         const c = await this.clientServer.listen();
-        const s = await this.ops.listen();
-        this.metrics.watchChain(this.o.chain);
-        this.metrics.watchWallet(this.o.wallet, this.o.chain);
+        const s = (await this.ops.start())!;
         this.urls = { clientUrl: c.url, workerUrl: w.url, statsUrl: s, metricsUrl: `${s}/metrics` };
         return this.urls;
     }
@@ -361,11 +361,11 @@ export class ProxyAgent {
         this.commits.stopGuard();
         this.identity?.stop();
         for (const c of this.connections()) c.clearHelloTimer();
-        await Promise.all([this.workerServer?.close(), this.clientServer?.close(), this.ops.close()]);
+        await Promise.all([this.workerServer?.close(), this.clientServer?.close()]);
         await Promise.allSettled([...this.settlement.running(), this.commits.running(), this.polling, this.checkingChannels]);
         this.writes.flushPending(); // what was delivered is booked before the ledger closes
         this.ledger?.close();
-        await this.metrics.close();
+        await this.ops.stop();
         this.urls = undefined;
     }
 

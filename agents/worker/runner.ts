@@ -30,8 +30,7 @@ import { ClaimResult, PayoutBook } from './payouts';
 import { ConnectionHost, ProxyConnection } from './proxy-connection';
 import { RequestHost, RunningRequest } from './running-request';
 import { LinkState, WorkerCounters, workerMetrics, workerReadiness, WorkerStats } from './stats';
-import { AgentMetrics } from '../core/metrics';
-import { OpsServer, Readiness } from '../core/ops-server';
+import { AgentOps, Readiness } from '../core/ops-server';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Config
@@ -156,6 +155,7 @@ export function validateWorkerOptions(o: WorkerAgentOptions): ResolvedConfig {
     if (o.stake !== undefined && (typeof o.stake !== 'bigint' || o.stake <= 0n)) throw bad('stake', 'expected a positive bigint (nanoTON)');
     if (o.payoutThreshold !== undefined && (typeof o.payoutThreshold !== 'bigint' || o.payoutThreshold < 0n)) throw bad('payoutThreshold', 'expected a non-negative bigint (nanoTON)');
     if (typeof o.statePath !== 'string' || o.statePath.length === 0) throw bad('statePath', 'expected a file path');
+    if (o.metricsPort !== undefined && !(Number.isInteger(o.metricsPort) && o.metricsPort >= 0 && o.metricsPort <= 65535)) throw bad('metricsPort', 'expected a port number 0..65535');
     const baseMs = positiveMs('reconnect.baseMs', o.reconnect?.baseMs, 500);
     const maxMs = positiveMs('reconnect.maxMs', o.reconnect?.maxMs, 30_000);
     if (maxMs < baseMs) throw bad('reconnect.maxMs', 'must be at least reconnect.baseMs');
@@ -225,9 +225,8 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
     private polling?: Promise<void>;
     private phase: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
     private readonly counters: WorkerCounters;
-    /** Its Prometheus registry (spec/operations.md, "Observability"); models labelled by the offers. */
-    readonly metrics: AgentMetrics;
-    private readonly ops?: OpsServer;
+    /** Metrics and the ops server (spec/operations.md, "Observability"); models labelled by the offers. */
+    readonly ops: AgentOps;
 
     constructor(private readonly opts: WorkerAgentOptions) {
         super();
@@ -238,13 +237,19 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
         this.capacity = opts.capacity;
         this.backendUrl = opts.backendUrl;
         this.offers = new Map((opts.models ?? []).map((m) => [m.name, m]));
-        this.metrics = new AgentMetrics('worker', (name) => this.offers.has(name));
-        this.counters = new WorkerCounters(opts.capacity, this.metrics);
-        workerMetrics(this.metrics, () => this.stats(), () => this.readiness());
-        if (opts.metricsPort !== undefined) {
-            const health = () => ({ ok: this.phase === 'running', phase: this.phase });
-            this.ops = new OpsServer({ metrics: this.metrics, health, ready: () => this.readiness(), stats: () => this.stats() }, { host: opts.metricsHost, port: opts.metricsPort });
-        }
+        this.ops = new AgentOps({
+            role: 'worker',
+            knownModel: (name) => this.offers.has(name),
+            chain: opts.chain,
+            wallet: opts.wallet,
+            port: opts.metricsPort,
+            host: opts.metricsHost,
+            health: () => ({ ok: this.phase === 'running', phase: this.phase }),
+            ready: () => this.readiness(),
+            stats: () => this.stats(),
+        });
+        this.counters = new WorkerCounters(opts.capacity, this.ops.metrics);
+        workerMetrics(this.ops.metrics, () => this.stats(), () => this.readiness());
         const seed = Buffer.isBuffer(opts.seed) && opts.seed.length === 32 ? opts.seed : Buffer.alloc(32);
         const kp = keyPairFromSeed(seed);
         this.keys = { publicKey: kp.publicKey, secretKey: kp.secretKey };
@@ -300,16 +305,13 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
             // Proxy images come from the Root config TonChain fetched last: synchronous, no I/O in the handshake.
             this.verifier = new PeerVerifier(
                 { quote: this.opts.quotePolicy, isImageAllowed: (h) => this.chain.cachedRootConfig?.proxyImages.has(h) ?? false },
-                { clock: () => new Date(this.clock.now()), observe: (code) => this.metrics.attestation('proxy', code) },
+                { clock: () => new Date(this.clock.now()), observe: (code) => this.ops.metrics.attestation('proxy', code) },
             );
-            this.metrics.watchChain(this.chain);
-            this.metrics.watchWallet(this.wallet, this.chain);
-            await this.ops?.listen();
+            await this.ops.start();
         } catch (e) {
             this.phase = 'new';
             this.identity?.stop();
-            await this.ops?.close();
-            await this.metrics.close();
+            await this.ops.stop();
             throw e;
         }
         this.phase = 'running';
@@ -330,8 +332,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
         await Promise.allSettled([...this.tasks]);
         await this.payouts.stop();
         this.identity.stop();
-        await this.ops?.close();
-        await this.metrics.close();
+        await this.ops.stop();
         this.phase = 'stopped';
         this.log('worker.stopped', this.counters.totals());
     }
@@ -387,7 +388,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
 
     /** The ops server's base URL (/metrics, /healthz, /readyz, /stats) once started with `metricsPort`. */
     get opsUrl(): string | undefined {
-        return this.ops?.url;
+        return this.ops.url;
     }
 
     /** The models announced in hello, in config order. */
