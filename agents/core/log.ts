@@ -112,16 +112,15 @@ export function jsonLines(write: (text: string) => void, agent: string, level: L
             level,
             base: { agent },
             timestamp: () => `,"t":"${new Date().toISOString()}"`,
-            formatters: {
-                level: (label) => ({ level: label }),
-                // Lines of flat fields (most per-request lines) skip the conversion.
-                log: (o) => (flat(o) ? o : (JSON.parse(JSON.stringify(o, bigintAsString)) as Record<string, unknown>)),
-            },
+            // The event name is pino's message: no object is built per line to carry it.
+            messageKey: 'event',
+            formatters: { level: (label) => ({ level: label }) },
         },
         sink,
     );
     return (event, fields) => {
         const at = levelOf(event);
-        if (logger.isLevelEnabled(at)) logger[at]({ event, ...fields });
+        // Lines of flat fields (most per-request lines) skip the conversion of bigints.
+        if (logger.isLevelEnabled(at)) logger[at](flat(fields) ? fields : (JSON.parse(JSON.stringify(fields, bigintAsString)) as LogFields), event);
     };
 }
