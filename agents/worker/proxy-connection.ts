@@ -367,7 +367,7 @@ export class ProxyConnection implements RequestPeer {
         const id = ref?.type === 'request' ? ref.id : undefined;
         this.log('frame.refused', { code: e.code, message: e.message, ...(id ? { id } : {}) });
         if (e.code === 'WIRE_BAD_FIELD' && id && !this.requests.has(id)) {
-            this.requestCounters.requestFailed();
+            this.requestCounters.requestFailed({ model: '', code: e.code });
             this.sendOn(ws, { type: 'response_error', v: this.version, id, code: e.code, message: e.message.slice(0, MAX_MESSAGE_CHARS), retryable: false });
             return;
         }
