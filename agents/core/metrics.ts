@@ -74,7 +74,7 @@ export class AgentMetrics {
         const registers = [this.registry];
         this.requests = new Counter({ name: 'cocoon_requests_total', help: 'Requests ended, by model, outcome (served | failed) and error code (none when served)', labelNames: ['model', 'outcome', 'code'], registers });
         this.tokens = new Counter({ name: 'cocoon_tokens_total', help: 'Tokens of served requests by kind: prompt and cached are in, completion and reasoning out', labelNames: ['model', 'kind'], registers });
-        this.firstByte = new Histogram({ name: 'cocoon_request_first_byte_seconds', help: 'Time to the first response byte over the hop this agent times (client: proxy, proxy: worker, worker: backend)', labelNames: ['model', 'hop'], buckets: LATENCY_BUCKETS, registers });
+        this.firstByte = new Histogram({ name: 'cocoon_request_first_token_seconds', help: 'Time to response_start (a stream: its first token) over the hop this agent times (client: proxy, proxy: worker, worker: backend)', labelNames: ['model', 'hop'], buckets: LATENCY_BUCKETS, registers });
         this.duration = new Histogram({ name: 'cocoon_request_duration_seconds', help: 'Time to the end of a served request over the hop this agent times', labelNames: ['model', 'hop'], buckets: LATENCY_BUCKETS, registers });
         this.chainRequests = new Counter({ name: 'cocoon_chain_requests_total', help: 'Chain API requests (each with its retries) by method and outcome (ok | error)', labelNames: ['method', 'outcome'], registers });
         this.chainSeconds = new Histogram({ name: 'cocoon_chain_request_seconds', help: 'Chain API request latency, retries included', labelNames: ['method'], buckets: CHAIN_BUCKETS, registers });

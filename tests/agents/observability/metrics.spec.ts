@@ -173,7 +173,7 @@ describe('observability: /metrics, /healthz, /readyz, /stats on every agent', ()
             }
             expect([agent, delta(agent, 'cocoon_request_duration_seconds_count', { model: TEST_MODEL.id, hop: hops[agent] })]).toEqual([agent, 3]);
             expect([agent, delta(agent, 'cocoon_request_duration_seconds_bucket', { model: TEST_MODEL.id, hop: hops[agent], le: '+Inf' })]).toEqual([agent, 3]);
-            expect([agent, delta(agent, 'cocoon_request_first_byte_seconds_count', { model: TEST_MODEL.id, hop: hops[agent] })]).toEqual([agent, 3]);
+            expect([agent, delta(agent, 'cocoon_request_first_token_seconds_count', { model: TEST_MODEL.id, hop: hops[agent] })]).toEqual([agent, 3]);
             expect(delta(agent, 'cocoon_request_duration_seconds_sum', { model: TEST_MODEL.id })).toBeGreaterThan(0);
             expect([agent, total(after[agent], 'cocoon_requests_in_flight')]).toEqual([agent, 0]);
             // Every agent reads the chain through its own TonChain: reads were counted and timed alike.
