@@ -192,6 +192,34 @@ describe('observability: /metrics, /healthz, /readyz, /stats on every agent', ()
         expect(total(after.proxy, 'cocoon_attestation_verifications_total', { result: 'failed' })).toBe(0);
     }, 60_000);
 
+    it('a request the backend refuses is counted once as failed by every agent, with the code each saw', async () => {
+        const before = { proxy: await scrape(urls.proxy), worker: await scrape(urls.worker), client: await scrape(urls.client) };
+        backend.faults.failWith = { status: 400, code: 'context_length_exceeded' };
+        let thrown: { code?: string } | undefined;
+        try {
+            await collect(client.request(ask(4)));
+        } catch (e) {
+            thrown = e as { code?: string };
+        } finally {
+            backend.faults.failWith = undefined;
+        }
+        expect(thrown?.code).toEqual(expect.any(String));
+        const after = { proxy: await scrape(urls.proxy), worker: await scrape(urls.worker), client: await scrape(urls.client) };
+        const failed = (agent: keyof typeof after, code?: string) => {
+            const labels = { model: TEST_MODEL.id, outcome: 'failed', ...(code ? { code } : {}) };
+            return total(after[agent], 'cocoon_requests_total', labels) - total(before[agent], 'cocoon_requests_total', labels);
+        };
+        expect(failed('worker', 'BACKEND_ERROR')).toBe(1);
+        expect(failed('proxy', 'BACKEND_ERROR')).toBe(1);
+        expect(failed('client', thrown!.code)).toBe(1);
+        for (const agent of ['client', 'proxy', 'worker'] as const) {
+            expect([agent, failed(agent)]).toEqual([agent, 1]);
+            // A failed request has no duration sample and no tokens.
+            expect(total(after[agent], 'cocoon_request_duration_seconds_count')).toBe(total(before[agent], 'cocoon_request_duration_seconds_count'));
+            expect(total(after[agent], 'cocoon_tokens_total')).toBe(total(before[agent], 'cocoon_tokens_total'));
+        }
+    }, 60_000);
+
     it('ledger totals and credit exposure follow the ledger; a redeem is counted as a settlement transaction with its fee', async () => {
         const cost = (await client.balances()).cumulative;
         await until('the proxy to hold the voucher', () => proxy.stats().ledger.vouchers === cost);
@@ -228,6 +256,7 @@ describe('observability: /metrics, /healthz, /readyz, /stats on every agent', ()
     }, 60_000);
 
     it('attack: a stranger gets 404 for other paths and 405 for other methods, and the endpoints bind loopback only', async () => {
+        const before = total(await scrape(urls.proxy), 'cocoon_requests_total');
         for (const base of Object.values(urls)) {
             expect(new URL(base).hostname).toBe('127.0.0.1');
             const nf = await fetch(`${base}/admin`);
@@ -244,8 +273,7 @@ describe('observability: /metrics, /healthz, /readyz, /stats on every agent', ()
             await stats.json();
         }
         // The scrape after all that still parses and the request counters did not move.
-        const m = await scrape(urls.proxy);
-        expect(total(m, 'cocoon_requests_total', { outcome: 'failed' })).toBe(0);
+        expect(total(await scrape(urls.proxy), 'cocoon_requests_total')).toBe(before);
     }, 30_000);
 
     it('the Grafana dashboard is valid JSON whose every expression names metrics the agents export', async () => {
