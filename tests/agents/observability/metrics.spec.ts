@@ -16,6 +16,8 @@ import { ReferenceBackend } from '../../../agents/backend/reference';
 import { TEST_MODEL } from '../../../agents/backend/test-model';
 import type { ClientEvent } from '../../../agents/client/running-request';
 import { ask, until } from '../../helpers/money-stack';
+import { connectRaTls, ed25519KeyPairFromSeed, RaTlsIdentity } from '../../../agents/core/transport';
+import { SimulatedTee } from '../../../agents/core/tee/simulated';
 
 interface Sample {
     value?: string;
@@ -71,6 +73,7 @@ describe('observability: /metrics, /healthz, /readyz, /stats on every agent', ()
     let worker: WorkerAgent;
     let client: CocoonClient;
     let proxyAddress: Address;
+    let workerUrl: string;
     const backend = new ReferenceBackend({ tokenDelayMs: 0 });
     let urls: { proxy: string; worker: string; client: string };
     const readyz = async (base: string) => {
@@ -126,6 +129,7 @@ describe('observability: /metrics, /healthz, /readyz, /stats on every agent', ()
 
         const started = await proxy.start();
         urls.proxy = started.statsUrl;
+        workerUrl = started.workerUrl;
         expect(started.metricsUrl).toBe(`${started.statsUrl}/metrics`);
         await until('the worker to connect', async () => (await readyz(urls.worker)).status === 200);
         await until('the proxy to route to the worker', async () => (await readyz(urls.proxy)).status === 200);
@@ -218,6 +222,25 @@ describe('observability: /metrics, /healthz, /readyz, /stats on every agent', ()
             expect(total(after[agent], 'cocoon_request_duration_seconds_count')).toBe(total(before[agent], 'cocoon_request_duration_seconds_count'));
             expect(total(after[agent], 'cocoon_tokens_total')).toBe(total(before[agent], 'cocoon_tokens_total'));
         }
+    }, 60_000);
+
+    it('a worker on an untrusted platform is refused at the handshake and counted as a failed attestation with its code', async () => {
+        const before = await scrape(urls.proxy);
+        const identity = await RaTlsIdentity.create({ provider: await SimulatedTee.create(), keys: await ed25519KeyPairFromSeed(seed('obs-rogue')) });
+        identity.start();
+        try {
+            await expect(connectRaTls(workerUrl, identity, { quote: net.quotePolicy, isImageAllowed: () => true }, { timeoutMs: 5000 })).rejects.toBeDefined();
+        } finally {
+            identity.stop();
+        }
+        let after = before;
+        const failed = (m: Map<string, Family>) => total(m, 'cocoon_attestation_verifications_total', { peer: 'worker', result: 'failed' });
+        await until('the refusal to be counted', async () => failed((after = await scrape(urls.proxy))) === failed(before) + 1);
+        const codes = after.get('cocoon_attestation_verifications_total')!.metrics.filter((x) => x.labels?.result === 'failed').map((x) => x.labels?.code);
+        expect(codes).toHaveLength(1);
+        expect(codes[0]).toMatch(/^[A-Z][A-Z0-9_]+$/);
+        expect(codes[0]).not.toBe('none');
+        expect(total(after, 'cocoon_connections', { peer: 'worker', state: 'ready' })).toBe(1);
     }, 60_000);
 
     it('ledger totals and credit exposure follow the ledger; a redeem is counted as a settlement transaction with its fee', async () => {
