@@ -26,7 +26,7 @@ import { modelId } from '../../wrappers/payloads';
 import { Log, noLog, withFields } from '../core/log';
 import { Candidates, ModelInfo } from './candidates';
 import { Balances, ClientChannelOps, CloseResult, WithdrawResult } from './channel';
-import { ClientError } from './errors';
+import { ClientError, ClientErrorCodes } from './errors';
 import { Payments } from './payments';
 import { dialProxy, ProxyConnection } from './proxy-connection';
 import { ClientEvent, RequestArgs, requestEvents, RequestHost } from './running-request';
@@ -219,6 +219,7 @@ export class CocoonClient {
         this.ops = new AgentOps({
             role: 'client',
             knownModel: (name) => this.chain.cachedRootConfig?.models.has(hex256(modelId(name))) ?? false,
+            codes: ClientErrorCodes,
             chain: this.chain,
             wallet: this.wallet,
             port: opts.metricsPort,

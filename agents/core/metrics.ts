@@ -12,6 +12,7 @@ import { Root } from '../../wrappers/Root';
 import type { TokenUsage } from './pricing';
 import type { ChainWallet, TonChain, WalletMessage } from './chain/chain';
 import type { ChainRequestObservation } from './chain/http';
+import { WIRE_CODES } from './wire/codes';
 
 export type Role = 'proxy' | 'worker' | 'client';
 /** The hop an agent times a request over: the client times the proxy, the proxy its worker, the worker its backend. */
@@ -44,6 +45,8 @@ export type Samples<L extends string> = number | bigint | [Partial<Record<L, str
 
 const METHOD = /^[A-Za-z][A-Za-z0-9_:]{0,63}$/;
 const CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
+/** Codes every role may label a request with: the wire registry (a relayed code outside it is `other`). */
+const WIRE = new Set<string>(Object.keys(WIRE_CODES));
 
 /** Message names by opcode, from the contracts' generated bindings (every contract shares messages.tact). */
 const MESSAGE_BY_OPCODE = new Map<number, string>(Object.entries(Root.opcodes).map(([name, op]) => [op as number, name]));
@@ -68,6 +71,8 @@ export class AgentMetrics {
         readonly role: Role,
         /** The models this agent may label by name (others count as `other`). */
         private readonly knownModel: (name: string) => boolean,
+        /** Codes of the role's own registry a request may end with, besides the wire codes. */
+        private readonly ownCodes: ReadonlySet<string> = new Set(),
     ) {
         this.hop = HOP_OF[role];
         this.registry.setDefaultLabels({ role });
@@ -91,7 +96,7 @@ export class AgentMetrics {
 
     requestDone(r: RequestDone): void {
         const model = this.model(r.model);
-        const code = r.code === undefined ? 'none' : CODE.test(r.code) ? r.code : OTHER;
+        const code = r.code === undefined ? 'none' : WIRE.has(r.code) || this.ownCodes.has(r.code) ? r.code : OTHER;
         this.requests.inc({ model, outcome: r.code === undefined ? 'served' : 'failed', code });
         if (r.usage) for (const kind of ['prompt', 'cached', 'completion', 'reasoning'] as const) if (r.usage[kind] > 0n) this.tokens.inc({ model, kind }, Number(r.usage[kind]));
         if (r.firstByteMs !== undefined) this.firstByte.observe({ model, hop: this.hop }, r.firstByteMs / 1000);

@@ -126,6 +126,8 @@ export class AgentOps {
             role: Role;
             /** Models labelled by name (others count as `other`). */
             knownModel: (name: string) => boolean;
+            /** The role's own request error codes, besides the wire codes (others count as `other`). */
+            codes?: readonly string[];
             chain: TonChain;
             wallet: ChainWallet;
             /** The ops server's port (0 = a free one); no server when undefined. */
@@ -133,7 +135,7 @@ export class AgentOps {
             host?: string;
         },
     ) {
-        this.metrics = new AgentMetrics(o.role, o.knownModel);
+        this.metrics = new AgentMetrics(o.role, o.knownModel, new Set(o.codes ?? []));
         if (o.port !== undefined) this.server = new OpsServer({ ...o, metrics: this.metrics }, { host: o.host, port: o.port });
     }
 
