@@ -299,6 +299,14 @@ describe('observability: /metrics, /healthz, /readyz, /stats on every agent', ()
         expect(total(await scrape(urls.proxy), 'cocoon_requests_total')).toBe(before);
     }, 30_000);
 
+    it('spec/operations.md documents every metric the agents export', async () => {
+        const spec = readFileSync(resolve(__dirname, '../../../spec/operations.md'), 'utf8');
+        const exported = new Set<string>();
+        for (const base of Object.values(urls)) for (const name of (await scrape(base)).keys()) exported.add(name.replace(/_(bucket|sum|count)$/, ''));
+        expect(exported.size).toBeGreaterThan(20);
+        expect([...exported].filter((n) => !spec.includes(`\`${n}\``))).toEqual([]);
+    }, 30_000);
+
     it('the Grafana dashboard is valid JSON whose every expression names metrics the agents export', async () => {
         const exported = new Set<string>();
         for (const base of Object.values(urls)) for (const name of (await scrape(base)).keys()) exported.add(name);
