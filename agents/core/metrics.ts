@@ -86,6 +86,13 @@ export class AgentMetrics {
         this.txs = new Counter({ name: 'cocoon_settlement_transactions_total', help: "Wallet transactions sent, by the first message's name and outcome (ok | error)", labelNames: ['kind', 'outcome'], registers });
         this.txFees = new Counter({ name: 'cocoon_settlement_fees_nanoton_total', help: "Fees of the agent's confirmed wallet transactions (their total_fees), by kind", labelNames: ['kind'], registers });
         this.txValue = new Counter({ name: 'cocoon_settlement_value_nanoton_total', help: 'Value attached to the messages of confirmed wallet transactions, by kind', labelNames: ['kind'], registers });
+        // The process, under the names Prometheus' own clients use (no timers or observers: read when scraped).
+        this.counter('process_cpu_seconds_total', 'User and system CPU time of the process, seconds', [], () => {
+            const u = process.cpuUsage();
+            return (u.user + u.system) / 1e6;
+        });
+        this.gauge('process_resident_memory_bytes', 'Resident memory of the process, bytes', [], () => process.memoryUsage.rss());
+        this.gauge('process_start_time_seconds', 'Start of the process, seconds since the Unix epoch', [], () => Math.round((Date.now() - process.uptime() * 1000) / 1000));
         this.attestations = new Counter({ name: 'cocoon_attestation_verifications_total', help: 'Peer attestation (RA-TLS certificate and quote) verifications by peer kind, result (ok | failed) and error code', labelNames: ['peer', 'result', 'code'], registers });
     }
 

@@ -322,7 +322,7 @@ describe('observability: /metrics, /healthz, /readyz, /stats on every agent', ()
         const names = new Set<string>();
         for (const p of dash.panels) {
             expect(p.targets.length).toBeGreaterThan(0);
-            for (const t of p.targets) for (const n of t.expr.match(/\bcocoon_[a-z0-9_]+/g) ?? []) names.add(n.replace(/_(bucket|sum|count)$/, ''));
+            for (const t of p.targets) for (const n of t.expr.match(/\b(cocoon|process)_[a-z0-9_]+/g) ?? []) names.add(n.replace(/_(bucket|sum|count)$/, ''));
         }
         expect(names.size).toBeGreaterThan(15);
         expect([...names].filter((n) => !exported.has(n))).toEqual([]);
