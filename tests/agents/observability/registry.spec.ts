@@ -4,6 +4,8 @@ import { register as globalRegistry } from 'prom-client';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { AgentMetrics } from '../../../agents/core/metrics';
 import { OpsServer } from '../../../agents/core/ops-server';
+import { FundingCheck } from '../../../agents/client/stats';
+import type { Balances } from '../../../agents/client/channel';
 
 const samples = async (m: AgentMetrics, name: string) => {
     const families = parsePrometheusTextFormat((await m.exposition()).text) as { name: string; metrics: { value: string; labels?: Record<string, string> }[] }[];
@@ -60,5 +62,36 @@ describe('OpsServer', () => {
         } finally {
             await ops.close();
         }
+    });
+});
+
+describe("the client's readiness", () => {
+    const balances = (state: 'open' | 'closing' | null, available: bigint) =>
+        ({ onChain: state ? { state, balance: 0n, redeemed: 0n, pendingWithdraw: 0n, withdrawAt: 0, closeAt: 0 } : null, available }) as unknown as Balances;
+
+    it('is not funded with nothing available or a channel that is closing; a failed read says nothing; the chain is read at most every 5 s', async () => {
+        let now = 0;
+        let reads = 0;
+        let next: Balances | Error = balances('open', 0n);
+        const check = new FundingCheck(async () => {
+            reads++;
+            if (next instanceof Error) throw next;
+            return next;
+        }, { now: () => now });
+        const up = { opened: true, connected: true, blocked: undefined };
+        expect(await check.readiness(up)).toEqual({ ready: false, reasons: ['not_funded'] });
+        next = balances('open', 5n);
+        expect((await check.readiness(up)).reasons).toEqual(['not_funded']); // cached
+        expect(reads).toBe(1);
+        now += 5000;
+        expect(await check.readiness(up)).toEqual({ ready: true, reasons: [] });
+        next = balances('closing', 5n);
+        now += 5000;
+        expect((await check.readiness(up)).reasons).toEqual(['not_funded']);
+        next = new Error('chain down');
+        now += 5000;
+        expect((await check.readiness({ ...up, connected: false })).reasons).toEqual(['not_connected']);
+        expect((await check.readiness({ opened: false, connected: false, blocked: 'image removed' })).reasons).toEqual(['not_open', 'proxy_blocked']);
+        expect(reads).toBe(4);
     });
 });
