@@ -56,7 +56,7 @@ const WARN_WORDS = /^(failed|error|errors|refused|rejected|timeout|unusable|drop
 
 /**
  * An event's level, from its name (`<area>.<event>`): the error set and the warning words (`worker.slow-dropped`,
- * `root.poll-failed`, `receipt.refused`) above, the per-request events at debug, everything else info.
+ * `root.poll-failed`, `receipt.refused`) above, routine state changes at debug, everything else info.
  */
 export function levelOf(event: string): LogLevel {
     if (DEBUG_EVENTS.has(event)) return 'debug';
