@@ -68,7 +68,8 @@ describe('every error code is in a list and heads exactly one spec table row', (
     const literals = sources.flatMap(({ p, text }) => [...text.matchAll(/\bcode: '([A-Z]+_[A-Z0-9_]+)'/g)].map((m) => ({ p, code: m[1] })));
     // Codes that are not errors thrown or sent by an agent: an HTTP body, a log line, a status report entry.
     const NOT_THROWN: Record<string, string> = {
-        NOT_FOUND: "the proxy's stats server's 404 body",
+        NOT_FOUND: "the ops server's 404 body (agents/core/ops-server.ts)",
+        METHOD_NOT_ALLOWED: "the ops server's 405 body (agents/core/ops-server.ts)",
         UPGRADE_REQUIRED: "the RA-TLS server's 426 body to a plain HTTP request",
         HPKE_KEY_NOT_ATTESTED: "the client's log line for a candidate whose HPKE key is not in its certificate",
         CHANNEL_NOT_DEPLOYED: "`cocoon status`'s report for a channel (spec/chain.md)",
