@@ -127,6 +127,7 @@ export const ClientConfigSchema = z
                 rootPollMs: z.number().int().min(0).optional(),
                 metricsPort: port.optional(),
                 metricsHost: z.string().min(1).optional(),
+                autoTopUp: z.object({ thresholdTon: tonAmount, amountTon: tonAmount, budgetTon: tonAmount }).strict().optional(),
             })
             .strict(),
     })

@@ -11,6 +11,7 @@ import type { Log } from '../core/log';
 import { ClientError } from './errors';
 import { ClientStateStore } from './state';
 import type { PaymentStatus, StatsSnapshot } from './stats';
+import type { AutoTopUpStatus } from './top-up';
 
 export type ChannelStateName = 'open' | 'closing' | 'closed';
 
@@ -29,6 +30,8 @@ export interface Balances {
     proxyStatus: PaymentStatus | null;
     /** The last voucher the proxy refused (error frame), if any. */
     lastVoucherError: { code: string; message: string } | null;
+    /** The automatic top-up's settings, budget spent and spendable balance (null when off; CocoonClient fills it). */
+    autoTopUp?: AutoTopUpStatus | null;
 }
 
 export interface WithdrawResult {
@@ -146,14 +149,18 @@ export class ClientChannelOps {
         });
     }
 
-    /** Adds `amount` to the channel (deploying it on first use); resolves when the chain shows it. */
-    async topUp(amount: bigint): Promise<ClientChannelState> {
+    /**
+     * Adds `amount` to the channel (deploying it on first use); resolves when the chain shows it. `beforeSend` runs
+     * after the checks, right before the transfer (the automatic top-up counts its budget there).
+     */
+    async topUp(amount: bigint, beforeSend?: () => Promise<void>): Promise<ClientChannelState> {
         const wrapper = this.o.wrapper();
         if (typeof amount !== 'bigint' || amount <= 0n) throw new ClientError('CONFIG_INVALID', 'amount must be a positive bigint (nanoTON)', { key: 'amount' });
         const before = await this.o.chain.getClientChannelState(wrapper.address);
         if (before && before.state !== 0n) throw new ClientError('CHANNEL_CLOSED', `channel is ${STATE_NAMES[before.state.toString()]}; it takes no deposit`);
         await this.checkWallet(amount + FeeTopUp);
         const sumBefore = (before?.balance ?? 0n) + (before?.redeemed ?? 0n);
+        await beforeSend?.();
         await this.o.chain.open(wrapper).sendTopUp(this.o.wallet.sender(), amount, FeeTopUp);
         this.o.log('client.top-up', { amount: amount.toString() });
         // Redeems move balance to redeemed, so balance + redeemed grows by exactly the top-up.

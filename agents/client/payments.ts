@@ -82,6 +82,11 @@ export class Payments {
         return this.cumulativeValue;
     }
 
+    /** Every cost accepted so far, signed or about to be: what the channel owes once the vouchers are out. */
+    get committed(): bigint {
+        return this.cumulativeValue + this.unpaid;
+    }
+
     /** The state file's record for this channel. */
     load(cumulative: bigint, signature: Buffer | null): void {
         this.cumulativeValue = cumulative;

@@ -33,6 +33,7 @@ import { ClientEvent, RequestArgs, requestEvents, RequestHost } from './running-
 import { ClientStateStore } from './state';
 import { ClientStats, clientMetrics, FundingCheck, observeRequests } from './stats';
 import { AgentOps, Readiness } from '../core/ops-server';
+import { AutoTopUp, AutoTopUpConfig, checkAutoTopUp } from './top-up';
 import { errMsg } from './util';
 
 export type Privacy = 'sealed' | 'plain';
@@ -74,6 +75,8 @@ export interface CocoonClientOptions {
     candidateTtlMs?: number;
     /** How long a sent transaction may take to show in the channel's state (default 60 s). */
     txTimeoutMs?: number;
+    /** Automatic top-up (spec/client.md, "Automatic top-up"); off when absent. */
+    autoTopUp?: AutoTopUpConfig;
     clock?: SleepClock;
     log?: Log;
     /** Port of the ops server (/metrics, /healthz, /readyz, /stats; 0 = a free one), started by open(); none when absent. */
@@ -108,6 +111,7 @@ export class CocoonClient {
     private readonly candidates: Candidates;
     private readonly payments: Payments;
     private readonly channelOps: ClientChannelOps;
+    private readonly autoTopUp: AutoTopUp;
     private readonly stats = new ClientStats();
     private readonly requestHost: RequestHost;
     /** Metrics and the ops server (spec/operations.md, "Observability"); models labelled when Root lists them. */
@@ -204,6 +208,17 @@ export class CocoonClient {
             cumulative: () => this.payments.cumulative,
             log,
         });
+        this.autoTopUp = new AutoTopUp({
+            config: checkAutoTopUp(opts.autoTopUp),
+            maxCoefficient,
+            read: () => this.chain.getClientChannelState(this.need().wrapper.address),
+            topUp: (amount, beforeSend) => this.channelOps.topUp(amount, beforeSend),
+            store: () => this.need().store,
+            committed: () => this.payments.committed,
+            stopped: () => this.stopped,
+            clock: this.clock,
+            log,
+        });
         this.requestHost = {
             privacy,
             maxCoefficient,
@@ -214,6 +229,7 @@ export class CocoonClient {
             seal: (tried, fields, body, version) => this.candidates.seal(tried, fields, body, version),
             payments: this.payments,
             receiptPaid: (r) => this.stats.receiptPaid(r),
+            reserve: (model, maxTokens) => this.autoTopUp.reserve(model, maxTokens),
         };
         this.funding = new FundingCheck(() => this.balances(), this.clock);
         this.ops = new AgentOps({
@@ -293,6 +309,7 @@ export class CocoonClient {
         this.opened = true;
         this.pollTimer = setInterval(() => void this.pollRoot(), this.rootPollMs);
         this.pollTimer.unref?.();
+        await this.autoTopUp.start();
         await this.connect();
     }
 
@@ -501,22 +518,35 @@ export class CocoonClient {
 
     async balances(): Promise<Balances> {
         const { proxy } = this.need();
-        return this.channelOps.balances(proxy.toString(), () => this.stats.snapshot());
+        const b = await this.channelOps.balances(proxy.toString(), () => this.stats.snapshot());
+        return { ...b, autoTopUp: this.autoTopUp.status() };
     }
 
     /** Adds `amount` to the channel (deploying it on first use); resolves when the chain shows it. */
-    topUp(amount: bigint): Promise<ClientChannelState> {
-        return this.channelOps.topUp(amount);
+    async topUp(amount: bigint): Promise<ClientChannelState> {
+        const st = await this.channelOps.topUp(amount);
+        this.autoTopUp.changed(st);
+        return st;
     }
 
     /** RequestWithdraw(amount), and FinishWithdraw when `withdrawAt` has passed; at most `available`. */
     withdraw(amount: bigint): Promise<WithdrawResult> {
-        return this.channelOps.withdraw(amount);
+        return this.channelOps.withdraw(amount).finally(() => void this.refreshTopUp());
     }
 
     /** FinishWithdraw after `withdrawAt`; returns the nanoTON paid to the wallet. */
     finishWithdraw(): Promise<bigint> {
-        return this.channelOps.finishWithdraw();
+        return this.channelOps.finishWithdraw().finally(() => void this.refreshTopUp());
+    }
+
+    /** Our own chain operation changed the channel: the automatic top-up's snapshot follows. */
+    private async refreshTopUp(): Promise<void> {
+        if (!this.autoTopUp.enabled) return;
+        try {
+            this.autoTopUp.changed(await this.chain.getClientChannelState(this.need().wrapper.address));
+        } catch (e) {
+            this.log('client.channel-read-failed', { message: errMsg(e) });
+        }
     }
 
     /** StartClose: the proxy may still redeem until `closeAt`; then finishClose() refunds the rest. */

@@ -48,6 +48,8 @@ export interface RequestHost {
     payments: Pick<Payments, 'remember' | 'forget' | 'verifyEnd' | 'receiptLimits' | 'accept'>;
     /** A receipt verified and paid. */
     receiptPaid: (r: Receipt) => void;
+    /** Holds the request's worst case for the automatic top-up (top-up.ts) until the returned release is called. */
+    reserve?: (model: Model, maxTokens: number) => Promise<() => void>;
 }
 
 /** A retryable refusal before response_start (sealed mode re-seals to the next candidate). */
@@ -169,6 +171,7 @@ export class RunningRequest {
             cancel();
             events.fail(new ClientError('CANCELLED', 'the request was cancelled', { requestId: id }));
         };
+        const release = (await this.host.reserve?.(this.model, frame.maxTokens)) ?? (() => undefined);
         conn.requests.set(id, frames);
         this.host.payments.remember(id, { model: this.model, name: this.name, target, maxTokens: BigInt(frame.maxTokens) });
         this.signal.addEventListener('abort', onAbort);
@@ -224,6 +227,7 @@ export class RunningRequest {
                 }
             }
         } finally {
+            release();
             conn.requests.delete(id);
             this.signal.removeEventListener('abort', onAbort);
         }

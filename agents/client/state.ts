@@ -35,6 +35,8 @@ const FileSchema = z
         version: z.literal(CLIENT_STATE_VERSION),
         clientKey: z.string().regex(/^[0-9a-f]{64}$/),
         channels: z.record(z.string().regex(/^-?[0-9]+:[0-9a-f]{64}$/), RecordSchema),
+        /** nanoTON sent by automatic top-ups and failover deposits over the file's life (the autoTopUp budget). */
+        topUpSpent: decimal.optional(),
     })
     .strict();
 
@@ -46,6 +48,7 @@ export class ClientStateStore {
         readonly path: string,
         readonly clientKey: string,
         private readonly channels: Map<string, ChannelRecord>,
+        private spent: bigint,
     ) {}
 
     /** Loads the file (a missing file is an empty state). Throws STATE_INVALID for a corrupt file or another key's. */
@@ -56,7 +59,7 @@ export class ClientStateStore {
         } catch (e) {
             throw new ClientError('STATE_INVALID', `state file ${path} is not readable JSON: ${(e as Error).message}`, { path });
         }
-        if (raw === undefined) return new ClientStateStore(path, clientKeyHex, new Map());
+        if (raw === undefined) return new ClientStateStore(path, clientKeyHex, new Map(), 0n);
         const r = FileSchema.safeParse(raw);
         if (!r.success) {
             const i = r.error.issues[0];
@@ -67,7 +70,31 @@ export class ClientStateStore {
         }
         const channels = new Map<string, ChannelRecord>();
         for (const [ch, rec] of Object.entries(r.data.channels)) channels.set(ch, { ...rec, cumulative: BigInt(rec.cumulative) });
-        return new ClientStateStore(path, clientKeyHex, channels);
+        return new ClientStateStore(path, clientKeyHex, channels, BigInt(r.data.topUpSpent ?? '0'));
+    }
+
+    /** Every channel record (raw channel address → record). */
+    entries(): [string, ChannelRecord][] {
+        return [...this.channels].map(([k, r]) => [k, { ...r }]);
+    }
+
+    /** nanoTON the automatic top-ups (and failover deposits) have sent so far: what the autoTopUp budget has spent. */
+    get topUpSpent(): bigint {
+        return this.spent;
+    }
+
+    /**
+     * Counts `amount` against the budget and writes the file; resolves once durable. Called before the top-up is sent,
+     * so a crash in between under-uses the budget rather than exceeding it.
+     */
+    addTopUpSpent(amount: bigint): Promise<void> {
+        const run = this.queue.then(async () => {
+            const next = this.spent + amount;
+            await writeJsonAtomicAsync(this.path, this.serialize(this.channels, next));
+            this.spent = next;
+        });
+        this.queue = run.catch(() => undefined);
+        return run;
     }
 
     get(channel: string): ChannelRecord | undefined {
@@ -95,9 +122,9 @@ export class ClientStateStore {
         return run;
     }
 
-    private serialize(channels: Map<string, ChannelRecord>) {
+    private serialize(channels: Map<string, ChannelRecord>, spent: bigint = this.spent) {
         const out: Record<string, unknown> = {};
         for (const [ch, r] of channels) out[ch] = { proxy: r.proxy, cumulative: r.cumulative.toString(), signature: r.signature, updatedAt: r.updatedAt };
-        return { version: CLIENT_STATE_VERSION, clientKey: this.clientKey, channels: out };
+        return { version: CLIENT_STATE_VERSION, clientKey: this.clientKey, channels: out, ...(spent > 0n ? { topUpSpent: spent.toString() } : {}) };
     }
 }

@@ -8,7 +8,7 @@ import { join } from 'path';
 import { AgentNetwork, deployProxyForAgent, seed, startAgentNetwork, workerAgentOptions } from '../../fixtures/agent-network';
 import { ProxyAgent } from '../../agents/proxy/agent';
 import { WorkerAgent } from '../../agents/worker/runner';
-import { CocoonClient } from '../../agents/client/runner';
+import { CocoonClient, CocoonClientOptions } from '../../agents/client/runner';
 import { ReferenceBackend } from '../../agents/backend/reference';
 import { TEST_MODEL } from '../../agents/backend/test-model';
 import type { Params } from '../../wrappers/Root';
@@ -42,8 +42,8 @@ export interface MoneyStack {
     worker: WorkerAgent;
     /** (Re)starts the proxy on the same ledger and ports. */
     startProxy(): Promise<void>;
-    /** A funded SDK client (plain mode) with its channel open and connected. */
-    sdkClient(label: string, deposit: bigint): Promise<CocoonClient>;
+    /** A funded SDK client (plain mode) with its channel open and connected; `extra` overrides its options. */
+    sdkClient(label: string, deposit: bigint, extra?: Partial<CocoonClientOptions>): Promise<CocoonClient>;
     /** Every voucher the client signed is held by the proxy (its payment_status says so); returns the amount. */
     signedAndHeld(client: CocoonClient): Promise<bigint>;
     /** Set to crash the proxy at a point of a request's life (ProxyAgentOptions.crashHook). */
@@ -81,7 +81,7 @@ export async function startMoneyStack(o: { params: Partial<Params>; clock?: () =
             });
             await proxy.start();
         },
-        async sdkClient(label, deposit) {
+        async sdkClient(label, deposit, extra) {
             const { wallet } = await net.fundWallet(label, '10');
             const c = new CocoonClient({
                 chain: net.newChain(),
@@ -95,6 +95,7 @@ export async function startMoneyStack(o: { params: Partial<Params>; clock?: () =
                 rootPollMs: 60_000,
                 reconnectMinMs: 50,
                 reconnectMaxMs: 200,
+                ...extra,
             });
             clients.push(c);
             await c.open();
