@@ -249,7 +249,21 @@ export class ClientChannelOps {
         if (balance < want) await this.topUp(want - balance);
     }
 
-    private async openState(): Promise<ClientChannelState> {
+    /** What withdraw() may take now: balance minus signed, unredeemed vouchers (≥ 0). */
+    available(s: ClientChannelState): bigint {
+        const cumulative = this.o.cumulative();
+        const owed = cumulative > s.redeemed ? cumulative - s.redeemed : 0n;
+        return s.balance - owed > 0n ? s.balance - owed : 0n;
+    }
+
+    /** Sends a proxy co-signed CoopWithdraw; resolves when the chain shows the seqno used (null: the channel is gone). */
+    async sendCoopWithdraw(o: { amount: bigint; seqno: bigint; close: boolean; signature: Buffer }): Promise<ClientChannelState | null> {
+        await this.checkWallet(FeeSimple);
+        await this.o.chain.open(this.o.wrapper()).sendCoopWithdraw(this.o.wallet.sender(), { ...o, value: FeeSimple });
+        return this.waitChannel((x) => x === null || x.withdrawSeqno > o.seqno, 'cooperative withdrawal');
+    }
+
+    async openState(): Promise<ClientChannelState> {
         const s = await this.o.chain.getClientChannelState(this.o.wrapper().address);
         if (!s) throw new ClientError('CHANNEL_CLOSED', 'the channel is not deployed');
         if (s.state !== 0n) throw new ClientError('CHANNEL_CLOSED', `the channel is ${STATE_NAMES[s.state.toString()]}`);

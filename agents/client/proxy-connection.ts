@@ -215,7 +215,8 @@ export class ProxyConnection {
                 else this.host.log('client.frame-dropped', { type: f.type, id: f.id });
                 return;
             }
-            case 'worker_candidates': {
+            case 'worker_candidates':
+            case 'coop_withdraw_signed': {
                 const q = this.queries.get(f.id);
                 if (q) q.push(f);
                 return;

@@ -34,6 +34,7 @@ import { ClientStateStore } from './state';
 import { ClientStats, clientMetrics, FundingCheck, observeRequests } from './stats';
 import { AgentOps, Readiness } from '../core/ops-server';
 import { AutoTopUp, AutoTopUpConfig, checkAutoTopUp } from './top-up';
+import { coopWithdraw, CoopWithdrawResult } from './coop-withdraw';
 import { errMsg } from './util';
 
 export type Privacy = 'sealed' | 'plain';
@@ -107,6 +108,7 @@ export class CocoonClient {
     private readonly connectTimeoutMs: number;
     private readonly reconnectMinMs: number;
     private readonly reconnectMaxMs: number;
+    private readonly txTimeoutMs: number;
     private readonly quoteCache: VerificationCache;
     private readonly candidates: Candidates;
     private readonly payments: Payments;
@@ -170,6 +172,7 @@ export class CocoonClient {
         this.reconnectMaxMs = optNumber(opts.reconnectMaxMs, 'reconnectMaxMs', 10_000);
         const candidateTtlMs = optNumber(opts.candidateTtlMs, 'candidateTtlMs', 3000);
         const txTimeoutMs = optNumber(opts.txTimeoutMs, 'txTimeoutMs', 60_000);
+        this.txTimeoutMs = txTimeoutMs;
         this.quoteCache = new VerificationCache({ ttlMs: 10 * 60_000, now: () => this.clock.now() });
         const log: Log = (event, fields) => this.log(event, fields);
         this.candidates = new Candidates({
@@ -532,6 +535,30 @@ export class CocoonClient {
     /** RequestWithdraw(amount), and FinishWithdraw when `withdrawAt` has passed; at most `available`. */
     withdraw(amount: bigint): Promise<WithdrawResult> {
         return this.channelOps.withdraw(amount).finally(() => void this.refreshTopUp());
+    }
+
+    /**
+     * Cooperative withdrawal (spec/client.md): the proxy redeems, co-signs, and the wallet sends CoopWithdraw — paid
+     * at once. `{amount}` (at most `available`) or `{close: true}` (the whole balance; the channel closes). A refusal
+     * is PROXY_REFUSED (`details.wireCode` COOP_WITHDRAW_*), no answer PROXY_UNREACHABLE: fall back on withdraw().
+     */
+    coopWithdraw(req: { amount?: bigint; close?: boolean }): Promise<CoopWithdrawResult> {
+        const { wrapper, proxyKey } = this.need();
+        return coopWithdraw(
+            {
+                wrapper,
+                proxyKey,
+                globalId: () => this.chain.getGlobalId(),
+                connect: () => this.connectLink(),
+                vouchersSettled: () => this.payments.settled(),
+                openState: () => this.channelOps.openState(),
+                available: (s) => this.channelOps.available(s),
+                send: (o) => this.channelOps.sendCoopWithdraw(o),
+                timeoutMs: this.connectTimeoutMs + this.txTimeoutMs, // the proxy redeems before it signs
+                log: this.log,
+            },
+            req,
+        ).finally(() => void this.refreshTopUp());
     }
 
     /** FinishWithdraw after `withdrawAt`; returns the nanoTON paid to the wallet. */

@@ -5,6 +5,7 @@
 //
 //   window:  (delivered − voucher) + held + worst ≤ creditWindow          unsigned exposure never exceeds one window
 //   deposit: (delivered − redeemed) + held + worst ≤ balance − pending     only what a redeem can still take counts
+//            (pending: a live withdrawal request, plus a co-signed cooperative withdrawal not yet used, coop-withdraw.ts)
 //
 // `balance`, `redeemed` and `pendingWithdraw` come from one snapshot of the ClientChannel (a redeem lowers balance and
 // raises redeemed alike, so the deposit bound stays valid between snapshots); a channel that is closing admits
@@ -40,6 +41,8 @@ export interface AdmissionInput {
     chain: Pick<ClientChannelState, 'state' | 'balance' | 'redeemed' | 'pendingWithdraw' | 'withdrawAt'> | undefined;
     /** Now, in unix seconds (a lapsed withdrawal request no longer counts). */
     nowSec: number;
+    /** A co-signed cooperative withdrawal not yet used on chain (coop-withdraw.ts): kept aside like a pending one. */
+    reserved?: bigint;
 }
 
 export type AdmissionRefusal = { code: 'CREDIT_WINDOW_EXCEEDED' | 'INSUFFICIENT_DEPOSIT'; message: string };
@@ -98,7 +101,7 @@ function depositRefusal(i: AdmissionInput, held: bigint): AdmissionRefusal | nul
     const c = i.chain;
     if (!c) return { code: 'INSUFFICIENT_DEPOSIT', message: 'the channel state is not known yet' };
     if (c.state !== CHANNEL_ACTIVE) return { code: 'INSUFFICIENT_DEPOSIT', message: 'the channel is closing: its deposit is no longer available' };
-    const pending = livePendingWithdraw(c, i.nowSec);
+    const pending = livePendingWithdraw(c, i.nowSec) + (i.reserved ?? 0n);
     const usable = c.balance - pending;
     const owed = i.delivered - c.redeemed;
     if (owed + held + i.amount > usable) {

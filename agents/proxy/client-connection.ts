@@ -8,13 +8,14 @@ import { TonChain } from '../core/chain/chain';
 import { nullIfGetterFailed } from '../core/chain/errors';
 import { ed25519Verify } from '../core/ed25519';
 import { decodeReceipt } from '../core/receipt';
-import { Direction, Frame, HelloClientFrame, RequestFrame, VoucherFrame, WireError } from '../core/wire';
+import { CoopWithdrawFrame, Direction, Frame, HelloClientFrame, RequestFrame, VoucherFrame, WireError } from '../core/wire';
 import { Model } from '../../wrappers/Root';
 import { ClientChannelWrapper } from '../../wrappers/ClientChannel';
 import { toUint256, voucherPayload } from '../../wrappers/payloads';
 import type { Clock } from '../core/clock';
 import { Ledger, LedgerError } from './ledger';
-import { ProxyWireCode } from './errors';
+import { ProxyError, ProxyWireCode } from './errors';
+import type { CoopWithdrawal } from './ledger';
 import { RoutedWorker } from './router';
 import { requestBound } from './admission';
 import { Connection, ConnectionHost } from './connection';
@@ -53,6 +54,8 @@ export interface ClientHost extends ConnectionHost, RequestHost {
     flushed(): Promise<void>;
     /** The connection closed: forget it. */
     clientClosed(conn: ClientConnection): void;
+    /** Redeems, then co-signs a cooperative withdrawal (coop-withdraw.ts); throws ProxyError COOP_WITHDRAW_*. */
+    coopWithdraw(channel: Address, req: { amount?: bigint; close: boolean }): Promise<CoopWithdrawal>;
 }
 
 export class ClientConnection extends Connection {
@@ -149,6 +152,8 @@ export class ClientConnection extends Connection {
                     })),
                 });
             }
+            case 'coop_withdraw':
+                return this.onCoopWithdraw(frame);
             default:
                 this.log('client.unexpected-frame', { type: frame.type });
         }
@@ -231,6 +236,21 @@ export class ClientConnection extends Connection {
             }
             this.send({ type: 'response_end', v: this.version, id: row.requestId, usage, cost: row.cost, receipt: row.receipt });
         }
+    }
+
+    /** A cooperative withdrawal: the co-signature, or an error frame with the query id (nothing signed). */
+    private onCoopWithdraw(f: CoopWithdrawFrame): void {
+        if (!this.host.serving()) return this.sendError('COOP_WITHDRAW_UNAVAILABLE', 'the proxy is not serving', false, f.id);
+        this.host.coopWithdraw(this.channel!, { amount: f.amount, close: f.close }).then(
+            (w) => {
+                if (this.state === 'ready') this.send({ type: 'coop_withdraw_signed', v: this.version, id: f.id, amount: w.amount, seqno: w.seqno, close: w.close, signature: w.signature });
+            },
+            (e: unknown) => {
+                const code = e instanceof ProxyError && (e.code === 'COOP_WITHDRAW_TOO_LARGE' || e.code === 'COOP_WITHDRAW_UNAVAILABLE') ? e.code : 'COOP_WITHDRAW_UNAVAILABLE';
+                this.log('coop-withdraw.refused', { code, message: (e as Error)?.message });
+                if (this.state === 'ready') this.sendError(code, (e as Error)?.message ?? String(e), false, f.id);
+            },
+        );
     }
 
     /**

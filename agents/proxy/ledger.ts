@@ -35,6 +35,17 @@ export { BPS_DENOMINATOR, LedgerError, MAX_AMOUNT, workerShare } from './ledger-
 
 export type { ClientState, Commit, DeliveryInput, LedgerCode, LedgerOptions, RequestRow, RequestStatus, SignedAmount, StartInput, WorkerState } from './ledger-types';
 
+/** A cooperative withdrawal the proxy co-signed: valid on chain while the channel's withdrawSeqno equals `seqno`. */
+export interface CoopWithdrawal {
+    seqno: bigint;
+    amount: bigint;
+    close: boolean;
+    signature: string;
+}
+
+/** settings key prefix of a client's latest co-signed withdrawal. */
+const COOP_PREFIX = 'coop_withdraw:';
+
 export class Ledger {
     private readonly db: Database.Database;
     private readonly clock: Clock;
@@ -312,6 +323,22 @@ export class Ledger {
         this.alive();
         const addr = normAddress(client, 'client');
         return (this.s.unsettled.all(addr, validateLimit(limit)) as RequestDbRow[]).map(toRequest);
+    }
+
+    /** The latest cooperative withdrawal co-signed for a client (proxy/coop-withdraw.ts), or null. */
+    coopWithdrawal(client: Address | string): CoopWithdrawal | null {
+        this.alive();
+        const v = this.s.getSetting.get(COOP_PREFIX + normAddress(client, 'client')) as string | undefined;
+        if (v === undefined) return null;
+        const o = JSON.parse(v) as { seqno: string; amount: string; close: boolean; signature: string };
+        return { seqno: BigInt(o.seqno), amount: BigInt(o.amount), close: o.close, signature: o.signature };
+    }
+
+    /** Records a co-signature before it leaves (replacing the previous one); flush() makes it power-loss durable. */
+    recordCoopWithdrawal(client: Address | string, w: CoopWithdrawal): void {
+        this.alive();
+        const value = JSON.stringify({ seqno: w.seqno.toString(), amount: validateAmount(w.amount, 'amount', 0n).toString(), close: w.close, signature: w.signature });
+        this.s.putSetting.run(COOP_PREFIX + normAddress(client, 'client'), value);
     }
 
     /** Delivered cost not yet covered by a voucher (≥ 0). */

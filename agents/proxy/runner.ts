@@ -28,6 +28,7 @@ import { ProxyError } from './errors';
 import { Router } from './router';
 import { WorkerAdmission } from './worker-admission';
 import { ClientAdmission } from './admission';
+import { CoopWithdrawals } from './coop-withdraw';
 import { HelloGate, ProxyLimits, resolveLimits } from './guard';
 import { buildStats, DurationWindow, ProxyCounters, proxyMetrics, proxyReadiness, ProxyStats } from './stats';
 import { AgentOps, Readiness } from '../core/ops-server';
@@ -96,6 +97,7 @@ export class ProxyAgent {
     private readonly admission: WorkerAdmission;
     private polling?: Promise<void>;
     private readonly settlement: Settlement;
+    private readonly coop: CoopWithdrawals;
     private readonly commits: Commits;
     private readonly writes: GroupCommit;
     /** What connections and requests may ask of this runner (client-connection.ts, worker-connection.ts, running-request.ts). */
@@ -140,6 +142,7 @@ export class ProxyAgent {
             connectedChannels: () => [...this.clients.values()].filter((c) => c.state === 'ready' && c.channelRaw).map((c) => c.channelRaw!),
             sendPayout: (worker, amount, signature) => this.sendPayout(worker, amount, signature),
         });
+        this.coop = new CoopWithdrawals({ ...common, settlement: this.settlement, heldBy: (ch) => this.clientAdmission.heldBy(ch), clock: this.clock });
         this.commits = new Commits({
             ...common,
             proxyAddress: opts.proxyAddress,
@@ -211,6 +214,7 @@ export class ProxyAgent {
             durably: (op) => this.writes.durably(op),
             flushed: () => this.writes.flushed(),
             clientClosed: (conn) => void this.clients.delete(conn.id),
+            coopWithdraw: (channel, req) => this.coop.sign(channel, req),
             // Requests
             workerConnection: (id) => this.workers.get(id),
             admit: (channel, amount) => {
@@ -223,6 +227,7 @@ export class ProxyAgent {
                     creditWindow: this.o.chain.cachedRootConfig!.params.creditWindow,
                     chain: this.settlement.cached(channel),
                     nowSec: Math.floor(this.clock.now() / 1000),
+                    reserved: this.coop.reserved(channel, this.settlement.cached(channel)),
                 });
             },
             releaseHeld: (channel, amount) => this.clientAdmission.release(channel, amount),

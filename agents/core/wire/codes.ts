@@ -90,6 +90,9 @@ export const WIRE_CODES = {
     // Every role's unknown failure. A worker's blames it in the proxy's router (as any worker failure); the proxy's
     // own never reaches the router (it goes to the client, or to the worker on a worker connection).
     INTERNAL: { raisedBy: ['proxy', 'worker'], retryable: 'before_start', blamesWorker: true, http: [500, SERVER, 'internal_error'], meaning: 'the sender failed internally (the one code for a bug or an unknown failure); the proxy sends it, not retryable, when its handler throws or its ledger refuses a delivery' },
+    // Cooperative withdrawal (spec/wire.md, "Cooperative withdrawal"): the proxy's refusals of coop_withdraw (error frame with the query id); nothing is signed.
+    COOP_WITHDRAW_TOO_LARGE: { raisedBy: ['proxy'], retryable: false, blamesWorker: true, meaning: 'a `coop_withdraw` asks more than the channel holds beyond what the client owes (delivered − redeemed), its requests in flight and a pending withdrawal; a close while anything is owed or in flight' },
+    COOP_WITHDRAW_UNAVAILABLE: { raisedBy: ['proxy'], retryable: true, blamesWorker: true, meaning: 'the proxy cannot co-sign now: the channel is not open, redeeming first or reading the chain failed, another co-signature for the channel is under way, or an unused one at the same seqno differs' },
 } as const satisfies Readonly<Record<string, WireCodeEntry>>;
 
 export type WireCode = keyof typeof WIRE_CODES;

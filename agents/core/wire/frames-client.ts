@@ -53,3 +53,20 @@ export const WorkerCandidates = frame('worker_candidates', {
     model: modelName,
     candidates: z.array(WorkerCandidate).max(MAX_CANDIDATES),
 });
+
+/**
+ * client → proxy: ask the proxy to co-sign an immediate withdrawal (the ClientChannel's CoopWithdraw). `amount` for a
+ * partial withdrawal, or `close: true` (no amount) to take the whole balance and close the channel. The proxy redeems
+ * what it holds first, then signs only what the channel holds beyond what the client owes (spec/wire.md,
+ * "Cooperative withdrawal").
+ */
+export const CoopWithdraw = frame('coop_withdraw', { id: requestId, amount: coins.optional(), close: z.boolean() }).superRefine((f, ctx) => {
+    if (f.close === (f.amount !== undefined)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['amount'], message: 'give amount for a withdrawal, or close: true without it' });
+    else if (f.amount === 0n) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['amount'], message: 'must be positive' });
+});
+
+/**
+ * proxy → client: the co-signature (same id): Ed25519 by the proxy's enclave key over
+ * withdrawPayload(channel, amount, seqno, close, globalId).hash(); `seqno` = the channel's withdrawSeqno it is valid for.
+ */
+export const CoopWithdrawSigned = frame('coop_withdraw_signed', { id: requestId, amount: coins, seqno: coefficient, close: z.boolean(), signature });

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { WireError } from './errors';
 import { ErrorFrame, HelloOk, isPlainObject, MAX_FRAME_BYTES, MAX_JSON_DEPTH, MIN_PROTOCOL_VERSION, Ping, Pong, PROTOCOL_VERSION, versionRange } from './fields';
-import { GetWorkerCandidates, HelloClient, HelloClientObject, PaymentStatus, Voucher, WorkerCandidate, WorkerCandidates } from './frames-client';
+import { CoopWithdraw, CoopWithdrawSigned, GetWorkerCandidates, HelloClient, HelloClientObject, PaymentStatus, Voucher, WorkerCandidate, WorkerCandidates } from './frames-client';
 import { HelloWorker, HelloWorkerObject, Payout } from './frames-worker';
 import { Cancel, isResponseChunk, Request, ResponseChunk, ResponseEnd, ResponseError, ResponseStart, Sealed, Usage } from './frames-request';
 
@@ -15,7 +15,7 @@ export {
     MAX_JSON_DEPTH, MAX_MESSAGE_CHARS, MAX_MODEL_NAME_CHARS, MAX_MODELS, MAX_RECEIPT_BYTES, MAX_REQUEST_TOKENS, MAX_SEALED_REQUEST_BYTES,
     MAX_SEQ, MAX_WORKER_CAPACITY, MIN_PROTOCOL_VERSION, modelName, Ping, Pong, PROTOCOL_VERSION, requestId, tonAddress,
 } from './fields';
-export { GetWorkerCandidates, HelloClient, PaymentStatus, Voucher, WorkerCandidate, WorkerCandidates } from './frames-client';
+export { CoopWithdraw, CoopWithdrawSigned, GetWorkerCandidates, HelloClient, PaymentStatus, Voucher, WorkerCandidate, WorkerCandidates } from './frames-client';
 export { HelloWorker, ModelOffer, Payout } from './frames-worker';
 export { bodyMismatch, Cancel, isResponseChunk, Request, ResponseChunk, ResponseEnd, ResponseError, ResponseHeaders, ResponseStart, Sealed, Usage } from './frames-request';
 
@@ -40,6 +40,8 @@ export type PingFrame = z.infer<typeof Ping>;
 export type PongFrame = z.infer<typeof Pong>;
 export type ErrorFrameT = z.infer<typeof ErrorFrame>;
 export type WireUsage = z.infer<typeof Usage>;
+export type CoopWithdrawFrame = z.infer<typeof CoopWithdraw>;
+export type CoopWithdrawSignedFrame = z.infer<typeof CoopWithdrawSigned>;
 
 export type Frame =
     | HelloFrame
@@ -57,7 +59,9 @@ export type Frame =
     | WorkerCandidatesFrame
     | PingFrame
     | PongFrame
-    | ErrorFrameT;
+    | ErrorFrameT
+    | CoopWithdrawFrame
+    | CoopWithdrawSignedFrame;
 export type FrameType = Frame['type'];
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -69,7 +73,7 @@ export const DIRECTIONS: readonly Direction[] = ['client_to_proxy', 'proxy_to_cl
 
 type Common = PingFrame | PongFrame | ErrorFrameT;
 export interface DirectionFrames {
-    client_to_proxy: HelloClientFrame | RequestFrame | CancelFrame | VoucherFrame | GetWorkerCandidatesFrame | Common;
+    client_to_proxy: HelloClientFrame | RequestFrame | CancelFrame | VoucherFrame | GetWorkerCandidatesFrame | Common | CoopWithdrawFrame;
     proxy_to_client:
         | HelloOkFrame
         | ResponseStartFrame
@@ -78,7 +82,8 @@ export interface DirectionFrames {
         | ResponseErrorFrame
         | PaymentStatusFrame
         | WorkerCandidatesFrame
-        | Common;
+        | Common
+        | CoopWithdrawSignedFrame;
     worker_to_proxy: HelloWorkerFrame | ResponseStartFrame | ResponseChunkFrame | ResponseEndFrame | ResponseErrorFrame | Common;
     proxy_to_worker: HelloOkFrame | RequestFrame | CancelFrame | PayoutFrame | Common;
 }
@@ -89,8 +94,8 @@ const RESPONSE = { response_start: ResponseStart, response_chunk: ResponseChunk,
 
 /** The frames each direction may carry (type → schema). */
 export const DIRECTION_SCHEMAS: Record<Direction, Readonly<Record<string, AnySchema>>> = {
-    client_to_proxy: { hello: HelloClient, request: Request, cancel: Cancel, voucher: Voucher, get_worker_candidates: GetWorkerCandidates, ...common },
-    proxy_to_client: { hello_ok: HelloOk, ...RESPONSE, payment_status: PaymentStatus, worker_candidates: WorkerCandidates, ...common },
+    client_to_proxy: { hello: HelloClient, request: Request, cancel: Cancel, voucher: Voucher, get_worker_candidates: GetWorkerCandidates, ...common, coop_withdraw: CoopWithdraw },
+    proxy_to_client: { hello_ok: HelloOk, ...RESPONSE, payment_status: PaymentStatus, worker_candidates: WorkerCandidates, ...common, coop_withdraw_signed: CoopWithdrawSigned },
     worker_to_proxy: { hello: HelloWorker, ...RESPONSE, ...common },
     proxy_to_worker: { hello_ok: HelloOk, request: Request, cancel: Cancel, payout: Payout, ...common },
 };
@@ -112,6 +117,8 @@ export const FRAME_TYPES: readonly FrameType[] = [
     'ping',
     'pong',
     'error',
+    'coop_withdraw',
+    'coop_withdraw_signed',
 ];
 const KNOWN_TYPES: ReadonlySet<string> = new Set(FRAME_TYPES);
 

@@ -69,6 +69,8 @@ export const SAMPLES: { [D in Direction]: Frame[] } = {
         { type: 'voucher', v, amount: 1_000_000_000n, signature: SIG },
         { type: 'get_worker_candidates', v, id: ID, model: MODEL, maxCoefficient: 4294967295n },
         ...common,
+        { type: 'coop_withdraw', v, id: ID, amount: 400_000_000n, close: false },
+        { type: 'coop_withdraw', v, id: ID, close: true },
     ],
     proxy_to_client: [
         { type: 'hello_ok', v, proxy: PROXY },
@@ -90,6 +92,7 @@ export const SAMPLES: { [D in Direction]: Frame[] } = {
         },
         { type: 'worker_candidates', v, id: ID, model: MODEL, candidates: [] },
         ...common,
+        { type: 'coop_withdraw_signed', v, id: ID, amount: 400_000_000n, seqno: 4294967295n, close: false, signature: SIG },
     ],
     worker_to_proxy: [
         {

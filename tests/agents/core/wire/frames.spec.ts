@@ -263,3 +263,19 @@ describe('canonical base64', () => {
         for (const s of ['AQ==', 'AR==', 'AQI=', 'AQJ=', 'AQID', '', '=', 'A===', 'AQ=A']) expect(isCanonicalBase64(s)).toBe(byDefinition(s));
     });
 });
+
+describe('coop_withdraw (issue 11: cooperative withdrawal)', () => {
+    const base = { type: 'coop_withdraw', v: 1, id: ID };
+    it('takes an amount, or close: true without one; anything else is WIRE_BAD_FIELD naming amount', () => {
+        for (const bad of [{ ...base, close: false }, { ...base, close: true, amount: '5' }, { ...base, close: false, amount: '0' }]) {
+            const e = fail(JSON.stringify(bad), 'client_to_proxy');
+            expect([e.code, e.details?.path]).toEqual(['WIRE_BAD_FIELD', 'amount']);
+        }
+        expect(obj({ ...base, close: false, amount: '-1' }).code).toBe('WIRE_BAD_FIELD');
+        expect(obj({ ...base, close: 'yes', amount: '1' }).code).toBe('WIRE_BAD_FIELD');
+        expect(obj({ ...base, close: false, amount: '1', extra: 1 }).code).toBe('WIRE_BAD_FIELD');
+        // Only a client sends it, only a proxy answers it.
+        expect(obj({ ...base, close: true }, 'worker_to_proxy').code).toBe('WIRE_DIRECTION');
+        expect(obj({ type: 'coop_withdraw_signed', v: 1, id: ID, amount: '1', seqno: '0', close: false, signature: 'ab'.repeat(64) }, 'client_to_proxy').code).toBe('WIRE_DIRECTION');
+    });
+});
