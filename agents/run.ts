@@ -8,6 +8,7 @@ import { ClientConfigFile, ClientConfigSchema, commonOf, loadConfigFile, Loaded,
 import { ProxyAgent } from './proxy/agent';
 import { WorkerAgent } from './worker/runner';
 import { CocoonClient } from './client/runner';
+import { ClientError } from './client/errors';
 import { OpenAIServer } from './client/server';
 
 /** The agents' log as JSON lines on stderr, at `level` and above. */
@@ -145,16 +146,23 @@ export function workerCommand(argv: string[], io: CommandIo, signal?: AbortSigna
 
 export const CLIENT_USAGE = `usage: cocoon client [serve] --config <client.json> [--port <n>] [--log-level debug|info|warn|error]
        cocoon client balance | topup --amount <TON> | withdraw --amount <TON> | finish-withdraw | close | finish-close --config <client.json>
+export const CLIENT_USAGE = `usage: cocoon client [serve] --config <client.json> [--port <n>]
+       cocoon client balance | topup --amount <TON> | withdraw --amount <TON> [--coop] | finish-withdraw | close | finish-close --config <client.json>
   serve            open/top up the ClientChannel, connect to the proxy and serve the OpenAI-compatible API until Ctrl-C
   balance          the channel's on-chain state and the signed voucher total
   topup            add TON to the channel
-  withdraw         request a withdrawal (paid after the channel's close delay by finish-withdraw)
+  withdraw         request a withdrawal (paid after the channel's close delay by finish-withdraw); with --coop the proxy
+                   co-signs an immediate one, falling back to the delayed withdrawal when it refuses or is unreachable
   close            start closing the channel; finish-close pays out the rest after the close delay`;
+
+/** coopWithdraw failures after which `withdraw --coop` falls back on the delayed withdrawal (nothing was sent). */
+const COOP_FALLBACK = new Set(['PROXY_REFUSED', 'PROXY_UNREACHABLE', 'PROXY_REJECTED', 'PROTOCOL_ERROR', 'TIMEOUT', 'NO_PROXY']);
 
 export function clientCommand(argv: string[], io: CommandIo, signal?: AbortSignal): Promise<number> {
     const sub = argv[0] !== undefined && !argv[0].startsWith('-') ? argv[0] : 'serve';
     const rest = argv[0] === sub ? argv.slice(1) : argv;
     const known = { config: 'value', port: 'value', amount: 'value', json: 'switch', 'log-level': 'value' } as const;
+    const known = { config: 'value', port: 'value', amount: 'value', json: 'switch', coop: 'switch' } as const;
     return agentCommand(io, CLIENT_USAGE, rest, known, async (flags) => {
         const level = logLevelFlag(flags['log-level']);
         const loaded = loadConfigFile(requireConfig(flags), ClientConfigSchema);
@@ -166,6 +174,7 @@ export function clientCommand(argv: string[], io: CommandIo, signal?: AbortSigna
         const client = await clientFromConfig(loaded, jsonLog(io, 'client', level));
         const show = (v: unknown) => io.stdout(JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x), 2) + '\n');
         try {
+            if (sub !== 'serve') await client.attach();
             switch (sub) {
                 case 'serve': {
                     await client.open();
@@ -188,6 +197,16 @@ export function clientCommand(argv: string[], io: CommandIo, signal?: AbortSigna
                     return 0;
                 case 'withdraw': {
                     const a = amount();
+                    if (flags.coop) {
+                        try {
+                            show(await client.coopWithdraw({ amount: a }));
+                            io.stderr(`withdrew ${fromNano(a)} TON at once (co-signed by the proxy)\n`);
+                            return 0;
+                        } catch (e) {
+                            if (!(e instanceof ClientError) || !COOP_FALLBACK.has(e.code)) throw e;
+                            io.stderr(`the proxy did not co-sign the withdrawal (${e.wireCode ?? e.code}: ${e.message}); falling back to the delayed withdrawal\n`);
+                        }
+                    }
                     show(await client.withdraw(a));
                     io.stderr(`requested a withdrawal of ${fromNano(a)} TON; run finish-withdraw after the channel's close delay\n`);
                     return 0;

@@ -113,11 +113,9 @@ export class ClientChannelOps {
             await probe(info);
             return { address: pinned, info };
         }
-        const known = new Set<string>();
-        for (const [raw, info] of cfg.proxies) {
-            const ch = await this.channelFor(cfg, Address.parse(raw), info);
-            if (store.get(ch.address.toRawString())) known.add(raw);
-        }
+        // Proxies we have a channel with: by the state file's records (a channel under an older child code or
+        // close delay is not at the address the current ones give).
+        const known = new Set<string>(store.entries().map(([, r]) => r.proxy));
         const order = [...cfg.proxies.entries()].sort(([a, x], [b, y]) => {
             const k = Number(known.has(b)) - Number(known.has(a));
             if (k !== 0) return k;
@@ -135,6 +133,30 @@ export class ClientChannelOps {
             }
         }
         throw new ClientError('NO_PROXY', `no usable proxy among ${cfg.proxies.size} registered`, { refusals });
+    }
+
+    /**
+     * The channel to use with that proxy: the state file's most recent channel with it while that channel is open and
+     * names our wallet, key and the proxy's key (it may sit at an older child code's address after Root's
+     * SetChildCode, or under an older close delay), else the canonical one under Root's current code and params.
+     */
+    async channelWith(cfg: RootConfig, store: ClientStateStore, proxy: Address, info: ProxyInfo): Promise<ClientChannelWrapper> {
+        const canonical = await this.channelFor(cfg, proxy, info);
+        const stored = store
+            .entries()
+            .filter(([ch, r]) => r.proxy === proxy.toRawString() && ch !== canonical.address.toRawString())
+            .sort(([, a], [, b]) => b.updatedAt - a.updatedAt);
+        for (const [ch] of stored) {
+            const s = await this.o.chain.getClientChannelState(Address.parse(ch));
+            if (s && s.state === 0n && s.client.equals(this.o.wallet.address) && s.clientKey === this.o.clientKey && s.proxyKey === info.enclaveKey && s.proxy.equals(proxy)) {
+                // Kept while it serves: an open canonical channel with money in it is used before an older one.
+                const c = await this.o.chain.getClientChannelState(canonical.address);
+                if (c && c.state === 0n && c.balance > 0n) return canonical;
+                this.o.log('client.channel-stored', { channel: ch, canonical: canonical.address.toRawString() });
+                return ClientChannelWrapper.open(Address.parse(ch));
+            }
+        }
+        return canonical;
     }
 
     /** The canonical ClientChannel of this wallet and key with that proxy. */

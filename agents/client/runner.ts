@@ -322,7 +322,7 @@ export class CocoonClient {
         const info = await this.channelOps.selectProxy(cfg, stateProbe, this.opts.proxy, (i) => this.probe(i));
         this.proxyAddr = info.address;
         this.proxyKey = info.info.enclaveKey;
-        this.wrapper = await this.channelOps.channelFor(cfg, info.address, info.info);
+        this.wrapper = await this.channelOps.channelWith(cfg, stateProbe, info.address, info.info);
         this.store = stateProbe;
         const raw = this.wrapper.address.toRawString();
         const rec = this.store.get(raw);
@@ -331,6 +331,31 @@ export class CocoonClient {
         this.log('client.channel-selected', { channel: this.wrapper.address.toString(), peer: info.address.toString(), cumulative: this.payments.cumulative.toString() });
 
         await this.channelOps.ensureDeposit(cfg, this.opts.deposit);
+    }
+
+    /**
+     * For channel commands (balance, withdraw, close, …): the channel open() would use — the pinned proxy, else the
+     * proxy of the state file's most recent channel still in Root — without probing, depositing or polling. A
+     * connection is made on demand (coopWithdraw).
+     */
+    async attach(): Promise<void> {
+        if (this.opened) return;
+        if (this.stopped) throw new ClientError('NOT_OPEN', 'the client was stopped');
+        const cfg = await this.chain.getRootConfig();
+        const store = ClientStateStore.load(this.opts.statePath, this.clientKeyHex);
+        const recent = store.entries().sort(([, a], [, b]) => b.updatedAt - a.updatedAt).map(([, r]) => r.proxy);
+        const raw = this.opts.proxy?.toRawString() ?? recent.find((p) => cfg.proxies.has(p));
+        const info = raw === undefined ? undefined : cfg.proxies.get(raw);
+        if (raw === undefined || !info) throw new ClientError('NO_PROXY', raw === undefined ? 'the state file names no channel with a proxy registered in Root; run `cocoon client serve` first' : `proxy ${raw} is not registered in Root`);
+        this.identity = await KeyIdentity.create({ seed: this.opts.seed });
+        this.identity.start();
+        this.proxyAddr = Address.parse(raw);
+        this.proxyKey = info.enclaveKey;
+        this.wrapper = await this.channelOps.channelWith(cfg, store, this.proxyAddr, info);
+        this.store = store;
+        const rec = store.get(this.wrapper.address.toRawString());
+        this.payments.load(rec?.cumulative ?? 0n, rec?.signature ? Buffer.from(rec.signature, 'hex') : null);
+        this.opened = true;
     }
 
     /** Connects (RA-TLS + hello) unless connected; concurrent callers share one attempt. */

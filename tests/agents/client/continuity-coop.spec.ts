@@ -5,6 +5,9 @@
 import { Address, toNano } from '@ton/core';
 import { keyPairFromSeed } from '@ton/crypto';
 import { randomBytes } from 'crypto';
+import { mkdirSync, writeFileSync } from 'fs';
+import { join } from 'path';
+import { clientCommand } from '../../../agents/run';
 import { WebSocket } from 'ws';
 import { seed } from '../../../fixtures/agent-network';
 import { ask, drain, MoneyStack, startMoneyStack, until } from '../../helpers/money-stack';
@@ -169,6 +172,50 @@ describe('client continuity: cooperative withdrawal', () => {
             expect(['PROXY_UNREACHABLE', 'PROXY_REFUSED']).toContain((e as ClientError).code);
             const after = await state(c.channel);
             expect([after.balance, after.withdrawSeqno, after.state]).toEqual([before.balance, before.withdrawSeqno, before.state]);
+        } finally {
+            await stack.startProxy();
+        }
+    });
+
+    /** A client config file for `label`'s SDK channel on this stack (its state file, seed and wallet). */
+    async function cliConfig(label: string): Promise<string> {
+        const dir = join(stack.dir, `${label}-cli`);
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, 'tee.json'), JSON.stringify(stack.net.tee.toState()));
+        writeFileSync(join(dir, 'client.seed'), seed(label).toString('hex'));
+        const { secretKey } = await stack.net.fundWallet(label, '1');
+        writeFileSync(join(dir, 'client.wallet'), secretKey.toString('hex'));
+        const chainSection = { endpoint: stack.net.devnet.url, rootAddress: stack.net.root.toString(), rps: 10_000, maxRetries: 2, cacheTtlMs: 0, sendPollMs: 20, sendTimeoutMs: 30_000 };
+        const file = join(dir, 'client.json');
+        writeFileSync(file, JSON.stringify({ chain: chainSection, seedFile: 'client.seed', wallet: { secretKeyFile: 'client.wallet' }, trust: { simulatedTeeFile: 'tee.json' }, client: { proxy: stack.proxyAddress.toString(), stateFile: `../${label}.json`, privacy: 'plain' } }));
+        return file;
+    }
+
+    const run = async (argv: string[]) => {
+        const out = { stdout: '', stderr: '' };
+        const code = await clientCommand(argv, { stdout: (t) => void (out.stdout += t), stderr: (t) => void (out.stderr += t) });
+        return { code, ...out };
+    };
+
+    it('cocoon client withdraw --coop is paid in one step; with the proxy down it falls back to the delayed withdrawal and says so', async () => {
+        const c = await stack.sdkClient('coop-cli', toNano('1'));
+        await drain(c.request(ask(20)));
+        const cumulative = await stack.signedAndHeld(c);
+        const channel = c.channel;
+        await c.stop();
+        const config = await cliConfig('coop-cli');
+        const ok = await run(['withdraw', '--amount', '0.3', '--coop', '--config', config]);
+        expect([ok.code, ok.stderr]).toEqual([0, expect.stringContaining('withdrew 0.3 TON at once')]);
+        const once = await state(channel);
+        expect([once.withdrawSeqno, once.balance, once.redeemed]).toEqual([1n, toNano('1') - cumulative - toNano('0.3'), cumulative]);
+        await stack.proxy.stop();
+        try {
+            const fb = await run(['withdraw', '--amount', '0.1', '--coop', '--config', config]);
+            expect(fb.code).toBe(0);
+            expect(fb.stderr).toContain('falling back to the delayed withdrawal');
+            const after = await state(channel);
+            expect([after.withdrawSeqno, after.pendingWithdraw]).toEqual([1n, toNano('0.1')]);
+            expect(Number(after.withdrawAt)).toBeGreaterThan(Math.floor(Date.now() / 1000) + 3000); // the close delay
         } finally {
             await stack.startProxy();
         }
