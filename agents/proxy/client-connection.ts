@@ -2,7 +2,7 @@
 // clientKey, the channel canonical and open), its requests (admitted against the channel, then run by
 // running-request.ts), cancels, vouchers, worker candidates, and the payment status and unsettled receipts it is
 // sent after hello.
-import { Address } from '@ton/core';
+import { Address, Cell } from '@ton/core';
 import type { WebSocket } from 'ws';
 import { TonChain } from '../core/chain/chain';
 import { nullIfGetterFailed } from '../core/chain/errors';
@@ -54,6 +54,8 @@ export interface ClientHost extends ConnectionHost, RequestHost {
     flushed(): Promise<void>;
     /** The connection closed: forget it. */
     clientClosed(conn: ClientConnection): void;
+    /** Root's current ClientChannel code first, then the older ones Root listed while the proxy watched. */
+    clientCodes(current: Cell): Cell[];
     /** Redeems, then co-signs a cooperative withdrawal (coop-withdraw.ts); throws ProxyError COOP_WITHDRAW_*. */
     coopWithdraw(channel: Address, req: { amount?: bigint; close: boolean }): Promise<CoopWithdrawal>;
 }
@@ -98,15 +100,15 @@ export class ClientConnection extends Connection {
         if (!st.proxy.equals(proxyAddress)) return { code: 'CHANNEL_INVALID', message: 'the ClientChannel belongs to another proxy' };
         if (st.proxyKey !== enclaveKey) return { code: 'CHANNEL_INVALID', message: 'the ClientChannel names another proxy key' };
         if (st.clientKey !== toUint256(this.publicKey)) return { code: 'CHANNEL_INVALID', message: "the ClientChannel's clientKey is not the certificate key" };
-        const canonical = await ClientChannelWrapper.create({
-            proxy: proxyAddress,
-            client: st.client,
-            clientKey: st.clientKey,
-            proxyKey: enclaveKey,
-            closeDelay: cfg.params.clientCloseDelay,
-            code: cfg.childCode.clientCode,
-        });
-        if (!canonical.address.equals(channel)) return { code: 'CHANNEL_INVALID', message: 'the ClientChannel is not the canonical one for these keys and params' };
+        // Canonical under Root's current code, or under an older one Root listed while we watched (a channel created
+        // before a SetChildCode), with its own close delay as long as it is not below Root's current one.
+        if (st.closeDelay < cfg.params.clientCloseDelay) return { code: 'CHANNEL_INVALID', message: `the ClientChannel's close delay ${st.closeDelay} is below Root's ${cfg.params.clientCloseDelay}` };
+        let canonical = false;
+        for (const code of this.host.clientCodes(cfg.childCode.clientCode)) {
+            const w = await ClientChannelWrapper.create({ proxy: proxyAddress, client: st.client, clientKey: st.clientKey, proxyKey: enclaveKey, closeDelay: st.closeDelay, code });
+            if ((canonical = w.address.equals(channel))) break;
+        }
+        if (!canonical) return { code: 'CHANNEL_INVALID', message: 'the ClientChannel is not the canonical one for these keys and params' };
         if (st.state !== 0n) return { code: 'CHANNEL_INVALID', message: `the ClientChannel is not open (state ${st.state})` };
         const raw = channel.toRawString();
         if (this.host.openConnections(raw, this) >= MAX_CONNECTIONS_PER_CHANNEL) return { code: 'RATE_LIMITED', message: `at most ${MAX_CONNECTIONS_PER_CHANNEL} connections per channel` };

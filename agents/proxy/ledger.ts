@@ -45,6 +45,8 @@ export interface CoopWithdrawal {
 
 /** settings key prefix of a client's latest co-signed withdrawal. */
 const COOP_PREFIX = 'coop_withdraw:';
+/** settings key of the ClientChannel codes seen in Root (a JSON array of base64 BOCs). */
+const CLIENT_CODES = 'client_codes';
 
 export class Ledger {
     private readonly db: Database.Database;
@@ -339,6 +341,20 @@ export class Ledger {
         this.alive();
         const value = JSON.stringify({ seqno: w.seqno.toString(), amount: validateAmount(w.amount, 'amount', 0n).toString(), close: w.close, signature: w.signature });
         this.s.putSetting.run(COOP_PREFIX + normAddress(client, 'client'), value);
+    }
+
+    /** Every ClientChannel code Root has listed while this proxy watched (BOCs, base64), oldest first. */
+    clientCodes(): string[] {
+        this.alive();
+        const v = this.s.getSetting.get(CLIENT_CODES) as string | undefined;
+        return v === undefined ? [] : (JSON.parse(v) as string[]);
+    }
+
+    /** Remembers a ClientChannel code (BOC, base64): channels created under it stay acceptable after SetChildCode. */
+    rememberClientCode(boc: string): void {
+        const codes = this.clientCodes();
+        if (codes.includes(boc)) return;
+        this.s.putSetting.run(CLIENT_CODES, JSON.stringify([...codes, boc]));
     }
 
     /** Delivered cost not yet covered by a voucher (≥ 0). */

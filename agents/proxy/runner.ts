@@ -12,7 +12,7 @@
 // response_end one receipt verification and one durable write (recordDelivery). Vouchers cost one signature check
 // and one durable write (acceptVoucher). No chain call per request except refreshing a client's cached channel
 // state when its deposit looks exhausted.
-import { Address } from '@ton/core';
+import { Address, Cell } from '@ton/core';
 import { keyPairFromSeed } from '@ton/crypto';
 import type { WebSocket } from 'ws';
 import { RootConfig } from '../core/chain/chain';
@@ -98,6 +98,7 @@ export class ProxyAgent {
     private polling?: Promise<void>;
     private readonly settlement: Settlement;
     private readonly coop: CoopWithdrawals;
+    private knownClientCodes?: Cell[];
     private readonly commits: Commits;
     private readonly writes: GroupCommit;
     /** What connections and requests may ask of this runner (client-connection.ts, worker-connection.ts, running-request.ts). */
@@ -215,6 +216,7 @@ export class ProxyAgent {
             flushed: () => this.writes.flushed(),
             clientClosed: (conn) => void this.clients.delete(conn.id),
             coopWithdraw: (channel, req) => this.coop.sign(channel, req),
+            clientCodes: (current) => this.clientCodes(current),
             // Requests
             workerConnection: (id) => this.workers.get(id),
             admit: (channel, amount) => {
@@ -245,6 +247,19 @@ export class ProxyAgent {
                 }
             },
         };
+    }
+
+    /**
+     * Root's current ClientChannel code first, then every older one Root listed while this proxy watched (kept in the
+     * ledger): a client's channel created before a SetChildCode stays acceptable (spec/proxy.md, "Connection state machine").
+     */
+    private clientCodes(current: Cell): Cell[] {
+        this.knownClientCodes ??= this.ledger!.clientCodes().map((b) => Cell.fromBase64(b));
+        if (!this.knownClientCodes.some((c) => c.equals(current))) {
+            this.ledger!.rememberClientCode(current.toBoc().toString('base64'));
+            this.knownClientCodes.push(current);
+        }
+        return [current, ...this.knownClientCodes.filter((c) => !c.equals(current))];
     }
 
     private connections(): Connection[] {
@@ -279,6 +294,7 @@ export class ProxyAgent {
         }
         this.ledger = ledger;
         this.startedAt = this.clock.now();
+        this.clientCodes(cfg.childCode.clientCode);
         this.refreshModels(cfg);
         let urls: ProxyUrls;
         try {
