@@ -128,6 +128,7 @@ export const ClientConfigSchema = z
                 metricsPort: port.optional(),
                 metricsHost: z.string().min(1).optional(),
                 autoTopUp: z.object({ thresholdTon: tonAmount, amountTon: tonAmount, budgetTon: tonAmount }).strict().optional(),
+                failoverAfterMs: z.number().int().min(1).optional(),
             })
             .strict(),
     })

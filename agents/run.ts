@@ -96,6 +96,7 @@ export async function clientFromConfig(loaded: Loaded<ClientConfigFile>, log?: L
         rootPollMs: k.rootPollMs,
         metricsPort: k.metricsPort ?? 0,
         metricsHost: k.metricsHost,
+        failoverAfterMs: k.failoverAfterMs,
         autoTopUp: k.autoTopUp && { threshold: toNano(k.autoTopUp.thresholdTon), amount: toNano(k.autoTopUp.amountTon), budget: toNano(k.autoTopUp.budgetTon) },
         log,
     });

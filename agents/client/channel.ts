@@ -106,7 +106,7 @@ export class ClientChannelOps {
     }
 
     /** Pinned proxy, or Root's proxies: those we already have a channel with first, then by registeredAt. */
-    async selectProxy(cfg: RootConfig, store: ClientStateStore, pinned: Address | undefined, probe: (info: ProxyInfo) => Promise<void>): Promise<{ address: Address; info: ProxyInfo }> {
+    async selectProxy(cfg: RootConfig, store: ClientStateStore, pinned: Address | undefined, probe: (info: ProxyInfo) => Promise<void>, exclude?: string): Promise<{ address: Address; info: ProxyInfo }> {
         if (pinned) {
             const info = cfg.proxies.get(pinned.toRawString());
             if (!info) throw new ClientError('NO_PROXY', `proxy ${pinned.toString()} is not registered in Root`);
@@ -116,7 +116,7 @@ export class ClientChannelOps {
         // Proxies we have a channel with: by the state file's records (a channel under an older child code or
         // close delay is not at the address the current ones give).
         const known = new Set<string>(store.entries().map(([, r]) => r.proxy));
-        const order = [...cfg.proxies.entries()].sort(([a, x], [b, y]) => {
+        const order = [...cfg.proxies.entries()].filter(([raw]) => raw !== exclude).sort(([a, x], [b, y]) => {
             const k = Number(known.has(b)) - Number(known.has(a));
             if (k !== 0) return k;
             return x.registeredAt !== y.registeredAt ? (x.registeredAt < y.registeredAt ? -1 : 1) : a < b ? -1 : 1;
@@ -169,6 +169,11 @@ export class ClientChannelOps {
             closeDelay: cfg.params.clientCloseDelay,
             code: cfg.childCode.clientCode,
         });
+    }
+
+    /** What open() deposits: the option, else max(Root's minClientDeposit, 1 TON). */
+    depositTarget(cfg: RootConfig, deposit: bigint | undefined): bigint {
+        return deposit ?? (cfg.params.minClientDeposit > toNano('1') ? cfg.params.minClientDeposit : toNano('1'));
     }
 
     /**
@@ -264,7 +269,7 @@ export class ClientChannelOps {
     /** open(): tops the channel up to `deposit` (default max(Root's minClientDeposit, 1 TON)); the first top-up deploys it. */
     async ensureDeposit(cfg: RootConfig, deposit: bigint | undefined): Promise<void> {
         const wrapper = this.o.wrapper();
-        const want = deposit ?? (cfg.params.minClientDeposit > toNano('1') ? cfg.params.minClientDeposit : toNano('1'));
+        const want = this.depositTarget(cfg, deposit);
         const s = await this.o.chain.getClientChannelState(wrapper.address);
         if (s && s.state !== 0n) throw new ClientError('CHANNEL_CLOSED', `channel ${wrapper.address.toString()} is ${STATE_NAMES[s.state.toString()]}; open a new one with a new seed`);
         const balance = s?.balance ?? 0n;

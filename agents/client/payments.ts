@@ -113,6 +113,11 @@ export class Payments {
         }
     }
 
+    /** The client left its proxy (failover): late receipts of that proxy's requests are no longer paid from here. */
+    forgetAll(): void {
+        this.outstanding.clear();
+    }
+
     /** Refused or failed: nothing is charged for it. */
     forget(id: string): void {
         this.outstanding.delete(id);
