@@ -35,6 +35,7 @@ import { ClientStats, clientMetrics, FundingCheck, observeRequests } from './sta
 import { AgentOps, Readiness } from '../core/ops-server';
 import { AutoTopUp, AutoTopUpConfig, checkAutoTopUp } from './top-up';
 import { coopWithdraw, CoopWithdrawResult } from './coop-withdraw';
+import { Failover } from './failover';
 import { errMsg } from './util';
 
 export type Privacy = 'sealed' | 'plain';
@@ -111,11 +112,7 @@ export class CocoonClient {
     private readonly reconnectMinMs: number;
     private readonly reconnectMaxMs: number;
     private readonly txTimeoutMs: number;
-    private readonly failoverAfterMs?: number;
-    /** Since when no connection to the proxy is up (undefined while connected). */
-    private downSince?: number;
-    /** A failover under way: connects wait for it. */
-    private failingOver?: Promise<void>;
+    private readonly failover?: Failover;
     private readonly quoteCache: VerificationCache;
     private readonly candidates: Candidates;
     private readonly payments: Payments;
@@ -180,7 +177,7 @@ export class CocoonClient {
         const candidateTtlMs = optNumber(opts.candidateTtlMs, 'candidateTtlMs', 3000);
         const txTimeoutMs = optNumber(opts.txTimeoutMs, 'txTimeoutMs', 60_000);
         this.txTimeoutMs = txTimeoutMs;
-        this.failoverAfterMs = opts.failoverAfterMs === undefined ? undefined : optNumber(opts.failoverAfterMs, 'failoverAfterMs', 1);
+
         this.quoteCache = new VerificationCache({ ttlMs: 10 * 60_000, now: () => this.clock.now() });
         const log: Log = (event, fields) => this.log(event, fields);
         this.candidates = new Candidates({
@@ -230,6 +227,30 @@ export class CocoonClient {
             clock: this.clock,
             log,
         });
+        if (opts.failoverAfterMs !== undefined) {
+            this.failover = new Failover({
+                afterMs: optNumber(opts.failoverAfterMs, 'failoverAfterMs', 1),
+                chain: this.chain,
+                channelOps: this.channelOps,
+                clock: this.clock,
+                log,
+                deposit: opts.deposit,
+                budget: opts.autoTopUp?.budget,
+                stopped: () => this.stopped,
+                current: () => this.need(),
+                probe: (info) => this.probe(info),
+                leave: async () => {
+                    await this.payments.settled();
+                    this.payments.forgetAll(); // their late receipts are the old proxy's, not payable from the new channel
+                },
+                adopt: (proxy, info, wrapper) => this.useChannel(proxy, info, wrapper, this.need().store),
+                funded: (st) => this.autoTopUp.changed(st),
+                reconnect: () => {
+                    this.failures = 0; // a new proxy (or the old one again) starts with the shortest backoff
+                    this.scheduleReconnect();
+                },
+            });
+        }
         this.requestHost = {
             privacy,
             maxCoefficient,
@@ -328,17 +349,24 @@ export class CocoonClient {
         const cfg = await this.chain.getRootConfig();
         const stateProbe = ClientStateStore.load(this.opts.statePath, this.clientKeyHex);
         const info = await this.channelOps.selectProxy(cfg, stateProbe, this.opts.proxy, (i) => this.probe(i));
-        this.proxyAddr = info.address;
-        this.proxyKey = info.info.enclaveKey;
-        this.wrapper = await this.channelOps.channelWith(cfg, stateProbe, info.address, info.info);
-        this.store = stateProbe;
-        const raw = this.wrapper.address.toRawString();
-        const rec = this.store.get(raw);
-        this.payments.load(rec?.cumulative ?? 0n, rec?.signature ? Buffer.from(rec.signature, 'hex') : null);
-        if (!rec) await this.store.put(raw, { proxy: info.address.toRawString(), cumulative: 0n, signature: null }, this.clock.now());
-        this.log('client.channel-selected', { channel: this.wrapper.address.toString(), peer: info.address.toString(), cumulative: this.payments.cumulative.toString() });
-
+        await this.useChannel(info.address, info.info, await this.channelOps.channelWith(cfg, stateProbe, info.address, info.info), stateProbe);
         await this.channelOps.ensureDeposit(cfg, this.opts.deposit);
+    }
+
+    /** The channel with `proxy` becomes the client's: its state file record (created when new) and voucher counter. */
+    private async useChannel(proxy: Address, info: ProxyInfo, wrapper: ClientChannelWrapper, store: ClientStateStore, create = true): Promise<void> {
+        this.proxyAddr = proxy;
+        this.proxyKey = info.enclaveKey;
+        this.wrapper = wrapper;
+        this.store = store;
+        this.blocked = undefined;
+        this.lastImageHash = undefined;
+        this.candidates.clear();
+        const raw = wrapper.address.toRawString();
+        const rec = store.get(raw);
+        this.payments.load(rec?.cumulative ?? 0n, rec?.signature ? Buffer.from(rec.signature, 'hex') : null);
+        if (!rec && create) await store.put(raw, { proxy: proxy.toRawString(), cumulative: 0n, signature: null }, this.clock.now());
+        this.log('client.channel-selected', { channel: wrapper.address.toString(), peer: proxy.toString(), cumulative: this.payments.cumulative.toString() });
     }
 
     /**
@@ -357,12 +385,8 @@ export class CocoonClient {
         if (raw === undefined || !info) throw new ClientError('NO_PROXY', raw === undefined ? 'the state file names no channel with a proxy registered in Root; run `cocoon client serve` first' : `proxy ${raw} is not registered in Root`);
         this.identity = await KeyIdentity.create({ seed: this.opts.seed });
         this.identity.start();
-        this.proxyAddr = Address.parse(raw);
-        this.proxyKey = info.enclaveKey;
-        this.wrapper = await this.channelOps.channelWith(cfg, store, this.proxyAddr, info);
-        this.store = store;
-        const rec = store.get(this.wrapper.address.toRawString());
-        this.payments.load(rec?.cumulative ?? 0n, rec?.signature ? Buffer.from(rec.signature, 'hex') : null);
+        const proxy = Address.parse(raw);
+        await this.useChannel(proxy, info, await this.channelOps.channelWith(cfg, store, proxy, info), store, false);
         this.opened = true;
     }
 
@@ -414,7 +438,8 @@ export class CocoonClient {
         if (this.link && this.link.ready) return Promise.resolve(this.link);
         if (this.stopped) return Promise.reject(new ClientError('NOT_OPEN', 'the client was stopped'));
         if (!this.opened) return Promise.reject(new ClientError('NOT_OPEN', 'call open() first'));
-        if (this.failingOver) return this.failingOver.then(() => this.connectLink());
+        const switching = this.failover?.switching;
+        if (switching) return switching.then(() => this.connectLink());
         if (this.blocked) return Promise.reject(new ClientError('PROXY_REJECTED', this.blocked, { reason: 'ROOT' }));
         if (!this.connecting) {
             if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
@@ -422,13 +447,13 @@ export class CocoonClient {
             this.connecting = this.doConnect()
                 .then((l) => {
                     this.failures = 0;
-                    this.downSince = undefined;
+                    this.failover?.up();
                     return l;
                 })
                 .catch((e: unknown) => {
                     this.failures++;
-                    this.downSince ??= this.clock.now();
-                    if (e instanceof ClientError && e.code === 'PROXY_UNREACHABLE') this.maybeFailover();
+                    if (e instanceof ClientError && e.code === 'PROXY_UNREACHABLE') this.failover?.unreachable();
+                    else this.failover?.down();
                     this.log('client.connect-failed', { code: (e as CocoonError).code, message: errMsg(e) });
                     // Clear the in-flight marker first: scheduleReconnect does nothing while a connect is pending.
                     this.connecting = undefined;
@@ -477,7 +502,7 @@ export class CocoonClient {
     private onGone(link: ProxyConnection, closedByPeer: boolean): void {
         if (this.link !== link) return;
         this.link = undefined;
-        this.downSince ??= this.clock.now();
+        this.failover?.down();
         if (closedByPeer) this.log('client.disconnected', {});
         this.scheduleReconnect();
     }
@@ -490,60 +515,6 @@ export class CocoonClient {
             this.connectLink().catch(() => undefined); // failures reschedule themselves
         }, delay);
         this.reconnectTimer.unref?.();
-    }
-
-    /** The proxy has been unreachable for failoverAfterMs: move to another one (once at a time). */
-    private maybeFailover(): void {
-        if (this.failoverAfterMs === undefined || this.failingOver || this.stopped || this.downSince === undefined) return;
-        if (this.clock.now() - this.downSince < this.failoverAfterMs) return;
-        this.failingOver = this.failover()
-            .catch((e: unknown) => this.log('client.failover-failed', { code: (e as CocoonError).code, message: errMsg(e) }))
-            .finally(() => {
-                this.failingOver = undefined;
-                this.scheduleReconnect();
-            });
-    }
-
-    /**
-     * Failover (spec/client.md, "Failover"): another proxy from Root (probed like open()'s), its channel (the state
-     * file's, else the canonical one) funded up to `deposit` within the autoTopUp budget; the old channel's vouchers are
-     * signed and persisted first and its record stays for a later close. The requests in flight of the old proxy are
-     * not paid from here any more.
-     */
-    private async failover(): Promise<void> {
-        const old = this.need();
-        const cfg = await this.chain.getRootConfig();
-        this.log('client.failover-start', { from: old.proxy.toString(), downMs: this.clock.now() - (this.downSince ?? this.clock.now()) });
-        const next = await this.channelOps.selectProxy(cfg, old.store, undefined, (i) => this.probe(i), old.proxy.toRawString());
-        const wrapper = await this.channelOps.channelWith(cfg, old.store, next.address, next.info);
-        const st = await this.chain.getClientChannelState(wrapper.address);
-        if (st && st.state !== 0n) throw new ClientError('CHANNEL_CLOSED', `the channel with ${next.address.toString()} is closing or closed`);
-        const have = st?.balance ?? 0n;
-        const want = this.channelOps.depositTarget(cfg, this.opts.deposit);
-        let add = want > have ? want - have : 0n;
-        const budget = this.opts.autoTopUp?.budget;
-        if (budget !== undefined) {
-            const left = budget - old.store.topUpSpent;
-            if (add > left) add = left > 0n ? left : 0n;
-        }
-        if (have + add === 0n) throw new ClientError('CHAIN_TX_FAILED', 'the autoTopUp budget leaves nothing to fund a channel with another proxy');
-        await this.payments.settled();
-        this.payments.forgetAll();
-        this.proxyAddr = next.address;
-        this.proxyKey = next.info.enclaveKey;
-        this.wrapper = wrapper;
-        this.blocked = undefined;
-        this.lastImageHash = undefined;
-        this.candidates.clear();
-        const raw = wrapper.address.toRawString();
-        const rec = old.store.get(raw);
-        this.payments.load(rec?.cumulative ?? 0n, rec?.signature ? Buffer.from(rec.signature, 'hex') : null);
-        if (!rec) await old.store.put(raw, { proxy: next.address.toRawString(), cumulative: 0n, signature: null }, this.clock.now());
-        if (add > 0n) await this.channelOps.topUp(add, budget !== undefined ? () => old.store.addTopUpSpent(add) : undefined);
-        this.autoTopUp.changed(await this.chain.getClientChannelState(wrapper.address));
-        this.downSince = undefined;
-        this.failures = 0;
-        this.log('client.failover', { from: old.proxy.toString(), to: next.address.toString(), channel: wrapper.address.toString(), deposit: add.toString() });
     }
 
     /** Root poll: a removed proxy image or registration disconnects us and keeps us off until it is back. */
