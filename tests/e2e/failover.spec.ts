@@ -55,7 +55,8 @@ describe('end to end: client failover to a second proxy', () => {
             reconnectMinMs: 50,
             reconnectMaxMs: 200,
             failoverAfterMs: 500,
-            autoTopUp: { threshold: 0n, amount: toNano('0.1'), budget: toNano('0.6') },
+            // The budget (0.3 TON) is below the deposit (0.5 TON): the channel with B gets only what the budget allows.
+            autoTopUp: { threshold: 0n, amount: toNano('0.1'), budget: toNano('0.3') },
         });
         await client.open();
         await client.connect();
@@ -101,8 +102,8 @@ describe('end to end: client failover to a second proxy', () => {
         // A new channel with B, funded within the budget; the channel with A is kept for a later close.
         expect(client.channel.equals(oldChannel)).toBe(false);
         const b = await client.balances();
-        expect(b.autoTopUp!.spent).toBe(toNano('0.5'));
-        expect(b.onChain!.balance + b.onChain!.redeemed).toBe(toNano('0.5'));
+        expect(b.autoTopUp!.spent).toBe(toNano('0.3'));
+        expect(b.onChain!.balance + b.onChain!.redeemed).toBe(toNano('0.3'));
         const file = JSON.parse(readFileSync(join(dir, 'client.json'), 'utf8'));
         expect(Object.keys(file.channels).sort()).toEqual([oldChannel.toRawString(), client.channel.toRawString()].sort());
         expect(file.channels[oldChannel.toRawString()].proxy).toBe(addrs[0].toRawString());
