@@ -146,8 +146,6 @@ export function workerCommand(argv: string[], io: CommandIo, signal?: AbortSigna
 }
 
 export const CLIENT_USAGE = `usage: cocoon client [serve] --config <client.json> [--port <n>] [--log-level debug|info|warn|error]
-       cocoon client balance | topup --amount <TON> | withdraw --amount <TON> | finish-withdraw | close | finish-close --config <client.json>
-export const CLIENT_USAGE = `usage: cocoon client [serve] --config <client.json> [--port <n>]
        cocoon client balance | topup --amount <TON> | withdraw --amount <TON> [--coop] | finish-withdraw | close | finish-close --config <client.json>
   serve            open/top up the ClientChannel, connect to the proxy and serve the OpenAI-compatible API until Ctrl-C
   balance          the channel's on-chain state and the signed voucher total
@@ -162,8 +160,7 @@ const COOP_FALLBACK = new Set(['PROXY_REFUSED', 'PROXY_UNREACHABLE', 'PROXY_REJE
 export function clientCommand(argv: string[], io: CommandIo, signal?: AbortSignal): Promise<number> {
     const sub = argv[0] !== undefined && !argv[0].startsWith('-') ? argv[0] : 'serve';
     const rest = argv[0] === sub ? argv.slice(1) : argv;
-    const known = { config: 'value', port: 'value', amount: 'value', json: 'switch', 'log-level': 'value' } as const;
-    const known = { config: 'value', port: 'value', amount: 'value', json: 'switch', coop: 'switch' } as const;
+    const known = { config: 'value', port: 'value', amount: 'value', json: 'switch', 'log-level': 'value', coop: 'switch' } as const;
     return agentCommand(io, CLIENT_USAGE, rest, known, async (flags) => {
         const level = logLevelFlag(flags['log-level']);
         const loaded = loadConfigFile(requireConfig(flags), ClientConfigSchema);
