@@ -243,16 +243,20 @@ export class ClientConnection extends Connection {
     /** A cooperative withdrawal: the co-signature, or an error frame with the query id (nothing signed). */
     private onCoopWithdraw(f: CoopWithdrawFrame): void {
         if (!this.host.serving()) return this.sendError('COOP_WITHDRAW_UNAVAILABLE', 'the proxy is not serving', false, f.id);
-        this.host.coopWithdraw(this.channel!, { amount: f.amount, close: f.close }).then(
-            (w) => {
-                if (this.state === 'ready') this.send({ type: 'coop_withdraw_signed', v: this.version, id: f.id, amount: w.amount, seqno: w.seqno, close: w.close, signature: w.signature });
-            },
-            (e: unknown) => {
-                const code = e instanceof ProxyError && (e.code === 'COOP_WITHDRAW_TOO_LARGE' || e.code === 'COOP_WITHDRAW_UNAVAILABLE') ? e.code : 'COOP_WITHDRAW_UNAVAILABLE';
-                this.log('coop-withdraw.refused', { code, message: (e as Error)?.message });
-                if (this.state === 'ready') this.sendError(code, (e as Error)?.message ?? String(e), false, f.id);
-            },
-        );
+        // Behind the group commit: a voucher this client sent just before is in the ledger (and redeemed first).
+        void this.host
+            .durably(() => undefined)
+            .then(() => this.host.coopWithdraw(this.channel!, { amount: f.amount, close: f.close }))
+            .then(
+                (w) => {
+                    if (this.state === 'ready') this.send({ type: 'coop_withdraw_signed', v: this.version, id: f.id, amount: w.amount, seqno: w.seqno, close: w.close, signature: w.signature });
+                },
+                (e: unknown) => {
+                    const code = e instanceof ProxyError && (e.code === 'COOP_WITHDRAW_TOO_LARGE' || e.code === 'COOP_WITHDRAW_UNAVAILABLE') ? e.code : 'COOP_WITHDRAW_UNAVAILABLE';
+                    this.log('coop-withdraw.refused', { code, message: (e as Error)?.message });
+                    if (this.state === 'ready') this.sendError(code, (e as Error)?.message ?? String(e), false, f.id);
+                },
+            );
     }
 
     /**

@@ -152,8 +152,10 @@ describe('client continuity: cooperative withdrawal', () => {
     it('a cooperative close pays the whole balance and closes the channel in one step, after everything delivered was signed and redeemed', async () => {
         const c = await stack.sdkClient('coop-sdk-close', toNano('1'));
         await drain(c.request(ask(20)));
-        const cumulative = await stack.signedAndHeld(c);
+        // No wait for the proxy to hold the voucher: the proxy books the voucher sent just before the request first.
         const r = await c.coopWithdraw({ close: true });
+        const cumulative = (await c.balances()).cumulative;
+        expect(cumulative).toBeGreaterThan(0n);
         expect(r.close).toBe(true);
         expect(r.amount).toBe(toNano('1') - cumulative);
         const after = await state(c.channel);
