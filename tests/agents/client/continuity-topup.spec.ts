@@ -3,7 +3,7 @@
 // Real proxy, worker, reference backend and SDK clients on the devnet (tests/helpers/money-stack.ts).
 import { toNano } from '@ton/core';
 import { keyPairFromSeed } from '@ton/crypto';
-import { readFileSync } from 'fs';
+import { readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { ask, drain, MoneyStack, startMoneyStack } from '../../helpers/money-stack';
 import { CocoonClient } from '../../../agents/client/runner';
@@ -88,6 +88,16 @@ describe('client continuity: automatic top-up', () => {
         expect(await deposited(c)).toBe(before);
         expect((await c.balances()).autoTopUp!.spent).toBe(spent);
         await c.stop();
+    });
+
+    it('a state file whose topUpSpent is not a decimal nanoTON amount is STATE_INVALID (never read as 0)', () => {
+        const key = keyPairFromSeed(seed('topup-on')).publicKey.toString('hex');
+        const good = JSON.parse(readFileSync(join(stack.dir, 'topup-on.json'), 'utf8'));
+        for (const bad of ['-1', '1.5', '', 'abc', 7]) {
+            const path = join(stack.dir, `bad-spent-${String(bad) || 'empty'}.json`);
+            writeFileSync(path, JSON.stringify({ ...good, topUpSpent: bad }));
+            expect(() => ClientStateStore.load(path, key)).toThrow(expect.objectContaining({ code: 'STATE_INVALID' }));
+        }
     });
 
     it('bad autoTopUp settings are CONFIG_INVALID naming the key, in the SDK and in the config file', async () => {
