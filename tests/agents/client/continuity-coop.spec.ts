@@ -149,6 +149,23 @@ describe('client continuity: cooperative withdrawal', () => {
         c.ws.close();
     });
 
+    it('attack: 10 coop_withdraw frames at once get one co-signature; the rest COOP_WITHDRAW_UNAVAILABLE, and the channel pays once', async () => {
+        const c = await rawClient('coop-raw-flood', toNano('0.5'));
+        const ids = Array.from({ length: 10 }, () => randomBytes(16).toString('hex'));
+        for (const id of ids) c.send({ type: 'coop_withdraw', v: PROTOCOL_VERSION, id, amount: toNano('0.3'), close: false });
+        const answers = () => c.inbox.filter((f) => (f.type === 'coop_withdraw_signed' || f.type === 'error') && 'id' in f && ids.includes(f.id!));
+        await until('10 answers', () => answers().length === 10);
+        const signed = answers().filter((f) => f.type === 'coop_withdraw_signed') as { amount: bigint; seqno: bigint; close: boolean; signature: string }[];
+        expect(signed).toHaveLength(1);
+        for (const f of answers()) if (f.type === 'error') expect(f).toMatchObject({ code: 'COOP_WITHDRAW_UNAVAILABLE', fatal: false });
+        // Asking again for another amount while the first is unused is refused too: two usable signatures never exist.
+        expect(await c.coop({ amount: toNano('0.2'), close: false })).toMatchObject({ type: 'error', code: 'COOP_WITHDRAW_UNAVAILABLE' });
+        await c.sendCoop(signed[0]);
+        await until('the withdrawal', async () => (await state(c.channel)).withdrawSeqno === 1n);
+        expect((await state(c.channel)).balance).toBe(toNano('0.2'));
+        c.ws.close();
+    });
+
     it('a cooperative close pays the whole balance and closes the channel in one step, after everything delivered was signed and redeemed', async () => {
         const c = await stack.sdkClient('coop-sdk-close', toNano('1'));
         await drain(c.request(ask(20)));
