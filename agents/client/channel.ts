@@ -140,7 +140,7 @@ export class ClientChannelOps {
      * names our wallet, key and the proxy's key (it may sit at an older child code's address after Root's
      * SetChildCode, or under an older close delay), else the canonical one under Root's current code and params.
      */
-    async channelWith(cfg: RootConfig, store: ClientStateStore, proxy: Address, info: ProxyInfo): Promise<ClientChannelWrapper> {
+    async channelWith(cfg: RootConfig, store: ClientStateStore, proxy: Address, info: ProxyInfo, usable: (state: bigint) => boolean = (st) => st === 0n): Promise<ClientChannelWrapper> {
         const canonical = await this.channelFor(cfg, proxy, info);
         const stored = store
             .entries()
@@ -148,7 +148,7 @@ export class ClientChannelOps {
             .sort(([, a], [, b]) => b.updatedAt - a.updatedAt);
         for (const [ch] of stored) {
             const s = await this.o.chain.getClientChannelState(Address.parse(ch));
-            if (s && s.state === 0n && s.client.equals(this.o.wallet.address) && s.clientKey === this.o.clientKey && s.proxyKey === info.enclaveKey && s.proxy.equals(proxy)) {
+            if (s && usable(s.state) && s.client.equals(this.o.wallet.address) && s.clientKey === this.o.clientKey && s.proxyKey === info.enclaveKey && s.proxy.equals(proxy)) {
                 // Kept while it serves: an open canonical channel with money in it is used before an older one.
                 const c = await this.o.chain.getClientChannelState(canonical.address);
                 if (c && c.state === 0n && c.balance > 0n) return canonical;

@@ -386,7 +386,8 @@ export class CocoonClient {
         this.identity = await KeyIdentity.create({ seed: this.opts.seed });
         this.identity.start();
         const proxy = Address.parse(raw);
-        await this.useChannel(proxy, info, await this.channelOps.channelWith(cfg, store, proxy, info), store, false);
+        // A closing channel too: finish-close must find it.
+        await this.useChannel(proxy, info, await this.channelOps.channelWith(cfg, store, proxy, info, (st) => st !== 2n), store, false);
         this.opened = true;
     }
 

@@ -11,6 +11,8 @@ import { encodeFrame, parseFrame, PROTOCOL_VERSION } from '../../../agents/core/
 import { ClientChannelWrapper } from '../../../wrappers/ClientChannel';
 import { compiledChildCodes, RootWrapper } from '../../../wrappers/Root';
 import { toUint256 } from '../../../wrappers/payloads';
+import { CocoonClient } from '../../../agents/client/runner';
+import { join } from 'path';
 
 jest.setTimeout(180_000);
 
@@ -25,7 +27,7 @@ describe('client continuity: a channel under an older child code', () => {
         await stack?.stop();
     });
 
-    it("after Root's SetChildCode (a governance action) the old channel is found, served by a restarted proxy, and closes in one step", async () => {
+    it("after Root's SetChildCode (a governance action) the old channel is found, served by a restarted proxy, withdrawn from in one step and closable", async () => {
         const chain = stack.net.newChain();
         const before = await stack.sdkClient('upgrade-client', toNano('1'));
         await drain(before.request(ask(20)));
@@ -54,10 +56,17 @@ describe('client continuity: a channel under an older child code', () => {
         const paid = await stack.signedAndHeld(after);
         expect(paid).toBeGreaterThan(paidBefore); // the old channel's vouchers continue
 
-        const r = await after.coopWithdraw({ close: true });
-        expect(r.close).toBe(true);
+        // Withdrawable in one step, and closable: `cocoon client` commands (attach) find it, closing or not.
+        expect(await after.coopWithdraw({ amount: toNano('0.1') })).toMatchObject({ amount: toNano('0.1'), close: false });
+        await after.close();
+        await after.stop();
+        const cli = new CocoonClient({ chain: stack.net.newChain(), wallet, seed: seed('upgrade-client'), quotePolicy: stack.net.quotePolicy, statePath: join(stack.dir, 'upgrade-client.json'), proxy: stack.proxyAddress });
+        await cli.attach();
+        expect(cli.channel.equals(old)).toBe(true);
+        await expect(cli.finishClose()).rejects.toMatchObject({ code: 'TOO_EARLY' }); // its close delay runs
+        await cli.stop();
         const st = (await chain.getClientChannelState(old))!;
-        expect([st.state, st.balance, st.redeemed]).toEqual([2n, 0n, paid]);
+        expect([st.state, st.redeemed, st.withdrawSeqno]).toEqual([1n, paid, 1n]);
     });
 
     it("attack: a channel deployed with a close delay below Root's (to leave before the proxy can redeem) is refused CHANNEL_INVALID", async () => {
