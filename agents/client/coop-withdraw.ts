@@ -2,7 +2,9 @@
 // ask the proxy to co-sign the ClientChannel's CoopWithdraw, check the co-signature against the proxy's enclave key
 // and the channel's withdrawSeqno, then send it from the wallet. One step, no close delay, when the proxy is honest;
 // a refusal or an unreachable proxy is a ClientError the caller can fall back on (withdraw(), the delayed path).
-import type { ClientChannelState, ClientChannelWrapper } from '../../wrappers/ClientChannel';
+import type { ClientChannelWrapper } from '../../wrappers/ClientChannel';
+import type { ClientChannelOps } from './channel';
+import type { Payments } from './payments';
 import { withdrawPayload } from '../../wrappers/payloads';
 import { ed25519Verify } from '../core/ed25519';
 import { bytes256 } from '../core/hex';
@@ -26,14 +28,10 @@ export interface CoopOptions {
     proxyKey: bigint;
     globalId: () => Promise<number>;
     connect: () => Promise<ProxyConnection>;
-    /** Every voucher for what was delivered is signed, persisted and sent (so the proxy can redeem it first). */
-    vouchersSettled: () => Promise<void>;
-    /** The channel's state, open (CHANNEL_CLOSED otherwise). */
-    openState: () => Promise<ClientChannelState>;
-    /** Balance minus signed, unredeemed vouchers. */
-    available: (s: ClientChannelState) => bigint;
-    /** Sends CoopWithdraw from the wallet (after its balance check) and waits until the chain shows withdrawSeqno past `seqno`. */
-    send: (o: { amount: bigint; seqno: bigint; close: boolean; signature: Buffer }) => Promise<ClientChannelState | null>;
+    /** settled(): every voucher for what was delivered is signed, persisted and sent (so the proxy can redeem it first). */
+    payments: Pick<Payments, 'settled'>;
+    /** The channel's open state, what is withdrawable, and the CoopWithdraw transfer (waits for withdrawSeqno to move). */
+    channelOps: Pick<ClientChannelOps, 'openState' | 'available' | 'sendCoopWithdraw'>;
     timeoutMs: number;
     log: Log;
 }
@@ -43,11 +41,12 @@ export async function coopWithdraw(o: CoopOptions, req: { amount?: bigint; close
     const close = req.close === true;
     if (close === (req.amount !== undefined)) throw new ClientError('CONFIG_INVALID', 'give an amount, or close: true without one', { key: 'amount' });
     if (!close && (typeof req.amount !== 'bigint' || req.amount <= 0n)) throw new ClientError('CONFIG_INVALID', 'amount must be a positive bigint (nanoTON)', { key: 'amount' });
-    const s = await o.openState();
-    if (!close && req.amount! > o.available(s)) {
-        throw new ClientError('CONFIG_INVALID', `amount ${req.amount} exceeds what is withdrawable (${o.available(s)}: balance minus signed, unredeemed vouchers)`, { key: 'amount' });
+    const s = await o.channelOps.openState();
+    const available = o.channelOps.available(s);
+    if (!close && req.amount! > available) {
+        throw new ClientError('CONFIG_INVALID', `amount ${req.amount} exceeds what is withdrawable (${available}: balance minus signed, unredeemed vouchers)`, { key: 'amount' });
     }
-    await o.vouchersSettled();
+    await o.payments.settled();
     const conn = await o.connect();
     const id = newId();
     const q = new Queue<InFrame>();
@@ -69,7 +68,7 @@ export async function coopWithdraw(o: CoopOptions, req: { amount?: bigint; close
     if (!ed25519Verify(withdrawPayload(o.wrapper.address, f.amount, f.seqno, f.close, await o.globalId()).hash(), signature, bytes256(o.proxyKey))) {
         throw new ClientError('PROTOCOL_ERROR', "the co-signature does not verify under the channel's proxy key");
     }
-    await o.send({ amount: f.amount, seqno: f.seqno, close: f.close, signature });
+    await o.channelOps.sendCoopWithdraw({ amount: f.amount, seqno: f.seqno, close: f.close, signature });
     o.log('client.coop-withdrawn', { amount: f.amount.toString(), seqno: Number(f.seqno), close: f.close });
     return { amount: f.amount, close: f.close, seqno: f.seqno };
 }

@@ -598,7 +598,7 @@ export class CocoonClient {
 
     /** RequestWithdraw(amount), and FinishWithdraw when `withdrawAt` has passed; at most `available`. */
     withdraw(amount: bigint): Promise<WithdrawResult> {
-        return this.channelOps.withdraw(amount).finally(() => void this.refreshTopUp());
+        return this.channelOps.withdraw(amount).finally(() => this.autoTopUp.refresh());
     }
 
     /**
@@ -614,30 +614,18 @@ export class CocoonClient {
                 proxyKey,
                 globalId: () => this.chain.getGlobalId(),
                 connect: () => this.connectLink(),
-                vouchersSettled: () => this.payments.settled(),
-                openState: () => this.channelOps.openState(),
-                available: (s) => this.channelOps.available(s),
-                send: (o) => this.channelOps.sendCoopWithdraw(o),
+                payments: this.payments,
+                channelOps: this.channelOps,
                 timeoutMs: this.connectTimeoutMs + this.txTimeoutMs, // the proxy redeems before it signs
                 log: this.log,
             },
             req,
-        ).finally(() => void this.refreshTopUp());
+        ).finally(() => this.autoTopUp.refresh());
     }
 
     /** FinishWithdraw after `withdrawAt`; returns the nanoTON paid to the wallet. */
     finishWithdraw(): Promise<bigint> {
-        return this.channelOps.finishWithdraw().finally(() => void this.refreshTopUp());
-    }
-
-    /** Our own chain operation changed the channel: the automatic top-up's snapshot follows. */
-    private async refreshTopUp(): Promise<void> {
-        if (!this.autoTopUp.enabled) return;
-        try {
-            this.autoTopUp.changed(await this.chain.getClientChannelState(this.need().wrapper.address));
-        } catch (e) {
-            this.log('client.channel-read-failed', { message: errMsg(e) });
-        }
+        return this.channelOps.finishWithdraw().finally(() => this.autoTopUp.refresh());
     }
 
     /** StartClose: the proxy may still redeem until `closeAt`; then finishClose() refunds the rest. */

@@ -84,6 +84,15 @@ export class AutoTopUp {
         this.check();
     }
 
+    /** Our own withdrawal changed the channel: re-read it (in the background; a failed read waits for the next top-up's). */
+    refresh(): void {
+        if (!this.enabled) return;
+        this.o.read().then(
+            (st) => (this.snapshot = st),
+            (e: unknown) => this.o.log('client.channel-read-failed', { message: errMsg(e) }),
+        );
+    }
+
     /** Our own withdrawal or top-up changed the channel: take a fresh snapshot. */
     changed(st: ClientChannelState | null): void {
         this.snapshot = st;
