@@ -57,8 +57,9 @@ describe('client continuity: automatic top-up', () => {
         await c.stop();
     });
 
-    it('a channel that runs low under load is topped up and no request fails; top-ups stay within the budget', async () => {
-        const c = await stack.sdkClient('topup-on', DEPOSIT, { autoTopUp: AUTO });
+    it('a channel that runs low under load is topped up and no request fails; one top-up at a time, within the budget', async () => {
+        const events: string[] = [];
+        const c = await stack.sdkClient('topup-on', DEPOSIT, { autoTopUp: AUTO, log: (e) => void (e === 'client.top-up' || e === 'client.auto-top-up' ? events.push(e) : undefined) });
         expect(await deposited(c)).toBe(DEPOSIT); // open() deposits, the automatic top-up waits for the load
         for (let i = 0; i < 4; i++) expect(await wave(c, CONCURRENT)).toEqual([]);
         await stack.signedAndHeld(c);
@@ -67,6 +68,12 @@ describe('client continuity: automatic top-up', () => {
         expect(spent).toBeGreaterThan(0n);
         expect(spent).toBeLessThanOrEqual(AUTO.budget);
         expect(spent % AUTO.amount === 0n || spent === AUTO.budget).toBe(true);
+        // One top-up at a time: after open()'s deposit, each automatic transfer (client.top-up) lands
+        // (client.auto-top-up) before the next is sent.
+        const auto = events.slice(1);
+        expect(events[0]).toBe('client.top-up');
+        expect(auto.length).toBe(Number(2n * (spent / AUTO.amount)));
+        expect(auto).toEqual(auto.map((_, i) => (i % 2 === 0 ? 'client.top-up' : 'client.auto-top-up')));
         // Every nanoTON the budget counted reached the channel, and nothing else did.
         expect(await deposited(c)).toBe(DEPOSIT + spent);
         // Persisted before the transfers: the state file holds the same figure.
