@@ -348,7 +348,15 @@ export class CocoonClient {
     private async openChannel(): Promise<void> {
         const cfg = await this.chain.getRootConfig();
         const stateProbe = ClientStateStore.load(this.opts.statePath, this.clientKeyHex);
-        const info = await this.channelOps.selectProxy(cfg, stateProbe, this.opts.proxy, (i) => this.probe(i));
+        let info: { address: Address; info: ProxyInfo };
+        try {
+            info = await this.channelOps.selectProxy(cfg, stateProbe, this.opts.proxy, (i) => this.probe(i));
+        } catch (e) {
+            // With failover on, a pinned proxy that does not answer is only the first choice (its channel stays).
+            if (!this.opts.proxy || !this.failover || !(e instanceof ClientError) || e.code !== 'PROXY_UNREACHABLE') throw e;
+            this.log('client.pinned-unreachable', { peer: this.opts.proxy.toString(), message: e.message });
+            info = await this.channelOps.selectProxy(cfg, stateProbe, undefined, (i) => this.probe(i), this.opts.proxy.toRawString());
+        }
         await this.useChannel(info.address, info.info, await this.channelOps.channelWith(cfg, stateProbe, info.address, info.info), stateProbe);
         await this.channelOps.ensureDeposit(cfg, this.opts.deposit);
     }

@@ -109,4 +109,15 @@ describe('end to end: client failover to a second proxy', () => {
         expect(file.channels[oldChannel.toRawString()].proxy).toBe(addrs[0].toRawString());
         expect(BigInt(file.channels[oldChannel.toRawString()].cumulative)).toBeGreaterThan(0n);
     });
+
+    it('restarted while its pinned proxy A is still down, the client opens on its channel with B and serves', async () => {
+        const onB = client.channel;
+        await client.stop();
+        const { wallet } = await net.fundWallet('failover-client', '1');
+        client = new CocoonClient({ chain: net.newChain(), wallet, seed: seed('failover-client'), quotePolicy: net.quotePolicy, statePath: join(dir, 'client.json'), proxy: addrs[0], deposit: toNano('0.3'), privacy: 'plain', rootPollMs: 60_000, failoverAfterMs: 500 });
+        await client.open();
+        expect(client.proxy.equals(addrs[1])).toBe(true);
+        expect(client.channel.equals(onB)).toBe(true);
+        await drain(client.request(ask(8)));
+    });
 });
