@@ -125,6 +125,7 @@ describe('client continuity: cooperative withdrawal', () => {
         c.ws.close();
         await stack.proxy.stop();
         await stack.startProxy();
+        await until('the worker back on the proxy', () => stack.proxy.stats().workers.length === 1);
         const again = await rawClient('coop-raw-greedy', 0n);
         expect(await again.request()).toMatchObject({ type: 'response_error', code: 'INSUFFICIENT_DEPOSIT' });
         again.ws.close();
@@ -193,6 +194,7 @@ describe('client continuity: cooperative withdrawal', () => {
             expect([after.balance, after.withdrawSeqno, after.state]).toEqual([before.balance, before.withdrawSeqno, before.state]);
         } finally {
             await stack.startProxy();
+            await until('the worker back on the proxy', () => stack.proxy.stats().workers.length === 1);
         }
     });
 

@@ -48,6 +48,7 @@ describe('client continuity: a channel under an older child code', () => {
         // The proxy restarts after the upgrade: what it remembers of the old code is in its ledger.
         await stack.proxy.stop();
         await stack.startProxy();
+        await until('the worker back on the proxy', () => stack.proxy.stats().workers.length === 1);
 
         const after = await stack.sdkClient('upgrade-client', toNano('0.5'));
         expect(after.channel.equals(old)).toBe(true);
