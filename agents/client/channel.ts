@@ -203,12 +203,9 @@ export class ClientChannelOps {
         const wrapper = this.o.wrapper();
         if (typeof amount !== 'bigint' || amount <= 0n) throw new ClientError('CONFIG_INVALID', 'amount must be a positive bigint (nanoTON)', { key: 'amount' });
         const s = await this.openState();
-        const cumulative = this.o.cumulative();
-        const owed = cumulative > s.redeemed ? cumulative - s.redeemed : 0n;
-        if (amount > s.balance - owed) {
-            throw new ClientError('CONFIG_INVALID', `amount ${amount} exceeds what is withdrawable (${s.balance - owed > 0n ? s.balance - owed : 0n}: balance ${s.balance} minus ${owed} signed and unredeemed)`, {
-                key: 'amount',
-            });
+        const available = this.available(s);
+        if (amount > available) {
+            throw new ClientError('CONFIG_INVALID', `amount ${amount} exceeds what is withdrawable (${available}: balance ${s.balance} minus what is signed and unredeemed)`, { key: 'amount' });
         }
         await this.checkWallet(FeeSimple);
         await this.o.chain.open(wrapper).sendRequestWithdraw(this.o.wallet.sender(), amount, FeeSimple);
