@@ -10,7 +10,15 @@ import { statusCommand } from './status';
 import { devnetCommand } from './devnet/network';
 import { clientCommand, proxyCommand, workerCommand } from './run';
 
+import { PROXY_OPERATOR_USAGE, proxyOperatorCommand } from './operator/proxy';
+import { WORKER_OPERATOR_USAGE, workerOperatorCommand } from './operator/worker';
+
 export type { Command } from './core/cli-io';
+
+/** The operator commands of a group (`cocoon proxy status`, …), each `(argv, io)` with its summary. */
+function operatorEntries<K extends string>(usage: Record<K, string>, run: (sub: K, argv: string[], io: CommandIo) => Promise<number>, summary: Record<K, string>) {
+    return Object.fromEntries((Object.keys(usage) as K[]).map((k) => [k, { run: (argv: string[], io: CommandIo) => run(k, argv, io), summary: summary[k] }]));
+}
 
 export const COMMANDS: Record<string, Record<string, { run: Command; summary: string }>> = {
     devnet: {
@@ -18,9 +26,25 @@ export const COMMANDS: Record<string, Record<string, { run: Command; summary: st
     },
     proxy: {
         '': { run: (argv, io) => proxyCommand(argv, io), summary: 'run a proxy from its config file until Ctrl-C' },
+        ...operatorEntries(PROXY_OPERATOR_USAGE, proxyOperatorCommand, {
+            status: "the Proxy contract's stake, state, commission, pool, worker channels and close timer",
+            'withdraw-commission': 'owner: take the commission and surplus (WithdrawCommission)',
+            'add-stake': 'owner: add --amount TON to the stake (AddStake)',
+            close: 'owner: leave Root and start the close delay (ProxyClose)',
+            'finish-close': 'owner: after the delay, take stake and commission; later the rest of the pool (ProxyFinishClose)',
+            evict: "owner: force a worker's channel into unbonding (EvictWorker)",
+        }),
     },
     worker: {
         '': { run: (argv, io) => workerCommand(argv, io), summary: 'run a worker from its config file until Ctrl-C' },
+        ...operatorEntries(WORKER_OPERATOR_USAGE, workerOperatorCommand, {
+            status: "this wallet's WorkerChannels: state, stake, paid, claimable, timers",
+            'add-stake': 'add --amount TON to a WorkerChannel, opening it (WorkerStake)',
+            unbond: 'start unbonding a WorkerChannel (StartUnbond)',
+            'finish-unbond': 'after the delay, take the stake back (FinishUnbond)',
+            claim: 'claim the latest signed payout (ClaimPayout)',
+            close: 'leave a proxy: claim, then unbond or finish-unbond',
+        }),
     },
     client: {
         '': { run: (argv, io) => clientCommand(argv, io), summary: 'serve the OpenAI-compatible API, or manage the ClientChannel (balance, topup, withdraw, close)' },
@@ -39,16 +63,19 @@ export const COMMANDS: Record<string, Record<string, { run: Command; summary: st
 function usage(): string {
     const lines = ['usage: cocoon <group> <command> [args...]', ''];
     for (const [group, cmds] of Object.entries(COMMANDS)) {
-        for (const [name, c] of Object.entries(cmds)) lines.push(`  ${group} ${name}`.trimEnd().padEnd(24) + c.summary);
+        for (const [name, c] of Object.entries(cmds)) lines.push(`  ${group} ${name}`.trimEnd().padEnd(30) + c.summary);
     }
     return lines.join('\n') + '\n';
 }
 
 export async function main(argv: string[], io: CommandIo): Promise<number> {
-    const single = argv[0] !== undefined ? COMMANDS[argv[0]]?.[''] : undefined;
-    if (single) return single.run(argv.slice(1), io);
     const [group, name, ...rest] = argv;
-    const cmd = group !== undefined && name !== undefined ? COMMANDS[group]?.[name] : undefined;
+    const own = <T extends object>(o: T | undefined, k: string | undefined) => (o !== undefined && k !== undefined && Object.prototype.hasOwnProperty.call(o, k) ? o[k as keyof T] : undefined);
+    const cmds = own(COMMANDS, group);
+    // A group with a '' command (proxy, worker) runs it unless the next word names one of its other commands.
+    const cmd = name !== '' && !name?.startsWith('-') ? own(cmds, name) : undefined;
+    const single = cmd ? undefined : own(cmds, '');
+    if (single) return single.run(argv.slice(1), io);
     if (!cmd) {
         const help = group === undefined || group === '--help' || group === '-h';
         (help ? io.stdout : io.stderr)(help ? usage() : `unknown command: ${argv.slice(0, 2).join(' ')}\n${usage()}`);

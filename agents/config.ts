@@ -84,6 +84,8 @@ export const ProxyConfigSchema = z
                 limits: ProxyLimitsSchema.optional(),
                 metricsPort: port.optional(),
                 metricsHost: z.string().min(1).optional(),
+                /** The Proxy owner's wallet, for `cocoon proxy withdraw-commission|add-stake|close|finish-close|evict`; the agent never reads it. */
+                ownerWallet: z.object({ secretKeyFile: z.string().min(1) }).strict().optional(),
             })
             .strict(),
     })

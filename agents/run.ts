@@ -119,7 +119,8 @@ function requireConfig(flags: { config?: string }): string {
 
 export const PROXY_USAGE = `usage: cocoon proxy --config <proxy.json> [--log-level debug|info|warn|error]
   Runs a proxy until Ctrl-C: accepts attested workers and clients over RA-TLS, routes requests, keeps its ledger,
-  redeems vouchers, signs payouts and commits its state on chain. Config format: spec/operations.md.`;
+  redeems vouchers, signs payouts and commits its state on chain. Config format: spec/operations.md.
+  Operator commands (each with --help): cocoon proxy status | withdraw-commission | add-stake | close | finish-close | evict`;
 
 export function proxyCommand(argv: string[], io: CommandIo, signal?: AbortSignal): Promise<number> {
     return agentCommand(io, PROXY_USAGE, argv, { config: 'value', 'log-level': 'value' }, async (flags) => {
@@ -133,7 +134,8 @@ export function proxyCommand(argv: string[], io: CommandIo, signal?: AbortSignal
 
 export const WORKER_USAGE = `usage: cocoon worker --config <worker.json> [--log-level debug|info|warn|error]
   Runs a worker until Ctrl-C: stakes its WorkerChannel per proxy, dials the proxies listed in Root over RA-TLS,
-  serves requests from its OpenAI-compatible backend, signs usage receipts and claims payouts. Config: spec/operations.md.`;
+  serves requests from its OpenAI-compatible backend, signs usage receipts and claims payouts. Config: spec/operations.md.
+  Operator commands (each with --help): cocoon worker status | add-stake | unbond | finish-unbond | claim | close`;
 
 export function workerCommand(argv: string[], io: CommandIo, signal?: AbortSignal): Promise<number> {
     return agentCommand(io, WORKER_USAGE, argv, { config: 'value', 'log-level': 'value' }, async (flags) => {

@@ -36,6 +36,8 @@ export interface MoneyStack {
     net: AgentNetwork;
     dir: string;
     proxyAddress: Address;
+    /** Secret keys of the Proxy's owner wallet, the proxy agent's wallet and the worker's wallet (for config files). */
+    keys: { owner: Buffer; proxyWallet: Buffer; worker: Buffer };
     /** The running proxy (replaced by startProxy). */
     readonly proxy: ProxyAgent;
     backend: ReferenceBackend;
@@ -62,6 +64,7 @@ export async function startMoneyStack(o: { params: Partial<Params>; clock?: () =
         net,
         dir,
         proxyAddress,
+        keys: { owner: deployed.ownerSecretKey, proxyWallet: deployed.walletSecretKey, worker: Buffer.alloc(0) },
         get proxy() {
             return proxy!;
         },
@@ -120,6 +123,7 @@ export async function startMoneyStack(o: { params: Partial<Params>; clock?: () =
     await stack.startProxy();
     await stack.backend.start();
     const w = await net.fundWallet(`${o.label}-worker`, '20');
+    stack.keys.worker = w.secretKey;
     stack.worker = new WorkerAgent({
         ...workerAgentOptions(net, { chain: net.newChain(), wallet: w.wallet, seed: seed(`${o.label}-worker`), backendUrl: stack.backend.url, statePath: join(dir, 'worker.json'), capacity: 64 }),
         payoutThreshold: toNano('1000'),

@@ -386,20 +386,23 @@ export class ChainWallet {
         };
     }
 
+    /**
+     * The signed external body of a transfer with this seqno, valid until `deadline` (ms): what send() sends, and what a
+     * fee estimate (toncenter estimateFee) prices without sending.
+     */
+    buildTransfer(seqno: number, messages: WalletMessage[], sendMode: SendMode = SendMode.PAY_GAS_SEPARATELY + SendMode.IGNORE_ERRORS, deadline = this.clock.now() + this.sendTimeoutMs): Cell {
+        if (messages.length === 0 || messages.length > 4) throw new ChainError('CHAIN_SEND_INVALID', `a wallet v4 transfer carries 1..4 messages, got ${messages.length}`);
+        const relaxed: MessageRelaxed[] = messages.map((m) =>
+            internal({ to: m.to, value: m.value, body: m.body ?? undefined, bounce: m.bounce ?? true, init: m.init ?? undefined }),
+        );
+        return this.contract.createTransfer({ seqno, secretKey: this.keys.secretKey, messages: relaxed, sendMode, timeout: Math.floor(deadline / 1000) });
+    }
+
     private async sendNow(messages: WalletMessage[], sendMode: SendMode): Promise<{ seqno: number }> {
         if (messages.length === 0 || messages.length > 4) throw new ChainError('CHAIN_SEND_INVALID', `a wallet v4 transfer carries 1..4 messages, got ${messages.length}`);
         const seqno = await this.getSeqno();
         const deadline = this.clock.now() + this.sendTimeoutMs;
-        const relaxed: MessageRelaxed[] = messages.map((m) =>
-            internal({ to: m.to, value: m.value, body: m.body ?? undefined, bounce: m.bounce ?? true, init: m.init ?? undefined }),
-        );
-        const transfer = this.contract.createTransfer({
-            seqno,
-            secretKey: this.keys.secretKey,
-            messages: relaxed,
-            sendMode,
-            timeout: Math.floor(deadline / 1000),
-        });
+        const transfer = this.buildTransfer(seqno, messages, sendMode, deadline);
         try {
             await this.contract.send(transfer);
         } catch (e) {
