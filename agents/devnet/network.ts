@@ -199,6 +199,7 @@ function writeConfigs(dir: string, chainUrl: string, net: NetworkState): void {
             commitIntervalMs: 10_000,
             settleIntervalMs: 5_000,
             rootPollMs: 2000,
+            ownerWallet: { secretKeyFile: 'keys/proxy-owner.wallet' },
         },
     });
     if (!existsSync(join(dir, 'worker.json'))) {
