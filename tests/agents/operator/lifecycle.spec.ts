@@ -110,7 +110,9 @@ describe('cocoon proxy | worker operator commands on the devnet', () => {
         expect(r.status).toBe(2);
     });
 
-    it('each command answers --help with its usage', async () => {
+    it('each command answers --help with its usage; without --config it is a usage error', async () => {
+        expect(await cocoon('proxy', 'status')).toMatchObject({ status: 2, err: expect.stringMatching(/^--config <file> is required/) });
+        expect(await cocoon('worker', 'claim', '--json')).toMatchObject({ status: 2, err: expect.stringMatching(/^--config <file> is required/) });
         for (const sub of ['status', 'withdraw-commission', 'add-stake', 'close', 'finish-close', 'evict']) {
             const r = await cocoon('proxy', sub, '--help');
             expect([r.status, r.out]).toEqual([0, expect.stringContaining(`usage: cocoon proxy ${sub}`)]);
@@ -235,6 +237,8 @@ describe('cocoon proxy | worker operator commands on the devnet', () => {
         expect([fu.status, fu.err]).toEqual([1, expect.stringMatching(/^WRONG_STATE: .* is active: run unbond first/)]);
         const ev = await sendsNothing(owner, () => cocoon('proxy', 'evict', '--config', ownerCfg, '--worker', stranger.address.toString()));
         expect([ev.status, ev.err]).toEqual([1, expect.stringMatching(/^NOT_DEPLOYED: worker .* has no channel/)]);
+        const poor = await sendsNothing(worker2.address, () => cocoon('worker', 'add-stake', '--config', worker2Cfg, '--amount', '1000'));
+        expect([poor.status, poor.err]).toEqual([1, expect.stringMatching(/^INSUFFICIENT_BALANCE: wallet .* holds /)]);
     });
 
     it('evict forces a worker into unbonding; close starts the close delay', async () => {
