@@ -9,7 +9,7 @@ import { Loaded, loadConfigFile, ProxyConfigFile, ProxyConfigSchema } from '../c
 import { FeeFinish, FeeSimple, MinStorage, ProxyState, ProxyWrapper, StateActive, StateClosed, StateClosing } from '../../wrappers/Proxy';
 import { WorkerActive, WorkerNew, WorkerSuspended, WorkerUnbonding } from '../../wrappers/WorkerChannel';
 import { OperatorError } from './errors';
-import { accountNow, addressFlag, amountFlag, capture, COMMON_USAGE, execute, OperatorContext, operatorCommand, OperatorFlags, Plan, print } from './send';
+import { accountNow, addressFlag, amountFlag, capture, COMMON_USAGE, execute, OperatorContext, operatorCommand, OperatorFlags, Plan, print, ton } from './send';
 
 export const PROXY_STATES = ['active', 'closing', 'closed'];
 export const WORKER_STATES = ['new', 'active', 'unbonding', 'closed', 'suspended'];
@@ -107,13 +107,13 @@ const PLANNERS: Record<Exclude<keyof typeof PROXY_OPERATOR_USAGE, 'status'>, Pla
         requireOwner(ctx, v, 'only the owner may withdraw');
         const withdrawable = proxyReport(v, ctx.wallet.address).withdrawable as bigint;
         if (withdrawable <= FeeSimple)
-            throw new OperatorError('NOTHING_TO_DO', `nothing to withdraw: the balance holds stake + pool + the storage floor and ${withdrawable} nanoTON more, not above the gas`, {
+            throw new OperatorError('NOTHING_TO_DO', `nothing to withdraw: the balance holds stake + pool + the storage floor and ${ton(withdrawable)} more, not above the gas`, {
                 withdrawable: withdrawable.toString(),
             });
         return {
             message: await capture(ctx.wallet.address, (via) => proxyOf(ctx, v).sendWithdrawCommission(via)),
             gasBudget: FeeSimple,
-            effect: `about ${withdrawable} nanoTON (commission ${v.st.commission} and surplus) to the owner; commission becomes 0`,
+            effect: `about ${ton(withdrawable)} (commission ${ton(v.st.commission)} and surplus) to the owner; commission becomes 0`,
             read: stateReader(ctx, v),
             done: () => true,
         };
@@ -125,7 +125,7 @@ const PLANNERS: Record<Exclude<keyof typeof PROXY_OPERATOR_USAGE, 'status'>, Pla
         return {
             message: await capture(ctx.wallet.address, (via) => proxyOf(ctx, v).sendAddStake(via, amount)),
             gasBudget: FeeSimple,
-            effect: `stake ${v.st.stake} -> ${v.st.stake + amount} nanoTON`,
+            effect: `stake ${ton(v.st.stake)} -> ${ton(v.st.stake + amount)}`,
             read: stateReader(ctx, v),
             done: () => true,
         };
@@ -153,11 +153,11 @@ const PLANNERS: Record<Exclude<keyof typeof PROXY_OPERATOR_USAGE, 'status'>, Pla
                 throw new OperatorError('CHANNELS_OPEN', `${v.st.workerChannels} worker channels are still open: evict each worker, and each must finish-unbond after its delay`, {
                     workerChannels: Number(v.st.workerChannels),
                 });
-            effect = `closed; stake ${v.st.stake}, commission and surplus to the owner; the pool (${v.st.pool}) stays for late worker claims`;
+            effect = `closed; stake ${ton(v.st.stake)}, commission and surplus to the owner; the pool (${ton(v.st.pool)}) stays for late worker claims`;
         } else {
             if (v.st.pool === 0n) throw new OperatorError('NOTHING_TO_DO', 'the Proxy is closed and its pool is empty: nothing left to take', { state: 'closed' });
             if (v.now < at) tooEarly(at, v.now, "the workers' claim window ends");
-            effect = `the rest of the pool (${v.st.pool}) to the owner`;
+            effect = `the rest of the pool (${ton(v.st.pool)}) to the owner`;
         }
         return {
             message: await capture(ctx.wallet.address, (via) => proxyOf(ctx, v).sendFinishClose(via)),

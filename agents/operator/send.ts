@@ -152,10 +152,11 @@ export function plain(v: unknown): unknown {
     return v;
 }
 
-const ton = (v: bigint) => `${fromNano(v)} TON`;
+/** An amount for people: `1.5 TON`. */
+export const ton = (v: bigint) => `${fromNano(v)} TON`;
 
 const isSlice = (v: unknown) => !!v && typeof v === 'object' && typeof (v as { loadBits?: unknown }).loadBits === 'function';
-const AMOUNT_KEYS = new Set(['value', 'amount', 'stake', 'commission', 'pool', 'balance', 'withdrawable', 'minStake', 'paid', 'earned', 'claimable', 'wallet', 'contract', 'total', 'change', 'before', 'after', 'minWorkerStake', 'due', 'need']);
+const AMOUNT_KEYS = new Set(['value', 'amount', 'stake', 'commission', 'pool', 'balance', 'withdrawable', 'minStake', 'paid', 'earned', 'claimable', 'wallet', 'contract', 'total', 'change', 'before', 'after', 'minWorkerStake', 'due', 'need', 'proxyPool']);
 
 /** Text output: nested `key: value` lines; amounts (keys in AMOUNT_KEYS) in TON, addresses user-friendly. */
 export function render(v: Record<string, unknown>, indent = '  '): string {

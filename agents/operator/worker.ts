@@ -15,7 +15,7 @@ import { FeeClaim, FeeFinish, FeeSimple, WorkerActive, WorkerChannelState, Worke
 import { PayoutBook } from '../worker/payouts';
 import { OperatorError } from './errors';
 import { PROXY_STATES, WORKER_STATES } from './proxy';
-import { accountNow, addressFlag, amountFlag, capture, COMMON_USAGE, execute, OperatorContext, operatorCommand, Plan, print } from './send';
+import { accountNow, addressFlag, amountFlag, capture, COMMON_USAGE, execute, OperatorContext, operatorCommand, Plan, print, ton } from './send';
 
 const name = (s: bigint) => WORKER_STATES[Number(s)] ?? `unknown(${s})`;
 
@@ -126,7 +126,7 @@ const PLANNERS: Record<Exclude<Sub, 'status' | 'close'>, Planner> = {
         return {
             message: await capture(ctx.wallet.address, (via) => ctx.chain.open(v.wrapper).sendStake(via, a)),
             gasBudget: FeeSimple,
-            effect: `stake ${before} -> ${before + a} nanoTON${before + a < min ? ` (below the minimum ${min}: the channel does not serve yet)` : ''}`,
+            effect: `stake ${ton(before)} -> ${ton(before + a)}${before + a < min ? ` (below the minimum ${ton(min)}: the channel does not serve yet)` : ''}`,
             read: reader(ctx, v, book),
             done: (s) => s.stake === before + a,
         };
@@ -137,7 +137,7 @@ const PLANNERS: Record<Exclude<Sub, 'status' | 'close'>, Planner> = {
         return {
             message: await capture(ctx.wallet.address, (via) => ctx.chain.open(v.wrapper).sendStartUnbond(via)),
             gasBudget: FeeSimple,
-            effect: `the channel unbonds for ${st.unbondDelay} s, then finish-unbond returns the stake ${st.stake}`,
+            effect: `the channel unbonds for ${st.unbondDelay} s, then finish-unbond returns the stake ${ton(st.stake)}`,
             read: reader(ctx, v, book),
             done: (s) => s.state === 'unbonding',
         };
@@ -147,11 +147,11 @@ const PLANNERS: Record<Exclude<Sub, 'status' | 'close'>, Planner> = {
         if (st.state !== WorkerUnbonding) throw new OperatorError('WRONG_STATE', `the channel ${v.wrapper.address.toString()} is ${name(st.state)}: run unbond first`, { state: name(st.state) });
         const at = Number(st.unbondAt);
         if (now < at) throw new OperatorError('TOO_EARLY', `the unbonding ends at ${new Date(at * 1000).toISOString()} (in ${at - now} s of chain time)`, { at, waitS: at - now });
-        if (st.slash) throw new OperatorError('SLASH_PENDING', `a slash of ${st.slash.amount} nanoTON is pending (executes at ${st.slash.executeAt}): it must execute or be vetoed first`, { executeAt: Number(st.slash.executeAt) });
+        if (st.slash) throw new OperatorError('SLASH_PENDING', `a slash of ${ton(st.slash.amount)} is pending (executes at ${st.slash.executeAt}): it must execute or be vetoed first`, { executeAt: Number(st.slash.executeAt) });
         return {
             message: await capture(ctx.wallet.address, (via) => ctx.chain.open(v.wrapper).sendFinishUnbond(via)),
             gasBudget: FeeFinish,
-            effect: `the channel closes; its stake ${st.stake} returns to the wallet`,
+            effect: `the channel closes; its stake ${ton(st.stake)} returns to the wallet`,
             read: reader(ctx, v, book),
             done: (s) => s.state === 'closed',
         };
@@ -161,14 +161,14 @@ const PLANNERS: Record<Exclude<Sub, 'status' | 'close'>, Planner> = {
         if (st.state === WorkerNew) throw new OperatorError('WRONG_STATE', 'the channel was never staked: it has no payouts', { state: 'new' });
         const stored = book.get(v.wrapper.address);
         if (!stored || stored.amount <= st.paid)
-            throw new OperatorError('NOTHING_TO_DO', `nothing to claim: the latest signed payout is ${stored?.amount ?? 0n}, paid ${st.paid}`, { earned: (stored?.amount ?? 0n).toString(), paid: st.paid.toString() });
+            throw new OperatorError('NOTHING_TO_DO', `nothing to claim: the latest signed payout is ${ton(stored?.amount ?? 0n)}, paid ${ton(st.paid)}`, { earned: (stored?.amount ?? 0n).toString(), paid: st.paid.toString() });
         const due = stored.amount - st.paid;
         if (due > v.ps.pool)
-            throw new OperatorError('POOL_SHORT', `the proxy's pool holds ${v.ps.pool} nanoTON, the claim needs ${due}: it would bounce; wait for the proxy to redeem`, { due: due.toString(), pool: v.ps.pool.toString() });
+            throw new OperatorError('POOL_SHORT', `the proxy's pool holds ${ton(v.ps.pool)}, the claim needs ${ton(due)}: it would bounce; wait for the proxy to redeem`, { due: due.toString(), pool: v.ps.pool.toString() });
         return {
             message: await capture(ctx.wallet.address, (via) => ctx.chain.open(v.wrapper).sendClaim(via, { amount: stored.amount, signature: stored.signature })),
             gasBudget: FeeClaim,
-            effect: `${due} nanoTON from the proxy's pool to the wallet; paid becomes ${stored.amount}`,
+            effect: `${ton(due)} from the proxy's pool to the wallet; paid becomes ${ton(stored.amount)}`,
             read: reader(ctx, v, book),
             done: (s) => s.paid === stored.amount,
         };

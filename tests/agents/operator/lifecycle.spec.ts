@@ -8,7 +8,8 @@ import { AgentNetwork } from '../../../fixtures/agent-network';
 import { ChainWallet } from '../../../agents/core/chain';
 import { FeeClaim, FeeFinish, FeePayment, FeeSimple, MinStorage, ProxyWrapper } from '../../../wrappers/Proxy';
 import { ask, drain, MoneyStack, startMoneyStack, until } from '../../helpers/money-stack';
-import { plain } from '../../../agents/operator/send';
+import { outcomeOf, plain } from '../../../agents/operator/send';
+import { CocoonClient } from '../../../agents/client/runner';
 import { cocoon, proxyConfig, secret, workerConfig } from './config-files';
 
 jest.setTimeout(120_000);
@@ -26,6 +27,7 @@ describe('cocoon proxy | worker operator commands on the devnet', () => {
     let worker2Cfg: string;
     let stranger: ChainWallet;
     let worker2: ChainWallet;
+    let client: CocoonClient;
     const proxyState = async () => (await net.newChain().getProxyState(stack.proxyAddress))!;
     const proxySnapshot = async () => JSON.stringify(plain(await proxyState()));
     const balance = (a: Address) => net.newChain().getBalance(a);
@@ -46,7 +48,7 @@ describe('cocoon proxy | worker operator commands on the devnet', () => {
         stack = await startMoneyStack({ label: 'operator', params: {}, clock: chainNow });
         net = stack.net;
         // Real traffic: the client pays the proxy, the proxy redeems and signs the worker's payout.
-        const client = await stack.sdkClient('operator-client', toNano('1'));
+        client = await stack.sdkClient('operator-client', toNano('1'));
         for (let i = 0; i < 3; i++) await drain(client.request(ask(20)));
         await stack.signedAndHeld(client);
         // A patron's payment makes the commission and pool large enough to see in balances (ChannelPayment is open to anyone).
@@ -150,6 +152,13 @@ describe('cocoon proxy | worker operator commands on the devnet', () => {
             expect(r.err).toMatch(/^NOT_OWNER: wallet .* is not the owner/);
         }
         expect(await proxySnapshot()).toEqual(before);
+        // What the check spares the stranger: sent anyway, the contract refuses it (ErrAccessDenied), which a command
+        // that raced a state change would report as TX_FAILED with this exit code's name.
+        const chain = net.newChain();
+        await chain.open(ProxyWrapper.open(stack.proxyAddress)).sendWithdrawCommission(stranger.sender());
+        const [tx] = await chain.getTransactions(stack.proxyAddress, { limit: 1 });
+        expect(outcomeOf(tx)).toMatchObject({ success: false, exitCode: 256, error: 'ErrAccessDenied' });
+        expect(await proxySnapshot()).toEqual(before);
     });
 
     it('a chain that cannot be reached is a typed error (status 1)', async () => {
@@ -248,10 +257,17 @@ describe('cocoon proxy | worker operator commands on the devnet', () => {
         expect((await channelState(worker2.address)).state).toBe(2n);
         const again = await cocoon('worker', 'unbond', '--config', worker2Cfg);
         expect([again.status, again.err]).toEqual([1, expect.stringMatching(/^WRONG_STATE: .* is unbonding: nothing to unbond/)]);
-        // The worker leaves by itself: close claims nothing new and starts unbonding.
+        // The worker leaves by itself after more traffic: close claims the new payout and starts unbonding.
+        const workerAddr = stack.worker.wallet.address;
+        const paid = (await channelState(workerAddr)).paid;
+        await drain(client.request(ask(20)));
+        await stack.signedAndHeld(client);
+        await stack.proxy.settle({ force: true });
+        await until('a new signed payout', async () => BigInt((await cocoon('worker', 'status', '--config', workerCfg, '--json')).json?.channels?.[0]?.earned ?? 0) > paid);
         const leave = await cocoon('worker', 'close', '--config', workerCfg, '--json');
         expect([leave.status, leave.err]).toEqual([0, '']);
-        expect(Object.keys(leave.json!.steps)).toEqual(['unbond']);
+        expect(Object.keys(leave.json!.steps)).toEqual(['claim', 'unbond']);
+        expect((await channelState(workerAddr)).paid).toBe(BigInt(leave.json!.steps.claim.message.fields.amount));
         expect(leave.json!.next).toMatch(/run close again/);
         expect((await channelState(stack.worker.wallet.address)).state).toBe(2n);
 
