@@ -11,6 +11,7 @@ import { ChainError, ConfigError, hex256, loadChainConfig, nullIfGetterFailed, R
 import { ClientChannelState } from '../wrappers/ClientChannel';
 import { WorkerChannelState } from '../wrappers/WorkerChannel';
 import { ProxyState } from '../wrappers/Proxy';
+import { PROXY_STATES, WORKER_STATES } from './operator/proxy';
 
 export const STATUS_USAGE = `usage: cocoon status [options]
   --endpoint <url>     toncenter v2 JSON-RPC endpoint (default: TONCENTER_ENDPOINT)
@@ -24,9 +25,7 @@ exit status: 0 ok, 1 chain error or unreadable channel (see its code), 2 bad fla
 /** Codes reported per --channel when it cannot be shown (the command then exits 1). */
 export type ChannelStatusCode = 'CHANNEL_NOT_DEPLOYED' | 'CHANNEL_UNKNOWN_KIND';
 
-const PROXY_STATES = ['active', 'closing', 'closed'];
 const CLIENT_STATES = ['open', 'closing', 'closed'];
-const WORKER_STATES = ['new', 'active', 'unbonding', 'closed'];
 const stateName = (names: string[], s: bigint) => names[Number(s)] ?? `unknown(${s})`;
 
 const STATUS_FLAGS = { endpoint: 'value', root: 'value', channel: 'list', json: 'switch' } as const;

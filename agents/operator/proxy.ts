@@ -11,6 +11,7 @@ import { WorkerActive, WorkerNew, WorkerSuspended, WorkerUnbonding } from '../..
 import { OperatorError } from './errors';
 import { accountNow, addressFlag, amountFlag, capture, COMMON_USAGE, execute, OperatorContext, operatorCommand, OperatorFlags, Plan, print, ton } from './send';
 
+/** State names by the contracts' state numbers (contracts/constants.tact), shown by every command and `cocoon status`. */
 export const PROXY_STATES = ['active', 'closing', 'closed'];
 export const WORKER_STATES = ['new', 'active', 'unbonding', 'closed', 'suspended'];
 const name = (names: string[], s: bigint) => names[Number(s)] ?? `unknown(${s})`;
