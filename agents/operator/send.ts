@@ -262,7 +262,7 @@ async function landed(ctx: OperatorContext, m: WalletMessage & { body: Cell }, s
     const deadline = Date.now() + ctx.timeoutMs;
     const hash = m.body.hash();
     for (;;) {
-        const txs = await ctx.chain.getTransactions(m.to, { limit: 16 });
+        const txs = await ctx.chain.getTransactions(m.to, { limit: 64, toLt: sinceLt });
         const tx = txs.find((t) => {
             const info = t.inMessage?.info;
             return t.lt > sinceLt && info?.type === 'internal' && info.src.equals(ctx.wallet.address) && t.inMessage!.body.hash().equals(hash);
