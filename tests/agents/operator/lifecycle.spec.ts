@@ -4,8 +4,10 @@
 // Every command that sends moves real coins on the devnet (asserted on the contracts' getters and balances); every dry
 // run and every refusal moves nothing (the sending wallet's seqno and balance are unchanged).
 import { Address, toNano } from '@ton/core';
-import { AgentNetwork } from '../../../fixtures/agent-network';
-import { ChainWallet } from '../../../agents/core/chain';
+import { keyPairFromSecretKey, keyPairFromSeed } from '@ton/crypto';
+import { AgentNetwork, seed } from '../../../fixtures/agent-network';
+import { WorkerChannelWrapper } from '../../../wrappers/WorkerChannel';
+import { ChainWallet, TonChain } from '../../../agents/core/chain';
 import { FeeClaim, FeeFinish, FeePayment, FeeSimple, MinStorage, ProxyWrapper } from '../../../wrappers/Proxy';
 import { ask, drain, MoneyStack, startMoneyStack, until } from '../../helpers/money-stack';
 import { outcomeOf, plain } from '../../../agents/operator/send';
@@ -28,6 +30,7 @@ describe('cocoon proxy | worker operator commands on the devnet', () => {
     let stranger: ChainWallet;
     let worker2: ChainWallet;
     let client: CocoonClient;
+    let patron: ChainWallet;
     const proxyState = async () => (await net.newChain().getProxyState(stack.proxyAddress))!;
     const proxySnapshot = async () => JSON.stringify(plain(await proxyState()));
     const balance = (a: Address) => net.newChain().getBalance(a);
@@ -52,8 +55,10 @@ describe('cocoon proxy | worker operator commands on the devnet', () => {
         for (let i = 0; i < 3; i++) await drain(client.request(ask(20)));
         await stack.signedAndHeld(client);
         // A patron's payment makes the commission and pool large enough to see in balances (ChannelPayment is open to anyone).
-        const patron = await net.fundWallet('operator-patron', '20');
-        await net.newChain().open(ProxyWrapper.open(stack.proxyAddress)).send(patron.wallet.sender(), { value: toNano('5') + FeePayment }, { $$type: 'ChannelPayment', queryId: 0n, amount: toNano('5') });
+        const p = await net.fundWallet('operator-patron', '20');
+        // On the chain's clock, which the last test moves forward (a transfer expires by chain time).
+        patron = new TonChain({ config: net.chainConfig, clock: { now: chainNow, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) } }).wallet(keyPairFromSecretKey(p.secretKey));
+        await net.newChain().open(ProxyWrapper.open(stack.proxyAddress)).send(patron.sender(), { value: toNano('5') + FeePayment }, { $$type: 'ChannelPayment', queryId: 0n, amount: toNano('5') });
         await stack.proxy.settle({ force: true });
         const s = await net.fundWallet('operator-stranger', '20');
         stranger = s.wallet;
@@ -257,6 +262,12 @@ describe('cocoon proxy | worker operator commands on the devnet', () => {
         expect((await channelState(worker2.address)).state).toBe(2n);
         const again = await cocoon('worker', 'unbond', '--config', worker2Cfg);
         expect([again.status, again.err]).toEqual([1, expect.stringMatching(/^WRONG_STATE: .* is unbonding: nothing to unbond/)]);
+        // The proxy reports a fault of the unbonding worker: a slash of 0.25 TON is pending (it blocks finish-unbond).
+        const ch2 = net.newChain().open(WorkerChannelWrapper.open(await workerChannel(worker2.address)));
+        const fault = { seqno: 0n, amount: toNano('0.25'), reason: 1n, requestId: 1n, evidenceHash: 2n };
+        const proxyKey = keyPairFromSeed(seed('operator-proxy')).secretKey;
+        await ch2.sendReportFault(patron.sender(), { ...fault, signature: ch2.signFault(fault, proxyKey, await net.newChain().getGlobalId()) });
+        expect((await channelState(worker2.address)).slash?.amount).toBe(toNano('0.25'));
         // The worker leaves by itself after more traffic: close claims the new payout and starts unbonding.
         const workerAddr = stack.worker.wallet.address;
         const paid = (await channelState(workerAddr)).paid;
@@ -284,19 +295,25 @@ describe('cocoon proxy | worker operator commands on the devnet', () => {
         expect([stake.status, stake.err]).toEqual([1, expect.stringMatching(/^WRONG_STATE: .* is closing/)]);
     });
 
-    it('after the delays: finish-close waits for the channels, workers take their stake back, the owner takes the rest', async () => {
+    it('after the delays: finish-close waits for the channels, a pending slash waits for its execution, workers take their stake back, the owner takes the rest', async () => {
         offset += 6 * DAY; // past the workers' unbonding delay and the proxy's close delay (devnet chain time)
         const owner = await ownerAddress();
         const open = await sendsNothing(owner, () => cocoon('proxy', 'finish-close', '--config', ownerCfg));
         expect([open.status, open.err]).toEqual([1, expect.stringMatching(/^CHANNELS_OPEN: 2 worker channels are still open/)]);
 
+        // The pending slash blocks finish-unbond until it executes (or Governance vetoes it); then the rest comes back.
+        const slashed = await sendsNothing(worker2.address, () => cocoon('worker', 'close', '--config', worker2Cfg));
+        expect([slashed.status, slashed.err]).toEqual([1, expect.stringMatching(/^SLASH_PENDING: a slash of 0.25 TON is pending/)]);
+        await net.newChain().open(WorkerChannelWrapper.open(await workerChannel(worker2.address))).sendExecuteSlash(patron.sender());
+        expect((await channelState(worker2.address)).stake).toBe(toNano('0.75'));
         const w2Before = await balance(worker2.address);
         const fu = await cocoon('worker', 'finish-unbond', '--config', worker2Cfg, '--json');
         expect([fu.status, fu.err]).toEqual([0, '']);
         expect((await channelState(worker2.address)).state).toBe(3n);
         const w2Gained = (await balance(worker2.address)) - w2Before;
-        expect(w2Gained).toBeGreaterThan(toNano('1') - toNano('0.03'));
-        expect(w2Gained).toBeLessThan(toNano('1.01'));
+        expect(w2Gained).toBeGreaterThan(toNano('0.75') - toNano('0.03'));
+        // Above 0.75 by at most what the reporter and the executor left in the channel beyond their gas.
+        expect(w2Gained).toBeLessThan(toNano('0.75') + FeeSimple + FeeFinish);
 
         const wBefore = await balance(stack.worker.wallet.address);
         const leave = await cocoon('worker', 'close', '--config', workerCfg, '--json');
