@@ -3,7 +3,7 @@
 // so what a newcomer runs is what an operator runs.
 import { Address, fromNano, toNano } from '@ton/core';
 import { jsonLines, Log, LOG_LEVELS, LogLevel } from './core/log';
-import { AGENT_WORDING, command, CommandIo, FlagSpec, Flags, portFlag, UsageError, untilInterrupted } from './core/cli-io';
+import { AGENT_WORDING, command, CommandIo, FlagSpec, Flags, portFlag, tonFlag, UsageError, untilInterrupted } from './core/cli-io';
 import { ClientConfigFile, ClientConfigSchema, commonOf, loadConfigFile, Loaded, ProxyConfigFile, ProxyConfigSchema, teeOf, WorkerConfigFile, WorkerConfigSchema } from './config';
 import { ProxyAgent } from './proxy/agent';
 import { WorkerAgent } from './worker/runner';
@@ -166,11 +166,7 @@ export function clientCommand(argv: string[], io: CommandIo, signal?: AbortSigna
     return agentCommand(io, CLIENT_USAGE, rest, known, async (flags) => {
         const level = logLevelFlag(flags['log-level']);
         const loaded = loadConfigFile(requireConfig(flags), ClientConfigSchema);
-        const amount = () => {
-            const a = flags.amount;
-            if (a === undefined || !/^\d{1,12}(\.\d{1,9})?$/.test(a) || toNano(a) === 0n) throw new UsageError('--amount <TON> is required (a positive decimal)');
-            return toNano(a);
-        };
+        const amount = () => tonFlag('amount', flags.amount);
         const client = await clientFromConfig(loaded, jsonLog(io, 'client', level));
         const show = (v: unknown) => io.stdout(JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x), 2) + '\n');
         try {

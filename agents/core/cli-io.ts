@@ -2,6 +2,7 @@
 // the one flag parser and the one wrapper that turns a command body into an exit status. Exit status everywhere:
 // 0 ok, 1 a failure (typed errors print `<CODE>: <message>`), 2 a bad command line (message, then the usage).
 // Commands take (argv, io) and return their status, so tests run them in-process with buffers as io.
+import { toNano } from '@ton/core';
 import { CocoonError } from './errors';
 
 /** Output sinks of a CLI command (process streams in production, buffers in tests). */
@@ -135,6 +136,15 @@ export function describeError(e: unknown): string {
 export function portFlag(name: string, v: string): number {
     if (!/^\d+$/.test(v) || Number(v) > 65535) throw new UsageError(`--${name}: expected 0..65535, got ${v}`);
     return Number(v);
+}
+
+/** A `--name <TON>` amount: a positive decimal with at most 9 decimals (12 integer digits), in nanoTON. */
+export function tonFlag(name: string, v: string | undefined): bigint {
+    if (v === undefined) throw new UsageError(`--${name} <TON> is required`);
+    if (!/^\d{1,12}(\.\d{1,9})?$/.test(v)) throw new UsageError(`--${name}: expected TON as a decimal, e.g. 1.5, got ${v}`);
+    const nano = toNano(v);
+    if (nano === 0n) throw new UsageError(`--${name} must be above 0`);
+    return nano;
 }
 
 /** Resolves on SIGINT / SIGTERM (or `signal`), then runs `stop`: 0 after a clean stop, 1 if it failed. */

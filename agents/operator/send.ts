@@ -6,7 +6,7 @@
 // the state change the command expects.
 import { Address, Cell, fromNano, Sender, SenderArguments, Transaction } from '@ton/core';
 import { keyPairFromSecretKey } from '@ton/crypto';
-import { command, CommandIo, FlagSpec, UsageError } from '../core/cli-io';
+import { command, CommandIo, FlagSpec, tonFlag, UsageError } from '../core/cli-io';
 import { ChainWallet, TonChain, WalletMessage } from '../core/chain';
 import { commonOf, Loaded, readWalletKey } from '../config';
 import { systemClock } from '../core/clock';
@@ -84,15 +84,8 @@ export function operatorCommand<C extends Cfg>(
     });
 }
 
-/** `--amount <TON>`: a positive decimal with at most 9 decimals. */
-export function amountFlag(v: string | undefined): bigint {
-    if (v === undefined) throw new UsageError('--amount <TON> is required');
-    if (!/^\d{1,12}(\.\d{1,9})?$/.test(v)) throw new UsageError(`--amount: expected TON as a decimal, e.g. 1.5, got ${v}`);
-    const [whole, frac = ''] = v.split('.');
-    const nano = BigInt(whole) * 1_000_000_000n + BigInt(frac.padEnd(9, '0'));
-    if (nano === 0n) throw new UsageError('--amount must be above 0');
-    return nano;
-}
+/** `--amount <TON>`. */
+export const amountFlag = (v: string | undefined): bigint => tonFlag('amount', v);
 
 export function addressFlag(name: string, v: string | undefined): Address {
     if (v === undefined) throw new UsageError(`--${name} <address> is required`);

@@ -1,4 +1,4 @@
-import { AGENT_WORDING, command, parseFlags, UsageError } from '../../../agents/core/cli-io';
+import { AGENT_WORDING, command, parseFlags, tonFlag, UsageError } from '../../../agents/core/cli-io';
 
 const SPEC = { config: 'value', channel: 'list', json: 'switch' } as const;
 
@@ -51,5 +51,13 @@ describe('the cocoon CLI helper (agents/core/cli-io.ts)', () => {
         c = capture();
         expect(await command(c.io, 'usage: x', ['a'], SPEC, async (_f, pos) => { throw new UsageError(`bad ${pos[0]}`); }, { positional: true })).toBe(2);
         expect(c.err()).toBe('bad a\nusage: x\n');
+    });
+
+    it('reads a TON amount into nanoTON and refuses a missing, zero, negative, over-precise or non-decimal one', () => {
+        expect(tonFlag('amount', '1.5')).toBe(1_500_000_000n);
+        expect(tonFlag('amount', '0.000000001')).toBe(1n);
+        expect(() => tonFlag('amount', undefined)).toThrow(new UsageError('--amount <TON> is required'));
+        expect(() => tonFlag('amount', '0.0')).toThrow(new UsageError('--amount must be above 0'));
+        for (const bad of ['-1', '1.0000000001', '1e9', 'lots', '1,5', '']) expect(() => tonFlag('amount', bad)).toThrow(/--amount: expected TON as a decimal/);
     });
 });
