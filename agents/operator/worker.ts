@@ -225,11 +225,18 @@ export function workerOperatorCommand(sub: Sub, argv: string[], io: CommandIo): 
             }
             const { steps, next } = await closeSteps(ctx, v, book, now);
             const results: Record<string, unknown> = {};
+            const title = `worker close${ctx.dryRun ? ' (dry run: nothing sent)' : ''}`;
             for (const step of steps) {
-                const fresh = (await viewOf(ctx, v.proxy, true))!;
-                results[step] = await execute(ctx, await PLANNERS[step as Exclude<Sub, 'status' | 'close'>](ctx, fresh, book, now, amount));
+                try {
+                    const fresh = (await viewOf(ctx, v.proxy, true))!;
+                    results[step] = await execute(ctx, await PLANNERS[step as Exclude<Sub, 'status' | 'close'>](ctx, fresh, book, now, amount));
+                } catch (e) {
+                    // The steps already done stay done: show them before the error that stopped the next one.
+                    if (Object.keys(results).length > 0) print(ctx, title, { steps: results, failed: step });
+                    throw e;
+                }
             }
-            print(ctx, `worker close${ctx.dryRun ? ' (dry run: nothing sent)' : ''}`, { steps: results, ...(next ? { next } : {}) });
+            print(ctx, title, { steps: results, ...(next ? { next } : {}) });
             return 0;
         },
     );
