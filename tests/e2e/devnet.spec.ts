@@ -7,6 +7,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import OpenAI from 'openai';
 import { TEST_MODEL } from '../../agents/backend/test-model';
+import { main } from '../../agents/cli';
 
 jest.setTimeout(180_000);
 
@@ -37,6 +38,15 @@ async function waitFor(run: Run, pattern: RegExp, timeoutMs = 150_000): Promise<
         if (run.child.exitCode !== null || Date.now() > end) throw new Error(`no ${pattern} in output (exit ${run.child.exitCode}):\n${run.out()}\n${run.err()}`);
         await new Promise((r) => setTimeout(r, 100));
     }
+}
+
+/** `cocoon …` in-process; its --json output. */
+async function cocoonJson(...argv: string[]) {
+    let out = '';
+    let err = '';
+    const status = await main(argv, { stdout: (t) => void (out += t), stderr: (t) => void (err += t) });
+    if (status !== 0) throw new Error(`cocoon ${argv.join(' ')} exited ${status}: ${err}`);
+    return JSON.parse(out);
 }
 
 describe('cocoon devnet (npm start)', () => {
@@ -76,6 +86,12 @@ describe('cocoon devnet (npm start)', () => {
             const text = await (await fetch(url!)).text();
             expect(text.split('\n')).toContain(`cocoon_requests_total{model="${TEST_MODEL.id}",outcome="served",code="none",role="${role}"} 2`);
         }
+
+        // The operator commands run over the devnet's own config files: the proxy's names its owner's wallet.
+        const proxyStatus = await cocoonJson('proxy', 'status', '--config', join(dir, 'proxy.json'), '--json');
+        expect(proxyStatus).toMatchObject({ state: 'active', walletIsOwner: true, workerChannels: 1 });
+        const workerStatus = await cocoonJson('worker', 'status', '--config', join(dir, 'worker.json'), '--json');
+        expect(workerStatus.channels).toEqual([expect.objectContaining({ proxy: proxyStatus.address, state: 'active' })]);
 
         run.child.kill('SIGINT');
         expect(await run.exited).toBe(0);
