@@ -10,7 +10,7 @@ import { CommandIo, UsageError } from '../core/cli-io';
 import { noLog } from '../core/log';
 import { systemClock } from '../core/clock';
 import { Loaded, loadConfigFile, WorkerConfigFile, WorkerConfigSchema } from '../config';
-import { ProxyState, StateActive } from '../../wrappers/Proxy';
+import { ProxyState, ProxyWrapper, StateActive } from '../../wrappers/Proxy';
 import { FeeClaim, FeeFinish, FeeSimple, WorkerActive, WorkerChannelState, WorkerChannelWrapper, WorkerNew, WorkerSuspended, WorkerUnbonding } from '../../wrappers/WorkerChannel';
 import { PayoutBook } from '../worker/payouts';
 import { OperatorError } from './errors';
@@ -62,8 +62,22 @@ async function viewOf(ctx: OperatorContext, proxy: Address, explicit: boolean): 
         if (!explicit) return null;
         throw new OperatorError('NOT_DEPLOYED', `no registered Proxy contract at ${proxy.toString()} (--proxy)`, { proxy: proxy.toRawString() });
     }
-    const wrapper = await WorkerChannelWrapper.create({ proxy, worker: ctx.wallet.address, proxyKey: ps.enclaveKey, root: ps.root, terms: ps.terms });
+    const wrapper = await channelOf(ctx, proxy, ps);
     return { proxy, ps, wrapper, st: await ctx.chain.getWorkerChannelState(wrapper.address) };
+}
+
+/**
+ * The wallet's WorkerChannel with `proxy`, at the address the Proxy itself derives (its `workerChannelAddress`
+ * getter: the Proxy keeps the channel code of its creation). With its state init when that code is Root's current one
+ * or this build's (needed to deploy it with the first stake); an existing channel is reached either way.
+ */
+async function channelOf(ctx: OperatorContext, proxy: Address, ps: ProxyState): Promise<WorkerChannelWrapper> {
+    const target = await ctx.chain.open(ProxyWrapper.open(proxy)).getWorkerChannelAddress(ctx.wallet.address);
+    for (const code of [(await ctx.chain.getRootConfig()).childCode.workerCode, undefined]) {
+        const w = await WorkerChannelWrapper.create({ proxy, worker: ctx.wallet.address, proxyKey: ps.enclaveKey, root: ps.root, terms: ps.terms!, code });
+        if (w.address.equals(target)) return w;
+    }
+    return WorkerChannelWrapper.open(target);
 }
 
 function report(v: ChannelView, book: PayoutBook, now: number): Record<string, unknown> {
@@ -121,6 +135,8 @@ const PLANNERS: Record<Exclude<Sub, 'status' | 'close'>, Planner> = {
             throw new OperatorError('WRONG_STATE', `the channel ${v.wrapper.address.toString()} is ${name(v.st.state)}: stake can be added only before unbonding`, { state: name(v.st.state) });
         if (v.ps.state !== StateActive)
             throw new OperatorError('WRONG_STATE', `proxy ${v.proxy.toString()} is ${PROXY_STATES[Number(v.ps.state)]}: it takes no new stake`, { state: PROXY_STATES[Number(v.ps.state)] });
+        if (!v.st && !v.wrapper.init)
+            throw new OperatorError('WRONG_STATE', `cannot open a channel with proxy ${v.proxy.toString()}: its WorkerChannel code is neither Root's current one nor this build's`, { state: 'unknown code' });
         const before = v.st?.stake ?? 0n;
         const min = v.ps.terms!.minWorkerStake;
         return {
