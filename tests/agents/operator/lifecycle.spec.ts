@@ -7,6 +7,10 @@ import { Address, toNano } from '@ton/core';
 import { keyPairFromSecretKey, keyPairFromSeed } from '@ton/crypto';
 import { AgentNetwork, seed } from '../../../fixtures/agent-network';
 import { WorkerChannelWrapper } from '../../../wrappers/WorkerChannel';
+import { PayoutBook } from '../../../agents/worker/payouts';
+import { systemClock } from '../../../agents/core/clock';
+import { noLog } from '../../../agents/core/log';
+import { join } from 'path';
 import { ChainWallet, TonChain } from '../../../agents/core/chain';
 import { FeeClaim, FeeFinish, FeePayment, FeeSimple, MinStorage, ProxyWrapper } from '../../../wrappers/Proxy';
 import { ask, drain, MoneyStack, startMoneyStack, until } from '../../helpers/money-stack';
@@ -243,7 +247,7 @@ describe('cocoon proxy | worker operator commands on the devnet', () => {
         expect((await proxyState()).workerChannels).toBe(channels + 1n);
     });
 
-    it('wrong states are typed errors before sending', async () => {
+    it('wrong states are typed errors before sending, as are a payout above the pool (POOL_SHORT) and a wallet that cannot pay', async () => {
         const owner = await ownerAddress();
         const fc = await sendsNothing(owner, () => cocoon('proxy', 'finish-close', '--config', ownerCfg));
         expect([fc.status, fc.err]).toEqual([1, expect.stringMatching(/^WRONG_STATE: Proxy .* is active: run close first/)]);
@@ -251,6 +255,16 @@ describe('cocoon proxy | worker operator commands on the devnet', () => {
         expect([fu.status, fu.err]).toEqual([1, expect.stringMatching(/^WRONG_STATE: .* is active: run unbond first/)]);
         const ev = await sendsNothing(owner, () => cocoon('proxy', 'evict', '--config', ownerCfg, '--worker', stranger.address.toString()));
         expect([ev.status, ev.err]).toEqual([1, expect.stringMatching(/^NOT_DEPLOYED: worker .* has no channel/)]);
+        // A payout the proxy signed above what its pool holds would bounce after the worker paid the claim's gas.
+        const ch2 = net.newChain().open(WorkerChannelWrapper.open(await workerChannel(worker2.address)));
+        const globalId = await net.newChain().getGlobalId();
+        const ps = await proxyState();
+        const amount = ps.pool + toNano('1');
+        const book = new PayoutBook({ path: join(stack.dir, 'worker2-payouts.json'), chain: net.newChain(), wallet: worker2, threshold: 0n, globalId, clock: systemClock, log: noLog });
+        book.load();
+        book.accept({ channel: ch2.address, proxy: stack.proxyAddress, enclaveKey: ps.enclaveKey, amount, signature: ch2.signPayout(amount, keyPairFromSeed(seed('operator-proxy')).secretKey, globalId) });
+        const short = await sendsNothing(worker2.address, () => cocoon('worker', 'claim', '--config', worker2Cfg));
+        expect([short.status, short.err]).toEqual([1, expect.stringMatching(/^POOL_SHORT: the proxy's pool holds .* TON, the claim needs/)]);
         const poor = await sendsNothing(worker2.address, () => cocoon('worker', 'add-stake', '--config', worker2Cfg, '--amount', '1000'));
         expect([poor.status, poor.err]).toEqual([1, expect.stringMatching(/^INSUFFICIENT_BALANCE: wallet .* holds /)]);
     });
