@@ -20,6 +20,7 @@ import { LedgerCodes } from '../../../../agents/proxy/ledger-types';
 import { ReceiptErrorCodes } from '../../../../agents/core/receipt';
 import { StateFileErrorCodes } from '../../../../agents/core/state-file';
 import { AttestationErrorCodes } from '../../../../agents/core/tee/types';
+import { OperatorErrorCodes } from '../../../../agents/operator/errors';
 
 const ROOT = join(__dirname, '../../../..');
 const CODES = Object.keys(WIRE_CODES) as WireCode[];
@@ -45,6 +46,7 @@ const ERROR_LISTS: Record<string, readonly string[]> = {
     ClientError: ClientErrorCodes,
     DevnetError: DevnetErrorCodes,
     DevnetStateError: DevnetErrorCodes,
+    OperatorError: OperatorErrorCodes,
 };
 
 function files(dir: string, ext: string): string[] {
