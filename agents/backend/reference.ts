@@ -1,6 +1,7 @@
 // The reference backend (spec/payments.md, "Reference backend"): a small OpenAI-compatible HTTP server for the devnet
 // and tests. It is not a language model: it echoes the last user message and pads with fixed filler words, counting
-// one token per whitespace-separated word, so every `usage` it reports can be recomputed by hand.
+// one token per whitespace-separated word, so every `usage` it reports can be recomputed by hand. What it generates
+// (text, a tool call, JSON mode, n choices, logprobs, reasoning) and the response shapes are in generate.ts.
 // Knobs for tests (per-token delay, dropping the connection after K chunks, failing requests) are real behaviour of
 // this server, set through its options or its mutable `faults` property.
 import { randomBytes } from 'crypto';
@@ -8,18 +9,10 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'http';
 import { AddressInfo, Socket } from 'net';
 import { listen } from '../core/net';
 import { TEST_MODEL } from './test-model';
+import { choicesOf, Generation, HttpError, invalid, plan, ReferenceModel, streamSteps } from './generate';
 
-// The test model is defined in test-model.ts; re-exported for the backend's users.
-
-export interface ReferenceModel {
-    id: string;
-    /** Largest prompt + completion, in words. */
-    contextLength: number;
-    description: string;
-}
-
-/** Generated after the echo, cycling, until max_tokens or the end of this list. */
-export const FILLER = ['this', 'is', 'a', 'deterministic', 'reply', 'from', 'the', 'cocoon', 'test', 'model'] as const;
+export { countWords, FILLER, IMAGE_TOKENS, THOUGHTS } from './generate';
+export type { ReferenceModel } from './generate';
 
 export interface BackendFaults {
     /** Streaming: destroy the socket after this many SSE events (0 = right after the headers). Non-streaming: destroy it without answering. */
@@ -56,39 +49,6 @@ export interface ReceivedRequest {
     method: string;
     path: string;
     body: unknown;
-}
-
-/** Tokens of a text under the reference rule: whitespace-separated words. */
-export function countWords(text: string): number {
-    return words(text).length;
-}
-
-function words(text: string): string[] {
-    return text.split(/\s+/).filter((w) => w.length > 0);
-}
-
-class HttpError extends Error {
-    constructor(
-        readonly status: number,
-        message: string,
-        readonly type: string,
-        readonly code: string | null,
-        readonly param: string | null = null,
-    ) {
-        super(message);
-    }
-}
-
-const invalid = (message: string, code: string, param: string | null = null) => new HttpError(400, message, 'invalid_request_error', code, param);
-
-interface Generation {
-    kind: 'chat' | 'completion';
-    model: ReferenceModel;
-    stream: boolean;
-    includeUsage: boolean;
-    promptTokens: number;
-    output: string[];
-    finishReason: 'stop' | 'length';
 }
 
 export class ReferenceBackend {
@@ -155,7 +115,7 @@ export class ReferenceBackend {
             this.received.push({ method: 'POST', path, body });
             const fail = this.faults.failWith;
             if (fail) throw new HttpError(fail.status, fail.message ?? `injected failure ${fail.code}`, fail.status >= 500 ? 'server_error' : 'invalid_request_error', fail.code);
-            const gen = this.plan(kind, body);
+            const gen = plan(kind, body, this.models);
             if (gen.stream) await this.stream(res, gen);
             else await this.respond(res, gen);
         } catch (e) {
@@ -199,105 +159,36 @@ export class ReferenceBackend {
         });
     }
 
-    /** Validates a request and decides the whole output up front (deterministic). */
-    private plan(kind: 'chat' | 'completion', body: unknown): Generation {
-        if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('The request body must be a JSON object.', 'invalid_type');
-        const b = body as Record<string, unknown>;
-        if (b.model === undefined) throw invalid("Missing required parameter: 'model'.", 'missing_required_parameter', 'model');
-        if (typeof b.model !== 'string') throw invalid("Invalid type for 'model': expected a string.", 'invalid_type', 'model');
-        const model = this.models.find((m) => m.id === b.model);
-        if (!model) throw new HttpError(404, `The model '${b.model}' does not exist`, 'invalid_request_error', 'model_not_found', 'model');
-
-        const stream = optBool(b, 'stream') ?? false;
-        let includeUsage = false;
-        if (b.stream_options !== undefined && b.stream_options !== null) {
-            if (!stream) throw invalid("'stream_options' is only allowed when 'stream' is true.", 'invalid_value', 'stream_options');
-            if (typeof b.stream_options !== 'object' || Array.isArray(b.stream_options)) throw invalid("Invalid type for 'stream_options'.", 'invalid_type', 'stream_options');
-            includeUsage = optBool(b.stream_options as Record<string, unknown>, 'include_usage', 'stream_options.include_usage') ?? false;
-        }
-        const n = optInt(b, 'n', 1);
-        if (n !== undefined && n !== 1) throw invalid("'n' must be 1: this backend generates one choice.", 'invalid_value', 'n');
-        const maxTokens = kind === 'chat' ? (optInt(b, 'max_completion_tokens', 1) ?? optInt(b, 'max_tokens', 1)) : optInt(b, 'max_tokens', 0);
-
-        let promptWords: string[];
-        let echoWords: string[];
-        if (kind === 'chat') {
-            if (b.messages === undefined) throw invalid("Missing required parameter: 'messages'.", 'missing_required_parameter', 'messages');
-            if (!Array.isArray(b.messages) || b.messages.length === 0) throw invalid("'messages' must be a non-empty array.", 'invalid_value', 'messages');
-            const texts = b.messages.map((m, i) => messageText(m, i));
-            promptWords = texts.flatMap((t) => words(t.text));
-            const lastUser = [...texts].reverse().find((t) => t.role === 'user');
-            echoWords = lastUser ? words(lastUser.text) : [];
-        } else {
-            if (b.prompt === undefined) throw invalid("Missing required parameter: 'prompt'.", 'missing_required_parameter', 'prompt');
-            let prompt: string;
-            if (typeof b.prompt === 'string') prompt = b.prompt;
-            else if (Array.isArray(b.prompt) && b.prompt.length === 1 && typeof b.prompt[0] === 'string') prompt = b.prompt[0];
-            else throw invalid("'prompt' must be a string (or an array of exactly one string).", 'invalid_type', 'prompt');
-            promptWords = words(prompt);
-            echoWords = promptWords;
-            if (optBool(b, 'echo')) throw invalid("'echo' is not supported by this backend.", 'invalid_value', 'echo');
-        }
-
-        const promptTokens = promptWords.length;
-        const room = model.contextLength - promptTokens;
-        if (room < 0) throw invalid(`This model's maximum context length is ${model.contextLength} tokens; the prompt has ${promptTokens}.`, 'context_length_exceeded', 'messages');
-        if (maxTokens !== undefined && maxTokens > room)
-            throw invalid(
-                `This model's maximum context length is ${model.contextLength} tokens; you requested ${promptTokens + maxTokens} (${promptTokens} in the prompt, ${maxTokens} for the completion).`,
-                'context_length_exceeded',
-                'max_tokens',
-            );
-        const natural = [...echoWords, ...FILLER];
-        const limit = Math.min(maxTokens ?? room, room);
-        const output = natural.slice(0, limit);
-        const finishReason = output.length < natural.length ? 'length' : 'stop';
-        return { kind, model, stream, includeUsage, promptTokens, output, finishReason };
-    }
-
     private usage(g: Generation) {
         const prompt = this.faults.lyingUsage?.promptTokens ?? g.promptTokens;
-        const completion = this.faults.lyingUsage?.completionTokens ?? g.output.length;
+        // Every choice's tokens; the prompt once (what vLLM reports for n choices).
+        const completion = this.faults.lyingUsage?.completionTokens ?? g.n * g.tokens.length;
+        const reasoning = this.faults.lyingUsage?.completionTokens !== undefined ? 0 : g.n * g.tokens.filter((t) => t.part === 'reasoning').length;
         return {
             prompt_tokens: prompt,
             completion_tokens: completion,
             total_tokens: prompt + completion,
             prompt_tokens_details: { cached_tokens: 0 },
-            completion_tokens_details: { reasoning_tokens: 0 },
+            completion_tokens_details: { reasoning_tokens: reasoning },
         };
     }
 
     private async respond(res: ServerResponse, g: Generation): Promise<void> {
-        for (let i = 0; i < g.output.length; i++) await this.delay();
+        for (let i = 0; i < g.tokens.length; i++) await this.delay();
         if (this.faults.stallAfterChunks !== undefined) return this.silence(res);
         if (this.faults.dropAfterChunks !== undefined) {
             res.destroy();
             return;
         }
-        const id = newId(g.kind);
-        const created = this.now();
-        const text = g.output.join(' ');
-        if (g.kind === 'chat') {
-            sendJson(res, 200, {
-                id,
-                object: 'chat.completion',
-                created,
-                model: g.model.id,
-                choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null }, logprobs: null, finish_reason: g.finishReason }],
-                usage: this.usage(g),
-                system_fingerprint: null,
-            });
-        } else {
-            sendJson(res, 200, {
-                id,
-                object: 'text_completion',
-                created,
-                model: g.model.id,
-                choices: [{ index: 0, text, logprobs: null, finish_reason: g.finishReason }],
-                usage: this.usage(g),
-                system_fingerprint: null,
-            });
-        }
+        sendJson(res, 200, {
+            id: newId(g.kind),
+            object: g.kind === 'chat' ? 'chat.completion' : 'text_completion',
+            created: this.now(),
+            model: g.model.id,
+            choices: choicesOf(g),
+            usage: this.usage(g),
+            system_fingerprint: null,
+        });
     }
 
     private async stream(res: ServerResponse, g: Generation): Promise<void> {
@@ -326,36 +217,13 @@ export class ReferenceBackend {
             sent++;
             return true;
         };
+        const object = g.kind === 'chat' ? 'chat.completion.chunk' : 'text_completion';
         const extra = g.includeUsage ? { usage: null } : {};
-        const chat = (delta: Record<string, unknown>, finish: string | null) => ({
-            id,
-            object: 'chat.completion.chunk',
-            created,
-            model: g.model.id,
-            system_fingerprint: null,
-            choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
-            ...extra,
-        });
-        const text = (t: string, finish: string | null) => ({
-            id,
-            object: 'text_completion',
-            created,
-            model: g.model.id,
-            system_fingerprint: null,
-            choices: [{ index: 0, text: t, logprobs: null, finish_reason: finish }],
-            ...extra,
-        });
-        if (g.kind === 'chat' && !(await event(chat({ role: 'assistant', content: '', refusal: null }, null)))) return;
-        for (let i = 0; i < g.output.length; i++) {
-            await this.delay();
-            const piece = (i === 0 ? '' : ' ') + g.output[i];
-            if (!(await event(g.kind === 'chat' ? chat({ content: piece }, null) : text(piece, null)))) return;
+        for (const step of streamSteps(g)) {
+            if (step.token) await this.delay();
+            if (!(await event({ id, object, created, model: g.model.id, system_fingerprint: null, choices: step.choices, ...extra }))) return;
         }
-        if (!(await event(g.kind === 'chat' ? chat({}, g.finishReason) : text('', g.finishReason)))) return;
-        if (g.includeUsage) {
-            const base = g.kind === 'chat' ? 'chat.completion.chunk' : 'text_completion';
-            if (!(await event({ id, object: base, created, model: g.model.id, system_fingerprint: null, choices: [], usage: this.usage(g) }))) return;
-        }
+        if (g.includeUsage && !(await event({ id, object, created, model: g.model.id, system_fingerprint: null, choices: [], usage: this.usage(g) }))) return;
         if (closed || drop()) {
             res.destroy();
             return;
@@ -381,44 +249,4 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
     const data = JSON.stringify(body);
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) });
     res.end(data);
-}
-
-function optBool(o: Record<string, unknown>, key: string, param = key): boolean | undefined {
-    const v = o[key];
-    if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'boolean') throw invalid(`Invalid type for '${param}': expected a boolean.`, 'invalid_type', param);
-    return v;
-}
-
-function optInt(o: Record<string, unknown>, key: string, min: number): number | undefined {
-    const v = o[key];
-    if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw invalid(`Invalid type for '${key}': expected an integer.`, 'invalid_type', key);
-    if (v < min) throw invalid(`Invalid '${key}': must be at least ${min}.`, 'invalid_value', key);
-    return v;
-}
-
-const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool']);
-
-/** A message's text: string content, or the concatenation (with spaces) of its text parts. */
-function messageText(m: unknown, i: number): { role: string; text: string } {
-    const param = `messages[${i}]`;
-    if (typeof m !== 'object' || m === null || Array.isArray(m)) throw invalid(`Invalid type for '${param}': expected an object.`, 'invalid_type', param);
-    const { role, content } = m as Record<string, unknown>;
-    if (typeof role !== 'string' || !ROLES.has(role)) throw invalid(`Invalid value for '${param}.role'.`, 'invalid_value', `${param}.role`);
-    if (content === undefined || content === null) {
-        if (role === 'assistant') return { role, text: '' };
-        throw invalid(`Missing required parameter: '${param}.content'.`, 'missing_required_parameter', `${param}.content`);
-    }
-    if (typeof content === 'string') return { role, text: content };
-    if (Array.isArray(content)) {
-        const parts = content.map((p, j) => {
-            const pp = p as Record<string, unknown>;
-            if (typeof p !== 'object' || p === null || pp.type !== 'text' || typeof pp.text !== 'string')
-                throw invalid(`Invalid value for '${param}.content[${j}]': only text parts are supported.`, 'invalid_value', `${param}.content[${j}]`);
-            return pp.text;
-        });
-        return { role, text: parts.join(' ') };
-    }
-    throw invalid(`Invalid type for '${param}.content'.`, 'invalid_type', `${param}.content`);
 }

@@ -23,9 +23,11 @@ export interface ModelInfo {
     contextLength: number;
     /** nanoTON per 1M tokens (Root's prices at coefficient 1.0). */
     prices: ModelPrices;
-    /** Attested workers within maxCoefficient. */
+    /** Attested workers within maxCoefficient that have a free slot (the proxy offers no busy worker). */
     workers: number;
     minCoefficient: bigint;
+    /** Free request slots of those workers, as the proxy reported them (at most candidateTtlMs old). */
+    freeCapacity: number;
 }
 
 /** A worker candidate whose attestation verified (Root's worker images, HPKE key bound in the claims). */
@@ -36,6 +38,8 @@ export interface VerifiedCandidate {
     /** The worker's attested certificate key = its receipt key. */
     workerKey: Buffer;
     imageHash: string;
+    /** Free request slots when the proxy listed it (load, for /v1/models). */
+    free?: number;
 }
 
 export interface CandidatesOptions {
@@ -90,6 +94,7 @@ export class Candidates {
                 prices: { pricePrompt: m.pricePrompt, priceCached: m.priceCached, priceCompletion: m.priceCompletion, priceReasoning: m.priceReasoning },
                 workers: list.length,
                 minCoefficient: list.reduce((a, c) => (c.coefficient < a ? c.coefficient : a), list[0].coefficient),
+                freeCapacity: list.reduce((a, c) => a + (c.free ?? 0), 0),
             });
         }
         return out;
@@ -133,7 +138,7 @@ export class Candidates {
         for (const c of f.candidates) {
             if (c.coefficient > this.o.maxCoefficient) continue; // the proxy should not offer these; we do not use them
             const v = this.verify(c);
-            if (v) list.push(v);
+            if (v) list.push(c.free !== undefined ? { ...v, free: c.free } : v);
         }
         return list;
     }
@@ -156,6 +161,8 @@ export class Candidates {
      */
     async seal(tried: Set<string>, fields: RoutingFields, body: Record<string, unknown>, version: number | undefined): Promise<{ frame: RequestFrame; secret: ResponseSecret; target: VerifiedCandidate }> {
         const target = await this.pick(fields.model, tried);
+        // pick() gives the cheapest: above this request's own cap (X-Cocoon-Max-Coefficient), none fits.
+        if (target.coefficient > fields.maxCoefficient) throw new ClientError('NO_WORKER', `no attested worker for '${fields.model}' within coefficient ${fields.maxCoefficient}`, { wireCode: 'NO_WORKER' });
         const sealed = await sealRequestFrame({ hpkePublicKey: target.hpkePublicKey }, fields, body, version);
         return { frame: sealed.frame, secret: sealed.response, target };
     }

@@ -101,6 +101,8 @@ export const HTTP_ERRORS = {
     invalidBody: (): HttpError => plain(400, INVALID, 'invalid_body', 'The request body must be a JSON object.'),
     missing: (param: string): HttpError => plain(400, INVALID, 'missing_required_parameter', `Missing required parameter: '${param}'.`, param),
     invalidType: (param: string, what: string): HttpError => plain(400, INVALID, 'invalid_type', `Invalid type for '${param}': expected ${what}.`, param),
+    /** A per-request header (X-Cocoon-*) with a bad value; `param` names the header. */
+    invalidHeader: (header: string, why: string): HttpError => plain(400, INVALID, 'invalid_value', `Invalid value for header '${header}': ${why}.`, header),
     modelNotFound: (model: string): HttpError => plain(404, INVALID, 'model_not_found', `The model '${model}' does not exist or has no worker.`, 'model'),
     /** An unexpected exception (message hidden): the wire INTERNAL code's row. */
     internal: (): HttpError => plain(...WIRE_TABLE.INTERNAL, 'Internal error.'),

@@ -32,6 +32,8 @@ export interface Outstanding {
 export interface ReceiptLimits {
     bounds: UsageBounds;
     maxCost: bigint;
+    /** The request's own price cap (at most the client's). */
+    maxCoefficient: bigint;
 }
 
 /** Requests kept for late receipts (spec/client.md, "Late receipts"). */
@@ -154,7 +156,6 @@ export class Payments {
         const r = verifyReceipt(signed, {
             workerPublicKey: workerKey,
             prices: ctx.model,
-            maxCoefficient: this.o.maxCoefficient,
             requestId: BigInt('0x' + f.id),
             modelId: modelId(ctx.name),
             usage,
@@ -166,11 +167,11 @@ export class Payments {
     }
 
     /** What a receipt for a request may claim (agents/core/metering.ts) and cost (the per-request cap). */
-    receiptLimits(model: Model, maxTokens: number | bigint, streamedBytes?: number): ReceiptLimits {
-        const bounds: UsageBounds = { maxTokens, contextLength: model.contextLength, ...(streamedBytes !== undefined ? { streamedBytes } : {}) };
-        const cap = maxRequestCost(model, maxTokens, model.contextLength, this.o.maxCoefficient);
+    receiptLimits(model: Model, maxTokens: number | bigint, streamedBytes?: number, choices = 1, maxCoefficient = this.o.maxCoefficient): ReceiptLimits {
+        const bounds: UsageBounds = { maxTokens, contextLength: model.contextLength, choices, ...(streamedBytes !== undefined ? { streamedBytes } : {}) };
+        const cap = maxRequestCost(model, maxTokens, model.contextLength, maxCoefficient);
         const maxCost = this.o.maxRequestCost !== undefined && this.o.maxRequestCost < cap ? this.o.maxRequestCost : cap;
-        return { bounds, maxCost };
+        return { bounds, maxCost, maxCoefficient };
     }
 
     /** A response_end for no running request: settled in the background when it is outstanding (true). */

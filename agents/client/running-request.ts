@@ -30,6 +30,8 @@ export interface RequestArgs {
     /** The OpenAI request body (model, messages / prompt, stream, …). */
     body: Record<string, unknown>;
     signal?: AbortSignal;
+    /** This request's price cap: at most the client's maxCoefficient (CONFIG_INVALID above it). */
+    maxCoefficient?: bigint;
 }
 
 const MAX_ATTEMPTS = 3;
@@ -63,6 +65,8 @@ export class RunningRequest {
     private model!: Model;
     private name = '';
     private stream = false;
+    /** `n`: the completion budget (the frame's maxTokens) covers all choices. */
+    private choices = 1;
     /** The current attempt: its connection, its frame and the candidate it was sealed to. */
     private conn!: ProxyConnection;
     private frame!: RequestFrame;
@@ -102,7 +106,11 @@ export class RunningRequest {
         this.model = model;
         this.name = name;
         this.stream = body.stream === true;
-        const fields = { model: name, endpoint, stream: this.stream, maxTokens: requestedMaxTokens(body, model), maxCoefficient: this.host.maxCoefficient };
+        const cap = this.args.maxCoefficient ?? this.host.maxCoefficient;
+        if (typeof cap !== 'bigint' || cap < 0n || cap > this.host.maxCoefficient)
+            throw new ClientError('CONFIG_INVALID', `maxCoefficient must be 0..${this.host.maxCoefficient} (the client's cap): a request may lower it, never raise it`, { key: 'maxCoefficient' });
+        this.choices = requestedChoices(body);
+        const fields = { model: name, endpoint, stream: this.stream, maxTokens: requestedMaxTokens(body, model, this.choices), maxCoefficient: cap };
         const tried = new Set<string>();
         let last: ClientError | undefined;
         for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
@@ -295,7 +303,7 @@ export class RunningRequest {
             this.bytes = b.bytes;
         }
         // Attack 11: the receipt must fit maxTokens, the context, the text we received ourselves, and the cost cap.
-        const receipt = await this.checkReceipt(f, this.host.payments.receiptLimits(this.model, this.frame.maxTokens, this.bytes));
+        const receipt = await this.checkReceipt(f, this.host.payments.receiptLimits(this.model, this.frame.maxTokens, this.bytes, this.choices, this.frame.maxCoefficient));
         // The response is the app's as soon as its receipt checks out; signing, persisting and sending the voucher
         // that covers it runs behind (serialised, persisted before sent), so no fsync sits on the response path.
         // `cumulative` is the voucher amount that covers this response.
@@ -373,12 +381,21 @@ function wireRefusal(code: string, message: string, retryable: boolean, started:
     return new ClientError(clientRefusal(code, started), message, { wireCode: code, retryable });
 }
 
-/** max_tokens / max_completion_tokens when a valid positive integer, else the model's context length (the worker validates). */
-function requestedMaxTokens(body: Record<string, unknown>, model: Model): number {
+/** `n` when a valid positive integer, else 1 (the worker validates it). */
+function requestedChoices(body: Record<string, unknown>): number {
+    const n = body.n;
+    return typeof n === 'number' && Number.isSafeInteger(n) && n >= 1 && n <= MAX_REQUEST_TOKENS ? n : 1;
+}
+
+/**
+ * The frame's maxTokens: the completion budget of all `choices` (spec/openai.md, "n") = n × (max_tokens /
+ * max_completion_tokens when a valid positive integer, else the model's context length), at most MAX_REQUEST_TOKENS
+ * (the worker validates the body and refuses n × max_tokens above it).
+ */
+function requestedMaxTokens(body: Record<string, unknown>, model: Model, choices: number): number {
     const v = body.max_completion_tokens ?? body.max_tokens;
-    if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 1 && v <= MAX_REQUEST_TOKENS) return v;
-    const ctx = Number(model.contextLength);
-    return Math.max(1, Math.min(MAX_REQUEST_TOKENS, ctx));
+    const each = typeof v === 'number' && Number.isSafeInteger(v) && v >= 1 && v <= MAX_REQUEST_TOKENS ? v : Number(model.contextLength);
+    return Math.max(1, Math.min(MAX_REQUEST_TOKENS, each * choices));
 }
 
 /**

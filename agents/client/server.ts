@@ -11,7 +11,7 @@ import { listen } from '../core/net';
 import { CocoonClient } from './runner';
 import type { ClientEvent, Endpoint } from './running-request';
 import type { ModelInfo } from './candidates';
-import { HTTP_ERRORS, HttpError, toHttpError } from './errors';
+import { ClientError, HTTP_ERRORS, HttpError, toHttpError } from './errors';
 
 export interface OpenAIServerOptions {
     client: CocoonClient;
@@ -24,6 +24,18 @@ export interface OpenAIServerOptions {
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+/** Per-request headers (spec/openai.md, "Per-request headers"). */
+export const MAX_COEFFICIENT_HEADER = 'x-cocoon-max-coefficient';
+export const TIMEOUT_HEADER = 'x-cocoon-timeout-ms';
+/** The longest deadline X-Cocoon-Timeout-Ms may set: one hour. */
+export const MAX_TIMEOUT_MS = 3_600_000;
+
+/** What the per-request headers asked for. */
+interface PerRequest {
+    maxCoefficient?: bigint;
+    timeoutMs?: number;
+}
 
 const ROUTES: Record<string, Endpoint> = { '/v1/chat/completions': 'chat', '/v1/completions': 'completions' };
 
@@ -93,7 +105,7 @@ export class OpenAIServer {
             if (!endpoint) throw new Reply(HTTP_ERRORS.notFound(method, path));
             if (method !== 'POST') throw new Reply(HTTP_ERRORS.methodNotAllowed(method, path));
             const body = await this.readBody(req);
-            await this.complete(req, res, endpoint, body);
+            await this.complete(req, res, endpoint, body, this.perRequest(req));
         } catch (e) {
             const http = e instanceof Reply ? e.http : toHttpError(e);
             if (!res.headersSent) sendJson(res, http.status, http.body);
@@ -138,6 +150,7 @@ export class OpenAIServer {
                 reasoning: m.prices.priceReasoning.toString(),
             },
             workers: m.workers,
+            free_capacity: m.freeCapacity,
             min_coefficient: Number(m.minCoefficient),
         };
     }
@@ -183,7 +196,31 @@ export class OpenAIServer {
         return b;
     }
 
-    private async complete(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, body: Record<string, unknown>): Promise<void> {
+    /**
+     * X-Cocoon-Max-Coefficient: a decimal coefficient (1000 = 1.0x Root's prices) at most the client's maxCoefficient
+     * (a request may lower the operator's price cap, never raise it). X-Cocoon-Timeout-Ms: 1..MAX_TIMEOUT_MS, the
+     * request's whole deadline; when it passes the request is cancelled (its partial receipt paid) and answered 504.
+     */
+    private perRequest(req: IncomingMessage): PerRequest {
+        const out: PerRequest = {};
+        const coef = req.headers[MAX_COEFFICIENT_HEADER];
+        if (coef !== undefined) {
+            if (typeof coef !== 'string' || !/^[0-9]{1,10}$/.test(coef.trim())) throw new Reply(HTTP_ERRORS.invalidHeader(MAX_COEFFICIENT_HEADER, 'expected a decimal integer (1000 = 1.0x)'));
+            const v = BigInt(coef.trim());
+            if (v > this.client.maxCoefficient)
+                throw new Reply(HTTP_ERRORS.invalidHeader(MAX_COEFFICIENT_HEADER, `${v} is above this client's maxCoefficient ${this.client.maxCoefficient}; a request may only lower it`));
+            out.maxCoefficient = v;
+        }
+        const t = req.headers[TIMEOUT_HEADER];
+        if (t !== undefined) {
+            const v = typeof t === 'string' && /^[0-9]{1,8}$/.test(t.trim()) ? Number(t.trim()) : NaN;
+            if (!(v >= 1 && v <= MAX_TIMEOUT_MS)) throw new Reply(HTTP_ERRORS.invalidHeader(TIMEOUT_HEADER, `expected milliseconds in 1..${MAX_TIMEOUT_MS}`));
+            out.timeoutMs = v;
+        }
+        return out;
+    }
+
+    private async complete(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, body: Record<string, unknown>, per: PerRequest): Promise<void> {
         const stream = body.stream === true;
         const opts = body.stream_options as { include_usage?: unknown } | null | undefined;
         const wantsUsage = stream && typeof opts === 'object' && opts !== null && opts.include_usage === true;
@@ -197,12 +234,21 @@ export class OpenAIServer {
         };
         res.on('close', onClose);
         req.on('aborted', onClose);
+        let timedOut = false;
+        const deadline =
+            per.timeoutMs !== undefined
+                ? setTimeout(() => {
+                      timedOut = true;
+                      ctrl.abort();
+                  }, per.timeoutMs)
+                : undefined;
         try {
-            const events = this.client.request({ endpoint, body, signal: ctrl.signal });
+            const events = this.client.request({ endpoint, body, signal: ctrl.signal, ...(per.maxCoefficient !== undefined ? { maxCoefficient: per.maxCoefficient } : {}) });
             if (stream) await this.relayStream(res, events, wantsUsage);
             else await this.relayBody(res, events);
-        } catch (e) {
+        } catch (e0) {
             if (ctrl.signal.aborted && !this.server) return;
+            const e = timedOut ? new ClientError('TIMEOUT', `the request did not finish within ${per.timeoutMs} ms (${TIMEOUT_HEADER})`) : e0;
             if (res.headersSent) {
                 // Mid-stream failure: OpenAI's in-stream error event, then the end of the stream without [DONE].
                 if (!res.writableEnded && !res.destroyed) {
@@ -213,6 +259,7 @@ export class OpenAIServer {
             }
             throw e;
         } finally {
+            clearTimeout(deadline);
             this.inflight.delete(ctrl);
             res.off('close', onClose);
         }

@@ -2,14 +2,16 @@
 // clamps its backend's usage to them before signing, and the proxy and the client refuse a receipt beyond them
 // (verifyReceipt in ./receipt.ts), so a backend or worker that inflates usage gains nothing.
 //
-//   completion + reasoning ≤ min(maxTokens, streamed bytes + END_TOKEN_SLACK)   (bytes: when the checker saw the text)
+//   completion + reasoning ≤ min(maxTokens, streamed bytes + END_TOKEN_SLACK × choices)   (bytes: when the checker saw the text)
 //   prompt + cached        ≤ the model's context length (Root's contextLength)
 //
 // The byte bound is sound: every generated token but the end-of-sequence token carries at least one byte of the text
 // streamed to the client (byte-level tokenizers split a character across tokens, never emit an empty piece of text).
+// maxTokens is the completion budget of the whole request: for n choices the frame carries n × max_tokens
+// (spec/openai.md, "n"), so the bound holds for all choices together, and each choice has its own end token.
 import { ModelPrices, cost, TokenUsage } from './pricing';
 
-/** Generated tokens that carry no text: the end-of-sequence token of the one choice (n = 1). */
+/** Generated tokens that carry no text: the end-of-sequence token of each choice. */
 export const END_TOKEN_SLACK = 1n;
 
 /** Keys under `choices` whose strings are not generated text (every other string counts). */
@@ -40,13 +42,15 @@ export interface UsageBounds {
     contextLength: bigint;
     /** UTF-8 bytes of generated text the checker counted itself (contentBytes over the response), if it saw it. */
     streamedBytes?: bigint | number;
+    /** The request's `n` (default 1): one end token of slack per choice. */
+    choices?: number;
 }
 
 /** The largest completion + reasoning the bounds allow. */
 export function maxGenerated(b: UsageBounds): bigint {
     const cap = BigInt(b.maxTokens);
     if (b.streamedBytes === undefined) return cap;
-    const byBytes = BigInt(b.streamedBytes) + END_TOKEN_SLACK;
+    const byBytes = BigInt(b.streamedBytes) + END_TOKEN_SLACK * BigInt(b.choices ?? 1);
     return byBytes < cap ? byBytes : cap;
 }
 

@@ -151,6 +151,7 @@ export class ClientConnection extends Connection {
                         hpkePublicKey: w.hpkePublicKey!.toString('hex'),
                         coefficient: w.models.get(frame.model)!,
                         attestation: w.certDer.toString('base64'),
+                        free: Math.max(0, w.capacity - w.inFlight),
                     })),
                 });
             }

@@ -62,9 +62,10 @@ export interface ForwardParams {
     /**
      * The request's bounds (agents/core/metering.ts): the backend's usage is clamped to maxTokens, the context length
      * and the text it actually sent (counted here), and an event or body carrying a clamped usage is passed on with
-     * the clamped numbers, so what the client reads agrees with the receipt.
+     * the clamped numbers, so what the client reads agrees with the receipt. maxTokens is the budget of all `choices`
+     * (n) together; each choice adds one end token of slack to the byte bound.
      */
-    bounds?: { maxTokens: number; contextLength: bigint };
+    bounds?: { maxTokens: number; contextLength: bigint; choices?: number };
 }
 
 export interface ForwardResult {

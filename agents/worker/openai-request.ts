@@ -1,21 +1,16 @@
-// Strict validation of the OpenAI request bodies a worker accepts (design §8; issue 4): /v1/chat/completions ("chat")
-// and /v1/completions ("completions"). Known fields only; anything else is refused with a typed error naming the
-// field, so no backend feature the network does not price or meter (tools, logprobs, n > 1, echo, ...) slips through.
+// Validation of the OpenAI request bodies a worker accepts (spec/openai.md, every field and its bound):
+// /v1/chat/completions ("chat") and /v1/completions ("completions"). The fields OpenAI's API and vLLM accept for
+// text generation are accepted, bounded and passed to the backend unchanged; anything else is refused with
+// REQUEST_UNKNOWN_FIELD naming the field (OpenAI's own rule: "Unrecognized request argument supplied"), because a
+// field the worker does not know may change what the backend generates, and so what the request costs, in a way the
+// usage bounds were not written for (best_of, echo, prompt_logprobs, continuous_usage_stats, ...).
 //
-// Accepted fields (both endpoints unless noted):
-//   model (must equal the model the worker serves), messages (chat) / prompt (completions), max_tokens,
-//   max_completion_tokens (chat only; exclusive with max_tokens), temperature 0..2, top_p 0..1, stop (string or
-//   1..4 strings), stream, stream_options {include_usage} (only with stream: true), seed, presence_penalty -2..2,
-//   frequency_penalty -2..2, user (≤ 256 chars), n (only 1). null counts as absent for optional fields.
-// Deliberately NOT accepted (REQUEST_UNKNOWN_FIELD): logprobs, top_logprobs, echo, suffix, best_of, logit_bias,
-//   tools, tool_choice, functions, response_format, and anything else. logprobs are refused because the reference
-//   backend and the relay format do not carry them yet; adding them later is a schema change here only.
-// Messages: {role: system|developer|user|assistant, content: string | [{type:'text', text}], name?}; assistant
-//   content may be null. No tool messages (no tools).
-// Bounds: max_tokens (or max_completion_tokens) in 1..contextLength (REQUEST_MAX_TOKENS). The prompt's own length is
-//   not checked here: only the backend's tokenizer knows it; a too-long prompt comes back as the backend's 400.
+// Bounds the worker adds to OpenAI's: n ≤ MAX_CHOICES and n × max_tokens ≤ the frame's maxTokens (the completion
+// budget of ALL choices, which the proxy and the client meter against); image parts only as data: URLs of at most
+// MAX_IMAGE_BYTES each and MAX_IMAGES per request (a remote URL would make the backend fetch from the network:
+// unmetered work and a request forgery from the worker's host); ≤ MAX_TOOLS tools.
 // Normalization: the result holds only the known fields (nulls dropped); when streaming it forces
-//   stream_options.include_usage = true so metering always gets the backend's usage chunk.
+// stream_options.include_usage = true so metering always gets the backend's usage chunk.
 import { z } from 'zod';
 import { CocoonError } from '../core/errors';
 
@@ -57,13 +52,56 @@ const fail = (code: WorkerRequestErrorCode, message: string, param: string | nul
 const opt = <T extends z.ZodTypeAny>(t: T) => t.nullish();
 const int = z.number().int().safe();
 
+/** Choices per request (OpenAI's limit). */
+export const MAX_CHOICES = 128;
+/** Tools per request (OpenAI's limit). */
+export const MAX_TOOLS = 128;
+/** Image parts per request. */
+export const MAX_IMAGES = 8;
+/** Decoded bytes of one image (a data: URL's base64 payload). */
+export const MAX_IMAGE_BYTES = 512 * 1024;
+/** Image types a data: URL may carry. */
+const IMAGE_URL = /^data:image\/(png|jpeg|gif|webp);base64,/;
+
 const textPart = z.object({ type: z.literal('text'), text: z.string() }).strict();
+const imagePart = z
+    .object({ type: z.literal('image_url'), image_url: z.object({ url: z.string().min(1), detail: opt(z.enum(['auto', 'low', 'high'])) }).strict() })
+    .strict();
 const content = z.union([z.string(), z.array(textPart).min(1)]);
+const userContent = z.union([z.string(), z.array(z.discriminatedUnion('type', [textPart, imagePart])).min(1)]);
+const name = opt(z.string().max(256));
+/** A function name as OpenAI allows it. */
+const fnName = z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'must be 1..64 letters, digits, _ or -');
+/** A JSON object (a JSON schema, passed to the backend as is; its depth is bounded by the wire). */
+const jsonObject = z.record(z.unknown());
+const toolCall = z
+    .object({ id: z.string().min(1).max(256), type: z.literal('function'), function: z.object({ name: fnName, arguments: z.string() }).strict() })
+    .strict();
 const message = z.discriminatedUnion('role', [
-    z.object({ role: z.literal('system'), content, name: opt(z.string().max(256)) }).strict(),
-    z.object({ role: z.literal('developer'), content, name: opt(z.string().max(256)) }).strict(),
-    z.object({ role: z.literal('user'), content, name: opt(z.string().max(256)) }).strict(),
-    z.object({ role: z.literal('assistant'), content: content.nullish(), name: opt(z.string().max(256)) }).strict(),
+    z.object({ role: z.literal('system'), content, name }).strict(),
+    z.object({ role: z.literal('developer'), content, name }).strict(),
+    z.object({ role: z.literal('user'), content: userContent, name }).strict(),
+    z
+        .object({ role: z.literal('assistant'), content: content.nullish(), name, refusal: opt(z.string()), tool_calls: opt(z.array(toolCall).max(MAX_TOOLS)) })
+        .strict(),
+    z.object({ role: z.literal('tool'), content, tool_call_id: z.string().min(1).max(256) }).strict(),
+]);
+const tool = z
+    .object({
+        type: z.literal('function'),
+        function: z.object({ name: fnName, description: opt(z.string()), parameters: opt(jsonObject), strict: opt(z.boolean()) }).strict(),
+    })
+    .strict();
+const toolChoice = z.union([z.enum(['none', 'auto', 'required']), z.object({ type: z.literal('function'), function: z.object({ name: fnName }).strict() }).strict()]);
+const responseFormat = z.discriminatedUnion('type', [
+    z.object({ type: z.literal('text') }).strict(),
+    z.object({ type: z.literal('json_object') }).strict(),
+    z
+        .object({
+            type: z.literal('json_schema'),
+            json_schema: z.object({ name: fnName, description: opt(z.string()), schema: opt(jsonObject), strict: opt(z.boolean()) }).strict(),
+        })
+        .strict(),
 ]);
 
 const common = {
@@ -77,13 +115,31 @@ const common = {
     seed: opt(int),
     presence_penalty: opt(z.number().min(-2).max(2)),
     frequency_penalty: opt(z.number().min(-2).max(2)),
+    logit_bias: opt(z.record(z.string().regex(/^[0-9]{1,10}$/, 'keys must be token ids'), z.number().min(-100).max(100)).refine((o) => Object.keys(o).length <= 1024, 'at most 1024 entries')),
     user: opt(z.string().max(256)),
-    n: opt(z.literal(1, { errorMap: () => ({ message: 'n must be 1: a worker generates one choice' }) })),
+    n: opt(int.min(1).max(MAX_CHOICES)),
+    // vLLM's sampling extras: they shape the distribution, not the amount generated.
+    top_k: opt(int.min(-1)),
+    min_p: opt(z.number().min(0).max(1)),
+    repetition_penalty: opt(z.number().gt(0).max(2)),
 };
 
 const schemas = {
-    chat: z.object({ ...common, messages: z.array(message).min(1).max(4096), max_completion_tokens: opt(int) }).strict(),
-    completions: z.object({ ...common, prompt: z.union([z.string(), z.array(z.string()).length(1)]) }).strict(),
+    chat: z
+        .object({
+            ...common,
+            messages: z.array(message).min(1).max(4096),
+            max_completion_tokens: opt(int),
+            tools: opt(z.array(tool).max(MAX_TOOLS)),
+            tool_choice: opt(toolChoice),
+            parallel_tool_calls: opt(z.boolean()),
+            response_format: opt(responseFormat),
+            logprobs: opt(z.boolean()),
+            top_logprobs: opt(int.min(0).max(20)),
+            reasoning_effort: opt(z.enum(['none', 'minimal', 'low', 'medium', 'high'])),
+        })
+        .strict(),
+    completions: z.object({ ...common, prompt: z.union([z.string(), z.array(z.string()).length(1)]), logprobs: opt(int.min(0).max(5)) }).strict(),
 };
 
 export interface ValidateOptions {
@@ -102,6 +158,8 @@ export interface ValidatedRequest {
     maxTokens: number | undefined;
     /** Whether the client itself asked for the usage chunk (the worker always asks the backend for it). */
     clientIncludeUsage: boolean;
+    /** `n`: the choices generated (1 when absent); the completion budget is choices × maxTokens. */
+    choices: number;
 }
 
 function formatPath(path: (string | number)[]): string {
@@ -154,11 +212,39 @@ export function validateOpenAIRequest(endpoint: Endpoint, body: unknown, opts: V
 
     const stream = b.stream === true;
     if (b.stream_options != null && !stream) throw fail('REQUEST_INVALID_FIELD', "'stream_options' is only allowed when 'stream' is true.", 'stream_options');
+    if (b.tool_choice != null && b.tool_choice !== 'none' && !(b.tools && b.tools.length > 0))
+        throw fail('REQUEST_INVALID_FIELD', "'tool_choice' is only allowed when 'tools' are specified.", 'tool_choice');
+    if (typeof b.tool_choice === 'object' && b.tool_choice !== null) {
+        const wanted = b.tool_choice.function.name;
+        if (!b.tools?.some((t) => t.function.name === wanted)) throw fail('REQUEST_INVALID_FIELD', `'tool_choice' names the function '${wanted}', which is not in 'tools'.`, 'tool_choice.function.name');
+    }
+    if (b.top_logprobs != null && b.logprobs !== true) throw fail('REQUEST_INVALID_FIELD', "'top_logprobs' requires 'logprobs': true.", 'top_logprobs');
+    if (endpoint === 'chat') checkImages(b.messages);
 
     // Rebuild from the parsed data: known fields only (zod strict guarantees it), nulls dropped.
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(result.data)) if (v !== null && v !== undefined && k !== 'stream_options') out[k] = v;
     const clientIncludeUsage = b.stream_options?.include_usage === true;
     if (stream) out.stream_options = { include_usage: true };
-    return { endpoint, body: out, stream, maxTokens, clientIncludeUsage };
+    return { endpoint, body: out, stream, maxTokens, clientIncludeUsage, choices: b.n ?? 1 };
+}
+
+/** Image parts: data: URLs of an image type, each at most MAX_IMAGE_BYTES decoded, at most MAX_IMAGES in all. */
+function checkImages(messages: readonly { content?: unknown }[]): void {
+    let images = 0;
+    messages.forEach((m, i) => {
+        if (!Array.isArray(m.content)) return;
+        m.content.forEach((part: { type?: string; image_url?: { url: string } }, j: number) => {
+            if (part.type !== 'image_url' || !part.image_url) return;
+            const param = `messages[${i}].content[${j}].image_url.url`;
+            if (++images > MAX_IMAGES) throw fail('REQUEST_INVALID_FIELD', `At most ${MAX_IMAGES} images per request.`, `messages[${i}].content[${j}]`);
+            const url = part.image_url.url;
+            const head = IMAGE_URL.exec(url.slice(0, 32));
+            if (!head) throw fail('REQUEST_INVALID_FIELD', `Invalid value for '${param}': only data:image/(png|jpeg|gif|webp);base64 URLs are accepted (a worker does not fetch remote images).`, param);
+            const b64 = url.slice(head[0].length);
+            if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0) throw fail('REQUEST_INVALID_FIELD', `Invalid value for '${param}': the image is not padded base64.`, param);
+            const bytes = (b64.length / 4) * 3 - (b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0);
+            if (bytes > MAX_IMAGE_BYTES) throw fail('REQUEST_INVALID_FIELD', `Invalid value for '${param}': the image has ${bytes} bytes, at most ${MAX_IMAGE_BYTES} are accepted.`, param);
+        });
+    });
 }

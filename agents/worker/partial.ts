@@ -19,8 +19,9 @@ export class StreamMeter {
         const choices = (o as { choices?: unknown } | null)?.choices;
         if (!Array.isArray(choices)) return;
         for (const c of choices) {
-            const ch = c as { delta?: { content?: unknown; reasoning_content?: unknown }; text?: unknown } | null;
-            const piece = ch?.delta?.content ?? ch?.delta?.reasoning_content ?? ch?.text;
+            const ch = c as { delta?: { content?: unknown; reasoning_content?: unknown; tool_calls?: { function?: { arguments?: unknown } }[] }; text?: unknown } | null;
+            const call = Array.isArray(ch?.delta?.tool_calls) ? ch.delta.tool_calls[0]?.function?.arguments : undefined;
+            const piece = ch?.delta?.content ?? ch?.delta?.reasoning_content ?? ch?.text ?? call;
             if (typeof piece === 'string' && piece.length > 0) {
                 this.streamed++;
                 return;

@@ -148,12 +148,17 @@ export class RunningRequest {
         } catch (e) {
             if (!(e instanceof WorkerRequestError)) throw e;
             // In sealed mode the message travels in the clear: keep it to the code and the field name.
-            const msg = this.secret ? `request refused (${e.code}${e.param ? `: ${e.param}` : ''})` : e.message;
+            const msg = this.secret ? `request refused (${e.code}${e.param ? `: '${e.param}'` : ''})` : e.message;
             return this.error(e.code, msg, e.code === 'REQUEST_MODEL_MISMATCH');
         }
-        // The frame's maxTokens is the cap the client (and the proxy's credit check) agreed to.
-        if (v.maxTokens !== undefined && v.maxTokens > f.maxTokens) return this.error('REQUEST_MAX_TOKENS', `max tokens ${v.maxTokens} exceed the frame's maxTokens ${f.maxTokens}`, false);
-        if (v.maxTokens === undefined && f.maxTokens < contextLength) v.body.max_tokens = f.maxTokens;
+        // The frame's maxTokens is the completion budget of all n choices the client (and the proxy's credit check)
+        // agreed to (spec/openai.md, "n"): n × max_tokens must fit it; without max_tokens each choice gets its share.
+        // (Sealed: n stays out of the message, which travels in the clear.)
+        const overBudget = (why: string) => this.error('REQUEST_MAX_TOKENS', this.secret ? "request refused (REQUEST_MAX_TOKENS: 'max_tokens')" : why, false);
+        if (v.maxTokens !== undefined && v.maxTokens * v.choices > f.maxTokens) return overBudget(`max tokens ${v.maxTokens} × n ${v.choices} exceed the frame's maxTokens ${f.maxTokens}`);
+        const share = Math.floor(f.maxTokens / v.choices);
+        if (share < 1) return overBudget(`the frame's maxTokens ${f.maxTokens} is below n ${v.choices}`);
+        if (v.maxTokens === undefined && share < contextLength) v.body.max_tokens = share;
         if (this.cancelled) return this.error('BACKEND_ABORTED', 'request cancelled', false);
 
         let result;
@@ -167,7 +172,7 @@ export class RunningRequest {
                     signal: this.abort.signal,
                     onChunk: f.stream ? (data, event) => this.streamEvent(data, event) : undefined,
                     // Attack 11: what we sign never exceeds maxTokens, the context, or the text we actually relayed.
-                    bounds: { maxTokens: f.maxTokens, contextLength: model.contextLength },
+                    bounds: { maxTokens: f.maxTokens, contextLength: model.contextLength, choices: v.choices },
                 });
                 forwarded = true;
             } finally {
@@ -186,7 +191,7 @@ export class RunningRequest {
                 // receipt bills the prompt and the tokens already streamed (partial.ts). Nothing streamed: no charge.
                 const early = e.code === 'BACKEND_ABORTED' || e.code === 'BACKEND_STREAM_BROKEN';
                 if (early && e.usage) return this.finish(e.usage, model, offer.coefficient);
-                if (early && this.started && f.stream) return this.finish(partialUsage(f.endpoint, v.body, this.meter, { maxTokens: f.maxTokens, contextLength: model.contextLength }), model, offer.coefficient, true);
+                if (early && this.started && f.stream) return this.finish(partialUsage(f.endpoint, v.body, this.meter, { maxTokens: f.maxTokens, contextLength: model.contextLength, choices: v.choices }), model, offer.coefficient, true);
                 return this.error(e.code, this.backendMessage(e), e.code === 'BACKEND_UNREACHABLE' && !this.started);
             }
             if (e instanceof WireError || e instanceof HpkeError) {

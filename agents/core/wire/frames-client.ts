@@ -3,7 +3,7 @@
 // frames-request.ts.
 import { createHash } from 'crypto';
 import { z } from 'zod';
-import { base64, coefficient, coins, frame, hello, hex, keyId, MAX_ATTESTATION_BYTES, MAX_CANDIDATES, modelName, requestId, signature, versionRange } from './fields';
+import { base64, coefficient, coins, frame, hello, hex, int, keyId, MAX_ATTESTATION_BYTES, MAX_CANDIDATES, MAX_WORKER_CAPACITY, modelName, requestId, signature, versionRange } from './fields';
 
 /** client → proxy: first frame on a client connection. */
 export const HelloClientObject = frame('hello', { ...hello, role: z.literal('client') });
@@ -39,6 +39,8 @@ export const WorkerCandidate = z
         coefficient,
         /** The worker's RA-TLS certificate (DER, base64): quote + claims binding hpkePublicKey. */
         attestation: base64(1, MAX_ATTESTATION_BYTES),
+        /** Free request slots (capacity − in flight) when the proxy answered: the load /v1/models shows. */
+        free: int(0, MAX_WORKER_CAPACITY).optional(),
     })
     .strict()
     .superRefine((c, ctx) => {

@@ -148,8 +148,8 @@ describe('ReferenceBackend', () => {
         expect(missing.code).toBe('missing_required_parameter');
         expect(missing.param).toBe('messages');
 
-        const n2 = await err(client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], n: 2 }));
-        expect([n2.status, n2.code, n2.param]).toEqual([400, 'invalid_value', 'n']);
+        const n0 = await err(client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], n: 0 }));
+        expect([n0.status, n0.code, n0.param]).toEqual([400, 'invalid_value', 'n']);
 
         const tooLong = await err(client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 5000 }));
         expect([tooLong.status, tooLong.code]).toEqual([400, 'context_length_exceeded']);

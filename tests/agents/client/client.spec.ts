@@ -330,8 +330,8 @@ describe('CocoonClient + OpenAIServer against a raw-frame proxy on the devnet', 
         const cum = (await client.balances()).cumulative;
         await waitFor(() => proxy.voucher === cum, 'earlier vouchers to land');
         const seen = proxy.vouchers.length;
-        let e = await apiError(openai.chat.completions.create({ ...chat('x'), tools: [{ type: 'function', function: { name: 'f' } }] }));
-        expect([e.status, e.type, e.code, e.param]).toEqual([400, 'invalid_request_error', 'unknown_field', 'tools']);
+        let e = await apiError(openai.chat.completions.create({ ...chat('x'), functions: [{ name: 'f' }] }));
+        expect([e.status, e.type, e.code, e.param]).toEqual([400, 'invalid_request_error', 'unknown_field', 'functions']);
         e = await apiError(openai.chat.completions.create(chat('x', { max_tokens: 0 })));
         expect([e.status, e.code, e.param]).toEqual([400, 'invalid_max_tokens', 'max_tokens']);
         e = await apiError(openai.chat.completions.create({ ...chat('x'), model: 'nobody/none' }));

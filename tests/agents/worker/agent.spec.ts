@@ -378,7 +378,8 @@ describe('WorkerAgent', () => {
         it('refuses invalid requests with response_error and never calls the backend', async () => {
             const before = backend.received.length;
             const cases: [RequestFrame, string, boolean][] = [
-                [chat({}, { tools: [] }), 'REQUEST_UNKNOWN_FIELD', false],
+                [chat({}, { best_of: 2 }), 'REQUEST_UNKNOWN_FIELD', false],
+                [chat({ maxTokens: 10 }, { max_tokens: 4, n: 3 }), 'REQUEST_MAX_TOKENS', false],
                 [chat({ maxTokens: 10_000 }, { max_tokens: 5000 }), 'REQUEST_MAX_TOKENS', false],
                 [chat({ maxTokens: 10 }, { max_tokens: 100 }), 'REQUEST_MAX_TOKENS', false],
                 [chat({ model: 'other/model' }, { model: 'other/model' }), 'REQUEST_MODEL_MISMATCH', true],
