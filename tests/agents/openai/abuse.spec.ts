@@ -67,21 +67,21 @@ describe('OpenAI surface: abuse gains nothing', () => {
 
         it('X-Cocoon-Max-Coefficient lowers the cap (below the worker: no worker, nothing charged) and may not raise it', async () => {
             const { post, client } = side();
-            const ok = await post('/v1/chat/completions', chat(), { 'x-cocoon-max-coefficient': '1000' });
+            const ok = await post('/chat/completions', chat(), { 'x-cocoon-max-coefficient': '1000' });
             expect(ok.status).toBe(200);
             expect(client.lastReceipt?.coefficient).toBe(1000n);
 
             const before = s.delivered();
             const received = s.stack.backend.received.length;
-            const low = await post('/v1/chat/completions', chat(), { 'x-cocoon-max-coefficient': '999' });
+            const low = await post('/chat/completions', chat(), { 'x-cocoon-max-coefficient': '999' });
             expect(low.status).toBe(503);
             expect(((await low.json()) as { error: { code: string } }).error.code).toBe('no_worker_available');
 
-            const high = await post('/v1/chat/completions', chat(), { 'x-cocoon-max-coefficient': String(client.maxCoefficient + 1n) });
+            const high = await post('/chat/completions', chat(), { 'x-cocoon-max-coefficient': String(client.maxCoefficient + 1n) });
             expect(high.status).toBe(400);
             expect(((await high.json()) as { error: unknown }).error).toMatchObject({ code: 'invalid_value', param: 'x-cocoon-max-coefficient' });
             for (const bad of ['-1', '1.5', 'cheap', '99999999999']) {
-                const r = await post('/v1/chat/completions', chat(), { 'x-cocoon-max-coefficient': bad });
+                const r = await post('/chat/completions', chat(), { 'x-cocoon-max-coefficient': bad });
                 expect(r.status).toBe(400);
             }
             expect(s.stack.backend.received.length).toBe(received);
@@ -92,17 +92,17 @@ describe('OpenAI surface: abuse gains nothing', () => {
             const { post } = side();
             s.stack.backend.faults = { stallAfterChunks: 0 }; // the backend never answers
             const before = s.delivered();
-            const r = await post('/v1/chat/completions', chat(), { 'x-cocoon-timeout-ms': '300' });
+            const r = await post('/chat/completions', chat(), { 'x-cocoon-timeout-ms': '300' });
             expect(r.status).toBe(504);
             expect(((await r.json()) as { error: { code: string } }).error.code).toBe('timeout');
             expect(s.delivered()).toBe(before); // nothing was generated, nothing is billed
             s.stack.backend.faults = {};
             for (const bad of ['0', String(MAX_TIMEOUT_MS + 1), 'soon']) {
-                const b = await post('/v1/chat/completions', chat(), { 'x-cocoon-timeout-ms': bad });
+                const b = await post('/chat/completions', chat(), { 'x-cocoon-timeout-ms': bad });
                 expect(b.status).toBe(400);
                 expect(((await b.json()) as { error: unknown }).error).toMatchObject({ code: 'invalid_value', param: 'x-cocoon-timeout-ms' });
             }
-            expect((await post('/v1/chat/completions', chat(), { 'x-cocoon-timeout-ms': String(MAX_TIMEOUT_MS) })).status).toBe(200);
+            expect((await post('/chat/completions', chat(), { 'x-cocoon-timeout-ms': String(MAX_TIMEOUT_MS) })).status).toBe(200);
         });
     });
 
@@ -113,7 +113,7 @@ describe('OpenAI surface: abuse gains nothing', () => {
         expect(await load()).toMatchObject({ workers: 1, free_capacity: 64 });
         s.stack.backend.faults = { stallAfterChunks: 0 };
         const ctrl = new AbortController();
-        const pending = post('/v1/chat/completions', chat(), {}, ctrl.signal).catch(() => undefined);
+        const pending = post('/chat/completions', chat(), {}, ctrl.signal).catch(() => undefined);
         await until('the request to take a slot', async () => (await load()).free_capacity === 63);
         ctrl.abort(); // the app leaves: the request is cancelled and its slot freed
         await pending;

@@ -18,7 +18,7 @@ export interface Side {
     client: CocoonClient;
     server: OpenAIServer;
     openai: OpenAI;
-    /** POSTs raw JSON to the client's HTTP API, with extra headers. */
+    /** POSTs raw JSON to the client's HTTP API (`path` after /v1, e.g. /chat/completions), with extra headers. */
     post(path: string, body: unknown, headers?: Record<string, string>, signal?: AbortSignal): Promise<Response>;
 }
 
