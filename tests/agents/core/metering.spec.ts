@@ -28,6 +28,16 @@ describe('metering: usage bounds', () => {
         expect(usageExcess({ ...lie, completion: 1n, prompt: 5000n }, { maxTokens: 3, contextLength: 4096n })).toMatch(/context length/);
     });
 
+    it('n choices: maxTokens is the budget of all of them, and each choice adds one end token of slack to the byte bound', () => {
+        const lie: TokenUsage = { prompt: 2n, cached: 0n, completion: 3_000_000n, reasoning: 0n };
+        // n = 3, max_tokens 4: the frame carries 12; 33 bytes of text in three choices.
+        expect(clampUsage(lie, { maxTokens: 12, contextLength: 4096n, streamedBytes: 33, choices: 3 }).completion).toBe(12n);
+        expect(maxGenerated({ maxTokens: 1000, contextLength: 4096n, streamedBytes: 0, choices: 3 })).toBe(3n);
+        expect(maxGenerated({ maxTokens: 1000, contextLength: 4096n, streamedBytes: 0 })).toBe(1n);
+        // tool-call arguments are text like any other string under choices
+        expect(contentBytes({ choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '{"a":1}' } }] } }] })).toBe(7);
+    });
+
     it('clampUsage always lands within the bounds and never raises a count (property)', () => {
         const n = fc.bigInt({ min: 0n, max: 1n << 40n });
         fc.assert(

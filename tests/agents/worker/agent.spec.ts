@@ -283,6 +283,15 @@ describe('WorkerAgent', () => {
             expect(backend.received[backend.received.length - 1].body).toMatchObject({ max_tokens: 3 });
         });
 
+        it('n choices share the frame\'s maxTokens: without max_tokens each gets floor(maxTokens / n); the bill covers all of them', async () => {
+            const f = chat({ stream: false, maxTokens: 7 }, { n: 2 });
+            delete f.body!.max_tokens;
+            conn.send(f);
+            const end = checkEnd(await conn.response(f.id), f.id);
+            expect(backend.received[backend.received.length - 1].body).toMatchObject({ n: 2, max_tokens: 3 });
+            expect(end.usage.completion).toBe(6n);
+        });
+
         it('sealed: opens the request with its HPKE key and seals every chunk, the last one final', async () => {
             const f = chat();
             const { frame, response } = await sealRequestFrame({ hpkePublicKey: conn.peer.claims.hpkePublicKey! }, f, f.body!);
