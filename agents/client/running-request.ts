@@ -4,7 +4,7 @@
 // to the next candidate, at most MAX_ATTEMPTS times.
 import { CocoonError } from '../core/errors';
 import { HpkeError, ResponseOpener, ResponseSecret } from '../core/hpke';
-import { contentBytes } from '../core/metering';
+import { contentBytes, MAX_CHOICES } from '../core/metering';
 import { PricingError, TokenUsage, usageFromOpenAI } from '../core/pricing';
 import { Receipt, receiptWorkerKey } from '../core/receipt';
 import { clientRefusal, encodeFrame, MAX_REQUEST_TOKENS, openChunkFrame, openStartFrame, RequestFrame, ResponseChunkFrame, ResponseEndFrame, WireError } from '../core/wire';
@@ -381,10 +381,10 @@ function wireRefusal(code: string, message: string, retryable: boolean, started:
     return new ClientError(clientRefusal(code, started), message, { wireCode: code, retryable });
 }
 
-/** `n` when a valid positive integer, else 1 (the worker validates it). */
+/** `n` when an integer in 1..MAX_CHOICES, else 1 (the worker refuses any other n, naming it). */
 function requestedChoices(body: Record<string, unknown>): number {
     const n = body.n;
-    return typeof n === 'number' && Number.isSafeInteger(n) && n >= 1 && n <= MAX_REQUEST_TOKENS ? n : 1;
+    return typeof n === 'number' && Number.isSafeInteger(n) && n >= 1 && n <= MAX_CHOICES ? n : 1;
 }
 
 /**

@@ -11,6 +11,9 @@
 // (spec/openai.md, "n"), so the bound holds for all choices together, and each choice has its own end token.
 import { ModelPrices, cost, TokenUsage } from './pricing';
 
+/** The most choices (`n`) one request may ask for (OpenAI's limit); the worker refuses more. */
+export const MAX_CHOICES = 128;
+
 /** Generated tokens that carry no text: the end-of-sequence token of each choice. */
 export const END_TOKEN_SLACK = 1n;
 

@@ -13,6 +13,7 @@
 // stream_options.include_usage = true so metering always gets the backend's usage chunk.
 import { z } from 'zod';
 import { CocoonError } from '../core/errors';
+import { MAX_CHOICES } from '../core/metering';
 
 export const WorkerRequestErrorCodes = [
     'REQUEST_INVALID_BODY', // the body is not a JSON object
@@ -52,8 +53,7 @@ const fail = (code: WorkerRequestErrorCode, message: string, param: string | nul
 const opt = <T extends z.ZodTypeAny>(t: T) => t.nullish();
 const int = z.number().int().safe();
 
-/** Choices per request (OpenAI's limit). */
-export const MAX_CHOICES = 128;
+export { MAX_CHOICES };
 /** Tools per request (OpenAI's limit). */
 export const MAX_TOOLS = 128;
 /** Image parts per request. */
