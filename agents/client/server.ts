@@ -5,6 +5,9 @@
 // include_usage: workers always ask their backend for the usage chunk (metering needs it), so every streamed chunk
 // arrives with `"usage": null` and a final `choices: []` chunk carries the usage. When the app did not ask for
 // usage, both are removed here so the stream equals what OpenAI sends without include_usage.
+//
+// Per-request headers (spec/openai.md): X-Cocoon-Max-Coefficient lowers the client's price cap for one request,
+// X-Cocoon-Timeout-Ms sets its whole deadline. /v1/models carries each model's load (workers, free_capacity).
 import { createServer, IncomingMessage, Server, ServerResponse } from 'http';
 import type { AddressInfo, Socket } from 'net';
 import { listen } from '../core/net';
