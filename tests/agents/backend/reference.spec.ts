@@ -270,4 +270,27 @@ describe('ReferenceBackend', () => {
             await small.stop();
         }
     });
+    it('streams a tool call as OpenAI tool_calls deltas: the opening delta names the call, then argument pieces', async () => {
+        const res = await post('/v1/chat/completions', {
+            model: MODEL,
+            messages: [{ role: 'user', content: 'Rome please' }],
+            tools: [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: { q: { type: 'string' } } } } }],
+            stream: true,
+        });
+        const objs = (await res.text()).split('\n\n').filter((e) => e.startsWith('data: {')).map((e) => JSON.parse(e.slice(6)));
+        const deltas = objs.map((o) => o.choices[0].delta);
+        expect(deltas[0]).toEqual({ role: 'assistant', content: '', refusal: null });
+        expect(deltas[1]).toEqual({ tool_calls: [{ index: 0, id: expect.stringMatching(/^call_/), type: 'function', function: { name: 'lookup', arguments: '' } }] });
+        const args = deltas.slice(2, -1).map((d) => d.tool_calls[0].function.arguments).join('');
+        expect(JSON.parse(args)).toEqual({ q: 'Rome please' });
+        expect(objs[objs.length - 1].choices[0].finish_reason).toBe('tool_calls');
+    });
+
+    it('n choices: the stream interleaves the choices by index; usage counts the prompt once and every choice', async () => {
+        const res = await post('/v1/chat/completions', { model: MODEL, messages: [{ role: 'user', content: 'a b' }], n: 2, max_tokens: 2, stream: true, stream_options: { include_usage: true } });
+        const objs = (await res.text()).split('\n\n').filter((e) => e.startsWith('data: {')).map((e) => JSON.parse(e.slice(6)));
+        const content = objs.slice(1, -2).map((o) => [o.choices[0].index, o.choices[0].delta.content]);
+        expect(content).toEqual([[0, 'a'], [1, 'a'], [0, ' b'], [1, ' b']]);
+        expect(objs[objs.length - 1].usage).toMatchObject({ prompt_tokens: 2, completion_tokens: 4, total_tokens: 6 });
+    });
 });
