@@ -80,6 +80,9 @@ describe('OpenAI surface: abuse gains nothing', () => {
             const high = await post('/chat/completions', chat(), { 'x-cocoon-max-coefficient': String(client.maxCoefficient + 1n) });
             expect(high.status).toBe(400);
             expect(((await high.json()) as { error: unknown }).error).toMatchObject({ code: 'invalid_value', param: 'x-cocoon-max-coefficient' });
+            // The SDK holds the same line for callers that skip the HTTP layer.
+            const sdk = client.request({ endpoint: 'chat', body: chat() as unknown as Record<string, unknown>, maxCoefficient: client.maxCoefficient + 1n });
+            await expect(sdk.next()).rejects.toMatchObject({ code: 'CONFIG_INVALID', details: { key: 'maxCoefficient' } });
             for (const bad of ['-1', '1.5', 'cheap', '99999999999']) {
                 const r = await post('/chat/completions', chat(), { 'x-cocoon-max-coefficient': bad });
                 expect(r.status).toBe(400);
