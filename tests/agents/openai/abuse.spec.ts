@@ -43,6 +43,16 @@ describe('OpenAI surface: abuse gains nothing', () => {
             expect((await client.balances()).cumulative).toBe(cumulative);
         });
 
+        it('a field the backend itself refuses comes back as backend_error, and nothing is charged', async () => {
+            const { openai } = side();
+            s.stack.backend.faults = { failWith: { status: 400, code: 'invalid_value', message: 'reasoning_effort minimal is not supported' } };
+            const before = s.delivered();
+            const e = await apiError(openai.chat.completions.create(chat({ reasoning_effort: 'minimal' })));
+            expect([e.status, e.code]).toEqual([502, 'backend_error']);
+            expect(e.message).toContain('HTTP 400');
+            expect(s.delivered()).toBe(before);
+        });
+
         it('attack: a backend claiming 3,000,000 tokens for n = 3 × max_tokens 4 is billed at most 12', async () => {
             const { openai } = side();
             s.stack.backend.faults = { lyingUsage: { completionTokens: 3_000_000 } };
