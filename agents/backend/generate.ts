@@ -102,7 +102,8 @@ export function plan(kind: 'chat' | 'completion', body: unknown, models: readonl
         const last = texts[texts.length - 1];
         const source = last.role === 'tool' ? last : [...texts].reverse().find((t) => t.role === 'user');
         const echo = source ? words(source.text) : [];
-        const reasoning = THOUGHTS.slice(0, EFFORT[String(b.reasoning_effort)] ?? 0).map((word) => ({ part: 'reasoning' as const, word }));
+        const effort = typeof b.reasoning_effort === 'string' && Object.hasOwn(EFFORT, b.reasoning_effort) ? EFFORT[b.reasoning_effort] : 0;
+        const reasoning = THOUGHTS.slice(0, effort).map((word) => ({ part: 'reasoning' as const, word }));
         const call = last.role === 'tool' ? undefined : toolToCall(b.tools, b.tool_choice);
         const format = (b.response_format as { type?: string; json_schema?: { schema?: unknown } } | null | undefined) ?? undefined;
         if (call) {
