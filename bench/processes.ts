@@ -2,7 +2,7 @@
 // operator CLI (`cocoon proxy | worker | client --config <file>`) from config files written here. The devnet chain
 // server, the reference backend and the load generator stay in the bench process.
 import { ChildProcess, spawn } from 'child_process';
-import { writeFileSync } from 'fs';
+import { mkdirSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { toNano } from '@ton/core';
 import { AgentNetwork, seed, startAgentNetwork } from '../fixtures/agent-network';
@@ -106,13 +106,18 @@ export async function startProcessNetwork(privacies: Privacy[], capacity: number
         await backend.start();
         stops.push(() => backend.stop());
 
+        // Each agent keeps its data (ledger or state file, admin socket and token) in a directory of its own.
+        const own = (agent: string, file: string) => {
+            mkdirSync(join(dir, agent), { recursive: true, mode: 0o700 });
+            return `${agent}/${file}`;
+        };
         const ports = { client: await freePort(), worker: await freePort(), stats: await freePort() };
         const { address: proxy } = await net.deployProxy({ seed: seed('proxy.seed'), clientEndpoint: `wss://127.0.0.1:${ports.client}/`, workerEndpoint: `wss://127.0.0.1:${ports.worker}/` });
         const proxyConfig = config('proxy.json', {
             ...common('proxy'),
             wallet: { secretKeyFile: await secret('proxy.wallet', 'bench-proxy-wallet', '20') },
             tee: { provider: 'simulated', stateFile: 'tee.json' },
-            proxy: { address: proxy.toString(), ledgerFile: 'ledger.sqlite', clientPort: ports.client, workerPort: ports.worker, statsPort: ports.stats, redeemThresholdTon: '1000', payoutThresholdTon: '1000', commitIntervalMs: 0, settleIntervalMs: 0 },
+            proxy: { address: proxy.toString(), ledgerFile: own('proxy', 'ledger.sqlite'), clientPort: ports.client, workerPort: ports.worker, statsPort: ports.stats, redeemThresholdTon: '1000', payoutThresholdTon: '1000', commitIntervalMs: 0, settleIntervalMs: 0 },
         });
         await cocoon('proxy', ['proxy', '--config', proxyConfig], /proxy stats/, children);
 
@@ -120,7 +125,7 @@ export async function startProcessNetwork(privacies: Privacy[], capacity: number
             ...common('worker'),
             wallet: { secretKeyFile: await secret('worker.wallet', 'bench-worker', '20') },
             tee: { provider: 'simulated', stateFile: 'tee.json' },
-            worker: { models: [{ name: TEST_MODEL.id, coefficient: 1000 }], backendUrl: backend.url, capacity, payoutThresholdTon: '1000', stateFile: 'worker-state.json' },
+            worker: { models: [{ name: TEST_MODEL.id, coefficient: 1000 }], backendUrl: backend.url, capacity, payoutThresholdTon: '1000', stateFile: own('worker', 'state.json') },
         });
         await cocoon('worker', ['worker', '--config', workerConfig], /worker running/, children);
 
@@ -129,7 +134,7 @@ export async function startProcessNetwork(privacies: Privacy[], capacity: number
             const clientConfig = config(`client-${privacy}.json`, {
                 ...common(`client-${privacy}`),
                 wallet: { secretKeyFile: await secret(`client-${privacy}.wallet`, `bench-client-${privacy}`, '100') },
-                client: { proxy: proxy.toString(), stateFile: `client-${privacy}-state.json`, privacy, depositTon: '20', port: await freePort() },
+                client: { proxy: proxy.toString(), stateFile: own(`client-${privacy}`, 'state.json'), privacy, depositTon: '20', port: await freePort() },
             });
             const [, url] = await cocoon(`client-${privacy}`, ['client', 'serve', '--config', clientConfig], /OpenAI-compatible endpoint: (\S+)/, children);
             const end = Date.now() + 60_000;
