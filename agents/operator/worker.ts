@@ -10,9 +10,10 @@ import { CommandIo, UsageError } from '../core/cli-io';
 import { noLog } from '../core/log';
 import { systemClock } from '../core/clock';
 import { Loaded, loadConfigFile, WorkerConfigFile, WorkerConfigSchema } from '../config';
-import { ProxyState, ProxyWrapper, StateActive } from '../../wrappers/Proxy';
+import { ProxyState, StateActive } from '../../wrappers/Proxy';
 import { FeeClaim, FeeFinish, FeeSimple, WorkerActive, WorkerChannelState, WorkerChannelWrapper, WorkerNew, WorkerSuspended, WorkerUnbonding } from '../../wrappers/WorkerChannel';
 import { PayoutBook } from '../worker/payouts';
+import { workerChannelOf } from '../core/chain';
 import { OperatorError } from './errors';
 import { PROXY_STATES, WORKER_STATES } from './proxy';
 import { accountNow, addressFlag, amountFlag, capture, COMMON_USAGE, execute, OperatorContext, operatorCommand, Plan, print, ton } from './send';
@@ -62,22 +63,8 @@ async function viewOf(ctx: OperatorContext, proxy: Address, explicit: boolean): 
         if (!explicit) return null;
         throw new OperatorError('NOT_DEPLOYED', `no registered Proxy contract at ${proxy.toString()} (--proxy)`, { proxy: proxy.toRawString() });
     }
-    const wrapper = await channelOf(ctx, proxy, ps);
+    const { wrapper } = await workerChannelOf(ctx.chain, proxy, ctx.wallet.address, ps);
     return { proxy, ps, wrapper, st: await ctx.chain.getWorkerChannelState(wrapper.address) };
-}
-
-/**
- * The wallet's WorkerChannel with `proxy`, at the address the Proxy itself derives (its `workerChannelAddress`
- * getter: the Proxy keeps the channel code of its creation). With its state init when that code is Root's current one
- * or this build's (needed to deploy it with the first stake); an existing channel is reached either way.
- */
-async function channelOf(ctx: OperatorContext, proxy: Address, ps: ProxyState): Promise<WorkerChannelWrapper> {
-    const target = await ctx.chain.open(ProxyWrapper.open(proxy)).getWorkerChannelAddress(ctx.wallet.address);
-    for (const code of [(await ctx.chain.getRootConfig()).childCode.workerCode, undefined]) {
-        const w = await WorkerChannelWrapper.create({ proxy, worker: ctx.wallet.address, proxyKey: ps.enclaveKey, root: ps.root, terms: ps.terms!, code });
-        if (w.address.equals(target)) return w;
-    }
-    return WorkerChannelWrapper.open(target);
 }
 
 function report(v: ChannelView, book: PayoutBook, now: number): Record<string, unknown> {

@@ -5,3 +5,4 @@ export * from './http';
 export * from './toncenter';
 export * from './chain';
 export * from './tonapi';
+export * from './worker-channel';
