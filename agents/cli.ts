@@ -9,6 +9,7 @@ import { chainServeCommand } from './devnet/main';
 import { statusCommand } from './status';
 import { devnetCommand } from './devnet/network';
 import { clientCommand, proxyCommand, workerCommand } from './run';
+import { adminCommand } from './core/admin/command';
 
 import { PROXY_OPERATOR_USAGE, proxyOperatorCommand } from './operator/proxy';
 import { WORKER_OPERATOR_USAGE, workerOperatorCommand } from './operator/worker';
@@ -57,6 +58,9 @@ export const COMMANDS: Record<string, Record<string, { run: Command; summary: st
     },
     status: {
         '': { run: (argv, io) => statusCommand(argv, io), summary: "show Root's config, registered proxies and given channels (--json)" },
+    },
+    admin: {
+        '': { run: (argv, io) => adminCommand(argv, io), summary: 'change a running proxy or worker: drain, disable, coefficient, stop-accepting, settle-now, … (--config)' },
     },
 };
 

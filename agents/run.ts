@@ -10,6 +10,10 @@ import { WorkerAgent } from './worker/runner';
 import { CocoonClient } from './client/runner';
 import { ClientError } from './client/errors';
 import { OpenAIServer } from './client/server';
+import { AdminHandlers, AdminServer } from './core/admin/server';
+import { proxyDataDir, workerDataDir } from './core/admin/command';
+import { proxyAdminHandlers } from './proxy/admin';
+import { workerAdminHandlers } from './worker/admin';
 
 /** The agents' log as JSON lines on stderr, at `level` and above. */
 export function jsonLog(io: CommandIo, agent: string, level: LogLevel = 'info'): Log {
@@ -117,6 +121,18 @@ function requireConfig(flags: { config?: string }): string {
     return f;
 }
 
+/** The agent's admin endpoint in its data directory (spec/operations.md, "Live admin"); `stopAgent` runs if it cannot start. */
+export async function startAdmin(dir: string, handlers: AdminHandlers, log?: Log, stopAgent?: () => Promise<void>): Promise<AdminServer> {
+    const admin = new AdminServer({ dir, handlers, log });
+    try {
+        await admin.start();
+    } catch (e) {
+        await stopAgent?.();
+        throw e;
+    }
+    return admin;
+}
+
 export const PROXY_USAGE = `usage: cocoon proxy --config <proxy.json> [--log-level debug|info|warn|error]
   Runs a proxy until Ctrl-C: accepts attested workers and clients over RA-TLS, routes requests, keeps its ledger,
   redeems vouchers, signs payouts and commits its state on chain. Config format: spec/operations.md.
@@ -124,11 +140,16 @@ export const PROXY_USAGE = `usage: cocoon proxy --config <proxy.json> [--log-lev
 
 export function proxyCommand(argv: string[], io: CommandIo, signal?: AbortSignal): Promise<number> {
     return agentCommand(io, PROXY_USAGE, argv, { config: 'value', 'log-level': 'value' }, async (flags) => {
+        const loaded = loadConfigFile(requireConfig(flags), ProxyConfigSchema);
         const log = jsonLog(io, 'proxy', logLevelFlag(flags['log-level']));
-        const proxy = await proxyFromConfig(loadConfigFile(requireConfig(flags), ProxyConfigSchema), log);
+        const proxy = await proxyFromConfig(loaded, log);
         const urls = await proxy.start();
-        io.stdout(`proxy client endpoint ${urls.clientUrl}\nproxy worker endpoint ${urls.workerUrl}\nproxy stats ${urls.statsUrl}\nproxy metrics ${urls.metricsUrl}\n`);
-        return untilInterrupted(io, () => proxy.stop(), signal);
+        const admin = await startAdmin(proxyDataDir(loaded), proxyAdminHandlers(proxy), log, () => proxy.stop());
+        io.stdout(`proxy client endpoint ${urls.clientUrl}\nproxy worker endpoint ${urls.workerUrl}\nproxy stats ${urls.statsUrl}\nproxy metrics ${urls.metricsUrl}\nproxy admin ${admin.socketPath}\n`);
+        return untilInterrupted(io, async () => {
+            await admin.stop();
+            await proxy.stop();
+        }, signal);
     });
 }
 
@@ -139,11 +160,16 @@ export const WORKER_USAGE = `usage: cocoon worker --config <worker.json> [--log-
 
 export function workerCommand(argv: string[], io: CommandIo, signal?: AbortSignal): Promise<number> {
     return agentCommand(io, WORKER_USAGE, argv, { config: 'value', 'log-level': 'value' }, async (flags) => {
+        const loaded = loadConfigFile(requireConfig(flags), WorkerConfigSchema);
         const log = jsonLog(io, 'worker', logLevelFlag(flags['log-level']));
-        const worker = await workerFromConfig(loadConfigFile(requireConfig(flags), WorkerConfigSchema), log);
+        const worker = await workerFromConfig(loaded, log);
         await worker.start();
-        io.stdout(`worker running\nworker metrics ${worker.opsUrl}/metrics\n`);
-        return untilInterrupted(io, () => worker.stop(), signal);
+        const admin = await startAdmin(workerDataDir(loaded), workerAdminHandlers(worker), log, () => worker.stop());
+        io.stdout(`worker running\nworker metrics ${worker.opsUrl}/metrics\nworker admin ${admin.socketPath}\n`);
+        return untilInterrupted(io, async () => {
+            await admin.stop();
+            await worker.stop();
+        }, signal);
     });
 }
 

@@ -32,7 +32,10 @@ import { ProxyWrapper } from '../../wrappers/Proxy';
 import { toUint256 } from '../../wrappers/payloads';
 import { FeeSimple } from '../../wrappers/fees';
 import { ClientConfigSchema, loadConfigFile, ProxyConfigSchema, WorkerConfigSchema } from '../config';
-import { agentCommand, clientFromConfig, jsonLog, logLevelFlag, proxyFromConfig, workerFromConfig } from '../run';
+import { agentCommand, clientFromConfig, jsonLog, logLevelFlag, proxyFromConfig, startAdmin, workerFromConfig } from '../run';
+import { proxyAdminHandlers } from '../proxy/admin';
+import { workerDataDir } from '../core/admin/command';
+import { workerAdminHandlers } from '../worker/admin';
 import { OpenAIServer } from '../client/server';
 import type { ProxyAgent } from '../proxy/agent';
 import type { WorkerAgent } from '../worker/runner';
@@ -151,14 +154,19 @@ export async function startDevnet(opts: DevnetOptions): Promise<RunningDevnet> {
         const proxy = await proxyFromConfig(loadConfigFile(join(dir, 'proxy.json'), ProxyConfigSchema), opts.log);
         const urls = await proxy.start();
         stops.push(() => proxy.stop());
+        const proxyAdmin = await startAdmin(join(dir, 'proxy'), proxyAdminHandlers(proxy), opts.log);
+        stops.push(() => proxyAdmin.stop());
         say(`• proxy ${net.proxy}: clients ${urls.clientUrl}, workers ${urls.workerUrl}, stats ${urls.statsUrl}`);
         say(`  proxy metrics ${urls.metricsUrl} (also /healthz, /readyz, /stats)`);
 
-        const worker = await workerFromConfig(loadConfigFile(join(dir, 'worker.json'), WorkerConfigSchema), opts.log);
+        const workerConfig = loadConfigFile(join(dir, 'worker.json'), WorkerConfigSchema);
+        const worker = await workerFromConfig(workerConfig, opts.log);
         say('• worker: staking its WorkerChannel if needed and connecting to the proxy over RA-TLS');
         await worker.start();
         stops.push(() => worker.stop());
         say(`  worker metrics ${worker.opsUrl}/metrics`);
+        const workerAdmin = await startAdmin(workerDataDir(workerConfig), workerAdminHandlers(worker), opts.log);
+        stops.push(() => workerAdmin.stop());
 
         const client = await clientFromConfig(loadConfigFile(join(dir, 'client.json'), ClientConfigSchema), opts.log);
         say('• client: opening its ClientChannel (topping it up to 2 TON if needed) and verifying the proxy attestation');

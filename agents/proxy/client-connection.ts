@@ -38,6 +38,8 @@ export interface ClientHost extends ConnectionHost, RequestHost {
     readonly clock: Clock;
     /** Neither halted nor stopping. */
     serving(): boolean;
+    /** New client sessions and requests are taken (live admin: stop-accepting / resume). */
+    accepting(): boolean;
     isInFlight(id: string): boolean;
     /** The request is in flight (ids are global: the ledger's are). */
     track(req: RunningRequest): void;
@@ -93,6 +95,7 @@ export class ClientConnection extends Connection {
     protected async checkHello(frame: HelloClientFrame): Promise<Refusal> {
         const hello = frame;
         const { chain, proxyAddress, enclaveKey } = this.host;
+        if (!this.host.accepting()) return { code: 'PROXY_NOT_ACCEPTING', message: 'the proxy is not accepting new clients (its operator stopped it)' };
         const channel = Address.parse(hello.channel);
         const cfg = await chain.getRootConfig();
         const st = await chain.getClientChannelState(channel).catch(nullIfGetterFailed);
@@ -183,6 +186,7 @@ export class ClientConnection extends Connection {
     private onRequest(frame: RequestFrame, buf: Buffer): void {
         const id = frame.id;
         if (!this.host.serving()) return this.refuse(id, 'PROXY_UNAVAILABLE', 'the proxy is not serving', true);
+        if (!this.host.accepting()) return this.refuse(id, 'PROXY_NOT_ACCEPTING', 'the proxy is not accepting new requests (its operator stopped it)', true);
         if (this.host.isInFlight(id) || this.host.ledger().getRequest(id)) return this.refuse(id, 'DUPLICATE_REQUEST', 'this request id was already used', false);
         if (this.requests.size >= this.host.limits.maxRequestsPerConnection) return this.refuse(id, 'RATE_LIMITED', 'too many requests in flight on this connection', true);
         const m = this.host.model(frame.model);

@@ -83,6 +83,8 @@ export class ProxyAgent {
     private timers: NodeJS.Timeout[] = [];
     private halted?: ProxyError;
     private stopping = false;
+    /** False after `cocoon admin stop-accepting`: new client sessions and requests are refused (PROXY_NOT_ACCEPTING). */
+    accepting = true;
     private startedAt = 0;
 
     private readonly workers = new Map<string, WorkerConnection>();
@@ -183,6 +185,7 @@ export class ProxyAgent {
             clock: this.clock,
             stopping: () => this.stopping,
             serving: () => !this.halted && !this.stopping,
+            accepting: () => this.accepting,
             log: (event, fields) => this.log(event, fields),
             gate: (address, key, known, run) => this.helloGate.admit(address, key, known, run),
             ledger: () => this.ledger!,
@@ -469,6 +472,15 @@ export class ProxyAgent {
         const out = new Map<string, bigint>();
         for (const [name, c] of announced) if (this.modelsByName.has(name)) out.set(name, c);
         return out;
+    }
+
+    /** Re-reads Root now (`cocoon admin reload`): new allowlists and models apply at once; a chain error is thrown. */
+    async reloadRoot(): Promise<RootConfig> {
+        await this.polling;
+        await this.o.chain.refreshIfChanged();
+        // The chain's cache may be fresher than the routing (a hello check read Root): compare with what routing used.
+        if (this.o.chain.cachedRootConfig!.version !== this.modelsVersion) this.onRootChanged();
+        return this.o.chain.cachedRootConfig!;
     }
 
     /** One Root poll: on a new version, drop workers whose image left the allowlist and re-filter models. */

@@ -6,7 +6,7 @@ import type { WebSocket } from 'ws';
 import { RootConfig, TonChain } from '../core/chain/chain';
 import { hpkeKeyId } from '../core/hpke';
 import { PeerAttestation } from '../core/transport';
-import { Direction, Frame, HelloWorkerFrame, WireError } from '../core/wire';
+import { Direction, Frame, HelloWorkerFrame, OfferFrame, WireError } from '../core/wire';
 import { ProxyWrapper } from '../../wrappers/Proxy';
 import { Connection, ConnectionHost } from './connection';
 import { Refusal } from './guard';
@@ -110,7 +110,23 @@ export class WorkerConnection extends Connection {
         this.host.router.setModels(this.id, this.host.routableModels(this.announced));
     }
 
+    /**
+     * An offer (live admin, spec/wire.md "Offers"): checked like the hello's models (the schema bounds count, names and
+     * coefficients; every model registered in Root), then routed by. offer_ok goes out behind the requests routed at
+     * the previous offer, so the worker prices each request at the offer it was routed at; a request in flight keeps
+     * the coefficient it was routed at (running-request.ts checks its receipt against it).
+     */
+    private onOffer(f: OfferFrame): void {
+        const unregistered = f.models.find((m) => !this.host.isRegistered(m.name));
+        if (unregistered) return this.sendError('MODEL_NOT_REGISTERED', `offer ${f.seq}: model ${unregistered.name} is not registered in Root`, false);
+        this.announced = new Map(f.models.map((m) => [m.name, m.coefficient]));
+        this.host.router.setModels(this.id, this.host.routableModels(this.announced));
+        this.send({ type: 'offer_ok', v: this.version, seq: f.seq });
+        this.log('worker.offer', { seq: f.seq, models: f.models.map((m) => `${m.name}@${m.coefficient}`) });
+    }
+
     protected onFrame(frame: Frame, buf: Buffer): void {
+        if (frame.type === 'offer') return this.onOffer(frame);
         if (frame.type !== 'response_start' && frame.type !== 'response_chunk' && frame.type !== 'response_end' && frame.type !== 'response_error') {
             return this.log('worker.unexpected-frame', { type: frame.type });
         }

@@ -11,11 +11,12 @@ import { AttestationError } from '../core/tee/types';
 import { connectRaTls, PeerVerifier, RaTlsIdentity } from '../core/transport';
 import { asWireError, badFrameRef, dialHello, drained, HelloFailure, Keepalive, pongFor, readFrame, sendError } from '../core/transport/socket';
 import { encodeFrame, Frame, HelloFrame, MAX_FRAME_BYTES, MAX_MESSAGE_CHARS, MIN_PROTOCOL_VERSION, PayoutFrame, PROTOCOL_VERSION, RequestFrame, WireError } from '../core/wire';
+import type { OfferBook } from './offers';
 import type { ProxyInfo } from '../../wrappers/Root';
 import { WorkerActive, WorkerChannelWrapper, WorkerClosed, WorkerUnbonding } from '../../wrappers/WorkerChannel';
 import { toUint256 } from '../../wrappers/payloads';
 import { Log, withFields } from '../core/log';
-import type { ResolvedConfig } from './runner';
+import type { ResolvedConfig, WorkerModelOffer } from './runner';
 import { WorkerLinkError } from './errors';
 import type { RequestPeer, RunningRequest } from './running-request';
 import { ExcludeReason, LinkCounters, LinkState, LinkStats, RequestCounters } from './stats';
@@ -46,8 +47,8 @@ export interface ConnectionHost {
     readonly capacity: number;
     /** False once stop() began: the reconnect loop ends. */
     readonly running: boolean;
-    /** The models announced in hello, in config order. */
-    helloModels(): { name: string; coefficient: bigint }[];
+    /** What the worker offers now: hello announces `all()`, an offer frame `announced()`. */
+    readonly offerBook: OfferBook;
     /** The connection changed state (the runner emits `state`). */
     onLinkState(proxy: string, state: LinkState): void;
     /** A request frame arrived: admit it (capacity) and run it. */
@@ -55,6 +56,12 @@ export interface ConnectionHost {
     /** A payout frame arrived: verify, persist, maybe claim. */
     onPayout(conn: ProxyConnection, ws: WebSocket, f: PayoutFrame): void;
 }
+
+/** How an offer announcement ended on one connection. */
+export type OfferResult = 'acked' | 'superseded' | 'not-connected' | 'closed' | 'timeout';
+
+const sameOffer = (a: readonly WorkerModelOffer[], b: readonly WorkerModelOffer[]) =>
+    a.length === b.length && a.every((m, i) => m.name === b[i].name && m.coefficient === b[i].coefficient);
 
 export class ProxyConnection implements RequestPeer {
     readonly raw: string;
@@ -75,6 +82,11 @@ export class ProxyConnection implements RequestPeer {
     private stopping = false;
     /** The runner's log with this proxy as `peer` on every line. */
     private readonly log: Log;
+    /** The offer the proxy acknowledged (hello_ok or offer_ok): what it routes this connection's requests at. */
+    private acked = new Map<string, WorkerModelOffer>();
+    private offerSeq = 0;
+    /** Offers sent and not yet acknowledged, by seq. */
+    private readonly pendingOffers = new Map<number, { models: WorkerModelOffer[]; done: (r: OfferResult) => void }>();
 
     constructor(
         private readonly host: ConnectionHost,
@@ -109,6 +121,41 @@ export class ProxyConnection implements RequestPeer {
             imageHash: this.imageHash,
             inFlight: this.requests.size,
         });
+    }
+
+    /** The offer for `model` the proxy routed this connection's requests at (the price of a request arriving now). */
+    offer(model: string): WorkerModelOffer | undefined {
+        return this.acked.get(model);
+    }
+
+    /**
+     * Announces what the worker offers now (an `offer` frame) and resolves once the proxy acknowledged it ('acked'),
+     * or 'not-connected' (the next hello carries it), 'closed' or 'timeout' (helloTimeoutMs).
+     */
+    announce(): Promise<OfferResult> {
+        const ws = this.ws;
+        if (this.state !== 'ready' || !ws) return Promise.resolve('not-connected');
+        const seq = (this.offerSeq = (this.offerSeq + 1) >>> 0);
+        const models = this.host.offerBook.announced();
+        return new Promise<OfferResult>((resolve) => {
+            const timer = setTimeout(() => finish('timeout'), this.settings.helloTimeoutMs);
+            const finish = (r: OfferResult) => {
+                clearTimeout(timer);
+                this.pendingOffers.delete(seq);
+                resolve(r);
+            };
+            this.pendingOffers.set(seq, { models, done: finish });
+            if (!this.sendOn(ws, { type: 'offer', v: this.version, seq, models })) finish('closed');
+        });
+    }
+
+    /** offer_ok: requests the proxy sends from now on are priced at that offer (frames on one socket stay in order). */
+    private onOfferOk(seq: number): void {
+        const p = this.pendingOffers.get(seq);
+        if (!p) return this.log('offer.unknown-ack', { seq });
+        this.acked = new Map(p.models.map((m) => [m.name, m]));
+        for (const s of [...this.pendingOffers.keys()]) if (s <= seq) this.pendingOffers.get(s)!.done(s === seq ? 'acked' : 'superseded');
+        this.log('offer.acked', { seq, models: p.models.map((m) => `${m.name}@${m.coefficient}`) });
     }
 
     /** Root changed: re-check the listing, the registration and the proxy's image. */
@@ -280,8 +327,11 @@ export class ProxyConnection implements RequestPeer {
         this.counters.connected(readyAt);
         this.setState('ready');
         const stopKeepalive = new Keepalive(ws, () => this.log('proxy.timeout', {})).every(this.settings.keepaliveMs);
+        // Disabled models (or a change made while the hello was under way) are announced at once.
+        if (!sameOffer([...this.acked.values()], host.offerBook.announced())) void this.announce();
         const { code, reason } = await closed;
         stopKeepalive();
+        for (const p of [...this.pendingOffers.values()]) p.done('closed');
         if (this.ws === ws) this.ws = null;
         for (const r of this.requests.values()) if (r.ws === ws) r.detach();
         if (host.clock.now() - readyAt >= this.settings.stableMs) this.attempts = 0;
@@ -294,13 +344,14 @@ export class ProxyConnection implements RequestPeer {
         // The channel owner (our wallet) binds the channel to our attested key for this proxy (attack 18).
         const expiresAt = Math.floor(host.clock.now() / 1000) + HELLO_AUTH_TTL_S;
         const signature = host.wallet.signPayload(workerHelloPayload(this.channel!, this.proxy, host.publicKey, expiresAt)).toString('hex');
+        const models = host.offerBook.all();
         const hello: HelloFrame = {
             type: 'hello',
             v: PROTOCOL_VERSION,
             minV: MIN_PROTOCOL_VERSION,
             role: 'worker',
             channel: this.channel!.toString(),
-            models: host.helloModels(),
+            models,
             capacity: host.capacity,
             agent: AGENT_NAME,
             auth: { expiresAt, signature },
@@ -313,6 +364,7 @@ export class ProxyConnection implements RequestPeer {
                 send: (f) => this.sendOn(ws, f),
                 onReady: (version) => {
                     this.version = version;
+                    this.acked = new Map(models.map((m) => [m.name, m]));
                     // The proxy sends its latest payout right behind hello_ok: serve from the next message on.
                     ws.on('message', (data, bin) => this.onMessage(ws, data, bin));
                 },
@@ -344,6 +396,8 @@ export class ProxyConnection implements RequestPeer {
             }
             case 'payout':
                 return this.host.onPayout(this, ws, f);
+            case 'offer_ok':
+                return this.onOfferOk(f.seq);
             case 'ping':
                 this.sendOn(ws, pongFor(f, this.version));
                 return;

@@ -27,7 +27,8 @@ import { modelId } from '../../wrappers/payloads';
 import { sendableCode, WorkerConfigError, WorkerLinkError, WorkerSendableCode } from './errors';
 import { WorkerKeys } from './forward';
 import { ClaimResult, PayoutBook } from './payouts';
-import { ConnectionHost, ProxyConnection } from './proxy-connection';
+import { ConnectionHost, OfferResult, ProxyConnection } from './proxy-connection';
+import { OfferBook } from './offers';
 import { RequestHost, RunningRequest } from './running-request';
 import { LinkState, WorkerCounters, workerMetrics, workerReadiness, WorkerStats } from './stats';
 import { AgentOps, Readiness } from '../core/ops-server';
@@ -207,8 +208,8 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
     readonly log: Log;
     readonly capacity: number;
     readonly backendUrl: string;
-    /** Offers by model name. */
-    readonly offers: ReadonlyMap<string, WorkerModelOffer>;
+    /** What the worker offers now: coefficients, disabled models, disabled / draining (live admin, offers.ts). */
+    readonly offerBook: OfferBook;
     /** Receipt keys (the RA-TLS key): @ton/crypto layout, 64-byte secret key. */
     readonly keys: WorkerKeys;
     /** Resolved once start() validated the options. */
@@ -236,10 +237,10 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
         this.log = opts.log ?? noLog;
         this.capacity = opts.capacity;
         this.backendUrl = opts.backendUrl;
-        this.offers = new Map((opts.models ?? []).map((m) => [m.name, m]));
+        this.offerBook = new OfferBook(opts.models ?? []);
         this.ops = new AgentOps({
             role: 'worker',
-            knownModel: (name) => this.offers.has(name),
+            knownModel: (name) => this.offerBook.has(name),
             chain: opts.chain,
             wallet: opts.wallet,
             port: opts.metricsPort,
@@ -391,9 +392,16 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
         return this.ops.url;
     }
 
-    /** The models announced in hello, in config order. */
-    helloModels(): { name: string; coefficient: bigint }[] {
-        return this.opts.models.map((m) => ({ name: m.name, coefficient: m.coefficient }));
+    /** Requests being served, across every proxy. */
+    get inFlight(): number {
+        return this.tasks.size;
+    }
+
+    /** Announces the offer book to every proxy (live admin): how each connection answered, by proxy. */
+    async announce(): Promise<Record<string, OfferResult>> {
+        const links = [...this.links.values()];
+        const results = await Promise.all(links.map((l) => l.announce()));
+        return Object.fromEntries(links.map((l, i) => [l.raw, results[i]]));
     }
 
     get running(): boolean {
@@ -464,6 +472,12 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
     onRequest(link: ProxyConnection, ws: WebSocket, f: RequestFrame): void {
         if (link.requests.has(f.id)) {
             link.sendOn(ws, { type: 'error', v: link.version, code: 'DUPLICATE_REQUEST' satisfies WorkerSendableCode, message: 'a request with this id is in progress', fatal: false, id: f.id });
+            return;
+        }
+        const refusal = this.offerBook.refusal(f.model);
+        if (refusal !== null) {
+            link.sendOn(ws, { type: 'response_error', v: link.version, id: f.id, code: 'WORKER_DRAINING' satisfies WorkerSendableCode, message: refusal, retryable: true });
+            this.log('request.refused', { peer: link.raw, id: f.id, code: 'WORKER_DRAINING' });
             return;
         }
         if (!this.counters.hasRoom()) {

@@ -27,8 +27,6 @@ export interface RequestHost {
     readonly keys: WorkerKeys;
     /** The HPKE key sealed requests are opened with. */
     readonly hpke: HpkeKeyPair;
-    /** Offers by model name. */
-    readonly offers: ReadonlyMap<string, WorkerModelOffer>;
     /** The model as Root lists it now (prices, context length); undefined when it is not registered. */
     rootModel(name: string): Model | undefined;
     /** Remembers a sealed request's encapsulated key; false when it was opened lately (a replay). */
@@ -41,6 +39,8 @@ export interface RequestPeer {
     readonly raw: string;
     /** The protocol version negotiated on the connection. */
     readonly version: number;
+    /** The model's offer the proxy routed this connection's requests at (live admin may change it: offers.ts). */
+    offer(model: string): WorkerModelOffer | undefined;
     /** Sends a frame on `ws` if it is still open; false if the frame was dropped. */
     sendOn(ws: WebSocket, f: Frame): boolean;
     /** Like sendOn, but waits for the socket to drain first when much is queued (streaming backpressure). */
@@ -120,7 +120,7 @@ export class RunningRequest {
 
     private async serve(): Promise<void> {
         const f = this.f;
-        const offer = this.host.offers.get(f.model);
+        const offer = this.link.offer(f.model);
         if (!offer) return this.error('REQUEST_MODEL_MISMATCH', `this worker does not serve ${f.model}`, true);
         // Prices and context length as Root has them now (the cached config the poller keeps fresh).
         const model = this.host.rootModel(f.model);

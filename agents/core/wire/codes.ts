@@ -93,6 +93,9 @@ export const WIRE_CODES = {
     // Cooperative withdrawal (spec/wire.md, "Cooperative withdrawal"): the proxy's refusals of coop_withdraw (error frame with the query id); nothing is signed.
     COOP_WITHDRAW_TOO_LARGE: { raisedBy: ['proxy'], retryable: false, blamesWorker: true, meaning: 'a `coop_withdraw` asks more than the channel holds beyond what the client owes (delivered − redeemed), its requests in flight and a pending withdrawal; a close while anything is owed or in flight' },
     COOP_WITHDRAW_UNAVAILABLE: { raisedBy: ['proxy'], retryable: true, blamesWorker: true, meaning: 'the proxy cannot co-sign now: the channel is not open, redeeming first or reading the chain failed, another co-signature for the channel is under way, or an unused one at the same seqno differs' },
+    // Live admin (spec/operations.md, "Live admin").
+    WORKER_DRAINING: { raisedBy: ['worker'], retryable: true, blamesWorker: false, http: [503, SERVER, 'no_worker_available'], client: 'NO_WORKER', meaning: 'the worker is draining or disabled, or disabled this model (`cocoon admin drain` or `disable`): the proxy routes the request to another worker' },
+    PROXY_NOT_ACCEPTING: { raisedBy: ['proxy'], retryable: true, blamesWorker: true, http: [503, SERVER, 'proxy_unavailable'], meaning: 'the proxy\'s operator stopped it accepting new client sessions and requests (`cocoon admin stop-accepting`); requests in flight finish' },
 } as const satisfies Readonly<Record<string, WireCodeEntry>>;
 
 export type WireCode = keyof typeof WIRE_CODES;

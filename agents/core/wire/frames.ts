@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { WireError } from './errors';
 import { ErrorFrame, HelloOk, isPlainObject, MAX_FRAME_BYTES, MAX_JSON_DEPTH, MIN_PROTOCOL_VERSION, Ping, Pong, PROTOCOL_VERSION, versionRange } from './fields';
 import { CoopWithdraw, CoopWithdrawSigned, GetWorkerCandidates, HelloClient, HelloClientObject, PaymentStatus, Voucher, WorkerCandidate, WorkerCandidates } from './frames-client';
-import { HelloWorker, HelloWorkerObject, Payout } from './frames-worker';
+import { HelloWorker, HelloWorkerObject, Offer, OfferOk, Payout } from './frames-worker';
 import { Cancel, isResponseChunk, Request, ResponseChunk, ResponseEnd, ResponseError, ResponseStart, Sealed, Usage } from './frames-request';
 
 export {
@@ -16,7 +16,7 @@ export {
     MAX_SEQ, MAX_WORKER_CAPACITY, MIN_PROTOCOL_VERSION, modelName, Ping, Pong, PROTOCOL_VERSION, requestId, tonAddress,
 } from './fields';
 export { CoopWithdraw, CoopWithdrawSigned, GetWorkerCandidates, HelloClient, PaymentStatus, Voucher, WorkerCandidate, WorkerCandidates } from './frames-client';
-export { HelloWorker, ModelOffer, Payout } from './frames-worker';
+export { HelloWorker, ModelOffer, Offer, OfferOk, Payout } from './frames-worker';
 export { bodyMismatch, Cancel, isResponseChunk, Request, ResponseChunk, ResponseEnd, ResponseError, ResponseHeaders, ResponseStart, Sealed, Usage } from './frames-request';
 
 export type HelloClientFrame = z.infer<typeof HelloClient>;
@@ -42,6 +42,8 @@ export type ErrorFrameT = z.infer<typeof ErrorFrame>;
 export type WireUsage = z.infer<typeof Usage>;
 export type CoopWithdrawFrame = z.infer<typeof CoopWithdraw>;
 export type CoopWithdrawSignedFrame = z.infer<typeof CoopWithdrawSigned>;
+export type OfferFrame = z.infer<typeof Offer>;
+export type OfferOkFrame = z.infer<typeof OfferOk>;
 
 export type Frame =
     | HelloFrame
@@ -61,7 +63,9 @@ export type Frame =
     | PongFrame
     | ErrorFrameT
     | CoopWithdrawFrame
-    | CoopWithdrawSignedFrame;
+    | CoopWithdrawSignedFrame
+    | OfferFrame
+    | OfferOkFrame;
 export type FrameType = Frame['type'];
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -84,8 +88,8 @@ export interface DirectionFrames {
         | WorkerCandidatesFrame
         | Common
         | CoopWithdrawSignedFrame;
-    worker_to_proxy: HelloWorkerFrame | ResponseStartFrame | ResponseChunkFrame | ResponseEndFrame | ResponseErrorFrame | Common;
-    proxy_to_worker: HelloOkFrame | RequestFrame | CancelFrame | PayoutFrame | Common;
+    worker_to_proxy: HelloWorkerFrame | ResponseStartFrame | ResponseChunkFrame | ResponseEndFrame | ResponseErrorFrame | Common | OfferFrame;
+    proxy_to_worker: HelloOkFrame | RequestFrame | CancelFrame | PayoutFrame | Common | OfferOkFrame;
 }
 
 type AnySchema = z.ZodTypeAny;
@@ -96,8 +100,8 @@ const RESPONSE = { response_start: ResponseStart, response_chunk: ResponseChunk,
 export const DIRECTION_SCHEMAS: Record<Direction, Readonly<Record<string, AnySchema>>> = {
     client_to_proxy: { hello: HelloClient, request: Request, cancel: Cancel, voucher: Voucher, get_worker_candidates: GetWorkerCandidates, ...common, coop_withdraw: CoopWithdraw },
     proxy_to_client: { hello_ok: HelloOk, ...RESPONSE, payment_status: PaymentStatus, worker_candidates: WorkerCandidates, ...common, coop_withdraw_signed: CoopWithdrawSigned },
-    worker_to_proxy: { hello: HelloWorker, ...RESPONSE, ...common },
-    proxy_to_worker: { hello_ok: HelloOk, request: Request, cancel: Cancel, payout: Payout, ...common },
+    worker_to_proxy: { hello: HelloWorker, ...RESPONSE, ...common, offer: Offer },
+    proxy_to_worker: { hello_ok: HelloOk, request: Request, cancel: Cancel, payout: Payout, ...common, offer_ok: OfferOk },
 };
 
 export const FRAME_TYPES: readonly FrameType[] = [
@@ -119,6 +123,8 @@ export const FRAME_TYPES: readonly FrameType[] = [
     'error',
     'coop_withdraw',
     'coop_withdraw_signed',
+    'offer',
+    'offer_ok',
 ];
 const KNOWN_TYPES: ReadonlySet<string> = new Set(FRAME_TYPES);
 

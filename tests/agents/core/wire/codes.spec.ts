@@ -21,6 +21,7 @@ import { ReceiptErrorCodes } from '../../../../agents/core/receipt';
 import { StateFileErrorCodes } from '../../../../agents/core/state-file';
 import { AttestationErrorCodes } from '../../../../agents/core/tee/types';
 import { OperatorErrorCodes } from '../../../../agents/operator/errors';
+import { AdminErrorCodes } from '../../../../agents/core/admin/server';
 
 const ROOT = join(__dirname, '../../../..');
 const CODES = Object.keys(WIRE_CODES) as WireCode[];
@@ -47,6 +48,7 @@ const ERROR_LISTS: Record<string, readonly string[]> = {
     DevnetError: DevnetErrorCodes,
     DevnetStateError: DevnetErrorCodes,
     OperatorError: OperatorErrorCodes,
+    AdminError: AdminErrorCodes,
 };
 
 function files(dir: string, ext: string): string[] {
@@ -132,7 +134,7 @@ describe('wire error codes: every code put on the wire is registered', () => {
 
 describe('wire error codes: the derived lists say what the hand-written ones said', () => {
     it('the proxy blames a worker for exactly the codes it blamed before (not REQUEST_*, HPKE_*, BACKEND_ABORTED, BACKEND_ERROR; unknown codes count)', () => {
-        const neutral = /^(REQUEST_|HPKE_|BACKEND_ABORTED$|BACKEND_ERROR$)/;
+        const neutral = /^(REQUEST_|HPKE_|BACKEND_ABORTED$|BACKEND_ERROR$|WORKER_DRAINING$)/;
         for (const c of CODES) expect([c, blamesWorker(c)]).toEqual([c, !neutral.test(c)]);
         expect(blamesWorker('SOMETHING_NEW')).toBe(true);
     });
@@ -140,7 +142,7 @@ describe('wire error codes: the derived lists say what the hand-written ones sai
     it("the client's refusal mapping is the hand-written one it replaced, for every code before and after response_start", () => {
         const handWritten = (code: string, started: boolean): string => {
             if (code === 'WORKER_LOST' || (started && code === 'BACKEND_STREAM_BROKEN')) return 'WORKER_LOST';
-            if (code === 'NO_WORKER' || code === 'WORKER_BUSY') return 'NO_WORKER';
+            if (code === 'NO_WORKER' || code === 'WORKER_BUSY' || code === 'WORKER_DRAINING') return 'NO_WORKER';
             if (code === 'MODEL_NOT_REGISTERED') return 'MODEL_NOT_FOUND';
             if (code === 'RECEIPT_INVALID') return 'RECEIPT_INVALID';
             if (code.startsWith('WIRE_') || code.startsWith('HPKE_')) return 'PROTOCOL_ERROR';
@@ -159,7 +161,7 @@ describe('wire error codes: the derived lists say what the hand-written ones sai
 
     it('the proxy, worker and parser lists', () => {
         expect([...WireErrorCodes]).toEqual(['WIRE_MALFORMED', 'WIRE_TOO_LARGE', 'WIRE_UNKNOWN_TYPE', 'WIRE_DIRECTION', 'WIRE_BAD_FIELD', 'WIRE_VERSION']);
-        expect(ProxyWireCodes).toHaveLength(23); // issue 11 added COOP_WITHDRAW_TOO_LARGE and COOP_WITHDRAW_UNAVAILABLE
+        expect(ProxyWireCodes).toHaveLength(24); // issue 11 added COOP_WITHDRAW_TOO_LARGE, COOP_WITHDRAW_UNAVAILABLE and PROXY_NOT_ACCEPTING
         expect(WorkerWireCodes).toEqual(expect.arrayContaining(['WORKER_BUSY', 'INTERNAL', 'PAYOUT_INVALID', 'PAYOUT_STALE', 'REQUEST_PRICE_CAP', ...ForwardErrorCodes, ...WorkerRequestErrorCodes, ...HpkeErrorCodes]));
     });
 });

@@ -109,6 +109,8 @@ export const SAMPLES: { [D in Direction]: Frame[] } = {
         },
         ...responses,
         ...common,
+        { type: 'offer', v, seq: 0, models: [] },
+        { type: 'offer', v, seq: 4294967295, models: [{ name: MODEL, coefficient: 4294967295n }] },
     ],
     proxy_to_worker: [
         { type: 'hello_ok', v, proxy: PROXY },
@@ -117,6 +119,7 @@ export const SAMPLES: { [D in Direction]: Frame[] } = {
         { type: 'cancel', v, id: ID },
         { type: 'payout', v, amount: 0n, signature: SIG },
         ...common,
+        { type: 'offer_ok', v, seq: 7 },
     ],
 };
 
