@@ -6,7 +6,7 @@
 // A request is `POST /<command>` with a JSON object of arguments (≤ 16 KiB); the answer is `{ok: true, result}` or
 // `{ok: false, error: {code, message}}` with a status that names the kind of failure (AdminError codes below).
 import { createHash, randomBytes, timingSafeEqual } from 'crypto';
-import { closeSync, constants, lstatSync, openSync, unlinkSync, writeSync } from 'fs';
+import { closeSync, constants, lstatSync, mkdirSync, openSync, unlinkSync, writeSync } from 'fs';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'http';
 import { connect } from 'net';
 import { join } from 'path';
@@ -102,6 +102,7 @@ export class AdminServer {
     async start(): Promise<void> {
         if (this.server) return;
         if (Buffer.byteLength(this.socketPath) > MAX_SOCKET_PATH) throw new AdminError('ADMIN_PATH_UNSAFE', `${this.socketPath} is longer than ${MAX_SOCKET_PATH} bytes`);
+        mkdirSync(this.o.dir, { recursive: true, mode: 0o700 }); // a worker writes its state file only at its first payout
         await this.clearStaleSocket();
         const token = randomBytes(32).toString('hex');
         writeTokenFile(this.tokenPath, token);

@@ -148,6 +148,14 @@ describe('the admin endpoint', () => {
         expect((await adminRequest(socket(), { path: '/status', token: token() })).status).toBe(200);
     });
 
+    it('creates a missing data directory 0700 (a worker writes its state file only at its first payout)', async () => {
+        const d = join(dir, 'not-yet');
+        const s = new AdminServer({ dir: d, handlers: {} });
+        await s.start();
+        expect(lstatSync(d).mode & 0o777).toBe(0o700);
+        await s.stop();
+    });
+
     it('refuses to start where a regular file sits at the socket path (ADMIN_PATH_UNSAFE)', async () => {
         const d = mkdtempSync(join(tmpdir(), 'admin-'));
         writeFileSync(join(d, ADMIN_SOCKET), 'not a socket');
