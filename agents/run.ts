@@ -11,7 +11,8 @@ import { CocoonClient } from './client/runner';
 import { ClientError } from './client/errors';
 import { OpenAIServer } from './client/server';
 import { AdminHandlers, AdminServer } from './core/admin/server';
-import { proxyDataDir, workerDataDir } from './core/admin/command';
+import { clientDataDir, proxyDataDir, workerDataDir } from './core/admin/command';
+import { clientAdminHandlers } from './client/admin';
 import { proxyAdminHandlers } from './proxy/admin';
 import { workerAdminHandlers } from './worker/admin';
 
@@ -204,8 +205,10 @@ export function clientCommand(argv: string[], io: CommandIo, signal?: AbortSigna
                     const port = flags.port === undefined ? loaded.config.client.port : portFlag('port', flags.port);
                     const server = new OpenAIServer({ client, host: loaded.config.client.host, port });
                     const { url } = await server.start();
-                    io.stdout(`OpenAI-compatible endpoint: ${url}\nclient metrics ${client.opsUrl}/metrics\n`);
+                    const admin = await startAdmin(clientDataDir(loaded), clientAdminHandlers(client), undefined, () => server.stop());
+                                        io.stdout(`OpenAI-compatible endpoint: ${url}\nclient metrics ${client.opsUrl}/metrics\n`);
                     return await untilInterrupted(io, async () => {
+                        await admin.stop();
                         await server.stop();
                         await client.stop();
                     }, signal);

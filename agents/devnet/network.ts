@@ -34,7 +34,8 @@ import { FeeSimple } from '../../wrappers/fees';
 import { ClientConfigSchema, loadConfigFile, ProxyConfigSchema, WorkerConfigSchema } from '../config';
 import { agentCommand, clientFromConfig, jsonLog, logLevelFlag, proxyFromConfig, startAdmin, workerFromConfig } from '../run';
 import { proxyAdminHandlers } from '../proxy/admin';
-import { workerDataDir } from '../core/admin/command';
+import { clientDataDir, workerDataDir } from '../core/admin/command';
+import { clientAdminHandlers } from '../client/admin';
 import { workerAdminHandlers } from '../worker/admin';
 import { OpenAIServer } from '../client/server';
 import type { ProxyAgent } from '../proxy/agent';
@@ -168,12 +169,15 @@ export async function startDevnet(opts: DevnetOptions): Promise<RunningDevnet> {
         const workerAdmin = await startAdmin(workerDataDir(workerConfig), workerAdminHandlers(worker), opts.log);
         stops.push(() => workerAdmin.stop());
 
-        const client = await clientFromConfig(loadConfigFile(join(dir, 'client.json'), ClientConfigSchema), opts.log);
+        const clientConfig = loadConfigFile(join(dir, 'client.json'), ClientConfigSchema);
+        const client = await clientFromConfig(clientConfig, opts.log);
         say('• client: opening its ClientChannel (topping it up to 2 TON if needed) and verifying the proxy attestation');
         await client.open();
         await client.connect();
         stops.push(() => client.stop());
         say(`  client metrics ${client.opsUrl}/metrics`);
+        const clientAdmin = await startAdmin(clientDataDir(clientConfig), clientAdminHandlers(client), opts.log);
+        stops.push(() => clientAdmin.stop());
         const api = new OpenAIServer({ client, port: net.ports.api });
         const { url } = await api.start();
         stops.push(() => api.stop());

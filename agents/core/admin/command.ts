@@ -1,18 +1,21 @@
 // `cocoon admin <command> --config <agent.json>` (spec/operations.md, "Live admin"): finds the running agent's admin
-// socket and token in its data directory (the directory of the proxy's ledgerFile, of the worker's stateFile), calls
+// socket and token in its data directory (the directory of the proxy's ledgerFile, of the worker's or client's stateFile), calls
 // the command and prints its result as JSON. The same data directory is where run.ts starts the admin server.
 import { readFileSync } from 'fs';
 import { request } from 'http';
 import { dirname, join, resolve } from 'path';
 import { command, CommandIo, UsageError } from '../cli-io';
 import { CocoonError } from '../errors';
-import { loadConfigFile, Loaded, ProxyConfigFile, ProxyConfigSchema, WorkerConfigFile, WorkerConfigSchema } from '../../config';
+import { ClientConfigFile, ClientConfigSchema, loadConfigFile, Loaded, ProxyConfigFile, ProxyConfigSchema, WorkerConfigFile, WorkerConfigSchema } from '../../config';
 import { ADMIN_SOCKET, ADMIN_TOKEN, AdminArgs, AdminError } from './server';
 
 /** The proxy's data directory: its ledger's. */
 export const proxyDataDir = (l: Loaded<ProxyConfigFile>) => dirname(resolve(l.dir, l.config.proxy.ledgerFile));
 /** The worker's data directory: its state file's. */
 export const workerDataDir = (l: Loaded<WorkerConfigFile>) => dirname(resolve(l.dir, l.config.worker.stateFile));
+
+/** The client's data directory: its state file's. */
+export const clientDataDir = (l: Loaded<ClientConfigFile>) => dirname(resolve(l.dir, l.config.client.stateFile));
 
 /** The admin directory the config file names, by the agent it configures. */
 export function adminDirOf(configPath: string): string {
@@ -25,7 +28,7 @@ export function adminDirOf(configPath: string): string {
     const has = (k: string) => typeof raw === 'object' && raw !== null && k in raw;
     if (has('proxy')) return proxyDataDir(loadConfigFile(configPath, ProxyConfigSchema));
     if (has('worker')) return workerDataDir(loadConfigFile(configPath, WorkerConfigSchema));
-    if (has('client')) throw new UsageError(`${configPath} configures a client: only proxies and workers have an admin endpoint`);
+    if (has('client')) return clientDataDir(loadConfigFile(configPath, ClientConfigSchema));
     return workerDataDir(loadConfigFile(configPath, WorkerConfigSchema));
 }
 
@@ -75,9 +78,10 @@ export async function adminCall(dir: string, cmd: string, args: AdminArgs = {}):
 
 export const ADMIN_USAGE = `usage: cocoon admin <command> --config <agent.json> [--model <name>] [--value <n>] [--timeout-ms <n>]
   Changes a running proxy or worker without a restart, over its admin socket (<data dir>/admin.sock, token in
-  <data dir>/admin.token, both 0600; the data dir holds the proxy's ledgerFile or the worker's stateFile).
+  <data dir>/admin.token, both 0600; the data dir holds the proxy's ledgerFile, the worker's or the client's stateFile).
   worker:  status | drain [--timeout-ms N] | disable [--model M] | enable [--model M] | coefficient --model M --value N
   proxy:   status | stop-accepting | resume | settle-now | commit-now | reload
+  client:  status (while \`cocoon client serve\` runs)
   Prints the command's result as JSON. Commands and errors: spec/operations.md, "Live admin".`;
 
 export function adminCommand(argv: string[], io: CommandIo): Promise<number> {

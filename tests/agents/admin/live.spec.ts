@@ -15,6 +15,7 @@ import { ProxyAgent } from '../../../agents/proxy/agent';
 import { proxyAdminHandlers } from '../../../agents/proxy/admin';
 import { WorkerAgent } from '../../../agents/worker/runner';
 import { workerAdminHandlers } from '../../../agents/worker/admin';
+import { clientAdminHandlers } from '../../../agents/client/admin';
 import { CocoonClient } from '../../../agents/client/runner';
 import type { ClientEvent } from '../../../agents/client/running-request';
 import { ReferenceBackend } from '../../../agents/backend/reference';
@@ -144,6 +145,10 @@ describe('live admin of a running proxy and workers', () => {
         });
         await client.open();
         await client.connect();
+        mkdirSync(join(dir, 'client'), { mode: 0o700 });
+        const clientAdmin = new AdminServer({ dir: join(dir, 'client'), handlers: clientAdminHandlers(client) });
+        await clientAdmin.start();
+        admins.push(clientAdmin);
         baseline = (await run(client.request(ask(20, true)))).usage.completion;
     }, 120_000);
 
@@ -308,5 +313,12 @@ describe('live admin of a running proxy and workers', () => {
         expect((await admin(cfg.proxy, 'status')).json).toMatchObject({ role: 'proxy', status: 'serving', accepting: true });
         expect((await admin(cfg.b, 'status')).json).toMatchObject({ role: 'worker', state: 'serving', inFlight: 0, proxies: [{ proxy: proxyAddress.toRawString(), state: 'ready' }] });
         expect((await admin(cfg.proxy, 'drain')).err).toMatch(/ADMIN_UNKNOWN_COMMAND/);
+        const clientCfg = join(dir, 'client-config.json');
+        const common = { chain: {}, seedFile: 'seed', wallet: { secretKeyFile: 'wallet' }, trust: { simulatedTeeFile: 'tee.json' } };
+        writeFileSync(clientCfg, JSON.stringify({ ...common, client: { stateFile: join(dir, 'client', 'state.json') } }));
+        const c = await admin(clientCfg, 'status');
+        expect(c.json).toMatchObject({ role: 'client', cumulative: expect.stringMatching(/^\d+$/), onChain: { state: expect.any(String) } });
+        expect(Address.parse(c.json.proxy).equals(proxyAddress)).toBe(true);
+        expect((await admin(clientCfg, 'stop-accepting')).err).toMatch(/ADMIN_UNKNOWN_COMMAND/);
     });
 });
