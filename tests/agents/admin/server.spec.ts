@@ -165,6 +165,15 @@ describe('the admin endpoint', () => {
     });
 
     describe('cocoon admin', () => {
+        it('answers --help with its usage and every command, status 0; the top-level help lists it', async () => {
+            const c = capture();
+            expect(await main(['admin', '--help'], c.io)).toBe(0);
+            for (const cmd of ['drain', 'disable', 'enable', 'coefficient', 'stop-accepting', 'resume', 'settle-now', 'commit-now', 'reload', 'status']) expect(c.out()).toContain(cmd);
+            const top = capture();
+            expect(await main(['--help'], top.io)).toBe(0);
+            expect(top.out()).toContain('  admin');
+        });
+
         it('finds the socket and token from the config file and prints the result as JSON', async () => {
             const c = capture();
             expect(await main(['admin', 'status', '--config', workerConfig(dir, dir)], c.io)).toBe(0);
