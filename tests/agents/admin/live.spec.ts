@@ -183,6 +183,35 @@ describe('live admin of a running proxy and workers', () => {
         expect(routed(a)).toEqual([[TEST_MODEL.id, 1000n]]);
     });
 
+    it('router-blind: a sealed client whose cached candidates include the drained worker re-seals to the other one, and no request fails', async () => {
+        const [a, b] = workers;
+        const { wallet } = await net.fundWallet('admin-live-sealed', '20');
+        const sealed = new CocoonClient({
+            chain: net.newChain(),
+            wallet,
+            seed: seed('admin-live-sealed'),
+            quotePolicy: net.quotePolicy,
+            statePath: join(dir, 'sealed.json'),
+            proxy: proxyAddress,
+            deposit: toNano('2'),
+            maxCoefficient: 1500n,
+            rootPollMs: 60_000,
+            candidateTtlMs: 60_000, // keeps listing the drained worker
+        });
+        try {
+            await sealed.open();
+            await sealed.connect();
+            await run(sealed.request(ask(5))); // caches both workers as candidates
+            expect((await admin(cfg.a, 'drain')).json).toMatchObject({ drained: true });
+            const ends = await Promise.all(Array.from({ length: 6 }, () => run(sealed.request(ask(5)))));
+            expect(ends.map((e) => e.worker)).toEqual(Array(6).fill(key(b)));
+        } finally {
+            await sealed.stop();
+            expect((await admin(cfg.a, 'enable')).json).toMatchObject({ state: 'serving' });
+        }
+        expect(routed(a)).toEqual([[TEST_MODEL.id, 1000n]]);
+    });
+
     it('a request that crosses the announcement is refused with WORKER_DRAINING and routed elsewhere; with nowhere to go the client gets that code', async () => {
         // The router is deterministic: the worker it picks next is disabled without telling the proxy yet.
         const next = workers.find((w) => w.channelOf(proxyAddress)!.toRawString() === proxy.router.pick(TEST_MODEL.id, 1500n)!.channel)!;
