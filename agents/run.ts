@@ -206,7 +206,7 @@ export function clientCommand(argv: string[], io: CommandIo, signal?: AbortSigna
                     const server = new OpenAIServer({ client, host: loaded.config.client.host, port });
                     const { url } = await server.start();
                     const admin = await startAdmin(clientDataDir(loaded), clientAdminHandlers(client), undefined, () => server.stop());
-                                        io.stdout(`OpenAI-compatible endpoint: ${url}\nclient metrics ${client.opsUrl}/metrics\n`);
+                    io.stdout(`OpenAI-compatible endpoint: ${url}\nclient metrics ${client.opsUrl}/metrics\n`);
                     return await untilInterrupted(io, async () => {
                         await admin.stop();
                         await server.stop();

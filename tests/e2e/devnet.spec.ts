@@ -2,7 +2,7 @@
 // empty directory (deploys everything, answers the demo request, serves until SIGINT), then again on the same
 // directory (resumes: no deployment, the same contracts, the ledger and vouchers carried over).
 import { ChildProcess, spawn } from 'child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import OpenAI from 'openai';
@@ -93,8 +93,16 @@ describe('cocoon devnet (npm start)', () => {
         const workerStatus = await cocoonJson('worker', 'status', '--config', join(dir, 'worker.json'), '--json');
         expect(workerStatus.channels).toEqual([expect.objectContaining({ proxy: proxyStatus.address, state: 'active' })]);
 
+        // Its agents answer `cocoon admin` on their sockets, found from the config files it wrote (spec/operations.md).
+        for (const [agent, role] of [['proxy', 'proxy'], ['worker', 'worker'], ['client', 'client']]) {
+            let json = '';
+            expect(await main(['admin', 'status', '--config', join(dir, `${agent}.json`)], { stdout: (t) => void (json += t), stderr: () => undefined })).toBe(0);
+            expect(JSON.parse(json)).toMatchObject({ role });
+        }
+
         run.child.kill('SIGINT');
         expect(await run.exited).toBe(0);
+        for (const agent of ['proxy', 'worker', 'client']) expect([agent, existsSync(join(dir, agent, 'admin.sock')), existsSync(join(dir, agent, 'admin.token'))]).toEqual([agent, false, false]);
     });
 
     it('a second start resumes the saved network: same contracts, vouchers carried over, no deployment', async () => {
