@@ -30,7 +30,7 @@ export const AdminErrorCodes = [
     'ADMIN_CONFLICT', // 409: the command does not apply in the agent's state (a model it does not offer, …)
     'ADMIN_FAILED', // 500: the command failed with an untyped error
     'ADMIN_IN_USE', // start: another process answers on the socket
-    'ADMIN_PATH_UNSAFE', // start: the socket path is too long, something other than a socket / regular file sits where they go, or the socket is not 0600
+    'ADMIN_PATH_UNSAFE', // start: the data directory is world-writable, the socket path is too long, something other than a socket / regular file sits where they go, or the socket is not 0600
     'ADMIN_UNREACHABLE', // `cocoon admin`: no token file or nothing listening (the agent is not running)
 ] as const;
 export type AdminErrorCode = (typeof AdminErrorCodes)[number];
@@ -103,6 +103,8 @@ export class AdminServer {
         if (this.server) return;
         if (Buffer.byteLength(this.socketPath) > MAX_SOCKET_PATH) throw new AdminError('ADMIN_PATH_UNSAFE', `${this.socketPath} is longer than ${MAX_SOCKET_PATH} bytes`);
         mkdirSync(this.o.dir, { recursive: true, mode: 0o700 }); // a worker writes its state file only at its first payout
+        // In a directory anyone may write to, anyone could put their own socket where `cocoon admin` sends the token.
+        if (lstatSync(this.o.dir).mode & 0o002) throw new AdminError('ADMIN_PATH_UNSAFE', `${this.o.dir} is writable by every user`);
         await this.clearStaleSocket();
         const token = randomBytes(32).toString('hex');
         writeTokenFile(this.tokenPath, token);

@@ -156,9 +156,13 @@ describe('the admin endpoint', () => {
         await s.stop();
     });
 
-    it('refuses to start where a regular file sits at the socket path (ADMIN_PATH_UNSAFE)', async () => {
+    it('refuses to start where a regular file sits at the socket path, or in a world-writable directory (ADMIN_PATH_UNSAFE)', async () => {
         const d = mkdtempSync(join(tmpdir(), 'admin-'));
         writeFileSync(join(d, ADMIN_SOCKET), 'not a socket');
+        await expect(new AdminServer({ dir: d, handlers: {} }).start()).rejects.toMatchObject({ code: 'ADMIN_PATH_UNSAFE' });
+        expect(existsSync(join(d, ADMIN_TOKEN))).toBe(false);
+        rmSync(join(d, ADMIN_SOCKET));
+        chmodSync(d, 0o777);
         await expect(new AdminServer({ dir: d, handlers: {} }).start()).rejects.toMatchObject({ code: 'ADMIN_PATH_UNSAFE' });
         expect(existsSync(join(d, ADMIN_TOKEN))).toBe(false);
         rmSync(d, { recursive: true, force: true });
