@@ -11,12 +11,14 @@ const MAX_DRAIN_MS = 24 * 3600_000;
 
 function status(w: WorkerAgent) {
     const offers = w.offerBook.snapshot();
+    const acked = w.ackedOffers();
     return {
         role: 'worker',
         ...offers,
         inFlight: w.inFlight,
         drained: offers.state === 'draining' && w.inFlight === 0,
-        proxies: w.stats().proxies.map((p) => ({ proxy: p.proxy, state: p.state, inFlight: p.inFlight })),
+        // `offer`: what that proxy routes by (the hello's models, or the last offer it acknowledged).
+        proxies: w.stats().proxies.map((p) => ({ proxy: p.proxy, state: p.state, inFlight: p.inFlight, offer: acked[p.proxy] ?? [] })),
     };
 }
 

@@ -128,6 +128,11 @@ export class ProxyConnection implements RequestPeer {
         return this.acked.get(model);
     }
 
+    /** The whole offer this proxy acknowledged last (empty before the first hello_ok). */
+    ackedOffer(): WorkerModelOffer[] {
+        return [...this.acked.values()];
+    }
+
     /**
      * Announces what the worker offers now (an `offer` frame) and resolves once the proxy acknowledged it ('acked'),
      * or 'not-connected' (the next hello carries it), 'closed' or 'timeout' (helloTimeoutMs).

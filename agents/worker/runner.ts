@@ -397,6 +397,11 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
         return this.tasks.size;
     }
 
+    /** What each proxy routes this worker by (the offer it acknowledged last), by proxy. */
+    ackedOffers(): Record<string, WorkerModelOffer[]> {
+        return Object.fromEntries([...this.links.values()].map((l) => [l.raw, l.ackedOffer()]));
+    }
+
     /** Announces the offer book to every proxy (live admin): how each connection answered, by proxy. */
     async announce(): Promise<Record<string, OfferResult>> {
         const links = [...this.links.values()];

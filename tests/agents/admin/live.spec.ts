@@ -239,6 +239,7 @@ describe('live admin of a running proxy and workers', () => {
         const c = await admin(cfg.a, 'coefficient', '--model', TEST_MODEL.id, '--value', '1200');
         expect(c.json).toMatchObject({ model: TEST_MODEL.id, from: '1000', to: '1200', announced: { [proxyAddress.toRawString()]: 'acked' } });
         expect(routed(a)).toEqual([[TEST_MODEL.id, 1200n]]);
+        expect((await admin(cfg.a, 'status')).json.proxies).toEqual([expect.objectContaining({ offer: [{ name: TEST_MODEL.id, coefficient: '1200' }] })]);
         const s = await inFlight;
         expect(s.receipt.coefficient).toBe(1000n);
         expect(s.cost).toBe(cost(s.usage, net.model, 1000n));
