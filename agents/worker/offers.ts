@@ -17,7 +17,11 @@ export class OfferBook {
     private readonly disabledModels = new Set<string>();
     private whole: WorkerAdminState = 'serving';
 
-    constructor(models: readonly WorkerModelOffer[]) {
+    constructor(
+        models: readonly WorkerModelOffer[],
+        /** Whether Root registers the model now: a model Root dropped is not announced (the proxy would refuse the offer). */
+        private readonly registered: (model: string) => boolean = () => true,
+    ) {
         this.coefficients = new Map(models.map((m) => [m.name, m.coefficient]));
     }
 
@@ -30,10 +34,10 @@ export class OfferBook {
         return [...this.coefficients].map(([name, coefficient]) => ({ name, coefficient }));
     }
 
-    /** What the worker serves now: nothing while disabled or draining, else the enabled models. */
+    /** What the worker serves now: nothing while disabled or draining, else the enabled models Root registers. */
     announced(): WorkerModelOffer[] {
         if (this.whole !== 'serving') return [];
-        return this.all().filter((m) => !this.disabledModels.has(m.name));
+        return this.all().filter((m) => !this.disabledModels.has(m.name) && this.registered(m.name));
     }
 
     /** Why a new request for `model` is refused (WORKER_DRAINING), or null when it is served. */

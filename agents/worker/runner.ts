@@ -237,7 +237,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
         this.log = opts.log ?? noLog;
         this.capacity = opts.capacity;
         this.backendUrl = opts.backendUrl;
-        this.offerBook = new OfferBook(opts.models ?? []);
+        this.offerBook = new OfferBook(opts.models ?? [], (name) => this.rootModel(name) !== undefined);
         this.ops = new AgentOps({
             role: 'worker',
             knownModel: (name) => this.offerBook.has(name),
