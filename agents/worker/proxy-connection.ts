@@ -3,7 +3,7 @@
 // the runner admits its requests (capacity) and verifies its payouts.
 import { Address } from '@ton/core';
 import type { RawData, WebSocket } from 'ws';
-import { ChainWallet, hex256, RootConfig, TonChain } from '../core/chain';
+import { ChainWallet, hex256, RootConfig, TonChain, workerChannelOf } from '../core/chain';
 import type { SleepClock } from '../core/clock';
 import { CocoonError } from '../core/errors';
 import { HELLO_AUTH_TTL_S, workerHelloPayload } from '../core/worker-hello';
@@ -13,7 +13,7 @@ import { asWireError, badFrameRef, dialHello, drained, HelloFailure, Keepalive, 
 import { encodeFrame, Frame, HelloFrame, MAX_FRAME_BYTES, MAX_MESSAGE_CHARS, MIN_PROTOCOL_VERSION, PayoutFrame, PROTOCOL_VERSION, RequestFrame, WireError } from '../core/wire';
 import type { OfferBook } from './offers';
 import type { ProxyInfo } from '../../wrappers/Root';
-import { WorkerActive, WorkerChannelWrapper, WorkerClosed, WorkerUnbonding } from '../../wrappers/WorkerChannel';
+import { WorkerActive, WorkerClosed, WorkerUnbonding } from '../../wrappers/WorkerChannel';
 import { toUint256 } from '../../wrappers/payloads';
 import { Log, withFields } from '../core/log';
 import type { ResolvedConfig, WorkerModelOffer } from './runner';
@@ -263,13 +263,16 @@ export class ProxyConnection implements RequestPeer {
 
     /** Derives our WorkerChannel with this proxy and stakes it until active. */
     private async ensureChannel(): Promise<void> {
-        const info = this.info!;
         const chain = this.host.chain;
         const ps = await chain.getProxyState(this.proxy);
         if (!ps || !ps.terms) throw new WorkerLinkError('PROXY_NOT_LISTED', 'the Proxy contract is not deployed or not registered (no terms)');
-        const wrapper = await WorkerChannelWrapper.create({ proxy: this.proxy, worker: this.host.wallet.address, proxyKey: info.enclaveKey, root: ps.root, terms: ps.terms });
+        // At the address the Proxy derives (the channel code of its creation), not from this build's code.
+        const { wrapper, deployable } = await workerChannelOf(chain, this.proxy, this.host.wallet.address, ps);
         this.channel = wrapper.address;
         let st = await chain.getWorkerChannelState(wrapper.address);
+        if (!st && !deployable) {
+            throw new WorkerLinkError('CHANNEL_UNUSABLE', `the Proxy derives WorkerChannel ${wrapper.address.toString()} from a code this build cannot deploy`);
+        }
         // Active with at least the minimum stake serves; a slashed channel (Suspended, state 4: stake below the minimum)
         // is topped up first, which makes it Active again (spec/contracts.md, WorkerChannel); the proxy admits only
         // Active channels with stake ≥ minStake (spec/proxy.md, "Worker channel re-check").
