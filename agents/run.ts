@@ -141,8 +141,9 @@ export const PROXY_USAGE = `usage: cocoon proxy --config <proxy.json> [--log-lev
 
 export function proxyCommand(argv: string[], io: CommandIo, signal?: AbortSignal): Promise<number> {
     return agentCommand(io, PROXY_USAGE, argv, { config: 'value', 'log-level': 'value' }, async (flags) => {
+        const level = logLevelFlag(flags['log-level']); // a bad flag is a usage error before the config is read
         const loaded = loadConfigFile(requireConfig(flags), ProxyConfigSchema);
-        const log = jsonLog(io, 'proxy', logLevelFlag(flags['log-level']));
+        const log = jsonLog(io, 'proxy', level);
         const proxy = await proxyFromConfig(loaded, log);
         const urls = await proxy.start();
         const admin = await startAdmin(proxyDataDir(loaded), proxyAdminHandlers(proxy), log, () => proxy.stop());
@@ -161,8 +162,9 @@ export const WORKER_USAGE = `usage: cocoon worker --config <worker.json> [--log-
 
 export function workerCommand(argv: string[], io: CommandIo, signal?: AbortSignal): Promise<number> {
     return agentCommand(io, WORKER_USAGE, argv, { config: 'value', 'log-level': 'value' }, async (flags) => {
+        const level = logLevelFlag(flags['log-level']); // a bad flag is a usage error before the config is read
         const loaded = loadConfigFile(requireConfig(flags), WorkerConfigSchema);
-        const log = jsonLog(io, 'worker', logLevelFlag(flags['log-level']));
+        const log = jsonLog(io, 'worker', level);
         const worker = await workerFromConfig(loaded, log);
         await worker.start();
         const admin = await startAdmin(workerDataDir(loaded), workerAdminHandlers(worker), log, () => worker.stop());
