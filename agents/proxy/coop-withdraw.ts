@@ -1,6 +1,8 @@
 // Cooperative withdrawal (spec/proxy.md, "Cooperative withdrawal"; spec/wire.md, coop_withdraw): the proxy co-signs
-// the ClientChannel's CoopWithdraw so an honest client need not wait the close delay. The proxy redeems its latest
-// voucher first, then signs only what the channel holds beyond what the client owes it:
+// the ClientChannel's CoopWithdraw so an honest client need not wait the close delay. It signs only what the channel
+// holds beyond what the client owes it, so what it is owed stays in the channel for a later redeem; only a close
+// (which takes the whole balance) redeems the latest voucher first. Redeeming before every partial withdrawal would
+// let a client make the proxy pay a Redeem's gas per co-signature for a request's worth of credit:
 //
 //   amount ≤ balance − live pendingWithdraw − (delivered − redeemed) − held            (a close: nothing owed or held)
 //
@@ -56,7 +58,7 @@ export class CoopWithdrawals {
         return w.close ? st.balance : w.amount;
     }
 
-    /** Redeems first, then co-signs `amount` (or the whole balance with `close`); throws COOP_WITHDRAW_* and signs nothing. */
+    /** Co-signs `amount`, or redeems and then co-signs the whole balance with `close`; throws COOP_WITHDRAW_* and signs nothing. */
     async sign(channel: Address, req: { amount?: bigint; close: boolean }): Promise<CoopWithdrawal> {
         const raw = channel.toRawString();
         const ledger = this.h.ledger();
@@ -65,7 +67,7 @@ export class CoopWithdrawals {
         this.busy.add(raw);
         try {
             const c = ledger.client(raw);
-            if (c.latestVoucher && c.latestVoucher.amount > c.redeemedOnChain) {
+            if (req.close && c.latestVoucher && c.latestVoucher.amount > c.redeemedOnChain) {
                 const r = await this.h.settlement.settle({ channel: raw });
                 if (r.errors.length > 0) throw unavailable(`redeeming the latest voucher first failed: ${r.errors[0].code}: ${r.errors[0].message}`);
             }
