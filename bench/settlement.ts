@@ -34,7 +34,8 @@ import { deployProxyForAgent, seed, startAgentNetwork, workerAgentOptions } from
 import { ProxyAgent } from '../agents/proxy/agent';
 import { commitCheckMs, SETTLEMENT_DEFAULTS } from '../agents/proxy/options';
 import { commitDue, ledgerVolume } from '../agents/proxy/commits';
-import { DEFAULT_PAYOUT_THRESHOLD, WorkerAgent } from '../agents/worker/runner';
+import { WorkerAgent } from '../agents/worker/runner';
+import { DEFAULT_PAYOUT_THRESHOLD } from '../agents/worker/options';
 import { CocoonClient } from '../agents/client/runner';
 import { ReferenceBackend } from '../agents/backend/reference';
 import { TEST_MODEL } from '../agents/backend/test-model';
@@ -44,7 +45,7 @@ import type { DevnetChain, TxRecord } from '../agents/devnet/chain';
 import { intArg, runBench } from './cli';
 
 /**
- * The agents' own defaults (agents/proxy/options.ts SETTLEMENT_DEFAULTS, agents/worker/runner.ts
+ * The agents' own defaults (agents/proxy/options.ts SETTLEMENT_DEFAULTS, agents/worker/options.ts
  * DEFAULT_PAYOUT_THRESHOLD), imported so they cannot drift. Unless overridden, the agents run with their own defaults (the bench passes no threshold);
  * these figures drive the simulated schedule and the extrapolation.
  */

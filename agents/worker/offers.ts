@@ -7,7 +7,7 @@
 // The coefficient a request is served at is not read here but from its connection's acknowledged offer
 // (ProxyConnection.offer): the one the proxy routed it at, so a change never alters the price of a request the
 // proxy already admitted.
-import type { WorkerModelOffer } from './runner';
+import type { WorkerModelOffer } from './options';
 
 export type WorkerAdminState = 'serving' | 'disabled' | 'draining';
 

@@ -16,7 +16,7 @@ import type { ProxyInfo } from '../../wrappers/Root';
 import { WorkerActive, WorkerClosed, WorkerUnbonding } from '../../wrappers/WorkerChannel';
 import { toUint256 } from '../../wrappers/payloads';
 import { Log, withFields } from '../core/log';
-import type { ResolvedConfig, WorkerModelOffer } from './runner';
+import type { ResolvedConfig, WorkerModelOffer } from './options';
 import { WorkerLinkError } from './errors';
 import type { RequestPeer, RunningRequest } from './running-request';
 import { ExcludeReason, LinkCounters, LinkState, LinkStats, RequestCounters } from './stats';

@@ -9,7 +9,7 @@ import { Frame, MAX_CHUNK_BYTES, openRequestFrame, RequestFrame, sealChunkFrame,
 import type { Model } from '../../wrappers/Root';
 import { modelId } from '../../wrappers/payloads';
 import type { Log } from '../core/log';
-import type { WorkerModelOffer } from './runner';
+import type { WorkerModelOffer } from './options';
 import { ForwardError, forwardToBackend, meterAndSign, WorkerKeys } from './forward';
 import { validateOpenAIRequest, WorkerRequestError } from './openai-request';
 import { partialUsage, StreamMeter } from './partial';
