@@ -2,25 +2,18 @@
 // voucher and what has been redeemed on chain; per WorkerChannel the earned amount and the latest proxy-signed
 // payout; one row per request; and the state commits the proxy signs and sends to its Proxy contract.
 //
-// SQLite through better-sqlite3 (synchronous): WAL journal, synchronous = NORMAL, so a write the ledger has
-// returned from is in the WAL (the OS cache) and survives a process crash; flush() makes every write so far survive a
-// power loss too, with an fdatasync of the WAL on the libuv threadpool, off the event loop (spec/ledger.md,
-// "Durability"). Every public mutation is ONE immediate transaction that first validates and then writes; a refused
-// call throws a LedgerError and changes nothing.
-// Money is bigint nanoTON; arithmetic happens in JS with explicit overflow checks, never in SQL.
+// Every public mutation is ONE immediate transaction that first validates and then writes; a refused call throws a
+// LedgerError and changes nothing. Money is bigint nanoTON; arithmetic happens in JS with explicit overflow checks,
+// never in SQL.
 //
 // The ledger stores what it is given: signature checks (voucherPayload / payoutPayload, wrappers/payloads.ts)
 // and receipt checks happen in the caller before it calls in.
 //
 // Public types and codes: ledger-types.ts; rows, input validation and conversion: ledger-rows.ts; schema,
-// statements and settings: ledger-schema.ts; the WAL sync and the power-loss recovery budget: ledger-durability.ts.
-import { mkdirSync } from 'fs';
-import { dirname } from 'path';
+// statements and settings: ledger-schema.ts; the WAL sync and the power-loss recovery budget: ledger-durability.ts;
+// the SQLite connection (opening the file, close, flush, transactions): ledger-connection.ts.
 import { Address } from '@ton/core';
-import Database from 'better-sqlite3';
-import { Clock, systemClock } from '../core/clock';
-import { checkSettings, migrate, prepare } from './ledger-schema';
-import { RecoveryBudget, RUN_MARKER, WalSync } from './ledger-durability';
+import { LedgerConnection, OpenedLedgerFile, openLedgerFile } from './ledger-connection';
 import {
     ClientState, Commit, DEFAULT_LIST_LIMIT, DeliveryInput, LedgerError, LedgerOptions, RequestRow,
     StartInput, STATE_TAG, WorkerState, workerShare,
@@ -48,32 +41,9 @@ const COOP_PREFIX = 'coop_withdraw:';
 /** settings key of the ClientChannel codes seen in Root (a JSON array of base64 BOCs). */
 const CLIENT_CODES = 'client_codes';
 
-export class Ledger {
-    private readonly db: Database.Database;
-    private readonly clock: Clock;
-    readonly commissionBps: number;
-    private readonly s: ReturnType<typeof prepare>;
-    private closed = false;
-    /** The WAL sync behind flush() (ledger-durability.ts). */
-    private readonly wal: WalSync;
-    /** What acceptVoucher may book as recovered cost after an unclean shutdown (ledger-durability.ts). */
-    private readonly recovery: RecoveryBudget;
-
-    private constructor(db: Database.Database, clock: Clock, commissionBps: number, path: string, recovery: RecoveryBudget) {
-        this.db = db;
-        this.clock = clock;
-        this.commissionBps = commissionBps;
-        this.s = prepare(db);
-        this.wal = new WalSync(path === ':memory:' ? undefined : `${path}-wal`);
-        this.recovery = recovery;
-    }
-
-    /**
-     * The previous run did not close this file (process crash or power loss): a voucher may then exceed `delivered`
-     * by bookings a power loss took, up to the recovery allowance per client in this run (acceptVoucher).
-     */
-    get uncleanStart(): boolean {
-        return this.recovery.uncleanStart;
+export class Ledger extends LedgerConnection {
+    private constructor(f: OpenedLedgerFile) {
+        super(f);
     }
 
     /**
@@ -82,74 +52,7 @@ export class Ledger {
      * created with another commissionBps.
      */
     static open(path: string, opts: LedgerOptions): Ledger {
-        if (typeof path !== 'string' || path.length === 0) bad('path', 'must be a non-empty string');
-        const bps = opts?.commissionBps;
-        if (!Number.isInteger(bps) || bps < 0 || bps > 10_000) bad('commissionBps', 'must be an integer in 0..10000');
-        const clock = opts.clock ?? systemClock;
-        const allowance = validateAmount(opts.recoveryAllowance ?? 0n, 'recoveryAllowance', 0n);
-        if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-        const db = new Database(path);
-        try {
-            db.defaultSafeIntegers(true);
-            const mode = db.pragma('journal_mode = WAL', { simple: true });
-            if (mode !== 'wal' && path !== ':memory:') {
-                throw new LedgerError('LEDGER_SCHEMA', `cannot put ${path} in WAL mode (got ${String(mode)})`);
-            }
-            // FULL while opening: the migrations and the run marker are on disk before anything is served.
-            db.pragma('synchronous = FULL');
-            db.pragma('foreign_keys = ON');
-            db.pragma('busy_timeout = 5000');
-            migrate(db, clock);
-            checkSettings(db, bps);
-            const s = prepare(db);
-            const unclean = s.getSetting.get(RUN_MARKER) === 'open';
-            s.putSetting.run(RUN_MARKER, 'open');
-            db.pragma('synchronous = NORMAL');
-            return new Ledger(db, clock, bps, path, new RecoveryBudget(unclean, allowance));
-        } catch (e) {
-            db.close();
-            throw e;
-        }
-    }
-
-    /** Marks the run closed cleanly; closing the last connection checkpoints the WAL with its syncs. */
-    close(): void {
-        if (this.closed) return;
-        this.closed = true;
-        try {
-            this.s.putSetting.run(RUN_MARKER, 'closed');
-        } catch {
-            // Not marked: the next start counts as unclean, which only allows the bounded recovery (acceptVoucher).
-        }
-        this.db.close();
-        this.wal.close();
-    }
-
-    /**
-     * Resolves once every write committed before the call survives a power loss: an fdatasync of the WAL file on the
-     * libuv threadpool (the event loop keeps running). WAL frames are appended in commit order, so one sync covers
-     * every earlier commit. One sync runs at a time; calls during it share the next one (a sync that started before a
-     * commit does not cover it). What must wait for it: anything that acknowledges money to another party (spec/ledger.md,
-     * "Durable before what").
-     */
-    flush(): Promise<void> {
-        return this.wal.flush();
-    }
-
-    /** The connection's durability settings, for start-up logs and tests. */
-    pragmas(): { journalMode: string; synchronous: number; foreignKeys: boolean } {
-        this.alive();
-        return {
-            journalMode: String(this.db.pragma('journal_mode', { simple: true })),
-            synchronous: Number(this.db.pragma('synchronous', { simple: true })),
-            foreignKeys: Number(this.db.pragma('foreign_keys', { simple: true })) === 1,
-        };
-    }
-
-    /** The schema version of the open file. */
-    schemaVersion(): number {
-        this.alive();
-        return Number(this.s.schemaVersion.get() as bigint);
+        return new Ledger(openLedgerFile(path, opts));
     }
 
     // ---------------------------------------------------------------- requests
@@ -559,21 +462,6 @@ export class Ledger {
         return lines.join('\n') + '\n';
     }
 
-    /** The client's row, inserted (all zeros) first when missing; one statement when it exists. */
-    private ensureClient(addr: string, now: number): ClientDbRow {
-        const row = this.s.getClient.get(addr) as ClientDbRow | undefined;
-        if (row) return row;
-        this.s.ensureClient.run(addr, now);
-        return this.s.getClient.get(addr) as ClientDbRow;
-    }
-
-    private ensureWorker(addr: string, now: number): WorkerDbRow {
-        const row = this.s.getWorker.get(addr) as WorkerDbRow | undefined;
-        if (row) return row;
-        this.s.ensureWorker.run(addr, now);
-        return this.s.getWorker.get(addr) as WorkerDbRow;
-    }
-
     /**
      * Group commit: runs `fn` — any number of the operations above — in one IMMEDIATE transaction. Each operation
      * keeps its own savepoint (a refused one rolls back alone and throws to its caller inside `fn`), and the batch
@@ -582,19 +470,5 @@ export class Ledger {
     batch<T>(fn: () => T): T {
         this.alive();
         return this.tx(fn);
-    }
-
-    private tx<T>(fn: () => T): T {
-        return this.db.transaction(fn).immediate();
-    }
-
-    private now(): number {
-        const t = this.clock.now();
-        if (!Number.isSafeInteger(t) || t < 0) bad('clock', 'now() must return a non-negative integer (ms)');
-        return t;
-    }
-
-    private alive(): void {
-        if (this.closed) throw new LedgerError('LEDGER_CLOSED', 'the ledger is closed');
     }
 }
