@@ -5,8 +5,9 @@
 // state hash to the Proxy contract and follow Root's configuration.
 //
 // This file is the runner: start/stop, the loops and the Root poll. Each peer's connection is in
-// client-connection.ts / worker-connection.ts, one request's state machine in running-request.ts, settlement in
-// settlement.ts, state commits in commits.ts, counters and the stats snapshot in stats.ts, options in options.ts.
+// client-connection.ts / worker-connection.ts, one request's state machine in running-request.ts, the host object
+// they are given in host.ts, settlement in settlement.ts, state commits in commits.ts, counters and the stats
+// snapshot in stats.ts, options in options.ts.
 //
 // Hot path per request: parse, a few in-memory checks, two SQLite reads (duplicate id, credit window), forward; at
 // response_end one receipt verification and one durable write (recordDelivery). Vouchers cost one signature check
@@ -17,7 +18,7 @@ import { keyPairFromSeed } from '@ton/crypto';
 import type { WebSocket } from 'ws';
 import { RootConfig } from '../core/chain/chain';
 import { ClientKeyVerifier, ed25519KeyPairFromSeed, KeyPeer, PeerAttestation, PeerVerifier, RaTlsIdentity, RaTlsServer } from '../core/transport';
-import { MAX_FRAME_BYTES, ResponseEndFrame } from '../core/wire';
+import { MAX_FRAME_BYTES } from '../core/wire';
 import { Model } from '../../wrappers/Root';
 import { toUint256 } from '../../wrappers/payloads';
 import type { Log, LogFields } from '../core/log';
@@ -39,6 +40,7 @@ import { RunningRequest } from './running-request';
 import { Connection } from './connection';
 import { ClientConnection, ClientHost } from './client-connection';
 import { WorkerConnection, WorkerHost } from './worker-connection';
+import { connectionHost } from './host';
 
 export type { ProxyAgentOptions, ProxyUrls } from './options';
 
@@ -103,7 +105,7 @@ export class ProxyAgent {
     private knownClientCodes?: Cell[];
     private readonly commits: Commits;
     private readonly writes: GroupCommit;
-    /** What connections and requests may ask of this runner (client-connection.ts, worker-connection.ts, running-request.ts). */
+    /** What connections and requests may ask of this runner (client-connection.ts, worker-connection.ts, running-request.ts), wired in host.ts. */
     private readonly host: ClientHost & WorkerHost;
 
     constructor(opts: ProxyAgentOptions) {
@@ -157,7 +159,16 @@ export class ProxyAgent {
             halt: (e) => this.halt(e),
         });
         this.writes = new GroupCommit(() => this.ledger);
-        this.host = this.connectionHost();
+        this.host = connectionHost({
+            o: opts, router: this.router, limits: this.limits, counters: this.counters, enclaveKey: this.enclaveKey, clock: this.clock, admission: this.admission,
+            settlement: this.settlement, coop: this.coop, writes: this.writes, helloGate: this.helloGate, clientAdmission: this.clientAdmission,
+            workers: this.workers, clients: this.clients, inFlight: this.inFlight,
+            log, ledger: () => this.ledger, globalId: () => this.globalId, stopping: () => this.stopping, halted: () => this.halted !== undefined, accepting: () => this.accepting,
+            models: () => this.modelsByName,
+            refreshModels: (cfg) => this.refreshModels(cfg),
+            clientCodes: (current) => this.clientCodes(current),
+            crash: () => this.crash(),
+        });
     }
 
     /** The proxy's enclave (RA-TLS, commit and payout) public key. */
@@ -167,89 +178,6 @@ export class ProxyAgent {
 
     private log(event: string, fields: LogFields = {}): void {
         this.o.log?.(event, fields);
-    }
-
-    /** The narrow interface connections and requests get instead of this runner's fields. */
-    private connectionHost(): ClientHost & WorkerHost {
-        return {
-            router: this.router,
-            limits: this.limits,
-            counters: this.counters,
-            helloTimeoutMs: this.o.helloTimeoutMs ?? 10_000,
-            proxyAddress: this.o.proxyAddress,
-            maxFailover: this.o.maxFailover ?? 2,
-            chain: this.o.chain,
-            enclaveKey: this.enclaveKey,
-            admission: this.admission,
-            settlement: this.settlement,
-            clock: this.clock,
-            stopping: () => this.stopping,
-            serving: () => !this.halted && !this.stopping,
-            accepting: () => this.accepting,
-            log: (event, fields) => this.log(event, fields),
-            gate: (address, key, known, run) => this.helloGate.admit(address, key, known, run),
-            ledger: () => this.ledger!,
-            globalId: () => this.globalId,
-            // Worker connections
-            loadModels: async () => this.refreshModels(await this.o.chain.getRootConfig()),
-            isRegistered: (name) => this.modelsByName.has(name),
-            routableModels: (announced) => this.routableModels(announced),
-            latestPayout: (channelRaw) => this.ledger!.worker(channelRaw).latestPayout,
-            workerClosed: (conn) => {
-                this.workers.delete(conn.id);
-                this.router.remove(conn.id);
-            },
-            // Client connections
-            isInFlight: (id) => this.inFlight.has(id),
-            track: (req) => void this.inFlight.set(req.id, req),
-            model: (name) => this.modelsByName.get(name),
-            candidates: (model, maxCoefficient, workerKey) => {
-                if (!this.modelsByName.has(model)) return [];
-                if (!workerKey) return this.router.candidates(model, maxCoefficient);
-                const w = this.router.list().find((x) => x.keyId !== undefined && x.workerKey.equals(workerKey) && this.router.serves(x, model, maxCoefficient));
-                return w ? [w] : [];
-            },
-            creditWindow: () => this.o.chain.cachedRootConfig!.params.creditWindow,
-            openConnections: (channelRaw, except) => {
-                let open = 0;
-                for (const c of this.clients.values()) if (c !== except && c.state !== 'closed' && c.channelRaw === channelRaw) open++;
-                return open;
-            },
-            durably: (op) => this.writes.durably(op),
-            flushed: () => this.writes.flushed(),
-            clientClosed: (conn) => void this.clients.delete(conn.id),
-            coopWithdraw: (channel, req) => this.coop.sign(channel, req),
-            clientCodes: (current) => this.clientCodes(current),
-            // Requests
-            workerConnection: (id) => this.workers.get(id),
-            admit: (channel, amount) => {
-                const c = this.ledger!.client(channel);
-                return this.clientAdmission.admit({
-                    channel,
-                    amount,
-                    delivered: c.deliveredCost,
-                    voucher: c.latestVoucher?.amount ?? 0n,
-                    creditWindow: this.o.chain.cachedRootConfig!.params.creditWindow,
-                    chain: this.settlement.cached(channel),
-                    nowSec: Math.floor(this.clock.now() / 1000),
-                    reserved: this.coop.reserved(channel, this.settlement.cached(channel)),
-                });
-            },
-            releaseHeld: (channel, amount) => this.clientAdmission.release(channel, amount),
-            forget: (id) => void this.inFlight.delete(id),
-            book: (delivery) => this.writes.durably(() => void this.ledger!.recordDelivery(delivery)),
-            noteExposure: (channel) => this.counters.exposure(this.ledger!.unsignedExposure(channel)),
-            crashAt: (point, id) => {
-                if (!this.o.crashHook?.(point, id)) return false;
-                this.crash();
-                return true;
-            },
-            sendToChannel: (channel: string, f: ResponseEndFrame) => {
-                for (const c of this.clients.values()) {
-                    if (c.state === 'ready' && c.channelRaw === channel) return c.send({ ...f, v: c.version });
-                }
-            },
-        };
     }
 
     /**
@@ -466,12 +394,6 @@ export class ProxyAgent {
         for (const [idHex, m] of cfg.models) byName.set(m.name, { model: m, id: BigInt('0x' + idHex) });
         this.modelsByName = byName;
         this.modelsVersion = cfg.version;
-    }
-
-    private routableModels(announced: Map<string, bigint>): Map<string, bigint> {
-        const out = new Map<string, bigint>();
-        for (const [name, c] of announced) if (this.modelsByName.has(name)) out.set(name, c);
-        return out;
     }
 
     /** Re-reads Root now (`cocoon admin reload`): new allowlists and models apply at once; a chain error is thrown. */
