@@ -60,6 +60,8 @@ describe('client continuity: a channel under an older child code', () => {
         // Withdrawable in one step, and closable: `cocoon client` commands (attach) find it, closing or not.
         expect(await after.coopWithdraw({ amount: toNano('0.1') })).toMatchObject({ amount: toNano('0.1'), close: false });
         await after.close();
+        // The co-signature left what is owed in the channel; the proxy's watch redeems it during the close delay.
+        expect(await stack.proxy.watchChannels()).toContain(old.toRawString());
         await after.stop();
         const cli = new CocoonClient({ chain: stack.net.newChain(), wallet, seed: seed('upgrade-client'), quotePolicy: stack.net.quotePolicy, statePath: join(stack.dir, 'upgrade-client.json'), proxy: stack.proxyAddress });
         await cli.attach();
