@@ -1,9 +1,10 @@
 // The client SDK (spec/client.md): one ClientChannel with one proxy, an attested connection to that proxy, private
 // (sealed) or plain requests, receipt checks and cumulative vouchers, and the channel's on-chain life (deposit,
-// top-up, withdraw, close). This file is the runner: options, open/stop, proxy selection, the connection's
-// lifecycle (connect, reconnect with backoff) and the Root poll. The rest sits beside it: proxy-connection.ts (the
-// proxy peer), running-request.ts (one request), candidates.ts (worker candidates), payments.ts (receipts, vouchers,
-// late receipts), channel.ts (the channel on chain), stats.ts (what balances() and lastReceipt report).
+// top-up, withdraw, close). This file is the runner: options, open/stop, proxy selection and the channel in use.
+// The rest sits beside it: link.ts (the connection kept up: connect, reconnect with backoff, the Root poll's
+// check), proxy-connection.ts (the proxy peer), running-request.ts (one request), candidates.ts (worker
+// candidates), payments.ts (receipts, vouchers, late receipts), channel.ts (the channel on chain), stats.ts (what
+// balances() and lastReceipt report).
 //
 // Identity: ONE 32-byte seed. It is the client's TLS key (a plain key certificate, KeyIdentity), the ClientChannel's
 // `clientKey` and the voucher key, so the proxy admits a connection only for the channel whose key it presents.
@@ -13,21 +14,21 @@
 // written to the state file before it is sent. A receipt that fails costs nothing and drops the proxy connection.
 import { Address } from '@ton/core';
 import { keyPairFromSeed, KeyPair } from '@ton/crypto';
-import { ChainWallet, hex256, RootConfig, TonChain } from '../core/chain';
+import { ChainWallet, hex256, TonChain } from '../core/chain';
 import { SleepClock, systemClock } from '../core/clock';
-import { CocoonError } from '../core/errors';
 import { Receipt } from '../core/receipt';
 import { VerificationCache } from '../core/tee/verify';
-import { KeyIdentity, PeerVerifier, RaTlsConnection, RaTlsIdentity } from '../core/transport';
+import { KeyIdentity, PeerVerifier, RaTlsIdentity } from '../core/transport';
 import { ClientChannelState, ClientChannelWrapper } from '../../wrappers/ClientChannel';
 import { Model, ProxyInfo } from '../../wrappers/Root';
 import { modelId } from '../../wrappers/payloads';
-import { Log, noLog, withFields } from '../core/log';
+import { Log, noLog } from '../core/log';
 import { Candidates, ModelInfo } from './candidates';
 import { Balances, ClientChannelOps, CloseResult, WithdrawResult } from './channel';
 import { ClientError, ClientErrorCodes } from './errors';
 import { Payments } from './payments';
-import { dialProxy, ProxyConnection } from './proxy-connection';
+import { ProxyLink } from './link';
+import type { ProxyConnection } from './proxy-connection';
 import { ClientEvent, RequestArgs, requestEvents, RequestHost } from './running-request';
 import { ClientStateStore } from './state';
 import { ClientStats, clientMetrics, FundingCheck, observeRequests } from './stats';
@@ -36,7 +37,6 @@ import { AutoTopUp, checkAutoTopUp } from './top-up';
 import { coopWithdraw, CoopWithdrawResult } from './coop-withdraw';
 import { Failover } from './failover';
 import { checkOptions, CocoonClientOptions, optNumber, Privacy } from './options';
-import { errMsg } from './util';
 
 export type { CocoonClientOptions, Privacy } from './options';
 
@@ -54,8 +54,6 @@ export class CocoonClient {
     private readonly rootPollMs: number;
     private readonly requestTimeoutMs: number;
     private readonly connectTimeoutMs: number;
-    private readonly reconnectMinMs: number;
-    private readonly reconnectMaxMs: number;
     private readonly txTimeoutMs: number;
     private readonly failover?: Failover;
     private readonly quoteCache: VerificationCache;
@@ -68,6 +66,7 @@ export class CocoonClient {
     /** Metrics and the ops server (spec/operations.md, "Observability"); models labelled when Root lists them. */
     readonly ops: AgentOps;
     private readonly funding: FundingCheck;
+    private readonly proxyLink: ProxyLink;
 
     private identity?: RaTlsIdentity;
     private store?: ClientStateStore;
@@ -75,16 +74,9 @@ export class CocoonClient {
     private proxyKey?: bigint;
     private wrapper?: ClientChannelWrapper;
 
-    private link?: ProxyConnection;
-    private connecting?: Promise<ProxyConnection>;
-    private reconnectTimer?: NodeJS.Timeout;
     private pollTimer?: NodeJS.Timeout;
-    private failures = 0;
     private stopped = false;
     private opened = false;
-    /** Why we do not (re)connect: the proxy's image or registration no longer passes Root's checks. */
-    private blocked?: string;
-    private lastImageHash?: string;
 
     constructor(opts: CocoonClientOptions) {
         const { privacy, maxCoefficient } = checkOptions(opts);
@@ -103,8 +95,8 @@ export class CocoonClient {
         this.rootPollMs = optNumber(opts.rootPollMs, 'rootPollMs', 5000);
         this.requestTimeoutMs = optNumber(opts.requestTimeoutMs, 'requestTimeoutMs', 120_000);
         this.connectTimeoutMs = optNumber(opts.connectTimeoutMs, 'connectTimeoutMs', 10_000);
-        this.reconnectMinMs = optNumber(opts.reconnectMinMs, 'reconnectMinMs', 250);
-        this.reconnectMaxMs = optNumber(opts.reconnectMaxMs, 'reconnectMaxMs', 10_000);
+        const reconnectMinMs = optNumber(opts.reconnectMinMs, 'reconnectMinMs', 250);
+        const reconnectMaxMs = optNumber(opts.reconnectMaxMs, 'reconnectMaxMs', 10_000);
         const candidateTtlMs = optNumber(opts.candidateTtlMs, 'candidateTtlMs', 3000);
         const txTimeoutMs = optNumber(opts.txTimeoutMs, 'txTimeoutMs', 60_000);
         this.txTimeoutMs = txTimeoutMs;
@@ -169,19 +161,35 @@ export class CocoonClient {
                 budget: opts.autoTopUp?.budget,
                 stopped: () => this.stopped,
                 current: () => this.need(),
-                probe: (info) => this.probe(info),
+                probe: (info) => this.proxyLink.probe(info),
                 leave: async () => {
                     await this.payments.settled();
                     this.payments.forgetAll(); // their late receipts are the old proxy's, not payable from the new channel
                 },
                 adopt: (proxy, info, wrapper) => this.useChannel(proxy, info, wrapper, this.need().store),
                 funded: (st) => this.autoTopUp.changed(st),
-                reconnect: () => {
-                    this.failures = 0; // a new proxy (or the old one again) starts with the shortest backoff
-                    this.scheduleReconnect();
-                },
+                reconnect: () => this.proxyLink.reconnectNow(), // with the shortest backoff
             });
         }
+        this.proxyLink = new ProxyLink({
+            chain: this.chain,
+            clock: this.clock,
+            log,
+            quotePolicy: opts.quotePolicy,
+            quoteCache: this.quoteCache,
+            connectTimeoutMs: this.connectTimeoutMs,
+            reconnectMinMs,
+            reconnectMaxMs,
+            stats: this.stats,
+            payments: this.payments,
+            candidates: this.candidates,
+            failover: () => this.failover,
+            observe: (code) => this.ops.metrics.attestation('proxy', code),
+            identity: () => this.identity,
+            opened: () => this.opened,
+            stopped: () => this.stopped,
+            current: () => this.need(),
+        });
         this.requestHost = {
             privacy,
             maxCoefficient,
@@ -212,7 +220,7 @@ export class CocoonClient {
 
     /** `GET /readyz`: open, connected to its attested proxy, not blocked, its channel funded (stats.ts). */
     readiness(): Promise<Readiness> {
-        return this.funding.readiness({ opened: this.opened && !this.stopped, connected: this.connected, blocked: this.blocked });
+        return this.funding.readiness({ opened: this.opened && !this.stopped, connected: this.connected, blocked: this.proxyLink.blocked });
     }
 
     /** The ops server's base URL (/metrics, /healthz, /readyz, /stats) once open() started it (`metricsPort`). */
@@ -245,8 +253,13 @@ export class CocoonClient {
         return this.stats.lastReceipt;
     }
 
+    /** The connection (tests/agents/proxy/money*.spec.ts terminate its socket). */
+    private get link(): ProxyConnection | undefined {
+        return this.proxyLink.link;
+    }
+
     get connected(): boolean {
-        return this.link !== undefined && this.link.ready;
+        return this.proxyLink.connected;
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -270,7 +283,7 @@ export class CocoonClient {
             throw e;
         }
         this.opened = true;
-        this.pollTimer = setInterval(() => void this.pollRoot(), this.rootPollMs);
+        this.pollTimer = setInterval(() => void this.proxyLink.pollRoot(), this.rootPollMs);
         this.pollTimer.unref?.();
         await this.autoTopUp.start();
         await this.connect();
@@ -281,12 +294,12 @@ export class CocoonClient {
         const stateProbe = ClientStateStore.load(this.opts.statePath, this.clientKeyHex);
         let info: { address: Address; info: ProxyInfo };
         try {
-            info = await this.channelOps.selectProxy(cfg, stateProbe, this.opts.proxy, (i) => this.probe(i));
+            info = await this.channelOps.selectProxy(cfg, stateProbe, this.opts.proxy, (i) => this.proxyLink.probe(i));
         } catch (e) {
             // With failover on, a pinned proxy that does not answer is only the first choice (its channel stays).
             if (!this.opts.proxy || !this.failover || !(e instanceof ClientError) || e.code !== 'PROXY_UNREACHABLE') throw e;
             this.log('client.pinned-unreachable', { peer: this.opts.proxy.toString(), message: e.message });
-            info = await this.channelOps.selectProxy(cfg, stateProbe, undefined, (i) => this.probe(i), this.opts.proxy.toRawString());
+            info = await this.channelOps.selectProxy(cfg, stateProbe, undefined, (i) => this.proxyLink.probe(i), this.opts.proxy.toRawString());
         }
         await this.useChannel(info.address, info.info, await this.channelOps.channelWith(cfg, stateProbe, info.address, info.info), stateProbe);
         await this.channelOps.ensureDeposit(cfg, this.opts.deposit);
@@ -298,8 +311,7 @@ export class CocoonClient {
         this.proxyKey = info.enclaveKey;
         this.wrapper = wrapper;
         this.store = store;
-        this.blocked = undefined;
-        this.lastImageHash = undefined;
+        this.proxyLink.reset();
         this.candidates.clear();
         const raw = wrapper.address.toRawString();
         const rec = store.get(raw);
@@ -335,16 +347,16 @@ export class CocoonClient {
         return this.connectLink().then(() => undefined);
     }
 
+    private connectLink(): Promise<ProxyConnection> {
+        return this.proxyLink.connect();
+    }
+
     /** Closes the connection and stops timers; pending requests fail with NOT_OPEN. The state file stays. */
     async stop(): Promise<void> {
         this.stopped = true;
         if (this.pollTimer) clearInterval(this.pollTimer);
-        if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-        this.pollTimer = this.reconnectTimer = undefined;
-        const link = this.link;
-        this.link = undefined;
-        if (link) link.drop(new ClientError('NOT_OPEN', 'the client was stopped'));
-        await this.connecting?.catch(() => undefined);
+        this.pollTimer = undefined;
+        await this.proxyLink.stop();
         this.identity?.stop();
         await this.payments.settled();
         await this.ops.stop();
@@ -353,141 +365,6 @@ export class CocoonClient {
     private need(): { wrapper: ClientChannelWrapper; proxy: Address; store: ClientStateStore; proxyKey: bigint } {
         if (!this.wrapper || !this.proxyAddr || !this.store || this.proxyKey === undefined) throw new ClientError('NOT_OPEN', 'call open() first');
         return { wrapper: this.wrapper, proxy: this.proxyAddr, store: this.store, proxyKey: this.proxyKey };
-    }
-
-    /** An attested connection closed right away: proves the proxy's image and key before any money moves. */
-    private async probe(info: ProxyInfo): Promise<void> {
-        const c = await this.dial(info);
-        c.ws.terminate();
-    }
-
-    private dial(info: ProxyInfo): Promise<RaTlsConnection> {
-        if (!this.identity) throw new ClientError('NOT_OPEN', 'call open() first');
-        return dialProxy(info, {
-            identity: this.identity,
-            quotePolicy: this.opts.quotePolicy,
-            isImageAllowed: (h) => this.chain.cachedRootConfig?.proxyImages.has(h) ?? false,
-            cache: this.quoteCache,
-            clock: this.clock,
-            connectTimeoutMs: this.connectTimeoutMs,
-            observe: (code) => this.ops.metrics.attestation('proxy', code),
-        });
-    }
-
-    private connectLink(): Promise<ProxyConnection> {
-        if (this.link && this.link.ready) return Promise.resolve(this.link);
-        if (this.stopped) return Promise.reject(new ClientError('NOT_OPEN', 'the client was stopped'));
-        if (!this.opened) return Promise.reject(new ClientError('NOT_OPEN', 'call open() first'));
-        const switching = this.failover?.switching;
-        if (switching) return switching.then(() => this.connectLink());
-        if (this.blocked) return Promise.reject(new ClientError('PROXY_REJECTED', this.blocked, { reason: 'ROOT' }));
-        if (!this.connecting) {
-            if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-            this.reconnectTimer = undefined;
-            this.connecting = this.doConnect()
-                .then((l) => {
-                    this.failures = 0;
-                    this.failover?.up();
-                    return l;
-                })
-                .catch((e: unknown) => {
-                    this.failures++;
-                    if (e instanceof ClientError && e.code === 'PROXY_UNREACHABLE') this.failover?.unreachable();
-                    else this.failover?.down();
-                    this.log('client.connect-failed', { code: (e as CocoonError).code, message: errMsg(e) });
-                    // Clear the in-flight marker first: scheduleReconnect does nothing while a connect is pending.
-                    this.connecting = undefined;
-                    this.scheduleReconnect();
-                    throw e;
-                })
-                .finally(() => (this.connecting = undefined));
-        }
-        return this.connecting;
-    }
-
-    private async doConnect(): Promise<ProxyConnection> {
-        const { proxy, proxyKey, wrapper } = this.need();
-        const cfg = await this.chain.getRootConfig();
-        const info = cfg.proxies.get(proxy.toRawString());
-        if (!info) throw new ClientError('PROXY_REJECTED', `proxy ${proxy.toString()} is no longer registered in Root`, { reason: 'NOT_REGISTERED' });
-        if (info.enclaveKey !== proxyKey) throw new ClientError('PROXY_REJECTED', 'the proxy re-registered with another enclave key; this channel is not its channel', { reason: 'KEY_CHANGED' });
-        const conn = await this.dial(info);
-        if (this.stopped) {
-            conn.ws.terminate();
-            throw new ClientError('NOT_OPEN', 'the client was stopped');
-        }
-        this.lastImageHash = conn.peer.imageHash;
-        const link = new ProxyConnection(conn.ws, conn.peer, {
-            // Every line of the connection names the proxy as its peer.
-            log: withFields(this.log, { peer: proxy.toString() }),
-            onPaymentStatus: (f) => this.stats.paymentStatus(f, this.payments.cumulative),
-            onLateReceipt: (c, f) => this.payments.onLateReceipt(c, f),
-            onVoucherError: (code, message) => this.stats.voucherRefused(code, message),
-            onGone: (c, closedByPeer) => this.onGone(c, closedByPeer),
-        });
-        this.link = link;
-        try {
-            // hello → hello_ok → payment_status; then resend our latest voucher if the proxy lacks it.
-            const { version, status } = await link.handshake(wrapper.address, proxy, this.connectTimeoutMs);
-            this.payments.onConnected(link, status.voucher);
-            this.log('client.connected', { peer: proxy.toString(), version });
-        } catch (e) {
-            link.drop(e instanceof ClientError ? e : new ClientError('PROTOCOL_ERROR', errMsg(e)));
-            throw e;
-        }
-        return link;
-    }
-
-    /** Our connection dropped or closed: reconnect with backoff. */
-    private onGone(link: ProxyConnection, closedByPeer: boolean): void {
-        if (this.link !== link) return;
-        this.link = undefined;
-        this.failover?.down();
-        if (closedByPeer) this.log('client.disconnected', {});
-        this.scheduleReconnect();
-    }
-
-    private scheduleReconnect(): void {
-        if (this.stopped || !this.opened || this.blocked || this.reconnectTimer || this.connecting || this.link) return;
-        const delay = Math.min(this.reconnectMaxMs, this.reconnectMinMs * 2 ** Math.min(this.failures, 16));
-        this.reconnectTimer = setTimeout(() => {
-            this.reconnectTimer = undefined;
-            this.connectLink().catch(() => undefined); // failures reschedule themselves
-        }, delay);
-        this.reconnectTimer.unref?.();
-    }
-
-    /** Root poll: a removed proxy image or registration disconnects us and keeps us off until it is back. */
-    private async pollRoot(): Promise<void> {
-        let changed: boolean;
-        try {
-            changed = await this.chain.refreshIfChanged();
-        } catch (e) {
-            this.log('client.root-poll-failed', { message: errMsg(e) });
-            return;
-        }
-        if (!changed || this.stopped) return;
-        const cfg = this.chain.cachedRootConfig!;
-        this.candidates.clear();
-        const why = this.proxyRefusal(cfg);
-        if (why) {
-            if (!this.blocked) this.log('client.proxy-blocked', { reason: why });
-            this.blocked = why;
-            if (this.link) this.link.drop(new ClientError('PROXY_REJECTED', why, { reason: 'ROOT' }));
-        } else if (this.blocked) {
-            this.log('client.proxy-unblocked', {});
-            this.blocked = undefined;
-            this.scheduleReconnect();
-        }
-    }
-
-    private proxyRefusal(cfg: RootConfig): string | undefined {
-        const { proxy, proxyKey } = this.need();
-        const info = cfg.proxies.get(proxy.toRawString());
-        if (!info) return `proxy ${proxy.toString()} is no longer registered in Root`;
-        if (info.enclaveKey !== proxyKey) return 'the proxy re-registered with another enclave key';
-        if (this.lastImageHash && !cfg.proxyImages.has(this.lastImageHash)) return `proxy image ${this.lastImageHash} was removed from Root's proxyImages`;
-        return undefined;
     }
 
     // ---------------------------------------------------------------------------------------------------------
