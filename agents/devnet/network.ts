@@ -1,7 +1,7 @@
 // `npm start` / `cocoon devnet`: a whole network on this machine, on 127.0.0.1 only.
 //
 // First run (no <dir>/network.json): start the devnet chain server, create keys and faucet-funded wallets, deploy
-// Governance (one voter, zero timelock) and Root, pass one proposal that allowlists the simulated TEE image for
+// Governance (three voters, zero timelock) and Root, pass one proposal that allowlists the simulated TEE image for
 // proxies and workers and registers the reference test model, deploy and register a Proxy, and write one config
 // file per agent. Every run: start the chain server from its saved state, the reference backend, the proxy, the
 // worker and the client with its OpenAI-compatible endpoint (each from its config file, exactly as
@@ -83,6 +83,13 @@ export interface RunningDevnet {
     stop(): Promise<void>;
 }
 
+/**
+ * Governance's voters, one wallet each (weight 1): two of three pass a proposal (quorum and majority 50 %), so a
+ * proposal stays open after its proposer's own vote and a second voter has something to do. `governance` also deploys
+ * Governance and Root and is Root's treasury.
+ */
+export const VOTER_ROLES = ['governance', 'governance-2', 'governance-3'] as const;
+
 const portOr = async (p: number | undefined) => (p === undefined || p === 0 ? freePort() : p);
 
 function writeSecret(path: string, text: string): void {
@@ -94,7 +101,7 @@ function ensureKeys(dir: string): void {
     const keys = join(dir, 'keys');
     mkdirSync(keys, { recursive: true });
     for (const role of ['proxy', 'worker', 'client']) writeSecret(join(keys, `${role}.seed`), randomBytes(32).toString('hex'));
-    for (const role of ['governance', 'proxy-owner', 'proxy-wallet', 'worker-wallet', 'client-wallet']) {
+    for (const role of [...VOTER_ROLES, 'proxy-owner', 'proxy-wallet', 'worker-wallet', 'client-wallet']) {
         writeSecret(join(keys, `${role}.wallet`), Buffer.from(keyPairFromSeed(randomBytes(32)).secretKey).toString('hex'));
     }
 }
@@ -246,17 +253,19 @@ async function deploy(dir: string, devnet: DevnetServer, image: bigint, ports: N
     const wallet = (role: string) => new TonChain({ config: chainConfig }).wallet(keyPairFromSecretKey(readHex(join(dir, 'keys', `${role}.wallet`))));
     const chain = new TonChain({ config: chainConfig });
     const faucet = (w: ChainWallet, amount: string) => devnet.faucet(w.address, toNano(amount));
-    const voter = wallet('governance');
+    const [voter, ...others] = VOTER_ROLES.map(wallet);
     const owner = wallet('proxy-owner');
     say('• funding wallets from the dev faucet');
     await faucet(voter, '50');
+    for (const w of others) await faucet(w, '10');
     await faucet(owner, '50');
     await faucet(wallet('proxy-wallet'), '20');
     await faucet(wallet('worker-wallet'), '20');
     await faucet(wallet('client-wallet'), '20');
 
-    say('• deploying Governance (one voter, no timelock) and Root');
-    const gov = chain.open(await GovernanceWrapper.create([{ address: voter.address, weight: 1n }], { ...DEFAULT_GOV_PARAMS, timelock: 0n }));
+    say('• deploying Governance (three voters of weight 1, no timelock) and Root');
+    const voters = [voter, ...others].map((w) => ({ address: w.address, weight: 1n }));
+    const gov = chain.open(await GovernanceWrapper.create(voters, { ...DEFAULT_GOV_PARAMS, timelock: 0n }));
     await gov.sendFund(voter.sender(), toNano('2'));
     // At these prices a request's worst case (a full context of prompt) is ~0.63 TON at 1.5x, and the proxy holds it
     // against the credit window (spec/proxy.md, "Admission"): a 2 TON window serves a few concurrent requests.
@@ -264,7 +273,7 @@ async function deploy(dir: string, devnet: DevnetServer, image: bigint, ports: N
     const root = chain.open(await RootWrapper.create({ governance: gov.address, treasury: voter.address, params }));
     await root.sendDeploy(voter.sender());
 
-    say('• proposal 0: allowlist the simulated TEE image (proxy + worker), register the test model; executing it');
+    say('• proposal 0: allowlist the simulated TEE image (proxy + worker), register the test model; a second vote; executing it');
     // Root's governance receivers send at most one notice: the owner/admin threshold, as RootWrapper.sendAction uses.
     const v = FeeSimple;
     await gov.sendPropose(voter.sender(), [
@@ -272,6 +281,7 @@ async function deploy(dir: string, devnet: DevnetServer, image: bigint, ports: N
         { to: root.address, value: v, body: RootWrapper.addImageBody('worker', image) },
         { to: root.address, value: v, body: RootWrapper.registerModelBody(DEVNET_MODEL) },
     ]);
+    await gov.sendVote(others[0].sender(), 0n, true);
     await gov.sendExecute(voter.sender(), 0n);
     if (!(await root.getIsWorkerImageAllowed(image)) || (await root.getModelByName(TEST_MODEL.id)) === null) {
         throw new DevnetError('DEVNET_DEPLOY', 'the governance proposal did not take effect');
