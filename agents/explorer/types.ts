@@ -317,3 +317,27 @@ export type ExplorerErrorCode =
 export interface ErrorBody {
     error: { code: ExplorerErrorCode; message: string; details?: Record<string, unknown> };
 }
+
+// ---------- pages ----------
+
+/** What one HTML page renders (agents/explorer/web/pages.ts): the same views the JSON API returns. */
+export type PageModel =
+    | { page: 'overview'; root: RootView; feed: FeedView }
+    | { page: 'models'; view: ModelsView }
+    | { page: 'images'; view: ImagesView }
+    | { page: 'proxies'; view: ProxiesView }
+    | { page: 'proxy'; view: ProxyView }
+    | { page: 'address'; view: AddressView }
+    | { page: 'governance'; view: GovernanceView }
+    | { page: 'proposal'; view: ProposalView & Envelope }
+    | { page: 'feed'; view: FeedView }
+    | { page: 'error'; status: number; body: ErrorBody };
+
+/** Network-wide facts every page shows (header, links). */
+export interface PageContext {
+    network: NetworkKind;
+    root: Addr;
+    governance: Addr;
+}
+
+export type NetworkKind = 'devnet' | 'testnet' | 'mainnet';
