@@ -10,6 +10,7 @@ import { statusCommand } from './status';
 import { devnetCommand } from './devnet/network';
 import { clientCommand, proxyCommand, workerCommand } from './run';
 import { adminCommand } from './core/admin/command';
+import { modelHashCommand } from './core/model-hash';
 
 import { PROXY_OPERATOR_USAGE, proxyOperatorCommand } from './operator/proxy';
 import { WORKER_OPERATOR_USAGE, workerOperatorCommand } from './operator/worker';
@@ -61,6 +62,9 @@ export const COMMANDS: Record<string, Record<string, { run: Command; summary: st
     },
     admin: {
         '': { run: (argv, io) => adminCommand(argv, io), summary: 'change a running proxy or worker: drain, disable, coefficient, stop-accepting, settle-now, … (--config)' },
+    },
+    model: {
+        hash: { run: modelHashCommand, summary: "compute a model directory's weights hash (the value governance registers in Root)" },
     },
 };
 

@@ -97,7 +97,7 @@ export const WorkerConfigSchema = z
         tee: Tee,
         worker: z
             .object({
-                models: z.array(z.object({ name: z.string().min(1).max(128), coefficient: z.number().int().min(0).max(0xffffffff) }).strict()).min(1).max(32),
+                models: z.array(z.object({ name: z.string().min(1).max(128), coefficient: z.number().int().min(0).max(0xffffffff), weightsDir: z.string().min(1).optional() }).strict()).min(1).max(32),
                 backendUrl: z.string().url(),
                 capacity: z.number().int().min(1).max(100_000),
                 proxies: z.array(address).optional(),

@@ -69,7 +69,7 @@ export async function workerFromConfig(loaded: Loaded<WorkerConfigFile>, log?: L
         seed: c.seed,
         tee: await teeOf(loaded.dir, loaded.config.tee),
         quotePolicy: c.quotePolicy,
-        models: w.models.map((m) => ({ name: m.name, coefficient: BigInt(m.coefficient) })),
+        models: w.models.map((m) => ({ name: m.name, coefficient: BigInt(m.coefficient), ...(m.weightsDir !== undefined ? { weightsDir: c.path(m.weightsDir) } : {}) })),
         backendUrl: w.backendUrl,
         capacity: w.capacity,
         proxies: w.proxies?.map((a) => Address.parse(a)),

@@ -10,12 +10,20 @@ import { Log } from '../core/log';
 import { QuoteProvider, VerifyPolicy } from '../core/tee/types';
 import { MAX_MODELS, MAX_WORKER_CAPACITY } from '../core/wire';
 import { WorkerConfigError } from './errors';
+import { hashModelDir } from '../core/model-hash';
+import { describeError } from '../core/cli-io';
+import { hex256 } from '../core/hex';
 
 export interface WorkerModelOffer {
     /** Root's canonical model name. */
     name: string;
     /** Price coefficient (1000 = 1.0× Root's prices), 0..2^32 − 1. */
     coefficient: bigint;
+    /**
+     * The model's files: hashed at start by the rule of spec/worker.md "Weights hash" and compared with the
+     * weightsHash Root registers for the model; a mismatch refuses to start (WORKER_WEIGHTS_MISMATCH).
+     */
+    weightsDir?: string;
 }
 
 export interface WorkerAgentOptions {
@@ -113,6 +121,7 @@ export function validateWorkerOptions(o: WorkerAgentOptions): ResolvedConfig {
         if (names.has(m.name)) throw bad(`models[${i}].name`, `duplicate model ${m.name}`);
         names.add(m.name);
         if (typeof m.coefficient !== 'bigint' || m.coefficient < 0n || m.coefficient > MAX_UINT32) throw bad(`models[${i}].coefficient`, 'expected a bigint in 0..2^32 − 1');
+        if (m.weightsDir !== undefined && (typeof m.weightsDir !== 'string' || m.weightsDir.length === 0)) throw bad(`models[${i}].weightsDir`, 'expected a directory path');
     });
     if (!Number.isInteger(o.capacity) || o.capacity < 1 || o.capacity > MAX_WORKER_CAPACITY) throw bad('capacity', `expected an integer in 1..${MAX_WORKER_CAPACITY}`);
     let url: URL;
@@ -159,4 +168,20 @@ function replayCacheSize(v: number | undefined): number {
 /** The default HPKE seed: domain-separated from the Ed25519 use of the same seed. */
 export function defaultHpkeSeed(seed: Buffer): Buffer {
     return createHash('sha256').update('cocoon-ts/worker/hpke-seed/v1').update(seed).digest();
+}
+
+/**
+ * Hashes a model's files (spec/worker.md "Weights hash") and compares them with the weightsHash Root registers:
+ * a worker never serves a model under a name whose registered weights it does not hold.
+ */
+export async function checkWeights(model: string, dir: string, registered: bigint): Promise<void> {
+    let actual: string;
+    try {
+        actual = (await hashModelDir(dir)).weightsHash;
+    } catch (e) {
+        throw new WorkerConfigError('WORKER_WEIGHTS_MISMATCH', `model ${model}: ${describeError(e)}`, { model, key: 'models', path: dir, expected: hex256(registered), actual: null });
+    }
+    if (actual !== hex256(registered)) {
+        throw new WorkerConfigError('WORKER_WEIGHTS_MISMATCH', `model ${model}: ${dir} hashes to ${actual}, Root registers ${hex256(registered)}`, { model, key: 'models', path: dir, expected: hex256(registered), actual });
+    }
 }

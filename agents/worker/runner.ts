@@ -31,7 +31,7 @@ import { OfferBook } from './offers';
 import { RequestHost, RunningRequest } from './running-request';
 import { LinkState, WorkerCounters, workerMetrics, workerReadiness, WorkerStats } from './stats';
 import { AgentOps, Readiness } from '../core/ops-server';
-import { defaultHpkeSeed, ResolvedConfig, validateWorkerOptions, WorkerAgentOptions, WorkerModelOffer } from './options';
+import { checkWeights, defaultHpkeSeed, ResolvedConfig, validateWorkerOptions, WorkerAgentOptions, WorkerModelOffer } from './options';
 
 export { DEFAULT_PAYOUT_THRESHOLD, defaultHpkeSeed, validateWorkerOptions } from './options';
 export type { ResolvedConfig, WorkerAgentOptions, WorkerModelOffer } from './options';
@@ -132,6 +132,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
                 const model = root.models.get(hex256(modelId(m.name)));
                 if (!model || model.contextLength <= 0n)
                     throw new WorkerConfigError('WORKER_MODEL_NOT_REGISTERED', `model ${m.name} is not registered in Root`, { model: m.name, key: 'models' });
+                if (m.weightsDir !== undefined) await checkWeights(m.name, m.weightsDir, model.weightsHash);
             }
             this.payouts = new PayoutBook({
                 path: this.opts.statePath,

@@ -1,7 +1,7 @@
 // The worker agent end to end over real sockets: the devnet chain server (Root, Proxy contracts, WorkerChannels,
 // wallets over toncenter HTTP), the reference OpenAI-compatible backend, and a raw-frame proxy (an RaTlsServer
 // registered in Root) that drives the worker frame by frame.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { randomBytes } from 'crypto';
@@ -190,6 +190,14 @@ describe('WorkerAgent', () => {
             const bad = join(dir, 'corrupt.json');
             writeFileSync(bad, '{"format": "cocoon-worker-state/1", "payouts": {"x": 1}}');
             await expect(new WorkerAgent(options({ statePath: bad })).start()).rejects.toMatchObject({ code: 'WORKER_STATE_INVALID' });
+        });
+
+        it("refuses to start when a model's weights do not hash to what Root registers", async () => {
+            const weights = join(dir, 'weights');
+            mkdirSync(weights, { recursive: true });
+            writeFileSync(join(weights, 'model.safetensors'), 'not the registered weights');
+            const w = new WorkerAgent(options({ models: [{ name: net.model.name, coefficient: COEFFICIENT, weightsDir: weights }] }));
+            await expect(w.start()).rejects.toMatchObject({ code: 'WORKER_WEIGHTS_MISMATCH', details: { model: net.model.name, expected: '0'.repeat(64) } });
         });
     });
 
