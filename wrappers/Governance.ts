@@ -2,6 +2,9 @@ import { Address, beginCell, Builder, Cell, ContractProvider, Dictionary, Sender
 import {
     Governance,
     GovParams,
+    loadAction,
+    MaxActions,
+    MaxProposalCells,
     Proposal,
     storeSetGovParams,
     storeSetVoter,
@@ -34,6 +37,54 @@ export function packActions(actions: ProposalAction[]): Cell {
         next = b.endCell();
     }
     return next!;
+}
+
+/** Why an action list does not parse (ActionListError.reason); Governance refuses such a list with ErrBadActions. */
+export type ActionListProblem = 'too-many-cells' | 'too-many-actions' | 'malformed';
+
+/** An action list that Governance's checkActions would refuse. */
+export class ActionListError extends Error {
+    constructor(
+        readonly reason: ActionListProblem,
+        message: string,
+    ) {
+        super(message);
+        this.name = 'ActionListError';
+    }
+}
+
+/**
+ * The actions of a packed list (packActions' inverse), parsed as Governance's checkActions does: at most MaxActions
+ * actions and MaxProposalCells distinct cells in all (bodies included), each action exactly `to value body next`
+ * with a standard address. Anything else is an ActionListError; the walk is bounded by the cell limit, so a hostile
+ * list costs at most MaxProposalCells cell visits.
+ */
+export function unpackActions(list: Cell): ProposalAction[] {
+    const seen = new Set<string>();
+    const todo: Cell[] = [list];
+    while (todo.length > 0) {
+        const c = todo.pop()!;
+        const h = c.hash().toString('hex');
+        if (seen.has(h)) continue;
+        seen.add(h);
+        if (seen.size > Number(MaxProposalCells)) throw new ActionListError('too-many-cells', `more than ${MaxProposalCells} distinct cells`);
+        todo.push(...c.refs);
+    }
+    const out: ProposalAction[] = [];
+    let next: Cell | null = list;
+    while (next !== null) {
+        if (out.length === Number(MaxActions)) throw new ActionListError('too-many-actions', `more than ${MaxActions} actions`);
+        try {
+            const s = next.beginParse();
+            const a = loadAction(s);
+            s.endParse();
+            out.push({ to: a.to, value: a.value, body: a.body });
+            next = a.next;
+        } catch (e) {
+            throw new ActionListError('malformed', `action ${out.length}: ${(e as Error).message}`);
+        }
+    }
+    return out;
 }
 
 export const DEFAULT_GOV_PARAMS: GovParams = {
