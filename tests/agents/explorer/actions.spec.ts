@@ -4,7 +4,7 @@
 import { Address, beginCell, Cell, toNano } from '@ton/core';
 import fc from 'fast-check';
 import { describeActions, duration, shortHash } from '../../../agents/explorer/actions';
-import { ActionKind, buildAction, compiledRootCode, ProposalEnv } from '../../../scripts/lib/proposals';
+import { ACTION_KINDS, ActionKind, buildAction, compiledRootCode, ProposalEnv } from '../../../scripts/lib/proposals';
 import { ActionListError, DEFAULT_GOV_PARAMS, GovernanceWrapper, packActions, ProposalAction, unpackActions } from '../../../wrappers/Governance';
 import { compiledChildCodes, DEFAULT_PARAMS, RootWrapper } from '../../../wrappers/Root';
 import { modelId } from '../../../wrappers/payloads';
@@ -126,6 +126,26 @@ describe('describeActions: every action kind of the propose script', () => {
         const a = (await buildAction('add-image', [...r, '--kind', 'proxy', '--hash', HASH], env)).action;
         const b = (await buildAction('set-voter', ['--voter', OTHER.toString(), '--weight', '1'], env)).action;
         expect(describeActions(packActions([a, b, a]), ctx).map((v) => v.kind)).toEqual(['AddImage', 'SetVoter', 'AddImage']);
+    });
+
+    it('no action kind of the propose script reads as unknown (a new kind needs its words)', async () => {
+        const o = OTHER.toString();
+        const args: Record<ActionKind, string[]> = {
+            'add-image': [...r, '--kind', 'worker', '--hash', HASH],
+            'remove-image': [...r, '--kind', 'worker', '--hash', HASH],
+            'register-model': [...r, '--name', 'm', '--weights-hash', HASH, '--context', '1', '--price-prompt', '1', '--price-cached', '1', '--price-completion', '1', '--price-reasoning', '1'],
+            'remove-model': [...r, '--name', 'm'],
+            'set-params': [...r, '--params', '{}'],
+            'set-child-code': r,
+            'upgrade-root': r,
+            'delist-proxy': [...r, '--proxy', o],
+            'set-treasury': [...r, '--treasury', o],
+            'set-governance': [...r, '--new-governance', o],
+            'veto-slash': [...r, '--channel', o, '--fault-seqno', '1'],
+            'set-voter': ['--voter', o, '--weight', '1'],
+            'set-gov-params': ['--params', '{}'],
+        };
+        for (const k of ACTION_KINDS) expect([k, (await described(k, args[k])).kind]).not.toEqual([k, 'unknown']);
     });
 
     it('writes durations exactly', () => {
