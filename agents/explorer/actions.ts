@@ -44,7 +44,7 @@ export interface ActionContext {
  */
 export function describeActions(actions: Cell, ctx: ActionContext): ActionView[] {
     return unpackActions(actions).map((a) => {
-        const d = describeBody(a.to, a.body, ctx);
+        const d = describeBody(a.to, a.value, a.body, ctx);
         return { to: toAddr(a.to, ctx.testOnly), value: a.value.toString(), kind: d.kind, words: d.words, fields: d.fields, bodyBoc: a.body.toBoc().toString('base64') };
     });
 }
@@ -162,10 +162,11 @@ const TO_GOVERNANCE: Record<string, Describe> = {
     },
 };
 
-function describeBody(to: Address, body: Cell, ctx: ActionContext): Decoded {
+function describeBody(to: Address, value: bigint, body: Cell, ctx: ActionContext): Decoded {
     const where = to.equals(ctx.root) ? 'Root' : to.equals(ctx.governance) ? 'Governance' : friendly(to, ctx);
     const s = body.isExotic ? null : body.beginParse();
-    if (s === null || s.remainingBits < 32) return unknown(`message without an opcode to ${where}`, null);
+    // No opcode: a plain transfer from Governance's balance (what it means is the amount).
+    if (s === null || s.remainingBits < 32) return unknown(`send ${tonWords(value)} to ${where} (no opcode)`, null);
     const op = s.preloadUint(32);
     const name = Object.keys(OPCODES).find((n) => OPCODES[n] === op);
     const table = where === 'Root' ? TO_ROOT : where === 'Governance' ? TO_GOVERNANCE : {};

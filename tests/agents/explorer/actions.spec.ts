@@ -162,7 +162,8 @@ describe('describeActions: what it does not recognise', () => {
         expect(one(ROOT, GovernanceWrapper.setVoterBody(OTHER, 1n))).toMatchObject({ kind: 'unknown', words: 'unknown message 0xc0c00005 (SetVoter) to Root' });
         expect(one(GOV, addImage)).toMatchObject({ kind: 'unknown', words: 'unknown message 0xc0c00101 (AddImage) to Governance' });
         expect(one(ROOT, beginCell().storeUint(0xdeadbeef, 32).endCell())).toMatchObject({ kind: 'unknown', words: 'unknown message 0xdeadbeef to Root', fields: { opcode: '0xdeadbeef' } });
-        expect(one(ROOT, Cell.EMPTY)).toMatchObject({ kind: 'unknown', words: 'message without an opcode to Root', fields: {} });
+        expect(one(ROOT, Cell.EMPTY)).toMatchObject({ kind: 'unknown', words: 'send 0.000000005 TON to Root (no opcode)', fields: {} });
+        expect(one(OTHER, beginCell().storeUint(1, 31).endCell())).toMatchObject({ kind: 'unknown', words: `send 0.000000005 TON to ${friendly(OTHER)} (no opcode)` });
     });
 
     it("a known opcode that does not parse (truncated, bad address) is 'unknown' and says malformed", () => {
