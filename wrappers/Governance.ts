@@ -56,8 +56,8 @@ export class ActionListError extends Error {
 /**
  * The actions of a packed list (packActions' inverse), parsed as Governance's checkActions does: at most MaxActions
  * actions and MaxProposalCells distinct cells in all (bodies included), each action exactly `to value body next`
- * with a standard address. Anything else is an ActionListError; the walk is bounded by the cell limit, so a hostile
- * list costs at most MaxProposalCells cell visits.
+ * with a standard address (no anycast). Anything else is an ActionListError; the walk is bounded by the cell limit,
+ * so a hostile list costs at most MaxProposalCells cell visits.
  */
 export function unpackActions(list: Cell): ProposalAction[] {
     const seen = new Set<string>();
@@ -76,6 +76,8 @@ export function unpackActions(list: Cell): ProposalAction[] {
         if (out.length === Number(MaxActions)) throw new ActionListError('too-many-actions', `more than ${MaxActions} actions`);
         try {
             const s = next.beginParse();
+            // addr_std$10 without anycast: Governance refuses anycast (and addr_var), which @ton/core would accept.
+            if (s.preloadUint(3) !== 0b100) throw new Error('the destination is not a standard address without anycast');
             const a = loadAction(s);
             s.endParse();
             out.push({ to: a.to, value: a.value, body: a.body });

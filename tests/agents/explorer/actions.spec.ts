@@ -266,6 +266,11 @@ describe('unpackActions', () => {
         expectError(noBody, 'malformed', /^action 0: /);
         const noneTo = beginCell().storeUint(0, 2).storeCoins(1n).storeRef(Cell.EMPTY).storeBit(0).endCell();
         expectError(noneTo, 'malformed', /^action 0: /);
+        // Governance refuses (ErrBadActions) an anycast destination and addr_var, both of which @ton/core would read.
+        const anycast = beginCell().storeUint(2, 2).storeBit(1).storeUint(5, 5).storeUint(3, 5).storeInt(0, 8).storeBuffer(Buffer.alloc(32, 1));
+        expectError(beginCell().storeBuilder(anycast).storeCoins(1n).storeRef(Cell.EMPTY).storeBit(0).endCell(), 'malformed', /not a standard address/);
+        const addrVar = beginCell().storeUint(3, 2).storeBit(0).storeUint(256, 9).storeInt(0, 32).storeBuffer(Buffer.alloc(32, 1));
+        expectError(beginCell().storeBuilder(addrVar).storeCoins(1n).storeRef(Cell.EMPTY).storeBit(0).endCell(), 'malformed', /not a standard address/);
         // The second action of a list is checked as strictly as the first.
         const badSecond = beginCell().storeAddress(ROOT).storeCoins(1n).storeRef(Cell.EMPTY).storeMaybeRef(truncated).endCell();
         expectError(badSecond, 'malformed', /^action 1: /);
