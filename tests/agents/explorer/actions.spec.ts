@@ -1,7 +1,8 @@
 // Proposal actions in words (agents/explorer/actions.ts) and the action list's parser (wrappers/Governance.ts
 // unpackActions): every action kind the propose script builds comes back with its kind, fields and words; hostile
 // lists are a typed error and hostile bodies 'unknown', never a crash.
-import { Address, beginCell, Cell, toNano } from '@ton/core';
+import { Address, beginCell, Builder, Cell, toNano } from '@ton/core';
+import { Blockchain } from '@ton/sandbox';
 import fc from 'fast-check';
 import { describeActions, duration, shortHash } from '../../../agents/explorer/actions';
 import { ACTION_KINDS, ActionKind, buildAction, compiledRootCode, ProposalEnv } from '../../../scripts/lib/proposals';
@@ -276,6 +277,64 @@ describe('unpackActions', () => {
         expectError(badSecond, 'malformed', /^action 1: /);
         // describeActions passes the typed error on.
         expect(() => describeActions(truncated, ctx)).toThrow(ActionListError);
+    });
+});
+
+describe('unpackActions agrees with Governance', () => {
+    it('accepts exactly the lists Propose accepts (fast-check against the contract in a sandbox)', async () => {
+        const bc = await Blockchain.create();
+        const voter = await bc.treasury('voter');
+        const gov = bc.openContract(await GovernanceWrapper.create([{ address: voter.address, weight: 1n }, { address: OTHER, weight: 1n }]));
+        await gov.sendFund(voter.getSender(), toNano('5'));
+        const fresh = bc.snapshot();
+        // One action, sometimes bent: another address form, a missing ref, a bit too many, a bad `next` flag.
+        const mostly = <T>(good: T, ...bad: T[]) => fc.oneof({ arbitrary: fc.constant(good), weight: 12 * bad.length }, ...bad.map((b) => ({ arbitrary: fc.constant(b), weight: 1 })));
+        const arbAction = fc.record({
+            to: mostly('std', 'anycast', 'none', 'var', 'extern'),
+            value: fc.bigInt({ min: 0n, max: 1n << 100n }),
+            body: mostly(true, false),
+            extraBits: mostly(0, 1, 7),
+            extraRef: mostly(false, true),
+        });
+        const seen = { accepted: 0, refused: 0 };
+        const addressBits = (b: Builder, form: string) => {
+            const hash = Buffer.alloc(32, 3);
+            if (form === 'std') return b.storeAddress(ROOT);
+            if (form === 'anycast') return b.storeUint(2, 2).storeBit(1).storeUint(4, 5).storeUint(5, 4).storeInt(0, 8).storeBuffer(hash);
+            if (form === 'none') return b.storeUint(0, 2);
+            if (form === 'var') return b.storeUint(3, 2).storeBit(0).storeUint(256, 9).storeInt(0, 32).storeBuffer(hash);
+            return b.storeUint(1, 2).storeUint(8, 9).storeUint(1, 8);
+        };
+        await fc.assert(
+            fc.asyncProperty(fc.array(arbAction, { minLength: 1, maxLength: 10 }), async (xs) => {
+                let next: Cell | null = null;
+                for (let i = xs.length - 1; i >= 0; i--) {
+                    const x = xs[i];
+                    const b = addressBits(beginCell(), x.to).storeCoins(x.value);
+                    if (x.body) b.storeRef(beginCell().storeUint(i, 32).endCell());
+                    b.storeMaybeRef(next);
+                    if (x.extraBits > 0) b.storeUint(0, x.extraBits);
+                    if (x.extraRef) b.storeRef(Cell.EMPTY);
+                    next = b.endCell();
+                }
+                await bc.loadFrom(fresh);
+                const r = await gov.send(voter.getSender(), { value: toNano('0.1') }, { $$type: 'Propose', queryId: 0n, actions: next! });
+                const exit = r.transactions.map((t) => (t.description.type === 'generic' && t.description.computePhase.type === 'vm' ? t.description.computePhase.exitCode : -1))[1];
+                let parsed = true;
+                try {
+                    unpackActions(next!);
+                } catch (e) {
+                    expect(e).toBeInstanceOf(ActionListError);
+                    parsed = false;
+                }
+                expect([exit, parsed]).toEqual(parsed ? [0, true] : [270, false]);
+                seen[parsed ? 'accepted' : 'refused']++;
+            }),
+            { numRuns: 150 },
+        );
+        // Both sides of the property were exercised.
+        expect(seen.accepted).toBeGreaterThan(20);
+        expect(seen.refused).toBeGreaterThan(20);
     });
 });
 
