@@ -1,14 +1,18 @@
 // Wallet links (agents/explorer/links.ts): the ton://transfer link decodes to exactly the message GovernanceWrapper
 // sends (recorded through the sandbox's own provider), its QR SVG draws the QR code of that URL, and the Blueprint
-// command is one the vote/execute scripts accept, naming the same governance, id and amount.
-import { Blockchain, SandboxContract } from '@ton/sandbox';
-import { Address, Cell, Sender, SenderArguments } from '@ton/core';
+// command's arguments, given to the vote/execute scripts, send that same message.
+import { Blockchain, SandboxContract, TreasuryContract } from '@ton/sandbox';
+import { Address, Cell, Sender, SenderArguments, toNano } from '@ton/core';
 import QRCode from 'qrcode';
 import { executeLink, LinkContext, QR_ERROR_CORRECTION, voteLink } from '../../../agents/explorer/links';
 import type { WalletLink } from '../../../agents/explorer/types';
 import { parseTransferLink } from '../../../fixtures/transfer-link';
 import { flag, parseAddress, parseBigint, parseBool, parseTon, rejectUnknownFlags } from '../../../scripts/lib/args';
-import { FeeSimple, GovernanceWrapper, loadExecute, loadVote } from '../../../wrappers/Governance';
+import { DEFAULT_GOV_PARAMS, FeeSimple, GovernanceWrapper, loadExecute, loadVote } from '../../../wrappers/Governance';
+import { RootWrapper } from '../../../wrappers/Root';
+import { sandboxProvider, ScriptedUI } from '../../../fixtures/sandbox-provider';
+import { run as runVote } from '../../../scripts/vote';
+import { run as runExecute } from '../../../scripts/execute';
 
 const GOV = new Address(0, Buffer.alloc(32, 0x60));
 const devnet: LinkContext = { governance: GOV, network: 'devnet', endpoint: 'http://127.0.0.1:8081/api/v2/jsonRPC' };
@@ -130,5 +134,38 @@ describe('the Blueprint command', () => {
     it('quotes an endpoint the shell would otherwise split or expand', async () => {
         const link = await voteLink({ ...devnet, endpoint: "https://x.example/api?key=a&b=$(id)'" }, 1, true);
         expect(link.blueprint).toContain(`--custom 'https://x.example/api?key=a&b=$(id)'\\''' --custom-version v2`);
+    });
+
+    it('run as given, the vote and execute scripts send exactly the links\' messages and the proposal goes through', async () => {
+        const bc = await Blockchain.create();
+        bc.now = Math.floor(Date.now() / 1000);
+        const [a, b, c, anyone] = [await bc.treasury('a'), await bc.treasury('b'), await bc.treasury('c'), await bc.treasury('anyone')];
+        const gov = bc.openContract(await GovernanceWrapper.create([a, b, c].map((w) => ({ address: w.address, weight: 1n })), { ...DEFAULT_GOV_PARAMS, timelock: 0n }));
+        await gov.sendFund(anyone.getSender(), toNano('5'));
+        const root = bc.openContract(await RootWrapper.create({ governance: gov.address, treasury: anyone.address }));
+        await root.sendDeploy(anyone.getSender());
+        await gov.sendPropose(a.getSender(), [{ to: root.address, value: FeeSimple, body: RootWrapper.addImageBody('proxy', 5n) }]);
+        const ctx = { ...devnet, governance: gov.address };
+
+        /** The script run with the command's arguments from `wallet`; returns what it sent. */
+        async function run(script: typeof runVote, wallet: SandboxContract<TreasuryContract>, link: WalletLink): Promise<SenderArguments[]> {
+            const sent: SenderArguments[] = [];
+            const recording = { getSender: () => ({ address: wallet.address, send: async (m: SenderArguments) => (sent.push(m), wallet.getSender().send(m)) }) };
+            await script(sandboxProvider(bc, recording as unknown as SandboxContract<TreasuryContract>, new ScriptedUI([], [])), link.blueprint.split(' -- ')[1].split(' '));
+            return sent;
+        }
+        const expectSameMessage = (sent: SenderArguments[], link: WalletLink) => {
+            expect(sent).toHaveLength(1);
+            const m = parseTransferLink(link.url);
+            expect([sent[0].to.equals(m.to), sent[0].value, sent[0].body!.equals(m.body)]).toEqual([true, m.amount, true]);
+        };
+
+        const vote = await voteLink(ctx, 0, true);
+        expectSameMessage(await run(runVote, b, vote), vote);
+        expect(await gov.getProposalVote(0n, b.address)).toBe(true);
+        const execute = await executeLink(ctx, 0);
+        expectSameMessage(await run(runExecute, anyone, execute), execute);
+        expect(await gov.getProposal(0n)).toBeNull();
+        expect(await root.getIsProxyImageAllowed(5n)).toBe(true);
     });
 });
