@@ -5,6 +5,7 @@
 // is named '' is a top-level command (`cocoon status [args...]`): it gets the argv after the group.
 import { Command, CommandIo, runOnProcess } from './core/cli-io';
 import { attestVerifyCommand } from './core/tee/cli';
+import { attestVerifyGpuCommand } from './core/tee/gpu/cli';
 import { chainServeCommand } from './devnet/main';
 import { statusCommand } from './status';
 import { devnetCommand } from './devnet/network';
@@ -56,6 +57,7 @@ export const COMMANDS: Record<string, Record<string, { run: Command; summary: st
     },
     attest: {
         verify: { run: attestVerifyCommand, summary: 'verify a TDX quote against a policy and print the verdict as JSON' },
+        'verify-gpu': { run: attestVerifyGpuCommand, summary: "verify an NVIDIA GPU's attestation report, chain and RIMs; print the verdict as JSON" },
     },
     status: {
         '': { run: (argv, io) => statusCommand(argv, io), summary: "show Root's config, registered proxies and given channels (--json)" },

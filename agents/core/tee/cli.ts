@@ -71,7 +71,7 @@ function argsOf(f: Flags<typeof ATTEST_VERIFY_FLAGS>, positional: string[], now:
     };
 }
 
-function readBounded(path: string, what: string): Buffer {
+export function readBounded(path: string, what: string): Buffer {
     let size: number;
     try {
         size = statSync(path).size;
@@ -87,7 +87,7 @@ function readBounded(path: string, what: string): Buffer {
 }
 
 /** Raw bytes, or hex text (whitespace and a 0x prefix allowed) decoded. */
-function quoteBytes(file: Buffer): Buffer {
+export function quoteBytes(file: Buffer): Buffer {
     const text = file.toString('latin1');
     if (/^\s*(0x)?[0-9a-fA-F\s]+$/.test(text)) {
         const hex = text.replace(/\s+/g, '').replace(/^0x/, '');
