@@ -25,6 +25,7 @@ export interface SimulatedGpuOptions {
     driverVersion?: string; // default "550.90.07"
     vbiosVersion?: string; // default "96.00.9f.00.01"
     blocks?: number; // measurement blocks, default 16 (driver RIM covers the first half, VBIOS RIM the rest)
+    firmware?: string; // label the FWID is derived from (the leaf certificate and the report carry it)
     notBefore?: Date;
     notAfter?: Date;
 }
@@ -97,7 +98,7 @@ export class SimulatedGpu {
         const selfSigned = (cn: string, keys: CryptoKeyPair) => x509.X509CertificateGenerator.createSelfSigned({ ...base, serialNumber: serial(), name: name(cn), keys, extensions: ca(2) }, wc);
         const issued = (cn: string, keys: CryptoKeyPair, issuer: x509.X509Certificate, issuerKey: CryptoKey, extensions: x509.Extension[]) =>
             x509.X509CertificateGenerator.create({ ...base, serialNumber: serial(), subject: name(cn), issuer: issuer.subjectName, publicKey: keys.publicKey, signingKey: issuerKey, extensions }, wc);
-        const fwid = createHash('sha384').update('cocoon simulated GPU firmware').digest();
+        const fwid = createHash('sha384').update(`cocoon simulated GPU firmware ${opts.firmware ?? ''}`).digest();
         const root = await selfSigned('SIMULATED GPU Device Identity CA', rootKeys);
         const ica = await issued('SIMULATED GPU Provisioner CA', caKeys, root, rootKeys.privateKey, ca(0));
         const leaf = await issued('SIMULATED GPU Attestation Key', leafKeys, ica, caKeys.privateKey, [...ee(), new x509.Extension(OID_TCG_DICE_FWID, false, seq(octets(fwid)))]);
