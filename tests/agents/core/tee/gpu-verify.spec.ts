@@ -1,14 +1,16 @@
 // GPU evidence verification on NVIDIA's real H100 vectors and on simulated evidence: every check, each attack with
 // its own code.
 import { createHash } from 'crypto';
+import { readFileSync } from 'fs';
+import { join } from 'path';
 import { pemToDer } from '../../../../agents/core/tee/certs';
 import { pemChainDers, verifyGpuChain } from '../../../../agents/core/tee/gpu/chain';
-import { parseGpuReport } from '../../../../agents/core/tee/gpu/report';
+import { MAX_GPU_REPORT_BYTES, parseGpuReport } from '../../../../agents/core/tee/gpu/report';
 import { verifyRim } from '../../../../agents/core/tee/gpu/rim';
 import { NVIDIA_DEVICE_ROOT_PEM, NVIDIA_RIM_ROOT_PEM } from '../../../../agents/core/tee/gpu/roots';
 import { SimulatedGpu, simulatedMeasurement } from '../../../../agents/core/tee/gpu/simulated';
-import { compareMeasurements, gpuNonceFor, verifyGpuEvidence } from '../../../../agents/core/tee/gpu/verify';
-import { GpuPolicy } from '../../../../agents/core/tee/gpu/types';
+import { compareMeasurements, GPU_NONCE_TAG, gpuNonceFor, verifyGpuEvidence } from '../../../../agents/core/tee/gpu/verify';
+import { GpuErrorCodes, GpuPolicy } from '../../../../agents/core/tee/gpu/types';
 import { codeOf } from './util';
 import { deviceRootPem, nvidiaPolicy, REAL_NONCE, realChain, realReport, realRim, realRims, rimRootPem, T_GPU, T_RIM_EXPIRED } from './gpu-util';
 
@@ -224,5 +226,21 @@ describe('simulated GPU evidence', () => {
     it('certificates outside their validity at policy.at: GPU_CERT_EXPIRED', async () => {
         const old = await SimulatedGpu.create({ notBefore: new Date('2020-01-01T00:00:00Z'), notAfter: new Date('2021-01-01T00:00:00Z') });
         expect(codeOf(() => verifyGpuEvidence(old.report(Buffer.alloc(32)), old.chainPem, { deviceRootPem: old.deviceRootPem, rimRootPem: old.rimRootPem, at: new Date('2022-01-01T00:00:00Z'), rims: old.rims() }))).toBe('GPU_CERT_EXPIRED');
+    });
+});
+
+describe('spec/attestation.md "GPU evidence"', () => {
+    const spec = readFileSync(join(__dirname, '../../../../spec/attestation.md'), 'utf8');
+    const section = spec.slice(spec.indexOf('\n## GPU evidence\n'));
+
+    it.each([...GpuErrorCodes])('documents %s once in the GPU error table', (code) => {
+        expect(spec.indexOf('\n## GPU evidence\n')).toBeGreaterThan(0);
+        expect(section.match(new RegExp(`^\\| \`${code}\` \\|`, 'gm'))).toHaveLength(1);
+    });
+
+    it('states the size cap and the nonce tag the code uses', () => {
+        expect(MAX_GPU_REPORT_BYTES).toBe(64 * 1024);
+        expect(section).toContain('**64 KiB**');
+        expect(section).toContain(`"${GPU_NONCE_TAG}"`);
     });
 });
