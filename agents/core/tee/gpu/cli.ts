@@ -2,11 +2,12 @@
 // [--rim-root <pem>] [--revoked <serial>]...`: verifies GPU evidence (spec/attestation.md "GPU evidence") and prints
 // one JSON object {verdict, error, driverVersion, vbiosVersion, measurements: {matched, total, mismatches},
 // certificates, ...}. Exit status: 0 accepted, 1 rejected (error.code), 2 usage, I/O or policy error.
-import { readdirSync } from 'fs';
+import { readdirSync, statSync } from 'fs';
 import { join } from 'path';
 import { command, CommandIo, Flags, UsageError } from '../../cli-io';
 import { quoteBytes, readBounded } from '../cli';
 import { parseGpuReport } from './report';
+import { MAX_RIM_BYTES } from './rim';
 import { MAX_RIMS, verifyGpuEvidence } from './verify';
 import { NVIDIA_DEVICE_ROOT_PEM, NVIDIA_RIM_ROOT_PEM } from './roots';
 import { GpuAttestationError, GpuPolicy, RimSource } from './types';
@@ -40,7 +41,11 @@ function readRims(dir: string): RimSource[] {
         throw new UsageError(`cannot read --rims directory ${dir}: ${(e as Error).message}`);
     }
     if (names.length > MAX_RIMS) throw new UsageError(`--rims: more than ${MAX_RIMS} RIM files in ${dir}`);
-    return names.map((name) => ({ name, xml: readBounded(join(dir, name), 'RIM file').toString('utf8') }));
+    return names.map((name) => {
+        const path = join(dir, name);
+        if (statSync(path).size > MAX_RIM_BYTES) throw new UsageError(`RIM file ${path} is larger than ${MAX_RIM_BYTES} bytes`);
+        return { name, xml: readBounded(path, 'RIM file').toString('utf8') };
+    });
 }
 
 function policyOf(f: Flags<typeof FLAGS>, now: () => Date): GpuPolicy {

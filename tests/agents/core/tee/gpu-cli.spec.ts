@@ -111,6 +111,15 @@ describe('attest verify-gpu on simulated evidence in files', () => {
         expect(io.out).not.toContain('<script>');
     });
 
+    it('attack: a RIM directory holding a 300 KiB file: exit 2 before anything is verified', async () => {
+        const big = join(dir, 'big-rims');
+        mkdirSync(big);
+        writeFileSync(join(big, 'huge.xml'), 'x'.repeat(300 * 1024));
+        const io = capture();
+        expect(await attestVerifyGpuCommand([...args('report.hex'), '--rims', big], io)).toBe(2);
+        expect(io.err).toContain('larger than 262144 bytes');
+    });
+
     it('a device root file that is not one PEM certificate: exit 2 (GPU_POLICY_INVALID)', async () => {
         const io = capture();
         expect(await attestVerifyGpuCommand([...args('report.hex'), '--device-root', join(dir, 'garbage')], io)).toBe(2);
