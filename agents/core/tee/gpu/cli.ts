@@ -10,7 +10,7 @@ import { parseGpuReport } from './report';
 import { MAX_RIM_BYTES } from './rim';
 import { MAX_RIMS, verifyGpuEvidence } from './verify';
 import { NVIDIA_DEVICE_ROOT_PEM, NVIDIA_RIM_ROOT_PEM } from './roots';
-import { GpuAttestationError, GpuPolicy, RimSource } from './types';
+import { GpuAttestationError, GpuPolicy, GpuVerdict, RimSource } from './types';
 
 export const ATTEST_VERIFY_GPU_USAGE = `usage: cocoon attest verify-gpu <report-file> --chain <pem-file> --rims <dir> [options]
   <report-file>          SPDM GET_MEASUREMENTS request + response, raw bytes or hex text (as nvtrust stores it)
@@ -106,17 +106,18 @@ function verify(file: string, report: Buffer, chain: Buffer, policy: GpuPolicy, 
         // the verifier reports the parse error below
     }
     let status: number;
+    const progress: Partial<GpuVerdict> = {};
     try {
-        const v = verifyGpuEvidence(report, chain, policy);
-        Object.assign(out, v, { verdict: 'accepted' });
+        verifyGpuEvidence(report, chain, policy, progress);
+        out.verdict = 'accepted';
         status = 0;
     } catch (e) {
         if (!(e instanceof GpuAttestationError)) throw e;
         out.error = e.toJSON();
-        const d = e.details;
-        if (e.code === 'GPU_MEASUREMENT_MISMATCH' && d) out.measurements = { matched: d.matched, total: d.total, mismatches: d.mismatches };
         status = e.code === 'GPU_POLICY_INVALID' ? 2 : 1;
     }
+    // What the checks that passed established (all of it when accepted; e.g. the device chain when a RIM is missing).
+    Object.assign(out, progress);
     io.stdout(JSON.stringify(out, null, 2) + '\n');
     return status;
 }

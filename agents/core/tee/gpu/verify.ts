@@ -115,8 +115,10 @@ function rimVersionHint(xml: string, version: string): boolean {
  *  5 driver and VBIOS RIM for the report's versions, each signed up to the pinned RIM root (GPU_RIM_MISSING,
  *    GPU_RIM_INVALID, GPU_CERT_REVOKED)
  *  6 every active golden measurement equals the report's block (GPU_MEASUREMENT_MISMATCH)
+ * `progress`, when given, receives the verdict's fields as the steps that establish them pass, so a caller can show
+ * how far rejected evidence got (the CLI prints them).
  */
-export function verifyGpuEvidence(report: Buffer | Uint8Array, chainPem: string | Buffer, policy: GpuPolicy): GpuVerdict {
+export function verifyGpuEvidence(report: Buffer | Uint8Array, chainPem: string | Buffer, policy: GpuPolicy, progress: Partial<GpuVerdict> = {}): GpuVerdict {
     if (!policy || typeof policy !== 'object') throw policyError('policy must be an object');
     const deviceRoot = rootDer(policy.deviceRootPem, 'deviceRootPem');
     const rimRoot = rootDer(policy.rimRootPem, 'rimRootPem');
@@ -134,6 +136,7 @@ export function verifyGpuEvidence(report: Buffer | Uint8Array, chainPem: string 
     const ders = pemChainDers(chainPem, 'GPU_CHAIN_INVALID', 'device chain');
     const { chain } = verifyGpuChain(ders, deviceRoot, policy.at, { invalid: 'GPU_CHAIN_INVALID', expired: 'GPU_CERT_EXPIRED' }, 'device chain', revoked);
     const leaf = chain[0];
+    progress.certificates = { device: chain.map(summarize), driverRim: [], vbiosRim: [] };
     if (parsed.fwid) {
         const ext = leaf.extensions.get(OID_TCG_DICE_FWID);
         if (!ext || ext.value.length < 48 || !ext.value.subarray(ext.value.length - 48).equals(parsed.fwid)) {
@@ -150,7 +153,9 @@ export function verifyGpuEvidence(report: Buffer | Uint8Array, chainPem: string 
     }
 
     const drivers = pickRim(policy.rims, parsed.driverVersion.toLowerCase(), 'driver', policy, rimRoot, revoked);
+    progress.certificates.driverRim = drivers[0].rim.certificates;
     const vbioses = pickRim(policy.rims, parsed.vbiosVersion, 'VBIOS', policy, rimRoot, revoked);
+    progress.certificates.vbiosRim = vbioses[0].rim.certificates;
     // Several signed RIMs may carry one version (e.g. per board); the report must match one pair completely.
     let best: { d: (typeof drivers)[0]; v: (typeof vbioses)[0]; cmp: MeasurementComparison } | undefined;
     for (const d of drivers) {
@@ -173,6 +178,7 @@ export function verifyGpuEvidence(report: Buffer | Uint8Array, chainPem: string 
         certificates: { device: chain.map(summarize), driverRim: d.rim.certificates, vbiosRim: v.rim.certificates },
         rims: { driver: { name: d.source.name, tagId: d.rim.tagId }, vbios: { name: v.source.name, tagId: v.rim.tagId } },
     };
+    Object.assign(progress, verdict);
     if (cmp.mismatches.length > 0 || cmp.total === 0) {
         throw new GpuAttestationError('GPU_MEASUREMENT_MISMATCH', `golden measurement index ${cmp.mismatches.join(', ') || '(none active)'} differs from the report`, { mismatches: cmp.mismatches, matched: cmp.matched, total: cmp.total });
     }

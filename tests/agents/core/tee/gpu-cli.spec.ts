@@ -37,6 +37,9 @@ describe('attest verify-gpu on the NVIDIA vectors', () => {
         const j = io.json();
         expect(j).toMatchObject({ verdict: 'rejected', driverVersion: '550.90.07', vbiosVersion: '96.00.9f.00.01', nonce: REAL_NONCE.toString('hex'), nonceChecked: true, revocation: 'not-checked', rimsGiven: 26, at: '2024-06-01T00:00:00.000Z' });
         expect(j.error.code).toBe('GPU_RIM_MISSING');
+        // The device chain passed before the RIM step: its four certificates below the root are printed.
+        expect(j.certificates.device.map((c: { subject: string }) => c.subject.match(/CN=([^,]+)/)![1])).toEqual(['GH100 A01 GSP FMC LF', 'GH100 A01 GSP BROM', 'NVIDIA GH100 Provisioner ICA 1', 'NVIDIA GH100 Identity']);
+        expect(j.measurements).toBeNull();
     });
 
     it('a wrong --nonce: exit 1, GPU_NONCE_MISMATCH; a revoked leaf: GPU_CERT_REVOKED', async () => {
@@ -85,6 +88,7 @@ describe('attest verify-gpu on simulated evidence in files', () => {
         writeFileSync(join(dir, 'device-root.pem'), gpu.deviceRootPem);
         writeFileSync(join(dir, 'rim-root.pem'), gpu.rimRootPem);
         writeFileSync(join(dir, 'garbage'), '<script>alert(1)</script>');
+        writeFileSync(join(dir, 'other-firmware.bin'), gpu.report(nonce, { measurements: { 5: Buffer.alloc(48, 0xee) } }));
     });
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
     const args = (file: string, extra: string[] = []) => [join(dir, file), '--chain', join(dir, 'chain.pem'), '--rims', join(dir, 'rims'), '--device-root', join(dir, 'device-root.pem'), '--rim-root', join(dir, 'rim-root.pem'), ...extra];
@@ -96,6 +100,12 @@ describe('attest verify-gpu on simulated evidence in files', () => {
         expect(j).toMatchObject({ verdict: 'accepted', error: null, driverVersion: '550.90.07', vbiosVersion: '96.00.9f.00.01', measurements: { matched: 16, total: 16, mismatches: [] } });
         expect(j.certificates.device).toHaveLength(2);
         expect(j.certificates.driverRim[0].subject).toContain('SIMULATED RIM Signer');
+    });
+
+    it('a GPU running other firmware at block 5: exit 1, GPU_MEASUREMENT_MISMATCH, 15 of 16 matched, golden index 4 named', async () => {
+        const io = capture();
+        expect(await attestVerifyGpuCommand(args('other-firmware.bin'), io)).toBe(1);
+        expect(io.json()).toMatchObject({ verdict: 'rejected', error: { code: 'GPU_MEASUREMENT_MISMATCH' }, measurements: { matched: 15, total: 16, mismatches: [4] } });
     });
 
     it('the same evidence with the default (NVIDIA) roots: exit 1, GPU_CHAIN_INVALID', async () => {
