@@ -223,6 +223,13 @@ describe('simulated GPU evidence', () => {
         expect(codeOf(() => verifyGpuEvidence(report, other.chainPem, simPolicy({ deviceRootPem: other.deviceRootPem })))).toBe('GPU_CHAIN_INVALID');
     });
 
+    it("the RIM signer's serial listed as revoked: GPU_CERT_REVOKED; an unrelated serial changes nothing (revocation: checked)", () => {
+        const signer = verifyRim(gpu.rims()[0].xml, 'd', pemToDer(gpu.rimRootPem), new Date()).certificates[0].serial;
+        const nonce = Buffer.alloc(32, 5);
+        expect(codeOf(() => verifyGpuEvidence(gpu.report(nonce), gpu.chainPem, simPolicy({ revoked: { serials: [signer.toUpperCase()] } })))).toBe('GPU_CERT_REVOKED');
+        expect(verifyGpuEvidence(gpu.report(nonce), gpu.chainPem, simPolicy({ revoked: { serials: ['01'] } })).revocation).toBe('checked');
+    });
+
     it('certificates outside their validity at policy.at: GPU_CERT_EXPIRED', async () => {
         const old = await SimulatedGpu.create({ notBefore: new Date('2020-01-01T00:00:00Z'), notAfter: new Date('2021-01-01T00:00:00Z') });
         expect(codeOf(() => verifyGpuEvidence(old.report(Buffer.alloc(32)), old.chainPem, { deviceRootPem: old.deviceRootPem, rimRootPem: old.rimRootPem, at: new Date('2022-01-01T00:00:00Z'), rims: old.rims() }))).toBe('GPU_CERT_EXPIRED');
