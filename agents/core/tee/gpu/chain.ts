@@ -56,12 +56,16 @@ function pathLen(c: ParsedCert): number | undefined {
 /** "CN=…, O=…" of a DER Name (display only). */
 export function nameText(nameDer: Buffer): string {
     const parts: string[] = [];
-    for (const rdn of children(readOne(nameDer, TAG.SEQUENCE), 32)) {
-        for (const atv of children(rdn, 8)) {
-            const [type, value] = children(atv, 2);
-            const label = NAME_ATTRS[decodeOid(type)];
-            if (label && value) parts.push(`${label}=${content(value).toString('utf8')}`);
+    try {
+        for (const rdn of children(readOne(nameDer, TAG.SEQUENCE), 32)) {
+            for (const atv of children(rdn, 8)) {
+                const [type, value] = children(atv, 2);
+                const label = NAME_ATTRS[decodeOid(type)];
+                if (label && value) parts.push(`${label}=${content(value).toString('utf8')}`);
+            }
         }
+    } catch {
+        return '(unreadable name)';
     }
     return parts.join(', ');
 }

@@ -148,6 +148,15 @@ function goldenMeasurements(root: XmlElement, name: string): GoldenMeasurement[]
  * golden measurements as signed.
  */
 export function verifyRim(xml: string, name: string, rimRootDer: Buffer, at: Date, revoked?: Set<string>): VerifiedRim {
+    try {
+        return verifyRimSteps(xml, name, rimRootDer, at, revoked);
+    } catch (e) {
+        // Anything unexpected (a DOM or DER surprise) is still a typed refusal of this RIM.
+        throw e instanceof GpuAttestationError ? e : invalid(name, `unexpected: ${(e as Error)?.message}`);
+    }
+}
+
+function verifyRimSteps(xml: string, name: string, rimRootDer: Buffer, at: Date, revoked?: Set<string>): VerifiedRim {
     if (typeof xml !== 'string' || xml.length > MAX_RIM_BYTES) throw invalid(name, `not text of at most ${MAX_RIM_BYTES} bytes`);
     if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw invalid(name, 'document type declarations are refused');
     if (/\sxml:[a-z]+\s*=/i.test(xml)) throw invalid(name, 'xml:* attributes are refused (Canonical XML 1.0 and 1.1 would differ)');
