@@ -46,7 +46,7 @@ export function governanceSections(g: GovernanceView): Html {
     const head = ['Proposal', 'Status', 'Votes', 'Actions', 'Voting ends', 'Executable from'];
     const rows = g.proposals.map(
         (p) =>
-            html`<tr data-proposal-id="${p.id}" data-status="${p.status}"><th scope="row" data-field="id">${proposalLink(p.id)}</th><td data-field="status">${status(p.status)}</td><td data-field="votes">${tally(p)}</td><td data-field="actions"><ul>${p.actions.map((a) => html`<li>${a.words}</li>`)}</ul></td><td data-field="deadline">${countdown(p.deadline, now)}</td><td data-field="executableFrom">${countdown(p.executableFrom, now)}</td></tr>`,
+            html`<tr data-proposal-id="${p.id}" data-status="${p.status}"><th scope="row" data-field="id">${proposalLink(p.id)}</th><td data-field="status">${status(p.status)}</td><td data-field="votes">${tally(p)}</td><td data-field="actions"><ul>${p.actions.map((a) => html`<li>${a.words}</li>`)}</ul></td><td data-field="deadline">${countdown(p.deadline, now)}</td><td data-field="executableFrom">${countdown(p.executableFrom, now, '—')}</td></tr>`,
     );
     const proposals = section('proposals', 'Proposals', table('Proposals: open ones first, then history, newest first', head, rows, 'No proposals yet.'));
     return html`${params}${voters}${proposals}`;
@@ -98,8 +98,8 @@ export function proposalSections(p: ProposalView & Envelope): Html {
             ['proposer', 'Proposer', p.proposer ? addr(p.proposer, { full: true }) : none()],
             ['createdAt', 'Created', countdown(p.createdAt, now)],
             ['deadline', 'Voting ends', countdown(p.deadline, now)],
-            ['executableFrom', 'Executable from', countdown(p.executableFrom, now)],
-            ['executableUntil', 'Executable until', countdown(p.executableUntil, now)],
+            ['executableFrom', 'Executable from', countdown(p.executableFrom, now, 'once it passes')],
+            ['executableUntil', 'Executable until', countdown(p.executableUntil, now, 'once it passes')],
             ['yes', 'Yes', plain(p.yes)],
             ['no', 'No', plain(p.no)],
             ['totalWeight', 'Total weight', plain(p.totalWeight)],

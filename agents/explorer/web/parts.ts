@@ -22,12 +22,13 @@ export function hash(hex: string, what = 'hash'): Html {
 
 /** An address linked to its page (`/address/<raw>`, or `/proxies/<raw>` for a proxy); shown user-friendly. */
 export function addr(a: Addr, opts: { proxy?: boolean; full?: boolean } = {}): Html {
-    const shown = opts.full || a.friendly.length <= 16 ? a.friendly : `${a.friendly.slice(0, 6)}…${a.friendly.slice(-6)}`;
-    const inner = html`${shown}`;
-    if (!RAW_ADDRESS.test(a.raw)) return html`<span class="addr" data-value="${a.raw}" title="${a.friendly}">${inner}</span>`;
+    const short = !opts.full && a.friendly.length > 16;
+    const shown = short ? `${a.friendly.slice(0, 6)}…${a.friendly.slice(-6)}` : a.friendly;
+    const cls = short ? 'addr short' : 'addr';
+    if (!RAW_ADDRESS.test(a.raw)) return html`<span class="${cls}" data-value="${a.raw}" title="${a.friendly}">${shown}</span>`;
     const href = `${opts.proxy ? '/proxies/' : '/address/'}${a.raw}`;
     const copy = opts.full ? copyButton(a.friendly, 'address') : '';
-    return html`<a class="addr" href="${href}" data-value="${a.raw}" title="${a.friendly}">${inner}</a>${copy}`;
+    return html`<a class="${cls}" href="${href}" data-value="${a.raw}" title="${a.friendly}">${shown}</a>${copy}`;
 }
 
 /** A link to a proposal's page. */
@@ -48,8 +49,8 @@ export function time(at: number): Html {
 }
 
 /** A moment as a countdown from the view's chain time ("in 2 h 14 min", "3 min ago"); the script keeps it ticking. */
-export function countdown(at: number | null, now: number): Html {
-    if (at === null) return none();
+export function countdown(at: number | null, now: number, ifNull?: string): Html {
+    if (at === null) return ifNull ? html`<span class="none" data-value="">${ifNull}</span>` : none();
     const iso = at > 0 ? isoOf(at) : null;
     if (!iso) return html`<span class="none" data-value="${at}">—</span>`;
     return html`<time datetime="${iso}" data-value="${at}" data-countdown="" title="${formatTime(at)}">${formatCountdown(at, now)}</time>`;
