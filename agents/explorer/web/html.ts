@@ -4,9 +4,10 @@
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
-/** `s` safe inside element text and inside a quoted attribute value. */
+/** `s` safe inside element text and inside a quoted attribute value; control characters (which no page text
+ * needs and HTML parsers treat as errors) are shown as U+FFFD. */
 export function escapeHtml(s: string): string {
-    return s.replace(/[&<>"']/g, (c) => ESCAPES[c]);
+    return s.replace(/[&<>"']/g, (c) => ESCAPES[c]).replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g, '\ufffd');
 }
 
 /** Markup built by `html` (already escaped); anything else interpolated is escaped. */

@@ -2,6 +2,7 @@
 // values, and chain strings chosen by an attacker coming out as text only. Each page is parsed as XML (the pages are
 // polyglot markup), so a string that broke out of its element or attribute would fail the parse or show up below.
 import { DOMParser, type Document, type Element } from '@xmldom/xmldom';
+import fc from 'fast-check';
 import { formatBps, formatCountdown, formatDuration, formatTon } from '../../../agents/explorer/web/format';
 import { CONTENT_SECURITY_POLICY, renderPage } from '../../../agents/explorer/web/pages';
 import type { PageModel } from '../../../agents/explorer/types';
@@ -10,7 +11,7 @@ import { CHAIN_TIME, ctx, everyPage, feed, governance, HOSTILE, HOSTILE_ENDPOINT
 function parse(markup: string): Document {
     return new DOMParser({
         onError: (level, message) => {
-            throw new Error(`${level}: ${message}`);
+            if (level !== 'warning') throw new Error(`${level}: ${message}`);
         },
     }).parseFromString(markup, 'text/xml');
 }
@@ -222,5 +223,32 @@ describe('explorer pages', () => {
     it('says when history was cut by the index limit', () => {
         expect(renderPage({ page: 'proxy', view: proxy }, ctx)).toContain('History is indexed only back to a limit');
         expect(renderPage({ page: 'proxy', view: { ...proxy, historyComplete: true } }, ctx)).not.toContain('History is indexed only back to a limit');
+    });
+});
+
+describe('explorer pages under arbitrary chain strings', () => {
+    // What a page shows for a string: control characters become U+FFFD, line ends are read as \n (as browsers do),
+    // everything else is kept as it is.
+    const shown = (s: string) => s.replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g, '\ufffd').replace(/\r\n?/g, '\n');
+
+    it('attack: any string as a model name, an endpoint or feed words comes out as the same text and nothing else (fast-check)', () => {
+        const chainString = fc.oneof(fc.string({ unit: 'binary-ascii' }), fc.string({ unit: 'grapheme' }), fc.constantFrom(...HOSTILE, ...HOSTILE_ENDPOINTS));
+        fc.assert(
+            fc.property(chainString, chainString, chainString, (name, endpointString, words) => {
+                const m = page({ page: 'models', view: { ...models, models: [{ ...models.models[1], name }] } });
+                expect(where(m, 'data-field', 'name').map((e) => e.textContent)).toEqual([shown(name)]);
+                const p = page({ page: 'proxies', view: { ...proxy, proxies: [{ ...proxy.registration!, clientEndpoint: endpointString }] } });
+                const e = all(p).filter((x) => /\bendpoint\b/.test(x.getAttribute('class') ?? ''))[0];
+                expect(e.textContent).toBe(shown(endpointString));
+                if (e.tagName === 'a') expect(e.getAttribute('href')).toMatch(/^(https?|wss?):\/\//);
+                const f = page({ page: 'feed', view: { ...feed, events: [{ ...feed.events[0], words }] } });
+                expect(where(f, 'class', 'words')[0].textContent).toBe(shown(words));
+                for (const d of [m, p, f]) {
+                    expect(d.getElementsByTagName('script')).toHaveLength(1);
+                    for (const x of all(d)) for (const a of Array.from(x.attributes)) expect(a.name).not.toMatch(/^on/i);
+                }
+            }),
+            { numRuns: 100 },
+        );
     });
 });
