@@ -2,7 +2,7 @@
 // outcome, and the wallet links to vote or execute.
 import type { Envelope, GovernanceView, ProposalStatus, ProposalView, WalletLink } from '../types';
 import { html, type Html } from './html';
-import { addr, bps, copyButton, countdown, duration, fields, none, plain, proposalLink, section, table, ton, tx } from './parts';
+import { addr, bps, copyButton, countdown, duration, fields, none, plain, proposalLink, row, section, table, ton, tx } from './parts';
 
 const STATUS_WORDS: Record<ProposalStatus, string> = {
     open: 'open for voting',
@@ -40,13 +40,20 @@ export function governanceSections(g: GovernanceView): Html {
         ]),
     );
     const voterRows = g.voters.map(
-        (v) => html`<tr data-address="${v.address.raw}"><th scope="row" data-field="address">${addr(v.address)}</th><td data-field="weight">${plain(v.weight)}</td></tr>`,
+        (v) => row({ address: v.address.raw }, [['address', addr(v.address)], ['weight', plain(v.weight)]]),
     );
     const voters = section('voters', 'Voters', table('Voters and their weights', ['Voter', 'Weight'], voterRows, 'No voters.'));
     const head = ['Proposal', 'Status', 'Votes', 'Actions', 'Voting ends', 'Executable from'];
     const rows = g.proposals.map(
         (p) =>
-            html`<tr data-proposal-id="${p.id}" data-status="${p.status}"><th scope="row" data-field="id">${proposalLink(p.id)}</th><td data-field="status">${status(p.status)}</td><td data-field="votes">${tally(p)}</td><td data-field="actions"><ul>${p.actions.map((a) => html`<li>${a.words}</li>`)}</ul></td><td data-field="deadline">${countdown(p.deadline, now)}</td><td data-field="executableFrom">${countdown(p.executableFrom, now, '—')}</td></tr>`,
+            row({ 'proposal-id': p.id, status: p.status }, [
+                ['id', proposalLink(p.id)],
+                ['status', status(p.status)],
+                ['votes', tally(p)],
+                ['actions', html`<ul>${p.actions.map((a) => html`<li>${a.words}</li>`)}</ul>`],
+                ['deadline', countdown(p.deadline, now)],
+                ['executableFrom', countdown(p.executableFrom, now, '—')],
+            ]),
     );
     const proposals = section('proposals', 'Proposals', table('Proposals: open ones first, then history, newest first', head, rows, 'No proposals yet.'));
     return html`${params}${voters}${proposals}`;
@@ -79,11 +86,17 @@ function walletLink(l: WalletLink, label: string, attr: Html): Html {
         ? html`<a class="wallet" href="${l.url}" ${attr}>${label}</a>`
         : html`<span class="wallet" ${attr}>${label}</span>`;
     const svg = l.qrSvg.trimStart();
+    const src = `data:image/svg+xml;base64,${Buffer.from(l.qrSvg, 'utf8').toString('base64')}`;
     const qr =
         svg.startsWith('<svg') || svg.startsWith('<?xml')
-            ? html`<img class="qr" src="data:image/svg+xml;base64,${Buffer.from(l.qrSvg, 'utf8').toString('base64')}" alt="QR code of the link: ${label}" width="200" height="200"/>`
+            ? html`<img class="qr" src="${src}" alt="QR code of the link: ${label}" width="200" height="200"/>`
             : '';
-    return html`<figure class="wallet-link">${qr}<figcaption><p>${link} (sends ${ton(l.amount)} to ${addr(l.to)})</p><p>Or with Blueprint:</p><pre class="blueprint"><code>${l.blueprint}</code></pre>${copyButton(l.blueprint, 'Blueprint command')}<details><summary>Message body (base64 BOC)</summary><pre><code data-value="${l.payloadBoc}">${l.payloadBoc}</code></pre></details></figcaption></figure>`;
+    return html`<figure class="wallet-link">${qr}<figcaption>
+<p>${link} (sends ${ton(l.amount)} to ${addr(l.to)})</p>
+<p>Or with Blueprint:</p>
+<pre class="blueprint"><code>${l.blueprint}</code></pre>${copyButton(l.blueprint, 'Blueprint command')}
+<details><summary>Message body (base64 BOC)</summary><pre><code data-value="${l.payloadBoc}">${l.payloadBoc}</code></pre></details>
+</figcaption></figure>`;
 }
 
 export function proposalSections(p: ProposalView & Envelope): Html {
@@ -109,12 +122,20 @@ export function proposalSections(p: ProposalView & Envelope): Html {
     );
     const actionItems = p.actions.map(
         (a) =>
-            html`<li data-kind="${a.kind}"><span class="words">${a.words}</span> <span class="to">(to ${addr(a.to)}, with ${ton(a.value)})</span><details><summary>Decoded fields and body</summary><pre><code>${JSON.stringify(a.fields, null, 2)}</code></pre><pre><code data-value="${a.bodyBoc}">${a.bodyBoc}</code></pre></details></li>`,
+            html`<li data-kind="${a.kind}"><span class="words">${a.words}</span> <span class="to">(to ${addr(a.to)}, with ${ton(a.value)})</span>
+<details><summary>Decoded fields and body</summary>
+<pre><code>${JSON.stringify(a.fields, null, 2)}</code></pre>
+<pre><code data-value="${a.bodyBoc}">${a.bodyBoc}</code></pre>
+</details></li>`,
     );
     const actions = section('actions', 'Actions', p.actions.length ? html`<ol>${actionItems}</ol>` : html`<p>No actions.</p>`);
     const voteRows = p.votes.map(
         (v) =>
-            html`<tr data-address="${v.voter.raw}" data-support="${v.support ? 'yes' : 'no'}"><th scope="row" data-field="voter">${addr(v.voter)}</th><td data-field="support">${plain(v.support ? 'yes' : 'no')}</td><td data-field="tx">${tx(v.tx)}</td></tr>`,
+            row({ address: v.voter.raw, support: v.support ? 'yes' : 'no' }, [
+                ['voter', addr(v.voter)],
+                ['support', plain(v.support ? 'yes' : 'no')],
+                ['tx', tx(v.tx)],
+            ]),
     );
     const votes = section('votes', 'Votes', table('Votes cast', ['Voter', 'Vote', 'Transaction'], voteRows, 'No votes yet.'));
     const vote = p.voteLinks

@@ -3,7 +3,7 @@
 import type { FeedEvent, FeedView, ImageKind, ImagesView, ModelsView, RootView } from '../types';
 import { feedKindLabel, feedLinks } from './feed-item';
 import { html, type Html } from './html';
-import { addr, bps, duration, fields, hash, plain, provenance, section, table, time, ton } from './parts';
+import { addr, bps, duration, fields, hash, plain, provenance, row, section, table, time, ton } from './parts';
 
 export function rootSections(root: RootView): Html {
     const p = root.params;
@@ -58,7 +58,17 @@ export function modelsSection(view: ModelsView): Html {
     const head = ['Name', 'Id', 'Prompt', 'Cached', 'Completion', 'Reasoning', 'Context', 'Weights hash', 'Registered'];
     const rows = view.models.map(
         (m) =>
-            html`<tr data-id="${m.id}"><th scope="row" data-field="name"><span data-value="${m.name}">${m.name}</span></th><td data-field="id">${hash(m.id, 'model id')}</td><td data-field="prices.prompt">${ton(m.prices.prompt)}</td><td data-field="prices.cached">${ton(m.prices.cached)}</td><td data-field="prices.completion">${ton(m.prices.completion)}</td><td data-field="prices.reasoning">${ton(m.prices.reasoning)}</td><td data-field="contextLength">${plain(m.contextLength)}</td><td data-field="weightsHash">${hash(m.weightsHash, 'weights hash')}</td><td data-field="registered">${provenance(m.registered)}</td></tr>`,
+            row({ id: m.id }, [
+                ['name', plain(m.name)],
+                ['id', hash(m.id, 'model id')],
+                ['prices.prompt', ton(m.prices.prompt)],
+                ['prices.cached', ton(m.prices.cached)],
+                ['prices.completion', ton(m.prices.completion)],
+                ['prices.reasoning', ton(m.prices.reasoning)],
+                ['contextLength', plain(m.contextLength)],
+                ['weightsHash', hash(m.weightsHash, 'weights hash')],
+                ['registered', provenance(m.registered)],
+            ]),
     );
     return section('models', 'Models', table('Registered models (prices per 1M tokens of each class)', head, rows, 'No models registered.'));
 }
@@ -69,8 +79,9 @@ export function imagesSection(view: ImagesView): Html {
     const tables = (['worker', 'proxy'] as const).map((kind) => {
         const rows = view.images
             .filter((i) => i.kind === kind)
-            .map((i) => html`<tr data-hash="${i.hash}"><td data-field="hash">${hash(i.hash, 'image hash')}</td><td data-field="added">${provenance(i.added)}</td></tr>`);
-        return html`<h3>${ROLE_WORDS[kind]}</h3>${table(`${ROLE_WORDS[kind]} allowlisted`, ['Image hash', 'Added'], rows, 'None allowlisted.', kind)}`;
+            .map((i) => row({ hash: i.hash }, [['hash', hash(i.hash, 'image hash')], ['added', provenance(i.added)]]));
+        const t = table(`${ROLE_WORDS[kind]} allowlisted`, ['Image hash', 'Added'], rows, 'None allowlisted.', kind);
+        return html`<h3>${ROLE_WORDS[kind]}</h3>${t}`;
     });
     return section('images', 'TEE images', tables);
 }
@@ -78,7 +89,8 @@ export function imagesSection(view: ImagesView): Html {
 /** One feed list item (the browser bundle builds the same structure for live events: client/feed.ts). */
 export function feedItem(e: FeedEvent): Html {
     const links = feedLinks(e).map((l) => html` <a href="${l.href}">${l.label}</a>`);
-    return html`<li data-event-id="${e.id}" data-kind="${e.kind}">${time(e.at)} <span class="kind">${feedKindLabel(e.kind)}</span> <span class="words">${e.words}</span><span class="links">${links}</span></li>`;
+    const kind = html`<span class="kind">${feedKindLabel(e.kind)}</span>`;
+    return html`<li data-event-id="${e.id}" data-kind="${e.kind}">${time(e.at)} ${kind} <span class="words">${e.words}</span><span class="links">${links}</span></li>`;
 }
 
 export function feedSection(view: FeedView, title: string): Html {
@@ -86,6 +98,7 @@ export function feedSection(view: FeedView, title: string): Html {
     return section(
         'feed',
         title,
-        html`<p id="feed-status" role="status">Newest first, as of ${time(view.chainTime)}. Reload for newer events.</p>${empty}<ol class="feed-list" aria-live="polite" aria-relevant="additions">${view.events.map(feedItem)}</ol>`,
+        html`<p id="feed-status" role="status">Newest first, as of ${time(view.chainTime)}. Reload for newer events.</p>${empty}
+<ol class="feed-list" aria-live="polite" aria-relevant="additions">${view.events.map(feedItem)}</ol>`,
     );
 }

@@ -60,10 +60,16 @@ function body(model: PageModel): Body {
             return { title: 'Live feed', content: feedSection(model.view, 'Events'), ...envelope(model.view) };
         case 'error': {
             const e = model.body.error;
-            const details = e.details ? html`<details><summary>Details</summary><pre><code>${JSON.stringify(e.details, null, 2)}</code></pre></details>` : '';
+            const details = e.details
+                ? html`<details><summary>Details</summary><pre><code>${JSON.stringify(e.details, null, 2)}</code></pre></details>`
+                : '';
+            const status = html`<span data-field="status" data-value="${model.status}">${model.status}</span>`;
+            const code = html`<code data-field="code" data-value="${e.code}">${e.code}</code>`;
             return {
                 title: `Error ${model.status}`,
-                content: html`<section id="error" role="alert" aria-labelledby="error-h"><h2 id="error-h">${e.message}</h2><p>HTTP status <span data-field="status" data-value="${model.status}">${model.status}</span>, code <code data-field="code" data-value="${e.code}">${e.code}</code>.</p>${details}<p><a href="/">Back to the overview</a></p></section>`,
+                content: html`<section id="error" role="alert" aria-labelledby="error-h"><h2 id="error-h">${e.message}</h2>
+<p>HTTP status ${status}, code ${code}.</p>${details}
+<p><a href="/">Back to the overview</a></p></section>`,
                 chainTime: null,
                 historyComplete: true,
             };

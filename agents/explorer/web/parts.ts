@@ -64,9 +64,10 @@ export function bps(value: number): Html {
     return html`<span data-value="${value}" title="${value} bps">${formatBps(value)}</span>`;
 }
 
-/** A plain number or word, with its value in data-value. */
+/** A plain number, word or flag (shown as yes/no), with its value in data-value. */
 export function plain(value: string | number | boolean): Html {
-    return html`<span data-value="${String(value)}">${String(value)}</span>`;
+    const shown = typeof value === 'boolean' ? (value ? 'yes' : 'no') : String(value);
+    return html`<span data-value="${String(value)}">${shown}</span>`;
 }
 
 /** "not known from the chain". */
@@ -108,6 +109,16 @@ export function fields(caption: string, rows: [field: string, label: string, val
         null,
         rows.map(([field, label, value]) => html`<tr data-field="${field}"><th scope="row">${label}</th><td>${value}</td></tr>`),
     );
+}
+
+/** A row of a list: its key in `data-*` attributes (names are ours), the first cell its row header, every cell
+ * `[data-field]`. */
+export function row(keys: Record<string, string | number>, cells: [field: string, value: Interpolation][]): Html {
+    const attrs = Object.entries(keys).map(([name, value]) => html` data-${name}="${value}"`);
+    const tds = cells.map(([field, value], i) =>
+        i === 0 ? html`<th scope="row" data-field="${field}">${value}</th>` : html`<td data-field="${field}">${value}</td>`,
+    );
+    return html`<tr${attrs}>${tds}</tr>`;
 }
 
 /** A table in its own scrolling container (the page itself never scrolls sideways). */

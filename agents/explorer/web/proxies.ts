@@ -1,13 +1,20 @@
 // The proxies' pages: the list, one proxy (with its worker channels and slashing history), and any address.
 import type { AddressView, ClientChannelView, ProxiesView, ProxyView, SlashView, WorkerChannelView } from '../types';
 import { html, type Html } from './html';
-import { addr, countdown, endpoint, fields, hash, none, plain, section, table, time, ton, tx } from './parts';
+import { addr, countdown, endpoint, fields, hash, none, plain, row, section, table, time, ton, tx } from './parts';
 
 export function proxiesSection(view: ProxiesView): Html {
     const head = ['Proxy', 'Owner', 'Stake', 'Client endpoint', 'Worker endpoint', 'Registered'];
     const rows = view.proxies.map(
         (p) =>
-            html`<tr data-address="${p.address.raw}"><th scope="row" data-field="address">${addr(p.address, { proxy: true })}</th><td data-field="owner">${addr(p.owner)}</td><td data-field="stake">${ton(p.stake)}</td><td data-field="clientEndpoint">${endpoint(p.clientEndpoint)}</td><td data-field="workerEndpoint">${endpoint(p.workerEndpoint)}</td><td data-field="registeredAt">${time(p.registeredAt)}</td></tr>`,
+            row({ address: p.address.raw }, [
+                ['address', addr(p.address, { proxy: true })],
+                ['owner', addr(p.owner)],
+                ['stake', ton(p.stake)],
+                ['clientEndpoint', endpoint(p.clientEndpoint)],
+                ['workerEndpoint', endpoint(p.workerEndpoint)],
+                ['registeredAt', time(p.registeredAt)],
+            ]),
     );
     return section('proxies', 'Proxies', table('Proxies registered with the Root', head, rows, 'No proxies registered.'));
 }
@@ -49,12 +56,26 @@ export function proxySections(p: ProxyView): Html {
     const head = ['Channel', 'Worker', 'State', 'Stake', 'Paid', 'Unbonds', 'Pending fault', 'Opened'];
     const rows = p.workerChannels.map(
         (w) =>
-            html`<tr data-address="${w.address.raw}"><th scope="row" data-field="address">${addr(w.address)}</th><td data-field="worker">${addr(w.worker)}</td><td data-field="state">${plain(w.state)}</td><td data-field="stake">${ton(w.stake)}</td><td data-field="paid">${ton(w.paid)}</td><td data-field="unbondAt">${countdown(w.unbondAt, now)}</td><td data-field="pendingFault">${fault(w, now)}</td><td data-field="opened">${tx(w.opened)}</td></tr>`,
+            row({ address: w.address.raw }, [
+                ['address', addr(w.address)],
+                ['worker', addr(w.worker)],
+                ['state', plain(w.state)],
+                ['stake', ton(w.stake)],
+                ['paid', ton(w.paid)],
+                ['unbondAt', countdown(w.unbondAt, now)],
+                ['pendingFault', fault(w, now)],
+                ['opened', tx(w.opened)],
+            ]),
     );
     const workers = section('workers', 'Workers', table('Worker channels of this proxy', head, rows, 'No worker channels.'));
     const slashRows = p.slashes.map(
         (s) =>
-            html`<tr data-tx="${s.tx.lt}:${s.tx.hash}"><td data-field="kind"><span data-value="${s.kind}">${SLASH_WORDS[s.kind] ?? s.kind}</span></td><td data-field="target">${addr(s.target)}</td><td data-field="amount">${s.amount === null ? none() : ton(s.amount)}</td><td data-field="tx">${tx(s.tx)}</td></tr>`,
+            row({ tx: `${s.tx.lt}:${s.tx.hash}` }, [
+                ['kind', html`<span data-value="${s.kind}">${SLASH_WORDS[s.kind] ?? s.kind}</span>`],
+                ['target', addr(s.target)],
+                ['amount', s.amount === null ? none() : ton(s.amount)],
+                ['tx', tx(s.tx)],
+            ]),
     );
     const slashes = section('slashes', 'Slashing history', table('Slashes of this proxy and its workers', ['What', 'Slashed contract', 'Amount', 'Transaction'], slashRows, 'No slashes.'));
     return html`${proxy}${workers}${slashes}`;
