@@ -117,7 +117,7 @@ export function proposalSections(p: ProposalView & Envelope): Html {
             ['no', 'No', plain(p.no)],
             ['totalWeight', 'Total weight', plain(p.totalWeight)],
             ['created', 'Created in', tx(p.created)],
-            ['executed', 'Executed in', tx(p.executed)],
+            ['executed', 'Executed in', p.executed ? tx(p.executed) : html`<span class="none" data-value="">not executed</span>`],
         ]),
     );
     const actionItems = p.actions.map(

@@ -1,7 +1,7 @@
 // The explorer's browser assets: the bundle esbuild builds from agents/explorer/web/client (as `npm run build` does),
 // the stylesheet, and loadAssets serving them. Nothing in them reaches outside the explorer's own origin.
 import { execFileSync } from 'child_process';
-import { mkdtempSync, rmSync } from 'fs';
+import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import path from 'path';
 import { loadAssets } from '../../../agents/explorer/web/assets';
@@ -64,5 +64,42 @@ describe('explorer assets', () => {
             }
         })();
         expect(out).toBe('');
+    });
+});
+
+describe('explorer stylesheet', () => {
+    const css = readFileSync(path.join(__dirname, '../../../agents/explorer/web/style.css'), 'utf8');
+    /** The custom properties of the first `:root { … }` block after `from`. */
+    const palette = (from: number): Record<string, string> => {
+        const block = css.slice(css.indexOf(':root {', from), css.indexOf('}', css.indexOf(':root {', from)));
+        return Object.fromEntries([...block.matchAll(/--([\w-]+):\s*(#[0-9a-f]{6});/gi)].map((m) => [m[1], m[2]]));
+    };
+    const luminance = (hex: string) => {
+        const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255).map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const contrast = (a: string, b: string) => {
+        const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+        return (hi + 0.05) / (lo + 0.05);
+    };
+
+    it.each([
+        ['light', 0],
+        ['dark', css.indexOf('prefers-color-scheme: dark')],
+    ])('%s colours meet WCAG AA: text 4.5:1, the focus ring 3:1', (_scheme, from) => {
+        const c = palette(from as number);
+        expect(Object.keys(c)).toHaveLength(11);
+        const text: [string, string][] = [
+            ['fg', 'bg'],
+            ['muted', 'bg'],
+            ['link', 'bg'],
+            ['fg', 'panel'],
+            ['muted', 'panel'],
+            ['alert-fg', 'alert-bg'],
+            ['ok', 'bg'],
+            ['bad', 'bg'],
+        ];
+        expect(text.filter(([fg, bg]) => contrast(c[fg], c[bg]) < 4.5)).toEqual([]);
+        for (const bg of ['bg', 'panel']) expect(contrast(c.focus, c[bg])).toBeGreaterThanOrEqual(3);
     });
 });
