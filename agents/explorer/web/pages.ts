@@ -7,7 +7,8 @@ import { feedSection, imagesSection, modelsSection, rootSections } from './overv
 import { addr, time } from './parts';
 import { addressSections, proxiesSection, proxySections } from './proxies';
 
-/** The policy the server sends with every page (the page repeats it in a <meta>, minus frame-ancestors). */
+/** The pages' Content-Security-Policy: each page carries it in a <meta> (minus frame-ancestors, which only a header can
+ * carry); a server may send it as its header. */
 export const CONTENT_SECURITY_POLICY =
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
