@@ -295,9 +295,13 @@ export function collateralWindow(pc: ParsedCollateral): { notBefore: number; not
     };
 }
 
-/** issueDate <= at <= nextUpdate for TCB info and QE identity, thisUpdate <= at <= nextUpdate for both CRLs. */
-export function checkCollateralTime(pc: ParsedCollateral, at: Date): void {
+/**
+ * issueDate <= at <= nextUpdate for TCB info and QE identity, thisUpdate <= at <= nextUpdate for both CRLs; with a
+ * grace (live collateral), up to nextUpdate + graceMs, and then the result says the collateral is stale.
+ */
+export function checkCollateralTime(pc: ParsedCollateral, at: Date, graceMs = 0): { stale: boolean } {
     const t = at.getTime();
+    let stale = false;
     const items: [string, Date, Date | undefined][] = [
         ['TCB info', pc.tcbInfo.issueDate, pc.tcbInfo.nextUpdate],
         ['QE identity', pc.qeIdentity.issueDate, pc.qeIdentity.nextUpdate],
@@ -306,15 +310,18 @@ export function checkCollateralTime(pc: ParsedCollateral, at: Date): void {
     ];
     for (const [name, from, to] of items) {
         if (!to) invalid(`${name} has no next update time`);
-        if (t < from.getTime() || t > to.getTime()) {
-            fail('COLLATERAL_EXPIRED', `${name} is not current at ${at.toISOString()} (valid ${from.toISOString()} .. ${to.toISOString()})`, {
+        if (t < from.getTime() || t > to.getTime() + graceMs) {
+            fail('COLLATERAL_EXPIRED', `${name} is not current at ${at.toISOString()} (valid ${from.toISOString()} .. ${to.toISOString()}${graceMs ? ` + ${graceMs / 3600_000} h grace` : ''})`, {
                 item: name,
                 issueDate: from.toISOString(),
                 nextUpdate: to.toISOString(),
                 at: at.toISOString(),
+                ...(graceMs ? { graceMs } : {}),
             });
         }
+        if (t > to.getTime()) stale = true;
     }
+    return { stale };
 }
 
 // ---- evaluation ----
@@ -338,19 +345,19 @@ function sameKey(a: ParsedCert, b: ParsedCert): boolean {
     return ecPoint(a.publicKey).equals(ecPoint(b.publicKey));
 }
 
-function verifyCrl(name: string, c: ParsedCrl, issuer: ParsedCert): void {
+export function verifyCrl(name: string, c: ParsedCrl, issuer: ParsedCert): void {
     if (!c.issuerRaw.equals(issuer.subjectRaw)) invalid(`${name} is not issued by the certificate it must be checked against`);
     if (c.signatureAlgorithm !== OID_ECDSA_SHA256) invalid(`${name} is not signed with ecdsa-with-SHA256`);
     if (!cryptoVerify('sha256', c.tbs, issuer.publicKey, c.signature)) invalid(`${name} signature is invalid`);
 }
 
 /** Verifies a collateral signing chain [signer, root] against the trusted root and returns the signer. */
-function verifySigningChain(name: string, certs: ParsedCert[], ctx: PckContext, rootCrl: ParsedCrl, at: Date): ParsedCert {
+export function verifySigningChain(name: string, certs: ParsedCert[], root: ParsedCert, rootCrl: ParsedCrl, at: Date): ParsedCert {
     if (certs.length !== 2) invalid(`${name} issuer chain must be [signing cert, root]`, { length: certs.length });
     const [signer, chainRoot] = certs;
-    if (!sameKey(chainRoot, ctx.root)) invalid(`${name} issuer chain does not end at the quote's trusted root`);
+    if (!sameKey(chainRoot, root)) invalid(`${name} issuer chain does not end at the quote's trusted root`);
     if (!isP256(signer.publicKey) || signer.signatureAlgorithm !== OID_ECDSA_SHA256) invalid(`${name} signing certificate is not ECDSA P-256 / SHA-256`);
-    if (!isSignedBy(signer, ctx.root)) invalid(`${name} signing certificate is not signed by the trusted root`);
+    if (!isSignedBy(signer, root)) invalid(`${name} signing certificate is not signed by the trusted root`);
     if (at < signer.notBefore || at > signer.notAfter) {
         fail('COLLATERAL_EXPIRED', `${name} signing certificate is not valid at ${at.toISOString()}`, {
             notBefore: signer.notBefore.toISOString(),
@@ -361,7 +368,7 @@ function verifySigningChain(name: string, certs: ParsedCert[], ctx: PckContext, 
     return signer;
 }
 
-function verifyP1363(key: ParsedCert, data: Buffer, sig: Buffer): boolean {
+export function verifyP1363(key: ParsedCert, data: Buffer, sig: Buffer): boolean {
     return cryptoVerify('sha256', data, { key: key.publicKey, dsaEncoding: 'ieee-p1363' }, sig);
 }
 
@@ -454,9 +461,9 @@ export function evaluateCollateral(pc: ParsedCollateral, quote: ParsedQuote, ctx
     if (pc.pckCrl.revokedSerials.has(ctx.leaf.serial)) fail('PCK_REVOKED', 'PCK certificate is revoked by the PCK CRL', { serial: ctx.leaf.serial });
 
     // TCB info and QE identity are signed by a TCB signing certificate under the same root.
-    const tcbSigner = verifySigningChain('TCB info', pc.tcbInfoChain, ctx, pc.rootCaCrl, at);
+    const tcbSigner = verifySigningChain('TCB info', pc.tcbInfoChain, ctx.root, pc.rootCaCrl, at);
     if (!verifyP1363(tcbSigner, pc.tcbInfoText, pc.tcbInfoSignature)) invalid('TCB info signature is invalid');
-    const qeSigner = verifySigningChain('QE identity', pc.qeIdentityChain, ctx, pc.rootCaCrl, at);
+    const qeSigner = verifySigningChain('QE identity', pc.qeIdentityChain, ctx.root, pc.rootCaCrl, at);
     if (!verifyP1363(qeSigner, pc.qeIdentityText, pc.qeIdentitySignature)) invalid('QE identity signature is invalid');
 
     const ti = pc.tcbInfo;

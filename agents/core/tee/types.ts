@@ -30,6 +30,7 @@ export const AttestationErrorCodes = [
     'CERT_EXPIRED', // RA-TLS certificate outside its validity window
     'PROVIDER_UNAVAILABLE', // quote provider cannot produce a quote (no configfs-tsm, wrong provider, I/O error)
     'POLICY_INVALID', // the verification policy itself is malformed (caller/config error, not a verdict on the quote)
+    'COLLATERAL_UNAVAILABLE', // the collateral source (PCCS) has nothing usable for this platform yet: unreachable, refused or never fetched
 ] as const;
 export type AttestationErrorCode = (typeof AttestationErrorCodes)[number];
 
@@ -113,6 +114,26 @@ export interface VerifyPolicy {
     allowedXfam?: string[];
     /** Allowed image hashes (hex); undefined = not checked here (e.g. checked against Root by the caller). */
     allowedImageHashes?: string[];
+    /** Live collateral per platform (a PCCS through pccs/service.ts); excludes `collateral`. */
+    collateralSource?: CollateralSource;
+}
+
+/** The PCK CA that issued a PCK certificate (Intel PCS `ca=` parameter). */
+export type PckCa = 'platform' | 'processor';
+
+/** What a collateral source hands the verifier: collateral for one platform and how far past nextUpdate it may serve. */
+export interface SourcedCollateral {
+    collateral: Collateral;
+    /** Collateral may be used up to this long after its earliest nextUpdate (stale, flagged in the verdict). */
+    graceMs: number;
+}
+
+/** Collateral held in memory per platform, looked up synchronously during verification (spec/attestation.md "Live collateral"). */
+export interface CollateralSource {
+    /** Collateral for FMSPC (12 hex, upper case) and PCK CA; throws AttestationError COLLATERAL_UNAVAILABLE / COLLATERAL_EXPIRED. */
+    collateralFor(fmspc: string, ca: PckCa, at: Date): SourcedCollateral;
+    /** Changes whenever the collateral held changes (part of the verdict cache key). */
+    readonly generation: number;
 }
 
 export interface VerifiedQuote {
@@ -123,6 +144,8 @@ export interface VerifiedQuote {
     tcbStatus?: TcbStatus; // present when collateral was evaluated
     advisoryIds: string[];
     fmspc?: string;
+    /** The collateral was past its nextUpdate (within the source's grace) at the policy time. */
+    collateralStale?: boolean;
 }
 
 /** Produces a quote whose REPORTDATA is exactly the given 64 bytes. */

@@ -6,7 +6,7 @@ import { isP256, isSignedBy, OID_ECDSA_SHA256, OID_SGX_EXTENSION, ParsedCert, pa
 import { checkCollateralTime, collateralWindow, evaluateCollateral, ParsedCollateral, parseCollateral, PckContext, TCB_STATUSES } from './collateral';
 import { imageHash } from './image';
 import { isDebugTd, parseQuote } from './quote';
-import { AttestationError, AttestationErrorCode, Collateral, ParsedQuote, TcbStatus, VerifiedQuote, VerifyPolicy } from './types';
+import { AttestationError, AttestationErrorCode, Collateral, CollateralSource, ParsedQuote, PckCa, SourcedCollateral, TcbStatus, VerifiedQuote, VerifyPolicy } from './types';
 
 export const DEFAULT_ACCEPTED_TCB_STATUSES: readonly TcbStatus[] = ['UpToDate'];
 
@@ -30,6 +30,7 @@ interface NormalizedPolicy {
     trustedRootKeyIds: Set<string>;
     at: Date;
     collateral?: Collateral;
+    collateralSource?: CollateralSource;
     requireCollateral: boolean;
     acceptedTcbStatuses: Set<TcbStatus>;
     allowedTdAttributes?: Set<string>;
@@ -62,6 +63,9 @@ export function normalizePolicy(policy: VerifyPolicy): NormalizedPolicy {
         if (!(TCB_STATUSES as readonly string[]).includes(s)) fail('POLICY_INVALID', `policy.acceptedTcbStatuses: unknown status ${JSON.stringify(s)}`);
         if (s === 'Revoked') fail('POLICY_INVALID', 'policy.acceptedTcbStatuses must not accept Revoked');
     }
+    const source = policy.collateralSource;
+    if (source !== undefined && (typeof source !== 'object' || source === null || typeof source.collateralFor !== 'function')) fail('POLICY_INVALID', 'policy.collateralSource must be a collateral source');
+    if (source !== undefined && policy.collateral !== undefined && policy.collateral !== null) fail('POLICY_INVALID', 'policy.collateral and policy.collateralSource exclude each other');
     const tdAttrs = hexList(policy.allowedTdAttributes, 'allowedTdAttributes', 8);
     for (const a of tdAttrs ?? []) {
         if (Buffer.from(a, 'hex')[0] & 1) fail('POLICY_INVALID', `policy.allowedTdAttributes: ${a} has the debug bit set; debug TDs are never accepted`);
@@ -70,6 +74,7 @@ export function normalizePolicy(policy: VerifyPolicy): NormalizedPolicy {
         trustedRootKeyIds: roots,
         at: policy.at,
         collateral: policy.collateral,
+        collateralSource: source,
         requireCollateral: policy.requireCollateral,
         acceptedTcbStatuses: new Set(accepted),
         allowedTdAttributes: tdAttrs,
@@ -162,14 +167,23 @@ export function verifyQuoteDetailed(quote: Buffer | Uint8Array, policy: VerifyPo
     // Collateral presence, shape and time window come first, so an expired collateral set reports
     // COLLATERAL_EXPIRED whatever else is wrong with the time (as @phala/dcap-qvl orders it).
     let pc: ParsedCollateral | undefined;
+    let stale = false;
     if (p.collateral !== undefined && p.collateral !== null) {
         pc = guard('COLLATERAL_INVALID', 'collateral', () => parseCollateral(p.collateral));
         checkCollateralTime(pc, p.at);
-    } else if (p.requireCollateral) {
+    } else if (p.requireCollateral && !p.collateralSource) {
         fail('COLLATERAL_MISSING', 'policy requires collateral (TCB info, QE identity, CRLs) and none was given');
     }
 
     const chain = checkPckChain(q, p);
+    // A collateral source is asked for the platform the verified PCK certificate names (FMSPC and PCK CA).
+    let graceMs = 0;
+    if (p.collateralSource) {
+        const got = sourced(p.collateralSource, chain.pck.fmspc.toString('hex').toUpperCase(), pckCaOf(chain.intermediate), p.at);
+        graceMs = got.graceMs;
+        pc = guard('COLLATERAL_INVALID', 'collateral', () => parseCollateral(got.collateral));
+        stale = checkCollateralTime(pc, p.at, graceMs).stale;
+    }
     checkQeReport(q, chain.leaf.publicKey);
     checkQuoteSignature(q);
     checkTdPolicy(q, p);
@@ -186,9 +200,10 @@ export function verifyQuoteDetailed(quote: Buffer | Uint8Array, policy: VerifyPo
         }
         tcbStatus = v.tcbStatus;
         advisoryIds = v.advisoryIds;
+        // A stale verdict holds only inside the grace; a fresh one only until the earliest nextUpdate.
         const w = collateralWindow(pc);
-        notBefore = Math.max(notBefore, w.notBefore, v.notBefore);
-        notAfter = Math.min(notAfter, w.notAfter, v.notAfter);
+        notBefore = Math.max(notBefore, stale ? w.notAfter + 1 : w.notBefore, v.notBefore);
+        notAfter = Math.min(notAfter, stale ? w.notAfter + graceMs : w.notAfter, v.notAfter);
     }
 
     const image = imageHash(q.body);
@@ -204,10 +219,22 @@ export function verifyQuoteDetailed(quote: Buffer | Uint8Array, policy: VerifyPo
             tcbStatus,
             advisoryIds,
             fmspc: chain.pck.fmspc.toString('hex'),
+            ...(stale ? { collateralStale: true } : {}),
         },
         notBefore,
         notAfter,
     };
+}
+
+/** The PCK CA of a PCK chain: Intel names it "... PCK Processor CA" or "... PCK Platform CA". */
+export function pckCaOf(intermediate: ParsedCert): PckCa {
+    return intermediate.subjectRaw.includes('Processor CA') ? 'processor' : 'platform';
+}
+
+function sourced(source: CollateralSource, fmspc: string, ca: PckCa, at: Date): SourcedCollateral {
+    const got = guard('COLLATERAL_UNAVAILABLE', 'collateral source', () => source.collateralFor(fmspc, ca, at));
+    if (typeof got !== 'object' || got === null || !Number.isFinite(got.graceMs) || got.graceMs < 0) fail('COLLATERAL_UNAVAILABLE', 'collateral source returned nothing usable', { fmspc, ca });
+    return got;
 }
 
 /**
@@ -247,6 +274,15 @@ function collateralDigest(c: Collateral | undefined): string | null {
     return d;
 }
 
+const sourceIds = new WeakMap<object, number>();
+let nextSourceId = 1;
+
+function sourceId(source: CollateralSource): number {
+    let id = sourceIds.get(source);
+    if (id === undefined) sourceIds.set(source, (id = nextSourceId++));
+    return id;
+}
+
 /** Fingerprint of everything in a policy except `at` (the cache checks `at` against the verdict's window). */
 export function policyFingerprint(policy: VerifyPolicy): string {
     const sorted = (v?: readonly string[]) => (v ? [...v].map((s) => String(s).toLowerCase().replace(/^0x/, '')).sort() : null);
@@ -260,6 +296,7 @@ export function policyFingerprint(policy: VerifyPolicy): string {
                 xfam: sorted(policy.allowedXfam),
                 images: sorted(policy.allowedImageHashes),
                 collateral: collateralDigest(policy.collateral),
+                source: policy.collateralSource ? `${sourceId(policy.collateralSource)}:${policy.collateralSource.generation}` : null,
             }),
         )
         .digest('hex');

@@ -52,6 +52,8 @@ export interface PeerAttestation {
     claims: RaTlsClaims;
     tcbStatus?: TcbStatus;
     advisoryIds: string[];
+    /** The collateral was past its nextUpdate, used within the configured grace (spec/attestation.md "Live collateral"). */
+    collateralStale?: boolean;
     quoteHash: string; // SHA-256 of the quote bytes, hex
     cert: { serialHex: string; notBefore: Date; notAfter: Date; publicKey: Buffer };
 }
@@ -263,6 +265,7 @@ export class PeerVerifier implements CertVerifier<PeerAttestation> {
             claims,
             tcbStatus: vq.tcbStatus,
             advisoryIds: vq.advisoryIds,
+            ...(vq.collateralStale ? { collateralStale: true } : {}),
             quoteHash: createHash('sha256').update(quote).digest('hex'),
             cert: { serialHex: cert.serialNumber.toLowerCase(), notBefore: cert.notBefore, notAfter: cert.notAfter, publicKey: publicKeyRaw },
         };

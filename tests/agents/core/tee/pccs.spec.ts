@@ -1,0 +1,237 @@
+// Live DCAP collateral (spec/attestation.md "Live collateral"): the PCCS client against the local PCCS serving the
+// real Intel vectors and the simulated platform, verification through the collateral service, refresh before
+// nextUpdate, stale within the grace, COLLATERAL_EXPIRED after it, and a PCCS that comes back. Clocks are injected;
+// nothing asserts wall-clock timings.
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { TDX_VECTORS } from '../../../../fixtures/vectors';
+import { PccsClient } from '../../../../agents/core/tee/pccs/client';
+import { CollateralService } from '../../../../agents/core/tee/pccs/service';
+import { LocalPccs, simulatedCollaterals, vectorCollaterals } from '../../../../agents/core/tee/pccs/server';
+import { SimulatedTee } from '../../../../agents/core/tee/simulated';
+import { Collateral, INTEL_ROOT_KEY_ID, VerifyPolicy } from '../../../../agents/core/tee/types';
+import { verifyQuote, VerificationCache } from '../../../../agents/core/tee/verify';
+import { codeOf, T_GOOD, T_OUTDATED, vector, vectorCollateral } from './util';
+
+const HOUR = 3600_000;
+const DAY = 24 * HOUR;
+
+let tee: SimulatedTee;
+let quote: Buffer;
+let now: number;
+const clock = () => new Date(now);
+let pccs: LocalPccs;
+let up = true;
+const dirs: string[] = [];
+
+beforeAll(async () => {
+    tee = await SimulatedTee.create();
+    quote = await tee.getQuote(Buffer.alloc(64, 7));
+    now = Date.now();
+    const sim = simulatedCollaterals(tee, clock);
+    pccs = new LocalPccs({
+        mounts: {
+            intel: vectorCollaterals(TDX_VECTORS),
+            simulated: sim,
+            // the same, switchable off (an unreachable PCCS answers 503 like a proxy in front of a dead one)
+            flaky: () => {
+                if (!up) throw new Error('down');
+                return sim();
+            },
+        },
+        clock,
+    });
+    await pccs.start();
+});
+
+afterAll(async () => {
+    await pccs.stop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+    const d = mkdtempSync(join(tmpdir(), 'pccs-'));
+    dirs.push(d);
+    return d;
+}
+
+function service(mount: string, extra: Partial<ConstructorParameters<typeof CollateralService>[0]> = {}, roots = [tee.rootKeyId]) {
+    const events: { event: string; fields: Record<string, unknown> }[] = [];
+    const svc = new CollateralService({
+        client: new PccsClient({ baseUrl: pccs.baseUrl(mount) }),
+        trustedRootKeyIds: roots,
+        graceMs: DAY,
+        clock,
+        tickMs: 0,
+        log: (event, fields) => events.push({ event, fields }),
+        ...extra,
+    });
+    return { svc, events };
+}
+
+const simPlatform = () => ({ fmspc: tee.toState().platform.fmspc.toUpperCase(), ca: 'platform' as const });
+const simPolicy = (svc: CollateralService, at = clock()): VerifyPolicy => ({ trustedRootKeyIds: [tee.rootKeyId], at, requireCollateral: true, collateralSource: svc });
+
+describe('PCCS client against the local PCCS', () => {
+    test('the real Intel vector: fetched collateral is the vector collateral and verifies tdx_quote at its valid time', async () => {
+        const client = new PccsClient({ baseUrl: pccs.baseUrl('intel') });
+        const saved = now;
+        now = T_GOOD.getTime();
+        try {
+            const { collateral } = await client.fetchCollateral({ fmspc: 'B0C06F000000', ca: 'platform' }, [INTEL_ROOT_KEY_ID], T_GOOD);
+            const file = vectorCollateral('tdx_quote_collateral.json');
+            expect(collateral.tcb_info).toBe(file.tcb_info);
+            expect(collateral.qe_identity).toBe(file.qe_identity);
+            expect(collateral.pck_crl.toLowerCase()).toBe(file.pck_crl.toLowerCase());
+            expect(collateral.root_ca_crl.toLowerCase()).toBe(file.root_ca_crl.toLowerCase());
+
+            const { svc } = service('intel', {}, [INTEL_ROOT_KEY_ID]);
+            await svc.refresh({ fmspc: 'B0C06F000000', ca: 'platform' });
+            const v = verifyQuote(vector('tdx_quote'), { trustedRootKeyIds: [INTEL_ROOT_KEY_ID], at: T_GOOD, requireCollateral: true, collateralSource: svc });
+            expect(v.tcbStatus).toBe('UpToDate');
+            expect(v.fmspc).toBe('b0c06f000000');
+            expect(v.collateralStale).toBeUndefined();
+            // after nextUpdate, with no grace, the same collateral is refused
+            const strict = service('intel', { graceMs: 0 }, [INTEL_ROOT_KEY_ID]).svc;
+            await strict.refresh({ fmspc: 'B0C06F000000', ca: 'platform' });
+            expect(codeOf(() => verifyQuote(vector('tdx_quote'), { trustedRootKeyIds: [INTEL_ROOT_KEY_ID], at: new Date('2025-07-19T10:16:04Z'), requireCollateral: true, collateralSource: strict }))).toBe('COLLATERAL_EXPIRED');
+        } finally {
+            now = saved;
+        }
+    });
+
+    test('the second FMSPC (90C06F000000) is served too, with the verdict the vector README gives', async () => {
+        const saved = now;
+        now = T_OUTDATED.getTime();
+        try {
+            const { svc } = service('intel', {}, [INTEL_ROOT_KEY_ID]);
+            await svc.refresh({ fmspc: '90C06F000000', ca: 'platform' });
+            expect(svc.status()[0]).toMatchObject({ fmspc: '90C06F000000', nextUpdate: expect.stringMatching(/^2026-03/), lastError: null });
+            expect(codeOf(() => verifyQuote(vector('tdx_quote_outdated'), { trustedRootKeyIds: [INTEL_ROOT_KEY_ID], at: T_OUTDATED, requireCollateral: true, collateralSource: svc }))).toBe('TCB_STATUS');
+        } finally {
+            now = saved;
+        }
+    });
+
+    test('collateral signed under a root the policy does not trust is refused and nothing is kept', async () => {
+        const dir = tempDir();
+        const { svc } = service('simulated', { cacheDir: dir }, [INTEL_ROOT_KEY_ID]);
+        await expect(svc.refresh(simPlatform())).rejects.toMatchObject({ code: 'COLLATERAL_INVALID' });
+        expect(svc.generation).toBe(0);
+        expect(readdirSync(dir)).toEqual([]);
+        expect(codeOf(() => svc.collateralFor(simPlatform().fmspc, 'platform', clock()))).toBe('COLLATERAL_UNAVAILABLE');
+    });
+
+    test('an unknown platform is fetched in the background: the first verification is COLLATERAL_UNAVAILABLE, a later one passes', async () => {
+        const { svc } = service('simulated');
+        expect(codeOf(() => verifyQuote(quote, simPolicy(svc)))).toBe('COLLATERAL_UNAVAILABLE');
+        await svc.refresh(simPlatform()); // joins the background fetch the lookup started
+        expect(verifyQuote(quote, simPolicy(svc)).tcbStatus).toBe('UpToDate');
+    });
+});
+
+describe('refresh, grace and expiry (injected clock)', () => {
+    test('refreshes before nextUpdate; stale within the grace with a warning; COLLATERAL_EXPIRED after; a PCCS that comes back is used', async () => {
+        const start = now;
+        try {
+            up = true;
+            const dir = tempDir();
+            const { svc, events } = service('flaky', { cacheDir: dir, retryMinMs: 60_000 });
+            await svc.refresh(simPlatform());
+            expect(readdirSync(dir)).toEqual([`${simPlatform().fmspc.toUpperCase()}-platform.json`]);
+            const first = svc.status()[0];
+            const nextUpdate = Date.parse(first.nextUpdate!);
+            const refreshAt = Date.parse(first.refreshAt!);
+            expect(refreshAt).toBeLessThan(nextUpdate);
+
+            // before refreshAt nothing is fetched
+            now = refreshAt - 1;
+            const g0 = svc.generation;
+            await svc.tick();
+            expect(svc.generation).toBe(g0);
+            // at refreshAt the PCCS (which has issued newer collateral by then) is asked, before nextUpdate
+            now = refreshAt;
+            await svc.tick();
+            expect(svc.generation).toBe(g0 + 1);
+            const second = svc.status()[0];
+            expect(Date.parse(second.nextUpdate!)).toBeGreaterThan(nextUpdate);
+            // so at the old nextUpdate nothing is stale: no cliff while the PCCS is reachable
+            now = nextUpdate + 1;
+            const v = verifyQuote(quote, simPolicy(svc));
+            expect(v.collateralStale).toBeUndefined();
+
+            // the PCCS goes away; past the new nextUpdate the collateral is served stale within the grace, with a warning
+            up = false;
+            const next2 = Date.parse(second.nextUpdate!);
+            now = Date.parse(second.refreshAt!);
+            await svc.tick();
+            expect(svc.status()[0].failures).toBe(1);
+            expect(events.some((e) => e.event === 'collateral.refresh-failed' && e.fields.code === 'COLLATERAL_UNAVAILABLE')).toBe(true);
+            now = next2 + HOUR;
+            expect(verifyQuote(quote, simPolicy(svc)).collateralStale).toBe(true);
+            expect(verifyQuote(quote, simPolicy(svc)).collateralStale).toBe(true);
+            expect(events.filter((e) => e.event === 'collateral.stale')).toHaveLength(1);
+            await svc.refresh(simPlatform()).catch(() => undefined); // the retry the stale lookup started
+
+            // mid-grace the PCCS comes back: the next due retry fetches, and verdicts are fresh again
+            up = true;
+            now = next2 + 6 * HOUR;
+            await svc.tick();
+            expect(svc.status()[0]).toMatchObject({ failures: 0, lastError: null });
+            expect(verifyQuote(quote, simPolicy(svc)).collateralStale).toBeUndefined();
+
+            // down for good: stale within the grace, then COLLATERAL_EXPIRED, also for a cached verdict
+            up = false;
+            const next3 = Date.parse(svc.status()[0].nextUpdate!);
+            now = next3 + HOUR;
+            const cache = new VerificationCache({ ttlMs: 10 * DAY, now: () => now });
+            expect(cache.verify(quote, simPolicy(svc)).collateralStale).toBe(true);
+            await svc.refresh(simPlatform()).catch(() => undefined);
+            now = next3 + DAY + 1;
+            expect(codeOf(() => cache.verify(quote, simPolicy(svc)))).toBe('COLLATERAL_EXPIRED');
+            expect(codeOf(() => verifyQuote(quote, simPolicy(svc)))).toBe('COLLATERAL_EXPIRED');
+            expect(events.some((e) => e.event === 'collateral.expired-refused')).toBe(true);
+            await svc.refresh(simPlatform()).catch(() => undefined);
+        } finally {
+            now = start;
+            up = true;
+        }
+    });
+
+    test('the cache directory survives a restart with the PCCS down; a tampered cache file is ignored', async () => {
+        const dir = tempDir();
+        const { svc } = service('simulated', { cacheDir: dir });
+        await svc.refresh(simPlatform());
+        const offline = service('nowhere', { cacheDir: dir }).svc; // a mount that does not exist: every fetch is 404
+        await offline.start();
+        expect(verifyQuote(quote, simPolicy(offline)).tcbStatus).toBe('UpToDate');
+
+        const file = join(dir, readdirSync(dir)[0]);
+        const json = JSON.parse(require('fs').readFileSync(file, 'utf8')) as { collateral: Collateral };
+        json.collateral.tcb_info = json.collateral.tcb_info.replace('"UpToDate"', '"OutOfDate"');
+        writeFileSync(file, JSON.stringify(json));
+        const tampered = service('nowhere', { cacheDir: dir });
+        await tampered.svc.start();
+        expect(tampered.events.find((e) => e.event === 'collateral.cache-skipped')?.fields.code).toBe('COLLATERAL_INVALID');
+        expect(codeOf(() => verifyQuote(quote, simPolicy(tampered.svc)))).toBe('COLLATERAL_UNAVAILABLE');
+    });
+
+    test('a PCCS that serves older collateral than the one held (rollback) is refused', async () => {
+        const t = Math.floor(now / 1000) * 1000;
+        const old = await tee.signCollateral({ issueDate: new Date(t - 2 * DAY), nextUpdate: new Date(t + 20 * DAY) });
+        const newer = await tee.signCollateral({ issueDate: new Date(t - DAY), nextUpdate: new Date(t + 29 * DAY) });
+        let serve = newer;
+        const server = new LocalPccs({ mounts: { '': () => [serve] }, clock });
+        await server.start();
+        try {
+            const svc = new CollateralService({ client: new PccsClient({ baseUrl: server.url }), trustedRootKeyIds: [tee.rootKeyId], graceMs: 0, clock, tickMs: 0 });
+            await svc.refresh(simPlatform());
+            serve = old;
+            await expect(svc.refresh(simPlatform())).rejects.toMatchObject({ code: 'COLLATERAL_INVALID', message: expect.stringMatching(/rollback/) });
+            expect(svc.status()[0].nextUpdate).toBe(new Date(t + 29 * DAY).toISOString());
+        } finally {
+            await server.stop();
+        }
+    });
+});
