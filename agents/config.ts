@@ -13,6 +13,9 @@ import { ConfigError } from './core/chain/errors';
 import { parseCollateral, TCB_STATUSES } from './core/tee/collateral';
 import { TdxProvider } from './core/tee/configfs';
 import { SimulatedTee } from './core/tee/simulated';
+import { PccsClient } from './core/tee/pccs/client';
+import { CollateralService } from './core/tee/pccs/service';
+import { Log } from './core/log';
 import { Collateral, INTEL_ROOT_KEY_ID, QuoteProvider, TcbStatus, VerifyPolicy } from './core/tee/types';
 import { DEFAULT_LIMITS, ProxyLimits } from './proxy/guard';
 
@@ -45,9 +48,17 @@ const Trust = z
         /** A simulated platform's state file: trust its root and its collateral (devnet and tests only). */
         simulatedTeeFile: z.string().min(1).optional(),
         acceptTcbStatuses: z.array(z.string()).min(1).optional(),
+        /** A PCCS (Intel PCS v4 API) to fetch collateral per platform from, verified and refreshed before nextUpdate. */
+        pccsUrl: z.string().url().regex(/^https?:\/\//, 'expected an http(s) URL').optional(),
+        /** Where fetched collateral is kept across restarts (one verified file per platform). */
+        collateralCacheDir: z.string().min(1).optional(),
+        /** How long past nextUpdate collateral from the PCCS may still be used, with a warning (default 24). */
+        collateralGraceHours: z.number().min(0).max(24 * 30).optional(),
     })
     .strict()
-    .refine((t) => t.collateralFile !== undefined || t.simulatedTeeFile !== undefined, 'name collateralFile (DCAP collateral) or simulatedTeeFile');
+    .refine((t) => t.collateralFile !== undefined || t.simulatedTeeFile !== undefined || t.pccsUrl !== undefined, 'name collateralFile (DCAP collateral), pccsUrl or simulatedTeeFile')
+    .refine((t) => t.collateralFile === undefined || t.pccsUrl === undefined, 'collateralFile and pccsUrl exclude each other: name one')
+    .refine((t) => t.pccsUrl !== undefined || (t.collateralCacheDir === undefined && t.collateralGraceHours === undefined), 'collateralCacheDir and collateralGraceHours need pccsUrl');
 
 /** The proxy's connection guard (spec/proxy.md, "Limits"): any subset of its keys, integers. */
 const ProxyLimitsSchema = z
@@ -210,14 +221,31 @@ export async function teeOf(dir: string, tee: z.infer<typeof Tee>): Promise<Quot
     return SimulatedTee.loadOrCreate(at(dir, tee.stateFile));
 }
 
+export const DEFAULT_COLLATERAL_GRACE_HOURS = 24;
+
 /** The quote policy an agent applies to its peers. */
-export async function trustOf(dir: string, trust: z.infer<typeof Trust>): Promise<Omit<VerifyPolicy, 'at'>> {
+export async function trustOf(dir: string, trust: z.infer<typeof Trust>, log?: Log): Promise<Omit<VerifyPolicy, 'at'>> {
     let rootKeyIds = trust.rootKeyIds?.map((h) => h.toLowerCase());
     let collateral: Collateral | undefined;
+    let simulated: SimulatedTee | undefined;
     if (trust.simulatedTeeFile !== undefined) {
-        const tee = await SimulatedTee.loadOrCreate(at(dir, trust.simulatedTeeFile));
-        rootKeyIds = [...(rootKeyIds ?? []), tee.rootKeyId];
-        collateral = await tee.signCollateral();
+        simulated = await SimulatedTee.loadOrCreate(at(dir, trust.simulatedTeeFile));
+        rootKeyIds = [...(rootKeyIds ?? []), simulated.rootKeyId];
+        if (trust.pccsUrl === undefined) collateral = await simulated.signCollateral();
+    }
+    if (trust.pccsUrl !== undefined) {
+        // Live collateral (spec/attestation.md "Live collateral"); the simulated platform's is fetched before the first peer.
+        const roots = rootKeyIds ?? [INTEL_ROOT_KEY_ID];
+        const service = new CollateralService({
+            client: new PccsClient({ baseUrl: trust.pccsUrl }),
+            trustedRootKeyIds: roots,
+            graceMs: (trust.collateralGraceHours ?? DEFAULT_COLLATERAL_GRACE_HOURS) * 3600_000,
+            cacheDir: trust.collateralCacheDir === undefined ? undefined : at(dir, trust.collateralCacheDir),
+            log,
+        });
+        await service.start(simulated ? [{ fmspc: simulated.toState().platform.fmspc.toUpperCase(), ca: 'platform' }] : []);
+        const statuses = checkedStatuses(trust.acceptTcbStatuses);
+        return { trustedRootKeyIds: roots, requireCollateral: true, collateralSource: service, ...(statuses ? { acceptedTcbStatuses: statuses } : {}) };
     }
     if (trust.collateralFile !== undefined) {
         const text = readSecret(dir, trust.collateralFile, 'trust.collateralFile');
@@ -228,18 +256,22 @@ export async function trustOf(dir: string, trust: z.infer<typeof Trust>): Promis
             throw new ConfigError('trust.collateralFile', `${trust.collateralFile}: ${(e as Error).message}`);
         }
     }
-    const statuses = trust.acceptTcbStatuses;
-    for (const s of statuses ?? []) if (!(TCB_STATUSES as readonly string[]).includes(s)) throw new ConfigError('trust.acceptTcbStatuses', `unknown TCB status ${s}`);
+    const statuses = checkedStatuses(trust.acceptTcbStatuses);
     return {
         trustedRootKeyIds: rootKeyIds ?? [INTEL_ROOT_KEY_ID],
         requireCollateral: true,
         collateral,
-        ...(statuses ? { acceptedTcbStatuses: statuses as TcbStatus[] } : {}),
+        ...(statuses ? { acceptedTcbStatuses: statuses } : {}),
     };
 }
 
+function checkedStatuses(statuses: string[] | undefined): TcbStatus[] | undefined {
+    for (const s of statuses ?? []) if (!(TCB_STATUSES as readonly string[]).includes(s)) throw new ConfigError('trust.acceptTcbStatuses', `unknown TCB status ${s}`);
+    return statuses as TcbStatus[] | undefined;
+}
+
 /** Chain, wallet, seed and peer policy: what every agent needs. */
-export async function commonOf(loaded: Loaded<{ chain: Record<string, unknown>; seedFile: string; wallet: { secretKeyFile: string }; trust: z.infer<typeof Trust> }>) {
+export async function commonOf(loaded: Loaded<{ chain: Record<string, unknown>; seedFile: string; wallet: { secretKeyFile: string }; trust: z.infer<typeof Trust> }>, log?: Log) {
     const chainConfig = chainConfigOf(loaded);
     if (!chainConfig.rootAddress) throw new ConfigError('chain.rootAddress', 'required: the network is named by its Root contract');
     const chain = new TonChain({ config: chainConfig });
@@ -250,7 +282,7 @@ export async function commonOf(loaded: Loaded<{ chain: Record<string, unknown>; 
         chain,
         wallet,
         seed: readSeed(loaded.dir, loaded.config.seedFile),
-        quotePolicy: await trustOf(loaded.dir, loaded.config.trust),
+        quotePolicy: await trustOf(loaded.dir, loaded.config.trust, log),
         path: (p: string) => at(loaded.dir, p),
     };
 }

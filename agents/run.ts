@@ -31,7 +31,7 @@ export function logLevelFlag(v: string | undefined): LogLevel {
 const ton = (v: string | undefined) => (v === undefined ? undefined : toNano(v));
 
 export async function proxyFromConfig(loaded: Loaded<ProxyConfigFile>, log?: Log): Promise<ProxyAgent> {
-    const c = await commonOf(loaded);
+    const c = await commonOf(loaded, log);
     const p = loaded.config.proxy;
     return new ProxyAgent({
         chain: c.chain,
@@ -61,7 +61,7 @@ export async function proxyFromConfig(loaded: Loaded<ProxyConfigFile>, log?: Log
 }
 
 export async function workerFromConfig(loaded: Loaded<WorkerConfigFile>, log?: Log): Promise<WorkerAgent> {
-    const c = await commonOf(loaded);
+    const c = await commonOf(loaded, log);
     const w = loaded.config.worker;
     return new WorkerAgent({
         chain: c.chain,
@@ -85,7 +85,7 @@ export async function workerFromConfig(loaded: Loaded<WorkerConfigFile>, log?: L
 }
 
 export async function clientFromConfig(loaded: Loaded<ClientConfigFile>, log?: Log): Promise<CocoonClient> {
-    const c = await commonOf(loaded);
+    const c = await commonOf(loaded, log);
     const k = loaded.config.client;
     return new CocoonClient({
         chain: c.chain,

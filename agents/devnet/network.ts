@@ -21,6 +21,8 @@ import { ChainWallet, TonChain } from '../core/chain/chain';
 import { loadChainConfig } from '../core/chain/config';
 import { SimulatedTee } from '../core/tee/simulated';
 import { imageHash } from '../core/tee/image';
+import { LocalPccs, simulatedCollaterals, vectorCollaterals } from '../core/tee/pccs/server';
+import { TDX_VECTORS } from '../../fixtures/vectors';
 import { readJsonFile, writeJsonAtomic } from '../core/state-file';
 import { DevnetError } from './errors';
 import { CommandIo, untilInterrupted, UsageError } from '../core/cli-io';
@@ -51,7 +53,7 @@ const NetworkFile = z
         root: z.string(),
         governance: z.string(),
         proxy: z.string(),
-        ports: z.object({ chain: z.number().int(), api: z.number().int(), backend: z.number().int(), proxyClient: z.number().int(), proxyWorker: z.number().int(), proxyStats: z.number().int() }).strict(),
+        ports: z.object({ chain: z.number().int(), api: z.number().int(), backend: z.number().int(), proxyClient: z.number().int(), proxyWorker: z.number().int(), proxyStats: z.number().int(), pccs: z.number().int().optional() }).strict(),
     })
     .strict();
 type NetworkState = z.infer<typeof NetworkFile>;
@@ -136,6 +138,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<RunningDevnet> {
         proxyClient: await freePort(),
         proxyWorker: await freePort(),
         proxyStats: await freePort(),
+        pccs: await freePort(),
     };
 
     const devnet = new DevnetServer({ port: ports.chain, statePath: join(dir, 'chain-state.json'), snapshotIntervalMs: 2000 });
@@ -152,6 +155,13 @@ export async function startDevnet(opts: DevnetOptions): Promise<RunningDevnet> {
         if (fresh) state = await deploy(dir, devnet, image, ports, say);
         const net = state!;
         writeConfigs(dir, devnet.url, net);
+        // The agents fetch collateral from a local PCCS (spec/attestation.md "Live collateral"), as in production.
+        if (net.ports.pccs !== undefined) {
+            const pccs = new LocalPccs({ mounts: { simulated: simulatedCollaterals(tee), intel: vectorCollaterals(TDX_VECTORS) }, port: net.ports.pccs });
+            await pccs.start();
+            stops.push(() => pccs.stop());
+            say(`• local PCCS (simulated platform, Intel vectors) at ${pccs.url}`);
+        }
 
         // On a fixed port, so worker.json (written once; an operator may point it elsewhere) stays valid across runs.
         const backend = new ReferenceBackend({ port: net.ports.backend, tokenDelayMs: opts.tokenDelayMs ?? 40 });
@@ -198,7 +208,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<RunningDevnet> {
 
 /** Writes the three agent config files (idempotent). */
 function writeConfigs(dir: string, chainUrl: string, net: NetworkState): void {
-    const trust = { simulatedTeeFile: 'tee.json' };
+    const trust = { simulatedTeeFile: 'tee.json', ...(net.ports.pccs !== undefined ? { pccsUrl: `http://127.0.0.1:${net.ports.pccs}/simulated`, collateralCacheDir: 'collateral' } : {}) };
     const tee = { provider: 'simulated', stateFile: 'tee.json' };
     const chain = chainSection(chainUrl, net.root);
     writeJsonAtomic(join(dir, 'proxy.json'), {

@@ -2,7 +2,7 @@
 // empty directory (deploys everything, answers the demo request, serves until SIGINT), then again on the same
 // directory (resumes: no deployment, the same contracts, the ledger and vouchers carried over).
 import { ChildProcess, spawn } from 'child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import OpenAI from 'openai';
@@ -72,6 +72,9 @@ describe('cocoon devnet (npm start)', () => {
         const cost = BigInt(out.match(/usage: \d+ prompt \+ \d+ completion tokens, cost (\d+) nanoTON/)![1]);
         expect(cost).toBeGreaterThan(0n);
         expect(out).toMatch(/balances after: {2}channel [\d.]+ TON deposited, 0\.005 redeemed by the proxy, vouchers signed 0\.005 TON/);
+        // Peers' collateral came from the local PCCS through the production path (fetched, verified, cached on disk).
+        expect(out).toMatch(/local PCCS \(simulated platform, Intel vectors\) at http:\/\/127\.0\.0\.1:\d+/);
+        expect(readdirSync(join(dir, 'collateral'))).toEqual(['00C06F000000-platform.json']);
 
         // The endpoint serves any OpenAI client while it runs.
         const openai = new OpenAI({ baseURL: endpoint, apiKey: 'unused', maxRetries: 0 });

@@ -65,6 +65,17 @@ export interface PlatformStatus {
 const keyOf = (p: Platform) => `${p.fmspc}-${p.ca}`;
 const issuedOf = (pc: ParsedCollateral) => [pc.tcbInfo.issueDate, pc.qeIdentity.issueDate, pc.pckCrl.thisUpdate, pc.rootCaCrl.thisUpdate].map((d) => d.getTime());
 
+/** Writes to one cache file are serialised in this process (agents sharing a directory share the temporary file). */
+const writing = new Map<string, Promise<void>>();
+
+function writeCacheFile(path: string, value: unknown): Promise<void> {
+    const next = (writing.get(path) ?? Promise.resolve()).catch(() => undefined).then(() => writeJsonAtomicAsync(path, value));
+    writing.set(path, next);
+    return next.finally(() => {
+        if (writing.get(path) === next) writing.delete(path);
+    });
+}
+
 export class CollateralService implements CollateralSource {
     generation = 0;
     private readonly slots = new Map<string, Slot>();
@@ -173,7 +184,7 @@ export class CollateralService implements CollateralSource {
                 slot.retryAt = 0;
                 slot.lastError = undefined;
                 this.log('collateral.refreshed', { ...fields, nextUpdate: new Date(slot.held!.notAfter).toISOString(), refreshAt: new Date(slot.refreshAt).toISOString() });
-                if (this.o.cacheDir) await writeJsonAtomicAsync(join(this.o.cacheDir, `${keyOf(slot.platform)}.json`), { format: CACHE_FILE_FORMAT, ...slot.platform, collateral });
+                if (this.o.cacheDir) await writeCacheFile(join(this.o.cacheDir, `${keyOf(slot.platform)}.json`), { format: CACHE_FILE_FORMAT, ...slot.platform, collateral });
             } else {
                 // The PCCS has nothing newer yet: ask again later, backing off.
                 this.backoff(slot, now.getTime());

@@ -12,6 +12,7 @@ import { LocalPccs, simulatedCollaterals, vectorCollaterals } from '../../../../
 import { SimulatedTee } from '../../../../agents/core/tee/simulated';
 import { Collateral, INTEL_ROOT_KEY_ID, VerifyPolicy } from '../../../../agents/core/tee/types';
 import { verifyQuote, VerificationCache } from '../../../../agents/core/tee/verify';
+import { ClientConfigSchema, loadConfigFile, trustOf } from '../../../../agents/config';
 import { codeOf, T_GOOD, T_OUTDATED, vector, vectorCollateral } from './util';
 
 const HOUR = 3600_000;
@@ -233,5 +234,56 @@ describe('refresh, grace and expiry (injected clock)', () => {
         } finally {
             await server.stop();
         }
+    });
+});
+
+describe('agent config: trust.pccsUrl, collateralCacheDir, collateralGraceHours', () => {
+    const base = {
+        chain: { endpoint: 'http://127.0.0.1:1/api/v2/jsonRPC', rootAddress: 'EQCUVxGwPC8G-XTYgb1qRPYdVMhbkySUERhSTHVvZOBmbeoO' },
+        seedFile: 'seed',
+        wallet: { secretKeyFile: 'wallet' },
+        client: { stateFile: 's.json' },
+    };
+    const load = (dir: string, trust: Record<string, unknown>) => {
+        const p = join(dir, `c-${Math.random()}.json`);
+        writeFileSync(p, JSON.stringify({ ...base, trust }));
+        return loadConfigFile(p, ClientConfigSchema);
+    };
+    const keyOf = (fn: () => unknown) => {
+        try {
+            fn();
+        } catch (e) {
+            return { code: (e as { code: string }).code, key: (e as { details?: { key?: string } }).details?.key };
+        }
+        return undefined;
+    };
+
+    test('a simulated platform behind a PCCS: the policy carries a collateral source that verifies its quotes, cached on disk', async () => {
+        const dir = tempDir();
+        const own = await SimulatedTee.loadOrCreate(join(dir, 'tee.json'));
+        const server = new LocalPccs({ mounts: { simulated: simulatedCollaterals(own) } });
+        await server.start();
+        try {
+            const events: string[] = [];
+            const loaded = load(dir, { simulatedTeeFile: 'tee.json', pccsUrl: server.baseUrl('simulated'), collateralCacheDir: 'collateral', collateralGraceHours: 6 });
+            const policy = await trustOf(loaded.dir, loaded.config.trust, (e) => events.push(e));
+            expect(policy.collateral).toBeUndefined();
+            const v = verifyQuote(await own.getQuote(Buffer.alloc(64, 1)), { ...policy, at: new Date() });
+            expect(v.tcbStatus).toBe('UpToDate');
+            expect(readdirSync(join(dir, 'collateral'))).toHaveLength(1);
+            expect(events).toContain('collateral.refreshed');
+            (policy.collateralSource as CollateralService).close();
+        } finally {
+            await server.stop();
+        }
+    });
+
+    test.each([
+        ['collateralFile with pccsUrl', { collateralFile: 'c.json', pccsUrl: 'http://127.0.0.1:1' }],
+        ['a PCCS URL that is not http(s)', { pccsUrl: 'ftp://127.0.0.1/' }],
+        ['a negative grace', { pccsUrl: 'http://127.0.0.1:1', collateralGraceHours: -1 }],
+        ['a grace without a PCCS', { simulatedTeeFile: 'tee.json', collateralGraceHours: 1 }],
+    ])('refuses %s with CONFIG_INVALID naming trust', (_n, trust) => {
+        expect(keyOf(() => load(tempDir(), trust))).toEqual({ code: 'CONFIG_INVALID', key: expect.stringMatching(/^trust/) });
     });
 });
