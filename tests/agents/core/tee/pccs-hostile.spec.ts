@@ -7,7 +7,9 @@ import { mkdtempSync, readdirSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { TDX_VECTORS } from '../../../../fixtures/vectors';
-import { normalizeFmspc, PccsClient } from '../../../../agents/core/tee/pccs/client';
+import fc from 'fast-check';
+import { AttestationError } from '../../../../agents/core/tee/types';
+import { normalizeFmspc, PccsClient, signedJson } from '../../../../agents/core/tee/pccs/client';
 import { CollateralService } from '../../../../agents/core/tee/pccs/service';
 import { LocalPccs, vectorCollaterals } from '../../../../agents/core/tee/pccs/server';
 import { Collateral, INTEL_ROOT_KEY_ID } from '../../../../agents/core/tee/types';
@@ -169,6 +171,32 @@ describe('a hostile PCCS is refused and nothing is cached', () => {
         expect(() => normalizeFmspc('B0C06F000000&ca=processor')).toThrow(expect.objectContaining({ code: 'POLICY_INVALID' }));
         expect(() => new PccsClient({ baseUrl: 'file:///etc/passwd' })).toThrow(expect.objectContaining({ code: 'POLICY_INVALID' }));
         expect(() => new PccsClient({ baseUrl: 'http://127.0.0.1/?x=1' })).toThrow(expect.objectContaining({ code: 'POLICY_INVALID' }));
+    });
+});
+
+describe('the PCS body parser is total', () => {
+    test('any body gives the signed text or COLLATERAL_INVALID, never another exception', () => {
+        const honest = `{"tcbInfo":${good.tcb_info},"signature":"${good.tcb_info_signature}"}`;
+        expect(signedJson(Buffer.from(honest), 'tcbInfo')).toEqual({ text: good.tcb_info, signature: good.tcb_info_signature.toLowerCase() });
+        const bodies = fc.oneof(
+            fc.string(),
+            fc.uint8Array({ maxLength: 512 }).map((b) => Buffer.from(b).toString('latin1')),
+            // the honest body with a slice cut out or something spliced in
+            fc.tuple(fc.nat(honest.length), fc.nat(honest.length), fc.string({ maxLength: 40 })).map(([a, b, x]) => honest.slice(0, Math.min(a, b)) + x + honest.slice(Math.max(a, b))),
+        );
+        fc.assert(
+            fc.property(bodies, (body) => {
+                try {
+                    const r = signedJson(Buffer.from(body, 'latin1'), 'tcbInfo');
+                    // whatever is accepted is the exact text between the fixed head and tail
+                    expect(Buffer.from(body, 'latin1').toString('utf8').trimEnd()).toBe(`{"tcbInfo":${r.text},"signature":"${body.trimEnd().slice(-130, -2)}"}`);
+                } catch (e) {
+                    expect(e).toBeInstanceOf(AttestationError);
+                    expect((e as AttestationError).code).toBe('COLLATERAL_INVALID');
+                }
+            }),
+            { numRuns: 2000 },
+        );
     });
 });
 
