@@ -13,6 +13,7 @@ import { SimulatedTee } from '../../../../agents/core/tee/simulated';
 import { Collateral, INTEL_ROOT_KEY_ID, VerifyPolicy } from '../../../../agents/core/tee/types';
 import { verifyQuote, VerificationCache } from '../../../../agents/core/tee/verify';
 import { ClientConfigSchema, loadConfigFile, trustOf } from '../../../../agents/config';
+import { PeerVerifier, RaTlsIdentity } from '../../../../agents/core/transport';
 import { codeOf, T_GOOD, T_OUTDATED, vector, vectorCollateral } from './util';
 
 const HOUR = 3600_000;
@@ -234,6 +235,29 @@ describe('refresh, grace and expiry (injected clock)', () => {
         } finally {
             await server.stop();
         }
+    });
+});
+
+describe('through RA-TLS peer verification', () => {
+    test('a peer verified on stale collateral carries collateralStale; after the grace it is refused with COLLATERAL_EXPIRED', async () => {
+        const t = Math.floor(now / 1000) * 1000;
+        const c = await tee.signCollateral({ issueDate: new Date(t - HOUR), nextUpdate: new Date(t + DAY) });
+        const server = new LocalPccs({ mounts: { '': () => [c] }, clock });
+        await server.start();
+        const svc = new CollateralService({ client: new PccsClient({ baseUrl: server.url }), trustedRootKeyIds: [tee.rootKeyId], graceMs: 6 * HOUR, clock, tickMs: 0 });
+        await svc.refresh(simPlatform());
+        await server.stop(); // unreachable from now on
+
+        let at = new Date(t + HOUR);
+        const verifier = new PeerVerifier({ quote: { trustedRootKeyIds: [tee.rootKeyId], requireCollateral: true, collateralSource: svc }, isImageAllowed: () => true }, { clock: () => at });
+        const peer = async () => (await RaTlsIdentity.create({ provider: tee, clock: () => at })).current.der;
+        expect(verifier.verify(await peer()).collateralStale).toBeUndefined();
+        at = new Date(t + DAY + HOUR);
+        expect(verifier.verify(await peer())).toMatchObject({ collateralStale: true, tcbStatus: 'UpToDate' });
+        at = new Date(t + DAY + 7 * HOUR);
+        const late = await peer();
+        expect(codeOf(() => verifier.verify(late))).toBe('COLLATERAL_EXPIRED');
+        await svc.refresh(simPlatform()).catch(() => undefined);
     });
 });
 
