@@ -4,7 +4,9 @@
 import { readFileSync, statSync } from 'fs';
 import { isDebugTd, parseQuote } from './quote';
 import { imageHash } from './image';
-import { inspectRootKeyId, verifyQuote } from './verify';
+import { inspectRootKeyId, pckCaOf, verifyQuote } from './verify';
+import { OID_SGX_EXTENSION, parseCertDer, parsePckExtension, pemToDer } from './certs';
+import { PccsClient, Platform } from './pccs/client';
 import { AttestationError, INTEL_ROOT_KEY_ID, ParsedQuote, TcbStatus, VerifyPolicy } from './types';
 import { CocoonError } from '../errors';
 import { command, CommandIo, Flags, UsageError } from '../cli-io';
@@ -15,6 +17,7 @@ export type { CommandIo } from '../cli-io';
 export const ATTEST_VERIFY_USAGE = `usage: cocoon attest verify <quote-file> [options]
   <quote-file>                 raw quote bytes (or hex text)
   --collateral <file>          DCAP collateral JSON (dcap-qvl field names: tcb_info, qe_identity, pck_crl, ...)
+  --pccs <url>                 fetch the quote platform's collateral from a PCCS (Intel PCS v4 API), verified first
   --offline                    verify without collateral (no TCB / QE identity / CRL evaluation); explicit opt-in
   --at <ISO time>              evaluate certificates and collateral at this time (default: now)
   --root-key-id <hex>          trusted root key id, SHA-384 of the root public key; repeatable (default: Intel's)
@@ -28,6 +31,7 @@ const MAX_FILE_BYTES = 4 * 1024 * 1024;
 
 const ATTEST_VERIFY_FLAGS = {
     collateral: 'value',
+    pccs: 'value',
     offline: 'switch',
     at: 'value',
     'root-key-id': 'list',
@@ -40,6 +44,7 @@ const ATTEST_VERIFY_FLAGS = {
 interface Args {
     quoteFile: string;
     collateralFile?: string;
+    pccsUrl?: string;
     offline: boolean;
     at: Date;
     rootKeyIds: string[];
@@ -57,10 +62,11 @@ function argsOf(f: Flags<typeof ATTEST_VERIFY_FLAGS>, positional: string[], now:
         at = d;
     }
     if (positional.length !== 1) throw new UsageError('expected exactly one <quote-file>');
-    if (f.collateral !== undefined && f.offline) throw new UsageError('--collateral and --offline exclude each other');
+    if ([f.collateral !== undefined, f.pccs !== undefined, f.offline === true].filter(Boolean).length > 1) throw new UsageError('--collateral, --pccs and --offline exclude each other');
     return {
         quoteFile: positional[0],
         collateralFile: f.collateral,
+        pccsUrl: f.pccs,
         offline: f.offline === true,
         at,
         rootKeyIds: f['root-key-id'] ?? [],
@@ -122,12 +128,47 @@ function measurements(q: ParsedQuote): Record<string, string> {
 
 /** The `attest verify` command. `argv` is what follows `attest verify`. */
 export function attestVerifyCommand(argv: string[], io: CommandIo, now: () => Date = () => new Date()): Promise<number> {
-    return command(io, ATTEST_VERIFY_USAGE, argv, ATTEST_VERIFY_FLAGS, async (flags, positional) => verify(argsOf(flags, positional, now), io), { positional: true, prefix: 'attest verify: ' });
+    return command(io, ATTEST_VERIFY_USAGE, argv, ATTEST_VERIFY_FLAGS, async (flags, positional) => {
+        const args = argsOf(flags, positional, now);
+        return args.pccsUrl === undefined ? verify(args, io) : verifyWithPccs(args, args.pccsUrl, io);
+    }, { positional: true, prefix: 'attest verify: ' });
 }
 
-function verify(args: Args, io: CommandIo): number {
+/**
+ * --pccs: the collateral of the platform the quote's PCK certificate names, fetched and verified against the trusted
+ * roots (spec/attestation.md "Live collateral"); a fetch that fails is the verdict (COLLATERAL_UNAVAILABLE, ...).
+ */
+async function verifyWithPccs(args: Args, url: string, io: CommandIo): Promise<number> {
     const quote = quoteBytes(readBounded(args.quoteFile, 'quote file'));
-    let collateral: unknown;
+    const roots = args.rootKeyIds.length ? args.rootKeyIds : [INTEL_ROOT_KEY_ID];
+    let fetched: { collateral?: unknown; error?: CocoonError } = {};
+    try {
+        const client = new PccsClient({ baseUrl: url });
+        const platform = pckPlatformOf(parseQuote(quote));
+        if (!platform) throw new AttestationError('PCK_CHAIN_INVALID', 'cannot read the FMSPC and PCK CA from the quote\'s PCK chain');
+        fetched = { collateral: (await client.fetchCollateral(platform, roots, args.at)).collateral };
+    } catch (e) {
+        if (!(e instanceof CocoonError)) throw e;
+        if (e.code === 'POLICY_INVALID') throw new UsageError(`--pccs: ${e.message}`);
+        fetched = { error: e }; // the verdict: QUOTE_MALFORMED, PCK_CHAIN_INVALID, COLLATERAL_UNAVAILABLE, ...
+    }
+    return verify(args, io, fetched, url);
+}
+
+/** FMSPC and PCK CA named by a quote's (not yet verified) PCK chain; the verifier checks them against the collateral. */
+function pckPlatformOf(q: ParsedQuote): Platform | undefined {
+    try {
+        const [leaf, ca] = q.pckChainPem.map((pem) => parseCertDer(pemToDer(pem)));
+        const ext = leaf.extensions.get(OID_SGX_EXTENSION);
+        return ext && ca ? { fmspc: parsePckExtension(ext.value).fmspc.toString('hex'), ca: pckCaOf(ca) } : undefined;
+    } catch {
+        return undefined;
+    }
+}
+
+function verify(args: Args, io: CommandIo, fetched?: { collateral?: unknown; error?: CocoonError }, pccsUrl?: string): number {
+    const quote = quoteBytes(readBounded(args.quoteFile, 'quote file'));
+    let collateral: unknown = fetched?.collateral;
     if (args.collateralFile !== undefined) {
         const text = readBounded(args.collateralFile, 'collateral file').toString('utf8');
         try {
@@ -167,7 +208,7 @@ function verify(args: Args, io: CommandIo): number {
         policy: {
             trustedRootKeyIds: policy.trustedRootKeyIds,
             requireCollateral: policy.requireCollateral,
-            collateral: args.collateralFile ?? null,
+            collateral: args.collateralFile ?? pccsUrl ?? null,
             acceptedTcbStatuses: policy.acceptedTcbStatuses ?? ['UpToDate'],
             allowedImageHashes: policy.allowedImageHashes ?? null,
             allowedTdAttributes: policy.allowedTdAttributes ?? null,
@@ -190,6 +231,7 @@ function verify(args: Args, io: CommandIo): number {
     }
     let status: number;
     try {
+        if (fetched?.error) throw fetched.error;
         const v = verifyQuote(quote, policy);
         report.verdict = 'accepted';
         report.rootKeyId = v.rootKeyId;

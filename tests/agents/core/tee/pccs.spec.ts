@@ -14,6 +14,7 @@ import { Collateral, INTEL_ROOT_KEY_ID, VerifyPolicy } from '../../../../agents/
 import { verifyQuote, VerificationCache } from '../../../../agents/core/tee/verify';
 import { ClientConfigSchema, loadConfigFile, trustOf } from '../../../../agents/config';
 import { PeerVerifier, RaTlsIdentity } from '../../../../agents/core/transport';
+import { attestVerifyCommand } from '../../../../agents/core/tee/cli';
 import { codeOf, T_GOOD, T_OUTDATED, vector, vectorCollateral } from './util';
 
 const HOUR = 3600_000;
@@ -309,5 +310,37 @@ describe('agent config: trust.pccsUrl, collateralCacheDir, collateralGraceHours'
         ['a grace without a PCCS', { simulatedTeeFile: 'tee.json', collateralGraceHours: 1 }],
     ])('refuses %s with CONFIG_INVALID naming trust', (_n, trust) => {
         expect(keyOf(() => load(tempDir(), trust))).toEqual({ code: 'CONFIG_INVALID', key: expect.stringMatching(/^trust/) });
+    });
+});
+
+describe('cocoon attest verify --pccs', () => {
+    const run = async (argv: string[]) => {
+        let out = '';
+        let err = '';
+        const status = await attestVerifyCommand(argv, { stdout: (t) => void (out += t), stderr: (t) => void (err += t) });
+        return { status, out, err, json: () => JSON.parse(out) as Record<string, unknown> };
+    };
+    const quoteFile = join(TDX_VECTORS, 'tdx_quote');
+
+    test('fetches the quote platform collateral, verifies it, and prints the verdict', async () => {
+        const saved = now;
+        now = T_GOOD.getTime();
+        try {
+            const r = await run([quoteFile, '--pccs', pccs.baseUrl('intel'), '--at', '2025-06-19T11:16:03Z']);
+            expect(r.status).toBe(0);
+            expect(r.json()).toMatchObject({ verdict: 'accepted', tcbStatus: 'UpToDate', fmspc: 'b0c06f000000', policy: { collateral: pccs.baseUrl('intel') } });
+            // the same PCCS past the collateral's nextUpdate: a typed rejection
+            const late = await run([quoteFile, '--pccs', pccs.baseUrl('intel'), '--at', '2025-07-19T10:16:04Z']);
+            expect([late.status, (late.json().error as { code: string }).code]).toEqual([1, 'COLLATERAL_EXPIRED']);
+        } finally {
+            now = saved;
+        }
+    });
+
+    test('an unreachable PCCS is COLLATERAL_UNAVAILABLE (status 1); bad flags are usage errors (status 2)', async () => {
+        const down = await run([quoteFile, '--pccs', 'http://127.0.0.1:1', '--at', '2025-06-19T11:16:03Z']);
+        expect([down.status, (down.json().error as { code: string }).code]).toEqual([1, 'COLLATERAL_UNAVAILABLE']);
+        expect((await run([quoteFile, '--pccs', pccs.baseUrl('intel'), '--offline'])).status).toBe(2);
+        expect((await run([quoteFile, '--pccs', 'file:///etc/passwd'])).status).toBe(2);
     });
 });
