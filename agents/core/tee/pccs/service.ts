@@ -184,7 +184,12 @@ export class CollateralService implements CollateralSource {
                 slot.retryAt = 0;
                 slot.lastError = undefined;
                 this.log('collateral.refreshed', { ...fields, nextUpdate: new Date(slot.held!.notAfter).toISOString(), refreshAt: new Date(slot.refreshAt).toISOString() });
-                if (this.o.cacheDir) await writeCacheFile(join(this.o.cacheDir, `${keyOf(slot.platform)}.json`), { format: CACHE_FILE_FORMAT, ...slot.platform, collateral });
+                if (this.o.cacheDir) {
+                    // a full disk costs the restart cache, not the collateral just verified
+                    await writeCacheFile(join(this.o.cacheDir, `${keyOf(slot.platform)}.json`), { format: CACHE_FILE_FORMAT, ...slot.platform, collateral }).catch((e: Error) =>
+                        this.log('collateral.cache-write-failed', { ...fields, message: e.message }),
+                    );
+                }
             } else {
                 // The PCCS has nothing newer yet: ask again later, backing off.
                 this.backoff(slot, now.getTime());

@@ -220,6 +220,16 @@ describe('refresh, grace and expiry (injected clock)', () => {
         expect(codeOf(() => verifyQuote(quote, simPolicy(tampered.svc)))).toBe('COLLATERAL_UNAVAILABLE');
     });
 
+    test('a cache directory that cannot be written costs the restart cache, not the verified collateral', async () => {
+        const file = join(tempDir(), 'not-a-dir');
+        writeFileSync(file, 'x');
+        const { svc, events } = service('simulated', { cacheDir: join(file, 'collateral') });
+        await svc.refresh(simPlatform());
+        expect(svc.generation).toBe(1);
+        expect(events.map((e) => e.event)).toEqual(['collateral.refreshed', 'collateral.cache-write-failed']);
+        expect(verifyQuote(quote, simPolicy(svc)).tcbStatus).toBe('UpToDate');
+    });
+
     test('a PCCS that serves older collateral than the one held (rollback) is refused', async () => {
         const t = Math.floor(now / 1000) * 1000;
         const old = await tee.signCollateral({ issueDate: new Date(t - 2 * DAY), nextUpdate: new Date(t + 20 * DAY) });
