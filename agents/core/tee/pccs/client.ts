@@ -94,6 +94,7 @@ export class PccsClient {
             return { collateral, parsed: checkFetchedCollateral(collateral, { fmspc, ca: platform.ca }, trustedRootKeyIds, at, graceMs) };
         } finally {
             clearTimeout(timer);
+            abort.abort(); // requests still running when another failed end here, not at the peer's pace
         }
     }
 

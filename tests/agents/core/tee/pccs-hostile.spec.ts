@@ -162,6 +162,23 @@ describe('a hostile PCCS is refused and nothing is cached', () => {
         expect(code).toBe('COLLATERAL_UNAVAILABLE');
     });
 
+    test('when one request fails, the others are cut off instead of left to a slow peer', async () => {
+        let arrived!: () => void;
+        const qeArrived = new Promise<void>((r) => (arrived = r));
+        let closed!: Promise<unknown>;
+        const code = await refused((req, res, path) => {
+            // TCB info fails only once the QE identity request hangs, so there is something to cut off
+            if (path.endsWith('/tcb')) return void qeArrived.then(() => res.writeHead(503).end());
+            if (!path.endsWith('/qe/identity')) return pcs(good)(req, res, path);
+            res.writeHead(200, { 'SGX-Enclave-Identity-Issuer-Chain': encodeURIComponent(good.qe_identity_issuer_chain) });
+            res.write('{"enclaveIdentity":');
+            closed = new Promise((r) => res.once('close', r));
+            arrived();
+        }, 'B0C06F000000', 600_000);
+        expect(code).toBe('COLLATERAL_UNAVAILABLE');
+        await closed; // the client closed the hung response (with a 10-minute deadline, only the cut-off can)
+    });
+
     test('HTTP errors and redirects are unavailability, not content', async () => {
         expect(await refused((_q, res) => res.writeHead(503).end())).toBe('COLLATERAL_UNAVAILABLE');
         expect(await refused((_q, res) => res.writeHead(302, { location: 'http://127.0.0.1:1/' }).end())).toBe('COLLATERAL_UNAVAILABLE');
