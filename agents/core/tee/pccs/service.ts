@@ -13,6 +13,8 @@ import { checkFetchedCollateral, normalizeFmspc, PccsClient, Platform } from './
 export const CACHE_FILE_FORMAT = 'cocoon-collateral/1';
 const MAX_CACHE_FILE_BYTES = 4 * 1024 * 1024;
 const CACHE_FILE = /^([0-9A-F]{12})-(platform|processor)\.json$/;
+/** Platforms held at most (FMSPCs come from verified PCK certificates: Intel has a few hundred). */
+export const MAX_PLATFORMS = 256;
 
 export interface CollateralServiceOptions {
     client: PccsClient;
@@ -41,6 +43,7 @@ interface Held {
     /** Issue times of TCB info, QE identity, PCK CRL, root CA CRL (ms): never replaced by older ones. */
     issued: number[];
     staleWarned: boolean;
+    expiredWarned: boolean;
 }
 
 interface Slot {
@@ -126,7 +129,8 @@ export class CollateralService implements CollateralSource {
             this.kick(slot);
             const details = { ...platform, nextUpdate: new Date(held.notAfter).toISOString(), graceMs: this.o.graceMs, at: at.toISOString(), lastError: slot.lastError ?? null };
             if (t > held.notAfter + this.o.graceMs) {
-                this.log('collateral.expired-refused', { code: 'COLLATERAL_EXPIRED', ...details });
+                if (!held.expiredWarned) this.log('collateral.expired-refused', { code: 'COLLATERAL_EXPIRED', ...details });
+                held.expiredWarned = true;
                 throw new AttestationError('COLLATERAL_EXPIRED', `collateral for FMSPC ${platform.fmspc} expired at ${details.nextUpdate} and the grace is over; the PCCS has not provided newer`, details);
             }
             if (!held.staleWarned) {
@@ -146,7 +150,12 @@ export class CollateralService implements CollateralSource {
 
     /** Fetches, verifies and keeps one platform's collateral; throws the AttestationError of a failed fetch (recorded for backoff). */
     refresh(platform: Platform): Promise<void> {
-        const slot = this.slot({ fmspc: normalizeFmspc(platform.fmspc), ca: platform.ca });
+        let slot: Slot;
+        try {
+            slot = this.slot({ fmspc: normalizeFmspc(platform.fmspc), ca: platform.ca });
+        } catch (e) {
+            return Promise.reject(e);
+        }
         slot.inflight ??= this.fetchInto(slot).finally(() => (slot.inflight = undefined));
         return slot.inflight;
     }
@@ -165,7 +174,10 @@ export class CollateralService implements CollateralSource {
     private slot(platform: Platform): Slot {
         const k = keyOf(platform);
         let s = this.slots.get(k);
-        if (!s) this.slots.set(k, (s = { platform, refreshAt: 0, retryAt: 0, failures: 0 }));
+        if (!s) {
+            if (this.slots.size >= MAX_PLATFORMS) throw new AttestationError('COLLATERAL_UNAVAILABLE', `collateral is held for ${MAX_PLATFORMS} platforms already`, { ...platform });
+            this.slots.set(k, (s = { platform, refreshAt: 0, retryAt: 0, failures: 0 }));
+        }
         return s;
     }
 
@@ -219,7 +231,7 @@ export class CollateralService implements CollateralSource {
             if (issued.every((t, i) => t === held.issued[i])) return false;
         }
         const w = collateralWindow(parsed);
-        slot.held = { collateral, notBefore: w.notBefore, notAfter: w.notAfter, issued, staleWarned: false };
+        slot.held = { collateral, notBefore: w.notBefore, notAfter: w.notAfter, issued, staleWarned: false, expiredWarned: false };
         slot.refreshAt = w.notBefore + Math.floor((w.notAfter - w.notBefore) * this.fraction);
         this.generation++;
         return true;

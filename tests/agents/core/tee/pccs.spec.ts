@@ -7,7 +7,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { TDX_VECTORS } from '../../../../fixtures/vectors';
 import { PccsClient } from '../../../../agents/core/tee/pccs/client';
-import { CollateralService } from '../../../../agents/core/tee/pccs/service';
+import { CollateralService, MAX_PLATFORMS } from '../../../../agents/core/tee/pccs/service';
 import { LocalPccs, simulatedCollaterals, vectorCollaterals } from '../../../../agents/core/tee/pccs/server';
 import { SimulatedTee } from '../../../../agents/core/tee/simulated';
 import { Collateral, INTEL_ROOT_KEY_ID, VerifyPolicy } from '../../../../agents/core/tee/types';
@@ -194,7 +194,7 @@ describe('refresh, grace and expiry (injected clock)', () => {
             now = next3 + DAY + 1;
             expect(codeOf(() => cache.verify(quote, simPolicy(svc)))).toBe('COLLATERAL_EXPIRED');
             expect(codeOf(() => verifyQuote(quote, simPolicy(svc)))).toBe('COLLATERAL_EXPIRED');
-            expect(events.some((e) => e.event === 'collateral.expired-refused')).toBe(true);
+            expect(events.filter((e) => e.event === 'collateral.expired-refused')).toHaveLength(1); // once, not per peer
             await svc.refresh(simPlatform()).catch(() => undefined);
         } finally {
             now = start;
@@ -228,6 +228,16 @@ describe('refresh, grace and expiry (injected clock)', () => {
         expect(svc.generation).toBe(1);
         expect(events.map((e) => e.event)).toEqual(['collateral.refreshed', 'collateral.cache-write-failed']);
         expect(verifyQuote(quote, simPolicy(svc)).tcbStatus).toBe('UpToDate');
+    });
+
+    test('the platforms held are bounded: past MAX_PLATFORMS a new FMSPC is COLLATERAL_UNAVAILABLE and nothing is fetched', async () => {
+        const svc = new CollateralService({ client: new PccsClient({ baseUrl: 'http://127.0.0.1:1' }), trustedRootKeyIds: [tee.rootKeyId], graceMs: 0, clock, tickMs: 0 });
+        const fmspc = (i: number) => i.toString(16).toUpperCase().padStart(12, '0');
+        for (let i = 0; i < MAX_PLATFORMS; i++) expect(codeOf(() => svc.collateralFor(fmspc(i), 'platform', clock()))).toBe('COLLATERAL_UNAVAILABLE');
+        await Promise.all(svc.status().map((s) => svc.refresh(s).catch(() => undefined)));
+        expect(() => svc.collateralFor(fmspc(MAX_PLATFORMS), 'platform', clock())).toThrow(/held for 256 platforms/);
+        await expect(svc.refresh({ fmspc: fmspc(MAX_PLATFORMS + 1), ca: 'platform' })).rejects.toMatchObject({ code: 'COLLATERAL_UNAVAILABLE' });
+        expect(svc.status()).toHaveLength(MAX_PLATFORMS);
     });
 
     test('a PCCS that serves older collateral than the one held (rollback) is refused', async () => {
