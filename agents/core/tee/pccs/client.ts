@@ -68,6 +68,7 @@ export class PccsClient {
      */
     async fetchCollateral(platform: Platform, trustedRootKeyIds: readonly string[], at: Date, graceMs = 0): Promise<{ collateral: Collateral; parsed: ParsedCollateral }> {
         const fmspc = normalizeFmspc(platform.fmspc);
+        if (platform.ca !== 'platform' && platform.ca !== 'processor') fail('POLICY_INVALID', 'PCK CA must be platform or processor', { ca: String(platform.ca).slice(0, 32) });
         const abort = new AbortController();
         const timer = setTimeout(() => abort.abort(), this.timeoutMs);
         try {
