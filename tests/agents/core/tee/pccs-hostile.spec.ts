@@ -184,7 +184,11 @@ describe('a hostile PCCS is refused and nothing is cached', () => {
         expect(await refused((_q, res) => res.writeHead(302, { location: 'http://127.0.0.1:1/' }).end())).toBe('COLLATERAL_UNAVAILABLE');
     });
 
-    test('nothing a caller passes reaches the URL unchecked', () => {
+    test('nothing a caller passes reaches the URL unchecked', async () => {
+        let asked = 0;
+        behave = (_q, res) => void (asked++, res.writeHead(404).end());
+        await expect(new PccsClient({ baseUrl: url }).fetchCollateral({ fmspc: 'B0C06F000000', ca: 'platform&x=1' as 'platform' }, [INTEL_ROOT_KEY_ID], T_GOOD)).rejects.toMatchObject({ code: 'POLICY_INVALID' });
+        expect(asked).toBe(0);
         expect(() => normalizeFmspc('B0C06F000000&ca=processor')).toThrow(expect.objectContaining({ code: 'POLICY_INVALID' }));
         expect(() => new PccsClient({ baseUrl: 'file:///etc/passwd' })).toThrow(expect.objectContaining({ code: 'POLICY_INVALID' }));
         expect(() => new PccsClient({ baseUrl: 'http://127.0.0.1/?x=1' })).toThrow(expect.objectContaining({ code: 'POLICY_INVALID' }));
