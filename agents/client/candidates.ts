@@ -4,7 +4,7 @@
 import { createHash, randomInt } from 'crypto';
 import { CocoonError } from '../core/errors';
 import { ModelPrices } from '../core/pricing';
-import { PeerAttestation, PeerVerifier } from '../core/transport';
+import { PeerAttestation, PeerVerifier, WorkerConfigPolicy, workerConfigPolicyFor, workerConfigRefusal } from '../core/transport';
 import { ResponseSecret } from '../core/hpke';
 import { RequestFrame, RoutingFields, sealRequestFrame, WorkerCandidateInfo } from '../core/wire';
 import { RootConfig } from '../core/chain';
@@ -47,6 +47,10 @@ export interface CandidatesOptions {
     connect: () => Promise<ProxyConnection>;
     /** Verifies worker certificates (Root's workerImages, requireHpkeKey). */
     verifier: PeerVerifier;
+    /** The weightsHash Root registers for a model (undefined: not registered). */
+    registeredWeights: (model: string) => bigint | undefined;
+    /** What a worker's attested configuration may say beyond Root's weights; default by its quote root. */
+    workerConfigPolicy?: WorkerConfigPolicy;
     maxCoefficient: bigint;
     candidateTtlMs: number;
     connectTimeoutMs: number;
@@ -137,7 +141,7 @@ export class Candidates {
         const list: VerifiedCandidate[] = [];
         for (const c of f.candidates) {
             if (c.coefficient > this.o.maxCoefficient) continue; // the proxy should not offer these; we do not use them
-            const v = this.verify(c);
+            const v = this.verify(c, model);
             if (v) list.push(c.free !== undefined ? { ...v, free: c.free } : v);
         }
         return list;
@@ -172,9 +176,14 @@ export class Candidates {
         return list;
     }
 
-    /** Attestation of a candidate: Root's worker images, and the HPKE key it offers is the one its quote binds. */
-    private verify(c: WorkerCandidateInfo): VerifiedCandidate | null {
-        const cacheKey = `${c.keyId}:${c.coefficient}:${createHash('sha256').update(c.attestation).digest('hex')}`;
+    /**
+     * Attestation of a candidate: Root's worker images, the HPKE key it offers is the one its quote binds, and its
+     * attested configuration serves `model` with the weights Root registers (spec/attestation.md, "Measured worker
+     * configuration").
+     */
+    private verify(c: WorkerCandidateInfo, model: string): VerifiedCandidate | null {
+        const registered = this.o.registeredWeights(model);
+        const cacheKey = `${model}:${registered}:${c.keyId}:${c.coefficient}:${createHash('sha256').update(c.attestation).digest('hex')}`;
         const hit = this.verified.get(cacheKey);
         if (hit && hit.until > this.o.clock.now()) return hit.c;
         let peer: PeerAttestation;
@@ -187,6 +196,11 @@ export class Candidates {
         const hpke = Buffer.from(c.hpkePublicKey, 'hex');
         if (!peer.claims.hpkePublicKey || !peer.claims.hpkePublicKey.equals(hpke)) {
             this.o.log('client.candidate-refused', { keyId: c.keyId, code: 'HPKE_KEY_NOT_ATTESTED' });
+            return null;
+        }
+        const mismatch = workerConfigRefusal(peer.workerConfig, model, registered ?? 0n, this.o.workerConfigPolicy ?? workerConfigPolicyFor(peer.rootKeyId));
+        if (mismatch) {
+            this.o.log('client.candidate-refused', { keyId: c.keyId, code: 'WORKER_CONFIG_MISMATCH', message: mismatch });
             return null;
         }
         const v: VerifiedCandidate = { keyId: c.keyId, hpkePublicKey: hpke, coefficient: c.coefficient, workerKey: peer.cert.publicKey, imageHash: peer.imageHash };

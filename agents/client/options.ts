@@ -5,6 +5,7 @@ import type { ChainWallet, TonChain } from '../core/chain';
 import type { SleepClock } from '../core/clock';
 import type { Log } from '../core/log';
 import type { VerifyPolicy } from '../core/tee/types';
+import type { WorkerConfigPolicy } from '../core/transport/worker-config';
 import { ClientError } from './errors';
 import type { AutoTopUpConfig } from './top-up';
 
@@ -18,6 +19,11 @@ export interface CocoonClientOptions {
     seed: Buffer;
     /** Quote policy for proxies and workers (trusted roots, collateral, TCB statuses). Images come from Root. */
     quotePolicy: Omit<VerifyPolicy, 'at'>;
+    /**
+     * What a worker's attested configuration may say beyond serving the model with Root's weights (unchecked weights,
+     * a backend outside its TD); default by the worker's quote root: production for Intel's, lenient for a simulated one.
+     */
+    workerConfigPolicy?: WorkerConfigPolicy;
     /** JSON state file (vouchers); written atomically. */
     statePath: string;
     /** Pin a proxy. Default: among Root's proxies, ones we already have a channel with first, then earliest registeredAt. */

@@ -110,6 +110,8 @@ export class CocoonClient {
                 { quote: opts.quotePolicy, isImageAllowed: (h) => this.chain.cachedRootConfig?.workerImages.has(h) ?? false, requireHpkeKey: true },
                 { cache: this.quoteCache, clock: () => new Date(this.clock.now()), observe: (code) => this.ops.metrics.attestation('worker', code) },
             ),
+            registeredWeights: (model) => this.chain.cachedRootConfig?.models.get(hex256(modelId(model)))?.weightsHash,
+            workerConfigPolicy: opts.workerConfigPolicy,
             maxCoefficient,
             candidateTtlMs,
             connectTimeoutMs: this.connectTimeoutMs,

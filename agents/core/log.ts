@@ -52,7 +52,7 @@ const DEBUG_EVENTS = new Set(['link.state', 'client.reseal']);
 /** Events (after the area) that are errors: the agent stopped serving or met a fault of its own. */
 const ERROR_EVENTS = new Set(['halted', 'crash', 'internal-error', 'unclean-start']);
 /** Words that make it a warning: something was refused, failed or dropped. */
-const WARN_WORDS = /^(failed|stale|error|errors|refused|rejected|timeout|unusable|dropped|blocked|mismatch|invalid|unknown|unexpected|skipped|removed|clamped|gone|unpaid|unchecked|unsent|leaving|deferred)$/;
+const WARN_WORDS = /^(failed|stale|error|errors|refused|rejected|timeout|unusable|dropped|blocked|mismatch|invalid|unknown|unexpected|skipped|removed|clamped|gone|unpaid|unchecked|unsent|leaving|deferred|outside)$/;
 
 /**
  * An event's level, from its name (`<area>.<event>`): the error set and the warning words (`worker.slow-dropped`,

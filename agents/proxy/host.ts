@@ -78,6 +78,8 @@ export function connectionHost(p: HostParts): ClientHost & WorkerHost {
         // Worker connections
         loadModels: async () => p.refreshModels(await p.o.chain.getRootConfig()),
         isRegistered: (name) => p.models().has(name),
+        registeredWeights: (name) => p.models().get(name)?.model.weightsHash,
+        workerConfigPolicy: p.o.workerConfigPolicy,
         routableModels: (announced) => {
             const out = new Map<string, bigint>();
             for (const [name, c] of announced) if (p.models().has(name)) out.set(name, c);

@@ -3,6 +3,7 @@
 import { Address } from '@ton/core';
 import { ChainWallet, TonChain } from '../core/chain/chain';
 import { QuoteProvider, VerifyPolicy } from '../core/tee/types';
+import type { WorkerConfigPolicy } from '../core/transport/worker-config';
 import type { Log } from '../core/log';
 import type { Clock } from '../core/clock';
 import { ProxyError } from './errors';
@@ -19,6 +20,11 @@ export interface ProxyAgentOptions {
     tee: QuoteProvider;
     /** Quote policy for workers' attestations (trusted roots, collateral, TCB statuses). */
     quotePolicy: Omit<VerifyPolicy, 'at'>;
+    /**
+     * What a worker's attested configuration may say beyond serving the model with Root's weights (unchecked weights,
+     * a backend outside its TD); default by the worker's quote root: production for Intel's, lenient for a simulated one.
+     */
+    workerConfigPolicy?: WorkerConfigPolicy;
     ledgerPath: string;
     /** Bind address of both endpoints; default 127.0.0.1. (The ops server binds metricsHost, default 127.0.0.1.) */
     host?: string;

@@ -5,7 +5,7 @@ import { Address } from '@ton/core';
 import type { WebSocket } from 'ws';
 import { RootConfig, TonChain } from '../core/chain/chain';
 import { hpkeKeyId } from '../core/hpke';
-import { PeerAttestation } from '../core/transport';
+import { PeerAttestation, WorkerConfigPolicy, workerConfigPolicyFor, workerConfigRefusal } from '../core/transport';
 import { Direction, Frame, HelloWorkerFrame, OfferFrame, WireError } from '../core/wire';
 import { ProxyWrapper } from '../../wrappers/Proxy';
 import { Connection, ConnectionHost } from './connection';
@@ -21,6 +21,10 @@ export interface WorkerHost extends ConnectionHost {
     /** Reads Root's config and refreshes the registered models from it. */
     loadModels(): Promise<void>;
     isRegistered(model: string): boolean;
+    /** The weightsHash Root registers for a model (undefined: not registered). */
+    registeredWeights(model: string): bigint | undefined;
+    /** The proxy's workerConfigPolicy option (default: by the worker's quote root). */
+    readonly workerConfigPolicy?: WorkerConfigPolicy;
     /** The announced models that Root registers (name → coefficient). */
     routableModels(announced: Map<string, bigint>): Map<string, bigint>;
     /** The latest payout signed for that WorkerChannel, if any. */
@@ -69,6 +73,8 @@ export class WorkerConnection extends Connection {
         for (const m of hello.models) {
             if (!this.host.isRegistered(m.name)) return { code: 'MODEL_NOT_REGISTERED', message: `model ${m.name} is not registered in Root` };
         }
+        const mismatch = this.configRefusal(hello.models.map((m) => m.name));
+        if (mismatch) return { code: 'WORKER_CONFIG_MISMATCH', message: mismatch };
         // Active, staked ≥ minStake, and its owner signed this worker's attested key for us (attacks 3, 18).
         const refusal = await this.host.admission.checkHello(channel, hello, this.peer.cert.publicKey);
         if (refusal) return refusal;
@@ -82,7 +88,7 @@ export class WorkerConnection extends Connection {
     }
 
     protected onReady(): void {
-        const routable = this.host.routableModels(this.announced);
+        const routable = this.routable();
         const hpke = this.peer.claims.hpkePublicKey;
         this.host.router.add({
             id: this.id,
@@ -107,7 +113,27 @@ export class WorkerConnection extends Connection {
             this.sendError('IMAGE_NOT_ALLOWED', `image ${this.peer.imageHash} is no longer allowed by Root`, true);
             return;
         }
-        this.host.router.setModels(this.id, this.host.routableModels(this.announced));
+        this.host.router.setModels(this.id, this.routable());
+    }
+
+    /**
+     * Why the worker's attested configuration (spec/attestation.md, "Measured worker configuration") does not serve
+     * one of these models with the weights Root registers for it, or null when it serves them all.
+     */
+    private configRefusal(models: string[]): string | null {
+        const policy = this.host.workerConfigPolicy ?? workerConfigPolicyFor(this.peer.rootKeyId);
+        for (const name of models) {
+            const why = workerConfigRefusal(this.peer.workerConfig, name, this.host.registeredWeights(name) ?? 0n, policy);
+            if (why) return why;
+        }
+        return null;
+    }
+
+    /** The announced models that Root registers and whose weights the attested configuration still matches. */
+    private routable(): Map<string, bigint> {
+        const out = this.host.routableModels(this.announced);
+        for (const name of [...out.keys()]) if (this.configRefusal([name])) out.delete(name);
+        return out;
     }
 
     /**
@@ -119,8 +145,10 @@ export class WorkerConnection extends Connection {
     private onOffer(f: OfferFrame): void {
         const unregistered = f.models.find((m) => !this.host.isRegistered(m.name));
         if (unregistered) return this.sendError('MODEL_NOT_REGISTERED', `offer ${f.seq}: model ${unregistered.name} is not registered in Root`, false);
+        const mismatch = this.configRefusal(f.models.map((m) => m.name));
+        if (mismatch) return this.sendError('WORKER_CONFIG_MISMATCH', `offer ${f.seq}: ${mismatch}`, false);
         this.announced = new Map(f.models.map((m) => [m.name, m.coefficient]));
-        this.host.router.setModels(this.id, this.host.routableModels(this.announced));
+        this.host.router.setModels(this.id, this.routable());
         this.send({ type: 'offer_ok', v: this.version, seq: f.seq });
         this.log('worker.offer', { seq: f.seq, models: f.models.map((m) => `${m.name}@${m.coefficient}`) });
     }

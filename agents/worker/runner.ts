@@ -19,7 +19,7 @@ import { SleepClock, systemClock } from '../core/clock';
 import { Log, noLog } from '../core/log';
 import { CocoonError } from '../core/errors';
 import { deriveHpkeKeyPair, HpkeKeyPair, ReplayCache } from '../core/hpke';
-import { ed25519KeyPairFromSeed, PeerVerifier, RaTlsIdentity } from '../core/transport';
+import { backendKindOf, ed25519KeyPairFromSeed, encodeWorkerConfig, PeerVerifier, RaTlsIdentity, WorkerConfigModel } from '../core/transport';
 import { PayoutFrame, RequestFrame } from '../core/wire';
 import type { Model } from '../../wrappers/Root';
 import { modelId } from '../../wrappers/payloads';
@@ -70,6 +70,8 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
     payouts!: PayoutBook;
     /** Encapsulated keys of the sealed requests opened lately (replays are refused). */
     replays!: ReplayCache;
+    /** The attested configuration document (spec/attestation.md, "Measured worker configuration"), after start(). */
+    workerConfig!: Buffer;
     private readonly links = new Map<string, ProxyConnection>();
     private readonly tasks = new Set<Promise<void>>();
     private pollTimer?: NodeJS.Timeout;
@@ -127,13 +129,22 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
         try {
             this.cfg = validateWorkerOptions(this.opts);
             this.replays = new ReplayCache(this.cfg.replayCacheSize);
+            const backend = backendKindOf(this.opts.backendUrl);
+            if (backend === 'remote') {
+                if (this.opts.tee.kind !== 'simulated')
+                    throw new WorkerConfigError('WORKER_BACKEND_OUTSIDE_TD', `backendUrl ${this.opts.backendUrl} is outside the TD: use 127.0.0.1 or ::1`, { key: 'backendUrl' });
+                this.log('worker.backend-outside-td', { backendUrl: this.opts.backendUrl, message: 'the backend runs outside the TD: only a simulated-TEE verifier accepts this worker' });
+            }
             const root = await this.chain.getRootConfig();
+            const served: WorkerConfigModel[] = [];
             for (const m of this.opts.models) {
                 const model = root.models.get(hex256(modelId(m.name)));
                 if (!model || model.contextLength <= 0n)
                     throw new WorkerConfigError('WORKER_MODEL_NOT_REGISTERED', `model ${m.name} is not registered in Root`, { model: m.name, key: 'models' });
                 if (m.weightsDir !== undefined) await checkWeights(m.name, m.weightsDir, model.weightsHash);
+                served.push({ name: m.name, weightsHash: m.weightsDir !== undefined ? hex256(model.weightsHash) : null });
             }
+            this.workerConfig = encodeWorkerConfig({ version: 1, backend, capacity: this.capacity, models: served });
             this.payouts = new PayoutBook({
                 path: this.opts.statePath,
                 chain: this.chain,
@@ -150,6 +161,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
                 provider: this.opts.tee,
                 keys: await ed25519KeyPairFromSeed(this.opts.seed),
                 hpkePublicKey: this.hpke.publicKey,
+                workerConfig: this.workerConfig,
                 clock: () => new Date(this.clock.now()),
             });
             this.identity.on('error', (e) => this.log('identity.rotation-failed', { message: e.message }));

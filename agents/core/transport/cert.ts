@@ -7,6 +7,7 @@ import * as x509 from '@peculiar/x509';
 import { createPrivateKey, createPublicKey, KeyObject, randomBytes, webcrypto } from 'crypto';
 import { QuoteProvider } from '../tee/types';
 import { claimsReportData, encodeClaims } from './claims';
+import { workerConfigHash } from './worker-config';
 
 // The project compiles without DOM lib types; name @peculiar/x509's WebCrypto parameter types through its API.
 type X509Crypto = Parameters<typeof x509.cryptoProvider.set>[0];
@@ -17,6 +18,8 @@ x509.cryptoProvider.set(webcrypto as unknown as X509Crypto);
 
 export const OID_TDX_QUOTE = '1.3.6.1.4.1.12345.1';
 export const OID_USER_CLAIMS = '1.3.6.1.4.1.12345.2';
+/** A worker's attested configuration (worker-config.ts), bound by its SHA-256 in the version-2 claims. */
+export const OID_WORKER_CONFIG = '1.3.6.1.4.1.12345.3';
 export const OID_ED25519 = '1.3.101.112';
 /** Cocoon's verifiers cap the quote extension at 32 KiB; so do we. */
 export const MAX_QUOTE_BYTES = 32 * 1024;
@@ -24,7 +27,7 @@ export const MAX_QUOTE_BYTES = 32 * 1024;
 export const MAX_CERT_BYTES = 48 * 1024;
 export const DEFAULT_CERT_VALIDITY_MS = 24 * 3600_000;
 
-/** Critical extensions a verifier understands: basicConstraints, keyUsage, extKeyUsage, subjectAltName, quote, claims. */
+/** Critical extensions a verifier understands: basicConstraints, keyUsage, extKeyUsage, subjectAltName, quote, claims, worker configuration. */
 export const KNOWN_CRITICAL_EXTENSIONS: ReadonlySet<string> = new Set([
     '2.5.29.19',
     '2.5.29.15',
@@ -32,6 +35,7 @@ export const KNOWN_CRITICAL_EXTENSIONS: ReadonlySet<string> = new Set([
     '2.5.29.17',
     OID_TDX_QUOTE,
     OID_USER_CLAIMS,
+    OID_WORKER_CONFIG,
 ]);
 
 /** An Ed25519 key pair held for the lifetime of an identity. */
@@ -79,6 +83,8 @@ export interface RaTlsCert {
     notAfter: Date;
     claims: Buffer;
     quote: Buffer;
+    /** The worker-configuration document (workers only). */
+    workerConfig?: Buffer;
 }
 
 export interface IssueCertOptions {
@@ -90,6 +96,8 @@ export interface IssueCertOptions {
     provider: QuoteProvider | null;
     /** HPKE X25519 public key to bind into the claims (workers). */
     hpkePublicKey?: Buffer;
+    /** A worker's configuration document (encodeWorkerConfig): carried in its extension, its hash in the claims. */
+    workerConfig?: Buffer;
     /** Validity period, default 1 day. */
     validityMs?: number;
     /** notBefore = now - backdateMs, to tolerate peers whose clocks run slightly behind (default 60 s). */
@@ -104,7 +112,11 @@ export interface IssueCertOptions {
 /** Fetches a quote over SHA-512(claims) and issues a self-signed certificate carrying it. */
 export async function issueRaTlsCert(o: IssueCertOptions): Promise<RaTlsCert> {
     if (o.provider === null) return buildRaTlsCert({ ...o, claims: Buffer.alloc(0), quote: Buffer.alloc(0) });
-    const claims = encodeClaims({ ed25519PublicKey: o.keys.publicKeyRaw, hpkePublicKey: o.hpkePublicKey });
+    const claims = encodeClaims({
+        ed25519PublicKey: o.keys.publicKeyRaw,
+        hpkePublicKey: o.hpkePublicKey,
+        workerConfigHash: o.workerConfig ? workerConfigHash(o.workerConfig) : undefined,
+    });
     const quote = await o.provider.getQuote(claimsReportData(claims));
     return buildRaTlsCert({ ...o, claims, quote });
 }
@@ -145,6 +157,7 @@ export async function buildRaTlsCert(o: IssueCertOptions & { claims: Buffer; quo
             ...(o.quote.length === 0 && o.claims.length === 0
                 ? []
                 : [new x509.Extension(OID_TDX_QUOTE, true, o.quote), new x509.Extension(OID_USER_CLAIMS, true, o.claims)]),
+            ...(o.workerConfig ? [new x509.Extension(OID_WORKER_CONFIG, true, o.workerConfig)] : []),
         ],
     });
     const der = Buffer.from(cert.rawData);
@@ -156,6 +169,7 @@ export async function buildRaTlsCert(o: IssueCertOptions & { claims: Buffer; quo
         notAfter,
         claims: Buffer.from(o.claims),
         quote: Buffer.from(o.quote),
+        ...(o.workerConfig ? { workerConfig: Buffer.from(o.workerConfig) } : {}),
     };
 }
 

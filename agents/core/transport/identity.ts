@@ -9,6 +9,8 @@ export interface RaTlsIdentityOptions {
     provider: QuoteProvider | null;
     /** HPKE X25519 public key to bind into the claims (workers). */
     hpkePublicKey?: Buffer;
+    /** A worker's configuration document, bound into every certificate (workers). */
+    workerConfig?: Buffer;
     /** Certificate validity, default 1 day. */
     validityMs?: number;
     /** Re-issue this long before notAfter; default a quarter of the validity. Must be < validityMs. */
@@ -69,6 +71,7 @@ export class RaTlsIdentity extends EventEmitter<RaTlsIdentityEvents> implements 
             keys,
             provider: o.provider,
             hpkePublicKey: o.hpkePublicKey,
+            workerConfig: o.workerConfig,
             validityMs: o.validityMs,
             now: (o.clock ?? (() => new Date()))(),
             commonName: o.commonName,
@@ -140,7 +143,7 @@ export class RaTlsIdentity extends EventEmitter<RaTlsIdentityEvents> implements 
  * certificate, re-issued like an RA-TLS one (call `start()` for background rotation).
  */
 export const KeyIdentity = {
-    async create(opts: { seed: Buffer } & Omit<RaTlsIdentityOptions, 'provider' | 'keys' | 'hpkePublicKey'>): Promise<RaTlsIdentity> {
+    async create(opts: { seed: Buffer } & Omit<RaTlsIdentityOptions, 'provider' | 'keys' | 'hpkePublicKey' | 'workerConfig'>): Promise<RaTlsIdentity> {
         const { seed, ...rest } = opts;
         return RaTlsIdentity.create({ ...rest, provider: null, keys: await ed25519KeyPairFromSeed(seed) });
     },

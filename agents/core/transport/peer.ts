@@ -10,10 +10,12 @@ import {
     MAX_QUOTE_BYTES,
     OID_TDX_QUOTE,
     OID_USER_CLAIMS,
+    OID_WORKER_CONFIG,
     parseCertDer,
     spkiKeyObject,
 } from './cert';
 import { claimsReportData, decodeClaims, RaTlsClaims } from './claims';
+import { decodeWorkerConfig, MAX_WORKER_CONFIG_BYTES, WorkerConfigDoc, WorkerConfigPolicy, workerConfigHash } from './worker-config';
 
 /** `verifyQuote` of ../tee/verify.ts, usually behind a VerificationCache. Throws AttestationError. */
 export type QuoteVerifyFn = (quote: Buffer, policy: VerifyPolicy) => VerifiedQuote;
@@ -31,6 +33,12 @@ export interface PeerPolicy {
     maxCertLifetimeMs?: number;
     /** Require an HPKE key in the claims (a client talking to a worker end to end). */
     requireHpkeKey?: boolean;
+    /**
+     * What a worker's attested configuration may say beyond serving the model with Root's weights (unchecked
+     * weights, a backend outside the TD); default workerConfigPolicyFor(the quote's root). Read by the callers of
+     * workerConfigRefusal (the proxy, the client), not by verify().
+     */
+    workerConfig?: WorkerConfigPolicy;
 }
 
 export interface PeerMeasurements {
@@ -50,6 +58,8 @@ export interface PeerAttestation {
     rootKeyId: string;
     measurements: PeerMeasurements;
     claims: RaTlsClaims;
+    /** The worker configuration the claims bind (version-2 claims), decoded. */
+    workerConfig?: WorkerConfigDoc;
     tcbStatus?: TcbStatus;
     advisoryIds: string[];
     /** The collateral was past its nextUpdate, used within the configured grace (spec/attestation.md "Live collateral"). */
@@ -200,6 +210,7 @@ export class PeerVerifier implements CertVerifier<PeerAttestation> {
         const seen = new Set<string>();
         let quote: Buffer | undefined;
         let claimsRaw: Buffer | undefined;
+        let configRaw: Buffer | undefined;
         for (const ext of asnExtensions(cert)) {
             const type = ext.extnID;
             if (seen.has(type)) throw invalid(`duplicate extension ${type}`);
@@ -211,6 +222,10 @@ export class PeerVerifier implements CertVerifier<PeerAttestation> {
                 if (!critical) throw invalid(`extension ${type} must be critical`);
                 if (type === OID_TDX_QUOTE) quote = value;
                 else claimsRaw = value;
+            }
+            if (type === OID_WORKER_CONFIG) {
+                if (!critical) throw invalid(`extension ${type} must be critical`);
+                configRaw = value;
             }
             // BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, ... }: refuse cA = TRUE
             if (type === '2.5.29.19' && value.length >= 5 && value[0] === 0x30 && value[2] === 0x01 && value[3] === 0x01 && value[4] !== 0) {
@@ -241,6 +256,7 @@ export class PeerVerifier implements CertVerifier<PeerAttestation> {
             throw new AttestationError('REPORT_DATA_MISMATCH', 'certificate claims name another Ed25519 key than the certificate');
         }
         if (this.policy.requireHpkeKey && !claims.hpkePublicKey) throw invalid('claims carry no HPKE key');
+        const workerConfig = checkWorkerConfig(claims, configRaw);
 
         // image policy (Root's allowlists)
         const imageHash = vq.imageHash.toString('hex');
@@ -263,6 +279,7 @@ export class PeerVerifier implements CertVerifier<PeerAttestation> {
                 mrSeam: hex(body.mrSeam),
             },
             claims,
+            ...(workerConfig ? { workerConfig } : {}),
             tcbStatus: vq.tcbStatus,
             advisoryIds: vq.advisoryIds,
             ...(vq.collateralStale ? { collateralStale: true } : {}),
@@ -270,6 +287,24 @@ export class PeerVerifier implements CertVerifier<PeerAttestation> {
             cert: { serialHex: cert.serialNumber.toLowerCase(), notBefore: cert.notBefore, notAfter: cert.notAfter, publicKey: publicKeyRaw },
         };
     }
+}
+
+/**
+ * The worker configuration of version-2 claims: the extension must be there and hash to what the claims (and so
+ * the quote) bind — a document changed after the quote is REPORT_DATA_MISMATCH; then it must decode strictly.
+ * Version-1 claims carry none and the extension must be absent.
+ */
+function checkWorkerConfig(claims: RaTlsClaims, raw: Buffer | undefined): WorkerConfigDoc | undefined {
+    if (!claims.workerConfigHash) {
+        if (raw) throw invalid('worker-configuration extension without a hash in the claims');
+        return undefined;
+    }
+    if (!raw) throw invalid('claims bind a worker configuration the certificate does not carry');
+    if (raw.length > MAX_WORKER_CONFIG_BYTES) throw invalid(`worker configuration is ${raw.length} bytes, limit ${MAX_WORKER_CONFIG_BYTES}`);
+    if (!workerConfigHash(raw).equals(claims.workerConfigHash)) {
+        throw new AttestationError('REPORT_DATA_MISMATCH', 'the worker configuration is not the one the claims bind');
+    }
+    return decodeWorkerConfig(raw);
 }
 
 /** A peer known only by its key (a client outside any TEE): the verified certificate key. */

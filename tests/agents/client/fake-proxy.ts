@@ -8,7 +8,7 @@ import { readFileSync } from 'fs';
 import { Address } from '@ton/core';
 import { keyPairFromSeed, KeyPair, signVerify } from '@ton/crypto';
 import type { WebSocket } from 'ws';
-import { AgentNetwork } from '../../../fixtures/agent-network';
+import { AgentNetwork, testWorkerConfig } from '../../../fixtures/agent-network';
 import { ReferenceBackend } from '../../../agents/backend/reference';
 import { deriveHpkeKeyPair, HpkeKeyPair, ResponseSealer, ResponseSecret } from '../../../agents/core/hpke';
 import { encodeReceipt, signReceipt } from '../../../agents/core/receipt';
@@ -39,11 +39,14 @@ export interface FakeWorker {
     coefficient: bigint;
 }
 
-/** A worker identity on the simulated platform: seed → Ed25519 (cert = receipt key), HPKE key bound in the claims. */
-export async function fakeWorker(provider: QuoteProvider, label: string, coefficient = 1000n, hpkeFor?: string): Promise<FakeWorker> {
+/**
+ * A worker identity on the simulated platform: seed → Ed25519 (cert = receipt key), HPKE key bound in the claims,
+ * `config` the attested worker configuration (default testWorkerConfig(); null = none, version-1 claims).
+ */
+export async function fakeWorker(provider: QuoteProvider, label: string, coefficient = 1000n, hpkeFor?: string, config: Buffer | null = testWorkerConfig()): Promise<FakeWorker> {
     const seed = createHash('sha256').update(`fake-worker/${label}`).digest();
     const hpke = await deriveHpkeKeyPair(createHash('sha256').update(`fake-worker-hpke/${hpkeFor ?? label}`).digest());
-    const identity = await RaTlsIdentity.create({ provider, keys: await ed25519KeyPairFromSeed(seed), hpkePublicKey: hpke.publicKey });
+    const identity = await RaTlsIdentity.create({ provider, keys: await ed25519KeyPairFromSeed(seed), hpkePublicKey: hpke.publicKey, workerConfig: config ?? undefined });
     return { label, keys: keyPairFromSeed(seed), hpke, identity, coefficient };
 }
 

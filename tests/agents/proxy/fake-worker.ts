@@ -14,7 +14,7 @@ import { TokenUsage } from '../../../agents/core/pricing';
 import { workerHelloPayload } from '../../../agents/core/worker-hello';
 import { WorkerChannelWrapper } from '../../../wrappers/WorkerChannel';
 import { modelId, signPayload } from '../../../wrappers/payloads';
-import { AgentNetwork, seed } from '../../../fixtures/agent-network';
+import { AgentNetwork, seed, testWorkerConfig } from '../../../fixtures/agent-network';
 import { FrameLog, proxyPolicy } from './frame-log';
 
 export type WorkerMode =
@@ -53,12 +53,14 @@ export class TestWorker {
     ) {}
 
     /** Funds a wallet, opens and stakes a WorkerChannel with the proxy, creates the RA-TLS identity. */
-    async setup(proxy: Address, chain: TonChain, opts: { stake?: boolean } = {}): Promise<this> {
+    /** `workerConfig`: the attested configuration (default testWorkerConfig(); null = none, version-1 claims). */
+    async setup(proxy: Address, chain: TonChain, opts: { stake?: boolean; workerConfig?: Buffer | null } = {}): Promise<this> {
         this.proxy = proxy;
         const s = seed(`worker/${this.label}`);
         this.keys = keyPairFromSeed(s);
         this.hpke = await deriveHpkeKeyPair(seed(`worker-hpke/${this.label}`));
-        this.identity = await RaTlsIdentity.create({ provider: this.net.tee, keys: await ed25519KeyPairFromSeed(s), hpkePublicKey: this.hpke.publicKey });
+        const workerConfig = opts.workerConfig === undefined ? testWorkerConfig() : (opts.workerConfig ?? undefined);
+        this.identity = await RaTlsIdentity.create({ provider: this.net.tee, keys: await ed25519KeyPairFromSeed(s), hpkePublicKey: this.hpke.publicKey, workerConfig });
         ({ wallet: this.wallet } = await this.net.fundWallet(`worker/${this.label}`, '20'));
         const st = await chain.getProxyState(proxy);
         const wc = await WorkerChannelWrapper.create({ proxy, worker: this.wallet.address, proxyKey: st!.enclaveKey, root: this.net.root, terms: st!.terms! });
