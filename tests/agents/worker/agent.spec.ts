@@ -14,6 +14,9 @@ import { ChainWallet, TonChain } from '../../../agents/core/chain';
 import { generateHpkeKeyPair, ReplayCache } from '../../../agents/core/hpke';
 import { cost } from '../../../agents/core/pricing';
 import { workerHelloRefusal } from '../../../agents/core/worker-hello';
+import { encodeWorkerConfig, PeerVerifier } from '../../../agents/core/transport';
+import { hashModelDir } from '../../../agents/core/model-hash';
+import { levelOf } from '../../../agents/core/log';
 import { verifyReceipt } from '../../../agents/core/receipt';
 import { Frame, openChunkFrame, openStartFrame, RequestFrame, ResponseChunkFrame, ResponseStartFrame, sealRequestFrame } from '../../../agents/core/wire';
 import {
@@ -198,6 +201,52 @@ describe('WorkerAgent', () => {
             writeFileSync(join(weights, 'model.safetensors'), 'not the registered weights');
             const w = new WorkerAgent(options({ models: [{ name: net.model.name, coefficient: COEFFICIENT, weightsDir: weights }] }));
             await expect(w.start()).rejects.toMatchObject({ code: 'WORKER_WEIGHTS_MISMATCH', details: { model: net.model.name, expected: '0'.repeat(64) } });
+        });
+    });
+
+    describe('attested configuration (spec/attestation.md, "Measured worker configuration")', () => {
+        it('its certificate carries the configuration it started with: models, unchecked weights as null, loopback backend, capacity', () => {
+            const verifier = new PeerVerifier({ quote: net.quotePolicy, isImageAllowed: () => true });
+            const a = verifier.verify(agent.identity.current.der);
+            expect(a.claims.version).toBe(2);
+            expect(a.workerConfig).toEqual({ version: 1, backend: 'loopback', capacity: 2, models: [{ name: net.model.name, weightsHash: null }] });
+            expect(agent.workerConfig.equals(encodeWorkerConfig(a.workerConfig!))).toBe(true);
+        });
+
+        it('a model whose weightsDir hashes to the weights Root registers is attested with that hash', async () => {
+            const weights = join(dir, 'tiny-weights');
+            mkdirSync(weights, { recursive: true });
+            writeFileSync(join(weights, 'model.safetensors'), 'tiny but registered');
+            const hash = (await hashModelDir(weights)).weightsHash;
+            await net.govern(RootWrapper.registerModelBody({ ...net.model, name: 'mcfg/tiny', weightsHash: BigInt('0x' + hash) }));
+            await until(async () => (await net.newChain().getRootConfig()).models.has(modelId('mcfg/tiny').toString(16).padStart(64, '0')), 'the model to be registered');
+            const { wallet: w2 } = await net.fundWallet('worker-mcfg-tiny', '1');
+            // Serves an address Root does not list: started, attested, never staked nor dialled.
+            const w = new WorkerAgent(options({ wallet: w2, seed: seed('worker-mcfg-tiny'), statePath: join(dir, 'tiny.json'), proxies: [w2.address], models: [{ name: 'mcfg/tiny', coefficient: 1000n, weightsDir: weights }] }));
+            await w.start();
+            try {
+                const a = new PeerVerifier({ quote: net.quotePolicy, isImageAllowed: () => true }).verify(w.identity.current.der);
+                expect(a.workerConfig?.models).toEqual([{ name: 'mcfg/tiny', weightsHash: hash }]);
+            } finally {
+                await w.stop();
+            }
+        });
+
+        it('a real TDX worker refuses a backend outside its TD before anything else (WORKER_BACKEND_OUTSIDE_TD)', async () => {
+            const tdx = { kind: 'tdx' as const, getQuote: (rd: Buffer) => net.tee.getQuote(rd) };
+            for (const backendUrl of ['http://10.1.2.3:8000', 'https://inference.example.com', 'http://localhost:8000']) {
+                const w = new WorkerAgent(options({ tee: tdx, backendUrl }));
+                await expect(w.start()).rejects.toMatchObject({ code: 'WORKER_BACKEND_OUTSIDE_TD', details: { key: 'backendUrl' } });
+            }
+        });
+
+        it('the simulated TEE allows a remote backend and says so at start with a warning (worker.backend-outside-td)', async () => {
+            logs.length = 0;
+            // An unregistered model stops this start right after the backend check: nothing staked.
+            const w = new WorkerAgent(options({ backendUrl: 'http://10.1.2.3:8000', models: [{ name: 'nobody/none', coefficient: 1000n }] }));
+            await expect(w.start()).rejects.toMatchObject({ code: 'WORKER_MODEL_NOT_REGISTERED' });
+            expect(logs).toContainEqual(expect.objectContaining({ event: 'worker.backend-outside-td', backendUrl: 'http://10.1.2.3:8000' }));
+            expect(levelOf('worker.backend-outside-td')).toBe('warn');
         });
     });
 
