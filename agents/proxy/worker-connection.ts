@@ -73,8 +73,11 @@ export class WorkerConnection extends Connection {
         for (const m of hello.models) {
             if (!this.host.isRegistered(m.name)) return { code: 'MODEL_NOT_REGISTERED', message: `model ${m.name} is not registered in Root` };
         }
-        const mismatch = this.configRefusal(hello.models.map((m) => m.name));
+        // The attested configuration serves every announced model with Root's weights, at no more than its capacity.
+        const doc = this.peer.workerConfig;
+        const mismatch = doc ? this.configRefusal(hello.models.map((m) => m.name)) : 'the worker certificate carries no attested configuration';
         if (mismatch) return { code: 'WORKER_CONFIG_MISMATCH', message: mismatch };
+        if (hello.capacity > doc!.capacity) return { code: 'WORKER_CONFIG_MISMATCH', message: `hello capacity ${hello.capacity} is above the attested ${doc!.capacity}` };
         // Active, staked ≥ minStake, and its owner signed this worker's attested key for us (attacks 3, 18).
         const refusal = await this.host.admission.checkHello(channel, hello, this.peer.cert.publicKey);
         if (refusal) return refusal;

@@ -61,8 +61,8 @@ describe('the proxy refuses a worker whose attested configuration does not match
         { name: NETWORK_MODEL.name, weightsHash: ROOT_WEIGHTS_OF_TEST_MODEL },
     ];
 
-    async function refusedAtHello(label: string, workerConfig: Buffer | null, models: string[], reason: RegExp): Promise<void> {
-        const w = await new TestWorker(net, label, 900n).setup(proxyAddress, chain, { workerConfig });
+    async function refusedAtHello(label: string, workerConfig: Buffer | null, models: string[], reason: RegExp, capacity = 4): Promise<void> {
+        const w = await new TestWorker(net, label, 900n, capacity).setup(proxyAddress, chain, { workerConfig });
         const log = await w.connect(urls.workerUrl, { models: models.map((name) => ({ name, coefficient: 900n })) });
         const err = await log.next((f) => f.type === 'error');
         expect(err).toMatchObject({ code: 'WORKER_CONFIG_MISMATCH', fatal: true });
@@ -78,6 +78,10 @@ describe('the proxy refuses a worker whose attested configuration does not match
 
     it('attack: a worker announcing a model its attested configuration does not serve is refused at hello', async () => {
         await refusedAtHello('mcfg-unserved', testWorkerConfig({ models: [{ name: WEIGHTED, weightsHash: WEIGHTS }] }), [WEIGHTED, NETWORK_MODEL.name], /does not serve/);
+    });
+
+    it('attack: a worker announcing more capacity in hello than it attests (to draw more routing) is refused at hello', async () => {
+        await refusedAtHello('mcfg-capacity', testWorkerConfig({ capacity: 4, models: [both[0]] }), [WEIGHTED], /above the attested 4/, 5);
     });
 
     it('attack: a worker certificate without a configuration (version-1 claims) is refused at hello', async () => {
