@@ -53,13 +53,13 @@ export class TestWorker {
     ) {}
 
     /** Funds a wallet, opens and stakes a WorkerChannel with the proxy, creates the RA-TLS identity. */
-    /** `workerConfig`: the attested configuration (default testWorkerConfig(); null = none, version-1 claims). */
+    /** `workerConfig`: the attested configuration (default testWorkerConfig() at this worker's capacity; null = none, version-1 claims). */
     async setup(proxy: Address, chain: TonChain, opts: { stake?: boolean; workerConfig?: Buffer | null } = {}): Promise<this> {
         this.proxy = proxy;
         const s = seed(`worker/${this.label}`);
         this.keys = keyPairFromSeed(s);
         this.hpke = await deriveHpkeKeyPair(seed(`worker-hpke/${this.label}`));
-        const workerConfig = opts.workerConfig === undefined ? testWorkerConfig() : (opts.workerConfig ?? undefined);
+        const workerConfig = opts.workerConfig === undefined ? testWorkerConfig({ capacity: this.capacity }) : (opts.workerConfig ?? undefined);
         this.identity = await RaTlsIdentity.create({ provider: this.net.tee, keys: await ed25519KeyPairFromSeed(s), hpkePublicKey: this.hpke.publicKey, workerConfig });
         ({ wallet: this.wallet } = await this.net.fundWallet(`worker/${this.label}`, '20'));
         const st = await chain.getProxyState(proxy);

@@ -93,7 +93,7 @@ describe('the proxy refuses a worker whose attested configuration does not match
         await refusedAtHello('mcfg-unchecked', testWorkerConfig({ models: [{ name: WEIGHTED, weightsHash: null }] }), [WEIGHTED], /did not check/);
     });
 
-    it('admits a worker whose attested configuration matches; refuses (not fatally) an offer naming a model it does not attest', async () => {
+    it('admits a worker whose attested configuration matches; refuses (not fatally) an offer naming a model it does not attest; unroutes a model whose registered weights change', async () => {
         const w = await new TestWorker(net, 'mcfg-honest', 900n).setup(proxyAddress, chain, { workerConfig: testWorkerConfig({ models: [both[0]] }) });
         const log = await w.connect(urls.workerUrl, { models: [{ name: WEIGHTED, coefficient: 900n }] });
         await log.next((f) => f.type === 'hello_ok');
@@ -104,6 +104,10 @@ describe('the proxy refuses a worker whose attested configuration does not match
         w.send({ type: 'offer', v: 1, seq: 2, models: [{ name: WEIGHTED, coefficient: 800n }] });
         expect(await log.next((f) => f.type === 'offer_ok')).toMatchObject({ seq: 2 });
         expect(agent.stats().workers).toEqual([expect.objectContaining({ models: [{ name: WEIGHTED, coefficient: 800n }] })]);
+        // Governance re-registers the model with other weights: the worker's attested ones no longer serve it.
+        await net.govern(RootWrapper.registerModelBody({ ...NETWORK_MODEL, name: WEIGHTED, weightsHash: BigInt('0x' + 'ef'.repeat(32)) }));
+        for (let i = 0; i < 200 && agent.stats().workers[0]?.models.length !== 0; i++) await new Promise((r) => setTimeout(r, 50));
+        expect(agent.stats().workers).toEqual([expect.objectContaining({ models: [] })]);
         w.close();
     });
 });
