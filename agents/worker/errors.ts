@@ -20,7 +20,7 @@ export const WorkerConfigErrorCodes = [
     'CONFIG_INVALID', // a config key is missing or out of range; details.key names it
     'WORKER_MODEL_NOT_REGISTERED', // a configured model is not in Root's registry (details.model)
     'WORKER_STATE_INVALID', // the state file exists but is not a worker state file (details.path); nothing is overwritten
-    'WORKER_BACKEND_OUTSIDE_TD', // a real TDX worker whose backendUrl is not loopback (127.0.0.1 / ::1); details.key = backendUrl
+    'WORKER_BACKEND_OUTSIDE_TD', // a real TDX worker whose backendUrl is neither loopback (127.0.0.1 / ::1) nor a Unix socket; details.key = backendUrl
     'WORKER_WEIGHTS_MISMATCH', // a model's weightsDir does not hash to the weightsHash Root registers (details.model, expected, actual)
 ] as const;
 export type WorkerConfigErrorCode = (typeof WorkerConfigErrorCodes)[number];

@@ -119,13 +119,16 @@ class RequestFailed extends Error {
 function post(url: URL, body: string, accept: string, signal?: AbortSignal): Promise<IncomingMessage> {
     return new Promise<IncomingMessage>((resolve, reject) => {
         if (signal?.aborted) return reject(abortError());
-        const send = url.protocol === 'https:' ? https.request : http.request;
-        const agent = AGENTS[url.protocol as 'http:' | 'https:'];
-        const req = send(url, {
+        const opts = {
             method: 'POST',
-            agent,
+            agent: AGENTS[url.protocol === 'https:' ? 'https:' : 'http:'],
             headers: { 'content-type': 'application/json', accept, 'content-length': Buffer.byteLength(body) },
-        });
+        };
+        // http+unix://<percent-encoded socket path>/…: HTTP over a Unix socket (a backend inside the TD, no port).
+        const req =
+            url.protocol === 'http+unix:'
+                ? http.request({ ...opts, socketPath: decodeURIComponent(url.hostname), path: url.pathname + url.search })
+                : (url.protocol === 'https:' ? https.request : http.request)(url, opts);
         let connectTimer: NodeJS.Timeout | undefined;
         const onAbort = () => req.destroy(abortError());
         signal?.addEventListener('abort', onAbort, { once: true });

@@ -38,7 +38,10 @@ export interface WorkerAgentOptions {
     /** Quote policy for proxies (trusted roots, collateral, …); the image allowlist is Root's proxyImages. */
     quotePolicy: Omit<VerifyPolicy, 'at'>;
     models: WorkerModelOffer[];
-    /** OpenAI-compatible backend base URL without /v1 (http or https). */
+    /**
+     * OpenAI-compatible backend base URL without /v1: http(s), or `http+unix://<percent-encoded socket path>` for
+     * HTTP over a Unix socket (e.g. `http+unix://%2Frun%2Fvllm.sock`).
+     */
     backendUrl: string;
     /** Concurrent requests across all proxies, 1..100000. */
     capacity: number;
@@ -130,7 +133,8 @@ export function validateWorkerOptions(o: WorkerAgentOptions): ResolvedConfig {
     } catch {
         throw bad('backendUrl', 'not a URL');
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw bad('backendUrl', `expected http(s), got ${url.protocol}`);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:' && url.protocol !== 'http+unix:') throw bad('backendUrl', `expected http(s) or http+unix, got ${url.protocol}`);
+    if (url.protocol === 'http+unix:' && !/^%2F/i.test(url.hostname)) throw bad('backendUrl', 'http+unix: the host must be the percent-encoded absolute socket path');
     if (o.proxies !== undefined) {
         if (!Array.isArray(o.proxies) || o.proxies.length === 0) throw bad('proxies', 'expected a non-empty list of addresses (omit it to serve every proxy in Root)');
         o.proxies.forEach((p, i) => {

@@ -132,7 +132,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
             const backend = backendKindOf(this.opts.backendUrl);
             if (backend === 'remote') {
                 if (this.opts.tee.kind !== 'simulated')
-                    throw new WorkerConfigError('WORKER_BACKEND_OUTSIDE_TD', `backendUrl ${this.opts.backendUrl} is outside the TD: use 127.0.0.1 or ::1`, { key: 'backendUrl' });
+                    throw new WorkerConfigError('WORKER_BACKEND_OUTSIDE_TD', `backendUrl ${this.opts.backendUrl} is outside the TD: use 127.0.0.1, ::1 or an http+unix:// socket`, { key: 'backendUrl' });
                 this.log('worker.backend-outside-td', { backendUrl: this.opts.backendUrl, message: 'the backend runs outside the TD: only a simulated-TEE verifier accepts this worker' });
             }
             const root = await this.chain.getRootConfig();

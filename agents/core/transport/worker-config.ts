@@ -100,10 +100,14 @@ export function workerConfigHash(doc: Buffer): Buffer {
     return createHash('sha256').update(doc).digest();
 }
 
-/** The kind of a worker's backendUrl: http(s) on 127.0.0.1 or ::1 is loopback; any other host is remote. */
+/**
+ * The kind of a worker's backendUrl: `http+unix://<percent-encoded socket path>` is a Unix socket; http(s) on
+ * 127.0.0.1 or ::1 is loopback; any other host is remote.
+ */
 export function backendKindOf(backendUrl: string): BackendKind {
-    const host = new URL(backendUrl).hostname;
-    return host === '127.0.0.1' || host === '[::1]' ? 'loopback' : 'remote';
+    const url = new URL(backendUrl);
+    if (url.protocol === 'http+unix:') return 'unix';
+    return url.hostname === '127.0.0.1' || url.hostname === '[::1]' ? 'loopback' : 'remote';
 }
 
 /** What a verifier accepts of a worker's configuration beyond "serves the model with Root's weights". */

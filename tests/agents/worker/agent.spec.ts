@@ -177,6 +177,7 @@ describe('WorkerAgent', () => {
             ['capacity above 100000', { capacity: 100_001 }, 'capacity'],
             ['a coefficient of 2^32', { models: [{ name: TEST_MODEL.id, coefficient: 1n << 32n }] }, 'models[0].coefficient'],
             ['an ftp backend', { backendUrl: 'ftp://127.0.0.1/' }, 'backendUrl'],
+            ['an http+unix backend without an absolute socket path', { backendUrl: 'http+unix://run.sock' }, 'backendUrl'],
             ['a 16-byte seed', { seed: Buffer.alloc(16) }, 'seed'],
             ['maxMs below baseMs', { reconnect: { baseMs: 100, maxMs: 10 } }, 'reconnect.maxMs'],
         ] as [string, Partial<WorkerAgentOptions>, string][])('refuses %s, naming the key', async (_what, over, key) => {
@@ -237,6 +238,11 @@ describe('WorkerAgent', () => {
             for (const backendUrl of ['http://10.1.2.3:8000', 'https://inference.example.com', 'http://localhost:8000']) {
                 const w = new WorkerAgent(options({ tee: tdx, backendUrl }));
                 await expect(w.start()).rejects.toMatchObject({ code: 'WORKER_BACKEND_OUTSIDE_TD', details: { key: 'backendUrl' } });
+            }
+            // Loopback and a Unix socket pass that check (this start then stops at the unregistered model: nothing staked).
+            for (const backendUrl of ['http://127.0.0.1:8000', 'http://[::1]:8000', 'http+unix://%2Frun%2Fvllm.sock']) {
+                const w = new WorkerAgent(options({ tee: tdx, backendUrl, models: [{ name: 'nobody/none', coefficient: 1000n }] }));
+                await expect(w.start()).rejects.toMatchObject({ code: 'WORKER_MODEL_NOT_REGISTERED' });
             }
         });
 

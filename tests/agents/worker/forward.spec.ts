@@ -1,6 +1,10 @@
 // Forwarding to the real reference backend over loopback HTTP, metering from its usage, signing receipts.
 import { createServer, IncomingMessage, ServerResponse } from 'http';
+import { connect, createServer as createNetServer } from 'net';
 import type { AddressInfo, Socket } from 'net';
+import { mkdtempSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
 import { keyPairFromSeed } from '@ton/crypto';
 import { countWords, FILLER, ReferenceBackend } from '../../../agents/backend/reference';
 import { TEST_MODEL } from '../../../agents/backend/test-model';
@@ -52,6 +56,36 @@ describe('forwardToBackend', () => {
         expect(r.usage).toEqual(usageOf(countWords(prompt), 8));
         expect(r.finishReason).toBe('length');
         expect(r.completed).toBe(true);
+    });
+
+    it('reaches a backend on a Unix socket through an http+unix:// URL (a backend inside the TD, no port), streaming too', async () => {
+        // The backend's own TCP port behind a socket file, as a backend listening on one would be.
+        const dir = mkdtempSync(join(tmpdir(), 'cocoon-unix-'));
+        const socketPath = join(dir, 'backend.sock');
+        const port = Number(new URL(backend.url).port);
+        const open = new Set<Socket>();
+        const relay = createNetServer((c) => {
+            open.add(c);
+            c.on('close', () => open.delete(c));
+            c.pipe(connect(port, '127.0.0.1')).pipe(c);
+        });
+        await new Promise<void>((r) => relay.listen(socketPath, r));
+        try {
+            const backendUrl = `http+unix://${encodeURIComponent(socketPath)}`;
+            const body = validate('chat', { model: MODEL, messages: [{ role: 'user', content: prompt }], max_tokens: 8 });
+            const r = await forwardToBackend({ backendUrl, endpoint: 'chat', body });
+            expect((r.json as { choices: { message: { content: string } }[] }).choices[0].message.content).toBe(expectedText);
+            const events: string[] = [];
+            const streamed = validate('chat', { model: MODEL, messages: [{ role: 'user', content: prompt }], max_tokens: 8, stream: true });
+            const s = await forwardToBackend({ backendUrl, endpoint: 'chat', body: streamed, onChunk: (data) => void events.push(data) });
+            expect(events.length).toBeGreaterThan(1);
+            expect(s.usage).toEqual(usageOf(countWords(prompt), 8));
+            expect((await failure(forwardToBackend({ backendUrl: `http+unix://${encodeURIComponent(join(dir, 'none.sock'))}`, endpoint: 'chat', body }))).code).toBe('BACKEND_UNREACHABLE');
+        } finally {
+            for (const c of open) c.destroy(); // the worker's keep-alive sockets
+            await new Promise((r) => relay.close(r));
+            rmSync(dir, { recursive: true, force: true });
+        }
     });
 
     it('non-streaming completions: usage equals the backend word counts', async () => {

@@ -125,9 +125,10 @@ describe('the configuration document', () => {
         );
     });
 
-    it('classifies the backend: 127.0.0.1 and [::1] are loopback, any other host (localhost, a LAN or public address) remote', () => {
+    it('classifies the backend: http+unix is a Unix socket, 127.0.0.1 and [::1] are loopback, any other host (localhost, a LAN or public address) remote', () => {
         expect(backendKindOf('http://127.0.0.1:8000')).toBe('loopback');
         expect(backendKindOf('https://[::1]:8443/base')).toBe('loopback');
+        expect(backendKindOf('http+unix://%2Frun%2Fvllm.sock')).toBe('unix');
         for (const u of ['http://localhost:8000', 'http://10.0.0.5', 'https://api.example.com', 'http://127.0.0.2', 'http://[::2]']) expect(backendKindOf(u)).toBe('remote');
     });
 });
