@@ -15,7 +15,7 @@ import {
     spkiKeyObject,
 } from './cert';
 import { claimsReportData, decodeClaims, RaTlsClaims } from './claims';
-import { decodeWorkerConfig, MAX_WORKER_CONFIG_BYTES, WorkerConfigDoc, WorkerConfigPolicy, workerConfigHash } from './worker-config';
+import { decodeWorkerConfig, MAX_WORKER_CONFIG_BYTES, WorkerConfigDoc, workerConfigHash } from './worker-config';
 
 /** `verifyQuote` of ../tee/verify.ts, usually behind a VerificationCache. Throws AttestationError. */
 export type QuoteVerifyFn = (quote: Buffer, policy: VerifyPolicy) => VerifiedQuote;
@@ -33,12 +33,6 @@ export interface PeerPolicy {
     maxCertLifetimeMs?: number;
     /** Require an HPKE key in the claims (a client talking to a worker end to end). */
     requireHpkeKey?: boolean;
-    /**
-     * What a worker's attested configuration may say beyond serving the model with Root's weights (unchecked
-     * weights, a backend outside the TD); default workerConfigPolicyFor(the quote's root). Read by the callers of
-     * workerConfigRefusal (the proxy, the client), not by verify().
-     */
-    workerConfig?: WorkerConfigPolicy;
 }
 
 export interface PeerMeasurements {
