@@ -23,9 +23,11 @@ const MAX_FILES = 100_000;
 const MAX_PATH_BYTES = 1024;
 const MAX_DEPTH = 32;
 
-export type ModelHashErrorCode =
-    | 'MODEL_DIR_INVALID' // not a readable directory, no file in it, too many files or too deep
-    | 'MODEL_FILE_INVALID'; // an entry the rule refuses (a link to a directory, a device, a bad path); details.path names it
+export const ModelHashErrorCodes = [
+    'MODEL_DIR_INVALID', // not a readable directory, no file in it, too many files or too deep
+    'MODEL_FILE_INVALID', // an entry the rule refuses (a link to a directory, a device, a bad path); details.path names it
+] as const;
+export type ModelHashErrorCode = (typeof ModelHashErrorCodes)[number];
 
 export class ModelHashError extends CocoonError<ModelHashErrorCode> {}
 

@@ -22,6 +22,8 @@ import { StateFileErrorCodes } from '../../../../agents/core/state-file';
 import { AttestationErrorCodes } from '../../../../agents/core/tee/types';
 import { OperatorErrorCodes } from '../../../../agents/operator/errors';
 import { AdminErrorCodes } from '../../../../agents/core/admin/server';
+import { ModelHashErrorCodes } from '../../../../agents/core/model-hash';
+import { GpuErrorCodes } from '../../../../agents/core/tee/gpu/types';
 
 const ROOT = join(__dirname, '../../../..');
 const CODES = Object.keys(WIRE_CODES) as WireCode[];
@@ -49,6 +51,8 @@ const ERROR_LISTS: Record<string, readonly string[]> = {
     DevnetStateError: DevnetErrorCodes,
     OperatorError: OperatorErrorCodes,
     AdminError: AdminErrorCodes,
+    ModelHashError: ModelHashErrorCodes,
+    GpuAttestationError: GpuErrorCodes,
 };
 
 function files(dir: string, ext: string): string[] {
@@ -78,6 +82,8 @@ describe('every error code is in a list and heads exactly one spec table row', (
         HPKE_KEY_NOT_ATTESTED: "the client's log line for a candidate whose HPKE key is not in its certificate",
         CHANNEL_NOT_DEPLOYED: "`cocoon status`'s report for a channel (spec/chain.md)",
         CHANNEL_UNKNOWN_KIND: "`cocoon status`'s report for a channel (spec/chain.md)",
+        INVALID_FMSPC: "the local PCCS's 400 body, as Intel's PCS words it (agents/core/tee/pccs/server.ts)",
+        INVALID_CA: "the local PCCS's 400 body, as Intel's PCS words it (agents/core/tee/pccs/server.ts)",
     };
     const all = new Set([...CODES, ...Object.values(ERROR_LISTS).flat()]);
     const specs = readdirSync(join(ROOT, 'spec'))
