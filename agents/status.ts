@@ -7,7 +7,7 @@
 import { Address, fromNano } from '@ton/core';
 import { command, CommandIo, Flags, UsageError } from './core/cli-io';
 import { CocoonError } from './core/errors';
-import { ChainError, ConfigError, hex256, loadChainConfig, nullIfGetterFailed, RootConfig, TonChain } from './core/chain';
+import { Chain, ChainError, ConfigError, hex256, loadChainConfig, nullIfGetterFailed, RootConfig, TonChain } from './core/chain';
 import { ClientChannelState } from '../wrappers/ClientChannel';
 import { WorkerChannelState } from '../wrappers/WorkerChannel';
 import { ProxyState } from '../wrappers/Proxy';
@@ -25,8 +25,8 @@ exit status: 0 ok, 1 chain error or unreadable channel (see its code), 2 bad fla
 /** Codes reported per --channel when it cannot be shown (the command then exits 1). */
 export type ChannelStatusCode = 'CHANNEL_NOT_DEPLOYED' | 'CHANNEL_UNKNOWN_KIND';
 
-const CLIENT_STATES = ['open', 'closing', 'closed'];
-const stateName = (names: string[], s: bigint) => names[Number(s)] ?? `unknown(${s})`;
+export const CLIENT_STATES = ['open', 'closing', 'closed'];
+export const stateName = (names: string[], s: bigint) => names[Number(s)] ?? `unknown(${s})`;
 
 const STATUS_FLAGS = { endpoint: 'value', root: 'value', channel: 'list', json: 'switch' } as const;
 
@@ -161,11 +161,32 @@ function tryKind<T>(read: () => Promise<T | null>): Promise<T | null> {
     return read().catch(nullIfGetterFailed);
 }
 
+/** What lives at an address, told by which getter decodes (proxyState, then channelState as ClientChannel, then WorkerChannel). */
+export type ContractAt =
+    | { kind: 'proxy'; state: ProxyState }
+    | { kind: 'client'; state: ClientChannelState }
+    | { kind: 'worker'; state: WorkerChannelState }
+    | { kind: 'other' }
+    | { kind: 'not-deployed' };
+
+/** Detects a contract's kind by its getters (also used by the explorer). Throws ChainError when the chain fails. */
+export async function readContract(chain: Chain, addr: Address): Promise<ContractAt> {
+    if (!(await chain.isDeployed(addr))) return { kind: 'not-deployed' };
+    const ps = await tryKind(() => chain.getProxyState(addr));
+    if (ps) return { kind: 'proxy', state: ps };
+    const cs = await tryKind(() => chain.getClientChannelState(addr));
+    if (cs) return { kind: 'client', state: cs };
+    const ws = await tryKind(() => chain.getWorkerChannelState(addr));
+    if (ws) return { kind: 'worker', state: ws };
+    return { kind: 'other' };
+}
+
 async function channelReport(chain: TonChain, addr: Address): Promise<ChannelReport> {
     const address = addr.toRawString();
-    if (!(await chain.isDeployed(addr))) return { address, error: { code: 'CHANNEL_NOT_DEPLOYED', message: 'no active contract at this address' } };
-    const ps: ProxyState | null = await tryKind(() => chain.getProxyState(addr));
-    if (ps) {
+    const c = await readContract(chain, addr);
+    if (c.kind === 'not-deployed') return { address, error: { code: 'CHANNEL_NOT_DEPLOYED', message: 'no active contract at this address' } };
+    if (c.kind === 'proxy') {
+        const ps = c.state;
         return {
             address,
             kind: 'proxy',
@@ -181,8 +202,8 @@ async function channelReport(chain: TonChain, addr: Address): Promise<ChannelRep
             owner: ps.owner.toRawString(),
         };
     }
-    const cs: ClientChannelState | null = await tryKind(() => chain.getClientChannelState(addr));
-    if (cs) {
+    if (c.kind === 'client') {
+        const cs = c.state;
         return {
             address,
             kind: 'client',
@@ -195,8 +216,8 @@ async function channelReport(chain: TonChain, addr: Address): Promise<ChannelRep
             proxy: cs.proxy.toRawString(),
         };
     }
-    const ws: WorkerChannelState | null = await tryKind(() => chain.getWorkerChannelState(addr));
-    if (ws) {
+    if (c.kind === 'worker') {
+        const ws = c.state;
         const s = ws.slash;
         return {
             address,

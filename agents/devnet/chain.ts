@@ -328,6 +328,17 @@ export class DevnetChain {
         return this.blocks.length;
     }
 
+    /**
+     * Closes an empty block when the chain time moved past the latest block's, as a real masterchain produces a block
+     * every few seconds whether or not anything happened: the latest block's time is then the chain's clock.
+     */
+    sealTime(): void {
+        const last = this.blocks[this.blocks.length - 1];
+        if (last && last.utime >= this.lastNow) return;
+        this.blocks.push({ start: this.records.length, utime: this.lastNow });
+        this.dirty = true;
+    }
+
     blockTime(seqno: number): number | undefined {
         return this.blocks[seqno - 1]?.utime;
     }

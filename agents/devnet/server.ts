@@ -13,7 +13,7 @@
 //        transaction (account_id raw "wc:hex", tx_hash hex), `: heartbeat` comments every heartbeatMs.
 //   GET  /dev/status                     {ok, result: {seqno, now, faucet, statePath}}
 // Methods: getAddressInformation, getAddressBalance, getAddressState, getWalletInformation, runGetMethod,
-// getTransactions, sendBoc, sendBocReturnHash, estimateFee, getMasterchainInfo, shards,
+// getTransactions, sendBoc, sendBocReturnHash, estimateFee, getMasterchainInfo, getBlockHeader, shards,
 // getBlockTransactions, getConfigParam, getConfigAll, tryLocateTx/ResultTx/SourceTx, devFaucet.
 //
 // Dev faucet: `devFaucet` {address, amount} sends `amount` nanoTON (1..faucetMaxPerRequest, default

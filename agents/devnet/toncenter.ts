@@ -197,6 +197,7 @@ export class ToncenterApi {
         m.set('sendBocReturnHash', (p) => this.sendBoc(p));
         m.set('estimateFee', (p) => this.estimateFee(p));
         m.set('getMasterchainInfo', async () => this.getMasterchainInfo());
+        m.set('getBlockHeader', async (p) => this.getBlockHeader(p));
         m.set('shards', async (p) => this.shards(p));
         m.set('getBlockTransactions', async (p) => this.getBlockTransactions(p));
         m.set('getConfigParam', async (p) => this.getConfigParam(p));
@@ -377,6 +378,7 @@ export class ToncenterApi {
     }
 
     private getMasterchainInfo() {
+        this.chain.sealTime();
         const last = this.blockId(-1, this.chain.latestSeqno);
         return {
             '@type': 'blocks.masterchainInfo',
@@ -390,6 +392,38 @@ export class ToncenterApi {
         const seqno = intParam(p, 'seqno', this.chain.latestSeqno, 1, Number.MAX_SAFE_INTEGER);
         if (seqno > this.chain.latestSeqno) throw new RpcError(404, `block ${seqno} not found (latest is ${this.chain.latestSeqno})`);
         return seqno;
+    }
+
+    /** The header fields toncenter's `blocks.header` carries that the devnet knows: the block id and its time. */
+    private getBlockHeader(p: Params) {
+        const workchain = intParam(p, 'workchain', 0, -1, 0);
+        if (p.workchain === undefined) throw new RpcError(422, 'workchain: required');
+        const shard = str(p, 'shard') ?? (typeof p.shard === 'number' ? String(p.shard) : undefined);
+        if (shard !== undefined && shard !== SHARD_ALL && shard.toLowerCase() !== '8000000000000000') {
+            throw new RpcError(404, `shard ${shard} not found (the devnet has one shard per workchain, ${SHARD_ALL})`);
+        }
+        if (p.seqno === undefined) throw new RpcError(422, 'seqno: required');
+        const seqno = this.seqnoParam(p);
+        return {
+            '@type': 'blocks.header',
+            id: this.blockId(workchain, seqno),
+            global_id: this.chain.configParam(19)?.beginParse().loadInt(32) ?? 0,
+            version: 0,
+            after_merge: false,
+            after_split: false,
+            before_split: false,
+            want_merge: false,
+            want_split: false,
+            validator_list_hash_short: 0,
+            catchain_seqno: 0,
+            min_ref_mc_seqno: Math.max(1, seqno - 1),
+            is_key_block: false,
+            prev_key_block_seqno: 0,
+            start_lt: '0',
+            end_lt: '0',
+            gen_utime: this.chain.blockTime(seqno),
+            prev_blocks: seqno > 1 ? [this.blockId(workchain, seqno - 1)] : [],
+        };
     }
 
     private shards(p: Params) {

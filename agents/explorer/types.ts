@@ -97,7 +97,7 @@ export interface ImagesView extends Envelope {
 // ---------- proxies and workers ----------
 
 export type ProxyStateName = 'active' | 'closing' | 'closed' | `unknown(${number})`;
-export type WorkerStateName = 'open' | 'unbonding' | 'closed' | `unknown(${number})`;
+export type WorkerStateName = 'open' | 'new' | 'active' | 'suspended' | 'unbonding' | 'closed' | `unknown(${number})`;
 export type ClientStateName = 'open' | 'closing' | 'closed' | `unknown(${number})`;
 
 export interface ProxySummary {

@@ -64,6 +64,11 @@ export interface Chain {
     getTransactions(address: Address, query?: TransactionQuery): Promise<Transaction[]>;
     /** The network's global id (config param 19), read once and cached: every signed payload carries it (wrappers/payloads.ts). */
     getGlobalId(): Promise<number>;
+    /**
+     * The chain's clock: the unix time (seconds) of the latest masterchain block (toncenter `getMasterchainInfo`, then
+     * `getBlockHeader` of that block: `gen_utime`). Never read from this machine's clock; cached for chainTimeTtlMs.
+     */
+    getChainTime(): Promise<number>;
     /** A wrapper bound to this chain: `chain.open(RootWrapper.open(a)).getVersion()`, `.sendTopUp(wallet.sender(), ...)`. */
     open<T extends Contract>(contract: T): OpenedContract<T>;
 }
@@ -95,6 +100,10 @@ export class TonChain implements Chain {
     private checkedAt = -Infinity;
     private inflight: Promise<boolean> | null = null;
     private globalId: Promise<number> | null = null;
+    private chainTime: { at: number; value: number } | null = null;
+    private chainTimeInflight: Promise<number> | null = null;
+    /** How long getChainTime() serves its last answer (default 1000 ms; a masterchain block is ~5 s). */
+    chainTimeTtlMs = 1000;
 
     constructor(opts: TonChainOptions) {
         this.config = opts.config;
@@ -234,12 +243,54 @@ export class TonChain implements Chain {
         return this.globalId;
     }
 
+    getChainTime(): Promise<number> {
+        const c = this.chainTime;
+        if (c !== null && this.clock.now() - c.at < this.chainTimeTtlMs) return Promise.resolve(c.value);
+        if (this.chainTimeInflight) return this.chainTimeInflight;
+        this.chainTimeInflight = this.fetchChainTime()
+            .then((value) => {
+                // Never backwards: a lagging replica behind a load balancer must not rewind the clock of trust.
+                const v = Math.max(value, this.chainTime?.value ?? 0);
+                this.chainTime = { at: this.clock.now(), value: v };
+                return v;
+            })
+            .finally(() => (this.chainTimeInflight = null));
+        return this.chainTimeInflight;
+    }
+
+    private async rpc(method: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
+        const body = JSON.stringify({ id: 1, jsonrpc: '2.0', method, params });
+        const res = await this.transport.request({ method: 'POST', url: this.config.endpoint, headers: { 'Content-Type': 'application/json' }, body }, method);
+        let result: unknown;
+        try {
+            result = JSON.parse(res.body)?.result;
+        } catch {
+            throw new ChainError('CHAIN_BAD_RESPONSE', `${method}: the answer is not JSON`, { request: method });
+        }
+        if (result === null || typeof result !== 'object') throw new ChainError('CHAIN_BAD_RESPONSE', `${method}: no result object`, { request: method });
+        return result as Record<string, unknown>;
+    }
+
+    /** toncenter v2 `getMasterchainInfo` -> `last` block id, then `getBlockHeader` of it -> `gen_utime`. */
+    private async fetchChainTime(): Promise<number> {
+        const info = await this.rpc('getMasterchainInfo', {});
+        const last = info.last as Record<string, unknown> | undefined;
+        const bad = (what: string) => new ChainError('CHAIN_BAD_RESPONSE', what, { request: 'getChainTime' });
+        if (!last || typeof last !== 'object' || !Number.isSafeInteger(last.workchain) || !Number.isSafeInteger(last.seqno) || (typeof last.shard !== 'string' && typeof last.shard !== 'number')) {
+            throw bad('getMasterchainInfo: no last block id');
+        }
+        const header = await this.rpc('getBlockHeader', { workchain: last.workchain, shard: String(last.shard), seqno: last.seqno });
+        const t = header.gen_utime;
+        const value = typeof t === 'string' && /^\d{1,12}$/.test(t) ? Number(t) : t;
+        if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) throw bad(`getBlockHeader: gen_utime is not a unix time: ${JSON.stringify(t)?.slice(0, 40)}`);
+        return value;
+    }
+
     /** toncenter v2 `getConfigParam` (config_id 19): the param cell holds `global_id:int32`. */
     private async fetchGlobalId(): Promise<number> {
-        const body = JSON.stringify({ id: 1, jsonrpc: '2.0', method: 'getConfigParam', params: { config_id: 19 } });
-        const res = await this.transport.request({ method: 'POST', url: this.config.endpoint, headers: { 'Content-Type': 'application/json' }, body }, 'getConfigParam');
+        const result = await this.rpc('getConfigParam', { config_id: 19 });
         try {
-            const bytes = JSON.parse(res.body)?.result?.config?.bytes;
+            const bytes = (result.config as { bytes?: unknown } | undefined)?.bytes;
             if (typeof bytes !== 'string') throw new Error('no config cell in the response');
             return Cell.fromBoc(Buffer.from(bytes, 'base64'))[0].beginParse().loadInt(32);
         } catch (e) {

@@ -1,0 +1,85 @@
+// The live feed: a tonapi-compatible transaction stream (agents/core/chain/tonapi.ts) over the tracked accounts (Root,
+// Governance, every Proxy and WorkerChannel found). Each announced transaction makes its account sync through
+// toncenter (History.sync: every transaction newer than the last indexed), so a missed or duplicated announcement
+// costs nothing; every (re)connection backfills all accounts first. A new Proxy or WorkerChannel found by the index
+// reopens the stream with it included.
+import { Address } from '@ton/core';
+import { ChainError, TonapiAdapter, TonChain, TxStream } from '../core/chain';
+import type { Log } from '../core/log';
+import { History } from './history';
+
+export interface LiveFeedOptions {
+    chain: TonChain;
+    history: History;
+    /** Base URL of the tonapi-compatible SSE service. */
+    streamEndpoint: string;
+    log?: Log;
+    /** Stream reconnect backoff (defaults: the adapter's). */
+    reconnectBaseMs?: number;
+    reconnectMaxMs?: number;
+}
+
+export class LiveFeed {
+    private readonly adapter: TonapiAdapter;
+    private stream: TxStream | null = null;
+    private stopped = false;
+    private reopen: NodeJS.Timeout | null = null;
+    /** Serialises syncs (one account at a time; History.sync dedups per account). */
+    private queue: Promise<unknown> = Promise.resolve();
+
+    constructor(private readonly o: LiveFeedOptions) {
+        this.adapter = new TonapiAdapter({
+            endpoint: o.streamEndpoint,
+            rps: 1000,
+            // The stream never gives up on its own: the explorer keeps serving what it has and keeps trying.
+            maxReconnects: Number.MAX_SAFE_INTEGER,
+            ...(o.reconnectBaseMs !== undefined ? { reconnectBaseMs: o.reconnectBaseMs } : {}),
+            ...(o.reconnectMaxMs !== undefined ? { reconnectMaxMs: o.reconnectMaxMs } : {}),
+        });
+    }
+
+    /** Indexes the history of every tracked account (and the proxies Root lists), then follows the stream. */
+    async start(): Promise<void> {
+        const cfg = await this.o.chain.getRootConfig();
+        for (const raw of cfg.proxies.keys()) this.o.history.track(Address.parse(raw), 'proxy');
+        await this.o.history.syncAll(this.o.chain);
+        this.o.history.onTrack = () => this.scheduleReopen();
+        this.open();
+    }
+
+    stop(): void {
+        this.stopped = true;
+        this.o.history.onTrack = null;
+        if (this.reopen) clearTimeout(this.reopen);
+        this.stream?.close();
+        this.stream = null;
+    }
+
+    private scheduleReopen(): void {
+        if (this.stopped || this.reopen) return;
+        // Several accounts found by one sync reopen the stream once.
+        this.reopen = setTimeout(() => {
+            this.reopen = null;
+            this.open();
+        }, 50);
+    }
+
+    private open(): void {
+        if (this.stopped) return;
+        this.stream?.close();
+        this.stream = this.adapter.accountTransactions(this.o.history.tracked(), (ev) => this.enqueue(() => this.o.history.sync(this.o.chain, Address.parse(ev.accountId).toRawString())), {
+            // Transactions during a gap are not replayed: backfill every account on each (re)connection.
+            onOpen: () => void this.enqueue(() => this.o.history.syncAll(this.o.chain)),
+            onError: (e) => this.o.log?.('explorer.stream-error', { code: e instanceof ChainError ? e.code : 'STREAM_FAILED', error: e instanceof Error ? e.message : String(e) }),
+        });
+    }
+
+    private enqueue(f: () => Promise<unknown>): Promise<void> {
+        const run = this.queue.then(f).then(
+            () => undefined,
+            (e) => this.o.log?.('explorer.sync-failed', { code: e instanceof ChainError ? e.code : 'CHAIN_UNAVAILABLE', error: e instanceof Error ? e.message : String(e) }),
+        );
+        this.queue = run;
+        return run;
+    }
+}
