@@ -3,7 +3,7 @@
 // what only transactions tell (provenance, removed proposals, worker channels, commits, slashes) from the History
 // index. Chain time is the latest block's (TonChain.getChainTime), never this machine's clock.
 import { Address, Cell, Dictionary } from '@ton/core';
-import { TonChain } from '../core/chain';
+import { nullIfGetterFailed, TonChain } from '../core/chain';
 import { hex256 } from '../core/hex';
 import type { Log } from '../core/log';
 import { GovernanceWrapper, GovParams, Proposal } from '../../wrappers/Governance';
@@ -171,7 +171,8 @@ export class ExplorerViews {
     }
 
     async proxy(address: Address): Promise<ProxyView> {
-        const ps = await this.chain.getProxyState(address);
+        // A contract without a decodable proxyState getter is no Proxy either.
+        const ps = await this.chain.getProxyState(address).catch(nullIfGetterFailed);
         if (!ps) throw new NotFound(`no Proxy at ${address.toRawString()}`);
         return this.proxyView(address, ps, await this.envelope());
     }
