@@ -15,6 +15,7 @@ import { modelHashCommand } from './core/model-hash';
 
 import { PROXY_OPERATOR_USAGE, proxyOperatorCommand } from './operator/proxy';
 import { WORKER_OPERATOR_USAGE, workerOperatorCommand } from './operator/worker';
+import { explorerCommand } from './explorer/command';
 
 export type { Command } from './core/cli-io';
 
@@ -67,6 +68,9 @@ export const COMMANDS: Record<string, Record<string, { run: Command; summary: st
     },
     model: {
         hash: { run: modelHashCommand, summary: "compute a model directory's weights hash (the value governance registers in Root)" },
+    },
+    explorer: {
+        '': { run: (argv, io) => explorerCommand(argv, io), summary: 'serve the web explorer and JSON API of one Root (governance, proxies, live feed) until Ctrl-C' },
     },
 };
 

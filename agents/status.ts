@@ -51,7 +51,8 @@ function argsOf(flags: Flags<typeof STATUS_FLAGS>): Args {
 /** Flags are overrides of the chain config; errors about them name the flag, not the config key. */
 const FLAG_OF_KEY: Record<string, string> = { 'chain.endpoint': '--endpoint', 'chain.rootAddress': '--root' };
 
-function configFromArgs(a: Args, env: Record<string, string | undefined>) {
+/** The chain config of `--endpoint` / `--root` over the environment; errors name the flag (also `cocoon explorer`). */
+export function configFromArgs(a: { endpoint?: string; root?: string }, env: Record<string, string | undefined>) {
     const overrides: { endpoint?: string; rootAddress?: string } = {};
     if (a.endpoint !== undefined) overrides.endpoint = a.endpoint;
     if (a.root !== undefined) overrides.rootAddress = a.root;
