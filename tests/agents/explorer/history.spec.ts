@@ -1,0 +1,68 @@
+// The transaction index (agents/explorer/history.ts) on a real devnet: only what a contract accepted becomes a fact,
+// a slash reported on a WorkerChannel shows under its Proxy, and a history cut by the limit says so while proposal
+// ids still come out right.
+import { toNano } from '@ton/core';
+import { ExplorerViews } from '../../../agents/explorer/api';
+import { History } from '../../../agents/explorer/history';
+import { ExplorerNetwork, startExplorerNetwork } from '../../../fixtures/explorer-network';
+
+jest.setTimeout(60_000);
+
+let net: ExplorerNetwork;
+beforeAll(async () => {
+    net = await startExplorerNetwork();
+});
+afterAll(async () => net?.stop());
+
+function indexOf(limit?: number): { history: History; views: ExplorerViews } {
+    const history = new History({ root: net.root, governance: net.governance, testOnly: true, ...(limit ? { limit, pageSize: limit } : {}) });
+    history.track(net.proxy, 'proxy');
+    return { history, views: new ExplorerViews({ chain: net.chain, history, network: 'devnet' }) };
+}
+
+describe('the index', () => {
+    it('a Vote Governance refused (a stranger, aborted transaction) makes no vote and no feed event', async () => {
+        const { history } = indexOf();
+        await history.syncAll(net.chain);
+        const before = history.events(1000).length;
+        await net.strangerVote(1);
+        const govTxs = await net.chain.getTransactions(net.governance, { limit: 1 });
+        expect(govTxs[0].description.type === 'generic' && govTxs[0].description.aborted).toBe(true);
+        const events = await history.sync(net.chain, net.governance.toRawString());
+        expect(events).toEqual([]);
+        expect(history.events(1000)).toHaveLength(before);
+        expect([...(history.votes.get(1)?.keys() ?? [])]).toEqual([net.voters[0].toRawString()]);
+    });
+
+    it('a fault reported on a WorkerChannel is a slash in its Proxy view, with the amount the report carried', async () => {
+        const { history, views } = indexOf();
+        await history.syncAll(net.chain);
+        await net.reportFault(0n, toNano('0.3'));
+        const events = await history.sync(net.chain, net.channel.toRawString());
+        expect(events.map((e) => e.kind)).toEqual(['slash']);
+        expect(events[0].links).toMatchObject({ channel: { raw: net.channel.toRawString() }, proxy: { raw: net.proxy.toRawString() } });
+        const v = await views.proxy(net.proxy);
+        expect(v.slashes).toHaveLength(1);
+        expect(v.slashes[0]).toMatchObject({ kind: 'fault-reported', target: { raw: net.channel.toRawString() }, amount: toNano('0.3').toString(), tx: events[0].tx });
+        expect(v.workerChannels[0].pendingFault).toMatchObject({ seqno: 0, amount: toNano('0.3').toString(), reason: 1 });
+    });
+
+    it('a history cut by the limit is marked incomplete, and proposal ids still count back from nextProposalId', async () => {
+        const { history, views } = indexOf(2);
+        await history.syncAll(net.chain);
+        expect(history.isComplete(net.governance.toRawString())).toBe(false);
+        expect(history.complete).toBe(false);
+        const g = await views.governance();
+        expect(g.historyComplete).toBe(false);
+        // The two newest Governance transactions are the stranger's refused Vote and proposal 1's Propose: that Propose
+        // is numbered from nextProposalId down, not from 0 (proposal 0's Propose is outside the window).
+        expect(history.proposeIds(g.nextProposalId).map((x) => x.id)).toEqual([1]);
+        const open = g.proposals.find((p) => p.id === 1)!;
+        expect(open.status).toBe('open');
+        expect(open.proposer?.raw).toBe(net.voters[0].toRawString());
+        // The images were added by transactions older than the window: their provenance is unknown, not invented.
+        const images = await views.images();
+        expect(images.historyComplete).toBe(false);
+        expect(images.images.every((i) => i.added === null)).toBe(true);
+    });
+});
