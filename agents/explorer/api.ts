@@ -11,7 +11,7 @@ import { RootWrapper } from '../../wrappers/Root';
 import { WorkerChannelState } from '../../wrappers/WorkerChannel';
 import { PROXY_STATES, WORKER_STATES } from '../operator/proxy';
 import { CLIENT_STATES, readContract, stateName } from '../status';
-import { describeActions } from './actions';
+import { ActionContext, describeActions } from './actions';
 import { executeLink, voteLink } from './links';
 import { History } from './history';
 import type {
@@ -278,12 +278,13 @@ export class ExplorerViews {
         const nextProposalId = Number(await g.getNextProposalId());
         const totalWeight = Number(await g.getTotalWeight());
         const balance = await this.chain.getBalance(this.history.governance);
+        const ctx = await this.actionContext(params);
         const known = new Map(this.history.proposeIds(nextProposalId).map((x) => [x.id, x]));
         const ids = new Set<number>([...known.keys(), ...this.history.executed.keys(), ...this.history.cleanedUp.keys()]);
         for (let id = nextProposalId - 1; id >= Math.max(0, nextProposalId - RECENT_IDS); id--) ids.add(id);
         const proposals: ProposalView[] = [];
         for (const id of [...ids].filter((i) => i >= 0 && i < nextProposalId).sort((a, b) => b - a)) {
-            const v = await this.proposalById(id, voters, params, nextProposalId, env.chainTime);
+            const v = await this.proposalById(id, voters, params, nextProposalId, env.chainTime, ctx);
             if (v) proposals.push(v);
         }
         const isOpen = (p: ProposalView) => p.status === 'open' || p.status === 'passed' || p.status === 'executable';
@@ -311,12 +312,13 @@ export class ExplorerViews {
         const env = await this.envelope();
         const g = this.gov();
         const nextProposalId = Number(await g.getNextProposalId());
-        const v = id < nextProposalId ? await this.proposalById(id, await g.getVoters(), await g.getGovParams(), nextProposalId, env.chainTime) : null;
+        const params = await g.getGovParams();
+        const v = id < nextProposalId ? await this.proposalById(id, await g.getVoters(), params, nextProposalId, env.chainTime, await this.actionContext(params)) : null;
         if (!v) throw new NotFound(`no proposal ${id} (live or in the indexed history)`);
         return { ...env, ...v };
     }
 
-    private async proposalById(id: number, voters: Dictionary<Address, number>, params: GovParams, nextProposalId: number, now: number): Promise<ProposalView | null> {
+    private async proposalById(id: number, voters: Dictionary<Address, number>, params: GovParams, nextProposalId: number, now: number, ctx: ActionContext): Promise<ProposalView | null> {
         const fact = this.history.proposeIds(nextProposalId).find((x) => x.id === id)?.fact ?? null;
         const votesTx = this.history.votes.get(id);
         const live = await this.gov().getProposal(BigInt(id));
@@ -336,7 +338,7 @@ export class ExplorerViews {
                 no: Number(live.no),
                 totalWeight: Number(live.totalWeight),
                 votes,
-                actions: this.actions(live.actions),
+                actions: this.actions(live.actions, ctx),
                 created: fact?.tx ?? null,
                 executed: null,
                 ...(await this.walletLinks(id, status)),
@@ -361,7 +363,7 @@ export class ExplorerViews {
             no: weight(false),
             totalWeight: [...voters.values()].reduce((n, w) => n + Number(w), 0),
             votes,
-            actions: fact ? this.actions(fact.actions) : [],
+            actions: fact ? this.actions(fact.actions, ctx) : [],
             created: fact?.tx ?? null,
             executed,
             voteLinks: null,
@@ -383,10 +385,23 @@ export class ExplorerViews {
         }
     }
 
+    /** What describeActions needs to word a change against today's values (Root's and Governance's params, model names). */
+    private async actionContext(govParams: GovParams): Promise<ActionContext> {
+        const cfg = await this.chain.getRootConfig();
+        return {
+            root: this.history.root,
+            governance: this.history.governance,
+            testOnly: this.testOnly,
+            currentParams: cfg.params,
+            currentGovParams: govParams,
+            modelNames: new Map([...cfg.models].map(([id, m]) => [id, m.name])),
+        };
+    }
+
     /** The one place proposal actions are put into words (agents/explorer/actions.ts). */
-    private actions(actions: Cell): ActionView[] {
+    private actions(actions: Cell, ctx: ActionContext): ActionView[] {
         try {
-            return describeActions(actions, { root: this.history.root, governance: this.history.governance, testOnly: this.testOnly });
+            return describeActions(actions, ctx);
         } catch (e) {
             this.log?.('explorer.actions-undecoded', { code: 'ACTIONS_UNDECODED', hash: actions.hash().toString('hex'), error: (e as Error).message });
             return [];

@@ -31,14 +31,11 @@ import { modelId } from '../../wrappers/payloads';
 import { fromNano } from '@ton/core';
 import type { Chain } from '../core/chain';
 import { hex256 } from '../core/hex';
+import { toAddr } from './actions';
 import type { Addr, FeedEvent, FeedKind, Provenance, SlashView, TxRef } from './types';
 
 export type AccountKind = 'root' | 'governance' | 'proxy' | 'worker-channel';
 
-/** An address as the explorer shows it (raw key, user-friendly bounceable url-safe display form). */
-export function toAddr(a: Address, testOnly: boolean): Addr {
-    return { raw: a.toRawString(), friendly: a.toString({ urlSafe: true, bounceable: true, testOnly }) };
-}
 
 const short = (raw: string) => `${raw.slice(0, 8)}…${raw.slice(-4)}`;
 const ton = (nano: bigint) => `${fromNano(nano)} TON`;
