@@ -11,7 +11,7 @@ import { RootWrapper } from '../../wrappers/Root';
 import { ExplorerViews, NotFound } from './api';
 import { LiveFeed } from './feed';
 import { History } from './history';
-import { renderPage } from './web/pages';
+import { CONTENT_SECURITY_POLICY, renderPage } from './web/pages';
 import { Asset, loadAssets } from './web/assets';
 import type { ErrorBody, ExplorerErrorCode, FeedEvent, NetworkKind, PageContext, PageModel } from './types';
 
@@ -39,8 +39,9 @@ export interface ExplorerOptions {
 /** Longest request target served (bytes); anything longer is 400 BAD_REQUEST before any parsing. */
 export const MAX_URL = 2048;
 
+/** On every response, JSON and errors included: the pages' policy (no inline script; frame-ancestors only works as a header). */
 export const SECURITY_HEADERS: Record<string, string> = {
-    'Content-Security-Policy': "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+    'Content-Security-Policy': CONTENT_SECURITY_POLICY,
     'X-Content-Type-Options': 'nosniff',
     'Referrer-Policy': 'no-referrer',
 };
@@ -228,6 +229,11 @@ export class ExplorerServer {
         const a = this.assets.get(path);
         if (!a) throw new HttpError('NOT_FOUND', 'no such asset');
         res.setHeader('Cache-Control', 'public, max-age=300');
+        res.setHeader('ETag', a.etag);
+        if (req.headers['if-none-match'] === a.etag) {
+            res.writeHead(304, SECURITY_HEADERS);
+            return void res.end();
+        }
         this.send(req, res, 200, a.contentType, a.body);
     }
 

@@ -124,6 +124,45 @@ describe('attacks on the explorer API (each gains nothing)', () => {
     });
 });
 
+describe('pages and assets', () => {
+    it('every page route renders HTML (the same views as the API) with the security headers and no inline script', async () => {
+        const pages = ['/', '/models', '/images', '/proxies', `/proxies/${net.proxy.toRawString()}`, `/address/${net.channel.toRawString()}`, '/governance', '/governance/proposals/1', '/governance/proposals/0', '/feed'];
+        for (const p of pages) {
+            const res = await fetch(url + p);
+            expect([p, res.status]).toEqual([p, 200]);
+            expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+            expectHeaders(res);
+            const body = await res.text();
+            expect(body).toMatch(/^<!doctype html>/i);
+            expect(body).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/i);
+        }
+        const proxyPage = await (await fetch(`${url}/proxies/${net.proxy.toRawString()}`)).text();
+        expect(proxyPage).toContain(net.channel.toString({ urlSafe: true, bounceable: true, testOnly: true }).slice(0, 12));
+    });
+
+    it('a bad address or an unknown page is an HTML error page with its status and code', async () => {
+        for (const [p, status, code] of [['/address/nonsense', 400, 'BAD_ADDRESS'], ['/nope', 404, 'NOT_FOUND'], ['/governance/proposals/abc', 400, 'BAD_REQUEST']] as const) {
+            const res = await fetch(url + p);
+            expect(res.status).toBe(status);
+            expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+            expectHeaders(res);
+            expect(await res.text()).toContain(code);
+        }
+    });
+
+    it('/assets/* serves only the built bundle, with an ETag a revalidation answers 304', async () => {
+        const res = await fetch(`${url}/assets/app.js`);
+        expect(res.status).toBe(200);
+        expect(res.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+        expectHeaders(res);
+        const etag = res.headers.get('etag')!;
+        expect((await res.arrayBuffer()).byteLength).toBeGreaterThan(0);
+        const again = await fetch(`${url}/assets/app.js`, { headers: { 'If-None-Match': etag } });
+        expect(again.status).toBe(304);
+        await error('/assets/nope.js', 404, 'NOT_FOUND');
+    });
+});
+
 describe('the live feed stream', () => {
     it(`holds at most maxStreams subscribers: one more is 503 TOO_MANY_STREAMS; a freed slot is reused`, async () => {
         const ctrls = [new AbortController(), new AbortController()];
