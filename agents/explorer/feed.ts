@@ -2,7 +2,7 @@
 // Governance, every Proxy and WorkerChannel found). Each announced transaction makes its account sync through
 // toncenter (History.sync: every transaction newer than the last indexed), so a missed or duplicated announcement
 // costs nothing; every (re)connection backfills all accounts first. A new Proxy or WorkerChannel found by the index
-// reopens the stream with it included.
+// reopens the stream with it included, and a slow full re-sync covers a stream that stays down.
 import { Address } from '@ton/core';
 import { ChainError, TonapiAdapter, TonChain, TxStream } from '../core/chain';
 import type { Log } from '../core/log';
@@ -17,6 +17,8 @@ export interface LiveFeedOptions {
     /** Stream reconnect backoff (defaults: the adapter's). */
     reconnectBaseMs?: number;
     reconnectMaxMs?: number;
+    /** A full re-sync of every account this often, in case the stream is down for long (default 60000 ms; 0 = never). */
+    pollMs?: number;
 }
 
 export class LiveFeed {
@@ -24,6 +26,7 @@ export class LiveFeed {
     private stream: TxStream | null = null;
     private stopped = false;
     private reopen: NodeJS.Timeout | null = null;
+    private poll: NodeJS.Timeout | null = null;
     /** Serialises syncs (one account at a time; History.sync dedups per account). */
     private queue: Promise<unknown> = Promise.resolve();
 
@@ -45,12 +48,22 @@ export class LiveFeed {
         await this.o.history.syncAll(this.o.chain);
         this.o.history.onTrack = () => this.scheduleReopen();
         this.open();
+        const pollMs = this.o.pollMs ?? 60_000;
+        let polling = false;
+        // At most one poll waits in the queue, however slow the endpoint.
+        const tick = () => {
+            if (polling) return;
+            polling = true;
+            void this.enqueue(() => this.o.history.syncAll(this.o.chain)).finally(() => (polling = false));
+        };
+        if (pollMs > 0) this.poll = setInterval(tick, pollMs);
     }
 
     stop(): void {
         this.stopped = true;
         this.o.history.onTrack = null;
         if (this.reopen) clearTimeout(this.reopen);
+        if (this.poll) clearInterval(this.poll);
         this.stream?.close();
         this.stream = null;
     }
