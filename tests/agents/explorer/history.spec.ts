@@ -47,6 +47,21 @@ describe('the index', () => {
         expect(v.workerChannels[0].pendingFault).toMatchObject({ seqno: 0, amount: toNano('0.3').toString(), reason: 1 });
     });
 
+    it("a Proxy's redeem from a ClientChannel is a feed event, and the channel's address view equals its getter", async () => {
+        const { history, views } = indexOf();
+        await history.syncAll(net.chain);
+        const channel = await net.openClientChannel(toNano('0.5'));
+        const events = await history.sync(net.chain, net.proxy.toRawString());
+        expect(events.map((e) => e.kind)).toEqual(['redeem']);
+        expect(events[0].links).toMatchObject({ proxy: { raw: net.proxy.toRawString() }, channel: { raw: channel.toRawString() } });
+        expect(events[0].words).toContain('redeemed 0.5 TON');
+        const v = await views.address(channel);
+        const cs = (await net.chain.getClientChannelState(channel))!;
+        expect(v.kind).toBe('client-channel');
+        if (v.kind !== 'client-channel') return;
+        expect(v.channel).toMatchObject({ state: 'open', balance: cs.balance.toString(), redeemed: toNano('0.5').toString(), proxy: { raw: net.proxy.toRawString() }, client: { raw: cs.client.toRawString() } });
+    });
+
     it('a history cut by the limit is marked incomplete, and proposal ids still count back from nextProposalId', async () => {
         const { history, views } = indexOf(2);
         await history.syncAll(net.chain);
