@@ -179,8 +179,10 @@ export class ExplorerViews {
 
     private async proxyView(address: Address, ps: NonNullable<Awaited<ReturnType<TonChain['getProxyState']>>>, env: Envelope): Promise<ProxyView> {
         const raw = address.toRawString();
-        this.history.track(address, 'proxy');
         const registration = (await this.proxySummaries()).find((p) => p.address.raw === raw) ?? null;
+        // Only a Proxy Root lists is indexed: anyone can deploy contracts that answer proxyState, and looking them up
+        // must not grow what the explorer follows.
+        if (registration) this.history.track(address, 'proxy');
         const channels: WorkerChannelView[] = [];
         for (const [channel, fact] of this.history.channels.get(raw) ?? []) {
             if (fact.closed !== null && (fact.opened === null || BigInt(fact.closed.lt) > BigInt(fact.opened.lt))) continue;

@@ -3,7 +3,7 @@
 // need (provenance of images and models, the proposals' Propose/Vote/Execute/Cleanup history, worker channels per
 // Proxy, the last commit, slashes) and a bounded ring of feed events. An aborted transaction, a bounced in-message or
 // one that is not an internal message creates no fact and no event: only what the contract accepted counts.
-import { Address, Cell, Slice, Transaction } from '@ton/core';
+import { Address, Cell, fromNano, Slice, Transaction } from '@ton/core';
 import {
     loadAddImage,
     loadAddStake,
@@ -28,7 +28,6 @@ import {
     Root,
 } from '../../wrappers/Root';
 import { modelId } from '../../wrappers/payloads';
-import { fromNano } from '@ton/core';
 import type { Chain } from '../core/chain';
 import { hex256 } from '../core/hex';
 import { toAddr } from './actions';
@@ -190,31 +189,28 @@ export class History {
         if (!t) return [];
         const fresh: Transaction[] = [];
         let cursor: { lt: bigint; hash: Buffer } | null = null;
-        let reachedKnown = false;
-        let exhausted = false;
-        while (!reachedKnown && fresh.length < this.limit) {
+        // Set when the limit stops the walk before the account's first transaction or the last one indexed: what lies
+        // beyond is unknown (older history on the first sync, a gap after a long outage).
+        let cut = false;
+        walk: for (;;) {
             const page: Transaction[] = await chain.getTransactions(
                 t.address,
                 cursor ? { limit: this.pageSize + 1, lt: cursor.lt, hash: cursor.hash.toString('base64') } : { limit: this.pageSize },
             );
             const rest: Transaction[] = cursor ? page.filter((tx) => !(tx.lt === cursor!.lt && tx.hash().equals(cursor!.hash))) : page;
             for (const tx of rest) {
-                if (t.newest && tx.lt <= t.newest.lt) {
-                    reachedKnown = true;
-                    break;
+                if (t.newest && tx.lt <= t.newest.lt) break walk;
+                if (fresh.length >= this.limit) {
+                    cut = true;
+                    break walk;
                 }
                 fresh.push(tx);
-                if (fresh.length >= this.limit) break;
             }
-            if (rest.length < this.pageSize) {
-                exhausted = !reachedKnown;
-                break;
-            }
+            if (rest.length < this.pageSize) break; // the account's first transaction
             const last: Transaction = rest[rest.length - 1];
             cursor = { lt: last.lt, hash: last.hash() };
         }
-        // The first sync stopped by the limit leaves older history unknown.
-        if (t.newest === null && !exhausted && fresh.length >= this.limit) t.complete = false;
+        if (cut) t.complete = false;
         if (fresh.length > 0) t.newest = { lt: fresh[0].lt, hash: fresh[0].hash() };
         const events: FeedEvent[] = [];
         for (const tx of fresh.reverse()) {

@@ -14,8 +14,8 @@ beforeAll(async () => {
 });
 afterAll(async () => net?.stop());
 
-function indexOf(limit?: number): { history: History; views: ExplorerViews } {
-    const history = new History({ root: net.root, governance: net.governance, testOnly: true, ...(limit ? { limit, pageSize: limit } : {}) });
+function indexOf(limit?: number, pageSize = limit): { history: History; views: ExplorerViews } {
+    const history = new History({ root: net.root, governance: net.governance, testOnly: true, ...(limit ? { limit } : {}), ...(pageSize ? { pageSize } : {}) });
     history.track(net.proxy, 'proxy');
     return { history, views: new ExplorerViews({ chain: net.chain, history, network: 'devnet' }) };
 }
@@ -79,5 +79,20 @@ describe('the index', () => {
         const images = await views.images();
         expect(images.historyComplete).toBe(false);
         expect(images.images.every((i) => i.added === null)).toBe(true);
+    });
+
+    it('paging back two transactions at a time indexes the same events as one page; a limit inside a page cuts it', async () => {
+        const one = indexOf();
+        await one.history.syncAll(net.chain);
+        const paged = indexOf(2000, 2);
+        await paged.history.syncAll(net.chain);
+        expect(paged.history.complete).toBe(true);
+        expect(paged.history.events(1000).map((e) => e.id)).toEqual(one.history.events(1000).map((e) => e.id));
+        const cut = indexOf(3, 2);
+        await cut.history.syncAll(net.chain);
+        expect(cut.history.isComplete(net.governance.toRawString())).toBe(false);
+        const govTxs = await net.chain.getTransactions(net.governance, { limit: 3 });
+        const govEvents = cut.history.events(1000).filter((e) => e.account.raw === net.governance.toRawString());
+        for (const e of govEvents) expect(govTxs.map((t) => t.hash().toString('hex'))).toContain(e.tx.hash);
     });
 });
