@@ -13,7 +13,7 @@ import { LiveFeed } from './feed';
 import { History } from './history';
 import { CONTENT_SECURITY_POLICY, renderPage } from './web/pages';
 import { Asset, loadAssets } from './web/assets';
-import type { ErrorBody, ExplorerErrorCode, FeedEvent, NetworkKind, PageContext, PageModel } from './types';
+import type { ErrorBody, ExplorerErrorCode, FeedEvent, FeedView, NetworkKind, PageContext, PageModel, RootView } from './types';
 
 export interface ExplorerOptions {
     /** toncenter v2 endpoint and Root address (rootAddress is required). */
@@ -34,6 +34,8 @@ export interface ExplorerOptions {
     heartbeatMs?: number;
     /** A subscriber with more than this many bytes unsent is dropped (default 256 KiB). */
     maxStreamBuffer?: number;
+    /** How long a view is served again without reading the chain (default 1000 ms; every feed event clears it). */
+    viewCacheMs?: number;
 }
 
 /** Longest request target served (bytes); anything longer is 400 BAD_REQUEST before any parsing. */
@@ -91,6 +93,24 @@ function parseLimit(v: string | null): number {
     return Number(v);
 }
 
+/** The page that shows the view at these path parts (the same parts as its API route). */
+function pageOf(p: string[]): Exclude<PageModel['page'], 'overview' | 'error'> | null {
+    switch (p[0]) {
+        case 'models':
+        case 'images':
+        case 'feed':
+            return p.length === 1 ? p[0] : null;
+        case 'proxies':
+            return p.length === 1 ? 'proxies' : 'proxy';
+        case 'address':
+            return 'address';
+        case 'governance':
+            return p.length === 1 ? 'governance' : 'proposal';
+        default:
+            return null;
+    }
+}
+
 export class ExplorerServer {
     private server: Server | null = null;
     private readonly sockets = new Set<Socket>();
@@ -100,6 +120,7 @@ export class ExplorerServer {
     private ctx: PageContext | null = null;
     private assets: Map<string, Asset> | null = null;
     private heartbeat: NodeJS.Timeout | null = null;
+    private readonly viewCache = new Map<string, { at: number; value: Promise<unknown> }>();
 
     constructor(private readonly o: ExplorerOptions) {}
 
@@ -114,7 +135,10 @@ export class ExplorerServer {
         this.ctx = { network: this.o.network, root: history.addr(root), governance: history.addr(governance) };
         this.feed = new LiveFeed({ chain, history, streamEndpoint: this.o.streamEndpoint ?? new URL(this.o.chain.endpoint).origin, log: this.o.log });
         await this.feed.start();
-        history.subscribe((e) => this.broadcast(e));
+        history.subscribe((e) => {
+            this.viewCache.clear();
+            this.broadcast(e);
+        });
 
         const server = createServer((req, res) => void this.handle(req, res));
         server.on('connection', (s) => {
@@ -176,26 +200,51 @@ export class ExplorerServer {
         }
     }
 
-    private async api(req: IncomingMessage, res: ServerResponse, url: URL, p: string[]): Promise<void> {
+    /**
+     * The view at a path (the API's, after `/api/`, and the page's at the same path), shared by concurrent requests
+     * and kept for viewCacheMs (cleared by every new feed event), so a stranger repeating a request costs the chain
+     * at most one read of it per interval. Null when there is no such route.
+     */
+    private view(p: string[], feedLimit: number): Promise<unknown> | null {
         const v = this.views!;
         const route = p.join('/');
-        let body: unknown;
-        if (route === 'root') body = await v.root();
-        else if (route === 'models') body = await v.models();
-        else if (route === 'images') body = await v.images();
-        else if (route === 'proxies') body = await v.proxies();
-        else if (p[0] === 'proxies' && p.length === 2) body = await v.proxy(parseAddress(p[1]));
-        else if (p[0] === 'address' && p.length === 2) body = await v.address(parseAddress(p[1]));
-        else if (route === 'governance') body = await v.governance();
-        else if (p[0] === 'governance' && p[1] === 'proposals' && p.length === 3) body = await v.proposal(parseProposalId(p[2]));
-        else if (route === 'feed') body = await v.feed(parseLimit(url.searchParams.get('limit')));
-        else if (route === 'feed/stream') return this.subscribe(req, res);
-        else throw new HttpError('NOT_FOUND', 'no such API route (see spec/explorer.md)');
-        this.send(req, res, 200, 'application/json; charset=utf-8', JSON.stringify(body));
+        let read: (() => Promise<unknown>) | null = null;
+        if (route === 'root') read = () => v.root();
+        else if (route === 'models') read = () => v.models();
+        else if (route === 'images') read = () => v.images();
+        else if (route === 'proxies') read = () => v.proxies();
+        else if (p[0] === 'proxies' && p.length === 2) read = ((a) => () => v.proxy(a))(parseAddress(p[1]));
+        else if (p[0] === 'address' && p.length === 2) read = ((a) => () => v.address(a))(parseAddress(p[1]));
+        else if (route === 'governance') read = () => v.governance();
+        else if (p[0] === 'governance' && p[1] === 'proposals' && p.length === 3) read = ((id) => () => v.proposal(id))(parseProposalId(p[2]));
+        else if (route === 'feed') read = () => v.feed(feedLimit);
+        if (read === null) return null;
+        // Addresses in any spelling share one entry.
+        const key = (p[0] === 'proxies' || p[0] === 'address') && p.length === 2 ? `${p[0]}/${parseAddress(p[1]).toRawString()}` : route === 'feed' ? `feed?${feedLimit}` : route;
+        return this.cached(key, read);
+    }
+
+    private cached(key: string, read: () => Promise<unknown>): Promise<unknown> {
+        const now = Date.now();
+        const hit = this.viewCache.get(key);
+        if (hit && now - hit.at < (this.o.viewCacheMs ?? 1000)) return hit.value;
+        const value = read();
+        this.viewCache.delete(key);
+        this.viewCache.set(key, { at: now, value });
+        // A failed read is not kept; the map holds at most 512 entries (oldest first out).
+        value.catch(() => this.viewCache.get(key)?.value === value && this.viewCache.delete(key));
+        if (this.viewCache.size > 512) this.viewCache.delete(this.viewCache.keys().next().value!);
+        return value;
+    }
+
+    private async api(req: IncomingMessage, res: ServerResponse, url: URL, p: string[]): Promise<void> {
+        if (p.join('/') === 'feed/stream') return this.subscribe(req, res);
+        const view = this.view(p, p[0] === 'feed' ? parseLimit(url.searchParams.get('limit')) : 0);
+        if (view === null) throw new HttpError('NOT_FOUND', 'no such API route (see spec/explorer.md)');
+        this.send(req, res, 200, 'application/json; charset=utf-8', JSON.stringify(await view));
     }
 
     private async page(req: IncomingMessage, res: ServerResponse, url: URL, p: string[]): Promise<void> {
-        const v = this.views!;
         const route = p.join('/');
         if (p[0] === 'assets') return this.asset(req, res, url.pathname);
         if (route === 'address' && url.searchParams.has('q')) {
@@ -204,16 +253,14 @@ export class ExplorerServer {
             return this.send(req, res, 303, 'text/plain; charset=utf-8', 'See Other\n');
         }
         let model: PageModel;
-        if (route === '') model = { page: 'overview', root: await v.root(), feed: await v.feed(20) };
-        else if (route === 'models') model = { page: 'models', view: await v.models() };
-        else if (route === 'images') model = { page: 'images', view: await v.images() };
-        else if (route === 'proxies') model = { page: 'proxies', view: await v.proxies() };
-        else if (p[0] === 'proxies' && p.length === 2) model = { page: 'proxy', view: await v.proxy(parseAddress(p[1])) };
-        else if (p[0] === 'address' && p.length === 2) model = { page: 'address', view: await v.address(parseAddress(p[1])) };
-        else if (route === 'governance') model = { page: 'governance', view: await v.governance() };
-        else if (p[0] === 'governance' && p[1] === 'proposals' && p.length === 3) model = { page: 'proposal', view: await v.proposal(parseProposalId(p[2])) };
-        else if (route === 'feed') model = { page: 'feed', view: await v.feed(200) };
-        else throw new HttpError('NOT_FOUND', 'no such page');
+        if (route === '') {
+            model = { page: 'overview', root: (await this.view(['root'], 0)) as RootView, feed: (await this.view(['feed'], 20)) as FeedView };
+        } else {
+            const page = pageOf(p);
+            const view = page === null ? null : this.view(p, 200);
+            if (page === null || view === null) throw new HttpError('NOT_FOUND', 'no such page');
+            model = { page, view: await view } as PageModel;
+        }
         this.send(req, res, 200, 'text/html; charset=utf-8', renderPage(model, this.ctx!));
     }
 
