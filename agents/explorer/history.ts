@@ -246,8 +246,8 @@ export class History {
         if (!f) return null;
         const proposalId = f.govCreatedLt === null ? undefined : this.executedOut.get(f.govCreatedLt);
         if (proposalId === undefined) return { tx: f.tx, proposalId: null, proposer: null };
-        const ids = this.proposeIds(0);
-        const p = this.isComplete(this.governance.toRawString()) ? ids.find((x) => x.id === proposalId)?.fact : undefined;
+        // Governance's Propose transactions number its proposals from 0 when its whole history is indexed.
+        const p = this.isComplete(this.governance.toRawString()) ? this.proposes[proposalId] : undefined;
         return { tx: f.tx, proposalId, proposer: p ? this.addr(p.proposer) : null };
     }
 
