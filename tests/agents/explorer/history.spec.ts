@@ -95,4 +95,18 @@ describe('the index', () => {
         const govEvents = cut.history.events(1000).filter((e) => e.account.raw === net.governance.toRawString());
         for (const e of govEvents) expect(govTxs.map((t) => t.hash().toString('hex'))).toContain(e.tx.hash);
     });
+
+    it('a worker that unbonds and finishes leaves its Proxy: worker-left, and the Proxy view no longer lists its channel', async () => {
+        const { history, views } = indexOf();
+        const w = await net.addWorker('leaving-worker');
+        await history.syncAll(net.chain);
+        expect((await views.proxy(net.proxy)).workerChannels.map((c) => c.address.raw)).toContain(w.channel.toRawString());
+        await w.unbond();
+        net.advance(Number((await net.chain.getWorkerChannelState(w.channel))!.unbondDelay) + 1);
+        await w.finish();
+        const events = await history.sync(net.chain, net.proxy.toRawString());
+        expect(events.map((e) => e.kind)).toEqual(['worker-left']);
+        expect(events[0].links.channel?.raw).toBe(w.channel.toRawString());
+        expect((await views.proxy(net.proxy)).workerChannels.map((c) => c.address.raw)).toEqual([net.channel.toRawString()]);
+    });
 });
