@@ -10,7 +10,7 @@ import type { NetworkKind } from './types';
 export const EXPLORER_USAGE = `usage: cocoon explorer [options]
   --endpoint <url>     toncenter v2 JSON-RPC endpoint (default: TONCENTER_ENDPOINT)
   --root <address>     Root contract (default: COCOON_ROOT)
-  --stream <url>       tonapi-compatible SSE base URL for live updates (default: TONAPI_ENDPOINT, else the endpoint's origin)
+  --stream <url>       tonapi-compatible SSE base URL for live updates (default: TONAPI_ENDPOINT with TONAPI_KEY, else the endpoint's origin)
   --network <name>     devnet | testnet | mainnet (default devnet): address display and wallet links
   --host <ip>          listen address (default 127.0.0.1)
   --port <n>           listen port (default 8090; 0 = a free one)
@@ -61,14 +61,13 @@ async function run(flags: Flags<typeof FLAGS>, io: CommandIo, env: Record<string
         }
         throw e;
     }
-    const stream = streamFlag ?? chain.tonapi?.endpoint;
     const server = new ExplorerServer({
         chain,
         network,
         host,
         port,
         log: jsonLog(io, 'explorer', level),
-        ...(stream ? { streamEndpoint: stream } : {}),
+        ...(streamFlag ? { streamEndpoint: streamFlag } : {}),
         ...(flags.history !== undefined ? { historyLimit: Number(flags.history) } : {}),
     });
     let url: string;

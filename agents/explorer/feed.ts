@@ -13,6 +13,8 @@ export interface LiveFeedOptions {
     history: History;
     /** Base URL of the tonapi-compatible SSE service. */
     streamEndpoint: string;
+    /** Its key (tonapi: `Authorization: Bearer`), if any. */
+    streamApiKey?: string;
     log?: Log;
     /** Stream reconnect backoff (defaults: the adapter's). */
     reconnectBaseMs?: number;
@@ -33,6 +35,7 @@ export class LiveFeed {
     constructor(private readonly o: LiveFeedOptions) {
         this.adapter = new TonapiAdapter({
             endpoint: o.streamEndpoint,
+            ...(o.streamApiKey ? { apiKey: o.streamApiKey } : {}),
             rps: 1000,
             // The stream never gives up on its own: the explorer keeps serving what it has and keeps trying.
             maxReconnects: Number.MAX_SAFE_INTEGER,

@@ -18,7 +18,7 @@ import type { ErrorBody, ExplorerErrorCode, FeedEvent, FeedView, NetworkKind, Pa
 export interface ExplorerOptions {
     /** toncenter v2 endpoint and Root address (rootAddress is required). */
     chain: ChainConfig;
-    /** tonapi-compatible SSE base URL; default: the chain endpoint's origin (right for the devnet). */
+    /** tonapi-compatible SSE base URL; default: chain.tonapi's endpoint (with its key), else the chain endpoint's origin (the devnet). */
     streamEndpoint?: string;
     /** Default 127.0.0.1. */
     host?: string;
@@ -133,7 +133,14 @@ export class ExplorerServer {
         const history = new History({ root, governance, testOnly: this.o.network !== 'mainnet', limit: this.o.historyLimit });
         this.views = new ExplorerViews({ chain, history, network: this.o.network, log: this.o.log });
         this.ctx = { network: this.o.network, root: history.addr(root), governance: history.addr(governance) };
-        this.feed = new LiveFeed({ chain, history, streamEndpoint: this.o.streamEndpoint ?? new URL(this.o.chain.endpoint).origin, log: this.o.log });
+        const tonapi = this.o.chain.tonapi;
+        this.feed = new LiveFeed({
+            chain,
+            history,
+            streamEndpoint: this.o.streamEndpoint ?? tonapi?.endpoint ?? new URL(this.o.chain.endpoint).origin,
+            ...(tonapi?.apiKey && !this.o.streamEndpoint ? { streamApiKey: tonapi.apiKey } : {}),
+            log: this.o.log,
+        });
         await this.feed.start();
         history.subscribe((e) => {
             this.viewCache.clear();
