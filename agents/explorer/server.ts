@@ -154,6 +154,8 @@ export class ExplorerServer {
         });
         server.headersTimeout = 10_000;
         server.requestTimeout = 30_000;
+        // Sockets beyond the streams and a margin of ordinary requests are refused by Node at accept.
+        server.maxConnections = (this.o.maxStreams ?? 64) + 256;
         await new Promise<void>((resolve, reject) => {
             server.once('error', reject);
             server.listen(this.o.port ?? 0, this.o.host ?? '127.0.0.1', () => resolve());
