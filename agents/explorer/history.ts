@@ -279,9 +279,9 @@ export class History {
                 case 'root':
                     return this.rootTx(ref, src, m.info.createdLt, op, body, ev);
                 case 'proxy':
-                    return this.proxyTx(t.address, ref, src, op, body, ev);
+                    return this.proxyTx(tx, t.address, ref, src, op, body, ev);
                 case 'worker-channel':
-                    return this.channelTx(t.address, ref, op, body, ev);
+                    return this.channelTx(tx, t.address, ref, op, body, ev);
             }
         } catch {
             // A body with a known opcode that does not decode was refused by the contract too; nothing to record.
@@ -371,7 +371,7 @@ export class History {
         return null;
     }
 
-    private proxyTx(proxy: Address, ref: TxRef, src: Address, op: number, body: Slice, ev: EventOf): FeedEvent | null {
+    private proxyTx(tx: Transaction, proxy: Address, ref: TxRef, src: Address, op: number, body: Slice, ev: EventOf): FeedEvent | null {
         const p = this.addr(proxy);
         const praw = p.raw;
         switch (op) {
@@ -380,9 +380,11 @@ export class History {
                 this.commits.set(praw, { seqno: m.seqno, hash: m.hash, tx: ref });
                 return ev('commit', `proxy ${short(praw)} committed state ${m.seqno}`, { proxy: p });
             }
-            case OP.ReportEquivocation:
-                this.addSlash(praw, { kind: 'equivocation', target: p, amount: null, tx: ref });
-                return ev('slash', `proxy ${short(praw)} slashed for equivocation`, { proxy: p });
+            case OP.ReportEquivocation: {
+                const amount = slashed(tx);
+                this.addSlash(praw, { kind: 'equivocation', target: p, amount: amount.toString(), tx: ref });
+                return ev('slash', `proxy ${short(praw)} slashed ${ton(amount)} for equivocation`, { proxy: p });
+            }
             case OP.ChannelPayment: {
                 const m = loadChannelPayment(body);
                 return ev('redeem', `proxy ${short(praw)} redeemed ${ton(m.amount)} from channel ${short(src.toRawString())}`, { proxy: p, channel: this.addr(src) });
@@ -411,7 +413,7 @@ export class History {
         return null;
     }
 
-    private channelTx(channel: Address, ref: TxRef, op: number, body: Slice, ev: EventOf): FeedEvent | null {
+    private channelTx(tx: Transaction, channel: Address, ref: TxRef, op: number, body: Slice, ev: EventOf): FeedEvent | null {
         const c = this.addr(channel);
         const proxy = this.proxyOfChannel(c.raw);
         const links = { channel: c, ...(proxy ? { proxy: this.addr(proxy) } : {}) };
@@ -425,9 +427,11 @@ export class History {
                 this.addSlash(c.raw, { kind: 'fault-reported', target: c, amount: m.amount.toString(), tx: ref });
                 return ev('slash', `fault ${m.seqno} reported on worker channel ${short(c.raw)}: ${ton(m.amount)}`, links);
             }
-            case OP.ExecuteSlash:
-                this.addSlash(c.raw, { kind: 'slash-executed', target: c, amount: null, tx: ref });
-                return ev('slash', `slash executed on worker channel ${short(c.raw)}`, links);
+            case OP.ExecuteSlash: {
+                const amount = slashed(tx);
+                this.addSlash(c.raw, { kind: 'slash-executed', target: c, amount: amount.toString(), tx: ref });
+                return ev('slash', `${ton(amount)} slashed on worker channel ${short(c.raw)}`, links);
+            }
             case OP.SlashVeto: {
                 const m = loadSlashVeto(body);
                 this.addSlash(c.raw, { kind: 'slash-vetoed', target: c, amount: null, tx: ref });
@@ -447,6 +451,20 @@ export class History {
         if (!l) this.slashes.set(target, (l = []));
         l.push(s);
     }
+}
+
+/**
+ * What a slash took: the values of the transaction's Excesses out-messages (ReportEquivocation sends the reporter's
+ * share and the treasury's, ExecuteSlash the treasury's; a Proxy's notice to Root is another message).
+ */
+function slashed(tx: Transaction): bigint {
+    let sum = 0n;
+    for (const m of tx.outMessages.values()) {
+        if (m.info.type !== 'internal') continue;
+        const b = m.body.beginParse();
+        if (b.remainingBits >= 32 && b.preloadUint(32) === OP.Excesses) sum += m.info.value.coins;
+    }
+    return sum;
 }
 
 type EventOf = (kind: FeedKind, words: string, links?: FeedEvent['links']) => FeedEvent;

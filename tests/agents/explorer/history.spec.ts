@@ -113,12 +113,13 @@ describe('the index', () => {
     it("an equivocation proof slashes the Proxy: a slash event and the Proxy view's slashing history, stake and ban as the getter says", async () => {
         const { history, views } = indexOf();
         await history.syncAll(net.chain);
+        const stakeBefore = (await net.chain.getProxyState(net.proxy))!.stake;
         await net.reportEquivocation(7n);
         const events = await history.sync(net.chain, net.proxy.toRawString());
         expect(events.map((e) => [e.kind, e.links.proxy?.raw])).toEqual([['slash', net.proxy.toRawString()]]);
         const v = await views.proxy(net.proxy);
         const ps = (await net.chain.getProxyState(net.proxy))!;
-        expect(v.slashes.map((x) => [x.kind, x.target.raw, x.tx.hash])).toContainEqual(['equivocation', net.proxy.toRawString(), events[0].tx.hash]);
+        expect(v.slashes.map((x) => [x.kind, x.target.raw, x.amount, x.tx.hash])).toContainEqual(['equivocation', net.proxy.toRawString(), stakeBefore.toString(), events[0].tx.hash]);
         expect(v).toMatchObject({ banned: ps.banned, stake: ps.stake.toString() });
         expect(ps.stake).toBe(0n);
     });
