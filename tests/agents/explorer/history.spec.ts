@@ -110,6 +110,22 @@ describe('the index', () => {
         expect((await views.proxy(net.proxy)).workerChannels.map((c) => c.address.raw)).toEqual([net.channel.toRawString()]);
     });
 
+    it('the fault reported earlier, executed after its challenge period, is a slash-executed with the amount taken', async () => {
+        const { history, views } = indexOf();
+        await history.syncAll(net.chain);
+        const pending = (await net.chain.getWorkerChannelState(net.channel))!.slash!;
+        net.advance(Math.max(0, Number(pending.executeAt) - net.now()) + 1);
+        await net.executeSlash();
+        const events = await history.sync(net.chain, net.channel.toRawString());
+        expect(events.map((e) => e.kind)).toEqual(['slash']);
+        const v = await views.proxy(net.proxy);
+        expect(v.slashes.map((x) => [x.kind, x.amount])).toEqual([
+            ['slash-executed', pending.amount.toString()],
+            ['fault-reported', pending.amount.toString()],
+        ]);
+        expect(v.workerChannels[0].pendingFault).toBeNull();
+    });
+
     it("an equivocation proof slashes the Proxy: a slash event and the Proxy view's slashing history, stake and ban as the getter says", async () => {
         const { history, views } = indexOf();
         await history.syncAll(net.chain);
