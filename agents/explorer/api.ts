@@ -281,14 +281,27 @@ export class ExplorerViews {
         const totalWeight = Number(await g.getTotalWeight());
         const balance = await this.chain.getBalance(this.history.governance);
         const ctx = await this.actionContext(params);
-        const known = new Map(this.history.proposeIds(nextProposalId).map((x) => [x.id, x]));
-        const ids = new Set<number>([...known.keys(), ...this.history.executed.keys(), ...this.history.cleanedUp.keys()]);
-        for (let id = nextProposalId - 1; id >= Math.max(0, nextProposalId - RECENT_IDS); id--) ids.add(id);
+        // Live proposals are read by getter, removed ones rebuilt from history (ids are never reused). With Governance's
+        // whole history indexed the live ids are known; otherwise the ids below nextProposalId are tried, newest first,
+        // until openProposals live ones were found (at most RECENT_IDS getters).
+        const removed = (id: number) => this.history.executed.has(id) || this.history.cleanedUp.has(id);
+        const known = this.history.proposeIds(nextProposalId).map((x) => x.id);
+        const complete = this.history.isComplete(this.history.governance.toRawString());
+        let toFind = complete ? 0 : Number(await g.getOpenProposals());
+        const ids = new Set<number>([...known, ...this.history.executed.keys(), ...this.history.cleanedUp.keys()]);
         const proposals: ProposalView[] = [];
         for (const id of [...ids].filter((i) => i >= 0 && i < nextProposalId).sort((a, b) => b - a)) {
             const v = await this.proposalById(id, voters, params, nextProposalId, env.chainTime, ctx);
             if (v) proposals.push(v);
+            if (v && !removed(id)) toFind--;
         }
+        for (let id = nextProposalId - 1; toFind > 0 && id >= Math.max(0, nextProposalId - RECENT_IDS); id--) {
+            if (ids.has(id)) continue;
+            const v = await this.proposalById(id, voters, params, nextProposalId, env.chainTime, ctx);
+            if (v) proposals.push(v);
+            if (v && !removed(id)) toFind--;
+        }
+        proposals.sort((a, b) => b.id - a.id);
         const isOpen = (p: ProposalView) => p.status === 'open' || p.status === 'passed' || p.status === 'executable';
         return {
             ...env,
@@ -323,7 +336,7 @@ export class ExplorerViews {
     private async proposalById(id: number, voters: Dictionary<Address, number>, params: GovParams, nextProposalId: number, now: number, ctx: ActionContext): Promise<ProposalView | null> {
         const fact = this.history.proposeIds(nextProposalId).find((x) => x.id === id)?.fact ?? null;
         const votesTx = this.history.votes.get(id);
-        const live = await this.gov().getProposal(BigInt(id));
+        const live = this.history.executed.has(id) || this.history.cleanedUp.has(id) ? null : await this.gov().getProposal(BigInt(id));
         if (live) {
             const status = proposalStatus(live, params, now);
             const opensAt = executionOpensAt(live, params, now);
