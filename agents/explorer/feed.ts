@@ -29,6 +29,8 @@ export class LiveFeed {
     private stopped = false;
     private reopen: NodeJS.Timeout | null = null;
     private poll: NodeJS.Timeout | null = null;
+    /** Accounts whose sync is queued and not started yet. */
+    private readonly waiting = new Set<string>();
     /** Serialises syncs (one account at a time; History.sync dedups per account). */
     private queue: Promise<unknown> = Promise.resolve();
 
@@ -83,10 +85,25 @@ export class LiveFeed {
     private open(): void {
         if (this.stopped) return;
         this.stream?.close();
-        this.stream = this.adapter.accountTransactions(this.o.history.tracked(), (ev) => this.enqueue(() => this.o.history.sync(this.o.chain, Address.parse(ev.accountId).toRawString())), {
+        this.stream = this.adapter.accountTransactions(this.o.history.tracked(), (ev) => this.announced(ev.accountId), {
             // Transactions during a gap are not replayed: backfill every account on each (re)connection.
             onOpen: () => void this.enqueue(() => this.o.history.syncAll(this.o.chain)),
             onError: (e) => this.o.log?.('explorer.stream-error', { code: e instanceof ChainError ? e.code : 'STREAM_FAILED', error: e instanceof Error ? e.message : String(e) }),
+        });
+    }
+
+    /**
+     * An announced transaction: sync its account, unless a sync of it is already waiting (that one will see it). So a
+     * burst of announcements, or a stream repeating one, costs one getTransactions walk per account, and an account
+     * that is not tracked costs nothing.
+     */
+    private announced(accountId: string): void {
+        const raw = Address.parse(accountId).toRawString();
+        if (this.waiting.has(raw) || this.o.history.kindOf(raw) === null) return;
+        this.waiting.add(raw);
+        void this.enqueue(() => {
+            this.waiting.delete(raw);
+            return this.o.history.sync(this.o.chain, raw);
         });
     }
 

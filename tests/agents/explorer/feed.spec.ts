@@ -1,6 +1,9 @@
 // The live feed over the devnet's tonapi-compatible stream: a Proxy registered after the explorer started is found
 // through Root's transaction, the stream reopens with it, and its own transactions (a state commit) reach the feed
 // and the SSE subscribers without any request to the explorer in between.
+import { randomBytes } from 'crypto';
+import { createServer, request } from 'http';
+import { AddressInfo } from 'net';
 import { ExplorerServer } from '../../../agents/explorer/server';
 import { ExplorerNetwork, startExplorerNetwork } from '../../../fixtures/explorer-network';
 import type { FeedEvent, ProxyView } from '../../../agents/explorer/types';
@@ -62,3 +65,57 @@ describe('the live feed follows new contracts', () => {
         expect(v.lastCommit).toMatchObject({ seqno: '5', tx: commit.tx });
     });
 });
+
+describe('attacks through the stream (each gains nothing)', () => {
+    it('a stream announcing one account a thousand times, and accounts the explorer does not follow, costs a few getTransactions walks', async () => {
+        // A hostile tonapi-compatible stream (a double of the outside service) and a pass-through counting walks.
+        let walks = 0;
+        let sent = false;
+        const target = new URL(net.chainConfig.endpoint);
+        const counter = createServer((req, res) => {
+            const chunks: Buffer[] = [];
+            req.on('data', (d) => chunks.push(d));
+            req.on('end', () => {
+                const body = Buffer.concat(chunks);
+                if (body.toString().includes('"getTransactions"')) walks++;
+                const fwd = request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
+                    res.writeHead(r.statusCode!, r.headers);
+                    r.pipe(res);
+                });
+                fwd.end(body);
+            });
+        });
+        const stream = createServer((_req, res) => {
+            res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+            const ev = (account: string, i: number) => `event: message\ndata: ${JSON.stringify({ account_id: account, lt: 1000 + i, tx_hash: randomBytes(32).toString('hex') })}\n\n`;
+            let frames = '';
+            for (let i = 0; i < 1000; i++) frames += ev(net.root.toRawString(), i);
+            for (let i = 0; i < 200; i++) frames += ev(`0:${randomBytes(32).toString('hex')}`, i);
+            res.write(frames);
+            sent = true;
+        });
+        for (const s of [counter, stream]) await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+        const port = (s: typeof counter) => (s.address() as AddressInfo).port;
+        const own = new ExplorerServer({ chain: { ...net.chainConfig, endpoint: `http://127.0.0.1:${port(counter)}${target.pathname}` }, streamEndpoint: `http://127.0.0.1:${port(stream)}`, network: 'devnet' });
+        try {
+            await own.start();
+            const atStart = walks;
+            while (!sent) await new Promise((r) => setTimeout(r, 20));
+            // Let the announcements drain: the count settles.
+            for (let last = -1; last !== walks; ) {
+                last = walks;
+                await new Promise((r) => setTimeout(r, 300));
+            }
+            // The (re)connection's backfill walks each followed account once more; the thousand announcements add a few.
+            expect(walks - atStart).toBeLessThanOrEqual(2 * atStart + 5);
+            expect(walks - atStart).toBeLessThan(100);
+        } finally {
+            await own.stop();
+            for (const s of [counter, stream]) {
+                s.closeAllConnections();
+                await new Promise<void>((r) => s.close(() => r()));
+            }
+        }
+    });
+});
+
