@@ -89,6 +89,8 @@ export interface TonChainOptions {
     /** Defaults to a ToncenterClient (TonClient with a correct getter stack decoder) over `transport`. */
     client?: ToncenterClient;
     clock?: SleepClock;
+    /** How long getChainTime() serves its last answer (default 1000 ms; a masterchain block is ~5 s). */
+    chainTimeTtlMs?: number;
 }
 
 export class TonChain implements Chain {
@@ -102,12 +104,12 @@ export class TonChain implements Chain {
     private globalId: Promise<number> | null = null;
     private chainTime: { at: number; value: number } | null = null;
     private chainTimeInflight: Promise<number> | null = null;
-    /** How long getChainTime() serves its last answer (default 1000 ms; a masterchain block is ~5 s). */
-    chainTimeTtlMs = 1000;
+    private readonly chainTimeTtlMs: number;
 
     constructor(opts: TonChainOptions) {
         this.config = opts.config;
         this.clock = opts.clock ?? systemClock;
+        this.chainTimeTtlMs = opts.chainTimeTtlMs ?? 1000;
         this.transport =
             opts.transport ??
             new ChainTransport({ ...opts.config, clock: this.clock });

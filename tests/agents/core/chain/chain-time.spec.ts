@@ -19,8 +19,7 @@ describe('on the devnet', () => {
     let chain: TonChain;
     beforeAll(async () => {
         await devnet.start();
-        chain = new TonChain({ config: loadChainConfig({ endpoint: devnet.url, rps: 10_000 }, {}) });
-        chain.chainTimeTtlMs = 0;
+        chain = new TonChain({ config: loadChainConfig({ endpoint: devnet.url, rps: 10_000 }, {}), chainTimeTtlMs: 0 });
     });
     afterAll(() => devnet.stop());
 
@@ -73,9 +72,7 @@ describe('against what an endpoint may answer', () => {
     });
     afterAll(() => new Promise<void>((r) => server.close(() => r())));
     const chainOf = (ttl: number) => {
-        const c = new TonChain({ config: loadChainConfig({ endpoint: url, rps: 10_000, maxRetries: 0 }, {}) });
-        c.chainTimeTtlMs = ttl;
-        return c;
+        return new TonChain({ config: loadChainConfig({ endpoint: url, rps: 10_000, maxRetries: 0 }, {}), chainTimeTtlMs: ttl });
     };
 
     it('never goes backwards: a lagging endpoint answering an older block keeps the newer time', async () => {
