@@ -8,6 +8,8 @@ import { ExplorerNetwork, startExplorerNetwork } from '../../../fixtures/explore
 
 jest.setTimeout(60_000);
 
+const IMAGE_C = BigInt('0x' + 'c3'.repeat(32));
+
 let net: ExplorerNetwork;
 beforeAll(async () => {
     net = await startExplorerNetwork();
@@ -32,6 +34,18 @@ describe('the index', () => {
         expect(events).toEqual([]);
         expect(history.events(1000)).toHaveLength(before);
         expect([...(history.votes.get(1)?.keys() ?? [])]).toEqual([net.voters[0].toRawString()]);
+    });
+
+    it('an AddImage a stranger sends Root directly (refused: not Governance) makes no image fact and no event', async () => {
+        const { history } = indexOf();
+        await history.syncAll(net.chain);
+        const before = [...history.images.keys()];
+        await net.strangerAddImage(IMAGE_C);
+        const rootTxs = await net.chain.getTransactions(net.root, { limit: 1 });
+        expect(rootTxs[0].description.type === 'generic' && rootTxs[0].description.aborted).toBe(true);
+        expect(await history.sync(net.chain, net.root.toRawString())).toEqual([]);
+        expect([...history.images.keys()]).toEqual(before);
+        expect(await net.chain.isImageAllowed('worker', IMAGE_C.toString(16))).toBe(false);
     });
 
     it('a fault reported on a WorkerChannel is a slash in its Proxy view, with the amount the report carried', async () => {
