@@ -1,6 +1,6 @@
-// The transaction index (agents/explorer/history.ts) on a real devnet: only what a contract accepted becomes a fact,
-// a slash reported on a WorkerChannel shows under its Proxy, and a history cut by the limit says so while proposal
-// ids still come out right.
+// The transaction index (agents/explorer/history.ts) on a real devnet: only what a contract accepted becomes a fact;
+// redeems, workers leaving, reported, executed and equivocation slashes show under their Proxy with their amounts; a
+// history cut by the limit says so while proposal ids still come out right. Tests run in order (the clock moves).
 import { toNano } from '@ton/core';
 import { ExplorerViews } from '../../../agents/explorer/api';
 import { History } from '../../../agents/explorer/history';
