@@ -13,6 +13,7 @@ import { PROXY_STATES, WORKER_STATES } from '../operator/proxy';
 import { CLIENT_STATES, readContract, stateName } from '../status';
 import { ActionContext, describeActions } from './actions';
 import { executeLink, voteLink } from './links';
+import { ExplorerError } from './errors';
 import { History } from './history';
 import type {
     ActionView,
@@ -35,8 +36,6 @@ import type {
     WorkerStateName,
 } from './types';
 
-/** A view asked for something that is not there (an unknown proposal id, an address that is no Proxy). */
-export class NotFound extends Error {}
 
 export interface ViewsOptions {
     chain: TonChain;
@@ -173,7 +172,7 @@ export class ExplorerViews {
     async proxy(address: Address): Promise<ProxyView> {
         // A contract without a decodable proxyState getter is no Proxy either.
         const ps = await this.chain.getProxyState(address).catch(nullIfGetterFailed);
-        if (!ps) throw new NotFound(`no Proxy at ${address.toRawString()}`);
+        if (!ps) throw new ExplorerError('NOT_FOUND', `no Proxy at ${address.toRawString()}`);
         return this.proxyView(address, ps, await this.envelope());
     }
 
@@ -329,7 +328,7 @@ export class ExplorerViews {
         const nextProposalId = Number(await g.getNextProposalId());
         const params = await g.getGovParams();
         const v = id < nextProposalId ? await this.proposalById(id, await g.getVoters(), params, nextProposalId, env.chainTime, await this.actionContext(params)) : null;
-        if (!v) throw new NotFound(`no proposal ${id} (live or in the indexed history)`);
+        if (!v) throw new ExplorerError('NOT_FOUND', `no proposal ${id} (live or in the indexed history)`);
         return { ...env, ...v };
     }
 
@@ -395,7 +394,7 @@ export class ExplorerViews {
                 executeLink: status === 'executable' ? await executeLink(ctx, id) : null,
             };
         } catch (e) {
-            this.log?.('explorer.links-failed', { code: 'LINKS_FAILED', proposal: id, error: (e as Error).message });
+            this.log?.('explorer.links-failed', { reason: 'wallet links failed', proposal: id, error: (e as Error).message });
             return { voteLinks: null, executeLink: null };
         }
     }
@@ -418,7 +417,7 @@ export class ExplorerViews {
         try {
             return describeActions(actions, ctx);
         } catch (e) {
-            this.log?.('explorer.actions-undecoded', { code: 'ACTIONS_UNDECODED', hash: actions.hash().toString('hex'), error: (e as Error).message });
+            this.log?.('explorer.actions-undecoded', { reason: 'actions did not decode', hash: actions.hash().toString('hex'), error: (e as Error).message });
             return [];
         }
     }

@@ -8,12 +8,13 @@ import { Address } from '@ton/core';
 import { ChainConfig, ChainError, TonChain } from '../core/chain';
 import type { Log } from '../core/log';
 import { RootWrapper } from '../../wrappers/Root';
-import { ExplorerViews, NotFound } from './api';
+import { ExplorerViews } from './api';
+import { EXPLORER_HTTP_STATUS, ExplorerError } from './errors';
 import { LiveFeed } from './feed';
 import { History } from './history';
 import { CONTENT_SECURITY_POLICY, renderPage } from './web/pages';
 import { Asset, loadAssets } from './web/assets';
-import type { ErrorBody, ExplorerErrorCode, FeedEvent, FeedView, NetworkKind, PageContext, PageModel, RootView } from './types';
+import type { ErrorBody, FeedEvent, FeedView, NetworkKind, PageContext, PageModel, RootView } from './types';
 
 export interface ExplorerOptions {
     /** toncenter v2 endpoint and Root address (rootAddress is required). */
@@ -48,48 +49,29 @@ export const SECURITY_HEADERS: Record<string, string> = {
     'Referrer-Policy': 'no-referrer',
 };
 
-const STATUS: Record<ExplorerErrorCode, number> = {
-    BAD_ADDRESS: 400,
-    BAD_REQUEST: 400,
-    NOT_FOUND: 404,
-    METHOD_NOT_ALLOWED: 405,
-    TOO_MANY_STREAMS: 503,
-    CHAIN_UNAVAILABLE: 502,
-};
-
-class HttpError extends Error {
-    constructor(
-        readonly code: ExplorerErrorCode,
-        message: string,
-        readonly details?: Record<string, unknown>,
-    ) {
-        super(message);
-    }
-}
-
 function parseAddress(s: string): Address {
     let text: string;
     try {
         text = decodeURIComponent(s);
     } catch {
-        throw new HttpError('BAD_ADDRESS', 'not a TON address (bad percent-encoding)');
+        throw new ExplorerError('BAD_ADDRESS', 'not a TON address (bad percent-encoding)');
     }
-    if (text.length > 80) throw new HttpError('BAD_ADDRESS', 'not a TON address (too long)');
+    if (text.length > 80) throw new ExplorerError('BAD_ADDRESS', 'not a TON address (too long)');
     try {
         return Address.parse(text.trim());
     } catch {
-        throw new HttpError('BAD_ADDRESS', 'not a TON address (raw 0:<64 hex> or user-friendly base64)');
+        throw new ExplorerError('BAD_ADDRESS', 'not a TON address (raw 0:<64 hex> or user-friendly base64)');
     }
 }
 
 function parseProposalId(s: string): number {
-    if (!/^\d{1,10}$/.test(s) || Number(s) > 0xffffffff) throw new HttpError('BAD_REQUEST', 'a proposal id is an integer 0..4294967295');
+    if (!/^\d{1,10}$/.test(s) || Number(s) > 0xffffffff) throw new ExplorerError('BAD_REQUEST', 'a proposal id is an integer 0..4294967295');
     return Number(s);
 }
 
 function parseLimit(v: string | null): number {
     if (v === null) return 50;
-    if (!/^\d{1,3}$/.test(v) || Number(v) < 1 || Number(v) > 200) throw new HttpError('BAD_REQUEST', 'limit is an integer 1..200');
+    if (!/^\d{1,3}$/.test(v) || Number(v) < 1 || Number(v) > 200) throw new ExplorerError('BAD_REQUEST', 'limit is an integer 1..200');
     return Number(v);
 }
 
@@ -191,14 +173,14 @@ export class ExplorerServer {
         try {
             if (req.method !== 'GET' && req.method !== 'HEAD') {
                 res.setHeader('Allow', 'GET, HEAD');
-                throw new HttpError('METHOD_NOT_ALLOWED', `${String(req.method).slice(0, 16)} is not allowed: the explorer only reads (GET, HEAD)`);
+                throw new ExplorerError('METHOD_NOT_ALLOWED', `${String(req.method).slice(0, 16)} is not allowed: the explorer only reads (GET, HEAD)`);
             }
-            if (rawUrl.length > MAX_URL) throw new HttpError('BAD_REQUEST', `the request target is longer than ${MAX_URL} bytes`);
+            if (rawUrl.length > MAX_URL) throw new ExplorerError('BAD_REQUEST', `the request target is longer than ${MAX_URL} bytes`);
             let url: URL;
             try {
                 url = new URL(rawUrl, 'http://explorer.invalid');
             } catch {
-                throw new HttpError('BAD_REQUEST', 'not a valid request target');
+                throw new ExplorerError('BAD_REQUEST', 'not a valid request target');
             }
             const parts = url.pathname.split('/').slice(1);
             html = parts[0] !== 'api';
@@ -249,7 +231,7 @@ export class ExplorerServer {
     private async api(req: IncomingMessage, res: ServerResponse, url: URL, p: string[]): Promise<void> {
         if (p.join('/') === 'feed/stream') return this.subscribe(req, res);
         const view = this.view(p, p[0] === 'feed' ? parseLimit(url.searchParams.get('limit')) : 0);
-        if (view === null) throw new HttpError('NOT_FOUND', 'no such API route (see spec/explorer.md)');
+        if (view === null) throw new ExplorerError('NOT_FOUND', 'no such API route (see spec/explorer.md)');
         this.send(req, res, 200, 'application/json; charset=utf-8', JSON.stringify(await view));
     }
 
@@ -267,7 +249,7 @@ export class ExplorerServer {
         } else {
             const page = pageOf(p);
             const view = page === null ? null : this.view(p, 200);
-            if (page === null || view === null) throw new HttpError('NOT_FOUND', 'no such page');
+            if (page === null || view === null) throw new ExplorerError('NOT_FOUND', 'no such page');
             model = { page, view: await view } as PageModel;
         }
         this.send(req, res, 200, 'text/html; charset=utf-8', renderPage(model, this.ctx!));
@@ -283,7 +265,7 @@ export class ExplorerServer {
             }
         }
         const a = this.assets.get(path);
-        if (!a) throw new HttpError('NOT_FOUND', 'no such asset');
+        if (!a) throw new ExplorerError('NOT_FOUND', 'no such asset');
         res.setHeader('Cache-Control', 'public, max-age=300');
         res.setHeader('ETag', a.etag);
         if (req.headers['if-none-match'] === a.etag) {
@@ -296,7 +278,7 @@ export class ExplorerServer {
     // ---------- the live feed ----------
 
     private subscribe(req: IncomingMessage, res: ServerResponse): void {
-        if (this.streams.size >= (this.o.maxStreams ?? 64)) throw new HttpError('TOO_MANY_STREAMS', 'the live feed is at its subscriber limit; try again later');
+        if (this.streams.size >= (this.o.maxStreams ?? 64)) throw new ExplorerError('TOO_MANY_STREAMS', 'the live feed is at its subscriber limit; try again later');
         res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
         if (req.method === 'HEAD') return void res.end();
         res.write(': feed\n\n');
@@ -315,7 +297,7 @@ export class ExplorerServer {
     private write(s: ServerResponse, frame: string): void {
         if (s.writableLength > (this.o.maxStreamBuffer ?? 256 * 1024)) {
             this.streams.delete(s);
-            this.o.log?.('explorer.stream-dropped', { code: 'SLOW_SUBSCRIBER', unsent: s.writableLength });
+            this.o.log?.('explorer.stream-dropped', { reason: 'slow subscriber', unsent: s.writableLength });
             s.destroy();
             return;
         }
@@ -331,17 +313,16 @@ export class ExplorerServer {
     }
 
     private fail(req: IncomingMessage, res: ServerResponse, e: unknown, html: boolean): void {
-        let err: HttpError;
-        if (e instanceof HttpError) err = e;
-        else if (e instanceof NotFound) err = new HttpError('NOT_FOUND', e.message);
-        else if (e instanceof ChainError) err = new HttpError('CHAIN_UNAVAILABLE', `the chain endpoint failed: ${e.message}`, { code: e.code });
+        let err: ExplorerError;
+        if (e instanceof ExplorerError) err = e;
+        else if (e instanceof ChainError) err = new ExplorerError('CHAIN_UNAVAILABLE', `the chain endpoint failed: ${e.message}`, { code: e.code });
         else {
             // A getter answer that does not decode as the contract's type is the chain's answer too.
             this.o.log?.('explorer.request-failed', { code: 'CHAIN_BAD_RESPONSE', error: e instanceof Error ? e.message : String(e) });
-            err = new HttpError('CHAIN_UNAVAILABLE', 'the chain answered something the explorer cannot read', { code: 'CHAIN_BAD_RESPONSE' });
+            err = new ExplorerError('CHAIN_UNAVAILABLE', 'the chain answered something the explorer cannot read', { code: 'CHAIN_BAD_RESPONSE' });
         }
         if (res.headersSent) return void res.destroy();
-        const status = STATUS[err.code];
+        const status = EXPLORER_HTTP_STATUS[err.code];
         const body: ErrorBody = { error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } };
         if (!html) return this.send(req, res, status, 'application/json; charset=utf-8', JSON.stringify(body));
         let page: string;

@@ -24,6 +24,7 @@ import { OperatorErrorCodes } from '../../../../agents/operator/errors';
 import { AdminErrorCodes } from '../../../../agents/core/admin/server';
 import { ModelHashErrorCodes } from '../../../../agents/core/model-hash';
 import { GpuErrorCodes } from '../../../../agents/core/tee/gpu/types';
+import { ExplorerErrorCodes } from '../../../../agents/explorer/errors';
 
 const ROOT = join(__dirname, '../../../..');
 const CODES = Object.keys(WIRE_CODES) as WireCode[];
@@ -53,6 +54,7 @@ const ERROR_LISTS: Record<string, readonly string[]> = {
     AdminError: AdminErrorCodes,
     ModelHashError: ModelHashErrorCodes,
     GpuAttestationError: GpuErrorCodes,
+    ExplorerError: ExplorerErrorCodes,
 };
 
 function files(dir: string, ext: string): string[] {
