@@ -377,7 +377,9 @@ export class ExplorerViews {
             no: weight(false),
             totalWeight: [...voters.values()].reduce((n, w) => n + Number(w), 0),
             votes,
-            actions: fact ? this.actions(fact.actions, ctx) : [],
+            // Today's params are what an executed change set: comparing with them would read "no change", so a removed
+            // proposal's SetParams / SetGovParams name every value it sets.
+            actions: fact ? this.actions(fact.actions, { ...ctx, currentParams: undefined, currentGovParams: undefined }) : [],
             created: fact?.tx ?? null,
             executed,
             voteLinks: null,

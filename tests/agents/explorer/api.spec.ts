@@ -1,7 +1,7 @@
 // The explorer's JSON API over a real devnet (fixtures/explorer-network.ts): every view equals what the getters say,
 // provenance names the proposal that set a value, an executed proposal (gone from Governance) is rebuilt from its
 // transactions, a worker channel shows under its proxy, and a vote lands in /api/feed and on the SSE stream.
-import { Address } from '@ton/core';
+import { Address, toNano } from '@ton/core';
 import { ExplorerServer } from '../../../agents/explorer/server';
 import { hex256 } from '../../../agents/core/hex';
 import { GovernanceWrapper } from '../../../wrappers/Governance';
@@ -195,6 +195,22 @@ describe('the live feed', () => {
         const p = await get<ProposalView>('/api/governance/proposals/1');
         expect(p).toMatchObject({ status: 'open', yes: 1, no: 1 });
         expect(p.votes.find((x) => x.voter.raw === raw(net.voters[2]))?.tx?.hash).toBe(ev!.tx.hash);
+    });
+});
+
+describe('executed changes in words', () => {
+    it('an executed SetParams names every value it set (compared with today\'s params it would read "no change")', async () => {
+        const params = { ...(await net.chain.getRootConfig()).params, minProxyStake: toNano('12') };
+        const id = await net.passRoot(0, 1, [RootWrapper.setParamsBody(params)]);
+        const p = await eventually(async () => {
+            const v = await get<ProposalView>(`/api/governance/proposals/${id}`);
+            return v.status === 'executed' ? v : undefined;
+        }, 'the executed SetParams proposal');
+        expect(p.actions).toHaveLength(1);
+        expect(p.actions[0].kind).toBe('SetParams');
+        expect(p.actions[0].words).not.toContain('no change');
+        expect(p.actions[0].words).toContain('min proxy stake to 12 TON');
+        expect(p.actions[0].words).toContain('commission');
     });
 });
 
