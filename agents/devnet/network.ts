@@ -3,10 +3,11 @@
 // First run (no <dir>/network.json): start the devnet chain server, create keys and faucet-funded wallets, deploy
 // Governance (three voters, zero timelock) and Root, pass one proposal that allowlists the simulated TEE image for
 // proxies and workers and registers the reference test model, deploy and register a Proxy, and write one config
-// file per agent. Every run: start the chain server from its saved state, the reference backend, the proxy, the
-// worker and the client with its OpenAI-compatible endpoint (each from its config file, exactly as
-// `cocoon proxy|worker|client --config` would), print the endpoint, send one streaming request, print the reply,
-// its receipt and the balances before and after, then serve until Ctrl-C. A second run resumes the saved state.
+// file per agent. Every run: start the chain server from its saved state, the explorer over it, the reference
+// backend, the proxy, the worker and the client with its OpenAI-compatible endpoint (each from its config file, exactly
+// as `cocoon proxy|worker|client --config` would), print the endpoint and the explorer's URL, send one streaming
+// request, print the reply, its receipt and the balances before and after, then serve until Ctrl-C. A second run
+// resumes the saved state.
 import { randomBytes } from 'crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { freePort } from '../core/net';
@@ -43,6 +44,7 @@ import { OpenAIServer } from '../client/server';
 import type { ProxyAgent } from '../proxy/agent';
 import type { WorkerAgent } from '../worker/runner';
 import type { CocoonClient } from '../client/runner';
+import { ExplorerServer } from '../explorer/server';
 
 /** The test model as the devnet registers it: at DEVNET_MODEL_PRICES (100 TON per 1M prompt tokens, see there). */
 export const DEVNET_MODEL = testModelRecord(DEVNET_MODEL_PRICES);
@@ -53,7 +55,19 @@ const NetworkFile = z
         root: z.string(),
         governance: z.string(),
         proxy: z.string(),
-        ports: z.object({ chain: z.number().int(), api: z.number().int(), backend: z.number().int(), proxyClient: z.number().int(), proxyWorker: z.number().int(), proxyStats: z.number().int(), pccs: z.number().int().optional() }).strict(),
+        ports: z
+            .object({
+                chain: z.number().int(),
+                api: z.number().int(),
+                backend: z.number().int(),
+                proxyClient: z.number().int(),
+                proxyWorker: z.number().int(),
+                proxyStats: z.number().int(),
+                pccs: z.number().int().optional(),
+                // Optional: a network.json written before the explorer existed gets one at its next start.
+                explorer: z.number().int().optional(),
+            })
+            .strict(),
     })
     .strict();
 type NetworkState = z.infer<typeof NetworkFile>;
@@ -82,6 +96,8 @@ export interface RunningDevnet {
     worker: WorkerAgent;
     client: CocoonClient;
     api: OpenAIServer;
+    /** The explorer's web pages and JSON API over this chain (`cocoon explorer`). */
+    explorerUrl: string;
     stop(): Promise<void>;
 }
 
@@ -139,7 +155,12 @@ export async function startDevnet(opts: DevnetOptions): Promise<RunningDevnet> {
         proxyWorker: await freePort(),
         proxyStats: await freePort(),
         pccs: await freePort(),
+        explorer: await freePort(),
     };
+    if (state !== undefined && state.ports.explorer === undefined) {
+        state = { ...state, ports: { ...state.ports, explorer: await freePort() } };
+        writeJsonAtomic(networkPath, state);
+    }
 
     const devnet = new DevnetServer({ port: ports.chain, statePath: join(dir, 'chain-state.json'), snapshotIntervalMs: 2000 });
     await devnet.start();
@@ -162,6 +183,11 @@ export async function startDevnet(opts: DevnetOptions): Promise<RunningDevnet> {
             stops.push(() => pccs.stop());
             say(`• local PCCS (simulated platform, Intel vectors) at ${pccs.url}`);
         }
+
+        const explorer = new ExplorerServer({ chain: loadChainConfig(chainSection(devnet.url, net.root), {}), network: 'devnet', port: net.ports.explorer, log: opts.log });
+        const { url: explorerUrl } = await explorer.start();
+        stops.push(() => explorer.stop());
+        say(`• explorer at ${explorerUrl}`);
 
         // On a fixed port, so worker.json (written once; an operator may point it elsewhere) stays valid across runs.
         const backend = new ReferenceBackend({ port: net.ports.backend, tokenDelayMs: opts.tokenDelayMs ?? 40 });
@@ -198,8 +224,8 @@ export async function startDevnet(opts: DevnetOptions): Promise<RunningDevnet> {
         const api = new OpenAIServer({ client, port: net.ports.api });
         const { url } = await api.start();
         stops.push(() => api.stop());
-        say(`\nOpenAI-compatible endpoint: ${url}\n`);
-        return { endpoint: url, chainUrl: devnet.url, state: net, devnet, backend, proxy, worker, client, api, stop: stopAll };
+        say(`\nOpenAI-compatible endpoint: ${url}\nExplorer: ${explorerUrl}\n`);
+        return { endpoint: url, chainUrl: devnet.url, state: net, devnet, backend, proxy, worker, client, api, explorerUrl, stop: stopAll };
     } catch (e) {
         await stopAll();
         throw e;
@@ -389,8 +415,8 @@ async function waitForModel(client: CocoonClient, timeoutMs = 60_000): Promise<v
 
 export const DEVNET_USAGE = `usage: cocoon devnet [--dir .devnet] [--port <api port>] [--chain-port <port>] [--no-demo] [--verbose] [--log-level <level>]
   Starts a whole network on 127.0.0.1: the devnet chain server, Governance and Root with the reference test model
-  and allowlisted simulated TEE images, a proxy, a worker on the reference backend and a client with an
-  OpenAI-compatible endpoint; sends one streaming request; serves until Ctrl-C. A second run resumes <dir>.
+  and allowlisted simulated TEE images, the explorer (web pages and JSON API over the chain), a proxy, a worker on
+  the reference backend and a client with an OpenAI-compatible endpoint; sends one streaming request; serves until Ctrl-C. A second run resumes <dir>.
   Remove <dir> to start over.`;
 
 export function devnetCommand(argv: string[], io: CommandIo, signal?: AbortSignal): Promise<number> {
@@ -416,7 +442,7 @@ export function devnetCommand(argv: string[], io: CommandIo, signal?: AbortSigna
                 throw e;
             }
         }
-        io.stdout(`\nServing. Try:\n  curl ${run.endpoint}/models\n  curl ${run.endpoint}/chat/completions -H 'content-type: application/json' \\\n    -d '{"model":"${TEST_MODEL.id}","messages":[{"role":"user","content":"hi"}]}'\nPress Ctrl-C to stop (state is kept in ${resolve(dir)}).\n`);
+        io.stdout(`\nServing. Try:\n  curl ${run.endpoint}/models\n  curl ${run.endpoint}/chat/completions -H 'content-type: application/json' \\\n    -d '{"model":"${TEST_MODEL.id}","messages":[{"role":"user","content":"hi"}]}'\n  open ${run.explorerUrl} in a browser (the explorer and the governance page)\nPress Ctrl-C to stop (state is kept in ${resolve(dir)}).\n`);
         return untilInterrupted(io, () => run.stop(), signal);
     });
 }

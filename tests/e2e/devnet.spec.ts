@@ -2,10 +2,11 @@
 // empty directory (deploys everything, answers the demo request, serves until SIGINT), then again on the same
 // directory (resumes: no deployment, the same contracts, the ledger and vouchers carried over).
 import { ChildProcess, spawn } from 'child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import OpenAI from 'openai';
+import { Address } from '@ton/core';
 import { TEST_MODEL } from '../../agents/backend/test-model';
 import { main } from '../../agents/cli';
 
@@ -76,6 +77,13 @@ describe('cocoon devnet (npm start)', () => {
         expect(out).toMatch(/local PCCS \(simulated platform, Intel vectors\) at http:\/\/127\.0\.0\.1:\d+/);
         expect(readdirSync(join(dir, 'collateral'))).toEqual(['00C06F000000-platform.json']);
 
+        // It prints the explorer's URL beside the endpoint, on the port network.json keeps, reading this network's Root.
+        const [, explorer, explorerPort] = await waitFor(run, /\nExplorer: (http:\/\/127\.0\.0\.1:(\d+))\n/);
+        const network = JSON.parse(readFileSync(join(dir, 'network.json'), 'utf8'));
+        expect(network.ports.explorer).toBe(Number(explorerPort));
+        const rootView = (await (await fetch(`${explorer}/api/root`)).json()) as { address: { raw: string } };
+        expect(rootView.address.raw).toBe(Address.parse(network.root).toRawString());
+
         // The endpoint serves any OpenAI client while it runs.
         const openai = new OpenAI({ baseURL: endpoint, apiKey: 'unused', maxRetries: 0 });
         expect((await openai.models.list()).data.map((m) => m.id)).toEqual([TEST_MODEL.id]);
@@ -110,6 +118,9 @@ describe('cocoon devnet (npm start)', () => {
 
     it('a second start resumes the saved network: same contracts, vouchers carried over, no deployment', async () => {
         const network = JSON.parse(readFileSync(join(dir, 'network.json'), 'utf8'));
+        // As a network.json written before the explorer existed: no explorer port (it gets a free one, saved).
+        delete network.ports.explorer;
+        writeFileSync(join(dir, 'network.json'), JSON.stringify(network));
         const run = startDevnet(dir);
         running.push(run);
         await waitFor(run, /Press Ctrl-C/);
@@ -123,6 +134,8 @@ describe('cocoon devnet (npm start)', () => {
         expect(Number(before)).toBeGreaterThan(0.005);
         expect(Number(after[2])).toBeCloseTo(Number(before) + 0.005, 9);
         expect(after[1]).toBe(after[2]); // everything signed is redeemed on chain
+        const explorerPort = Number(out.match(/\nExplorer: http:\/\/127\.0\.0\.1:(\d+)\n/)![1]);
+        expect(JSON.parse(readFileSync(join(dir, 'network.json'), 'utf8')).ports).toEqual({ ...network.ports, explorer: explorerPort });
         run.child.kill('SIGINT');
         expect(await run.exited).toBe(0);
     });
