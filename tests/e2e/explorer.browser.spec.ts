@@ -18,7 +18,7 @@ import { ProxyWrapper } from '../../wrappers/Proxy';
 import { WorkerChannelWrapper } from '../../wrappers/WorkerChannel';
 import { modelId } from '../../wrappers/payloads';
 
-jest.setTimeout(120_000);
+jest.setTimeout(180_000);
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(__dirname, '..', '..', 'temp', 'artifacts', 'explorer');
@@ -48,7 +48,7 @@ const expectedErrors = new Set<string>();
 
 function watch(context: BrowserContext): void {
     // Pages are rendered on the server: an element that is not there soon is not coming.
-    context.setDefaultTimeout(10_000);
+    context.setDefaultTimeout(20_000);
     context.on('console', (m) => {
         if (m.type() !== 'error') return;
         const at = m.location().url;
@@ -275,7 +275,7 @@ describe('the explorer in Chromium, over the devnet', () => {
 
         // Waiting for the element is the test: no reload, so only the EventSource can have put it there.
         const live = page.locator(`#feed li[data-event-id][data-kind="vote"]${[...before].map((id) => `:not([data-event-id="${id}"])`).join('')}`);
-        await live.first().waitFor({ timeout: 20_000 });
+        await live.first().waitFor({ timeout: 30_000 });
         const fresh = await live.evaluateAll((li) => li.map((l) => l.getAttribute('data-event-id')));
         // The event is that vote: Governance's latest transaction, linking to the proposal.
         const [tx] = await chain.getTransactions(gov.address, { limit: 1 });
