@@ -51,7 +51,7 @@ export function governanceSections(g: GovernanceView): Html {
                 ['status', status(p.status)],
                 ['votes', tally(p)],
                 ['actions', html`<ul>${p.actions.map((a) => html`<li>${a.words}</li>`)}</ul>`],
-                ['deadline', countdown(p.deadline, now)],
+                ['deadline', countdown(p.deadline, now, closedOr(p))],
                 ['executableFrom', countdown(p.executableFrom, now, '—')],
             ]),
     );
@@ -110,7 +110,7 @@ export function proposalSections(p: ProposalView & Envelope): Html {
             ['status', 'Status', status(p.status)],
             ['proposer', 'Proposer', p.proposer ? addr(p.proposer, { full: true }) : none()],
             ['createdAt', 'Created', countdown(p.createdAt, now)],
-            ['deadline', 'Voting ends', countdown(p.deadline, now)],
+            ['deadline', 'Voting ends', countdown(p.deadline, now, closedOr(p))],
             ['executableFrom', 'Executable from', countdown(p.executableFrom, now, 'once it passes')],
             ['executableUntil', 'Executable until', countdown(p.executableUntil, now, 'once it passes')],
             ['yes', 'Yes', plain(p.yes)],
@@ -155,4 +155,9 @@ export function proposalSections(p: ProposalView & Envelope): Html {
           )
         : '';
     return html`${main}${actions}${votes}${vote}${execute}<p><a href="/governance">All proposals</a></p>`;
+}
+
+/** A removed proposal's deadline is not kept on chain: its voting is simply over. */
+function closedOr(p: ProposalView): string | undefined {
+    return p.status === 'executed' || p.status === 'cleaned-up' ? 'closed' : undefined;
 }

@@ -132,7 +132,8 @@ export async function proposal(status: ProposalView['status'], id = 3): Promise<
         status,
         proposer: addr(41),
         createdAt: CHAIN_TIME - 600,
-        deadline: CHAIN_TIME + 8_040,
+        // A removed proposal's deadline is not on chain any more (api.ts rebuilds it from history without one).
+        deadline: status === 'executed' ? null : CHAIN_TIME + 8_040,
         executableFrom: open ? null : CHAIN_TIME + 60,
         executableUntil: open ? null : CHAIN_TIME + 86_460,
         yes: 1,

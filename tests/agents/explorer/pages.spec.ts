@@ -182,6 +182,7 @@ describe('explorer pages', () => {
             ['1', 'failed', '/governance/proposals/1'],
         ]);
         expect(where(rows[0], 'data-field', 'votes')[0].textContent).toBe('1 yes, 0 no of 3');
+        expect(field(rows[1], 'deadline').textContent).toBe('closed');
     });
 
     it('an open proposal shows its vote links: the ton:// link, its QR code as an image, the Blueprint command', async () => {
