@@ -8,6 +8,7 @@ import { Address } from '@ton/core';
 import { keyPairFromSecretKey, mnemonicToPrivateKey, mnemonicValidate } from '@ton/crypto';
 import { z } from 'zod';
 import { TonChain } from './core/chain/chain';
+import { TrustClock } from './core/chain/trust-clock';
 import { ChainConfig, loadChainConfig } from './core/chain/config';
 import { ConfigError } from './core/chain/errors';
 import { parseCollateral, TCB_STATUSES } from './core/tee/collateral';
@@ -65,8 +66,18 @@ const ProxyLimitsSchema = z
     .object(Object.fromEntries(Object.keys(DEFAULT_LIMITS).map((k) => [k, z.number().int().min(0).max(2 ** 31 - 1).optional()])))
     .strict() as unknown as z.ZodType<Partial<ProxyLimits>>;
 
+/** The clock of trust (spec/attestation.md "Clock of trust"): chain time, with its refresh and bounds in seconds. */
+const TrustClockSchema = z
+    .object({
+        refreshSeconds: z.number().int().min(1).max(3600).optional(),
+        maxSkewSeconds: z.number().int().min(1).max(30 * 24 * 3600).optional(),
+        maxStaleSeconds: z.number().int().min(1).max(7 * 24 * 3600).optional(),
+    })
+    .strict();
+
 const Common = {
     chain: z.record(z.string(), z.unknown()),
+    trustClock: TrustClockSchema.optional(),
     seedFile: z.string().min(1),
     wallet: z.object({ secretKeyFile: z.string().min(1) }).strict(),
     trust: Trust,
@@ -224,7 +235,7 @@ export async function teeOf(dir: string, tee: z.infer<typeof Tee>): Promise<Quot
 export const DEFAULT_COLLATERAL_GRACE_HOURS = 24;
 
 /** The quote policy an agent applies to its peers. */
-export async function trustOf(dir: string, trust: z.infer<typeof Trust>, log?: Log): Promise<Omit<VerifyPolicy, 'at'>> {
+export async function trustOf(dir: string, trust: z.infer<typeof Trust>, log?: Log, clock?: () => Date): Promise<Omit<VerifyPolicy, 'at'>> {
     let rootKeyIds = trust.rootKeyIds?.map((h) => h.toLowerCase());
     let collateral: Collateral | undefined;
     let simulated: SimulatedTee | undefined;
@@ -241,6 +252,7 @@ export async function trustOf(dir: string, trust: z.infer<typeof Trust>, log?: L
             trustedRootKeyIds: roots,
             graceMs: (trust.collateralGraceHours ?? DEFAULT_COLLATERAL_GRACE_HOURS) * 3600_000,
             cacheDir: trust.collateralCacheDir === undefined ? undefined : at(dir, trust.collateralCacheDir),
+            clock,
             log,
         });
         await service.start(simulated ? [{ fmspc: simulated.toState().platform.fmspc.toUpperCase(), ca: 'platform' }] : []);
@@ -271,10 +283,15 @@ function checkedStatuses(statuses: string[] | undefined): TcbStatus[] | undefine
 }
 
 /** Chain, wallet, seed and peer policy: what every agent needs. */
-export async function commonOf(loaded: Loaded<{ chain: Record<string, unknown>; seedFile: string; wallet: { secretKeyFile: string }; trust: z.infer<typeof Trust> }>, log?: Log) {
+export async function commonOf(
+    loaded: Loaded<{ chain: Record<string, unknown>; trustClock?: z.infer<typeof TrustClockSchema>; seedFile: string; wallet: { secretKeyFile: string }; trust: z.infer<typeof Trust> }>,
+    log?: Log,
+) {
     const chainConfig = chainConfigOf(loaded);
     if (!chainConfig.rootAddress) throw new ConfigError('chain.rootAddress', 'required: the network is named by its Root contract');
     const chain = new TonChain({ config: chainConfig });
+    const trustClock = trustClockOf(chain, loaded.config.trustClock, log);
+    await trustClock.start(); // a chain out of reach is logged; evidence checks fail closed until it answers
     const walletKey = await readWalletKey(loaded.dir, loaded.config.wallet.secretKeyFile);
     const wallet = new TonChain({ config: chainConfig }).wallet(keyPairFromSecretKey(walletKey));
     return {
@@ -282,7 +299,14 @@ export async function commonOf(loaded: Loaded<{ chain: Record<string, unknown>; 
         chain,
         wallet,
         seed: readSeed(loaded.dir, loaded.config.seedFile),
-        quotePolicy: await trustOf(loaded.dir, loaded.config.trust, log),
+        trustClock,
+        quotePolicy: await trustOf(loaded.dir, loaded.config.trust, log, () => trustClock.date()),
         path: (p: string) => at(loaded.dir, p),
     };
+}
+
+/** The agent's clock of trust over its chain's block time. */
+export function trustClockOf(chain: TonChain, c: z.infer<typeof TrustClockSchema> = {}, log?: Log): TrustClock {
+    const ms = (s: number | undefined) => (s === undefined ? undefined : s * 1000);
+    return new TrustClock({ chainTime: () => chain.getChainTime(), refreshMs: ms(c.refreshSeconds), maxSkewMs: ms(c.maxSkewSeconds), maxStaleMs: ms(c.maxStaleSeconds), log });
 }

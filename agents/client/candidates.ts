@@ -55,6 +55,8 @@ export interface CandidatesOptions {
     candidateTtlMs: number;
     connectTimeoutMs: number;
     clock: Clock;
+    /** A verified candidate is reused until its certificate's notAfter by this clock (the clock of trust); default `clock`. */
+    trustClock?: Clock;
     log: Log;
 }
 
@@ -181,11 +183,20 @@ export class Candidates {
      * attested configuration serves `model` with the weights Root registers (spec/attestation.md, "Measured worker
      * configuration").
      */
+    /** The clock of trust's time; +Infinity when it has none, so no cached verdict is reused and verify() refuses, typed. */
+    private trustNow(): number {
+        try {
+            return (this.o.trustClock ?? this.o.clock).now();
+        } catch {
+            return Infinity;
+        }
+    }
+
     private verify(c: WorkerCandidateInfo, model: string): VerifiedCandidate | null {
         const registered = this.o.registeredWeights(model);
         const cacheKey = `${model}:${registered}:${c.keyId}:${c.coefficient}:${createHash('sha256').update(c.attestation).digest('hex')}`;
         const hit = this.verified.get(cacheKey);
-        if (hit && hit.until > this.o.clock.now()) return hit.c;
+        if (hit && hit.until > this.trustNow()) return hit.c;
         let peer: PeerAttestation;
         try {
             peer = this.o.verifier.verify(Buffer.from(c.attestation, 'base64'));

@@ -5,7 +5,7 @@
 // ProxyConnection (proxy-connection.ts) is the connection itself once dialed.
 import type { Address } from '@ton/core';
 import type { RootConfig, TonChain } from '../core/chain';
-import type { SleepClock } from '../core/clock';
+import type { Clock, SleepClock } from '../core/clock';
 import type { CocoonError } from '../core/errors';
 import { Log, withFields } from '../core/log';
 import type { VerifyPolicy } from '../core/tee/types';
@@ -24,6 +24,8 @@ import { errMsg } from './util';
 export interface ProxyLinkHost {
     readonly chain: TonChain;
     readonly clock: SleepClock;
+    /** The clock of trust: the proxy's certificate and quote are judged by it. */
+    readonly trustClock: Clock;
     readonly log: Log;
     readonly quotePolicy: Omit<VerifyPolicy, 'at'>;
     readonly quoteCache: VerificationCache;
@@ -95,7 +97,7 @@ export class ProxyLink {
             quotePolicy: this.h.quotePolicy,
             isImageAllowed: (h) => this.h.chain.cachedRootConfig?.proxyImages.has(h) ?? false,
             cache: this.h.quoteCache,
-            clock: this.h.clock,
+            clock: this.h.trustClock,
             connectTimeoutMs: this.h.connectTimeoutMs,
             observe: (code) => this.h.observe(code),
         });

@@ -2,7 +2,7 @@
 // naming its key.
 import type { Address } from '@ton/core';
 import type { ChainWallet, TonChain } from '../core/chain';
-import type { SleepClock } from '../core/clock';
+import type { Clock, SleepClock } from '../core/clock';
 import type { Log } from '../core/log';
 import type { VerifyPolicy } from '../core/tee/types';
 import type { WorkerConfigPolicy } from '../core/transport/worker-config';
@@ -58,6 +58,11 @@ export interface CocoonClientOptions {
     /** Failover (spec/client.md, "Failover"): after the proxy has been unreachable this long, move to another. Off when absent. */
     failoverAfterMs?: number;
     clock?: SleepClock;
+    /**
+     * The clock of trust (spec/attestation.md "Clock of trust"): the time peers' certificates, quotes, collateral and
+     * signed expiries are judged at. run.ts passes chain time; default `clock`.
+     */
+    trustClock?: Clock;
     log?: Log;
     /** Port of the ops server (/metrics, /healthz, /readyz, /stats; 0 = a free one), started by open(); none when absent. */
     metricsPort?: number;

@@ -15,7 +15,7 @@
 import { Address } from '@ton/core';
 import { keyPairFromSeed, KeyPair } from '@ton/crypto';
 import { ChainWallet, hex256, TonChain } from '../core/chain';
-import { SleepClock, systemClock } from '../core/clock';
+import { Clock, SleepClock, systemClock } from '../core/clock';
 import { Receipt } from '../core/receipt';
 import { VerificationCache } from '../core/tee/verify';
 import { KeyIdentity, PeerVerifier, RaTlsIdentity } from '../core/transport';
@@ -49,6 +49,8 @@ export class CocoonClient {
     private readonly keys: KeyPair;
     private readonly clientKeyHex: string;
     private readonly clock: SleepClock;
+    /** Workers' certificates are judged by it (chain time when run from a config). */
+    private readonly trustClock: Clock;
     private readonly log: Log;
     private readonly opts: CocoonClientOptions;
     private readonly rootPollMs: number;
@@ -89,6 +91,7 @@ export class CocoonClient {
         this.keys = keyPairFromSeed(opts.seed);
         this.clientKeyHex = this.keys.publicKey.toString('hex');
         this.clock = opts.clock ?? systemClock;
+        this.trustClock = opts.trustClock ?? this.clock;
         // A client talks to one proxy at a time: every line names it as `peer` once one is chosen.
         const sink = opts.log ?? noLog;
         this.log = (event, fields) => sink(event, this.proxyAddr ? { peer: this.proxyAddr.toString(), ...fields } : fields);
@@ -108,7 +111,7 @@ export class CocoonClient {
             // Worker images are read from the cached Root config at verification time, so an allowlist change applies at once.
             verifier: new PeerVerifier(
                 { quote: opts.quotePolicy, isImageAllowed: (h) => this.chain.cachedRootConfig?.workerImages.has(h) ?? false, requireHpkeKey: true },
-                { cache: this.quoteCache, clock: () => new Date(this.clock.now()), observe: (code) => this.ops.metrics.attestation('worker', code) },
+                { cache: this.quoteCache, clock: () => new Date(this.trustClock.now()), observe: (code) => this.ops.metrics.attestation('worker', code) },
             ),
             registeredWeights: (model) => this.chain.cachedRootConfig?.models.get(hex256(modelId(model)))?.weightsHash,
             workerConfigPolicy: opts.workerConfigPolicy,
@@ -116,6 +119,7 @@ export class CocoonClient {
             candidateTtlMs,
             connectTimeoutMs: this.connectTimeoutMs,
             clock: this.clock,
+            trustClock: this.trustClock,
             log,
         });
         this.payments = new Payments({
@@ -176,6 +180,7 @@ export class CocoonClient {
         this.proxyLink = new ProxyLink({
             chain: this.chain,
             clock: this.clock,
+            trustClock: this.trustClock,
             log,
             quotePolicy: opts.quotePolicy,
             quoteCache: this.quoteCache,
@@ -274,7 +279,7 @@ export class CocoonClient {
     async open(): Promise<void> {
         if (this.opened) return;
         if (this.stopped) throw new ClientError('NOT_OPEN', 'the client was stopped');
-        this.identity = await KeyIdentity.create({ seed: this.opts.seed });
+        this.identity = await KeyIdentity.create({ seed: this.opts.seed, clock: () => new Date(this.trustClock.now()) }); // issued by the time the proxy judges it at
         this.identity.start();
         try {
             await this.ops.start();
@@ -336,7 +341,7 @@ export class CocoonClient {
         const raw = this.opts.proxy?.toRawString() ?? recent.find((p) => cfg.proxies.has(p));
         const info = raw === undefined ? undefined : cfg.proxies.get(raw);
         if (raw === undefined || !info) throw new ClientError('NO_PROXY', raw === undefined ? 'the state file names no channel with a proxy registered in Root; run `cocoon client serve` first' : `proxy ${raw} is not registered in Root`);
-        this.identity = await KeyIdentity.create({ seed: this.opts.seed });
+        this.identity = await KeyIdentity.create({ seed: this.opts.seed, clock: () => new Date(this.trustClock.now()) }); // issued by the time the proxy judges it at
         this.identity.start();
         const proxy = Address.parse(raw);
         // A closing channel too: finish-close must find it.

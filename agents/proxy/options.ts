@@ -80,6 +80,11 @@ export interface ProxyAgentOptions {
     /** Bounds on what one peer may take (memory, chain lookups, slots, time); defaults in guard.ts DEFAULT_LIMITS. */
     limits?: Partial<ProxyLimits>;
     clock?: Clock;
+    /**
+     * The clock of trust (spec/attestation.md "Clock of trust"): the time peers' certificates, quotes, collateral and
+     * signed expiries are judged at. run.ts passes chain time; default `clock`.
+     */
+    trustClock?: Clock;
     log?: Log;
 }
 

@@ -66,6 +66,8 @@ class TimedRouter extends Router {
 export class ProxyAgent {
     private readonly o: ProxyAgentOptions;
     private readonly clock: Clock;
+    /** Peers' certificates and hello signatures are judged by it (chain time when run from a config). */
+    private readonly trustClock: Clock;
     private readonly keys: { publicKey: Buffer; secretKey: Buffer };
     private readonly enclaveKey: bigint;
     /** Metrics and the ops server (spec/operations.md, "Observability"); models labelled once Root lists them. */
@@ -129,10 +131,11 @@ export class ProxyAgent {
         this.router = new TimedRouter(this.counters.routing);
         proxyMetrics(this.ops.metrics, () => this.stats(), () => this.readiness());
         this.clock = opts.clock ?? systemClock;
+        this.trustClock = opts.trustClock ?? this.clock;
         const kp = keyPairFromSeed(opts.seed);
         this.keys = { publicKey: kp.publicKey, secretKey: kp.secretKey };
         this.enclaveKey = toUint256(kp.publicKey);
-        this.admission = new WorkerAdmission({ chain: opts.chain, proxyAddress: opts.proxyAddress, enclaveKey: this.enclaveKey, clock: this.clock });
+        this.admission = new WorkerAdmission({ chain: opts.chain, proxyAddress: opts.proxyAddress, enclaveKey: this.enclaveKey, clock: this.trustClock });
         this.limits = resolveLimits(opts.limits) as ProxyLimits;
         this.helloGate = new HelloGate(this.limits, this.clock, this.counters.guard);
         const log: Log = (event, fields) => this.log(event, fields);
@@ -241,7 +244,8 @@ export class ProxyAgent {
 
     private async listen(): Promise<ProxyUrls> {
         const host = this.o.host ?? '127.0.0.1';
-        this.identity = await RaTlsIdentity.create({ provider: this.o.tee, keys: await ed25519KeyPairFromSeed(this.o.seed) });
+        // Issued by the clock of trust, as its peers judge it.
+        this.identity = await RaTlsIdentity.create({ provider: this.o.tee, keys: await ed25519KeyPairFromSeed(this.o.seed), clock: () => new Date(this.trustClock.now()) });
         this.identity.start();
         const attested = new PeerVerifier(
             {
@@ -249,13 +253,13 @@ export class ProxyAgent {
                 // Root's worker images as last fetched: synchronous, no I/O inside the TLS handshake.
                 isImageAllowed: (h) => this.o.chain.cachedRootConfig?.workerImages.has(h) ?? false,
             },
-            { observe: (code) => this.ops.metrics.attestation('worker', code) },
+            { clock: () => new Date(this.trustClock.now()), observe: (code) => this.ops.metrics.attestation('worker', code) },
         );
         // The worker's certificate itself is handed to clients as the candidate's attestation: keep it.
         const workerVerifier = { verify: (der: Buffer | undefined) => ({ ...attested.verify(der), certDer: Buffer.from(der!) }) };
         const common = { identity: this.identity, host, ws: { maxPayload: MAX_FRAME_BYTES }, maxConnectionsPerAddress: this.limits.maxConnectionsPerAddress };
         this.workerServer = new RaTlsServer({ ...common, verifier: workerVerifier, port: this.o.workerPort ?? 0 });
-        this.clientServer = new RaTlsServer({ ...common, verifier: new ClientKeyVerifier(), port: this.o.clientPort ?? 0 });
+        this.clientServer = new RaTlsServer({ ...common, verifier: new ClientKeyVerifier({ clock: () => new Date(this.trustClock.now()) }), port: this.o.clientPort ?? 0 });
         this.workerServer.on('connection', (ws, peer, req) => this.acceptWorker(ws, peer, req.socket.remoteAddress ?? ''));
         this.clientServer.on('connection', (ws, peer, req) => this.acceptClient(ws, peer, req.socket.remoteAddress ?? ''));
         for (const [kind, server] of [['worker', this.workerServer], ['client', this.clientServer]] as const) {

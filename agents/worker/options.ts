@@ -5,7 +5,7 @@
 import { createHash } from 'crypto';
 import { Address } from '@ton/core';
 import { ChainWallet, TonChain } from '../core/chain';
-import { SleepClock } from '../core/clock';
+import { Clock, SleepClock } from '../core/clock';
 import { Log } from '../core/log';
 import { QuoteProvider, VerifyPolicy } from '../core/tee/types';
 import { MAX_MODELS, MAX_WORKER_CAPACITY } from '../core/wire';
@@ -64,6 +64,11 @@ export interface WorkerAgentOptions {
     /** Root polling period; default 5000 ms. */
     rootPollMs?: number;
     clock?: SleepClock;
+    /**
+     * The clock of trust (spec/attestation.md "Clock of trust"): the time peers' certificates, quotes, collateral and
+     * signed expiries are judged at. run.ts passes chain time; default `clock`.
+     */
+    trustClock?: Clock;
     log?: Log;
     /** RA-TLS handshake + WebSocket open deadline; default 10 000 ms. */
     connectTimeoutMs?: number;

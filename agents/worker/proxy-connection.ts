@@ -4,7 +4,7 @@
 import { Address } from '@ton/core';
 import type { RawData, WebSocket } from 'ws';
 import { ChainWallet, hex256, RootConfig, TonChain, workerChannelOf } from '../core/chain';
-import type { SleepClock } from '../core/clock';
+import type { Clock, SleepClock } from '../core/clock';
 import { CocoonError } from '../core/errors';
 import { HELLO_AUTH_TTL_S, workerHelloPayload } from '../core/worker-hello';
 import { AttestationError } from '../core/tee/types';
@@ -37,6 +37,8 @@ export interface ConnectionHost {
     /** The worker's wallet: owns and stakes the WorkerChannel, signs the channel binding in hello. */
     readonly wallet: ChainWallet;
     readonly clock: SleepClock;
+    /** The clock of trust: the hello's expiry is signed by it, as the proxy judges it. */
+    readonly trustClock: Clock;
     readonly log: Log;
     /** Our RA-TLS identity, and the verifier of the proxies' attestations. */
     readonly identity: RaTlsIdentity;
@@ -350,7 +352,7 @@ export class ProxyConnection implements RequestPeer {
     private async hello(ws: WebSocket): Promise<void> {
         const host = this.host;
         // The channel owner (our wallet) binds the channel to our attested key for this proxy (attack 18).
-        const expiresAt = Math.floor(host.clock.now() / 1000) + HELLO_AUTH_TTL_S;
+        const expiresAt = Math.floor(host.trustClock.now() / 1000) + HELLO_AUTH_TTL_S;
         const signature = host.wallet.signPayload(workerHelloPayload(this.channel!, this.proxy, host.publicKey, expiresAt)).toString('hex');
         const models = host.offerBook.all();
         const hello: HelloFrame = {

@@ -15,7 +15,7 @@ import { Address } from '@ton/core';
 import { keyPairFromSeed } from '@ton/crypto';
 import type { WebSocket } from 'ws';
 import { ChainWallet, hex256, RootConfig, TonChain } from '../core/chain';
-import { SleepClock, systemClock } from '../core/clock';
+import { Clock, SleepClock, systemClock } from '../core/clock';
 import { Log, noLog } from '../core/log';
 import { CocoonError } from '../core/errors';
 import { deriveHpkeKeyPair, HpkeKeyPair, ReplayCache } from '../core/hpke';
@@ -55,6 +55,8 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
     readonly chain: TonChain;
     readonly wallet: ChainWallet;
     readonly clock: SleepClock;
+    /** Proxies' certificates are judged, and hello expiries signed, by it (chain time when run from a config). */
+    readonly trustClock: Clock;
     readonly log: Log;
     readonly capacity: number;
     readonly backendUrl: string;
@@ -86,6 +88,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
         this.chain = opts.chain;
         this.wallet = opts.wallet;
         this.clock = opts.clock ?? systemClock;
+        this.trustClock = opts.trustClock ?? this.clock;
         this.log = opts.log ?? noLog;
         this.capacity = opts.capacity;
         this.backendUrl = opts.backendUrl;
@@ -162,14 +165,14 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
                 keys: await ed25519KeyPairFromSeed(this.opts.seed),
                 hpkePublicKey: this.hpke.publicKey,
                 workerConfig: this.workerConfig,
-                clock: () => new Date(this.clock.now()),
+                clock: () => new Date(this.trustClock.now()), // issued by the time the proxy judges it at
             });
             this.identity.on('error', (e) => this.log('identity.rotation-failed', { message: e.message }));
             this.identity.start();
             // Proxy images come from the Root config TonChain fetched last: synchronous, no I/O in the handshake.
             this.verifier = new PeerVerifier(
                 { quote: this.opts.quotePolicy, isImageAllowed: (h) => this.chain.cachedRootConfig?.proxyImages.has(h) ?? false },
-                { clock: () => new Date(this.clock.now()), observe: (code) => this.ops.metrics.attestation('proxy', code) },
+                { clock: () => new Date(this.trustClock.now()), observe: (code) => this.ops.metrics.attestation('proxy', code) },
             );
             await this.ops.start();
         } catch (e) {

@@ -247,7 +247,9 @@ export class TonChain implements Chain {
 
     getChainTime(): Promise<number> {
         const c = this.chainTime;
-        if (c !== null && this.clock.now() - c.at < this.chainTimeTtlMs) return Promise.resolve(c.value);
+        const age = c === null ? -1 : this.clock.now() - c.at;
+        // A host clock set back (negative age) must not stretch the cache into serving an old time as fresh.
+        if (c !== null && age >= 0 && age < this.chainTimeTtlMs) return Promise.resolve(c.value);
         if (this.chainTimeInflight) return this.chainTimeInflight;
         this.chainTimeInflight = this.fetchChainTime()
             .then((value) => {

@@ -6,3 +6,4 @@ export * from './toncenter';
 export * from './chain';
 export * from './tonapi';
 export * from './worker-channel';
+export * from './trust-clock';

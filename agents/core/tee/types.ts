@@ -31,6 +31,7 @@ export const AttestationErrorCodes = [
     'PROVIDER_UNAVAILABLE', // quote provider cannot produce a quote (no configfs-tsm, wrong provider, I/O error)
     'POLICY_INVALID', // the verification policy itself is malformed (caller/config error, not a verdict on the quote)
     'COLLATERAL_UNAVAILABLE', // the collateral source (PCCS) has nothing usable for this platform yet: unreachable, refused or never fetched
+    'CHAIN_TIME_UNAVAILABLE', // the clock of trust has no chain time within its bound: evidence is not judged by the host's clock
 ] as const;
 export type AttestationErrorCode = (typeof AttestationErrorCodes)[number];
 

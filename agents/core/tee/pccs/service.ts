@@ -105,7 +105,8 @@ export class CollateralService implements CollateralSource {
         await Promise.all(platforms.map((p) => this.refresh(p).catch(() => undefined)));
         const tickMs = this.o.tickMs ?? 60_000;
         if (tickMs > 0 && !this.timer) {
-            this.timer = setInterval(() => void this.tick(), tickMs);
+            // the clock of trust throws while the chain is out of reach: that tick is skipped
+            this.timer = setInterval(() => void this.tick().catch(() => undefined), tickMs);
             this.timer.unref();
         }
     }
