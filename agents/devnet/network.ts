@@ -84,6 +84,11 @@ export interface DevnetOptions {
     tokenDelayMs?: number;
     /** Agent log sink (default: none; `--verbose` logs JSON lines to stderr). */
     log?: Log;
+    /**
+     * The devnet chain's clock, ms (default Date.now); its local PCCS signs collateral by it too. Tests run it apart
+     * from this machine's clock: the agents judge evidence by chain time (spec/attestation.md "Clock of trust").
+     */
+    chainClock?: () => number;
 }
 
 export interface RunningDevnet {
@@ -162,7 +167,8 @@ export async function startDevnet(opts: DevnetOptions): Promise<RunningDevnet> {
         writeJsonAtomic(networkPath, state);
     }
 
-    const devnet = new DevnetServer({ port: ports.chain, statePath: join(dir, 'chain-state.json'), snapshotIntervalMs: 2000 });
+    const chainClock = opts.chainClock ?? Date.now;
+    const devnet = new DevnetServer({ port: ports.chain, statePath: join(dir, 'chain-state.json'), snapshotIntervalMs: 2000, clock: chainClock });
     await devnet.start();
     const stops: (() => Promise<void>)[] = [() => devnet.stop()];
     const stopAll = async () => {
@@ -178,7 +184,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<RunningDevnet> {
         writeConfigs(dir, devnet.url, net);
         // The agents fetch collateral from a local PCCS (spec/attestation.md "Live collateral"), as in production.
         if (net.ports.pccs !== undefined) {
-            const pccs = new LocalPccs({ mounts: { simulated: simulatedCollaterals(tee), intel: vectorCollaterals(TDX_VECTORS) }, port: net.ports.pccs });
+            const pccs = new LocalPccs({ mounts: { simulated: simulatedCollaterals(tee, () => new Date(chainClock())), intel: vectorCollaterals(TDX_VECTORS) }, port: net.ports.pccs });
             await pccs.start();
             stops.push(() => pccs.stop());
             say(`• local PCCS (simulated platform, Intel vectors) at ${pccs.url}`);

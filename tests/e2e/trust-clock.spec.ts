@@ -1,0 +1,56 @@
+// The devnet's agents on the clock of trust (spec/attestation.md "Clock of trust"): the devnet chain runs six minutes
+// behind this machine's clock — as if the host had set its clock forward — and the whole network still works: the
+// proxy, worker and client are built from their config files (agents/run.ts), issue their certificates at chain time,
+// judge each other's certificates, quotes, collateral and the worker's hello at chain time, and each warns of the skew.
+// Built on the host's clock, the certificates would be "not yet valid" by chain time and no peer would connect.
+import { mkdtempSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { demoRequest, RunningDevnet, startDevnet } from '../../agents/devnet/network';
+import { LogFields } from '../../agents/core/log';
+
+jest.setTimeout(240_000);
+
+const SKEW_MS = 6 * 60_000;
+
+describe('the devnet with its chain six minutes behind the host clock', () => {
+    let dir: string;
+    let run: RunningDevnet | undefined;
+    const events: { event: string; fields: LogFields }[] = [];
+    let out = '';
+    const io = { stdout: (t: string) => void (out += t), stderr: (t: string) => void (out += t) };
+
+    beforeAll(async () => {
+        dir = mkdtempSync(join(tmpdir(), 'cocoon-trust-clock-'));
+        run = await startDevnet({ dir, io, demo: false, tokenDelayMs: 0, log: (event, fields) => events.push({ event, fields }), chainClock: () => Date.now() - SKEW_MS });
+    });
+    afterAll(async () => {
+        await run?.stop();
+        rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('every agent warns of the skew: its clock of trust reads the chain, the host clock is only compared', () => {
+        const skews = events.filter((e) => e.event === 'chain-time.skew-mismatch');
+        expect(skews.length).toBeGreaterThanOrEqual(3); // proxy, worker, client
+        for (const s of skews) {
+            // chain time trails real time by at most a block interval and the request's latency
+            expect(s.fields.skewMs as number).toBeLessThan(-SKEW_MS + 60_000);
+            expect(s.fields.skewMs as number).toBeGreaterThan(-SKEW_MS - 60_000);
+        }
+        expect(events.filter((e) => e.event === 'chain-time.stale')).toEqual([]);
+    });
+
+    it('the certificates are issued at chain time, and the peers accepted them by chain time', async () => {
+        await run!.worker.waitReady(60_000); // RA-TLS both ways and the hello's owner signature, judged by the proxy
+        const notBefore = run!.worker.identity.current.notBefore.getTime();
+        // issued at chain time − 60 s: minutes before what this machine's clock would have written
+        expect(notBefore).toBeLessThan(Date.now() - SKEW_MS + 60_000);
+        expect(run!.worker.stats().proxies.some((p) => p.state === 'ready')).toBe(true);
+    });
+
+    it('a paid request goes through the network end to end', async () => {
+        const { reply, cost } = await demoRequest(run!, io);
+        expect(reply.length).toBeGreaterThan(0);
+        expect(cost).toBeGreaterThan(0n);
+    });
+});
