@@ -16,6 +16,7 @@ import { Address } from '@ton/core';
 import { keyPairFromSeed, KeyPair } from '@ton/crypto';
 import { ChainWallet, hex256, TonChain } from '../core/chain';
 import { Clock, SleepClock, systemClock } from '../core/clock';
+import { withTrustClock } from '../core/chain/trust-clock';
 import { Receipt } from '../core/receipt';
 import { VerificationCache } from '../core/tee/verify';
 import { KeyIdentity, PeerVerifier, RaTlsIdentity } from '../core/transport';
@@ -226,8 +227,9 @@ export class CocoonClient {
     }
 
     /** `GET /readyz`: open, connected to its attested proxy, not blocked, its channel funded (stats.ts). */
-    readiness(): Promise<Readiness> {
-        return this.funding.readiness({ opened: this.opened && !this.stopped, connected: this.connected, blocked: this.proxyLink.blocked });
+    async readiness(): Promise<Readiness> {
+        const r = await this.funding.readiness({ opened: this.opened && !this.stopped, connected: this.connected, blocked: this.proxyLink.blocked });
+        return withTrustClock(r, this.trustClock);
     }
 
     /** The ops server's base URL (/metrics, /healthz, /readyz, /stats) once open() started it (`metricsPort`). */

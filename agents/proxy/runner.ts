@@ -23,6 +23,7 @@ import { Model } from '../../wrappers/Root';
 import { toUint256 } from '../../wrappers/payloads';
 import type { Log, LogFields } from '../core/log';
 import { Clock, systemClock } from '../core/clock';
+import { withTrustClock } from '../core/chain/trust-clock';
 import { commitCheckMs, ProxyAgentOptions, ProxyUrls, SETTLEMENT_DEFAULTS, validateOptions } from './options';
 import { Commit, Ledger } from './ledger';
 import { ProxyError } from './errors';
@@ -453,7 +454,7 @@ export class ProxyAgent {
 
     /** `GET /readyz`: serving, listed in Root, a worker ready (stats.ts proxyReadiness). */
     readiness(): Readiness {
-        return proxyReadiness(this.stats(), this.o.chain.cachedRootConfig?.proxies.has(this.o.proxyAddress.toRawString()) ?? false);
+        return withTrustClock(proxyReadiness(this.stats(), this.o.chain.cachedRootConfig?.proxies.has(this.o.proxyAddress.toRawString()) ?? false), this.trustClock);
     }
 
     /** A snapshot of the proxy (money as bigint); `GET /stats` serves it as JSON with decimal strings. */

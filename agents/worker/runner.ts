@@ -16,6 +16,7 @@ import { keyPairFromSeed } from '@ton/crypto';
 import type { WebSocket } from 'ws';
 import { ChainWallet, hex256, RootConfig, TonChain } from '../core/chain';
 import { Clock, SleepClock, systemClock } from '../core/clock';
+import { withTrustClock } from '../core/chain/trust-clock';
 import { Log, noLog } from '../core/log';
 import { CocoonError } from '../core/errors';
 import { deriveHpkeKeyPair, HpkeKeyPair, ReplayCache } from '../core/hpke';
@@ -250,7 +251,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
 
     /** `GET /readyz`: running with a proxy link ready (stats.ts workerReadiness). */
     readiness(): Readiness {
-        return workerReadiness(this.phase === 'running', this.stats());
+        return withTrustClock(workerReadiness(this.phase === 'running', this.stats()), this.trustClock);
     }
 
     /** The ops server's base URL (/metrics, /healthz, /readyz, /stats) once started with `metricsPort`. */

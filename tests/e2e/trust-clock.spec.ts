@@ -38,6 +38,10 @@ describe('the devnet with its chain six minutes behind the host clock', () => {
             expect(s.fields.skewMs as number).toBeGreaterThan(-SKEW_MS - 60_000);
         }
         expect(events.filter((e) => e.event === 'chain-time.stale')).toEqual([]);
+        // and /readyz says so, without making the agent unready
+        const skew = run!.proxy.readiness().clockSkewMs as number;
+        expect(skew).toBeLessThan(-SKEW_MS + 60_000);
+        expect(skew).toBeGreaterThan(-SKEW_MS - 60_000);
     });
 
     it('the certificates are issued at chain time, and the peers accepted them by chain time', async () => {

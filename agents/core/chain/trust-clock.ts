@@ -7,6 +7,7 @@
 import { performance } from 'perf_hooks';
 import { Clock } from '../clock';
 import { Log, noLog } from '../log';
+import type { Readiness } from '../ops-server';
 import { AttestationError } from '../tee/types';
 
 export const DEFAULT_TRUST_REFRESH_MS = 30_000;
@@ -163,4 +164,16 @@ export class TrustClock implements Clock {
 function safeIso(ms: number): string {
     const d = new Date(ms);
     return Number.isNaN(d.getTime()) ? String(ms) : d.toISOString();
+}
+
+/**
+ * /readyz of an agent on a TrustClock: not ready (`chain_time_unavailable`) while it has no chain time, since every
+ * peer would be refused; a skew beyond the bound is a detail (`clockSkewMs`), not a reason. Other clocks: unchanged.
+ */
+export function withTrustClock(r: Readiness, clock: Clock): Readiness {
+    if (!(clock instanceof TrustClock)) return r;
+    const s = clock.status();
+    const skew = s.skewed && s.skewMs !== null ? { clockSkewMs: Math.round(s.skewMs) } : {};
+    if (s.available) return { ...r, ...skew };
+    return { ...r, ...skew, ready: false, reasons: [...r.reasons, 'chain_time_unavailable'] };
 }

@@ -10,7 +10,7 @@ import { PccsClient } from '../../../../agents/core/tee/pccs/client';
 import { CollateralService } from '../../../../agents/core/tee/pccs/service';
 import { LocalPccs, simulatedCollaterals } from '../../../../agents/core/tee/pccs/server';
 import { PeerPolicy, PeerVerifier, RaTlsIdentity } from '../../../../agents/core/transport';
-import { TrustClock } from '../../../../agents/core/chain/trust-clock';
+import { TrustClock, withTrustClock } from '../../../../agents/core/chain/trust-clock';
 import { LogFields } from '../../../../agents/core/log';
 
 const MIN = 60_000;
@@ -141,6 +141,19 @@ describe('the trust clock', () => {
         expect(w.clock.status()).toMatchObject({ skewed: false, skewMs: -2 * MIN });
         expect(w.events.at(-1)?.event).toBe('chain-time.skew-cleared');
         expect(w.clock.now()).toBe(T0); // the skew changed nothing
+    });
+
+    it('/readyz: chain_time_unavailable while the clock has no chain time, the skew as a detail; other clocks change nothing', async () => {
+        const ok = { ready: true, reasons: [] as string[] };
+        const w = world(T0);
+        expect(withTrustClock(ok, w.clock)).toEqual({ ready: false, reasons: ['chain_time_unavailable'] });
+        w.host = T0 + 6 * MIN;
+        await w.clock.refresh();
+        expect(withTrustClock(ok, w.clock)).toEqual({ ready: true, reasons: [], clockSkewMs: -6 * MIN });
+        w.host = T0;
+        await w.clock.refresh();
+        expect(withTrustClock(ok, w.clock)).toEqual(ok);
+        expect(withTrustClock(ok, { now: () => 0 })).toBe(ok);
     });
 
     it('concurrent refreshes share one fetch; start() fetches once and a chain out of reach at start is not thrown', async () => {
