@@ -71,7 +71,8 @@ const TrustClockSchema = z
     .object({
         refreshSeconds: z.number().int().min(1).max(3600).optional(),
         maxSkewSeconds: z.number().int().min(1).max(30 * 24 * 3600).optional(),
-        maxStaleSeconds: z.number().int().min(1).max(7 * 24 * 3600).optional(),
+        // The host writes this file: the cap bounds how long it can keep stale chain time (spec/attestation.md).
+        maxStaleSeconds: z.number().int().min(1).max(3600).optional(),
     })
     .strict();
 

@@ -12,6 +12,8 @@ import { LocalPccs, simulatedCollaterals } from '../../../../agents/core/tee/pcc
 import { PeerPolicy, PeerVerifier, RaTlsIdentity } from '../../../../agents/core/transport';
 import { TrustClock, withTrustClock } from '../../../../agents/core/chain/trust-clock';
 import { LogFields } from '../../../../agents/core/log';
+import { ClientConfigSchema, parseConfig, trustClockOf } from '../../../../agents/config';
+import { ConfigError, TonChain } from '../../../../agents/core/chain';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -165,6 +167,43 @@ describe('the trust clock', () => {
         await expect(down.clock.start()).resolves.toBeUndefined();
         expect(codeOf(() => down.clock.now())).toBe('CHAIN_TIME_UNAVAILABLE');
         down.clock.stop();
+    });
+});
+
+describe('the trust clock in an agent config', () => {
+    const base = { chain: {}, seedFile: 's', wallet: { secretKeyFile: 'w' }, trust: { simulatedTeeFile: 't' }, client: { stateFile: 'c' } };
+
+    it('attack: bad trustClock values (or a stale bound past an hour) are a ConfigError naming the key, before anything runs', () => {
+        for (const [bad, key] of [
+            [{ maxStaleSeconds: 0 }, 'trustClock.maxStaleSeconds'],
+            [{ maxSkewSeconds: -1 }, 'trustClock.maxSkewSeconds'],
+            [{ refreshSeconds: 1.5 }, 'trustClock.refreshSeconds'],
+            [{ maxStaleSeconds: 3601 }, 'trustClock.maxStaleSeconds'], // a host stretching the stale bound past an hour
+            [{ useHostClock: true }, 'trustClock'],
+            ['30', 'trustClock'],
+        ] as const) {
+            let err: unknown;
+            try {
+                parseConfig({ ...base, trustClock: bad }, ClientConfigSchema);
+            } catch (e) {
+                err = e;
+            }
+            expect(err).toBeInstanceOf(ConfigError);
+            expect((err as ConfigError).key).toBe(key);
+        }
+        expect(parseConfig({ ...base, trustClock: { maxStaleSeconds: 60 } }, ClientConfigSchema).trustClock).toEqual({ maxStaleSeconds: 60 });
+    });
+
+    it("trustClockOf reads the agent's chain time and applies the configured bounds (seconds)", async () => {
+        let answer = 1_900_000_000;
+        const chain = { getChainTime: async () => answer } as unknown as TonChain;
+        const clock = trustClockOf(chain, { maxSkewSeconds: 1 });
+        await clock.refresh();
+        expect(clock.now()).toBeGreaterThanOrEqual(1_900_000_000_000);
+        expect(clock.status().skewed).toBe(true); // 2030 against this machine's clock, beyond 1 s
+        answer = 1;
+        await clock.refresh();
+        expect(clock.now()).toBeGreaterThanOrEqual(1_900_000_000_000);
     });
 });
 
