@@ -16,7 +16,7 @@ import { Address } from '@ton/core';
 import { keyPairFromSeed, KeyPair } from '@ton/crypto';
 import { ChainWallet, hex256, TonChain } from '../core/chain';
 import { Clock, SleepClock, systemClock } from '../core/clock';
-import { withTrustClock } from '../core/chain/trust-clock';
+import { trustClockMetrics, withTrustClock } from '../core/chain/trust-clock';
 import { Receipt } from '../core/receipt';
 import { VerificationCache } from '../core/tee/verify';
 import { KeyIdentity, PeerVerifier, RaTlsIdentity } from '../core/transport';
@@ -224,6 +224,7 @@ export class CocoonClient {
             stats: () => ({ proxy: this.proxyAddr?.toString() ?? null, connected: this.connected, cumulative: this.payments.cumulative, ...this.stats.snapshot() }),
         });
         clientMetrics(this.ops.metrics, { stats: this.stats, connected: () => this.connected, cumulative: () => this.payments.cumulative, ready: () => this.readiness() });
+        trustClockMetrics(this.ops.metrics, this.trustClock);
     }
 
     /** `GET /readyz`: open, connected to its attested proxy, not blocked, its channel funded (stats.ts). */

@@ -23,7 +23,7 @@ import { Model } from '../../wrappers/Root';
 import { toUint256 } from '../../wrappers/payloads';
 import type { Log, LogFields } from '../core/log';
 import { Clock, systemClock } from '../core/clock';
-import { withTrustClock } from '../core/chain/trust-clock';
+import { trustClockMetrics, withTrustClock } from '../core/chain/trust-clock';
 import { commitCheckMs, ProxyAgentOptions, ProxyUrls, SETTLEMENT_DEFAULTS, validateOptions } from './options';
 import { Commit, Ledger } from './ledger';
 import { ProxyError } from './errors';
@@ -133,6 +133,7 @@ export class ProxyAgent {
         proxyMetrics(this.ops.metrics, () => this.stats(), () => this.readiness());
         this.clock = opts.clock ?? systemClock;
         this.trustClock = opts.trustClock ?? this.clock;
+        trustClockMetrics(this.ops.metrics, this.trustClock);
         const kp = keyPairFromSeed(opts.seed);
         this.keys = { publicKey: kp.publicKey, secretKey: kp.secretKey };
         this.enclaveKey = toUint256(kp.publicKey);

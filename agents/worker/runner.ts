@@ -16,7 +16,7 @@ import { keyPairFromSeed } from '@ton/crypto';
 import type { WebSocket } from 'ws';
 import { ChainWallet, hex256, RootConfig, TonChain } from '../core/chain';
 import { Clock, SleepClock, systemClock } from '../core/clock';
-import { withTrustClock } from '../core/chain/trust-clock';
+import { trustClockMetrics, withTrustClock } from '../core/chain/trust-clock';
 import { Log, noLog } from '../core/log';
 import { CocoonError } from '../core/errors';
 import { deriveHpkeKeyPair, HpkeKeyPair, ReplayCache } from '../core/hpke';
@@ -107,6 +107,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
         });
         this.counters = new WorkerCounters(opts.capacity, this.ops.metrics);
         workerMetrics(this.ops.metrics, () => this.stats(), () => this.readiness());
+        trustClockMetrics(this.ops.metrics, this.trustClock);
         const seed = Buffer.isBuffer(opts.seed) && opts.seed.length === 32 ? opts.seed : Buffer.alloc(32);
         const kp = keyPairFromSeed(seed);
         this.keys = { publicKey: kp.publicKey, secretKey: kp.secretKey };

@@ -44,6 +44,14 @@ describe('the devnet with its chain six minutes behind the host clock', () => {
         expect(skew).toBeGreaterThan(-SKEW_MS - 60_000);
     });
 
+    it('and the metrics export it: chain time available, the skew in seconds', async () => {
+        const text = await (await fetch(`http://127.0.0.1:${run!.state.ports.proxyStats}/metrics`)).text();
+        expect(text).toMatch(/^cocoon_chain_time_available\{role="proxy"\} 1$/m);
+        const skew = Number(/^cocoon_chain_time_skew_seconds\{role="proxy"\} (-?\d+)$/m.exec(text)?.[1]);
+        expect(skew).toBeLessThan(-SKEW_MS / 1000 + 60);
+        expect(skew).toBeGreaterThan(-SKEW_MS / 1000 - 60);
+    });
+
     it('the certificates are issued at chain time, and the peers accepted them by chain time', async () => {
         await run!.worker.waitReady(60_000); // RA-TLS both ways and the hello's owner signature, judged by the proxy
         const notBefore = run!.worker.identity.current.notBefore.getTime();

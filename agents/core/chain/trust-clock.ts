@@ -8,6 +8,7 @@ import { performance } from 'perf_hooks';
 import { Clock } from '../clock';
 import { Log, noLog } from '../log';
 import type { Readiness } from '../ops-server';
+import type { AgentMetrics } from '../metrics';
 import { AttestationError } from '../tee/types';
 
 export const DEFAULT_TRUST_REFRESH_MS = 30_000;
@@ -176,4 +177,17 @@ export function withTrustClock(r: Readiness, clock: Clock): Readiness {
     const skew = s.skewed && s.skewMs !== null ? { clockSkewMs: Math.round(s.skewMs) } : {};
     if (s.available) return { ...r, ...skew };
     return { ...r, ...skew, ready: false, reasons: [...r.reasons, 'chain_time_unavailable'] };
+}
+
+/**
+ * An agent on a TrustClock exports `cocoon_chain_time_available` (1 | 0) and `cocoon_chain_time_skew_seconds`
+ * (chain − host at the last fetch; no sample before the first). Other clocks: nothing.
+ */
+export function trustClockMetrics(metrics: AgentMetrics, clock: Clock): void {
+    if (!(clock instanceof TrustClock)) return;
+    metrics.gauge('cocoon_chain_time_available', 'Whether the clock of trust has chain time within its bound (1) or refuses every peer (0)', [], () => (clock.status().available ? 1 : 0));
+    metrics.gauge('cocoon_chain_time_skew_seconds', "Chain time minus this host's clock at the last fetch, seconds", [], () => {
+        const s = clock.status().skewMs;
+        return s === null ? [] : Math.round(s / 1000);
+    });
 }
