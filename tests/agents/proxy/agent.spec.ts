@@ -42,6 +42,8 @@ describe('ProxyAgent over the devnet', () => {
     let w2: TestWorker;
     let client: TestClient;
     const PROXY_SEED = seed('proxy-under-test');
+    /** The proxy's clock of trust runs this far from the host's (as chain time may); 0 but in the clock test. */
+    let trustOffsetMs = 0;
     const costAt = (c: bigint) => cost(WORKER_USAGE, net.model, c);
 
     beforeAll(async () => {
@@ -64,6 +66,7 @@ describe('ProxyAgent over the devnet', () => {
             settleIntervalMs: 0,
             rootPollMs: 100,
             commitGuardMs: 0,
+            trustClock: { now: () => Date.now() + trustOffsetMs },
             log: (event, fields) => events.push({ event, fields }),
         };
         agent = new ProxyAgent(opts);
@@ -159,6 +162,21 @@ describe('ProxyAgent over the devnet', () => {
             expect(intruder.requests).toHaveLength(0);
             expect(agent.stats().workers.map((w) => w.id)).toEqual(routedBefore);
             expect(ledgerView().hash).toBe(before.hash);
+        });
+
+        it("the hello's owner signature expires by the proxy's clock of trust, not by the host's clock", async () => {
+            const routedBefore = agent.stats().workers.map((w) => w.id);
+            // Signed for the next 10 minutes of the host's clock, presented when chain time is 20 minutes on.
+            trustOffsetMs = 20 * 60_000;
+            try {
+                const log = await w1.clone().connect(urls.workerUrl, { auth: w1.ownerAuth() });
+                expect(await log.next((f) => f.type === 'error')).toMatchObject({ code: 'CHANNEL_NOT_OWNED', fatal: true, message: expect.stringMatching(/expired/) });
+                await log.waitClosed();
+                expect(log.frames.some((f) => f.type === 'hello_ok')).toBe(false);
+            } finally {
+                trustOffsetMs = 0;
+            }
+            expect(agent.stats().workers.map((w) => w.id)).toEqual(routedBefore);
         });
     });
 
