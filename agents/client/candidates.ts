@@ -178,11 +178,6 @@ export class Candidates {
         return list;
     }
 
-    /**
-     * Attestation of a candidate: Root's worker images, the HPKE key it offers is the one its quote binds, and its
-     * attested configuration serves `model` with the weights Root registers (spec/attestation.md, "Measured worker
-     * configuration").
-     */
     /** The clock of trust's time; +Infinity when it has none, so no cached verdict is reused and verify() refuses, typed. */
     private trustNow(): number {
         try {
@@ -192,6 +187,11 @@ export class Candidates {
         }
     }
 
+    /**
+     * Attestation of a candidate: Root's worker images, the HPKE key it offers is the one its quote binds, and its
+     * attested configuration serves `model` with the weights Root registers (spec/attestation.md, "Measured worker
+     * configuration").
+     */
     private verify(c: WorkerCandidateInfo, model: string): VerifiedCandidate | null {
         const registered = this.o.registeredWeights(model);
         const cacheKey = `${model}:${registered}:${c.keyId}:${c.coefficient}:${createHash('sha256').update(c.attestation).digest('hex')}`;

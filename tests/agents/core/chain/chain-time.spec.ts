@@ -4,7 +4,8 @@
 import { createServer, Server } from 'http';
 import { AddressInfo } from 'net';
 import { DevnetServer } from '../../../../agents/devnet/server';
-import { ChainError, loadChainConfig, TonChain } from '../../../../agents/core/chain';
+import { ChainError, ChainTransport, loadChainConfig, TonChain } from '../../../../agents/core/chain';
+import { systemClock } from '../../../../agents/core/clock';
 
 jest.setTimeout(30_000);
 
@@ -89,6 +90,19 @@ describe('against what an endpoint may answer', () => {
         expect(await c.getChainTime()).toBe(2_000_000_100);
         expect(await c.getChainTime()).toBe(2_000_000_100);
         expect(calls).toBe(2); // getMasterchainInfo + getBlockHeader, once
+    });
+
+    it('attack: a host clock set back does not stretch the cache: the next read fetches', async () => {
+        let back = 0; // the cache's clock, set back by `back` (the transport keeps its own)
+        const config = loadChainConfig({ endpoint: url, rps: 10_000, maxRetries: 0 }, {});
+        const clock = { now: () => Date.now() - back, sleep: systemClock.sleep };
+        const c = new TonChain({ config, transport: new ChainTransport({ ...config, clock: systemClock }), chainTimeTtlMs: 60_000, clock });
+        headers = [{ gen_utime: 2_000_000_200 }, { gen_utime: 2_000_000_205 }];
+        calls = 0;
+        expect(await c.getChainTime()).toBe(2_000_000_200);
+        back = 3600_000; // within the TTL by the host's clock for the next hour, if the cache trusted it
+        expect(await c.getChainTime()).toBe(2_000_000_205);
+        expect(calls).toBe(4);
     });
 
     it.each([[{ gen_utime: 'soon' }], [{ gen_utime: -5 }], [{ gen_utime: 1e300 }], [{}], [null]])('a header of %j is CHAIN_BAD_RESPONSE', async (h) => {
