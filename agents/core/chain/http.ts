@@ -73,6 +73,12 @@ export class Throttle {
             while (this.queue.length > 0) {
                 for (;;) {
                     const now = this.clock.now();
+                    // The host clock was set back: times taken before the step lie in the future. Shift them by the
+                    // step, or every chain request would wait for as long as the clock was moved.
+                    if (now < this.lastStart) {
+                        this.pausedUntil -= this.lastStart - now;
+                        this.lastStart = now;
+                    }
                     const at = Math.max(this.lastStart + this.intervalMs, this.pausedUntil);
                     if (now >= at) break;
                     await this.clock.sleep(at - now);

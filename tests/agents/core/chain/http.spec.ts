@@ -201,6 +201,17 @@ describe('ChainTransport throttling', () => {
         expect(maxPerWindow(starts, 1000)).toBe(4);
         expect(starts.slice(1).map((v, i) => v - starts[i])).toEqual(Array(8).fill(250));
     });
+
+    it('a host clock set back an hour delays the next start by the interval, not by the hour', async () => {
+        const clock = new VirtualClock();
+        const th = new Throttle(4, clock);
+        await th.acquire();
+        th.pauseUntil(clock.now() + 2000); // a Retry-After of 2 s
+        clock.t -= 3_600_000;
+        const at = await th.acquire();
+        expect(Math.max(...clock.sleeps)).toBeLessThanOrEqual(2000);
+        expect(at).toBe(clock.now());
+    });
 });
 
 describe('ChainTransport as the TonClient httpAdapter', () => {
