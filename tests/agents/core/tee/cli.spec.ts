@@ -3,25 +3,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { main } from '../../../../agents/cli';
-import { attestVerifyCommand, CommandIo } from '../../../../agents/core/tee/cli';
+import { attestVerifyCommand } from '../../../../agents/core/tee/cli';
 import { SimulatedTee } from '../../../../agents/core/tee/simulated';
 import { INTEL_ROOT_KEY_ID } from '../../../../agents/core/tee/types';
 import { VECTORS } from './util';
+import { capture } from '../../../helpers/io';
 
-function capture(): CommandIo & { out: string; err: string; json: () => Record<string, any> } {
-    const io = {
-        out: '',
-        err: '',
-        stdout(s: string) {
-            io.out += s;
-        },
-        stderr(s: string) {
-            io.err += s;
-        },
-        json: () => JSON.parse(io.out) as Record<string, any>,
-    };
-    return io;
-}
 
 describe('attest verify on the real Intel vector', () => {
     const quote = join(VECTORS, 'tdx_quote');

@@ -4,26 +4,12 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { main } from '../../../../agents/cli';
-import { CommandIo } from '../../../../agents/core/cli-io';
 import { attestVerifyGpuCommand } from '../../../../agents/core/tee/gpu/cli';
 import { SimulatedGpu } from '../../../../agents/core/tee/gpu/simulated';
 import { gpuVectorPath } from '../../../../fixtures/vectors';
 import { REAL_NONCE } from './gpu-util';
+import { capture } from '../../../helpers/io';
 
-function capture(): CommandIo & { out: string; err: string; json: () => Record<string, any> } {
-    const io = {
-        out: '',
-        err: '',
-        stdout(s: string) {
-            io.out += s;
-        },
-        stderr(s: string) {
-            io.err += s;
-        },
-        json: () => JSON.parse(io.out) as Record<string, any>,
-    };
-    return io;
-}
 
 const report = () => gpuVectorPath('hopperAttestationReport.txt');
 const chain = () => gpuVectorPath('hopperCertChain.txt');
