@@ -3,6 +3,7 @@
 // AttestationError with code QUOTE_MALFORMED or QUOTE_UNSUPPORTED — never another exception, and it runs in time
 // linear in min(input length, MAX_QUOTE_BYTES).
 import { AttestationError, ParsedQuote, QeReport, TdReportBody } from './types';
+import { ByteReader } from './byte-reader';
 
 export const MAX_QUOTE_BYTES = 64 * 1024;
 export const MAX_PEM_CHAIN_BYTES = 16 * 1024;
@@ -69,34 +70,9 @@ function unsupported(message: string, details?: Record<string, unknown>): never 
     throw new AttestationError('QUOTE_UNSUPPORTED', message, details);
 }
 
-/** Bounded little-endian cursor over `buf[0, limit)`. */
-class Reader {
-    constructor(
-        private readonly buf: Buffer,
-        public pos: number,
-        private readonly limit: number,
-    ) {}
-    need(n: number, what: string) {
-        if (n < 0 || this.pos + n > this.limit) malformed(`truncated ${what}`, { offset: this.pos, need: n, limit: this.limit });
-    }
-    u16(what: string): number {
-        this.need(2, what);
-        const v = this.buf.readUInt16LE(this.pos);
-        this.pos += 2;
-        return v;
-    }
-    u32(what: string): number {
-        this.need(4, what);
-        const v = this.buf.readUInt32LE(this.pos);
-        this.pos += 4;
-        return v;
-    }
-    bytes(n: number, what: string): Buffer {
-        this.need(n, what);
-        const v = Buffer.from(this.buf.subarray(this.pos, this.pos + n));
-        this.pos += n;
-        return v;
-    }
+/** A cursor over `buf[pos, limit)` whose short reads are QUOTE_MALFORMED ("truncated <what>"). */
+function reader(buf: Buffer, pos: number, limit: number): ByteReader {
+    return new ByteReader(buf, pos, limit, (at, what) => new AttestationError('QUOTE_MALFORMED', `truncated ${what}`, { offset: at.offset, need: at.need, limit: at.limit }));
 }
 
 function field(body: Buffer, [off, len]: readonly [number, number]): Buffer {
@@ -198,7 +174,7 @@ export function parseQuote(input: Buffer | Uint8Array): ParsedQuote {
     if (teeType !== TEE_TYPE_TDX) unsupported(`TEE type 0x${teeType.toString(16)} is not TDX (0x81)`, { teeType });
     if (attestationKeyType !== ATT_KEY_TYPE_ECDSA_P256) unsupported(`attestation key type ${attestationKeyType} is not ECDSA P-256 (2)`, { attestationKeyType });
 
-    const r = new Reader(buf, HEADER_LEN, buf.length);
+    const r = reader(buf, HEADER_LEN, buf.length);
     let bodyType: 'tdx10' | 'tdx15' = 'tdx10';
     let bodyLen = TD10_BODY_LEN;
     if (version === 5) {
@@ -217,7 +193,7 @@ export function parseQuote(input: Buffer | Uint8Array): ParsedQuote {
     r.need(sigDataLen, 'signature data');
     // Anything after sig_data_len (real quotes carry zero padding) is covered by no signature and ignored.
     const sigEnd = r.pos + sigDataLen;
-    const s = new Reader(buf, r.pos, sigEnd);
+    const s = reader(buf, r.pos, sigEnd);
     const signature = s.bytes(SIG_LEN, 'quote signature');
     const attestationKey = s.bytes(ATT_KEY_LEN, 'attestation key');
     const certType = s.u16('certification data type');

@@ -3,6 +3,7 @@
 // layout in spec/attestation.md "GPU evidence"). Every length is checked against its container before use, the parts
 // must fill the input exactly, and any failure is GPU_REPORT_MALFORMED naming the offset and the field.
 import { GpuAttestationError, GpuMeasurementBlock, GpuOpaqueField, ParsedGpuReport } from './types';
+import { ByteReader } from '../byte-reader';
 
 export const GPU_REQUEST_BYTES = 37;
 export const GPU_NONCE_BYTES = 32;
@@ -30,38 +31,9 @@ function malformed(offset: number, field: string, message: string): GpuAttestati
     return new GpuAttestationError('GPU_REPORT_MALFORMED', `${field} at offset ${offset}: ${message}`, { offset, field });
 }
 
-/** A little-endian reader that refuses to read past `end`. */
-class Reader {
-    constructor(
-        readonly buf: Buffer,
-        public off: number,
-        readonly end: number,
-    ) {}
-    need(n: number, field: string): void {
-        if (n > this.end - this.off) throw malformed(this.off, field, `needs ${n} bytes, ${this.end - this.off} left`);
-    }
-    u8(field: string): number {
-        this.need(1, field);
-        return this.buf[this.off++];
-    }
-    u16(field: string): number {
-        this.need(2, field);
-        const v = this.buf.readUInt16LE(this.off);
-        this.off += 2;
-        return v;
-    }
-    u24(field: string): number {
-        this.need(3, field);
-        const v = this.buf[this.off] | (this.buf[this.off + 1] << 8) | (this.buf[this.off + 2] << 16);
-        this.off += 3;
-        return v;
-    }
-    bytes(n: number, field: string): Buffer {
-        this.need(n, field);
-        const v = Buffer.from(this.buf.subarray(this.off, this.off + n));
-        this.off += n;
-        return v;
-    }
+/** A cursor over `buf[pos, limit)` whose short reads are GPU_REPORT_MALFORMED naming the offset and field. */
+function reader(buf: Buffer, pos: number, limit: number): ByteReader {
+    return new ByteReader(buf, pos, limit, (at, field) => malformed(at.offset, field, `needs ${at.need} bytes, ${at.left} left`));
 }
 
 /** Text of an opaque field: ASCII of [0-9A-Za-z._-], trailing NULs and spaces removed, 1..32 characters. */
@@ -98,7 +70,7 @@ export function parseGpuReport(input: unknown): ParsedGpuReport {
     if (buf.length < minimum) throw malformed(0, 'report', `shorter than ${minimum} bytes`);
 
     // ---- request (37 bytes) ----
-    const q = new Reader(buf, 0, GPU_REQUEST_BYTES);
+    const q = reader(buf, 0, GPU_REQUEST_BYTES);
     const spdmVersion = q.u8('request.version');
     if (!SPDM_VERSIONS.includes(spdmVersion)) throw malformed(0, 'request.version', `SPDM version 0x${spdmVersion.toString(16)} is not 1.1 or 1.2`);
     if (q.u8('request.code') !== SPDM_GET_MEASUREMENTS) throw malformed(1, 'request.code', 'not GET_MEASUREMENTS (0xe0)');
@@ -109,24 +81,24 @@ export function parseGpuReport(input: unknown): ParsedGpuReport {
 
     // ---- response ----
     const sigStart = buf.length - GPU_SIGNATURE_BYTES;
-    const r = new Reader(buf, GPU_REQUEST_BYTES, sigStart);
-    if (r.u8('response.version') !== spdmVersion) throw malformed(r.off - 1, 'response.version', 'differs from the request');
-    if (r.u8('response.code') !== SPDM_MEASUREMENTS) throw malformed(r.off - 1, 'response.code', 'not MEASUREMENTS (0x60)');
+    const r = reader(buf, GPU_REQUEST_BYTES, sigStart);
+    if (r.u8('response.version') !== spdmVersion) throw malformed(r.pos - 1, 'response.version', 'differs from the request');
+    if (r.u8('response.code') !== SPDM_MEASUREMENTS) throw malformed(r.pos - 1, 'response.code', 'not MEASUREMENTS (0x60)');
     r.u8('response.param1');
     r.u8('response.param2');
     const numberOfBlocks = r.u8('response.numberOfBlocks');
-    if (numberOfBlocks === 0) throw malformed(r.off - 1, 'response.numberOfBlocks', 'no measurement blocks');
+    if (numberOfBlocks === 0) throw malformed(r.pos - 1, 'response.numberOfBlocks', 'no measurement blocks');
     const recordLength = r.u24('response.measurementRecordLength');
     r.need(recordLength, 'response.measurementRecord');
-    const blocks = parseBlocks(new Reader(buf, r.off, r.off + recordLength), numberOfBlocks);
-    r.off += recordLength;
+    const blocks = parseBlocks(reader(buf, r.pos, r.pos + recordLength), numberOfBlocks);
+    r.pos += recordLength;
     const responseNonce = r.bytes(GPU_NONCE_BYTES, 'response.nonce');
     const opaqueLength = r.u16('response.opaqueLength');
-    const opaqueStart = r.off;
+    const opaqueStart = r.pos;
     r.need(opaqueLength, 'response.opaqueData');
-    const opaque = parseOpaque(new Reader(buf, r.off, r.off + opaqueLength));
-    r.off += opaqueLength;
-    if (r.off !== sigStart) throw malformed(r.off, 'response.signature', `${sigStart - r.off} bytes between the opaque data and the ${GPU_SIGNATURE_BYTES}-byte signature`);
+    const opaque = parseOpaque(reader(buf, r.pos, r.pos + opaqueLength));
+    r.pos += opaqueLength;
+    if (r.pos !== sigStart) throw malformed(r.pos, 'response.signature', `${sigStart - r.pos} bytes between the opaque data and the ${GPU_SIGNATURE_BYTES}-byte signature`);
 
     const field = (t: number) => opaque.find((f) => f.type === t);
     const vbios = field(OPAQUE.VBIOS_VERSION);
@@ -156,36 +128,36 @@ export function parseGpuReport(input: unknown): ParsedGpuReport {
 }
 
 /** Blocks: index u8 (1..254, unique), spec u8 (1 = DMTF), size u16, then type u8, value size u16, value. */
-function parseBlocks(r: Reader, count: number): GpuMeasurementBlock[] {
+function parseBlocks(r: ByteReader, count: number): GpuMeasurementBlock[] {
     const out: GpuMeasurementBlock[] = [];
     const seen = new Set<number>();
     for (let i = 0; i < count; i++) {
-        const at = r.off;
+        const at = r.pos;
         const index = r.u8(`block[${i}].index`);
         if (index === 0 || index === 0xff || seen.has(index)) throw malformed(at, `block[${i}].index`, `index ${index} reserved or repeated`);
         seen.add(index);
         if (r.u8(`block[${i}].specification`) !== DMTF_MEASUREMENT_SPEC) throw malformed(at + 1, `block[${i}].specification`, 'not the DMTF measurement specification');
         const size = r.u16(`block[${i}].size`);
         r.need(size, `block[${i}].measurement`);
-        const end = r.off + size;
-        const m = new Reader(r.buf, r.off, end);
+        const end = r.pos + size;
+        const m = reader(r.buf, r.pos, end);
         const dmtfType = m.u8(`block[${i}].dmtfType`);
         const valueSize = m.u16(`block[${i}].valueSize`);
         const value = m.bytes(valueSize, `block[${i}].value`);
-        if (m.off !== end) throw malformed(m.off, `block[${i}].value`, 'value size does not fill the block');
-        r.off = end;
+        if (m.pos !== end) throw malformed(m.pos, `block[${i}].value`, 'value size does not fill the block');
+        r.pos = end;
         out.push({ index, dmtfType, value });
     }
-    if (r.off !== r.end) throw malformed(r.off, 'response.measurementRecord', 'bytes after the last block');
+    if (r.pos !== r.limit) throw malformed(r.pos, 'response.measurementRecord', 'bytes after the last block');
     return out;
 }
 
 /** Opaque data: a list of (type u16, size u16, bytes) that fills its length exactly; types unique. */
-function parseOpaque(r: Reader): GpuOpaqueField[] {
+function parseOpaque(r: ByteReader): GpuOpaqueField[] {
     const out: GpuOpaqueField[] = [];
     const seen = new Set<number>();
-    while (r.off < r.end) {
-        const at = r.off;
+    while (r.pos < r.limit) {
+        const at = r.pos;
         const type = r.u16('opaque.type');
         if (seen.has(type)) throw malformed(at, 'opaque.type', `field ${type} repeated`);
         seen.add(type);
