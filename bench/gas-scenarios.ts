@@ -119,7 +119,7 @@ export async function measureGas(): Promise<GasTable> {
     await run('rootRegisterModel', () =>
         root.sendAction(n.gov.getSender(), RootWrapper.registerModelBody({
             name: 'test/echo-1', weightsHash: 1n, contextLength: 4096n,
-            pricePrompt: 1000n, priceCached: 100n, priceCompletion: 2000n, priceReasoning: 2000n,
+            pricePrompt: 1000n, priceCached: 100n, priceCompletion: 2000n, priceReasoning: 2000n, requireGpu: false,
         })),
     );
     await run('rootSetParams', () => root.sendAction(n.gov.getSender(), RootWrapper.setParamsBody(n.params)));

@@ -27,8 +27,10 @@ import { modelId } from './payloads';
 export * from '../build/Root/Root_Root';
 export * from './fees';
 
-export type ImageKind = 'proxy' | 'worker';
-const kindCode = (k: ImageKind) => (k === 'proxy' ? 0n : 1n);
+/** Root's image allowlists: proxies, workers and key services (AddImage `kind` 0, 1, 2). */
+export type ImageKind = 'proxy' | 'worker' | 'keys';
+export const IMAGE_KINDS: readonly ImageKind[] = ['proxy', 'worker', 'keys'];
+const kindCode = (k: ImageKind) => BigInt(IMAGE_KINDS.indexOf(k));
 
 /** Devnet-friendly defaults; production deployments pass their own. */
 export const DEFAULT_PARAMS: Params = {
@@ -77,6 +79,8 @@ export class RootWrapper extends Root {
             opts.treasury,
             0n,
             opts.params ?? DEFAULT_PARAMS,
+            Dictionary.empty(),
+            0n,
             Dictionary.empty(),
             0n,
             Dictionary.empty(),
@@ -165,7 +169,12 @@ export class RootWrapper extends Root {
         const out: bigint[] = [];
         let after = -1n;
         for (;;) {
-            const page = kind === 'proxy' ? await this.getProxyImagesPage(provider, after, pageSize) : await this.getWorkerImagesPage(provider, after, pageSize);
+            const page =
+                kind === 'proxy'
+                    ? await this.getProxyImagesPage(provider, after, pageSize)
+                    : kind === 'worker'
+                      ? await this.getWorkerImagesPage(provider, after, pageSize)
+                      : await this.getKeyImagesPage(provider, after, pageSize);
             const keys = page.keys();
             out.push(...keys);
             if (BigInt(keys.length) < pageSize) return out;

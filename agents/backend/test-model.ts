@@ -39,5 +39,5 @@ export const DEVNET_MODEL_PRICES: ModelPrices = Object.freeze({
 
 /** Root's record of the test model (RegisterModel) at `prices`. */
 export function testModelRecord(prices: ModelPrices): Omit<Model, '$$type'> {
-    return { name: TEST_MODEL.id, weightsHash: 0n, contextLength: BigInt(TEST_MODEL.contextLength), ...prices };
+    return { name: TEST_MODEL.id, weightsHash: 0n, contextLength: BigInt(TEST_MODEL.contextLength), ...prices, requireGpu: false };
 }

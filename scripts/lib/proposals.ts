@@ -131,6 +131,7 @@ export async function buildAction(kind: ActionKind, args: string[], env: Proposa
                 priceCached: await ask('price-cached', 'Cached-prompt price (TON per 1M tokens):', parseTon),
                 priceCompletion: await ask('price-completion', 'Completion price (TON per 1M tokens):', parseTon),
                 priceReasoning: await ask('price-reasoning', 'Reasoning price (TON per 1M tokens):', parseTon),
+                requireGpu: false,
             };
             return toRoot(RootWrapper.registerModelBody(model), { model, modelId: hex(modelId(name)) });
         }

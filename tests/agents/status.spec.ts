@@ -20,6 +20,7 @@ const MODEL = {
     priceCached: toNano('0.05'),
     priceCompletion: toNano('1.5'),
     priceReasoning: toNano('2'),
+    requireGpu: false,
 };
 
 function capture() {

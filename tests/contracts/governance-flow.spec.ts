@@ -89,6 +89,7 @@ const MODEL = {
     priceCached: toNano('0.01'),
     priceCompletion: toNano('0.3'),
     priceReasoning: toNano('0.3'),
+    requireGpu: false,
 };
 
 describe('Governance governing Root', () => {

@@ -78,6 +78,7 @@ function model(name: string, over: Partial<Omit<Model, '$$type'>> = {}): Omit<Mo
         priceCached: 10n,
         priceCompletion: 400n,
         priceReasoning: 400n,
+        requireGpu: false,
         ...over,
     };
 }
@@ -190,8 +191,8 @@ describe('Root', () => {
         it('refuses an unknown image kind (ErrBadParams)', async () => {
             await act(RootWrapper.addImageBody('worker', H1));
             const before = await rootState();
-            expectRefused(await act(rawAddImage(2n, H2)), n.gov.address, ErrBadParams);
-            expectRefused(await act(rawRemoveImage(2n, H1)), n.gov.address, ErrBadParams);
+            expectRefused(await act(rawAddImage(3n, H2)), n.gov.address, ErrBadParams);
+            expectRefused(await act(rawRemoveImage(3n, H1)), n.gov.address, ErrBadParams);
             await expectRootUnchanged(before);
         });
 
@@ -720,7 +721,7 @@ describe('Root', () => {
                 minWorkerStake: DEFAULT_PARAMS.minWorkerStake,
                 treasury: n.treasury.address,
             }));
-            expect(await n.root.getCounts()).toEqual({ $$type: 'RootCounts', proxyImages: 0n, workerImages: 0n, models: 0n, proxies: 1n });
+            expect(await n.root.getCounts()).toEqual({ $$type: 'RootCounts', proxyImages: 0n, workerImages: 0n, keyImages: 0n, models: 0n, proxies: 1n });
             expect((await n.root.getGovernance()).equals(n.gov.address)).toBe(true);
             expect((await n.root.getTreasury()).equals(n.treasury.address)).toBe(true);
             expect(await n.root.getProxy(n.stranger.address)).toBeNull();
@@ -784,10 +785,10 @@ describe('Root', () => {
             }
             const ni = BigInt(pi.size);
             const np = BigInt(proxies.size);
-            const base = await Root.fromInit(n.gov.address, n.treasury.address, 0n, DEFAULT_PARAMS, pi, ni, wi, ni, Dictionary.empty(), 0n, proxies, np, codes.proxyCode, codes.clientCode, codes.workerCode, 0n);
+            const base = await Root.fromInit(n.gov.address, n.treasury.address, 0n, DEFAULT_PARAMS, pi, ni, wi, ni, Dictionary.empty(), 0n, Dictionary.empty(), 0n, proxies, np, codes.proxyCode, codes.clientCode, codes.workerCode, 0n);
             full = n.bc.openContract(new RootWrapper(base.address, base.init));
             await full.sendDeploy(n.gov.getSender(), toNano('1'));
-            expect(await full.getCounts()).toEqual({ $$type: 'RootCounts', proxyImages: ni, workerImages: ni, models: 0n, proxies: np });
+            expect(await full.getCounts()).toEqual({ $$type: 'RootCounts', proxyImages: ni, workerImages: ni, keyImages: 0n, models: 0n, proxies: np });
         }
 
         const fullAct = (body: Cell) => full.sendAction(n.gov.getSender(), body, ONE);
@@ -798,14 +799,16 @@ describe('Root', () => {
             const pad = (s: string, len: number) => s + 'x'.repeat(len - s.length);
             const pi = Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.Bool());
             const wi = Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.Bool());
+            const ki = Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.Bool());
             for (let i = 0; i < MAX_IMAGES; i++) {
                 pi.set(hashOf(`p${i}`), true);
                 wi.set(hashOf(`w${i}`), true);
+                ki.set(hashOf(`k${i}`), true);
             }
             const models = Dictionary.empty(Dictionary.Keys.BigUint(256), dictValueParserModel());
             for (let i = 0; i < MAX_MODELS; i++) {
                 const name = pad(`model-${i}-`, 120);
-                models.set(modelId(name), { $$type: 'Model', name, weightsHash: (1n << 256n) - 1n, contextLength: 0xffffffffn, pricePrompt: MAX_COINS, priceCached: MAX_COINS, priceCompletion: MAX_COINS, priceReasoning: MAX_COINS });
+                models.set(modelId(name), { $$type: 'Model', name, weightsHash: (1n << 256n) - 1n, contextLength: 0xffffffffn, pricePrompt: MAX_COINS, priceCached: MAX_COINS, priceCompletion: MAX_COINS, priceReasoning: MAX_COINS, requireGpu: true });
             }
             const proxies = Dictionary.empty(Dictionary.Keys.Address(), dictValueParserProxyInfo());
             for (let i = 0; i < MAX_PROXIES; i++) {
@@ -813,7 +816,7 @@ describe('Root', () => {
                 proxies.set(at(`proxy-${i}`), { $$type: 'ProxyInfo', owner: at(`owner-${i}`), enclaveKey: (1n << 256n) - 1n - BigInt(i), stake: MAX_COINS, clientEndpoint: pad(`c${i}-`, 120), workerEndpoint: pad(`w${i}-`, 120), registeredAt: 0xffffffffn });
             }
             const n256 = BigInt(MAX_IMAGES);
-            const base = await Root.fromInit(n.gov.address, n.treasury.address, 0xfffffff0n, DEFAULT_PARAMS, pi, n256, wi, n256, models, BigInt(MAX_MODELS), proxies, BigInt(MAX_PROXIES), codes.proxyCode, codes.clientCode, codes.workerCode, 0xfffffff0n);
+            const base = await Root.fromInit(n.gov.address, n.treasury.address, 0xfffffff0n, DEFAULT_PARAMS, pi, n256, wi, n256, ki, n256, models, BigInt(MAX_MODELS), proxies, BigInt(MAX_PROXIES), codes.proxyCode, codes.clientCode, codes.workerCode, 0xfffffff0n);
             const worst = n.bc.openContract(new RootWrapper(base.address, base.init));
             await worst.sendDeploy(n.gov.getSender(), toNano('10'));
             const used = await storageUsed(n.bc, worst.address);

@@ -47,7 +47,7 @@ describe('buildAction', () => {
             '--price-prompt', '0.1', '--price-cached', '0.01', '--price-completion', '0.3', '--price-reasoning', '0.4'];
         const model = {
             name: 'llama', weightsHash: BigInt('0x' + HASH), contextLength: 8192n,
-            pricePrompt: toNano('0.1'), priceCached: toNano('0.01'), priceCompletion: toNano('0.3'), priceReasoning: toNano('0.4'),
+            pricePrompt: toNano('0.1'), priceCached: toNano('0.01'), priceCompletion: toNano('0.3'), priceReasoning: toNano('0.4'), requireGpu: false,
         };
         await expectAction('register-model', args, ROOT, RootWrapper.registerModelBody(model));
         await expectAction('remove-model', [...r, '--name', 'llama'], ROOT, RootWrapper.removeModelBody(modelId('llama')));

@@ -28,6 +28,8 @@ export interface RootConfig {
     childCode: ChildCode;
     proxyImages: ReadonlySet<string>;
     workerImages: ReadonlySet<string>;
+    /** Key-service images (sealed secrets, spec/attestation.md). */
+    keyImages: ReadonlySet<string>;
     /** Model id (hex) -> model. */
     models: ReadonlyMap<string, Model>;
     /** Proxy address (raw form `0:<hex>`) -> registration. */
@@ -169,6 +171,7 @@ export class TonChain implements Chain {
         const childCode = await this.getter('childCode', () => root.getChildCode());
         const proxyImages = await this.getter('proxyImagesPage', () => root.getAllImages('proxy'));
         const workerImages = await this.getter('workerImagesPage', () => root.getAllImages('worker'));
+        const keyImages = await this.getter('keyImagesPage', () => root.getAllImages('keys'));
         const models = await this.getter('modelsPage', () => root.getAllModels());
         const proxies = await this.getter('proxiesPage', () => root.getAllProxies());
         return {
@@ -179,6 +182,7 @@ export class TonChain implements Chain {
             childCode,
             proxyImages: new Set(proxyImages.map(hex256)),
             workerImages: new Set(workerImages.map(hex256)),
+            keyImages: new Set(keyImages.map(hex256)),
             models: new Map([...models].map(([id, m]) => [hex256(id), m])),
             proxies: new Map([...proxies].map(([a, p]) => [Address.parse(a).toRawString(), p])),
             fetchedAt: this.clock.now(),
@@ -189,7 +193,7 @@ export class TonChain implements Chain {
         const h = normalizeHash(hashHex);
         if (h === null) return false;
         const cfg = await this.getRootConfig();
-        return (kind === 'proxy' ? cfg.proxyImages : cfg.workerImages).has(h);
+        return (kind === 'proxy' ? cfg.proxyImages : kind === 'worker' ? cfg.workerImages : cfg.keyImages).has(h);
     }
 
     getClientChannelState(address: Address): Promise<ClientChannelState | null> {

@@ -178,7 +178,7 @@ describe('describeActions: what it does not recognise', () => {
 
     it('a model name from the chain stays one quoted, escaped, bounded line', () => {
         const name = 'evil"\n\u202e<script>alert(1)</script>' + 'x'.repeat(200);
-        const v = one(ROOT, RootWrapper.registerModelBody({ name, weightsHash: 1n, contextLength: 1n, pricePrompt: 1n, priceCached: 1n, priceCompletion: 1n, priceReasoning: 1n }));
+        const v = one(ROOT, RootWrapper.registerModelBody({ name, weightsHash: 1n, contextLength: 1n, pricePrompt: 1n, priceCached: 1n, priceCompletion: 1n, priceReasoning: 1n, requireGpu: false }));
         expect(v.kind).toBe('RegisterModel');
         expect(v.words).toMatch(/^register model "evil\\"\\n\\u202e<script>alert\(1\)<\/script>x+…" \(context 1 tokens/);
         expect(v.words).not.toMatch(/[\n\u202e]/);
