@@ -116,6 +116,8 @@ export async function measureGas(): Promise<GasTable> {
 
     // ---- root (sent by the governance wallet) ----
     await run('rootAddImage', () => root.sendAction(n.gov.getSender(), RootWrapper.addImageBody('worker', 1n << 200n)));
+    // kind 2 (key services) is the last branch AddImage tests
+    await run('rootAddKeyImage', () => root.sendAction(n.gov.getSender(), RootWrapper.addImageBody('keys', 1n << 200n)));
     await run('rootRegisterModel', () =>
         root.sendAction(n.gov.getSender(), RootWrapper.registerModelBody({
             name: 'test/echo-1', weightsHash: 1n, contextLength: 4096n,

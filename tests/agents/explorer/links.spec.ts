@@ -72,7 +72,7 @@ describe('voteLink', () => {
     it("on mainnet the address is not testOnly and the command says --mainnet", async () => {
         const link = await voteLink({ ...devnet, network: 'mainnet' }, 0, true);
         expect(parseTransferLink(link.url).testOnly).toBe(false);
-        expect(link.blueprint).toBe(`npx blueprint run vote --mainnet -- --governance ${GOV.toString({ urlSafe: true, bounceable: true })} --id 0 --support yes --fee 0.0176964`);
+        expect(link.blueprint).toBe(`npx blueprint run vote --mainnet -- --governance ${GOV.toString({ urlSafe: true, bounceable: true })} --id 0 --support yes --fee 0.01769`);
     });
 
     it('refuses an id that is not a uint32, so no request value reaches the message', async () => {
