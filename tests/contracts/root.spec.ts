@@ -179,20 +179,31 @@ describe('Root', () => {
 
         it('refuses image changes from a stranger (ErrAccessDenied)', async () => {
             await act(RootWrapper.addImageBody('proxy', H1));
+            await act(RootWrapper.addImageBody('keys', H1));
             const before = await rootState();
-            for (const body of [RootWrapper.addImageBody('proxy', H2), RootWrapper.addImageBody('worker', H2), RootWrapper.removeImageBody('proxy', H1)]) {
+            for (const body of [
+                RootWrapper.addImageBody('proxy', H2),
+                RootWrapper.addImageBody('worker', H2),
+                RootWrapper.addImageBody('keys', H2),
+                RootWrapper.removeImageBody('proxy', H1),
+                RootWrapper.removeImageBody('keys', H1),
+            ]) {
                 const r = await act(body, n.stranger);
                 expectRefused(r, n.stranger.address, ErrAccessDenied);
             }
             await expectRootUnchanged(before);
             expect(await n.root.getIsProxyImageAllowed(H1)).toBe(true);
+            expect(await n.root.getIsKeyImageAllowed(H1)).toBe(true);
+            expect(await n.root.getIsKeyImageAllowed(H2)).toBe(false);
         });
 
         it('refuses an unknown image kind (ErrBadParams)', async () => {
             await act(RootWrapper.addImageBody('worker', H1));
             const before = await rootState();
-            expectRefused(await act(rawAddImage(3n, H2)), n.gov.address, ErrBadParams);
-            expectRefused(await act(rawRemoveImage(3n, H1)), n.gov.address, ErrBadParams);
+            for (const kind of [3n, 255n]) {
+                expectRefused(await act(rawAddImage(kind, H2)), n.gov.address, ErrBadParams);
+                expectRefused(await act(rawRemoveImage(kind, H1)), n.gov.address, ErrBadParams);
+            }
             await expectRootUnchanged(before);
         });
 
@@ -203,6 +214,42 @@ describe('Root', () => {
             expectRefused(await act(RootWrapper.removeImageBody('worker', H2)), n.gov.address, ErrNotFound);
             await expectRootUnchanged(before);
             expect((await n.root.getCounts()).workerImages).toBe(1n);
+        });
+
+        it('keeps key-service images (kind 2) in their own allowlist: add, re-add, list, remove, each bumping version', async () => {
+            await act(RootWrapper.addImageBody('worker', H2));
+            const v = await n.root.getVersion();
+            expectDone(await act(RootWrapper.addImageBody('keys', H1)));
+            expectDone(await act(RootWrapper.addImageBody('keys', H1))); // already listed: counted once
+            expect(await n.root.getVersion()).toBe(v + 2n);
+            expect(await n.root.getIsKeyImageAllowed(H1)).toBe(true);
+            expect(await n.root.getIsProxyImageAllowed(H1)).toBe(false);
+            expect(await n.root.getIsWorkerImageAllowed(H1)).toBe(false);
+            // a worker image is not a key-service image
+            expect(await n.root.getIsKeyImageAllowed(H2)).toBe(false);
+            expect(await n.root.getCounts()).toEqual({ $$type: 'RootCounts', proxyImages: 0n, workerImages: 1n, keyImages: 1n, models: 0n, proxies: 1n });
+            expect(await n.root.getAllImages('keys')).toEqual([H1]);
+            expect(await n.root.getAllImages('worker')).toEqual([H2]);
+            expect((await n.root.getKeyImagesPage(-1n, 10n)).keys()).toEqual([H1]);
+            expect((await n.root.getKeyImagesPage(H1, 10n)).keys()).toEqual([]);
+
+            expectDone(await act(RootWrapper.removeImageBody('keys', H1)));
+            expect(await n.root.getVersion()).toBe(v + 3n);
+            expect(await n.root.getIsKeyImageAllowed(H1)).toBe(false);
+            expect((await n.root.getCounts()).keyImages).toBe(0n);
+            expect(await n.root.getAllImages('keys')).toEqual([]);
+            expect(await n.root.getIsWorkerImageAllowed(H2)).toBe(true);
+        });
+
+        it('refuses to remove a key-service image that is not listed as one (ErrNotFound), also when it is listed under another kind', async () => {
+            await act(RootWrapper.addImageBody('worker', H2));
+            await act(RootWrapper.addImageBody('keys', H1));
+            const before = await rootState();
+            expectRefused(await act(RootWrapper.removeImageBody('keys', H2)), n.gov.address, ErrNotFound);
+            expectRefused(await act(RootWrapper.removeImageBody('worker', H1)), n.gov.address, ErrNotFound);
+            expectRefused(await act(RootWrapper.removeImageBody('proxy', H1)), n.gov.address, ErrNotFound);
+            await expectRootUnchanged(before);
+            expect(await n.root.getCounts()).toMatchObject({ workerImages: 1n, keyImages: 1n });
         });
     });
 
@@ -233,6 +280,25 @@ describe('Root', () => {
             expectDone(await act(RootWrapper.registerModelBody(updated)));
             expect(await n.root.getModel(modelId('m'))).toEqual({ $$type: 'Model', ...updated });
             expect((await n.root.getCounts()).models).toBe(1n);
+            expect(await n.root.getVersion()).toBe(v + 1n);
+        });
+
+        it('stores requireGpu as registered and reports it through model, modelsPage and getAllModels; changing only it bumps version', async () => {
+            const gpu = model('gpu/m', { requireGpu: true });
+            expectDone(await act(RootWrapper.registerModelBody(gpu)));
+            await act(RootWrapper.registerModelBody(model('plain/m')));
+            expect(await n.root.getModel(modelId('gpu/m'))).toEqual({ $$type: 'Model', ...gpu });
+            expect((await n.root.getModel(modelId('plain/m')))?.requireGpu).toBe(false);
+            const page = await n.root.getModelsPage(-1n, 10n);
+            expect(page.get(modelId('gpu/m'))?.requireGpu).toBe(true);
+            expect(page.get(modelId('plain/m'))?.requireGpu).toBe(false);
+            const all = await n.root.getAllModels();
+            expect([...all.values()].map((m) => [m.name, m.requireGpu]).sort()).toEqual([['gpu/m', true], ['plain/m', false]]);
+
+            const v = await n.root.getVersion();
+            expectDone(await act(RootWrapper.registerModelBody({ ...gpu, requireGpu: false })));
+            expect(await n.root.getModel(modelId('gpu/m'))).toEqual({ $$type: 'Model', ...gpu, requireGpu: false });
+            expect((await n.root.getCounts()).models).toBe(2n);
             expect(await n.root.getVersion()).toBe(v + 1n);
         });
 
@@ -733,7 +799,10 @@ describe('Root', () => {
                 RootWrapper.addImageBody('proxy', 1n),
                 RootWrapper.addImageBody('worker', 1n),
                 RootWrapper.removeImageBody('proxy', 1n),
+                RootWrapper.addImageBody('keys', 1n),
+                RootWrapper.removeImageBody('keys', 1n),
                 RootWrapper.registerModelBody(model('v')),
+                RootWrapper.registerModelBody(model('v', { requireGpu: true })),
                 RootWrapper.removeModelBody('v'),
                 RootWrapper.setParamsBody(DEFAULT_PARAMS),
                 RootWrapper.setTreasuryBody(n.treasury.address),
@@ -757,25 +826,30 @@ describe('Root', () => {
     });
 
     // ---------- bounded sets from a pre-filled Root ----------
-    describe('bounds (a Root deployed holding MaxImages - 1 images or MaxProxies - 1 proxies)', () => {
+    describe('bounds (a Root deployed holding MaxImages - 1 images of each kind or MaxProxies - 1 proxies)', () => {
         let full: SandboxContract<RootWrapper>;
         let proxyHashes: bigint[];
         let workerHashes: bigint[];
+        let keyHashes: bigint[];
         const hashOf = (s: string) => BigInt('0x' + createHash('sha256').update(s).digest('hex'));
 
         async function deployFull(what: 'images' | 'proxies') {
             const codes = await compiledChildCodes();
             const pi = Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.Bool());
             const wi = Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.Bool());
+            const ki = Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.Bool());
             const proxies = Dictionary.empty(Dictionary.Keys.Address(), dictValueParserProxyInfo());
             proxyHashes = [];
             workerHashes = [];
+            keyHashes = [];
             if (what === 'images') {
                 for (let i = 0; i < MAX_IMAGES - 1; i++) {
                     proxyHashes.push(hashOf(`proxy-image-${i}`));
                     workerHashes.push(hashOf(`worker-image-${i}`));
+                    keyHashes.push(hashOf(`key-image-${i}`));
                     pi.set(proxyHashes[i], true);
                     wi.set(workerHashes[i], true);
+                    ki.set(keyHashes[i], true);
                 }
             } else {
                 for (let i = 0; i < MAX_PROXIES - 1; i++) {
@@ -785,10 +859,10 @@ describe('Root', () => {
             }
             const ni = BigInt(pi.size);
             const np = BigInt(proxies.size);
-            const base = await Root.fromInit(n.gov.address, n.treasury.address, 0n, DEFAULT_PARAMS, pi, ni, wi, ni, Dictionary.empty(), 0n, Dictionary.empty(), 0n, proxies, np, codes.proxyCode, codes.clientCode, codes.workerCode, 0n);
+            const base = await Root.fromInit(n.gov.address, n.treasury.address, 0n, DEFAULT_PARAMS, pi, ni, wi, ni, ki, ni, Dictionary.empty(), 0n, proxies, np, codes.proxyCode, codes.clientCode, codes.workerCode, 0n);
             full = n.bc.openContract(new RootWrapper(base.address, base.init));
             await full.sendDeploy(n.gov.getSender(), toNano('1'));
-            expect(await full.getCounts()).toEqual({ $$type: 'RootCounts', proxyImages: ni, workerImages: ni, keyImages: 0n, models: 0n, proxies: np });
+            expect(await full.getCounts()).toEqual({ $$type: 'RootCounts', proxyImages: ni, workerImages: ni, keyImages: ni, models: 0n, proxies: np });
         }
 
         const fullAct = (body: Cell) => full.sendAction(n.gov.getSender(), body, ONE);
@@ -838,7 +912,7 @@ describe('Root', () => {
         it(`holds at most ${MAX_IMAGES} images per kind (ErrLimitReached) and pages through them`, async () => {
             await deployFull('images');
             expect(proxyHashes.length).toBe(MAX_IMAGES - 1);
-            for (const kind of ['proxy', 'worker'] as const) {
+            for (const kind of ['proxy', 'worker', 'keys'] as const) {
                 const r = await fullAct(RootWrapper.addImageBody(kind, 7n));
                 expect(r.transactions).toHaveTransaction({ from: n.gov.address, to: full.address, success: true });
                 const data = await fullData();
@@ -849,14 +923,18 @@ describe('Root', () => {
                 const r3 = await fullAct(RootWrapper.addImageBody(kind, 7n));
                 expect(r3.transactions).toHaveTransaction({ from: n.gov.address, to: full.address, success: true });
             }
-            expect(await full.getCounts()).toMatchObject({ proxyImages: BigInt(MAX_IMAGES), workerImages: BigInt(MAX_IMAGES) });
+            expect(await full.getCounts()).toMatchObject({ proxyImages: BigInt(MAX_IMAGES), workerImages: BigInt(MAX_IMAGES), keyImages: BigInt(MAX_IMAGES) });
             expect(await full.getIsProxyImageAllowed(8n)).toBe(false);
+            expect(await full.getIsKeyImageAllowed(8n)).toBe(false);
 
             const proxyAll = await full.getAllImages('proxy', 64n); // exactly 4 full pages, then an empty one
             expect(proxyAll.length).toBe(MAX_IMAGES);
             expect(new Set(proxyAll)).toEqual(new Set([...proxyHashes, 7n]));
             const workerAll = await full.getAllImages('worker', 100n);
             expect(new Set(workerAll)).toEqual(new Set([...workerHashes, 7n]));
+            const keyAll = await full.getAllImages('keys', 64n);
+            expect(keyAll.length).toBe(MAX_IMAGES);
+            expect(new Set(keyAll)).toEqual(new Set([...keyHashes, 7n]));
 
             // a removal makes room again
             await fullAct(RootWrapper.removeImageBody('proxy', proxyHashes[0]));
@@ -864,6 +942,12 @@ describe('Root', () => {
             expect(r4.transactions).toHaveTransaction({ from: n.gov.address, to: full.address, success: true });
             expect(await full.getIsProxyImageAllowed(8n)).toBe(true);
             expect((await full.getCounts()).proxyImages).toBe(BigInt(MAX_IMAGES));
+            await fullAct(RootWrapper.removeImageBody('keys', keyHashes[0]));
+            const r5 = await fullAct(RootWrapper.addImageBody('keys', 8n));
+            expect(r5.transactions).toHaveTransaction({ from: n.gov.address, to: full.address, success: true });
+            expect(await full.getIsKeyImageAllowed(8n)).toBe(true);
+            expect(await full.getIsKeyImageAllowed(keyHashes[0])).toBe(false);
+            expect((await full.getCounts()).keyImages).toBe(BigInt(MAX_IMAGES));
         });
 
         it(`holds at most ${MAX_PROXIES} proxies (ErrLimitReached): the Proxy over the limit stays unregistered`, async () => {
