@@ -173,6 +173,24 @@ describe('Governance governing Root', () => {
             expect((await n.root.getTerms()).treasury.equals(newTreasury.address)).toBe(true);
         });
 
+        it('allowlists a key-service image (kind 2) and registers a model that requires GPU evidence; a later proposal removes the image', async () => {
+            const v0 = await n.root.getVersion();
+            const gpuModel = { ...MODEL, name: 'qwen3-32b-h100', requireGpu: true };
+            const r = await enact(n, [toRoot(n, RootWrapper.addImageBody('keys', IMAGE)), toRoot(n, RootWrapper.registerModelBody(gpuModel))]);
+            expect(r.transactions).not.toHaveTransaction({ to: n.root.address, success: false });
+            expect(await n.root.getVersion()).toBe(v0 + 2n);
+            expect(await n.root.getIsKeyImageAllowed(IMAGE)).toBe(true);
+            expect(await n.root.getIsWorkerImageAllowed(IMAGE)).toBe(false);
+            expect(await n.root.getAllImages('keys')).toEqual([IMAGE]);
+            expect(await n.root.getModelByName(gpuModel.name)).toEqual({ $$type: 'Model', ...gpuModel });
+            expect(await n.root.getCounts()).toMatchObject({ keyImages: 1n, workerImages: 0n, models: 1n });
+
+            await enact(n, [toRoot(n, RootWrapper.removeImageBody('keys', IMAGE))]);
+            expect(await n.root.getIsKeyImageAllowed(IMAGE)).toBe(false);
+            expect((await n.root.getCounts()).keyImages).toBe(0n);
+            expect((await n.root.getModelByName(gpuModel.name))?.requireGpu).toBe(true);
+        });
+
         it('a Root action that fails bounces back to Governance; the other actions of the proposal still apply', async () => {
             const bad: Params = { ...ROOT_PARAMS, workerUnbondDelay: 0n }; // below the challenge period
             const v0 = await n.root.getVersion();
