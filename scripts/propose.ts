@@ -1,9 +1,10 @@
 // A voter proposes one action; its own vote counts as yes.
 //   npx blueprint run propose <network flags> -- --governance <addr> --action <kind> [kind flags] [--value <TON>] [--fee <TON>]
 // Kinds and their flags (absent ones are prompted for):
-//   add-image | remove-image   --root <addr> --kind proxy|worker --hash <64 hex>
+//   add-image | remove-image   --root <addr> --kind proxy|worker|keys --hash <64 hex>   (keys: key-service images)
 //   register-model             --root <addr> --name <name> --weights-hash <64 hex> --context <tokens>
 //                              --price-prompt --price-cached --price-completion --price-reasoning <TON per 1M tokens>
+//                              [--require-gpu yes|no]   (workers must attach verified GPU evidence; default no)
 //   remove-model               --root <addr> (--name <name> | --model-id <64 hex>)
 //   set-params                 --root <addr> --params '<json>'   (fields to change; coin fields in TON, delays in seconds)
 //   set-child-code             --root <addr>                      (the child codes compiled in this checkout)

@@ -2,7 +2,7 @@
 // injected readers, so tests/scripts/proposals.spec.ts checks every action kind without a network.
 import { Address, Cell, toNano } from '@ton/core';
 import { GovernanceWrapper, GovParams, ProposalAction } from '../../wrappers/Governance';
-import { ChildCodes, compiledChildCodes, ImageKind, Params, RootWrapper } from '../../wrappers/Root';
+import { ChildCodes, compiledChildCodes, IMAGE_KINDS, ImageKind, Params, RootWrapper } from '../../wrappers/Root';
 import { modelId } from '../../wrappers/payloads';
 import {
     ArgError,
@@ -13,6 +13,7 @@ import {
     parseAddress,
     parseBigint,
     parseGovParamsJson,
+    parseBool,
     parseHash,
     parseParamsJson,
     parseTon,
@@ -44,7 +45,7 @@ export const COMMON_FLAGS = ['governance', 'action', 'value', 'fee'];
 export const KIND_FLAGS: Record<ActionKind, string[]> = {
     'add-image': ['root', 'kind', 'hash'],
     'remove-image': ['root', 'kind', 'hash'],
-    'register-model': ['root', 'name', 'weights-hash', 'context', 'price-prompt', 'price-cached', 'price-completion', 'price-reasoning'],
+    'register-model': ['root', 'name', 'weights-hash', 'context', 'price-prompt', 'price-cached', 'price-completion', 'price-reasoning', 'require-gpu'],
     'remove-model': ['root', 'name', 'model-id'],
     'set-params': ['root', 'params'],
     'set-child-code': ['root'],
@@ -66,8 +67,8 @@ export function parseActionKind(value: string, name = 'action'): ActionKind {
 }
 
 export function parseImageKind(value: string, name = 'kind'): ImageKind {
-    const v = value.trim();
-    if (v !== 'proxy' && v !== 'worker') throw new ArgError(`--${name}: expected proxy or worker, got "${value}"`);
+    const v = value.trim() as ImageKind;
+    if (!IMAGE_KINDS.includes(v)) throw new ArgError(`--${name}: expected ${IMAGE_KINDS.join(', ')}, got "${value}"`);
     return v;
 }
 
@@ -115,7 +116,7 @@ export async function buildAction(kind: ActionKind, args: string[], env: Proposa
     switch (kind) {
         case 'add-image':
         case 'remove-image': {
-            const imageKind = await ask('kind', 'Image kind (proxy/worker):', parseImageKind);
+            const imageKind = await ask('kind', `Image kind (${IMAGE_KINDS.join('/')}):`, parseImageKind);
             const hash = await ask('hash', 'Image hash (64 hex digits):', parseHash);
             const body = kind === 'add-image' ? RootWrapper.addImageBody(imageKind, hash) : RootWrapper.removeImageBody(imageKind, hash);
             return toRoot(body, { kind: imageKind, hash: hex(hash) });
@@ -131,7 +132,7 @@ export async function buildAction(kind: ActionKind, args: string[], env: Proposa
                 priceCached: await ask('price-cached', 'Cached-prompt price (TON per 1M tokens):', parseTon),
                 priceCompletion: await ask('price-completion', 'Completion price (TON per 1M tokens):', parseTon),
                 priceReasoning: await ask('price-reasoning', 'Reasoning price (TON per 1M tokens):', parseTon),
-                requireGpu: false,
+                requireGpu: await askRequireGpu(args, ui),
             };
             return toRoot(RootWrapper.registerModelBody(model), { model, modelId: hex(modelId(name)) });
         }
@@ -190,6 +191,15 @@ export async function buildAction(kind: ActionKind, args: string[], env: Proposa
             return toGov(GovernanceWrapper.setGovParamsBody(params), { params });
         }
     }
+}
+
+/** --require-gpu yes|no; absent: asked when there is a ui (an empty answer is no), else no. */
+async function askRequireGpu(args: string[], ui: Asker | undefined): Promise<boolean> {
+    const v = flag(args, 'require-gpu');
+    if (v !== undefined) return parseBool(v, 'require-gpu');
+    if (!ui) return false;
+    const answer = await ui.input('Require verified GPU evidence from the workers serving it? (yes/no, empty: no):');
+    return answer.trim() === '' ? false : parseBool(answer, 'require-gpu');
 }
 
 function parsePositive(v: string, name: string): bigint {

@@ -39,7 +39,44 @@ describe('buildAction', () => {
     it('builds image actions', async () => {
         await expectAction('add-image', [...r, '--kind', 'worker', '--hash', HASH], ROOT, RootWrapper.addImageBody('worker', BigInt('0x' + HASH)));
         await expectAction('remove-image', [...r, '--kind', 'proxy', '--hash', HASH], ROOT, RootWrapper.removeImageBody('proxy', BigInt('0x' + HASH)));
-        await expect(buildAction('add-image', [...r, '--kind', 'client', '--hash', HASH], env)).rejects.toThrow(/^--kind: expected proxy or worker/);
+        await expectAction('add-image', [...r, '--kind', 'keys', '--hash', HASH], ROOT, RootWrapper.addImageBody('keys', BigInt('0x' + HASH)));
+        await expectAction('remove-image', [...r, '--kind', ' keys ', '--hash', HASH], ROOT, RootWrapper.removeImageBody('keys', BigInt('0x' + HASH)));
+        for (const bad of ['client', 'key', 'KEYS', '2']) {
+            await expect(buildAction('add-image', [...r, '--kind', bad, '--hash', HASH], env)).rejects.toThrow(new ArgError(`--kind: expected proxy, worker, keys, got "${bad}"`));
+        }
+    });
+
+    describe('register-model --require-gpu', () => {
+        const base = [...r, '--name', 'llama', '--weights-hash', HASH, '--context', '8192',
+            '--price-prompt', '0.1', '--price-cached', '0.01', '--price-completion', '0.3', '--price-reasoning', '0.4'];
+        const model = (requireGpu: boolean) => ({
+            name: 'llama', weightsHash: BigInt('0x' + HASH), contextLength: 8192n,
+            pricePrompt: toNano('0.1'), priceCached: toNano('0.01'), priceCompletion: toNano('0.3'), priceReasoning: toNano('0.4'), requireGpu,
+        });
+
+        it('sets requireGpu from yes/no and defaults to no without a ui', async () => {
+            await expectAction('register-model', [...base, '--require-gpu', 'yes'], ROOT, RootWrapper.registerModelBody(model(true)));
+            await expectAction('register-model', [...base, '--require-gpu=no'], ROOT, RootWrapper.registerModelBody(model(false)));
+            await expectAction('register-model', base, ROOT, RootWrapper.registerModelBody(model(false)));
+            const { description } = await buildAction('register-model', [...base, '--require-gpu', 'yes'], env);
+            expect(description.model).toMatchObject({ requireGpu: true });
+        });
+
+        it('refuses any other answer with an ArgError naming the flag, before building anything', async () => {
+            for (const bad of ['maybe', 'gpu', '2']) {
+                await expect(buildAction('register-model', [...base, '--require-gpu', bad], env)).rejects.toThrow(new ArgError(`--require-gpu: expected yes or no, got "${bad}"`));
+            }
+            await expect(buildAction('register-model', [...base, '--require-gpu'], env)).rejects.toThrow('--require-gpu: missing value');
+            await expect(buildAction('register-model', [...base, '--require-gpu', 'yes', '--require-gpu', 'no'], env)).rejects.toThrow('--require-gpu: given 2 times');
+        });
+
+        it('asks when a ui is present: an empty answer is no, yes is yes, anything else is refused', async () => {
+            const q = 'Require verified GPU evidence from the workers serving it? (yes/no, empty: no):';
+            const withAnswer = (answer: string): ProposalEnv => ({ ...env, ui: { input: async (m) => (expect(m).toBe(q), answer) } });
+            expect((await buildAction('register-model', base, withAnswer(''))).action.body.equals(RootWrapper.registerModelBody(model(false)))).toBe(true);
+            expect((await buildAction('register-model', base, withAnswer('yes'))).action.body.equals(RootWrapper.registerModelBody(model(true)))).toBe(true);
+            await expect(buildAction('register-model', base, withAnswer('sure'))).rejects.toThrow(/^--require-gpu: expected yes or no/);
+        });
     });
 
     it('builds register-model with prices in TON per 1M tokens, and remove-model by name or id', async () => {
