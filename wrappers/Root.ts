@@ -31,6 +31,10 @@ export * from './fees';
 export type ImageKind = 'proxy' | 'worker' | 'keys';
 export const IMAGE_KINDS: readonly ImageKind[] = ['proxy', 'worker', 'keys'];
 const kindCode = (k: ImageKind) => BigInt(IMAGE_KINDS.indexOf(k));
+/** The allowlist of an AddImage/RemoveImage `kind` code; null for a code Root refuses (ErrBadParams). */
+export const imageKindOf = (code: bigint): ImageKind | null => (code >= 0n && code < BigInt(IMAGE_KINDS.length) ? IMAGE_KINDS[Number(code)] : null);
+/** Each kind in words, for people ("key-service image"). */
+export const IMAGE_KIND_WORDS: Readonly<Record<ImageKind, string>> = { proxy: 'proxy', worker: 'worker', keys: 'key-service' };
 
 /** Devnet-friendly defaults; production deployments pass their own. */
 export const DEFAULT_PARAMS: Params = {

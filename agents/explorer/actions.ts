@@ -18,6 +18,8 @@ import {
     loadSetVoter,
     loadUpgradeRoot,
     loadVetoSlash,
+    IMAGE_KIND_WORDS,
+    imageKindOf,
     Root,
 } from '../../wrappers/Root';
 import { hex256 } from '../core/hex';
@@ -83,13 +85,15 @@ const TO_ROOT: Record<string, Describe> = {
         const priced = Object.entries(prices).map(([k, v]) => `${k} ${tonWords(v)}`).join(', ');
         return {
             kind: 'RegisterModel',
-            words: `register model ${quote(m.name)} (context ${m.contextLength} tokens; per 1M tokens: ${priced}; weights ${shortHash(m.weightsHash)})`,
+            // said either way: a voter must see a proposal that stops requiring GPU evidence as plainly as one that starts
+            words: `register model ${quote(m.name)} (context ${m.contextLength} tokens; per 1M tokens: ${priced}; weights ${shortHash(m.weightsHash)}; ${m.requireGpu ? 'GPU evidence required' : 'no GPU evidence required'})`,
             fields: {
                 queryId: queryId.toString(),
                 name: m.name,
                 weightsHash: hex256(m.weightsHash),
                 contextLength: m.contextLength.toString(),
                 prices: Object.fromEntries(Object.entries(prices).map(([k, v]) => [k, v.toString()])),
+                requireGpu: m.requireGpu,
             },
         };
     },
@@ -182,10 +186,11 @@ function describeBody(to: Address, value: bigint, body: Cell, ctx: ActionContext
 const unknown = (words: string, opcode: string | null): Decoded => ({ kind: 'unknown', words, fields: opcode === null ? {} : { opcode } });
 
 function image(verb: string, m: { queryId: bigint; kind: bigint; hash: bigint }): Decoded {
-    const kind = m.kind === 0n ? 'proxy' : m.kind === 1n ? 'worker' : `kind-${m.kind}`;
+    const known = imageKindOf(m.kind);
+    const kind = known ?? `kind-${m.kind}`;
     return {
         kind: verb === 'allowlist' ? 'AddImage' : 'RemoveImage',
-        words: `${verb} ${kind} image ${shortHash(m.hash)}`,
+        words: `${verb} ${known ? IMAGE_KIND_WORDS[known] : kind} image ${shortHash(m.hash)}${known ? '' : ' (Root refuses this kind)'}`,
         fields: { queryId: m.queryId.toString(), kind, hash: hex256(m.hash) },
     };
 }

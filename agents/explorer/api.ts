@@ -7,7 +7,7 @@ import { nullIfGetterFailed, TonChain } from '../core/chain';
 import { hex256 } from '../core/hex';
 import type { Log } from '../core/log';
 import { GovernanceWrapper, GovParams, Proposal } from '../../wrappers/Governance';
-import { RootWrapper } from '../../wrappers/Root';
+import { IMAGE_KINDS, RootWrapper } from '../../wrappers/Root';
 import { WorkerChannelState } from '../../wrappers/WorkerChannel';
 import { PROXY_STATES, WORKER_STATES } from '../operator/proxy';
 import { CLIENT_STATES, readContract, stateName } from '../status';
@@ -117,7 +117,13 @@ export class ExplorerViews {
                 clientCodeHash: cc.clientCode.hash().toString('hex'),
                 workerCodeHash: cc.workerCode.hash().toString('hex'),
             },
-            counts: { proxyImages: Number(counts.proxyImages), workerImages: Number(counts.workerImages), models: Number(counts.models), proxies: Number(counts.proxies) },
+            counts: {
+                proxyImages: Number(counts.proxyImages),
+                workerImages: Number(counts.workerImages),
+                keyImages: Number(counts.keyImages),
+                models: Number(counts.models),
+                proxies: Number(counts.proxies),
+            },
         };
     }
 
@@ -131,6 +137,7 @@ export class ExplorerViews {
                 weightsHash: hex256(m.weightsHash),
                 contextLength: Number(m.contextLength),
                 prices: { prompt: m.pricePrompt.toString(), cached: m.priceCached.toString(), completion: m.priceCompletion.toString(), reasoning: m.priceReasoning.toString() },
+                requireGpu: m.requireGpu,
                 registered: this.history.provenance(this.history.models.get(id)),
             }))
             .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -140,8 +147,9 @@ export class ExplorerViews {
     async images(): Promise<ImagesView> {
         const env = await this.envelope();
         const cfg = await this.chain.getRootConfig();
-        const images = (['proxy', 'worker'] as const).flatMap((kind) =>
-            [...(kind === 'proxy' ? cfg.proxyImages : cfg.workerImages)].sort().map((hash) => ({ kind, hash, added: this.history.provenance(this.history.images.get(`${kind}:${hash}`)) })),
+        const lists = { proxy: cfg.proxyImages, worker: cfg.workerImages, keys: cfg.keyImages };
+        const images = IMAGE_KINDS.flatMap((kind) =>
+            [...lists[kind]].sort().map((hash) => ({ kind, hash, added: this.history.provenance(this.history.images.get(`${kind}:${hash}`)) })),
         );
         return { ...env, images };
     }

@@ -25,6 +25,8 @@ import {
     loadVote,
     loadWorkerStake,
     loadClaimPayout,
+    IMAGE_KIND_WORDS,
+    imageKindOf,
     Root,
 } from '../../wrappers/Root';
 import { modelId } from '../../wrappers/payloads';
@@ -329,23 +331,28 @@ export class History {
 
     private rootTx(ref: TxRef, src: Address, createdLt: bigint, op: number, body: Slice, ev: EventOf): FeedEvent | null {
         const fact: RootFact = { tx: ref, govCreatedLt: src.equals(this.governance) ? createdLt.toString() : null };
-        const kindName = (k: bigint) => (k === 0n ? 'proxy' : 'worker');
+        // Root accepted the message, so its kind is one of the allowlists
+        const kindName = (k: bigint) => imageKindOf(k) ?? `kind-${k}`;
+        const kindWords = (k: bigint) => {
+            const known = imageKindOf(k);
+            return known ? IMAGE_KIND_WORDS[known] : `kind-${k}`;
+        };
         switch (op) {
             case OP.AddImage: {
                 const m = loadAddImage(body);
                 const key = `${kindName(m.kind)}:${hex256(m.hash)}`;
                 this.images.set(key, fact);
-                return ev('image-added', `${kindName(m.kind)} image ${hex256(m.hash).slice(0, 8)}… allowlisted`);
+                return ev('image-added', `${kindWords(m.kind)} image ${hex256(m.hash).slice(0, 8)}… allowlisted`);
             }
             case OP.RemoveImage: {
                 const m = loadRemoveImage(body);
                 this.images.delete(`${kindName(m.kind)}:${hex256(m.hash)}`);
-                return ev('image-removed', `${kindName(m.kind)} image ${hex256(m.hash).slice(0, 8)}… removed`);
+                return ev('image-removed', `${kindWords(m.kind)} image ${hex256(m.hash).slice(0, 8)}… removed`);
             }
             case OP.RegisterModel: {
                 const m = loadRegisterModel(body);
                 this.models.set(hex256(modelId(m.model.name)), fact);
-                return ev('model-registered', `model ${JSON.stringify(m.model.name.slice(0, 64))} registered`);
+                return ev('model-registered', `model ${JSON.stringify(m.model.name.slice(0, 64))} registered${m.model.requireGpu ? ' (GPU evidence required)' : ''}`);
             }
             case OP.RemoveModel: {
                 const m = loadRemoveModel(body);

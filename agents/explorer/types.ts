@@ -61,7 +61,7 @@ export interface RootView extends Envelope {
     balance: string;
     params: ParamsView;
     childCode: { codeVersion: number; proxyCodeHash: string; clientCodeHash: string; workerCodeHash: string };
-    counts: { proxyImages: number; workerImages: number; models: number; proxies: number };
+    counts: { proxyImages: number; workerImages: number; keyImages: number; models: number; proxies: number };
 }
 
 // ---------- models and images ----------
@@ -75,10 +75,13 @@ export interface ModelView {
     contextLength: number;
     /** nanoTON per 1M tokens of each class. */
     prices: { prompt: string; cached: string; completion: string; reasoning: string };
+    /** Workers serving it must attach verified GPU evidence (Root's Model.requireGpu). */
+    requireGpu: boolean;
     registered: Provenance | null;
 }
 
-export type ImageKind = 'proxy' | 'worker';
+/** Root's allowlists (wrappers/Root.ts ImageKind): 'keys' lists key-service images (sealed secrets). */
+export type ImageKind = 'proxy' | 'worker' | 'keys';
 
 export interface ImageView {
     kind: ImageKind;

@@ -156,7 +156,7 @@ describe('the explorer in Chromium, over the devnet', () => {
         expect(await field(child, 'proxyCodeHash')).toBe(codes.proxyCode.hash().toString('hex'));
         expect(await field(child, 'clientCodeHash')).toBe(codes.clientCode.hash().toString('hex'));
         expect(await field(child, 'workerCodeHash')).toBe(codes.workerCode.hash().toString('hex'));
-        for (const k of ['proxyImages', 'workerImages', 'models', 'proxies'] as const) {
+        for (const k of ['proxyImages', 'workerImages', 'keyImages', 'models', 'proxies'] as const) {
             expect([k, await field(page.locator('#counts'), k)]).toEqual([k, String(counts[k])]);
         }
         expect(await page.locator('#feed li[data-event-id]').count()).toBeGreaterThan(0);
@@ -174,6 +174,7 @@ describe('the explorer in Chromium, over the devnet', () => {
         expect(await field(row, 'name')).toBe(model.name);
         expect(await field(row, 'weightsHash')).toBe(hex(model.weightsHash));
         expect(await field(row, 'contextLength')).toBe(String(model.contextLength));
+        expect(await field(row, 'requireGpu')).toBe(String((await root.getModelByName(model.name))!.requireGpu));
         for (const [k, v] of [['prompt', model.pricePrompt], ['cached', model.priceCached], ['completion', model.priceCompletion], ['reasoning', model.priceReasoning]] as const) {
             expect([k, await field(row, `prices.${k}`)]).toEqual([k, String(v)]);
         }
@@ -182,7 +183,8 @@ describe('the explorer in Chromium, over the devnet', () => {
         expect(await page.locator('#proposal').getAttribute('data-status') ?? (await field(page.locator('#proposal'), 'status'))).toBe('executed');
 
         await page.goto(`${url}/images`);
-        for (const kind of ['proxy', 'worker'] as const) {
+        for (const kind of ['proxy', 'worker', 'keys'] as const) {
+            expect(await page.locator(`#images table[data-kind="${kind}"]`).count()).toBe(1);
             const shown = await page.locator(`#images table[data-kind="${kind}"] tr[data-hash]`).evaluateAll((rows) => rows.map((r) => r.getAttribute('data-hash')).sort());
             expect([kind, shown]).toEqual([kind, (await root.getAllImages(kind)).map(hex).sort()]);
         }

@@ -48,6 +48,7 @@ export function rootSections(root: RootView): Html {
         fields('What the Root lists', [
             ['proxyImages', 'Proxy images', html`<a href="/images">${plain(root.counts.proxyImages)}</a>`],
             ['workerImages', 'Worker images', html`<a href="/images">${plain(root.counts.workerImages)}</a>`],
+            ['keyImages', 'Key-service images', html`<a href="/images">${plain(root.counts.keyImages)}</a>`],
             ['models', 'Models', html`<a href="/models">${plain(root.counts.models)}</a>`],
             ['proxies', 'Proxies', html`<a href="/proxies">${plain(root.counts.proxies)}</a>`],
         ]),
@@ -55,7 +56,7 @@ export function rootSections(root: RootView): Html {
 }
 
 export function modelsSection(view: ModelsView): Html {
-    const head = ['Name', 'Id', 'Prompt', 'Cached', 'Completion', 'Reasoning', 'Context', 'Weights hash', 'Registered'];
+    const head = ['Name', 'Id', 'Prompt', 'Cached', 'Completion', 'Reasoning', 'Context', 'Weights hash', 'GPU evidence required', 'Registered'];
     const rows = view.models.map(
         (m) =>
             row({ id: m.id }, [
@@ -67,16 +68,17 @@ export function modelsSection(view: ModelsView): Html {
                 ['prices.reasoning', ton(m.prices.reasoning)],
                 ['contextLength', plain(m.contextLength)],
                 ['weightsHash', hash(m.weightsHash, 'weights hash')],
+                ['requireGpu', plain(m.requireGpu)],
                 ['registered', provenance(m.registered)],
             ]),
     );
     return section('models', 'Models', table('Registered models (prices per 1M tokens of each class)', head, rows, 'No models registered.'));
 }
 
-const ROLE_WORDS: Record<ImageKind, string> = { worker: 'Worker images', proxy: 'Proxy images' };
+const ROLE_WORDS: Record<ImageKind, string> = { worker: 'Worker images', proxy: 'Proxy images', keys: 'Key-service images' };
 
 export function imagesSection(view: ImagesView): Html {
-    const tables = (['worker', 'proxy'] as const).map((kind) => {
+    const tables = (['worker', 'proxy', 'keys'] as const).map((kind) => {
         const rows = view.images
             .filter((i) => i.kind === kind)
             .map((i) => row({ hash: i.hash }, [['hash', hash(i.hash, 'image hash')], ['added', provenance(i.added)]]));

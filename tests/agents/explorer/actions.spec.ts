@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describeActions, duration, shortHash } from '../../../agents/explorer/actions';
 import { ACTION_KINDS, ActionKind, buildAction, compiledRootCode, ProposalEnv } from '../../../scripts/lib/proposals';
 import { ActionListError, DEFAULT_GOV_PARAMS, GovernanceWrapper, packActions, ProposalAction, unpackActions } from '../../../wrappers/Governance';
-import { compiledChildCodes, DEFAULT_PARAMS, RootWrapper } from '../../../wrappers/Root';
+import { compiledChildCodes, DEFAULT_PARAMS, RootWrapper, storeAddImage } from '../../../wrappers/Root';
 import { modelId } from '../../../wrappers/payloads';
 
 const GOV = new Address(0, Buffer.alloc(32, 0x60));
@@ -47,6 +47,16 @@ describe('describeActions: every action kind of the propose script', () => {
             words: 'remove proxy image 04b3c2d1…77ee9a1c',
             fields: { ...q, kind: 'proxy', hash: HASH },
         });
+        expect(await described('add-image', [...r, '--kind', 'keys', '--hash', HASH])).toMatchObject({
+            kind: 'AddImage',
+            words: 'allowlist key-service image 04b3c2d1…77ee9a1c',
+            fields: { ...q, kind: 'keys', hash: HASH },
+        });
+        expect(await described('remove-image', [...r, '--kind', 'keys', '--hash', HASH])).toMatchObject({
+            kind: 'RemoveImage',
+            words: 'remove key-service image 04b3c2d1…77ee9a1c',
+            fields: { ...q, kind: 'keys', hash: HASH },
+        });
     });
 
     it('register-model states context, exact prices per 1M tokens and the weights; remove-model names the model when known', async () => {
@@ -54,12 +64,16 @@ describe('describeActions: every action kind of the propose script', () => {
             '--price-prompt', '0.1', '--price-cached', '0.000000001', '--price-completion', '1234567.123456789', '--price-reasoning', '0'];
         expect(await described('register-model', args)).toEqual(expect.objectContaining({
             kind: 'RegisterModel',
-            words: 'register model "llama-3" (context 8192 tokens; per 1M tokens: prompt 0.1 TON, cached 0.000000001 TON, completion 1234567.123456789 TON, reasoning 0 TON; weights 04b3c2d1…77ee9a1c)',
+            words: 'register model "llama-3" (context 8192 tokens; per 1M tokens: prompt 0.1 TON, cached 0.000000001 TON, completion 1234567.123456789 TON, reasoning 0 TON; weights 04b3c2d1…77ee9a1c; no GPU evidence required)',
             fields: {
                 ...q, name: 'llama-3', weightsHash: HASH, contextLength: '8192',
                 prices: { prompt: '100000000', cached: '1', completion: '1234567123456789', reasoning: '0' },
+                requireGpu: false,
             },
         }));
+        const gpu = await described('register-model', [...args, '--require-gpu', 'yes']);
+        expect(gpu.words).toMatch(/; weights 04b3c2d1…77ee9a1c; GPU evidence required\)$/);
+        expect(gpu.fields.requireGpu).toBe(true);
         const id = modelId('llama-3');
         const idHex = id.toString(16).padStart(64, '0');
         const removed = await described('remove-model', [...r, '--name', 'llama-3']);
@@ -165,6 +179,12 @@ describe('describeActions: what it does not recognise', () => {
         expect(one(ROOT, beginCell().storeUint(0xdeadbeef, 32).endCell())).toMatchObject({ kind: 'unknown', words: 'unknown message 0xdeadbeef to Root', fields: { opcode: '0xdeadbeef' } });
         expect(one(ROOT, Cell.EMPTY)).toMatchObject({ kind: 'unknown', words: 'send 0.000000005 TON to Root (no opcode)', fields: {} });
         expect(one(OTHER, beginCell().storeUint(1, 31).endCell())).toMatchObject({ kind: 'unknown', words: `send 0.000000005 TON to ${friendly(OTHER)} (no opcode)` });
+    });
+
+    it('an image kind Root does not know (3, 255) is named by its number and said to be refused', () => {
+        const raw = (kind: bigint) => beginCell().store(storeAddImage({ $$type: 'AddImage', queryId: 0n, kind, hash: 1n })).endCell();
+        expect(one(ROOT, raw(3n))).toMatchObject({ kind: 'AddImage', words: `allowlist kind-3 image ${shortHash(1n)} (Root refuses this kind)`, fields: { kind: 'kind-3' } });
+        expect(one(ROOT, raw(255n)).words).toBe(`allowlist kind-255 image ${shortHash(1n)} (Root refuses this kind)`);
     });
 
     it("a known opcode that does not parse (truncated, bad address) is 'unknown' and says malformed", () => {

@@ -7,6 +7,7 @@ import { hex256 } from '../../../agents/core/hex';
 import { GovernanceWrapper } from '../../../wrappers/Governance';
 import { RootWrapper } from '../../../wrappers/Root';
 import { EXPLORER_GOV_PARAMS, ExplorerNetwork, IMAGE_A, IMAGE_B, startExplorerNetwork } from '../../../fixtures/explorer-network';
+import { NETWORK_MODEL } from '../../../fixtures/agent-network';
 import type { AddressView, FeedEvent, FeedView, GovernanceView, ImagesView, ModelsView, ProposalView, ProxiesView, ProxyView, RootView } from '../../../agents/explorer/types';
 
 jest.setTimeout(60_000);
@@ -65,7 +66,8 @@ describe('views equal the getters', () => {
             clientCodeHash: cc.clientCode.hash().toString('hex'),
             workerCodeHash: cc.workerCode.hash().toString('hex'),
         });
-        expect(v.counts).toEqual({ proxyImages: 1, workerImages: 1, models: 1, proxies: 1 });
+        expect(v.counts).toEqual({ proxyImages: 1, workerImages: 1, keyImages: 0, models: 1, proxies: 1 });
+        expect(v.counts.keyImages).toBe(Number(counts.keyImages));
         expect(Number(counts.proxies)).toBe(1);
         expect(v.balance).toBe((await net.chain.getBalance(net.root)).toString());
         expect(v.chainTime).toBe(net.now());
@@ -80,6 +82,7 @@ describe('views equal the getters', () => {
         const onChain = cfg.models.get(m.id)!;
         expect(m).toMatchObject({ name: onChain.name, weightsHash: hex256(onChain.weightsHash), contextLength: Number(onChain.contextLength) });
         expect(m.prices).toEqual({ prompt: onChain.pricePrompt.toString(), cached: onChain.priceCached.toString(), completion: onChain.priceCompletion.toString(), reasoning: onChain.priceReasoning.toString() });
+        expect(m.requireGpu).toBe(onChain.requireGpu);
         expect(m.registered).toMatchObject({ proposalId: 0, proposer: { raw: raw(net.voters[0]) } });
 
         const images = await get<ImagesView>('/api/images');
@@ -211,6 +214,47 @@ describe('executed changes in words', () => {
         expect(p.actions[0].words).not.toContain('no change');
         expect(p.actions[0].words).toContain('min proxy stake to 12 TON');
         expect(p.actions[0].words).toContain('commission');
+    });
+});
+
+describe('the key-service allowlist and requireGpu', () => {
+    it('a proposal allowlisting a key-service image and registering a GPU-requiring model shows in images, models, counts, feed and words', async () => {
+        const gpuModel = { ...NETWORK_MODEL, name: 'gpu/model-1', requireGpu: true };
+        const id = await net.passRoot(2, 1, [RootWrapper.addImageBody('keys', IMAGE_B), RootWrapper.registerModelBody(gpuModel)]);
+        const root = net.chain.open(RootWrapper.open(net.root));
+        expect(await root.getIsKeyImageAllowed(IMAGE_B)).toBe(true);
+
+        const images = await eventually(async () => {
+            const v = await get<ImagesView>('/api/images');
+            return v.images.some((i) => i.kind === 'keys' && i.added !== null) ? v : undefined;
+        }, 'the key-service image with its provenance');
+        expect(images.images.filter((i) => i.kind === 'keys')).toEqual([
+            { kind: 'keys', hash: hex256(IMAGE_B), added: expect.objectContaining({ proposalId: id, proposer: expect.objectContaining({ raw: raw(net.voters[2]) }) }) },
+        ]);
+        // IMAGE_B is also proposed as a worker image, but that proposal (1) is still open: Root lists it as a key service only
+        expect(await root.getIsWorkerImageAllowed(IMAGE_B)).toBe(false);
+        expect(images.images.filter((i) => i.hash === hex256(IMAGE_B)).map((i) => i.kind)).toEqual(['keys']);
+
+        const models = await get<ModelsView>('/api/models');
+        const cfg = await net.chain.getRootConfig();
+        expect(models.models.map((m) => [m.name, m.requireGpu])).toEqual(models.models.map((m) => [cfg.models.get(m.id)!.name, cfg.models.get(m.id)!.requireGpu]));
+        expect(models.models.find((m) => m.name === gpuModel.name)).toMatchObject({ requireGpu: true, registered: { proposalId: id } });
+
+        const v = await get<RootView>('/api/root');
+        expect(v.counts.keyImages).toBe(Number((await root.getCounts()).keyImages));
+        expect(v.counts.keyImages).toBe(1);
+
+        const p = await get<ProposalView>(`/api/governance/proposals/${id}`);
+        expect(p.actions.map((a) => a.words)).toEqual([
+            `allowlist key-service image ${hex256(IMAGE_B).slice(0, 8)}…${hex256(IMAGE_B).slice(-8)}`,
+            expect.stringMatching(/^register model "gpu\/model-1" .*; GPU evidence required\)$/),
+        ]);
+        const feed = await eventually(async () => {
+            const f = await get<FeedView>('/api/feed?limit=50');
+            return f.events.some((e) => e.kind === 'model-registered' && e.words.includes('gpu/model-1')) ? f : undefined;
+        }, 'the feed events of the proposal');
+        expect(feed.events.filter((e) => e.kind === 'image-added').map((e) => e.words)).toContain(`key-service image ${hex256(IMAGE_B).slice(0, 8)}… allowlisted`);
+        expect(feed.events.filter((e) => e.kind === 'model-registered').map((e) => e.words)).toContain('model "gpu/model-1" registered (GPU evidence required)');
     });
 });
 

@@ -5,6 +5,7 @@ import type {
     Addr,
     FeedView,
     GovernanceView,
+    ImagesView,
     ModelsView,
     PageContext,
     PageModel,
@@ -57,7 +58,7 @@ export const root: RootView = {
         slashChallengePeriod: 0,
     },
     childCode: { codeVersion: 2, proxyCodeHash: h(0xa1), clientCodeHash: h(0xa2), workerCodeHash: h(0xa3) },
-    counts: { proxyImages: 1, workerImages: 2, models: HOSTILE.length, proxies: 2 },
+    counts: { proxyImages: 1, workerImages: 2, keyImages: 1, models: HOSTILE.length, proxies: 2 },
 };
 
 export const models: ModelsView = {
@@ -68,6 +69,7 @@ export const models: ModelsView = {
         weightsHash: h(0x20 + i),
         contextLength: 8192,
         prices: { prompt: '1000000', cached: '0', completion: '2000000000', reasoning: '999999999' },
+        requireGpu: i % 2 === 1,
         registered: i === 0 ? null : { tx: tx(i), proposalId: i, proposer: addr(40 + i) },
     })),
 };
@@ -164,13 +166,22 @@ export async function governance(): Promise<GovernanceView> {
     };
 }
 
+export const images: ImagesView = {
+    ...env,
+    images: [
+        { kind: 'worker', hash: h(0x04), added: { tx: tx(1), proposalId: 1, proposer: addr(41) } },
+        { kind: 'proxy', hash: h(0x05), added: null },
+        { kind: 'keys', hash: h(0x06), added: { tx: tx(2), proposalId: 2, proposer: addr(42) } },
+    ],
+};
+
 /** One model of every page. */
 export async function everyPage(): Promise<PageModel[]> {
     const addressView = { ...env, address: addr(30), balance: '1' };
     return [
         { page: 'overview', root, feed },
         { page: 'models', view: models },
-        { page: 'images', view: { ...env, images: [{ kind: 'worker', hash: h(0x04), added: { tx: tx(1), proposalId: 1, proposer: addr(41) } }, { kind: 'proxy', hash: h(0x05), added: null }] } },
+        { page: 'images', view: images },
         { page: 'proxies', view: { ...env, proxies: [proxy.registration!, { ...proxy.registration!, address: addr(32), clientEndpoint: HOSTILE_ENDPOINTS[2], workerEndpoint: HOSTILE[0] }] } },
         { page: 'proxy', view: proxy },
         { page: 'address', view: { ...addressView, kind: 'proxy', proxy } },

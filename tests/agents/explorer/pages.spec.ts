@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { formatBps, formatCountdown, formatDuration, formatTon } from '../../../agents/explorer/web/format';
 import { CONTENT_SECURITY_POLICY, renderPage } from '../../../agents/explorer/web/pages';
 import type { PageModel } from '../../../agents/explorer/types';
-import { CHAIN_TIME, ctx, everyPage, feed, governance, HOSTILE, HOSTILE_ENDPOINTS, models, proposal, proxy, root } from './page-views';
+import { CHAIN_TIME, ctx, everyPage, feed, governance, HOSTILE, HOSTILE_ENDPOINTS, images, models, proposal, proxy, root } from './page-views';
 
 function parse(markup: string): Document {
     return new DOMParser({
@@ -95,6 +95,23 @@ describe('explorer pages', () => {
         expect(where(m, 'data-field', 'name').map((e) => e.textContent)).toEqual(HOSTILE);
         const err = page(pages.find((p) => p.page === 'error')!);
         expect(byId(err, 'error-h').textContent).toBe(`not a TON address: ${HOSTILE[0]}`);
+    });
+
+    it('each model says whether GPU evidence is required; key-service images have their own table and count', () => {
+        const m = page({ page: 'models', view: models });
+        const rows = where(m, 'data-id');
+        expect(rows.map((r) => [r.getAttribute('data-id'), field(r, 'requireGpu').getAttribute('data-value'), field(r, 'requireGpu').textContent])).toEqual(
+            models.models.map((x) => [x.id, String(x.requireGpu), x.requireGpu ? 'yes' : 'no']),
+        );
+        expect(all(m).filter((e) => e.tagName === 'th').map((e) => e.textContent)).toContain('GPU evidence required');
+
+        const i = page({ page: 'images', view: images });
+        const listed = (kind: string) => where(where(i, 'data-kind', kind)[0], 'data-hash').map((r) => r.getAttribute('data-hash'));
+        for (const kind of ['proxy', 'worker', 'keys']) expect([kind, listed(kind)]).toEqual([kind, images.images.filter((x) => x.kind === kind).map((x) => x.hash)]);
+        expect(all(i).filter((e) => e.tagName === 'h3').map((e) => e.textContent)).toEqual(['Worker images', 'Proxy images', 'Key-service images']);
+
+        const o = page({ page: 'overview', root, feed });
+        expect(field(where(o, 'id', 'counts')[0], 'keyImages').getAttribute('data-value')).toBe(String(root.counts.keyImages));
     });
 
     it('attack: an endpoint is a link only when it is an http(s) or ws(s) URL', () => {
