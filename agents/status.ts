@@ -1,6 +1,6 @@
 // `cocoon status [--endpoint URL] [--root ADDR] [--channel ADDR]... [--json]`: an operator's read-only view of the
-// network as Root and the given contracts hold it — Root's version, params, child code version, models, image
-// allowlists and registered proxies, then the state of each --channel (a ClientChannel, WorkerChannel or Proxy; the
+// network as Root and the given contracts hold it — Root's version, params, child code version, models (with whether
+// they require GPU evidence), the image allowlists (proxy, worker, key service) and registered proxies, then the state of each --channel (a ClientChannel, WorkerChannel or Proxy; the
 // kind is detected by trying the getters). Human-readable by default; --json prints one JSON object with every
 // bigint as a decimal string (nanoTON for amounts), hashes as 64-char hex, addresses raw (`0:<hex>`).
 // Exit status: 0 ok, 1 a chain error (CHAIN_*) or a channel that could not be read, 2 bad flags or config.
@@ -11,6 +11,7 @@ import { Chain, ChainError, ConfigError, hex256, loadChainConfig, nullIfGetterFa
 import { ClientChannelState } from '../wrappers/ClientChannel';
 import { WorkerChannelState } from '../wrappers/WorkerChannel';
 import { ProxyState } from '../wrappers/Proxy';
+import { IMAGE_KIND_WORDS, IMAGE_KINDS, ImageKind } from '../wrappers/Root';
 import { PROXY_STATES, WORKER_STATES } from './operator/proxy';
 
 export const STATUS_USAGE = `usage: cocoon status [options]
@@ -107,8 +108,17 @@ export interface StatusReport {
         codeVersion: string;
         treasury: string;
         params: Record<string, string>;
-        models: { id: string; name: string; weightsHash: string; contextLength: string; prices: { prompt: string; cached: string; completion: string; reasoning: string } }[];
-        images: { proxy: string[]; worker: string[] };
+        models: {
+            id: string;
+            name: string;
+            weightsHash: string;
+            contextLength: string;
+            prices: { prompt: string; cached: string; completion: string; reasoning: string };
+            /** Workers serving it must attach verified GPU evidence. */
+            requireGpu: boolean;
+        }[];
+        /** Allowlisted image hashes per Root allowlist (`keys`: key-service images). */
+        images: Record<ImageKind, string[]>;
         proxies: { address: string; owner: string; enclaveKey: string; stake: string; clientEndpoint: string; workerEndpoint: string; registeredAt: string }[];
     };
     channels: ChannelReport[];
@@ -140,9 +150,10 @@ function rootReport(cfg: RootConfig): StatusReport['root'] {
                 weightsHash: hex256(m.weightsHash),
                 contextLength: m.contextLength.toString(),
                 prices: { prompt: m.pricePrompt.toString(), cached: m.priceCached.toString(), completion: m.priceCompletion.toString(), reasoning: m.priceReasoning.toString() },
+                requireGpu: m.requireGpu,
             }))
             .sort((a, b) => a.name.localeCompare(b.name)),
-        images: { proxy: [...cfg.proxyImages].sort(), worker: [...cfg.workerImages].sort() },
+        images: { proxy: [...cfg.proxyImages].sort(), worker: [...cfg.workerImages].sort(), keys: [...cfg.keyImages].sort() },
         proxies: [...cfg.proxies]
             .map(([address, pi]) => ({
                 address,
@@ -274,13 +285,14 @@ export function formatStatus(r: StatusReport): string {
     L.push(`Models (${root.models.length}; prices per 1M tokens)`);
     for (const m of root.models) {
         L.push(`  ${m.name}`);
-        L.push(`    id ${m.id}  context ${m.contextLength}`);
+        L.push(`    id ${m.id}  context ${m.contextLength}  ${m.requireGpu ? 'GPU evidence required' : 'no GPU evidence required'}`);
         L.push(`    prompt ${ton(m.prices.prompt)}  cached ${ton(m.prices.cached)}  completion ${ton(m.prices.completion)}  reasoning ${ton(m.prices.reasoning)}`);
     }
-    L.push(`Proxy images (${root.images.proxy.length})`);
-    for (const h of root.images.proxy) L.push(`  ${h}`);
-    L.push(`Worker images (${root.images.worker.length})`);
-    for (const h of root.images.worker) L.push(`  ${h}`);
+    for (const kind of IMAGE_KINDS) {
+        const words = IMAGE_KIND_WORDS[kind];
+        L.push(`${words[0].toUpperCase()}${words.slice(1)} images (${root.images[kind].length})`);
+        for (const h of root.images[kind]) L.push(`  ${h}`);
+    }
     L.push(`Proxies (${root.proxies.length})`);
     for (const px of root.proxies) {
         L.push(`  ${friendly(px.address)}  stake ${ton(px.stake)}`);

@@ -22,6 +22,7 @@ const MODEL = {
     priceReasoning: toNano('2'),
     requireGpu: false,
 };
+const GPU_MODEL = { ...MODEL, name: 'test/gpu-model', requireGpu: true };
 
 function capture() {
     const out: string[] = [];
@@ -47,6 +48,8 @@ describe('cocoon status', () => {
         await devnet.withBlockchain(async (bc) => {
             const n = await deployNetwork({ bc });
             await n.root.sendAction(n.gov.getSender(), RootWrapper.registerModelBody(MODEL));
+            await n.root.sendAction(n.gov.getSender(), RootWrapper.registerModelBody(GPU_MODEL));
+            await n.root.sendAction(n.gov.getSender(), RootWrapper.addImageBody('keys', BigInt('0x' + hex('key-service-image'))));
             await n.root.sendAction(n.gov.getSender(), RootWrapper.addImageBody('proxy', BigInt('0x' + hex('proxy-image'))));
             await n.root.sendAction(n.gov.getSender(), RootWrapper.addImageBody('worker', BigInt('0x' + hex('worker-image'))));
             root = n.root.address;
@@ -85,16 +88,17 @@ describe('cocoon status', () => {
             workerUnbondDelay: String(5 * 24 * 3600),
             slashChallengePeriod: String(4 * 24 * 3600 + 3600),
         });
-        expect(r.root.models).toEqual([
-            {
-                id: modelId(MODEL.name).toString(16).padStart(64, '0'),
-                name: MODEL.name,
-                weightsHash: hex('weights'),
-                contextLength: '8192',
-                prices: { prompt: '500000000', cached: '50000000', completion: '1500000000', reasoning: '2000000000' },
-            },
-        ]);
-        expect(r.root.images).toEqual({ proxy: [hex('proxy-image')], worker: [hex('worker-image')] });
+        const modelReport = (m: typeof MODEL) => ({
+            id: modelId(m.name).toString(16).padStart(64, '0'),
+            name: m.name,
+            weightsHash: hex('weights'),
+            contextLength: '8192',
+            prices: { prompt: '500000000', cached: '50000000', completion: '1500000000', reasoning: '2000000000' },
+            requireGpu: m.requireGpu,
+        });
+        // sorted by name
+        expect(r.root.models).toEqual([modelReport(GPU_MODEL), modelReport(MODEL)]);
+        expect(r.root.images).toEqual({ proxy: [hex('proxy-image')], worker: [hex('worker-image')], keys: [hex('key-service-image')] });
         expect(r.root.proxies).toHaveLength(1);
         expect(r.root.proxies[0]).toMatchObject({
             address: proxy.toRawString(),
@@ -119,10 +123,12 @@ describe('cocoon status', () => {
         expect(out).toMatch(/min proxy stake\s+10 TON/);
         expect(out).toMatch(/commission\s+10\.00% \(1000 bps\)/);
         expect(out).toContain(MODEL.name);
-        expect(out).toContain('context 8192');
+        expect(out).toContain(`${GPU_MODEL.name}\n    id ${modelId(GPU_MODEL.name).toString(16).padStart(64, '0')}  context 8192  GPU evidence required\n`);
+        expect(out).toContain(`${MODEL.name}\n    id ${modelId(MODEL.name).toString(16).padStart(64, '0')}  context 8192  no GPU evidence required\n`);
         expect(out).toContain('prompt 0.5 TON  cached 0.05 TON  completion 1.5 TON  reasoning 2 TON');
         expect(out).toContain(hex('proxy-image'));
         expect(out).toContain(hex('worker-image'));
+        expect(out).toContain(`Proxy images (1)\n  ${hex('proxy-image')}\nWorker images (1)\n  ${hex('worker-image')}\nKey-service images (1)\n  ${hex('key-service-image')}\n`);
         expect(out).toContain(`${proxy.toString()}  stake 10 TON`);
         expect(out).toContain('clients 127.0.0.1:8801  workers 127.0.0.1:8802');
         expect(out).toContain(`${clientChannel.toString()}  ClientChannel  open  balance 5 TON  redeemed 0 TON`);
