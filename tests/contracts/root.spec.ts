@@ -302,6 +302,27 @@ describe('Root', () => {
             expect(await n.root.getVersion()).toBe(v + 1n);
         });
 
+        it('refuses a RegisterModel in the layout before requireGpu (no last bit): cell underflow (9), nothing stored', async () => {
+            const m = model('old/layout');
+            const old = beginCell()
+                .storeUint(Root.opcodes.RegisterModel, 32)
+                .storeUint(0, 64)
+                .storeStringRefTail(m.name)
+                .storeUint(m.weightsHash, 256)
+                .storeUint(m.contextLength, 32)
+                .storeCoins(m.pricePrompt)
+                .storeCoins(m.priceCached)
+                .storeCoins(m.priceCompletion)
+                .storeCoins(m.priceReasoning)
+                .endCell();
+            // the same bytes plus the bit are exactly the current encoding
+            expect(beginCell().storeSlice(old.beginParse()).storeBit(false).endCell().equals(RootWrapper.registerModelBody(m))).toBe(true);
+            const before = await rootState();
+            expectRefused(await act(old), n.gov.address, 9n);
+            await expectRootUnchanged(before);
+            expect(await n.root.getModel(modelId('old/layout'))).toBeNull();
+        });
+
         it('accepts a 120-byte name', async () => {
             const name = 'n'.repeat(120);
             expectDone(await act(RootWrapper.registerModelBody(model(name))));
