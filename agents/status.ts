@@ -5,7 +5,7 @@
 // bigint as a decimal string (nanoTON for amounts), hashes as 64-char hex, addresses raw (`0:<hex>`).
 // Exit status: 0 ok, 1 a chain error (CHAIN_*) or a channel that could not be read, 2 bad flags or config.
 import { Address, fromNano } from '@ton/core';
-import { command, CommandIo, Flags, UsageError } from './core/cli-io';
+import { command, CommandIo, Flags, printable, UsageError } from './core/cli-io';
 import { CocoonError } from './core/errors';
 import { Chain, ChainError, ConfigError, hex256, loadChainConfig, nullIfGetterFailed, RootConfig, TonChain } from './core/chain';
 import { ClientChannelState } from '../wrappers/ClientChannel';
@@ -284,7 +284,7 @@ export function formatStatus(r: StatusReport): string {
     row('slash challenge period', `${p.slashChallengePeriod} s`);
     L.push(`Models (${root.models.length}; prices per 1M tokens)`);
     for (const m of root.models) {
-        L.push(`  ${m.name}`);
+        L.push(`  ${printable(m.name)}`);
         L.push(`    id ${m.id}  context ${m.contextLength}  ${m.requireGpu ? 'GPU evidence required' : 'no GPU evidence required'}`);
         L.push(`    prompt ${ton(m.prices.prompt)}  cached ${ton(m.prices.cached)}  completion ${ton(m.prices.completion)}  reasoning ${ton(m.prices.reasoning)}`);
     }
@@ -296,7 +296,7 @@ export function formatStatus(r: StatusReport): string {
     L.push(`Proxies (${root.proxies.length})`);
     for (const px of root.proxies) {
         L.push(`  ${friendly(px.address)}  stake ${ton(px.stake)}`);
-        L.push(`    clients ${px.clientEndpoint}  workers ${px.workerEndpoint}  owner ${friendly(px.owner)}`);
+        L.push(`    clients ${printable(px.clientEndpoint)}  workers ${printable(px.workerEndpoint)}  owner ${friendly(px.owner)}`);
     }
     if (r.channels.length > 0) L.push(`Channels (${r.channels.length})`);
     for (const c of r.channels) {

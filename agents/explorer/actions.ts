@@ -22,6 +22,7 @@ import {
     imageKindOf,
     Root,
 } from '../../wrappers/Root';
+import { printable } from '../core/cli-io';
 import { hex256 } from '../core/hex';
 import type { ActionView, Addr, GovParamsView, ParamsView } from './types';
 
@@ -200,7 +201,7 @@ const friendly = (a: Address, ctx: ActionContext) => toAddr(a, ctx.testOnly).fri
 /** A chain string (any bytes) on one line: JSON-quoted, control and format characters escaped, at most 64 characters. */
 function quote(s: string): string {
     const cut = [...s].length > 64 ? [...s].slice(0, 64).join('') + '…' : s;
-    return JSON.stringify(cut).replace(/[\p{C}\u2028\u2029]/gu, (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`);
+    return printable(JSON.stringify(cut));
 }
 
 const strings = (p: Record<string, bigint>) => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, v.toString()]));

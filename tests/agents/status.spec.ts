@@ -8,7 +8,7 @@ import { statusCommand, StatusReport } from '../../agents/status';
 import { main } from '../../agents/cli';
 import { RootWrapper } from '../../wrappers/Root';
 import { modelId } from '../../wrappers/payloads';
-import { deployNetwork } from '../../fixtures/network';
+import { deployNetwork, Network } from '../../fixtures/network';
 
 const sha = (label: string) => createHash('sha256').update(label).digest();
 const hex = (label: string) => sha(label).toString('hex');
@@ -41,12 +41,14 @@ describe('cocoon status', () => {
     let clientChannel: Address;
     let workerChannel: Address;
     const undeployed = new Address(0, Buffer.alloc(32, 0x5a));
+    let net: Network;
 
     beforeAll(async () => {
         devnet = new DevnetServer({ port: 0 });
         await devnet.start();
         await devnet.withBlockchain(async (bc) => {
             const n = await deployNetwork({ bc });
+            net = n;
             await n.root.sendAction(n.gov.getSender(), RootWrapper.registerModelBody(MODEL));
             await n.root.sendAction(n.gov.getSender(), RootWrapper.registerModelBody(GPU_MODEL));
             await n.root.sendAction(n.gov.getSender(), RootWrapper.addImageBody('keys', BigInt('0x' + hex('key-service-image'))));
@@ -195,5 +197,28 @@ describe('cocoon status', () => {
         expect(await statusCommand(['--json', '--root', undeployed.toString()], c.io, env)).toBe(1);
         expect(c.err()).toMatch(/CHAIN_GETTER_FAILED/);
         expect(JSON.parse(c.out())).toEqual({ error: { code: 'CHAIN_GETTER_FAILED', message: expect.any(String) } });
+    });
+
+    it('attack: a model name or a proxy endpoint carrying terminal escapes, bidi overrides or a newline prints as inert text', async () => {
+        // Endpoints need no vote: any registered proxy writes its own. Model names come through governance.
+        const evil = '\u001b[2J\u001b[31mPAID\u001b]0;x\u0007\u202e\nRoot fake';
+        await devnet.withBlockchain(async () => {
+            await net.root.sendAction(net.gov.getSender(), RootWrapper.registerModelBody({ ...MODEL, name: `m${evil}` }));
+            await net.proxy.sendRegister(net.proxyOwner.getSender(), { stake: 0n, clientEndpoint: `c${evil}`, workerEndpoint: `w${evil}` });
+        });
+        const c = capture();
+        expect(await statusCommand([], c.io, env)).toBe(0);
+        const out = c.out();
+        expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f\u202e]/);
+        const shown = '\\u001b[2J\\u001b[31mPAID\\u001b]0;x\\u0007\\u202e\\u000aRoot fake';
+        expect(out).toContain(`\n  m${shown}\n`);
+        expect(out).toContain(`clients c${shown}  workers w${shown}  owner`);
+        expect(out.split('\n').filter((l) => l.startsWith('Root '))).toHaveLength(1);
+        // --json keeps the exact chain strings (JSON escapes them itself)
+        const j = capture();
+        expect(await statusCommand(['--json'], j.io, env)).toBe(0);
+        const r = JSON.parse(j.out()) as StatusReport;
+        expect(r.root.models.map((m) => m.name)).toContain(`m${evil}`);
+        expect(r.root.proxies[0].clientEndpoint).toBe(`c${evil}`);
     });
 });
