@@ -110,12 +110,14 @@ export class RootWrapper extends Root {
     }
 
     // ----- bodies of governance actions (Governance -> Root) -----
+    /** Allowlists `hash` under `kind` (idempotent); `keys` is the key-service allowlist (spec/contracts.md "Root"). */
     static addImageBody(kind: ImageKind, hash: bigint): Cell {
         return beginCell().store(storeAddImage({ $$type: 'AddImage', queryId: 0n, kind: kindCode(kind), hash })).endCell();
     }
     static removeImageBody(kind: ImageKind, hash: bigint): Cell {
         return beginCell().store(storeRemoveImage({ $$type: 'RemoveImage', queryId: 0n, kind: kindCode(kind), hash })).endCell();
     }
+    /** Registers or replaces a model under sha256(name); `requireGpu` makes verified GPU evidence a condition of serving it. */
     static registerModelBody(model: Omit<Model, '$$type'>): Cell {
         return beginCell().store(storeRegisterModel({ $$type: 'RegisterModel', queryId: 0n, model: { $$type: 'Model', ...model } })).endCell();
     }

@@ -1,6 +1,7 @@
-// `cocoon status` against a real devnet chain server: Root (governed by a sandbox treasury) with one model, one image
-// per kind, and deployNetwork's registered Proxy, funded ClientChannel and staked WorkerChannel, set up inside withBlockchain;
-// the command runs in-process over HTTP and its JSON and human output are checked value by value.
+// `cocoon status` against a real devnet chain server: Root (governed by a sandbox treasury) with two models (one
+// requiring GPU evidence), one image per kind (proxy, worker, key service), and deployNetwork's registered Proxy,
+// funded ClientChannel and staked WorkerChannel, set up inside withBlockchain; the command runs in-process over HTTP
+// and its JSON and human output are checked value by value.
 import { createHash } from 'crypto';
 import { Address, toNano } from '@ton/core';
 import { DevnetServer } from '../../agents/devnet/server';
