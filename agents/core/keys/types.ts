@@ -18,6 +18,7 @@ export const KeysErrorCodes = [
     'KEYS_STARTING', // the key service is inside its start-up quiet period (one lease duration)
     'KEYS_UNAVAILABLE', // the key service cannot be reached or answered out of protocol
     'KEYS_STATE_INVALID', // a key-service state file cannot be read, or is refused under a real TEE
+    'KEYS_NO_LEASE', // renew or release of a lease this key service does not hold for the requester
 ] as const;
 export type KeysErrorCode = (typeof KeysErrorCodes)[number];
 export class KeysError extends CocoonError<KeysErrorCode> {}

@@ -3,7 +3,7 @@
 // destroyed before HTTP reads any of its bytes; ws's verifyClient checks the same verdict again.
 import { EventEmitter } from 'events';
 import { createServer, Server as HttpsServer } from 'https';
-import type { IncomingMessage } from 'http';
+import type { IncomingMessage, ServerResponse } from 'http';
 import type { AddressInfo, Socket } from 'net';
 import type { TLSSocket } from 'tls';
 import { ServerOptions as WsServerOptions, WebSocket, WebSocketServer } from 'ws';
@@ -33,6 +33,8 @@ export interface RaTlsServerOptions<P = PeerAttestation> {
      * (no CPU spent on it) and reported as `peerRejected` TOO_MANY_CONNECTIONS. Default: no limit.
      */
     maxConnectionsPerAddress?: number;
+    /** Plain HTTPS requests of verified peers (the key service's JSON API); default: 426, this endpoint speaks WebSocket only. */
+    onRequest?(req: IncomingMessage, res: ServerResponse, peer: P): void;
 }
 
 export interface PeerInfo {
@@ -96,8 +98,10 @@ export class RaTlsServer<P = PeerAttestation> extends EventEmitter<RaTlsServerEv
             const e = new TransportError('HANDSHAKE_FAILED', `TLS handshake failed: ${err.message}`, { cause: err.code });
             this.emit('handshakeFailed', e, { remoteAddress: sock.remoteAddress, remotePort: sock.remotePort });
         });
-        // Plain HTTP requests from verified peers: this endpoint only speaks WebSocket.
-        this.https.on('request', (_req, res) => {
+        // Plain HTTP requests from verified peers: onRequest's, or refused (this endpoint only speaks WebSocket).
+        this.https.on('request', (req, res) => {
+            const peer = this.peers.get(req.socket);
+            if (opts.onRequest && peer) return opts.onRequest(req, res, peer);
             res.writeHead(426, { 'content-type': 'application/json', upgrade: 'websocket' });
             res.end(JSON.stringify({ code: 'UPGRADE_REQUIRED', message: 'this endpoint speaks WebSocket only' }));
         });
