@@ -140,7 +140,11 @@ export class KeyService {
         return this.leases.size;
     }
 
+    private stopped = false;
+
     async stop(): Promise<void> {
+        if (this.stopped) return;
+        this.stopped = true;
         this.identity.stop();
         await this.server.close();
     }
