@@ -16,6 +16,7 @@ import { modelHashCommand } from './core/model-hash';
 import { PROXY_OPERATOR_USAGE, proxyOperatorCommand } from './operator/proxy';
 import { WORKER_OPERATOR_USAGE, workerOperatorCommand } from './operator/worker';
 import { explorerCommand } from './explorer/command';
+import { keysServeCommand } from './keys/command';
 
 export type { Command } from './core/cli-io';
 
@@ -71,6 +72,9 @@ export const COMMANDS: Record<string, Record<string, { run: Command; summary: st
     },
     explorer: {
         '': { run: (argv, io) => explorerCommand(argv, io), summary: 'serve the web explorer and JSON API of one Root (governance, proxies, live feed) until Ctrl-C' },
+    },
+    keys: {
+        serve: { run: (argv, io) => keysServeCommand(argv, io), summary: 'run a key service (sealed secrets for attested TDs) from its config file until Ctrl-C' },
     },
 };
 

@@ -311,3 +311,26 @@ export function trustClockOf(chain: TonChain, c: z.infer<typeof TrustClockSchema
     const ms = (s: number | undefined) => (s === undefined ? undefined : s * 1000);
     return new TrustClock({ chainTime: () => chain.getChainTime(), refreshMs: ms(c.refreshSeconds), maxSkewMs: ms(c.maxSkewSeconds), maxStaleMs: ms(c.maxStaleSeconds), log });
 }
+
+/** `cocoon keys serve` (spec/attestation.md "Sealed secrets"): a key service holds no wallet and no seed of its own. */
+export const KeysConfigSchema = z
+    .object({
+        chain: z.record(z.string(), z.unknown()),
+        trustClock: TrustClockSchema.optional(),
+        trust: Trust,
+        tee: Tee,
+        keys: z
+            .object({
+                host: z.string().min(1).optional(),
+                port: port.optional(),
+                /** Simulated TEE only: the master kept across restarts, encrypted under the simulated platform's key. */
+                stateFile: z.string().min(1).optional(),
+                /** Live replicas to fetch the master from. */
+                peers: z.array(z.string().url().regex(/^https:\/\//, 'expected an https URL')).max(16).optional(),
+                leaseSeconds: z.number().int().min(5).max(3600).optional(),
+                maxLeases: z.number().int().min(1).max(1_000_000).optional(),
+            })
+            .strict(),
+    })
+    .strict();
+export type KeysConfigFile = z.infer<typeof KeysConfigSchema>;

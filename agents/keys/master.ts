@@ -57,6 +57,12 @@ export function writeStateFile(file: string, tee: SimulatedTee, master: Buffer):
     writeJsonAtomic(file, { format: KEYS_STATE_FORMAT, nonce: nonce.toString('hex'), ciphertext: ciphertext.toString('hex'), tag: c.getAuthTag().toString('hex') });
 }
 
+/** The simulated TEE a state file needs; KEYS_STATE_INVALID for a real one (TDX has no sealing key). */
+export function simulatedForState(tee: QuoteProvider): SimulatedTee {
+    if (!(tee instanceof SimulatedTee)) throw new KeysError('KEYS_STATE_INVALID', 'a key-service state file is refused with a real TEE: TDX has no sealing key; run replicas with --peer');
+    return tee;
+}
+
 export interface MasterSource {
     tee: QuoteProvider;
     /** Simulated TEE only: keep the master here across restarts. */
@@ -101,8 +107,7 @@ export async function fetchMaster(s: MasterSource, peers: string[]): Promise<Buf
 export async function resolveMaster(s: MasterSource): Promise<Buffer> {
     let sim: SimulatedTee | undefined;
     if (s.stateFile !== undefined) {
-        if (!(s.tee instanceof SimulatedTee)) throw new KeysError('KEYS_STATE_INVALID', 'a key-service state file is refused with a real TEE: TDX has no sealing key; run replicas with --peer');
-        sim = s.tee;
+        sim = simulatedForState(s.tee);
         const kept = existsSync(s.stateFile) ? readStateFile(s.stateFile, sim) : undefined;
         if (kept) return kept;
     }

@@ -12,7 +12,7 @@ import { MAX_KEYS_BODY_BYTES } from '../core/keys/client';
 import { KeysError, KeysErrorCode, SealRole } from '../core/keys/types';
 import { QuoteProvider, VerifyPolicy } from '../core/tee/types';
 import { PeerAttestation, PeerVerifier, RaTlsIdentity, RaTlsServer } from '../core/transport';
-import { resolveMaster } from './master';
+import { resolveMaster, simulatedForState } from './master';
 
 export const DEFAULT_LEASE_MS = 60_000;
 export const DEFAULT_MAX_LEASES = 10_000;
@@ -103,6 +103,7 @@ export class KeyService {
 
     /** Resolves the master (state file, replica or fresh), then listens. */
     static async start(o: KeyServiceOptions): Promise<KeyService> {
+        if (o.stateFile !== undefined) simulatedForState(o.tee); // before any quote is asked for
         const clock = () => new Date(o.clock.now());
         const identity = (await RaTlsIdentity.create({ provider: o.tee, clock })).start();
         try {

@@ -14,7 +14,7 @@
 //   68+n    12      AES-GCM nonce (random)
 //   80+n    s+16    ciphertext of the secret (s = 1..128) and its 16-byte tag
 //
-// Exactly 97+n+s bytes (98..257): one encoding per value, nothing after the tag.
+// Exactly 96+n+s bytes (98..256): one encoding per value, nothing after the tag.
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'crypto';
 import { Address } from '@ton/core';
 import { KeysError, SealRole } from './types';
