@@ -25,6 +25,7 @@ import { AdminErrorCodes } from '../../../../agents/core/admin/server';
 import { ModelHashErrorCodes } from '../../../../agents/core/model-hash';
 import { GpuErrorCodes } from '../../../../agents/core/tee/gpu/types';
 import { ExplorerErrorCodes } from '../../../../agents/explorer/errors';
+import { KeysErrorCodes } from '../../../../agents/core/keys/types';
 
 const ROOT = join(__dirname, '../../../..');
 const CODES = Object.keys(WIRE_CODES) as WireCode[];
@@ -55,6 +56,7 @@ const ERROR_LISTS: Record<string, readonly string[]> = {
     ModelHashError: ModelHashErrorCodes,
     GpuAttestationError: GpuErrorCodes,
     ExplorerError: ExplorerErrorCodes,
+    KeysError: KeysErrorCodes,
 };
 
 function files(dir: string, ext: string): string[] {
