@@ -17,6 +17,8 @@ import { resolveMaster, simulatedForState } from './master';
 export const DEFAULT_LEASE_MS = 60_000;
 export const DEFAULT_MAX_LEASES = 10_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+/** Open connections from one source address; more are dropped before the TLS handshake (no quote verified for them). */
+export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 32;
 
 /** HTTP status of each code the service answers with. */
 export const KEYS_HTTP_STATUS: Record<KeysErrorCode, number> = {
@@ -115,7 +117,7 @@ export class KeyService {
                 verifier: new PeerVerifier({ quote: o.quotePolicy, isImageAllowed: () => true }, { clock }),
                 host: o.host,
                 port: o.port,
-                maxConnectionsPerAddress: o.maxConnectionsPerAddress,
+                maxConnectionsPerAddress: o.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
                 onRequest: (req, res, peer) => void svc!.handle(req, res, peer),
             });
             server.https.requestTimeout = o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
@@ -227,6 +229,7 @@ export class KeyService {
             throw new KeysError('KEYS_NO_LEASE', 'no lease of yours on this blob');
         }
         await this.requireImage(l.role, peer); // an image governance removed stops renewing
+        if (this.leases.get(id) !== l) throw new KeysError('KEYS_NO_LEASE', 'the lease lapsed and was taken meanwhile');
         l.expiresAt = this.o.clock.now() + this.leaseMs;
         return { lease: id, expiresAt: l.expiresAt };
     }

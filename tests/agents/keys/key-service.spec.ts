@@ -5,7 +5,7 @@ import { randomBytes } from 'crypto';
 import { KeyService } from '../../../agents/keys/service';
 import { KeyServiceClient } from '../../../agents/core/keys/types';
 import { parseBlob } from '../../../agents/core/keys/blob';
-import { RaTlsIdentity } from '../../../agents/core/transport';
+import { KeyIdentity, RaTlsIdentity } from '../../../agents/core/transport';
 import { keysNetwork, KeysNetwork, OTHER_OWNER, OWNER } from '../../helpers/keys';
 
 jest.setTimeout(60_000);
@@ -159,6 +159,18 @@ describe('key service: sealed secrets for attested TDs', () => {
             const big = JSON.stringify({ lease: 'a'.repeat(64), pad: 'x'.repeat(1 << 20) });
             expect(await raw('/v1/renew', big)).toMatchObject({ status: 400, body: { code: 'KEYS_BAD_REQUEST' } });
             expect(await raw('/v1/renew', big, { chunked: true })).toMatchObject({ status: 400, body: { code: 'KEYS_BAD_REQUEST' } });
+        });
+
+        it('a peer without attestation (a plain key certificate) is cut off in the handshake, before HTTP reads a byte', async () => {
+            const plain = await KeyIdentity.create({ seed: randomBytes(32) });
+            const saved = id;
+            id = plain;
+            try {
+                await expect(raw('/v1/seal', '{}')).rejects.toThrow(/socket hang up|ECONNRESET/);
+            } finally {
+                id = saved;
+            }
+            expect(events.some((e) => e.event === 'keys.peer-rejected' && e.fields.code === 'CERT_INVALID')).toBe(true);
         });
 
         it('GET is refused and the service still serves afterwards', async () => {
