@@ -100,7 +100,12 @@ export class KeyService {
         this.leaseMs = o.leaseMs ?? DEFAULT_LEASE_MS;
         this.maxLeases = o.maxLeases ?? DEFAULT_MAX_LEASES;
         this.log = o.log ?? noLog;
-        this.startedAt = o.clock.now();
+        this.startedAt = this.now();
+    }
+
+    /** The clock of trust in whole ms (a TrustClock advances by the monotonic clock, in fractions): leases travel as integers. */
+    private now(): number {
+        return Math.floor(this.o.clock.now());
     }
 
     /** Resolves the master (state file, replica or fresh), then listens. */
@@ -202,7 +207,7 @@ export class KeyService {
 
     private async unseal(b: z.infer<typeof UnsealBody>, peer: PeerAttestation, holder: string) {
         await this.requireImage(b.role, peer);
-        const now = this.o.clock.now();
+        const now = this.now();
         if (now < this.startedAt + this.leaseMs) {
             throw new KeysError('KEYS_STARTING', `the key service started less than one lease (${this.leaseMs} ms) ago`, { retryAt: this.startedAt + this.leaseMs });
         }
@@ -221,7 +226,7 @@ export class KeyService {
     }
 
     private async renew(id: string, peer: PeerAttestation, holder: string) {
-        const now = this.o.clock.now();
+        const now = this.now();
         const l = this.leases.get(id);
         if (!l) throw new KeysError('KEYS_NO_LEASE', 'no lease on this blob');
         if (l.holder !== holder) {
@@ -230,7 +235,7 @@ export class KeyService {
         }
         await this.requireImage(l.role, peer); // an image governance removed stops renewing
         if (this.leases.get(id) !== l) throw new KeysError('KEYS_NO_LEASE', 'the lease lapsed and was taken meanwhile');
-        l.expiresAt = this.o.clock.now() + this.leaseMs;
+        l.expiresAt = this.now() + this.leaseMs;
         return { lease: id, expiresAt: l.expiresAt };
     }
 

@@ -40,6 +40,17 @@ describe('key service: sealed secrets for attested TDs', () => {
         await expect(lease.renew()).rejects.toMatchObject({ code: 'KEYS_NO_LEASE' });
     });
 
+    it('answers lease times in whole milliseconds under a clock of trust that runs in fractions', async () => {
+        const frac = await net.service({ clock: { now: () => net.clock.now() + 0.25 } });
+        net.clock.advance(60_001);
+        const c = net.client(net.tds.proxy, frac.url);
+        const { lease } = await c.unseal(await c.seal({ ...asProxy, secret: Buffer.from('f') }), asProxy);
+        expect(lease.expiresAt).toBe(net.clock.now() + 60_000);
+        await lease.renew();
+        await lease.release();
+        await frac.stop();
+    });
+
     it('attack 6a: a TD whose image is on no Root list is refused as proxy and as worker, and gets no lease', async () => {
         const blob = await proxy.seal({ ...asProxy, secret: randomBytes(32) });
         const leases = svc.leaseCount;
