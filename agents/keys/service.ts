@@ -143,7 +143,7 @@ export class KeyService {
         return serviceIdOf(this.master).toString('hex');
     }
 
-    /** Live leases (expired ones are dropped as new ones need room). */
+    /** Leases held in memory (expired ones are dropped when a new one needs room). */
     get leaseCount(): number {
         return this.leases.size;
     }

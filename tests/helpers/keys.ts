@@ -1,6 +1,6 @@
 // A devnet chain with a Root whose allowlists name three simulated TDs of one PKI — a key-service image ('keys'),
 // a proxy image and a worker image — plus a fourth TD on no list; and a clock of trust the tests move by hand.
-import { Address, toNano } from '@ton/core';
+import { Address, Cell, toNano } from '@ton/core';
 import { DevnetServer } from '../../agents/devnet/server';
 import { TonChain } from '../../agents/core/chain/chain';
 import { loadChainConfig } from '../../agents/core/chain/config';
@@ -25,11 +25,13 @@ export interface KeysNetwork {
     service(o?: Partial<KeyServiceOptions>): Promise<KeyService>;
     /** A client in `td` (a fresh transient RA-TLS key per client) of the service at `url`. */
     client(td: SimulatedTee, url: string): KeyServiceClient;
+    /** Sends a governance action to Root as its governance wallet, e.g. RootWrapper.removeImageBody('worker', imageOf(td)). */
+    govern(body: Cell): Promise<void>;
     stop(): Promise<void>;
 }
 
 const td = (base: SimulatedTee, tag: number) => base.with({ measurements: { mrOwnerConfig: Buffer.alloc(48, tag) } });
-const imageOf = (t: SimulatedTee) => BigInt('0x' + imageHash(t.measurements).toString('hex'));
+export const imageOf = (t: SimulatedTee) => BigInt('0x' + imageHash(t.measurements).toString('hex'));
 
 export async function keysNetwork(): Promise<KeysNetwork> {
     const devnet = new DevnetServer({ port: 0 });
@@ -62,6 +64,12 @@ export async function keysNetwork(): Promise<KeysNetwork> {
             const s = await KeyService.start({ tee: tds.keys, quotePolicy, chain, clock, ...o });
             services.push(s);
             return s;
+        },
+        async govern(body) {
+            await devnet.withBlockchain(async (bc) => {
+                const gov = await bc.treasury('keys-governance');
+                await bc.openContract(RootWrapper.open(root)).sendAction(gov.getSender(), body);
+            });
         },
         client: (t, url) => createKeyServiceClient({ url, tee: t, quotePolicy, chain, clock }),
         async stop() {

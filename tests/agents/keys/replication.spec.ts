@@ -10,7 +10,8 @@ import { KeyService } from '../../../agents/keys/service';
 import { resolveMaster } from '../../../agents/keys/master';
 import { TdxProvider } from '../../../agents/core/tee/configfs';
 import { KeyIdentity, RaTlsIdentity, RATLS_TLS_OPTIONS } from '../../../agents/core/transport';
-import { keysNetwork, KeysNetwork, OWNER } from '../../helpers/keys';
+import { RootWrapper } from '../../../wrappers/Root';
+import { imageOf, keysNetwork, KeysNetwork, OWNER } from '../../helpers/keys';
 
 jest.setTimeout(60_000);
 
@@ -79,6 +80,27 @@ describe('key service: restart, replication, and what a client refuses', () => {
         await rogue.stop();
         await expect(net.service({ peers: [rogue.url] })).rejects.toMatchObject({ code: 'KEYS_UNAVAILABLE' });
         await a.stop();
+    });
+
+    it("governance removing an image from Root stops that image's renewals and unseals", async () => {
+        const svc = await net.service();
+        net.clock.advance(60_001);
+        const worker = net.client(net.tds.worker, svc.url);
+        const asWorker = { ...asProxy, role: 'worker' as const };
+        const blob = await worker.seal({ ...asWorker, secret: Buffer.from('w') });
+        const { lease } = await worker.unseal(blob, asWorker);
+        await net.govern(RootWrapper.removeImageBody('worker', imageOf(net.tds.worker)));
+        try {
+            await expect(lease.renew()).rejects.toMatchObject({ code: 'KEYS_IMAGE_NOT_ALLOWED' });
+            await lease.release();
+            await expect(worker.unseal(blob, asWorker)).rejects.toMatchObject({ code: 'KEYS_IMAGE_NOT_ALLOWED' });
+        } finally {
+            await net.govern(RootWrapper.addImageBody('worker', imageOf(net.tds.worker)));
+        }
+        const again = await worker.unseal(blob, asWorker);
+        expect(again.secret.toString()).toBe('w');
+        await again.lease.release();
+        await svc.stop();
     });
 
     describe('attack 6i: a client sends nothing to a key service it cannot attest', () => {
