@@ -3,7 +3,8 @@
 // the channel's state shows the change.
 import { Address, toNano } from '@ton/core';
 import { ChainWallet, RootConfig, TonChain } from '../core/chain';
-import type { SleepClock } from '../core/clock';
+import type { Clock, SleepClock } from '../core/clock';
+import { chainNow, chainNowRetried } from '../core/chain/trust-clock';
 import { ClientChannelState, ClientChannelWrapper, WithdrawWindow } from '../../wrappers/ClientChannel';
 import { FeeFinish, FeeSimple, FeeTopUp } from '../../wrappers/fees';
 import { ProxyInfo } from '../../wrappers/Root';
@@ -63,7 +64,10 @@ export interface ChannelOptions {
     wallet: ChainWallet;
     /** The voucher key as the channel's clientKey. */
     clientKey: bigint;
+    /** Polling and timeouts. */
     clock: SleepClock;
+    /** The clock of trust: the contract judges withdrawAt / closeAt by its now(), so the client waits by chain time. */
+    trustClock: Clock;
     txTimeoutMs: number;
     /** The channel (NOT_OPEN before open()). */
     wrapper: () => ClientChannelWrapper;
@@ -211,7 +215,7 @@ export class ClientChannelOps {
         await this.o.chain.open(wrapper).sendRequestWithdraw(this.o.wallet.sender(), amount, FeeSimple);
         const after = await this.waitChannel((x) => x !== null && x.pendingWithdraw === amount && x.withdrawAt >= s.withdrawAt && (x.withdrawAt !== s.withdrawAt || s.pendingWithdraw !== amount), 'withdraw request');
         const withdrawAt = Number(after.withdrawAt);
-        const waitMs = Math.max(0, withdrawAt * 1000 - this.o.clock.now());
+        const waitMs = this.waitUntil(withdrawAt, after);
         this.o.log('client.withdraw-requested', { amount: amount.toString(), withdrawAt, waitMs });
         if (waitMs > 0) return { amount, withdrawAt, waitMs, finished: false };
         const paid = await this.finishWithdraw();
@@ -223,10 +227,11 @@ export class ClientChannelOps {
         const wrapper = this.o.wrapper();
         const s = await this.o.chain.getClientChannelState(wrapper.address);
         if (!s || s.state === 2n || s.pendingWithdraw === 0n) throw new ClientError('NOTHING_PENDING', 'no withdrawal is pending');
-        const waitMs = Number(s.withdrawAt) * 1000 - this.o.clock.now();
+        const now = await this.chainNow('FinishWithdraw');
+        const waitMs = Number(s.withdrawAt) * 1000 - now;
         if (waitMs > 0) throw new ClientError('TOO_EARLY', `FinishWithdraw allowed at ${Number(s.withdrawAt)} (in ${waitMs} ms)`, { waitMs, withdrawAt: Number(s.withdrawAt) });
         const lapsesAt = Number(s.withdrawAt + WithdrawWindow);
-        if (this.o.clock.now() > lapsesAt * 1000)
+        if (now >= lapsesAt * 1000)
             throw new ClientError('WITHDRAW_LAPSED', `the withdrawal request lapsed at ${lapsesAt}; request it again`, { withdrawAt: Number(s.withdrawAt), lapsedAt: lapsesAt });
         await this.checkWallet(FeeSimple);
         await this.o.chain.open(wrapper).sendFinishWithdraw(this.o.wallet.sender(), FeeSimple);
@@ -244,7 +249,7 @@ export class ClientChannelOps {
         await this.o.chain.open(wrapper).sendStartClose(this.o.wallet.sender(), FeeSimple);
         const after = await this.waitChannel((x) => x !== null && x.state === 1n, 'start close');
         const closeAt = Number(after.closeAt);
-        const waitMs = Math.max(0, closeAt * 1000 - this.o.clock.now());
+        const waitMs = this.waitUntil(closeAt, after);
         this.o.log('client.closing', { closeAt, waitMs });
         return { closeAt, waitMs };
     }
@@ -254,7 +259,7 @@ export class ClientChannelOps {
         const wrapper = this.o.wrapper();
         const s = await this.o.chain.getClientChannelState(wrapper.address);
         if (!s || s.state !== 1n) throw new ClientError('NOTHING_PENDING', 'the channel is not closing');
-        const waitMs = Number(s.closeAt) * 1000 - this.o.clock.now();
+        const waitMs = Number(s.closeAt) * 1000 - (await this.chainNow('FinishClose'));
         if (waitMs > 0) throw new ClientError('TOO_EARLY', `FinishClose allowed at ${Number(s.closeAt)} (in ${waitMs} ms)`, { waitMs, closeAt: Number(s.closeAt) });
         await this.checkWallet(FeeFinish);
         await this.o.chain.open(wrapper).sendFinishClose(this.o.wallet.sender(), FeeFinish);
@@ -292,6 +297,22 @@ export class ClientChannelOps {
         if (!s) throw new ClientError('CHANNEL_CLOSED', 'the channel is not deployed');
         if (s.state !== 0n) throw new ClientError('CHANNEL_CLOSED', `the channel is ${STATE_NAMES[s.state.toString()]}`);
         return s;
+    }
+
+    /**
+     * Milliseconds until `at` (unix seconds, set by the contract as its now() + closeDelay) by chain time; without chain
+     * time the whole close delay, an upper bound (the request landed in a block no earlier than at − closeDelay).
+     */
+    private waitUntil(at: number, s: ClientChannelState): number {
+        const now = chainNow(this.o.trustClock);
+        return Math.max(0, now === null ? Number(s.closeDelay) * 1000 : at * 1000 - now);
+    }
+
+    /** Chain time (ms) for a Finish the contract judges by its now(): DEADLINE_UNKNOWN (nothing sent) without it after a retry. */
+    private async chainNow(what: string): Promise<number> {
+        const now = await chainNowRetried(this.o.trustClock);
+        if (now === null) throw new ClientError('DEADLINE_UNKNOWN', `${what}: the chain has not told its time, so whether the contract would accept it is unknown; nothing was sent, retry`);
+        return now;
     }
 
     private async checkWallet(need: bigint): Promise<void> {

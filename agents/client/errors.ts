@@ -28,6 +28,7 @@ export const ClientErrorCodes = [
     'TOO_EARLY', // FinishWithdraw / FinishClose before withdrawAt / closeAt (details.waitMs)
     'NOTHING_PENDING', // FinishWithdraw with no pending withdrawal, FinishClose on a channel that is not closing
     'WITHDRAW_LAPSED', // FinishWithdraw after withdrawAt + WithdrawWindow: the request lapsed; request again
+    'DEADLINE_UNKNOWN', // FinishWithdraw / FinishClose while the clock of trust has no chain time (after one retry): nothing sent; retry
 ] as const;
 export type ClientErrorCode = (typeof ClientErrorCodes)[number];
 
@@ -89,6 +90,7 @@ const CLIENT_TABLE: Readonly<Record<ClientErrorCode, Row>> = {
     TOO_EARLY: [409, INVALID, 'too_early'],
     NOTHING_PENDING: [409, INVALID, 'nothing_pending'],
     WITHDRAW_LAPSED: [409, INVALID, 'withdraw_lapsed'],
+    DEADLINE_UNKNOWN: [503, SERVER, 'deadline_unknown'],
 };
 
 /** Errors the HTTP layer raises itself (before the SDK sees the request). */

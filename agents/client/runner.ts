@@ -16,7 +16,7 @@ import { Address } from '@ton/core';
 import { keyPairFromSeed, KeyPair } from '@ton/crypto';
 import { ChainWallet, hex256, TonChain } from '../core/chain';
 import { Clock, SleepClock, systemClock } from '../core/clock';
-import { trustClockMetrics, withTrustClock } from '../core/chain/trust-clock';
+import { stopTrustTimers, trustClockMetrics, withTrustClock } from '../core/chain/trust-clock';
 import { Receipt } from '../core/receipt';
 import { VerificationCache } from '../core/tee/verify';
 import { KeyIdentity, PeerVerifier, RaTlsIdentity } from '../core/transport';
@@ -141,6 +141,7 @@ export class CocoonClient {
             wallet: this.wallet,
             clientKey: BigInt('0x' + this.clientKeyHex),
             clock: this.clock,
+            trustClock: this.trustClock,
             txTimeoutMs,
             wrapper: () => this.need().wrapper,
             cumulative: () => this.payments.cumulative,
@@ -155,6 +156,7 @@ export class CocoonClient {
             committed: () => this.payments.committed,
             stopped: () => this.stopped,
             clock: this.clock,
+            trustClock: this.trustClock,
             log,
         });
         if (opts.failoverAfterMs !== undefined) {
@@ -370,6 +372,7 @@ export class CocoonClient {
         this.identity?.stop();
         await this.payments.settled();
         await this.ops.stop();
+        stopTrustTimers(this.trustClock, this.opts.quotePolicy);
     }
 
     private need(): { wrapper: ClientChannelWrapper; proxy: Address; store: ClientStateStore; proxyKey: bigint } {

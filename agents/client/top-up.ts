@@ -14,6 +14,7 @@ import { maxRequestCost } from '../core/metering';
 import { livePendingWithdraw } from '../proxy/admission';
 import type { Model } from '../../wrappers/Root';
 import type { Clock } from '../core/clock';
+import { chainSeconds } from '../core/chain/trust-clock';
 import type { Log } from '../core/log';
 import { ClientError } from './errors';
 import type { ClientStateStore } from './state';
@@ -46,6 +47,8 @@ export interface AutoTopUpOptions {
     committed: () => bigint;
     stopped: () => boolean;
     clock: Clock;
+    /** The clock of trust: a pending withdrawal counts until it lapses by chain time (without chain time it counts). */
+    trustClock: Clock;
     log: Log;
 }
 
@@ -133,7 +136,7 @@ export class AutoTopUp {
         const s = this.snapshot;
         if (!s) return null;
         const owed = this.o.committed() - s.redeemed;
-        return s.balance - livePendingWithdraw(s, Math.floor(this.o.clock.now() / 1000)) - (owed > 0n ? owed : 0n) - this.holds;
+        return s.balance - livePendingWithdraw(s, chainSeconds(this.o.trustClock)) - (owed > 0n ? owed : 0n) - this.holds;
     }
 
     /** Starts a top-up when below the threshold and none is running. */

@@ -17,15 +17,16 @@ import type { ModelPrices } from '../core/pricing';
 /** ClientChannel state: active (the only state that admits requests). */
 const CHANNEL_ACTIVE = 0n;
 
-/** Seconds past the contract's WithdrawWindow before the proxy trusts a request to have lapsed (clock skew to the chain). */
+/** Seconds past the contract's WithdrawWindow before the proxy trusts a request to have lapsed (the chain-time estimate's error). */
 export const LAPSE_MARGIN_SEC = 600n;
 
 /**
  * The withdrawal a client can still finish: the on-chain `pendingWithdraw` until `withdrawAt + WithdrawWindow` (plus a
- * margin for clock skew); after that FinishWithdraw is refused (ErrExpired), so the request no longer counts.
+ * margin for the clock of trust's error) by chain time; after that FinishWithdraw is refused (ErrExpired), so the
+ * request no longer counts. `nowSec` null (no chain time: spec/attestation.md "Chain time"): it still counts.
  */
-export function livePendingWithdraw(st: Pick<ClientChannelState, 'pendingWithdraw' | 'withdrawAt'>, nowSec: number): bigint {
-    if (st.pendingWithdraw === 0n) return 0n;
+export function livePendingWithdraw(st: Pick<ClientChannelState, 'pendingWithdraw' | 'withdrawAt'>, nowSec: number | null): bigint {
+    if (st.pendingWithdraw === 0n || nowSec === null) return st.pendingWithdraw;
     return BigInt(nowSec) > st.withdrawAt + WithdrawWindow + LAPSE_MARGIN_SEC ? 0n : st.pendingWithdraw;
 }
 
@@ -39,8 +40,8 @@ export interface AdmissionInput {
     creditWindow: bigint;
     /** The cached on-chain snapshot, if any (none: the deposit check fails and the caller re-reads the chain). */
     chain: Pick<ClientChannelState, 'state' | 'balance' | 'redeemed' | 'pendingWithdraw' | 'withdrawAt'> | undefined;
-    /** Now, in unix seconds (a lapsed withdrawal request no longer counts). */
-    nowSec: number;
+    /** Chain time, unix seconds (a lapsed withdrawal request no longer counts); null: unknown, the request counts. */
+    nowSec: number | null;
     /** A co-signed cooperative withdrawal not yet used on chain (coop-withdraw.ts): kept aside like a pending one. */
     reserved?: bigint;
 }

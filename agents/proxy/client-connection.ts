@@ -21,7 +21,7 @@ import { requestBound } from './admission';
 import { Connection, ConnectionHost } from './connection';
 import { Refusal } from './guard';
 import { RequestHost, RunningRequest } from './running-request';
-import { isLeaving, Settlement } from './settlement';
+import { Settlement } from './settlement';
 
 /** Client connections per ClientChannel (admission holds money per channel; this bounds sockets and buffers). */
 const MAX_CONNECTIONS_PER_CHANNEL = 4;
@@ -118,7 +118,7 @@ export class ClientConnection extends Connection {
         this.channel = channel;
         this.channelRaw = channel.toRawString();
         this.host.settlement.remember(this.channelRaw, st);
-        if (isLeaving(st, Math.floor(this.host.clock.now() / 1000))) this.redeemLeaving();
+        if (this.host.settlement.cachedLeaving(this.channelRaw)) this.redeemLeaving(); // by chain time
         return null;
     }
 

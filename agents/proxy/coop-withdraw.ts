@@ -14,6 +14,7 @@ import { Address } from '@ton/core';
 import type { ClientChannelState } from '../../wrappers/ClientChannel';
 import { signPayload, withdrawPayload } from '../../wrappers/payloads';
 import type { Clock } from '../core/clock';
+import { chainSeconds } from '../core/chain/trust-clock';
 import type { Log } from '../core/log';
 import { livePendingWithdraw } from './admission';
 import { ProxyError } from './errors';
@@ -27,7 +28,8 @@ export interface CoopHost {
     heldBy(channelRaw: string): bigint;
     readonly secretKey: Buffer;
     globalId(): number;
-    readonly clock: Clock;
+    /** The clock of trust: a pending withdrawal counts until it lapses by chain time (without chain time it counts). */
+    readonly trustClock: Clock;
     readonly log: Log;
 }
 
@@ -94,7 +96,7 @@ export class CoopWithdrawals {
                 amount = st.balance;
             } else {
                 amount = req.amount!;
-                const pending = livePendingWithdraw(st, Math.floor(this.h.clock.now() / 1000));
+                const pending = livePendingWithdraw(st, chainSeconds(this.h.trustClock));
                 const free = st.balance - pending - owed - held;
                 if (amount > free) {
                     throw tooLarge(`asked ${amount}, but balance ${st.balance} − pending withdrawal ${pending} − owed ${owed} (delivered − redeemed) − in flight ${held} leaves ${free > 0n ? free : 0n}`);

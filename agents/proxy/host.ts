@@ -5,6 +5,7 @@
 import type { Cell } from '@ton/core';
 import type { RootConfig } from '../core/chain/chain';
 import type { Clock } from '../core/clock';
+import { chainSeconds } from '../core/chain/trust-clock';
 import type { Log } from '../core/log';
 import type { ResponseEndFrame } from '../core/wire';
 import type { Model } from '../../wrappers/Root';
@@ -30,6 +31,8 @@ export interface HostParts {
     counters: ProxyCounters;
     enclaveKey: bigint;
     clock: Clock;
+    /** The clock of trust (chain time): money decisions a contract will judge by its now(). */
+    trustClock: Clock;
     admission: WorkerAdmission;
     settlement: Settlement;
     coop: CoopWithdrawals;
@@ -122,7 +125,7 @@ export function connectionHost(p: HostParts): ClientHost & WorkerHost {
                 voucher: c.latestVoucher?.amount ?? 0n,
                 creditWindow: p.o.chain.cachedRootConfig!.params.creditWindow,
                 chain: p.settlement.cached(channel),
-                nowSec: Math.floor(p.clock.now() / 1000),
+                nowSec: chainSeconds(p.trustClock),
                 reserved: p.coop.reserved(channel, p.settlement.cached(channel)),
             });
         },

@@ -23,7 +23,7 @@ import { Model } from '../../wrappers/Root';
 import { toUint256 } from '../../wrappers/payloads';
 import type { Log, LogFields } from '../core/log';
 import { Clock, systemClock } from '../core/clock';
-import { trustClockMetrics, withTrustClock } from '../core/chain/trust-clock';
+import { resumeTrustClock, stopTrustTimers, trustClockMetrics, withTrustClock } from '../core/chain/trust-clock';
 import { commitCheckMs, ProxyAgentOptions, ProxyUrls, SETTLEMENT_DEFAULTS, validateOptions } from './options';
 import { Commit, Ledger } from './ledger';
 import { ProxyError } from './errors';
@@ -149,10 +149,11 @@ export class ProxyAgent {
             refusal: () => (!this.ledger || this.stopping ? new ProxyError('PROXY_NOT_STARTED', 'start the proxy first') : this.halted),
             halted: () => this.halted !== undefined,
             clock: this.clock,
+            trustClock: this.trustClock,
             connectedChannels: () => [...this.clients.values()].filter((c) => c.state === 'ready' && c.channelRaw).map((c) => c.channelRaw!),
             sendPayout: (worker, amount, signature) => this.sendPayout(worker, amount, signature),
         });
-        this.coop = new CoopWithdrawals({ ...common, settlement: this.settlement, heldBy: (ch) => this.clientAdmission.heldBy(ch), clock: this.clock });
+        this.coop = new CoopWithdrawals({ ...common, settlement: this.settlement, heldBy: (ch) => this.clientAdmission.heldBy(ch), trustClock: this.trustClock });
         this.commits = new Commits({
             ...common,
             proxyAddress: opts.proxyAddress,
@@ -165,7 +166,7 @@ export class ProxyAgent {
         });
         this.writes = new GroupCommit(() => this.ledger);
         this.host = connectionHost({
-            o: opts, router: this.router, limits: this.limits, counters: this.counters, enclaveKey: this.enclaveKey, clock: this.clock, admission: this.admission,
+            o: opts, router: this.router, limits: this.limits, counters: this.counters, enclaveKey: this.enclaveKey, clock: this.clock, trustClock: this.trustClock, admission: this.admission,
             settlement: this.settlement, coop: this.coop, writes: this.writes, helloGate: this.helloGate, clientAdmission: this.clientAdmission,
             workers: this.workers, clients: this.clients, inFlight: this.inFlight,
             log, ledger: () => this.ledger, globalId: () => this.globalId, stopping: () => this.stopping, halted: () => this.halted !== undefined, accepting: () => this.accepting,
@@ -211,6 +212,7 @@ export class ProxyAgent {
      */
     async start(): Promise<ProxyUrls> {
         if (this.urls) return this.urls;
+        await resumeTrustClock(this.trustClock); // after a stop()
         const { chain, proxyAddress } = this.o;
         const cfg = await chain.getRootConfig();
         this.globalId = await chain.getGlobalId();
@@ -324,6 +326,7 @@ export class ProxyAgent {
         this.writes.flushPending(); // what was delivered is booked before the ledger closes
         this.ledger?.close();
         await this.ops.stop();
+        stopTrustTimers(this.trustClock, this.o.quotePolicy);
         this.urls = undefined;
     }
 

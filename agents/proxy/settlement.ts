@@ -8,6 +8,7 @@ import { ClientChannelState, ClientChannelWrapper } from '../../wrappers/ClientC
 import { payoutPayload, signPayload } from '../../wrappers/payloads';
 import type { Log } from '../core/log';
 import type { Clock } from '../core/clock';
+import { chainSeconds } from '../core/chain/trust-clock';
 import { Ledger } from './ledger';
 import { livePendingWithdraw } from './admission';
 import { ProxyError } from './errors';
@@ -36,8 +37,8 @@ export interface SettleResult {
     errors: { party: string; code: string; message: string }[];
 }
 
-/** The client announced it is leaving: a pending withdrawal or a started close. */
-export function isLeaving(st: ClientChannelState, nowSec: number): boolean {
+/** The client announced it is leaving: a pending withdrawal or a started close (nowSec: chain time; null counts the withdrawal). */
+export function isLeaving(st: ClientChannelState, nowSec: number | null): boolean {
     return livePendingWithdraw(st, nowSec) > 0n || st.state !== 0n;
 }
 
@@ -55,7 +56,10 @@ export interface SettlementHost {
     halted(): boolean;
     stopping(): boolean;
     globalId(): number;
+    /** Bookkeeping (when a channel state was read). */
     readonly clock: Clock;
+    /** The clock of trust: whether a withdrawal request has lapsed is the contract's call by chain time. */
+    readonly trustClock: Clock;
     /** Channels of the ready client connections. */
     connectedChannels(): Iterable<string>;
     /** Sends a signed payout to every ready connection of that WorkerChannel; returns how many got it. */
@@ -90,8 +94,8 @@ export class Settlement {
         return st;
     }
 
-    private nowSec(): number {
-        return Math.floor(this.h.clock.now() / 1000);
+    private nowSec(): number | null {
+        return chainSeconds(this.h.trustClock);
     }
 
     /** Whether the cached state of that channel says its client is leaving. */

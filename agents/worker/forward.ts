@@ -463,7 +463,7 @@ export interface MeterParams {
     /** The worker's coefficient (COEFFICIENT_ONE = 1.0x). */
     coefficient: bigint;
     workerKeys: WorkerKeys;
-    /** The receipt's issuedAt is its time in whole unix seconds. */
+    /** The receipt's issuedAt is its time in whole unix seconds: the clock of trust (chain time), which throws CHAIN_TIME_UNAVAILABLE without chain time (no receipt is signed). */
     clock: Clock;
 }
 

@@ -16,7 +16,7 @@ import { keyPairFromSeed } from '@ton/crypto';
 import type { WebSocket } from 'ws';
 import { ChainWallet, hex256, RootConfig, TonChain } from '../core/chain';
 import { Clock, SleepClock, systemClock } from '../core/clock';
-import { trustClockMetrics, withTrustClock } from '../core/chain/trust-clock';
+import { stopTrustTimers, trustClockMetrics, withTrustClock } from '../core/chain/trust-clock';
 import { Log, noLog } from '../core/log';
 import { CocoonError } from '../core/errors';
 import { deriveHpkeKeyPair, HpkeKeyPair, ReplayCache } from '../core/hpke';
@@ -202,6 +202,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
         await this.payouts.stop();
         this.identity.stop();
         await this.ops.stop();
+        stopTrustTimers(this.trustClock, this.opts.quotePolicy);
         this.phase = 'stopped';
         this.log('worker.stopped', this.counters.totals());
     }

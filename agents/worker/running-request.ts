@@ -2,7 +2,9 @@
 // error. A RunningRequest sees the worker only through RequestHost and its proxy connection only through
 // RequestPeer; it reports how it ended to the counters (stats.ts).
 import type { WebSocket } from 'ws';
-import type { SleepClock } from '../core/clock';
+import type { Clock, SleepClock } from '../core/clock';
+import { chainSeconds } from '../core/chain/trust-clock';
+import { AttestationError } from '../core/tee/types';
 import { HpkeError, HpkeKeyPair, ResponseSealer, ResponseSecret } from '../core/hpke';
 import { TokenUsage } from '../core/pricing';
 import { Frame, MAX_CHUNK_BYTES, openRequestFrame, RequestFrame, sealChunkFrame, sealStartFrame, WireError } from '../core/wire';
@@ -21,6 +23,8 @@ import { sendableCode, WorkerSendableCode } from './errors';
 export interface RequestHost {
     readonly log: Log;
     readonly clock: SleepClock;
+    /** The clock of trust: a receipt's issuedAt is chain time (spec/attestation.md "Chain time"). */
+    readonly trustClock: Clock;
     /** OpenAI-compatible backend base URL without /v1. */
     readonly backendUrl: string;
     /** Receipt keys (the RA-TLS key). */
@@ -120,6 +124,8 @@ export class RunningRequest {
 
     private async serve(): Promise<void> {
         const f = this.f;
+        // The receipt will carry chain time: without it the backend's work could not be billed, so it does not start.
+        if (chainSeconds(this.host.trustClock) === null) return this.error('WORKER_NO_CHAIN_TIME', 'the worker has no chain time to sign a receipt with', true);
         const offer = this.link.offer(f.model);
         if (!offer) return this.error('REQUEST_MODEL_MISMATCH', `this worker does not serve ${f.model}`, true);
         // Prices and context length as Root has them now (the cached config the poller keeps fresh).
@@ -287,10 +293,12 @@ export class RunningRequest {
                 prices: model,
                 coefficient,
                 workerKeys: this.host.keys,
-                clock: this.host.clock,
+                clock: this.host.trustClock,
             });
         } catch (e) {
-            return this.error(sendableCode(e), `cannot meter the response: ${(e as Error).message}`, false);
+            // chain time lost while the backend ran: the request ends unbilled
+            const code = e instanceof AttestationError && e.code === 'CHAIN_TIME_UNAVAILABLE' ? 'WORKER_NO_CHAIN_TIME' : sendableCode(e);
+            return this.error(code, `cannot meter the response: ${(e as Error).message}`, false);
         }
         this.link.sendOn(this.ws, { type: 'response_end', v: this.link.version, id: this.f.id, usage, cost: m.cost, receipt: m.receipt, ...(partial ? { partial: true as const } : {}) });
         this.counters.requestServed({ model: this.f.model, usage, firstByteMs: this.firstByteMs, totalMs: since(this.t0) });

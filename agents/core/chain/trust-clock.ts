@@ -9,7 +9,7 @@ import { Clock } from '../clock';
 import { Log, noLog } from '../log';
 import type { Readiness } from '../ops-server';
 import type { AgentMetrics } from '../metrics';
-import { AttestationError } from '../tee/types';
+import { AttestationError, type CollateralSource } from '../tee/types';
 
 export const DEFAULT_TRUST_REFRESH_MS = 30_000;
 export const DEFAULT_MAX_SKEW_MS = 300_000;
@@ -116,6 +116,11 @@ export class TrustClock implements Clock {
         this.timer = undefined;
     }
 
+    /** Whether the background refresh is scheduled (start() until stop()). */
+    get running(): boolean {
+        return this.timer !== undefined;
+    }
+
     status(): TrustClockStatus {
         const m = this.mono();
         const available = this.anchor !== null && m - this.reachedMono <= this.maxStaleMs;
@@ -165,6 +170,48 @@ export class TrustClock implements Clock {
 function safeIso(ms: number): string {
     const d = new Date(ms);
     return Number.isNaN(d.getTime()) ? String(ms) : d.toISOString();
+}
+
+/**
+ * Chain time in whole unix seconds for a decision a contract will take by its `now()` (spec/attestation.md "Chain
+ * time"), or null when the clock of trust has none (CHAIN_TIME_UNAVAILABLE): each caller states what it does then,
+ * and none falls back to the host clock. A clock that is not a TrustClock (tests, agents built without one) answers.
+ */
+export function chainSeconds(clock: Clock): number | null {
+    const ms = chainNow(clock);
+    return ms === null ? null : Math.floor(ms / 1000);
+}
+
+/** chainSeconds in milliseconds. */
+export function chainNow(clock: Clock): number | null {
+    try {
+        return clock.now();
+    } catch (e) {
+        if (e instanceof AttestationError && e.code === 'CHAIN_TIME_UNAVAILABLE') return null;
+        throw e;
+    }
+}
+
+/** chainNow after one fresh look at the chain when the clock of trust has none: for a wait that only delays (it may retry). */
+export async function chainNowRetried(clock: Clock): Promise<number | null> {
+    const ms = chainNow(clock);
+    if (ms !== null || !(clock instanceof TrustClock)) return ms;
+    await clock.refresh();
+    return chainNow(clock);
+}
+
+/**
+ * An agent's stop(): its clock of trust and its live collateral (the quote policy's source) stop refreshing in the
+ * background; a stopped agent leaves no timer behind. Other clocks and static collateral: nothing to stop.
+ */
+export function stopTrustTimers(clock: Clock, policy?: { collateralSource?: CollateralSource }): void {
+    if (clock instanceof TrustClock) clock.stop();
+    policy?.collateralSource?.close?.();
+}
+
+/** An agent's start() after a stop(): the clock of trust refreshes again (the collateral refreshes on demand). */
+export async function resumeTrustClock(clock: Clock): Promise<void> {
+    if (clock instanceof TrustClock && !clock.running) await clock.start();
 }
 
 /**

@@ -135,6 +135,8 @@ export interface CollateralSource {
     collateralFor(fmspc: string, ca: PckCa, at: Date): SourcedCollateral;
     /** Changes whenever the collateral held changes (part of the verdict cache key). */
     readonly generation: number;
+    /** Ends its background refresh, if it has one (the agent's stop()). */
+    close?(): void;
 }
 
 export interface VerifiedQuote {
