@@ -8,6 +8,8 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { demoRequest, RunningDevnet, startDevnet } from '../../agents/devnet/network';
 import { LogFields } from '../../agents/core/log';
+import { TrustClock } from '../../agents/core/chain/trust-clock';
+import { toNano } from '@ton/core';
 
 jest.setTimeout(240_000);
 
@@ -18,6 +20,7 @@ describe('the devnet with its chain six minutes behind the host clock', () => {
     let run: RunningDevnet | undefined;
     const events: { event: string; fields: LogFields }[] = [];
     let out = '';
+    let stopped = false;
     const io = { stdout: (t: string) => void (out += t), stderr: (t: string) => void (out += t) };
 
     beforeAll(async () => {
@@ -25,7 +28,7 @@ describe('the devnet with its chain six minutes behind the host clock', () => {
         run = await startDevnet({ dir, io, demo: false, tokenDelayMs: 0, log: (event, fields) => events.push({ event, fields }), chainClock: () => Date.now() - SKEW_MS });
     });
     afterAll(async () => {
-        await run?.stop();
+        if (!stopped) await run?.stop();
         rmSync(dir, { recursive: true, force: true });
     });
 
@@ -64,5 +67,39 @@ describe('the devnet with its chain six minutes behind the host clock', () => {
         const { reply, cost } = await demoRequest(run!, io);
         expect(reply.length).toBeGreaterThan(0);
         expect(cost).toBeGreaterThan(0n);
+    });
+
+    it('the receipt of that request carries chain time, not the host clock six minutes ahead', () => {
+        const r = run!.client.lastReceipt!;
+        expect(r.issuedAt * 1000).toBeLessThan(Date.now() - SKEW_MS + 60_000);
+        expect(r.issuedAt * 1000).toBeGreaterThan(Date.now() - SKEW_MS - 5 * 60_000);
+    });
+
+    it('money still moves: the proxy redeems the vouchers, co-signs a cooperative withdrawal, and the client spends it', async () => {
+        const settled = await run!.proxy.settle({ force: true });
+        expect(settled.errors).toEqual([]);
+        const before = (await run!.client.balances()).onChain!;
+        const w = await run!.client.coopWithdraw({ amount: toNano('0.1') });
+        expect(w.amount).toBe(toNano('0.1'));
+        const after = (await run!.client.balances()).onChain!;
+        expect(before.balance - after.balance).toBe(toNano('0.1'));
+    });
+
+    it('a delayed withdrawal waits the close delay by chain time (by the host clock it would look six minutes shorter)', async () => {
+        const wd = await run!.client.withdraw(toNano('0.1'));
+        expect(wd.finished).toBe(false);
+        const closeDelayMs = (await run!.client.balances()).onChain!.withdrawAt * 1000 - (Date.now() - SKEW_MS);
+        expect(wd.waitMs).toBeGreaterThan(closeDelayMs - 60_000);
+        await expect(run!.client.finishWithdraw()).rejects.toMatchObject({ code: 'TOO_EARLY' });
+        // the proxy counts the request as live by chain time: the channel is leaving
+        expect(await run!.proxy.watchChannels()).toContain(run!.client.channel.toRawString());
+    });
+
+    it("stopped agents leave no timer behind: each one's clock of trust stops refreshing", async () => {
+        const clocks = [run!.proxy, run!.worker, run!.client].map((a) => (a as unknown as { trustClock: TrustClock }).trustClock);
+        for (const c of clocks) expect(c.running).toBe(true);
+        stopped = true;
+        await run!.stop();
+        for (const c of clocks) expect(c.running).toBe(false);
     });
 });
