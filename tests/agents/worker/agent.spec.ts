@@ -18,6 +18,7 @@ import { encodeWorkerConfig, PeerVerifier } from '../../../agents/core/transport
 import { hashModelDir } from '../../../agents/core/model-hash';
 import { levelOf } from '../../../agents/core/log';
 import { verifyReceipt } from '../../../agents/core/receipt';
+import { AttestationError } from '../../../agents/core/tee/types';
 import { Frame, openChunkFrame, openStartFrame, RequestFrame, ResponseChunkFrame, ResponseStartFrame, sealRequestFrame } from '../../../agents/core/wire';
 import {
     PayoutErrorCodes,
@@ -88,6 +89,14 @@ describe('WorkerAgent', () => {
     let dir: string;
     const logs: { event: string; [k: string]: unknown }[] = [];
     const workerKey = keyPairFromSeed(seed('worker')).publicKey;
+    /** The main agent's clock of trust: the wall clock while the chain answers, CHAIN_TIME_UNAVAILABLE while it does not. */
+    let chainDown = false;
+    const trustClock = {
+        now: () => {
+            if (chainDown) throw new AttestationError('CHAIN_TIME_UNAVAILABLE', 'the chain has not answered (test)');
+            return Date.now();
+        },
+    };
     const others: { close(): Promise<void> }[] = [];
 
     const options = (over: Partial<WorkerAgentOptions> = {}): WorkerAgentOptions => ({
@@ -155,7 +164,7 @@ describe('WorkerAgent', () => {
         ({ wallet } = await net.fundWallet('worker'));
         dir = mkdtempSync(join(tmpdir(), 'worker-agent-'));
         statePath = join(dir, 'worker-state.json');
-        agent = new WorkerAgent(options());
+        agent = new WorkerAgent(options({ trustClock }));
         await agent.start();
         await agent.waitReady();
         conn = await proxy.nextConnection();
@@ -478,6 +487,23 @@ describe('WorkerAgent', () => {
             expect(await conn.response(f3.id)).toEqual([expect.objectContaining({ type: 'response_error', code: 'WIRE_BAD_FIELD', retryable: false })]);
             expect(backend.received.length).toBe(before);
             expect(conn.closed).toBe(false);
+        });
+
+        it('without chain time it refuses a request before the backend runs (WORKER_NO_CHAIN_TIME, retryable): a receipt carries chain time', async () => {
+            const before = backend.received.length;
+            chainDown = true;
+            try {
+                const f = chat();
+                conn.send(f);
+                expect(await conn.response(f.id)).toEqual([expect.objectContaining({ type: 'response_error', code: 'WORKER_NO_CHAIN_TIME', retryable: true })]);
+                expect(backend.received.length).toBe(before);
+            } finally {
+                chainDown = false;
+            }
+            const g = chat({ stream: false });
+            conn.send(g);
+            const end = checkEnd(await conn.response(g.id), g.id);
+            expect(end.type).toBe('response_end');
         });
 
         it('refuses a request over capacity with WORKER_BUSY (retryable) while the others complete', async () => {
