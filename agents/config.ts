@@ -17,6 +17,7 @@ import { SimulatedTee } from './core/tee/simulated';
 import { PccsClient } from './core/tee/pccs/client';
 import { CollateralService } from './core/tee/pccs/service';
 import { Log } from './core/log';
+import { systemClock } from './core/clock';
 import { Collateral, INTEL_ROOT_KEY_ID, QuoteProvider, TcbStatus, VerifyPolicy } from './core/tee/types';
 import { DEFAULT_LIMITS, ProxyLimits } from './proxy/guard';
 
@@ -294,7 +295,8 @@ export async function commonOf(
     const trustClock = trustClockOf(chain, loaded.config.trustClock, log);
     await trustClock.start(); // a chain out of reach is logged; evidence checks fail closed until it answers
     const walletKey = await readWalletKey(loaded.dir, loaded.config.wallet.secretKeyFile);
-    const wallet = new TonChain({ config: chainConfig }).wallet(keyPairFromSecretKey(walletKey));
+    // A message's valid_until is judged by the wallet contract's now(): dated (and its send timed) by chain time.
+    const wallet = new TonChain({ config: chainConfig }).wallet(keyPairFromSecretKey(walletKey), { clock: { now: () => trustClock.now(), sleep: systemClock.sleep } });
     return {
         chainConfig,
         chain,

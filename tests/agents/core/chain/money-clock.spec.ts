@@ -15,6 +15,11 @@ import { decodeReceipt } from '../../../../agents/core/receipt';
 import { keyPairFromSeed } from '@ton/crypto';
 import { TEST_MODEL_PRICES } from '../../../../agents/backend/test-model';
 import { noLog } from '../../../../agents/core/log';
+import { DevnetServer } from '../../../../agents/devnet/server';
+import { commonOf } from '../../../../agents/config';
+import { mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
 
 const HOUR = 3600_000;
 /** The chain's time in the tests (ms, a whole second). */
@@ -168,5 +173,40 @@ describe('chain time for a wait that only delays, and the timers of a stopped ag
         expect(c.running).toBe(true);
         stopTrustTimers(c);
         expect(c.running).toBe(false);
+    });
+});
+
+describe("an agent's wallet dates its messages by chain time", () => {
+    const MIN = 60_000;
+    let devnet: DevnetServer;
+    let dir: string;
+    beforeAll(async () => {
+        devnet = new DevnetServer({ port: 0, clock: () => Date.now() + 10 * MIN }); // the host clock ten minutes behind the chain
+        await devnet.start();
+        dir = mkdtempSync(join(tmpdir(), 'cocoon-money-clock-'));
+    });
+    afterAll(async () => {
+        await devnet?.stop();
+        rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("attack: a host clock set ten minutes back does not make the wallet's messages expire on arrival (valid_until by chain time)", async () => {
+        const kp = keyPairFromSeed(Buffer.alloc(32, 11));
+        writeFileSync(join(dir, 'seed'), '33'.repeat(32));
+        writeFileSync(join(dir, 'wallet.key'), kp.secretKey.toString('hex'));
+        const chain = { endpoint: devnet.url, rootAddress: ADDR.toString(), rps: 10_000, maxRetries: 0, sendTimeoutMs: 3000, sendPollMs: 20 };
+        const c = await commonOf({ path: join(dir, 'agent.json'), dir, config: { chain, seedFile: 'seed', wallet: { secretKeyFile: 'wallet.key' }, trust: {} } });
+        try {
+            await devnet.faucet(c.wallet.address, toNano('5'));
+            await c.wallet.send([{ to: ADDR, value: toNano('1'), bounce: false }]);
+            expect(await c.wallet.getSeqno()).toBe(1);
+            // The same wallet dating by the host clock: valid_until is minutes in the chain's past, the contract refuses it.
+            const host = c.chain.wallet(kp, { sendTimeoutMs: 3000, sendPollMs: 20 });
+            // (the devnet answers sendBoc with an error: the external message was not accepted)
+            await expect(host.send([{ to: ADDR, value: toNano('1'), bounce: false }])).rejects.toMatchObject({ code: 'CHAIN_UNAVAILABLE' });
+            expect(await c.wallet.getSeqno()).toBe(1);
+        } finally {
+            c.trustClock.stop();
+        }
     });
 });
