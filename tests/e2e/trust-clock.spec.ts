@@ -9,6 +9,8 @@ import { join } from 'path';
 import { demoRequest, RunningDevnet, startDevnet } from '../../agents/devnet/network';
 import { LogFields } from '../../agents/core/log';
 import { TrustClock } from '../../agents/core/chain/trust-clock';
+import { CollateralService } from '../../agents/core/tee/pccs/service';
+import type { VerifyPolicy } from '../../agents/core/tee/types';
 import { toNano } from '@ton/core';
 
 jest.setTimeout(240_000);
@@ -95,11 +97,17 @@ describe('the devnet with its chain six minutes behind the host clock', () => {
         expect(await run!.proxy.watchChannels()).toContain(run!.client.channel.toRawString());
     });
 
-    it("stopped agents leave no timer behind: each one's clock of trust stops refreshing", async () => {
-        const clocks = [run!.proxy, run!.worker, run!.client].map((a) => (a as unknown as { trustClock: TrustClock }).trustClock);
+    it("stopped agents leave no timer behind: each one's clock of trust and live collateral stop refreshing", async () => {
+        type Inside = { trustClock: TrustClock; o?: { quotePolicy: VerifyPolicy }; opts?: { quotePolicy: VerifyPolicy } };
+        const agents = [run!.proxy, run!.worker, run!.client].map((a) => a as unknown as Inside);
+        const clocks = agents.map((a) => a.trustClock);
+        const services = agents.map((a) => (a.o ?? a.opts)!.quotePolicy.collateralSource as CollateralService);
         for (const c of clocks) expect(c.running).toBe(true);
+        for (const s of services) expect(s).toBeInstanceOf(CollateralService); // the devnet's local PCCS
+        const closed = services.map((s) => jest.spyOn(s, 'close'));
         stopped = true;
         await run!.stop();
         for (const c of clocks) expect(c.running).toBe(false);
+        for (const spy of closed) expect(spy).toHaveBeenCalled();
     });
 });
