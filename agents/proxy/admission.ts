@@ -23,7 +23,7 @@ export const LAPSE_MARGIN_SEC = 600n;
 /**
  * The withdrawal a client can still finish: the on-chain `pendingWithdraw` until `withdrawAt + WithdrawWindow` (plus a
  * margin for the clock of trust's error) by chain time; after that FinishWithdraw is refused (ErrExpired), so the
- * request no longer counts. `nowSec` null (no chain time: spec/attestation.md "Chain time"): it still counts.
+ * request no longer counts. `nowSec` null (no chain time: spec/attestation.md "Chain time for money and receipts"): it still counts.
  */
 export function livePendingWithdraw(st: Pick<ClientChannelState, 'pendingWithdraw' | 'withdrawAt'>, nowSec: number | null): bigint {
     if (st.pendingWithdraw === 0n || nowSec === null) return st.pendingWithdraw;

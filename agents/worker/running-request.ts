@@ -23,7 +23,7 @@ import { sendableCode, WorkerSendableCode } from './errors';
 export interface RequestHost {
     readonly log: Log;
     readonly clock: SleepClock;
-    /** The clock of trust: a receipt's issuedAt is chain time (spec/attestation.md "Chain time"). */
+    /** The clock of trust: a receipt's issuedAt is chain time (spec/attestation.md "Chain time for money and receipts"). */
     readonly trustClock: Clock;
     /** OpenAI-compatible backend base URL without /v1. */
     readonly backendUrl: string;

@@ -173,9 +173,10 @@ function safeIso(ms: number): string {
 }
 
 /**
- * Chain time in whole unix seconds for a decision a contract will take by its `now()` (spec/attestation.md "Chain
- * time"), or null when the clock of trust has none (CHAIN_TIME_UNAVAILABLE): each caller states what it does then,
- * and none falls back to the host clock. A clock that is not a TrustClock (tests, agents built without one) answers.
+ * Chain time in whole unix seconds for a decision a contract will take by its `now()` (spec/attestation.md, "Chain
+ * time for money and receipts"), or null when the clock of trust has none (CHAIN_TIME_UNAVAILABLE): each caller
+ * states what it does then, and none falls back to the host clock. A clock that is not a TrustClock (tests, agents
+ * built without one) answers as it is.
  */
 export function chainSeconds(clock: Clock): number | null {
     const ms = chainNow(clock);

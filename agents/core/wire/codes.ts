@@ -97,7 +97,7 @@ export const WIRE_CODES = {
     // Live admin (spec/operations.md, "Live admin").
     WORKER_DRAINING: { raisedBy: ['worker'], retryable: true, blamesWorker: false, http: [503, SERVER, 'no_worker_available'], client: 'NO_WORKER', meaning: 'the worker is draining or disabled, or disabled this model (`cocoon admin drain` or `disable`): the proxy routes the request to another worker' },
     PROXY_NOT_ACCEPTING: { raisedBy: ['proxy'], retryable: true, blamesWorker: true, http: [503, SERVER, 'proxy_unavailable'], meaning: 'the proxy\'s operator stopped it accepting new client sessions and requests (`cocoon admin stop-accepting`); requests in flight finish' },
-    // The clock of trust (spec/attestation.md "Chain time").
+    // The clock of trust (spec/attestation.md "Chain time for money and receipts").
     WORKER_NO_CHAIN_TIME: { raisedBy: ['worker'], retryable: 'before_start', blamesWorker: true, http: [503, SERVER, 'no_worker_available'], meaning: 'the worker\'s clock of trust has no chain time, and a receipt\'s issuedAt is chain time: it refuses the request before the backend runs (the proxy routes it to another worker), or ends it unbilled when chain time was lost while it ran' },
 } as const satisfies Readonly<Record<string, WireCodeEntry>>;
 

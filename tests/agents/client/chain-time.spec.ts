@@ -1,5 +1,5 @@
 // The client's withdraw and close deadlines on the clock of trust (spec/client.md "Withdraw and close",
-// spec/attestation.md "Chain time"): the ClientChannel judges withdrawAt / closeAt by its now(), a block time, so the
+// spec/attestation.md "Chain time for money and receipts"): the ClientChannel judges withdrawAt / closeAt by its now(), a block time, so the
 // client waits by chain time. Here the host clock runs an hour ahead of a devnet chain (real TVM): judged by it, the
 // client would send FinishWithdraw at once and the contract would refuse it; by chain time it reports the wait and
 // sends nothing, and the FinishWithdraw sent anyway shows the contract's refusal. Without chain time nothing is sent.

@@ -1,4 +1,4 @@
-// Money on the clock of trust (spec/attestation.md "Chain time"): the contracts judge withdrawal deadlines by their
+// Money on the clock of trust (spec/attestation.md "Chain time for money and receipts"): the contracts judge withdrawal deadlines by their
 // now(), a block time, so the agents predict them by chain time, never by the host clock a TD's host sets at will.
 // Every clock is injected: the host clock is moved an hour ahead or behind while the chain's time stays put, and each
 // decision is shown to follow the chain. Without chain time a decision that would release value or accept a late
