@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { AgentNetwork, deployProxyForAgent, seed, startAgentNetwork, workerAgentOptions } from '../../fixtures/agent-network';
-import { ProxyAgent } from '../../agents/proxy/agent';
+import { ProxyAgent, type ProxyAgentOptions } from '../../agents/proxy/agent';
 import { WorkerAgent } from '../../agents/worker/runner';
 import { CocoonClient, CocoonClientOptions } from '../../agents/client/runner';
 import { ReferenceBackend } from '../../agents/backend/reference';
@@ -53,7 +53,8 @@ export interface MoneyStack {
     stop(): Promise<void>;
 }
 
-export async function startMoneyStack(o: { params: Partial<Params>; clock?: () => number; label: string }): Promise<MoneyStack> {
+/** `proxy`: options of the proxy agent on top of the stack's (its clocks, say), given the network. */
+export async function startMoneyStack(o: { params: Partial<Params>; clock?: () => number; label: string; proxy?: (net: AgentNetwork) => Partial<ProxyAgentOptions> }): Promise<MoneyStack> {
     const dir = mkdtempSync(join(tmpdir(), `cocoon-${o.label}-`));
     const net = await startAgentNetwork({ params: o.params, clock: o.clock });
     const deployed = await deployProxyForAgent(net, `${o.label}-proxy`);
@@ -81,6 +82,7 @@ export async function startMoneyStack(o: { params: Partial<Params>; clock?: () =
                 rootPollMs: 0,
                 commitGuardMs: 0,
                 crashHook: (point, id) => stack.crashAt?.(point, id) ?? false,
+                ...o.proxy?.(net),
             });
             await proxy.start();
         },
