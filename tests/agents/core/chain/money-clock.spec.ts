@@ -200,6 +200,13 @@ describe("an agent's wallet dates its messages by chain time", () => {
             await devnet.faucet(c.wallet.address, toNano('5'));
             await c.wallet.send([{ to: ADDR, value: toNano('1'), bounce: false }]);
             expect(await c.wallet.getSeqno()).toBe(1);
+            // valid_until (after the signature and the wallet id) is chain time + the send timeout, whatever the host
+            // clock says: set forward, it could not keep a message alive past the proxy's restart commit guard either
+            const body = c.wallet.buildTransfer(1, [{ to: ADDR, value: 1n }]).beginParse();
+            body.skip(512 + 32);
+            const validUntilMs = body.loadUint(32) * 1000;
+            expect(validUntilMs).toBeGreaterThan(Date.now() + 10 * MIN - 60_000); // by the host clock: about now + 3 s
+            expect(validUntilMs).toBeLessThan(Date.now() + 10 * MIN + 60_000);
             // The same wallet dating by the host clock: valid_until is minutes in the chain's past, the contract refuses it.
             const host = c.chain.wallet(kp, { sendTimeoutMs: 3000, sendPollMs: 20 });
             // (the devnet answers sendBoc with an error: the external message was not accepted)
