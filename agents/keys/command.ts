@@ -3,6 +3,7 @@
 import { resolve } from 'path';
 import { TonChain } from '../core/chain/chain';
 import { ConfigError } from '../core/chain/errors';
+import { stopTrustTimers } from '../core/chain/trust-clock';
 import { CommandIo, UsageError, untilInterrupted } from '../core/cli-io';
 import { chainConfigOf, KeysConfigFile, KeysConfigSchema, Loaded, loadConfigFile, teeOf, trustClockOf, trustOf } from '../config';
 import { Log } from '../core/log';
@@ -21,11 +22,13 @@ export async function keyServiceFromConfig(loaded: Loaded<KeysConfigFile>, extra
     const chain = new TonChain({ config: chainConfig });
     const trustClock = trustClockOf(chain, c.trustClock, log);
     await trustClock.start();
+    let quotePolicy: Awaited<ReturnType<typeof trustOf>> | undefined;
     try {
         const state = extra.stateFile ?? c.keys.stateFile;
+        quotePolicy = await trustOf(loaded.dir, c.trust, log, () => trustClock.date());
         const service = await KeyService.start({
             tee: await teeOf(loaded.dir, c.tee),
-            quotePolicy: await trustOf(loaded.dir, c.trust, log, () => trustClock.date()),
+            quotePolicy,
             chain,
             clock: trustClock,
             host: c.keys.host,
@@ -40,11 +43,11 @@ export async function keyServiceFromConfig(loaded: Loaded<KeysConfigFile>, extra
             service,
             async stop() {
                 await service.stop();
-                trustClock.stop();
+                stopTrustTimers(trustClock, quotePolicy); // the clock of trust and live collateral: no timer left
             },
         };
     } catch (e) {
-        trustClock.stop();
+        stopTrustTimers(trustClock, quotePolicy);
         throw e;
     }
 }

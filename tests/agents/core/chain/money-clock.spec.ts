@@ -16,7 +16,11 @@ import { keyPairFromSeed } from '@ton/crypto';
 import { TEST_MODEL_PRICES } from '../../../../agents/backend/test-model';
 import { noLog } from '../../../../agents/core/log';
 import { DevnetServer } from '../../../../agents/devnet/server';
-import { commonOf } from '../../../../agents/config';
+import { commonOf, KeysConfigSchema, loadConfigFile } from '../../../../agents/config';
+import { keyServiceFromConfig } from '../../../../agents/keys/command';
+import { keysNetwork } from '../../../helpers/keys';
+import { LocalPccs, simulatedCollaterals } from '../../../../agents/core/tee/pccs/server';
+import { CollateralService } from '../../../../agents/core/tee/pccs/service';
 import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
@@ -214,6 +218,35 @@ describe("an agent's wallet dates its messages by chain time", () => {
             expect(await c.wallet.getSeqno()).toBe(1);
         } finally {
             c.trustClock.stop();
+        }
+    });
+});
+
+describe('a stopped key service leaves no timer (cocoon keys serve from its config)', () => {
+    it('stop() ends its clock of trust and its live collateral refresh', async () => {
+        const net = await keysNetwork();
+        const pccs = new LocalPccs({ mounts: { simulated: simulatedCollaterals(net.tds.keys) } });
+        await pccs.start();
+        const dir = mkdtempSync(join(tmpdir(), 'cocoon-keys-timers-'));
+        const closes = jest.spyOn(CollateralService.prototype, 'close');
+        const stops = jest.spyOn(TrustClock.prototype, 'stop');
+        try {
+            writeFileSync(join(dir, 'td.json'), JSON.stringify(net.tds.keys.toState()));
+            const file = join(dir, 'keys.json');
+            const chain = { endpoint: net.devnet.url, rootAddress: net.root.toString(), rps: 1000 };
+            writeFileSync(file, JSON.stringify({ chain, trust: { simulatedTeeFile: 'td.json', pccsUrl: pccs.baseUrl('simulated') }, tee: { provider: 'simulated', stateFile: 'td.json' }, keys: { port: 0 } }));
+            const k = await keyServiceFromConfig(loadConfigFile(file, KeysConfigSchema), { stateFile: join(dir, 'master.json') });
+            expect(closes).not.toHaveBeenCalled();
+            expect(stops).not.toHaveBeenCalled();
+            await k.stop();
+            expect(closes).toHaveBeenCalledTimes(1);
+            expect(stops).toHaveBeenCalledTimes(1);
+        } finally {
+            closes.mockRestore();
+            stops.mockRestore();
+            await pccs.stop();
+            await net.stop();
+            rmSync(dir, { recursive: true, force: true });
         }
     });
 });
