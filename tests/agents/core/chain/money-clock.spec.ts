@@ -11,6 +11,8 @@ import { LAPSE_MARGIN_SEC, livePendingWithdraw } from '../../../../agents/proxy/
 import { CoopHost, CoopWithdrawals } from '../../../../agents/proxy/coop-withdraw';
 import { ClientChannelState, WithdrawWindow } from '../../../../wrappers/ClientChannel';
 import { meterAndSign } from '../../../../agents/worker/forward';
+import { AutoTopUp } from '../../../../agents/client/top-up';
+import type { ClientStateStore } from '../../../../agents/client/state';
 import { decodeReceipt } from '../../../../agents/core/receipt';
 import { keyPairFromSeed } from '@ton/crypto';
 import { TEST_MODEL_PRICES } from '../../../../agents/backend/test-model';
@@ -118,6 +120,30 @@ describe("the proxy's cooperative withdrawal counts a pending withdrawal by chai
         const { c, records } = coop(await trustAt(new Error('chain down')), LAPSED);
         await expect(c.sign(ADDR, { amount: toNano('0.8'), close: false })).rejects.toMatchObject({ code: 'COOP_WITHDRAW_TOO_LARGE' });
         expect(records).toEqual([]);
+    });
+});
+
+describe("the client's automatic top-up counts its pending withdrawal by chain time", () => {
+    const topUp = (trust: { now(): number }) =>
+        new AutoTopUp({
+            config: { threshold: 0n, amount: toNano('1'), budget: toNano('1') },
+            maxCoefficient: 1000n,
+            read: async () => LIVE,
+            topUp: async () => LIVE,
+            store: () => ({ topUpSpent: 0n }) as unknown as ClientStateStore,
+            committed: () => 0n,
+            stopped: () => false,
+            clock: hostClock(HOUR), // by it the withdrawal lapsed: the whole balance would look spendable
+            trustClock: trust,
+            log: noLog,
+        });
+
+    it('a withdrawal live by chain time is not spendable, whatever the host clock says; without chain time it still counts', async () => {
+        for (const trust of [await trustAt(CHAIN), await trustAt(new Error('chain down'))]) {
+            const t = topUp(trust);
+            await t.start();
+            expect(t.status()!.spendable).toBe(LIVE.balance - LIVE.pendingWithdraw);
+        }
     });
 });
 
