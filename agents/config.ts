@@ -20,6 +20,11 @@ import { Log } from './core/log';
 import { systemClock } from './core/clock';
 import { Collateral, INTEL_ROOT_KEY_ID, QuoteProvider, TcbStatus, VerifyPolicy } from './core/tee/types';
 import { DEFAULT_LIMITS, ProxyLimits } from './proxy/guard';
+import { DEFAULT_GPU_TRUST, GpuTrust } from './core/tee/gpu/check';
+import { readRims } from './core/tee/gpu/cli';
+import { SimulatedGpu } from './core/tee/gpu/simulated';
+import { CommandGpuSource, GpuEvidenceSource, SimulatedGpuSource } from './core/tee/gpu/source';
+import { MAX_GPUS } from './core/tee/gpu/bundle';
 
 const MAX_CONFIG_BYTES = 256 * 1024;
 
@@ -40,9 +45,40 @@ const Tee = z.discriminatedUnion('provider', [
     z.object({ provider: z.literal('tdx'), configfsDir: z.string().min(1).optional() }).strict(),
 ]);
 
+/**
+ * What this agent trusts of workers' GPU evidence (spec/attestation.md "GPU evidence in the chain of evidence"):
+ * NVIDIA's device and RIM roots unless files name others, the signed RIMs of a directory, revoked serials (one hex
+ * serial a line; absent = revocation not checked), or a simulated GPU's state file (its roots and RIMs: devnet only).
+ */
+const GpuTrustSchema = z
+    .object({
+        deviceRootFile: z.string().min(1).optional(),
+        rimRootFile: z.string().min(1).optional(),
+        rimDir: z.string().min(1).optional(),
+        revokedFile: z.string().min(1).optional(),
+        simulatedGpuFile: z.string().min(1).optional(),
+    })
+    .strict()
+    .refine((g) => g.simulatedGpuFile === undefined || (g.deviceRootFile === undefined && g.rimRootFile === undefined), 'simulatedGpuFile names both roots: it excludes deviceRootFile and rimRootFile');
+
+/** Where a worker's GPU evidence comes from (spec/worker.md "GPU evidence"). */
+const GpuSchema = z.discriminatedUnion('evidence', [
+    z.object({ evidence: z.literal('simulated'), stateFile: z.string().min(1), count: z.number().int().min(1).max(MAX_GPUS).optional() }).strict(),
+    z
+        .object({
+            evidence: z.literal('command'),
+            command: z.array(z.string().min(1)).min(1).max(64),
+            count: z.number().int().min(1).max(MAX_GPUS).optional(),
+            timeoutMs: z.number().int().min(100).max(600_000).optional(),
+        })
+        .strict(),
+]);
+
 /** Whose quotes this agent accepts from its peers. */
 const Trust = z
     .object({
+        /** What GPU evidence of workers this agent accepts (models whose Root record requires it). */
+        gpu: GpuTrustSchema.optional(),
         /** Trusted root key ids (SHA-384 of the root public key). Default: Intel's. */
         rootKeyIds: z.array(hex(48)).min(1).optional(),
         /** DCAP collateral (dcap-qvl JSON field names) used to evaluate TCB status, QE identity and CRLs. */
@@ -119,6 +155,7 @@ export const WorkerConfigSchema = z
     .object({
         ...Common,
         tee: Tee,
+        gpu: GpuSchema.optional(),
         worker: z
             .object({
                 models: z.array(z.object({ name: z.string().min(1).max(128), coefficient: z.number().int().min(0).max(0xffffffff), weightsDir: z.string().min(1).optional() }).strict()).min(1).max(32),
@@ -234,6 +271,58 @@ export async function teeOf(dir: string, tee: z.infer<typeof Tee>): Promise<Quot
     return SimulatedTee.loadOrCreate(at(dir, tee.stateFile));
 }
 
+/** The worker's GPU evidence source of its `gpu` section (undefined: no GPU evidence). */
+export async function gpuSourceOf(dir: string, gpu: z.infer<typeof GpuSchema> | undefined): Promise<GpuEvidenceSource | undefined> {
+    if (!gpu) return undefined;
+    if (gpu.evidence === 'command') return new CommandGpuSource({ command: gpu.command, count: gpu.count, timeoutMs: gpu.timeoutMs });
+    try {
+        return new SimulatedGpuSource(await SimulatedGpu.loadOrCreate(at(dir, gpu.stateFile)), gpu.count);
+    } catch (e) {
+        throw new ConfigError('gpu.stateFile', `${gpu.stateFile}: ${(e as Error).message}`);
+    }
+}
+
+const MAX_REVOKED_FILE_BYTES = 1024 * 1024;
+
+/** The GPU trust of `trust.gpu`; without it NVIDIA's roots and no RIMs (real evidence is then GPU_RIM_MISSING). */
+export async function gpuTrustOf(dir: string, g: z.infer<typeof GpuTrustSchema> | undefined): Promise<GpuTrust> {
+    if (!g) return DEFAULT_GPU_TRUST;
+    const file = (p: string, key: string) => {
+        try {
+            return readFileSync(at(dir, p), 'latin1');
+        } catch (e) {
+            throw new ConfigError(key, `cannot read ${p}: ${(e as Error).message}`);
+        }
+    };
+    const trust: GpuTrust = { ...DEFAULT_GPU_TRUST, rims: [] };
+    if (g.simulatedGpuFile !== undefined) {
+        try {
+            const sim = await SimulatedGpu.loadOrCreate(at(dir, g.simulatedGpuFile));
+            Object.assign(trust, { deviceRootPem: sim.deviceRootPem, rimRootPem: sim.rimRootPem, rims: sim.rims() });
+        } catch (e) {
+            throw new ConfigError('trust.gpu.simulatedGpuFile', `${g.simulatedGpuFile}: ${(e as Error).message}`);
+        }
+    }
+    if (g.deviceRootFile !== undefined) trust.deviceRootPem = file(g.deviceRootFile, 'trust.gpu.deviceRootFile');
+    if (g.rimRootFile !== undefined) trust.rimRootPem = file(g.rimRootFile, 'trust.gpu.rimRootFile');
+    if (g.rimDir !== undefined) {
+        try {
+            trust.rims = [...trust.rims, ...readRims(at(dir, g.rimDir))];
+        } catch (e) {
+            throw new ConfigError('trust.gpu.rimDir', (e as Error).message);
+        }
+    }
+    if (g.revokedFile !== undefined) {
+        const text = file(g.revokedFile, 'trust.gpu.revokedFile');
+        if (text.length > MAX_REVOKED_FILE_BYTES) throw new ConfigError('trust.gpu.revokedFile', `${g.revokedFile} is larger than ${MAX_REVOKED_FILE_BYTES} bytes`);
+        const serials = text.split('\n').map((l) => l.replace(/#.*/, '').trim()).filter((l) => l.length > 0);
+        const badSerial = serials.find((s) => !/^[0-9a-fA-F]{1,64}$/.test(s));
+        if (badSerial !== undefined) throw new ConfigError('trust.gpu.revokedFile', `${g.revokedFile}: not a hex serial: ${badSerial.slice(0, 80)}`);
+        trust.revoked = { serials };
+    }
+    return trust;
+}
+
 export const DEFAULT_COLLATERAL_GRACE_HOURS = 24;
 
 /** The quote policy an agent applies to its peers. */
@@ -304,6 +393,7 @@ export async function commonOf(
         seed: readSeed(loaded.dir, loaded.config.seedFile),
         trustClock,
         quotePolicy: await trustOf(loaded.dir, loaded.config.trust, log, () => trustClock.date()),
+        gpuTrust: await gpuTrustOf(loaded.dir, loaded.config.trust.gpu),
         path: (p: string) => at(loaded.dir, p),
     };
 }

@@ -4,7 +4,7 @@
 import { Address, fromNano, toNano } from '@ton/core';
 import { jsonLines, Log, LOG_LEVELS, LogLevel } from './core/log';
 import { AGENT_WORDING, command, CommandIo, FlagSpec, Flags, portFlag, tonFlag, UsageError, untilInterrupted } from './core/cli-io';
-import { ClientConfigFile, ClientConfigSchema, commonOf, loadConfigFile, Loaded, ProxyConfigFile, ProxyConfigSchema, teeOf, WorkerConfigFile, WorkerConfigSchema } from './config';
+import { ClientConfigFile, ClientConfigSchema, commonOf, gpuSourceOf, loadConfigFile, Loaded, ProxyConfigFile, ProxyConfigSchema, teeOf, WorkerConfigFile, WorkerConfigSchema } from './config';
 import { ProxyAgent } from './proxy/agent';
 import { WorkerAgent } from './worker/runner';
 import { CocoonClient } from './client/runner';
@@ -40,6 +40,7 @@ export async function proxyFromConfig(loaded: Loaded<ProxyConfigFile>, log?: Log
         seed: c.seed,
         tee: await teeOf(loaded.dir, loaded.config.tee),
         quotePolicy: c.quotePolicy,
+        gpuTrust: c.gpuTrust,
         trustClock: c.trustClock,
         ledgerPath: c.path(p.ledgerFile),
         host: p.host,
@@ -69,6 +70,7 @@ export async function workerFromConfig(loaded: Loaded<WorkerConfigFile>, log?: L
         wallet: c.wallet,
         seed: c.seed,
         tee: await teeOf(loaded.dir, loaded.config.tee),
+        gpu: await gpuSourceOf(loaded.dir, loaded.config.gpu),
         quotePolicy: c.quotePolicy,
         trustClock: c.trustClock,
         models: w.models.map((m) => ({ name: m.name, coefficient: BigInt(m.coefficient), ...(m.weightsDir !== undefined ? { weightsDir: c.path(m.weightsDir) } : {}) })),
@@ -94,6 +96,7 @@ export async function clientFromConfig(loaded: Loaded<ClientConfigFile>, log?: L
         wallet: c.wallet,
         seed: c.seed,
         quotePolicy: c.quotePolicy,
+        gpuTrust: c.gpuTrust,
         trustClock: c.trustClock,
         statePath: c.path(k.stateFile),
         proxy: k.proxy === undefined ? undefined : Address.parse(k.proxy),

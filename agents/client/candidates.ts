@@ -11,6 +11,7 @@ import { RootConfig } from '../core/chain';
 import type { Log } from '../core/log';
 import type { Clock } from '../core/clock';
 import { ClientError } from './errors';
+import { GpuEvidenceChecker, gpuRefusal } from '../core/tee/gpu/check';
 import type { InFrame, ProxyConnection } from './proxy-connection';
 import { DONE, Queue } from './queue';
 import { errMsg, newId } from './util';
@@ -51,6 +52,10 @@ export interface CandidatesOptions {
     registeredWeights: (model: string) => bigint | undefined;
     /** What a worker's attested configuration may say beyond Root's weights; default by its quote root. */
     workerConfigPolicy?: WorkerConfigPolicy;
+    /** Whether Root's record of a model requires GPU evidence. */
+    requiresGpu: (model: string) => boolean;
+    /** Verifies (and caches) workers' GPU evidence with the client's GPU trust at the clock of trust. */
+    gpu: GpuEvidenceChecker;
     maxCoefficient: bigint;
     candidateTtlMs: number;
     connectTimeoutMs: number;
@@ -190,11 +195,13 @@ export class Candidates {
     /**
      * Attestation of a candidate: Root's worker images, the HPKE key it offers is the one its quote binds, and its
      * attested configuration serves `model` with the weights Root registers (spec/attestation.md, "Measured worker
-     * configuration").
+     * configuration"), and, when Root's model requires it, GPU evidence that verifies for the certificate's key
+     * ("GPU evidence in the chain of evidence").
      */
     private verify(c: WorkerCandidateInfo, model: string): VerifiedCandidate | null {
         const registered = this.o.registeredWeights(model);
-        const cacheKey = `${model}:${registered}:${c.keyId}:${c.coefficient}:${createHash('sha256').update(c.attestation).digest('hex')}`;
+        const requireGpu = this.o.requiresGpu(model);
+        const cacheKey = `${model}:${registered}:${requireGpu}:${c.keyId}:${c.coefficient}:${createHash('sha256').update(c.attestation).digest('hex')}`;
         const hit = this.verified.get(cacheKey);
         if (hit && hit.until > this.trustNow()) return hit.c;
         let peer: PeerAttestation;
@@ -212,6 +219,11 @@ export class Candidates {
         const mismatch = workerConfigRefusal(peer.workerConfig, model, registered ?? 0n, this.o.workerConfigPolicy ?? workerConfigPolicyFor(peer.rootKeyId));
         if (mismatch) {
             this.o.log('client.candidate-refused', { keyId: c.keyId, code: 'WORKER_CONFIG_MISMATCH', message: mismatch });
+            return null;
+        }
+        const gpu = gpuRefusal(peer, requireGpu, this.o.gpu);
+        if (gpu) {
+            this.o.log('client.candidate-refused', { keyId: c.keyId, code: 'WORKER_GPU_EVIDENCE_REQUIRED', ...(gpu.gpuCode ? { gpuCode: gpu.gpuCode } : {}), message: gpu.message });
             return null;
         }
         const v: VerifiedCandidate = { keyId: c.keyId, hpkePublicKey: hpke, coefficient: c.coefficient, workerKey: peer.cert.publicKey, imageHash: peer.imageHash };

@@ -6,6 +6,7 @@ import type { Clock, SleepClock } from '../core/clock';
 import type { Log } from '../core/log';
 import type { VerifyPolicy } from '../core/tee/types';
 import type { WorkerConfigPolicy } from '../core/transport/worker-config';
+import type { GpuTrust } from '../core/tee/gpu/check';
 import { ClientError } from './errors';
 import type { AutoTopUpConfig } from './top-up';
 
@@ -24,6 +25,8 @@ export interface CocoonClientOptions {
      * a backend outside its TD); default by the worker's quote root: production for Intel's, lenient for a simulated one.
      */
     workerConfigPolicy?: WorkerConfigPolicy;
+    /** What the client trusts of workers' GPU evidence for models whose Root record requires it; default NVIDIA's roots and no RIMs. */
+    gpuTrust?: GpuTrust;
     /** JSON state file (vouchers); written atomically. */
     statePath: string;
     /** Pin a proxy. Default: among Root's proxies, ones we already have a channel with first, then earliest registeredAt. */

@@ -17,6 +17,7 @@ import { keyPairFromSeed, KeyPair } from '@ton/crypto';
 import { ChainWallet, hex256, TonChain } from '../core/chain';
 import { Clock, SleepClock, systemClock } from '../core/clock';
 import { stopTrustTimers, trustClockMetrics, withTrustClock } from '../core/chain/trust-clock';
+import { GpuEvidenceChecker } from '../core/tee/gpu/check';
 import { Receipt } from '../core/receipt';
 import { VerificationCache } from '../core/tee/verify';
 import { KeyIdentity, PeerVerifier, RaTlsIdentity } from '../core/transport';
@@ -116,6 +117,8 @@ export class CocoonClient {
             ),
             registeredWeights: (model) => this.chain.cachedRootConfig?.models.get(hex256(modelId(model)))?.weightsHash,
             workerConfigPolicy: opts.workerConfigPolicy,
+            requiresGpu: (model) => this.chain.cachedRootConfig?.models.get(hex256(modelId(model)))?.requireGpu ?? false,
+            gpu: new GpuEvidenceChecker(opts.gpuTrust, { clock: () => new Date(this.trustClock.now()) }),
             maxCoefficient,
             candidateTtlMs,
             connectTimeoutMs: this.connectTimeoutMs,

@@ -46,8 +46,11 @@ import type { WorkerAgent } from '../worker/runner';
 import type { CocoonClient } from '../client/runner';
 import { ExplorerServer } from '../explorer/server';
 
-/** The test model as the devnet registers it: at DEVNET_MODEL_PRICES (100 TON per 1M prompt tokens, see there). */
-export const DEVNET_MODEL = testModelRecord(DEVNET_MODEL_PRICES);
+/**
+ * The test model as the devnet registers it: at DEVNET_MODEL_PRICES (100 TON per 1M prompt tokens, see there), with
+ * GPU evidence required, so every devnet request runs the GPU evidence path (the worker's simulated GPU, gpu.json).
+ */
+export const DEVNET_MODEL = { ...testModelRecord(DEVNET_MODEL_PRICES), requireGpu: true };
 
 const NetworkFile = z
     .object({
@@ -240,7 +243,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<RunningDevnet> {
 
 /** Writes the three agent config files (idempotent). */
 function writeConfigs(dir: string, chainUrl: string, net: NetworkState): void {
-    const trust = { simulatedTeeFile: 'tee.json', ...(net.ports.pccs !== undefined ? { pccsUrl: `http://127.0.0.1:${net.ports.pccs}/simulated`, collateralCacheDir: 'collateral' } : {}) };
+    const trust = { simulatedTeeFile: 'tee.json', gpu: { simulatedGpuFile: 'gpu.json' }, ...(net.ports.pccs !== undefined ? { pccsUrl: `http://127.0.0.1:${net.ports.pccs}/simulated`, collateralCacheDir: 'collateral' } : {}) };
     const tee = { provider: 'simulated', stateFile: 'tee.json' };
     const chain = chainSection(chainUrl, net.root);
     writeJsonAtomic(join(dir, 'proxy.json'), {
@@ -270,6 +273,7 @@ function writeConfigs(dir: string, chainUrl: string, net: NetworkState): void {
             wallet: { secretKeyFile: 'keys/worker-wallet.wallet' },
             trust,
             tee,
+            gpu: { evidence: 'simulated', stateFile: 'gpu.json' },
             worker: {
                 models: [{ name: TEST_MODEL.id, coefficient: 1000 }],
                 backendUrl: `http://127.0.0.1:${net.ports.backend}`,

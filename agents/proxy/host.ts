@@ -9,6 +9,7 @@ import { chainSeconds } from '../core/chain/trust-clock';
 import type { Log } from '../core/log';
 import type { ResponseEndFrame } from '../core/wire';
 import type { Model } from '../../wrappers/Root';
+import type { GpuEvidenceChecker } from '../core/tee/gpu/check';
 import type { ProxyAgentOptions } from './options';
 import type { Ledger } from './ledger';
 import type { Router } from './router';
@@ -55,6 +56,8 @@ export interface HostParts {
     clientCodes: (current: Cell) => Cell[];
     /** A crash as the crash hook asks for it (runner.ts crash()). */
     crash: () => void;
+    /** Workers' GPU evidence checks (cached verdicts). */
+    gpu: GpuEvidenceChecker;
 }
 
 /** The narrow interface connections and requests get instead of the runner's fields. */
@@ -83,6 +86,8 @@ export function connectionHost(p: HostParts): ClientHost & WorkerHost {
         isRegistered: (name) => p.models().has(name),
         registeredWeights: (name) => p.models().get(name)?.model.weightsHash,
         workerConfigPolicy: p.o.workerConfigPolicy,
+        requiresGpu: (name) => p.models().get(name)?.model.requireGpu ?? false,
+        gpu: p.gpu,
         routableModels: (announced) => {
             const out = new Map<string, bigint>();
             for (const [name, c] of announced) if (p.models().has(name)) out.set(name, c);

@@ -4,6 +4,7 @@ import { Address } from '@ton/core';
 import { ChainWallet, TonChain } from '../core/chain/chain';
 import { QuoteProvider, VerifyPolicy } from '../core/tee/types';
 import type { WorkerConfigPolicy } from '../core/transport/worker-config';
+import type { GpuTrust } from '../core/tee/gpu/check';
 import type { Log } from '../core/log';
 import type { Clock } from '../core/clock';
 import { ProxyError } from './errors';
@@ -25,6 +26,8 @@ export interface ProxyAgentOptions {
      * a backend outside its TD); default by the worker's quote root: production for Intel's, lenient for a simulated one.
      */
     workerConfigPolicy?: WorkerConfigPolicy;
+    /** What the proxy trusts of workers' GPU evidence for models whose Root record requires it; default NVIDIA's roots and no RIMs. */
+    gpuTrust?: GpuTrust;
     ledgerPath: string;
     /** Bind address of both endpoints; default 127.0.0.1. (The ops server binds metricsHost, default 127.0.0.1.) */
     host?: string;

@@ -24,6 +24,7 @@ import { toUint256 } from '../../wrappers/payloads';
 import type { Log, LogFields } from '../core/log';
 import { Clock, systemClock } from '../core/clock';
 import { resumeTrustClock, stopTrustTimers, trustClockMetrics, withTrustClock } from '../core/chain/trust-clock';
+import { GpuEvidenceChecker } from '../core/tee/gpu/check';
 import { commitCheckMs, ProxyAgentOptions, ProxyUrls, SETTLEMENT_DEFAULTS, validateOptions } from './options';
 import { Commit, Ledger } from './ledger';
 import { ProxyError } from './errors';
@@ -174,6 +175,7 @@ export class ProxyAgent {
             refreshModels: (cfg) => this.refreshModels(cfg),
             clientCodes: (current) => this.clientCodes(current),
             crash: () => this.crash(),
+            gpu: new GpuEvidenceChecker(opts.gpuTrust, { clock: () => new Date(this.trustClock.now()) }),
         });
     }
 

@@ -6,6 +6,7 @@ import type { WebSocket } from 'ws';
 import { RootConfig, TonChain } from '../core/chain/chain';
 import { hpkeKeyId } from '../core/hpke';
 import { PeerAttestation, WorkerConfigPolicy, workerConfigPolicyFor, workerConfigRefusal } from '../core/transport';
+import { GpuEvidenceChecker, gpuRefusal } from '../core/tee/gpu/check';
 import { Direction, Frame, HelloWorkerFrame, OfferFrame, WireError } from '../core/wire';
 import { ProxyWrapper } from '../../wrappers/Proxy';
 import { Connection, ConnectionHost } from './connection';
@@ -25,6 +26,10 @@ export interface WorkerHost extends ConnectionHost {
     registeredWeights(model: string): bigint | undefined;
     /** The proxy's workerConfigPolicy option (default: by the worker's quote root). */
     readonly workerConfigPolicy?: WorkerConfigPolicy;
+    /** Whether Root's record of a model requires GPU evidence. */
+    requiresGpu(model: string): boolean;
+    /** Verifies (and caches) workers' GPU evidence with the proxy's GPU trust at the clock of trust. */
+    readonly gpu: GpuEvidenceChecker;
     /** The announced models that Root registers (name → coefficient). */
     routableModels(announced: Map<string, bigint>): Map<string, bigint>;
     /** The latest payout signed for that WorkerChannel, if any. */
@@ -74,9 +79,10 @@ export class WorkerConnection extends Connection {
             if (!this.host.isRegistered(m.name)) return { code: 'MODEL_NOT_REGISTERED', message: `model ${m.name} is not registered in Root` };
         }
         // The attested configuration serves every announced model with Root's weights, at no more than its capacity.
+        // …and carries GPU evidence that verifies for every announced model whose Root record requires it.
         const doc = this.peer.workerConfig;
-        const mismatch = doc ? this.configRefusal(hello.models.map((m) => m.name)) : 'the worker certificate carries no attested configuration';
-        if (mismatch) return { code: 'WORKER_CONFIG_MISMATCH', message: mismatch };
+        const mismatch = doc ? this.configRefusal(hello.models.map((m) => m.name)) : { code: 'WORKER_CONFIG_MISMATCH' as const, message: 'the worker certificate carries no attested configuration' };
+        if (mismatch) return mismatch;
         if (hello.capacity > doc!.capacity) return { code: 'WORKER_CONFIG_MISMATCH', message: `hello capacity ${hello.capacity} is above the attested ${doc!.capacity}` };
         // Active, staked ≥ minStake, and its owner signed this worker's attested key for us (attacks 3, 18).
         const refusal = await this.host.admission.checkHello(channel, hello, this.peer.cert.publicKey);
@@ -121,13 +127,17 @@ export class WorkerConnection extends Connection {
 
     /**
      * Why the worker's attested configuration (spec/attestation.md, "Measured worker configuration") does not serve
-     * one of these models with the weights Root registers for it, or null when it serves them all.
+     * one of these models with the weights Root registers for it (WORKER_CONFIG_MISMATCH), or its GPU evidence does
+     * not verify for a model that requires it ("GPU evidence in the chain of evidence", WORKER_GPU_EVIDENCE_REQUIRED),
+     * or null when it serves them all.
      */
-    private configRefusal(models: string[]): string | null {
+    private configRefusal(models: string[]): NonNullable<Refusal> | null {
         const policy = this.host.workerConfigPolicy ?? workerConfigPolicyFor(this.peer.rootKeyId);
         for (const name of models) {
             const why = workerConfigRefusal(this.peer.workerConfig, name, this.host.registeredWeights(name) ?? 0n, policy);
-            if (why) return why;
+            if (why) return { code: 'WORKER_CONFIG_MISMATCH', message: why };
+            const gpu = gpuRefusal(this.peer, this.host.requiresGpu(name), this.host.gpu);
+            if (gpu) return { code: 'WORKER_GPU_EVIDENCE_REQUIRED', message: `model ${name}: ${gpu.message}` };
         }
         return null;
     }
@@ -149,7 +159,7 @@ export class WorkerConnection extends Connection {
         const unregistered = f.models.find((m) => !this.host.isRegistered(m.name));
         if (unregistered) return this.sendError('MODEL_NOT_REGISTERED', `offer ${f.seq}: model ${unregistered.name} is not registered in Root`, false);
         const mismatch = this.configRefusal(f.models.map((m) => m.name));
-        if (mismatch) return this.sendError('WORKER_CONFIG_MISMATCH', `offer ${f.seq}: ${mismatch}`, false);
+        if (mismatch) return this.sendError(mismatch.code, `offer ${f.seq}: ${mismatch.message}`, false);
         this.announced = new Map(f.models.map((m) => [m.name, m.coefficient]));
         this.host.router.setModels(this.id, this.routable());
         this.send({ type: 'offer_ok', v: this.version, seq: f.seq });

@@ -8,6 +8,7 @@ import { ChainWallet, TonChain } from '../core/chain';
 import { Clock, SleepClock } from '../core/clock';
 import { Log } from '../core/log';
 import { QuoteProvider, VerifyPolicy } from '../core/tee/types';
+import type { GpuEvidenceSource } from '../core/tee/gpu/source';
 import { MAX_MODELS, MAX_WORKER_CAPACITY } from '../core/wire';
 import { WorkerConfigError } from './errors';
 import { hashModelDir } from '../core/model-hash';
@@ -35,6 +36,12 @@ export interface WorkerAgentOptions {
     /** ≥ 32-byte seed of the HPKE key; default SHA-256("cocoon-ts/worker/hpke-seed/v1" ‖ seed). */
     hpkeSeed?: Buffer;
     tee: QuoteProvider;
+    /**
+     * Where the worker's GPU evidence comes from (spec/worker.md "GPU evidence"): asked at start and at every
+     * certificate renewal for reports answering gpuNonceFor(its RA-TLS key). Default none: no GPU evidence, and peers
+     * refuse the worker for a model whose Root record requires it.
+     */
+    gpu?: GpuEvidenceSource;
     /** Quote policy for proxies (trusted roots, collateral, …); the image allowlist is Root's proxyImages. */
     quotePolicy: Omit<VerifyPolicy, 'at'>;
     models: WorkerModelOffer[];

@@ -21,6 +21,8 @@ import { Log, noLog } from '../core/log';
 import { CocoonError } from '../core/errors';
 import { deriveHpkeKeyPair, HpkeKeyPair, ReplayCache } from '../core/hpke';
 import { backendKindOf, ed25519KeyPairFromSeed, encodeWorkerConfig, PeerVerifier, RaTlsIdentity, WorkerConfigModel } from '../core/transport';
+import { encodeGpuBundle, gpuBundleHash } from '../core/tee/gpu/bundle';
+import { gpuNonceFor } from '../core/tee/gpu/verify';
 import { PayoutFrame, RequestFrame } from '../core/wire';
 import type { Model } from '../../wrappers/Root';
 import { modelId } from '../../wrappers/payloads';
@@ -73,7 +75,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
     payouts!: PayoutBook;
     /** Encapsulated keys of the sealed requests opened lately (replays are refused). */
     replays!: ReplayCache;
-    /** The attested configuration document (spec/attestation.md, "Measured worker configuration"), after start(). */
+    /** The attested configuration document (spec/attestation.md, "Measured worker configuration") of the current certificate. */
     workerConfig!: Buffer;
     private readonly links = new Map<string, ProxyConnection>();
     private readonly tasks = new Set<Promise<void>>();
@@ -149,7 +151,8 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
                 if (m.weightsDir !== undefined) await checkWeights(m.name, m.weightsDir, model.weightsHash);
                 served.push({ name: m.name, weightsHash: m.weightsDir !== undefined ? hex256(model.weightsHash) : null });
             }
-            this.workerConfig = encodeWorkerConfig({ version: 1, backend, capacity: this.capacity, models: served });
+            const needGpu = this.opts.models.filter((m) => root.models.get(hex256(modelId(m.name)))?.requireGpu).map((m) => m.name);
+            if (needGpu.length > 0 && !this.opts.gpu) this.log('worker.gpu-evidence-missing', { models: needGpu, message: 'Root requires GPU evidence for these models and this worker has no gpu source: peers will refuse it for them' });
             this.payouts = new PayoutBook({
                 path: this.opts.statePath,
                 chain: this.chain,
@@ -166,7 +169,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
                 provider: this.opts.tee,
                 keys: await ed25519KeyPairFromSeed(this.opts.seed),
                 hpkePublicKey: this.hpke.publicKey,
-                workerConfig: this.workerConfig,
+                workerEvidence: () => this.workerEvidence({ backend, capacity: this.capacity, models: served }),
                 clock: () => new Date(this.trustClock.now()), // issued by the time the proxy judges it at
             });
             this.identity.on('error', (e) => this.log('identity.rotation-failed', { message: e.message }));
@@ -189,6 +192,18 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
         for (const p of wanted) this.addLink(p, root);
         this.log('worker.started', { proxies: wanted.length, models: this.opts.models.map((m) => m.name), capacity: this.capacity, key: this.publicKey.toString('hex') });
         this.schedulePoll();
+    }
+
+    /**
+     * The configuration document and GPU evidence of the next certificate: the GPUs are asked afresh for reports
+     * answering gpuNonceFor(the RA-TLS key), and the document (version 2) names the bundle's SHA-256, so the quote
+     * covers both (spec/attestation.md, "GPU evidence in the chain of evidence").
+     */
+    private async workerEvidence(base: { backend: ReturnType<typeof backendKindOf>; capacity: number; models: WorkerConfigModel[] }): Promise<{ workerConfig: Buffer; gpuEvidence?: Buffer }> {
+        if (!this.opts.gpu) return { workerConfig: (this.workerConfig = encodeWorkerConfig({ version: 1, ...base })) };
+        const gpuEvidence = encodeGpuBundle(await this.opts.gpu.evidence(gpuNonceFor(this.publicKey)));
+        this.workerConfig = encodeWorkerConfig({ version: 2, ...base, gpuEvidence: gpuBundleHash(gpuEvidence) });
+        return { workerConfig: this.workerConfig, gpuEvidence };
     }
 
     /** Closes every connection (in-flight requests are aborted), waits for running claims, stops timers. */

@@ -6,6 +6,7 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { createPrivateKey, createPublicKey, KeyObject, randomBytes, webcrypto } from 'crypto';
 import { QuoteProvider } from '../tee/types';
+import { MAX_GPU_BUNDLE_BYTES } from '../tee/gpu/bundle';
 import { claimsReportData, encodeClaims } from './claims';
 import { workerConfigHash } from './worker-config';
 
@@ -20,14 +21,16 @@ export const OID_TDX_QUOTE = '1.3.6.1.4.1.12345.1';
 export const OID_USER_CLAIMS = '1.3.6.1.4.1.12345.2';
 /** A worker's attested configuration (worker-config.ts), bound by its SHA-256 in the version-2 claims. */
 export const OID_WORKER_CONFIG = '1.3.6.1.4.1.12345.3';
+/** A worker's GPU evidence bundle (tee/gpu/bundle.ts), named by its SHA-256 in the worker configuration. */
+export const OID_GPU_EVIDENCE = '1.3.6.1.4.1.12345.4';
 export const OID_ED25519 = '1.3.101.112';
 /** Cocoon's verifiers cap the quote extension at 32 KiB; so do we. */
 export const MAX_QUOTE_BYTES = 32 * 1024;
-/** Upper bound on a whole RA-TLS certificate we are willing to parse. */
-export const MAX_CERT_BYTES = 48 * 1024;
+/** Upper bound on a whole RA-TLS certificate we are willing to parse: quote, claims, configuration and GPU evidence. */
+export const MAX_CERT_BYTES = 48 * 1024 + MAX_GPU_BUNDLE_BYTES;
 export const DEFAULT_CERT_VALIDITY_MS = 24 * 3600_000;
 
-/** Critical extensions a verifier understands: basicConstraints, keyUsage, extKeyUsage, subjectAltName, quote, claims, worker configuration. */
+/** Critical extensions a verifier understands: basicConstraints, keyUsage, extKeyUsage, subjectAltName, quote, claims, worker configuration, GPU evidence. */
 export const KNOWN_CRITICAL_EXTENSIONS: ReadonlySet<string> = new Set([
     '2.5.29.19',
     '2.5.29.15',
@@ -36,6 +39,7 @@ export const KNOWN_CRITICAL_EXTENSIONS: ReadonlySet<string> = new Set([
     OID_TDX_QUOTE,
     OID_USER_CLAIMS,
     OID_WORKER_CONFIG,
+    OID_GPU_EVIDENCE,
 ]);
 
 /** An Ed25519 key pair held for the lifetime of an identity. */
@@ -85,6 +89,8 @@ export interface RaTlsCert {
     quote: Buffer;
     /** The worker-configuration document (workers only). */
     workerConfig?: Buffer;
+    /** The GPU evidence bundle (workers with GPU evidence only). */
+    gpuEvidence?: Buffer;
 }
 
 export interface IssueCertOptions {
@@ -98,6 +104,8 @@ export interface IssueCertOptions {
     hpkePublicKey?: Buffer;
     /** A worker's configuration document (encodeWorkerConfig): carried in its extension, its hash in the claims. */
     workerConfig?: Buffer;
+    /** A worker's GPU evidence bundle (encodeGpuBundle); the configuration must name its hash. */
+    gpuEvidence?: Buffer;
     /** Validity period, default 1 day. */
     validityMs?: number;
     /** notBefore = now - backdateMs, to tolerate peers whose clocks run slightly behind (default 60 s). */
@@ -158,6 +166,7 @@ export async function buildRaTlsCert(o: IssueCertOptions & { claims: Buffer; quo
                 ? []
                 : [new x509.Extension(OID_TDX_QUOTE, true, o.quote), new x509.Extension(OID_USER_CLAIMS, true, o.claims)]),
             ...(o.workerConfig ? [new x509.Extension(OID_WORKER_CONFIG, true, o.workerConfig)] : []),
+            ...(o.gpuEvidence ? [new x509.Extension(OID_GPU_EVIDENCE, true, o.gpuEvidence)] : []),
         ],
     });
     const der = Buffer.from(cert.rawData);
@@ -170,6 +179,7 @@ export async function buildRaTlsCert(o: IssueCertOptions & { claims: Buffer; quo
         claims: Buffer.from(o.claims),
         quote: Buffer.from(o.quote),
         ...(o.workerConfig ? { workerConfig: Buffer.from(o.workerConfig) } : {}),
+        ...(o.gpuEvidence ? { gpuEvidence: Buffer.from(o.gpuEvidence) } : {}),
     };
 }
 

@@ -11,6 +11,11 @@ export interface RaTlsIdentityOptions {
     hpkePublicKey?: Buffer;
     /** A worker's configuration document, bound into every certificate (workers). */
     workerConfig?: Buffer;
+    /**
+     * Asked before every issuance (the first and each renewal): a worker's configuration and GPU evidence bundle,
+     * obtained afresh (e.g. GPU reports for the certificate's key). Overrides `workerConfig`.
+     */
+    workerEvidence?: () => Promise<{ workerConfig: Buffer; gpuEvidence?: Buffer }>;
     /** Certificate validity, default 1 day. */
     validityMs?: number;
     /** Re-issue this long before notAfter; default a quarter of the validity. Must be < validityMs. */
@@ -66,12 +71,13 @@ export class RaTlsIdentity extends EventEmitter<RaTlsIdentityEvents> implements 
         return new RaTlsIdentity(keys, opts, first);
     }
 
-    private static issue(keys: Ed25519KeyPair, o: RaTlsIdentityOptions): Promise<RaTlsCert> {
+    private static async issue(keys: Ed25519KeyPair, o: RaTlsIdentityOptions): Promise<RaTlsCert> {
+        const worker = o.workerEvidence ? await o.workerEvidence() : { workerConfig: o.workerConfig };
         return issueRaTlsCert({
             keys,
             provider: o.provider,
             hpkePublicKey: o.hpkePublicKey,
-            workerConfig: o.workerConfig,
+            ...worker,
             validityMs: o.validityMs,
             now: (o.clock ?? (() => new Date()))(),
             commonName: o.commonName,
@@ -143,7 +149,7 @@ export class RaTlsIdentity extends EventEmitter<RaTlsIdentityEvents> implements 
  * certificate, re-issued like an RA-TLS one (call `start()` for background rotation).
  */
 export const KeyIdentity = {
-    async create(opts: { seed: Buffer } & Omit<RaTlsIdentityOptions, 'provider' | 'keys' | 'hpkePublicKey' | 'workerConfig'>): Promise<RaTlsIdentity> {
+    async create(opts: { seed: Buffer } & Omit<RaTlsIdentityOptions, 'provider' | 'keys' | 'hpkePublicKey' | 'workerConfig' | 'workerEvidence'>): Promise<RaTlsIdentity> {
         const { seed, ...rest } = opts;
         return RaTlsIdentity.create({ ...rest, provider: null, keys: await ed25519KeyPairFromSeed(seed) });
     },

@@ -8,6 +8,7 @@ import {
     KNOWN_CRITICAL_EXTENSIONS,
     MAX_CERT_BYTES,
     MAX_QUOTE_BYTES,
+    OID_GPU_EVIDENCE,
     OID_TDX_QUOTE,
     OID_USER_CLAIMS,
     OID_WORKER_CONFIG,
@@ -16,6 +17,8 @@ import {
 } from './cert';
 import { claimsReportData, decodeClaims, RaTlsClaims } from './claims';
 import { decodeWorkerConfig, MAX_WORKER_CONFIG_BYTES, WorkerConfigDoc, workerConfigHash } from './worker-config';
+import { decodeGpuBundle, gpuBundleHash } from '../tee/gpu/bundle';
+import { GpuAttestationError } from '../tee/gpu/types';
 
 /** `verifyQuote` of ../tee/verify.ts, usually behind a VerificationCache. Throws AttestationError. */
 export type QuoteVerifyFn = (quote: Buffer, policy: VerifyPolicy) => VerifiedQuote;
@@ -54,6 +57,8 @@ export interface PeerAttestation {
     claims: RaTlsClaims;
     /** The worker configuration the claims bind (version-2 claims), decoded. */
     workerConfig?: WorkerConfigDoc;
+    /** The GPU evidence bundle (extension 1.3.6.1.4.1.12345.4) the configuration names: well formed, not yet verified (tee/gpu/check.ts). */
+    gpuEvidence?: Buffer;
     tcbStatus?: TcbStatus;
     advisoryIds: string[];
     /** The collateral was past its nextUpdate, used within the configured grace (spec/attestation.md "Live collateral"). */
@@ -205,6 +210,7 @@ export class PeerVerifier implements CertVerifier<PeerAttestation> {
         let quote: Buffer | undefined;
         let claimsRaw: Buffer | undefined;
         let configRaw: Buffer | undefined;
+        let gpuRaw: Buffer | undefined;
         for (const ext of asnExtensions(cert)) {
             const type = ext.extnID;
             if (seen.has(type)) throw invalid(`duplicate extension ${type}`);
@@ -217,9 +223,10 @@ export class PeerVerifier implements CertVerifier<PeerAttestation> {
                 if (type === OID_TDX_QUOTE) quote = value;
                 else claimsRaw = value;
             }
-            if (type === OID_WORKER_CONFIG) {
+            if (type === OID_WORKER_CONFIG || type === OID_GPU_EVIDENCE) {
                 if (!critical) throw invalid(`extension ${type} must be critical`);
-                configRaw = value;
+                if (type === OID_WORKER_CONFIG) configRaw = value;
+                else gpuRaw = value;
             }
             // BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, ... }: refuse cA = TRUE
             if (type === '2.5.29.19' && value.length >= 5 && value[0] === 0x30 && value[2] === 0x01 && value[3] === 0x01 && value[4] !== 0) {
@@ -251,6 +258,7 @@ export class PeerVerifier implements CertVerifier<PeerAttestation> {
         }
         if (this.policy.requireHpkeKey && !claims.hpkePublicKey) throw invalid('claims carry no HPKE key');
         const workerConfig = checkWorkerConfig(claims, configRaw);
+        const gpuEvidence = checkGpuEvidence(workerConfig, gpuRaw);
 
         // image policy (Root's allowlists)
         const imageHash = vq.imageHash.toString('hex');
@@ -274,6 +282,7 @@ export class PeerVerifier implements CertVerifier<PeerAttestation> {
             },
             claims,
             ...(workerConfig ? { workerConfig } : {}),
+            ...(gpuEvidence ? { gpuEvidence } : {}),
             tcbStatus: vq.tcbStatus,
             advisoryIds: vq.advisoryIds,
             ...(vq.collateralStale ? { collateralStale: true } : {}),
@@ -299,6 +308,27 @@ function checkWorkerConfig(claims: RaTlsClaims, raw: Buffer | undefined): Worker
         throw new AttestationError('REPORT_DATA_MISMATCH', 'the worker configuration is not the one the claims bind');
     }
     return decodeWorkerConfig(raw);
+}
+
+/**
+ * The GPU evidence bundle a version-2 worker configuration names: present, hashing to the document's gpuEvidence
+ * (else REPORT_DATA_MISMATCH: the quote does not cover it) and well formed (CERT_INVALID). Without a name in the
+ * document the extension must be absent. Verifying the evidence itself is the caller's (per model, tee/gpu/check.ts).
+ */
+function checkGpuEvidence(doc: WorkerConfigDoc | undefined, raw: Buffer | undefined): Buffer | undefined {
+    if (!doc?.gpuEvidence) {
+        if (raw) throw invalid('GPU evidence extension without a hash in the worker configuration');
+        return undefined;
+    }
+    if (!raw) throw invalid('the worker configuration names GPU evidence the certificate does not carry');
+    if (gpuBundleHash(raw) !== doc.gpuEvidence) throw new AttestationError('REPORT_DATA_MISMATCH', 'the GPU evidence is not the one the worker configuration binds');
+    try {
+        decodeGpuBundle(raw);
+    } catch (e) {
+        if (e instanceof GpuAttestationError) throw invalid(e.message, { gpuCode: e.code });
+        throw e;
+    }
+    return raw;
 }
 
 /** A peer known only by its key (a client outside any TEE): the verified certificate key. */

@@ -5,6 +5,8 @@
 //
 // Canonical form: UTF-8 JSON without whitespace, keys in lexicographic order, models sorted by name:
 //   {"backend":"loopback","capacity":4,"models":[{"name":"m","weightsHash":"<64 hex>"|null}],"version":1}
+// Version 2 adds "gpuEvidence": the SHA-256 (hex) of the GPU evidence extension 1.3.6.1.4.1.12345.4 the certificate
+// carries (tee/gpu/bundle.ts), so the quote covers the GPU evidence too; a worker without GPU evidence writes version 1.
 // The decoder re-encodes what it parsed and refuses any byte difference, so each configuration has one encoding
 // and one hash.
 import { createHash } from 'crypto';
@@ -13,6 +15,8 @@ import { hex256 } from '../hex';
 import { MAX_MODELS, MAX_WORKER_CAPACITY } from '../wire/fields';
 
 export const WORKER_CONFIG_VERSION = 1;
+/** The version that names a GPU evidence bundle. */
+export const WORKER_CONFIG_VERSION_GPU = 2;
 /** Largest document accepted (32 models with the longest names need about 6.5 KiB). */
 export const MAX_WORKER_CONFIG_BYTES = 16 * 1024;
 
@@ -29,16 +33,21 @@ export interface WorkerConfigModel {
 }
 
 export interface WorkerConfigDoc {
-    version: 1;
+    version: 1 | 2;
     backend: BackendKind;
     capacity: number;
     models: WorkerConfigModel[];
+    /** Version 2 only: SHA-256 hex of the GPU evidence extension. */
+    gpuEvidence?: string;
 }
 
 const bad = (why: string) => new AttestationError('CERT_INVALID', `worker configuration: ${why}`);
 
 function check(d: WorkerConfigDoc): void {
-    if (d.version !== WORKER_CONFIG_VERSION) throw bad(`unsupported version ${String(d.version)}`);
+    if (d.version !== WORKER_CONFIG_VERSION && d.version !== WORKER_CONFIG_VERSION_GPU) throw bad(`unsupported version ${String(d.version)}`);
+    if (d.version === WORKER_CONFIG_VERSION_GPU ? typeof d.gpuEvidence !== 'string' || !HASH.test(d.gpuEvidence) : d.gpuEvidence !== undefined) {
+        throw bad('gpuEvidence must be 64 lowercase hex digits in version 2 and absent in version 1');
+    }
     if (!BACKEND_KINDS.includes(d.backend)) throw bad('backend must be loopback, unix or remote');
     if (!Number.isInteger(d.capacity) || d.capacity < 1 || d.capacity > MAX_WORKER_CAPACITY) throw bad(`capacity must be an integer in 1..${MAX_WORKER_CAPACITY}`);
     if (!Array.isArray(d.models) || d.models.length < 1 || d.models.length > MAX_MODELS) throw bad(`expected 1..${MAX_MODELS} models`);
@@ -56,6 +65,7 @@ export function encodeWorkerConfig(d: WorkerConfigDoc): Buffer {
     const json = JSON.stringify({
         backend: d.backend,
         capacity: d.capacity,
+        ...(d.version === WORKER_CONFIG_VERSION_GPU ? { gpuEvidence: d.gpuEvidence } : {}),
         models: models.map((m) => ({ name: m.name, weightsHash: m.weightsHash })),
         version: d.version,
     });
@@ -80,12 +90,14 @@ export function decodeWorkerConfig(b: Buffer): WorkerConfigDoc {
     } catch {
         throw bad('not UTF-8 JSON');
     }
-    const o = exactKeys(parsed, ['backend', 'capacity', 'models', 'version'], 'the document');
+    const gpu = typeof parsed === 'object' && parsed !== null && (parsed as { version?: unknown }).version === WORKER_CONFIG_VERSION_GPU;
+    const o = exactKeys(parsed, gpu ? ['backend', 'capacity', 'gpuEvidence', 'models', 'version'] : ['backend', 'capacity', 'models', 'version'], 'the document');
     if (!Array.isArray(o.models) || o.models.length > MAX_MODELS) throw bad(`expected 1..${MAX_MODELS} models`);
     const doc = {
         version: o.version,
         backend: o.backend,
         capacity: o.capacity,
+        ...(gpu ? { gpuEvidence: o.gpuEvidence } : {}),
         models: o.models.map((m, i) => {
             const e = exactKeys(m, ['name', 'weightsHash'], `models[${i}]`);
             return { name: e.name, weightsHash: e.weightsHash };

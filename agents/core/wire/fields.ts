@@ -25,8 +25,8 @@ export const MAX_JSON_DEPTH = 64;
 export const MAX_SEALED_REQUEST_BYTES = 3 * 1024 * 1024;
 /** Largest response chunk: `data` in UTF-16 code units, or sealed plaintext in bytes (the ciphertext adds a 16-byte tag). */
 export const MAX_CHUNK_BYTES = 256 * 1024;
-/** Largest RA-TLS certificate carried as an attestation reference (= transport MAX_CERT_BYTES). */
-export const MAX_ATTESTATION_BYTES = 48 * 1024;
+/** Largest RA-TLS certificate carried as an attestation reference (= transport MAX_CERT_BYTES: 48 KiB + the GPU bundle's 80 KiB). */
+export const MAX_ATTESTATION_BYTES = 128 * 1024;
 /** Largest signed receipt BOC in decoded bytes: the receipt module's base64 limit (agents/core/receipt.ts). */
 export const MAX_RECEIPT_BYTES = (MAX_RECEIPT_BASE64 / 4) * 3;
 export const MAX_MODELS = 32;

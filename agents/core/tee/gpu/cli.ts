@@ -33,7 +33,7 @@ function isoTime(v: string): Date {
     return d;
 }
 
-function readRims(dir: string): RimSource[] {
+export function readRims(dir: string): RimSource[] {
     let names: string[];
     try {
         names = readdirSync(dir).filter((n) => RIM_FILE.test(n)).sort();

@@ -7,6 +7,7 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { createHash, createPrivateKey, KeyObject, randomBytes, sign as cryptoSign, webcrypto } from 'crypto';
+import { existsSync, linkSync, readFileSync, unlinkSync, writeFileSync } from 'fs';
 import { derToPem } from '../certs';
 import { octets, seq } from '../der';
 import { OID_TCG_DICE_FWID } from './chain';
@@ -72,6 +73,20 @@ export function simulatedMeasurement(blockIndex: number): Buffer {
     return createHash('sha384').update(`cocoon simulated GPU measurement ${blockIndex}`).digest();
 }
 
+/** What `SimulatedGpu.loadOrCreate` keeps in its file (private keys: a devnet / test artefact only). */
+export interface SimulatedGpuState {
+    driverVersion: string;
+    vbiosVersion: string;
+    blocks: number;
+    fwid: string; // hex
+    deviceRootPem: string;
+    chainPem: string;
+    rimRootPem: string;
+    attestationKeyPem: string;
+    rimSignerKeyPem: string;
+    rimChainPem: string[];
+}
+
 export class SimulatedGpu {
     private constructor(
         readonly driverVersion: string,
@@ -117,6 +132,48 @@ export class SimulatedGpu {
             await privateKeyObject(rimKeys.privateKey),
             [rimSigner, rimRoot].map(pem),
         );
+    }
+
+    /** JSON-serialisable state, private keys included. */
+    toState(): SimulatedGpuState {
+        const key = (k: KeyObject) => k.export({ format: 'pem', type: 'pkcs8' }).toString();
+        return {
+            driverVersion: this.driverVersion,
+            vbiosVersion: this.vbiosVersion,
+            blocks: this.blocks,
+            fwid: this.fwid.toString('hex'),
+            deviceRootPem: this.deviceRootPem,
+            chainPem: this.chainPem,
+            rimRootPem: this.rimRootPem,
+            attestationKeyPem: key(this.attestationKey),
+            rimSignerKeyPem: key(this.rimSignerKey),
+            rimChainPem: [...this.rimChainPem],
+        };
+    }
+
+    static fromState(s: SimulatedGpuState): SimulatedGpu {
+        return new SimulatedGpu(s.driverVersion, s.vbiosVersion, s.blocks, Buffer.from(s.fwid, 'hex'), s.deviceRootPem, s.chainPem, s.rimRootPem, createPrivateKey(s.attestationKeyPem), createPrivateKey(s.rimSignerKeyPem), s.rimChainPem);
+    }
+
+    /**
+     * The simulated GPU kept in `file` (JSON, mode 0600), created on first use; a concurrent creator's file wins
+     * (linked into place, never overwritten), so a worker and its peers that name one file share one PKI.
+     */
+    static async loadOrCreate(file: string, opts: SimulatedGpuOptions = {}): Promise<SimulatedGpu> {
+        const load = () => SimulatedGpu.fromState(JSON.parse(readFileSync(file, 'utf8')) as SimulatedGpuState);
+        if (existsSync(file)) return load();
+        const gpu = await SimulatedGpu.create(opts);
+        const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+        writeFileSync(tmp, JSON.stringify(gpu.toState(), null, 2) + '\n', { mode: 0o600 });
+        try {
+            linkSync(tmp, file);
+            return gpu;
+        } catch (e) {
+            if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+            return load();
+        } finally {
+            unlinkSync(tmp);
+        }
     }
 
     /** A signed report answering `nonce` (32 bytes). */

@@ -18,6 +18,8 @@ export const GpuErrorCodes = [
     'GPU_RIM_INVALID', // a RIM is malformed, its XML signature or its certificate chain fails
     'GPU_MEASUREMENT_MISMATCH', // an active golden measurement differs from the report's block (details: indexes)
     'GPU_POLICY_INVALID', // the policy itself is malformed (caller error, not a verdict on the evidence)
+    'GPU_EVIDENCE_MALFORMED', // the certificate's evidence bundle (bundle.ts) breaks its layout or bounds
+    'GPU_EVIDENCE_UNAVAILABLE', // the worker could not obtain evidence: the command failed, timed out or printed garbage
 ] as const;
 export type GpuErrorCode = (typeof GpuErrorCodes)[number];
 

@@ -171,7 +171,7 @@ describe('wire error codes: the derived lists say what the hand-written ones sai
 
     it('the proxy, worker and parser lists', () => {
         expect([...WireErrorCodes]).toEqual(['WIRE_MALFORMED', 'WIRE_TOO_LARGE', 'WIRE_UNKNOWN_TYPE', 'WIRE_DIRECTION', 'WIRE_BAD_FIELD', 'WIRE_VERSION']);
-        expect(ProxyWireCodes).toHaveLength(25); // issue 11 added COOP_WITHDRAW_TOO_LARGE, COOP_WITHDRAW_UNAVAILABLE and PROXY_NOT_ACCEPTING; issue 13 WORKER_CONFIG_MISMATCH
+        expect(ProxyWireCodes).toHaveLength(26); // issue 11 added COOP_WITHDRAW_TOO_LARGE, COOP_WITHDRAW_UNAVAILABLE and PROXY_NOT_ACCEPTING; issue 13 WORKER_CONFIG_MISMATCH and WORKER_GPU_EVIDENCE_REQUIRED
         expect(WorkerWireCodes).toEqual(expect.arrayContaining(['WORKER_BUSY', 'INTERNAL', 'PAYOUT_INVALID', 'PAYOUT_STALE', 'REQUEST_PRICE_CAP', ...ForwardErrorCodes, ...WorkerRequestErrorCodes, ...HpkeErrorCodes]));
     });
 });
