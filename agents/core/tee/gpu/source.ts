@@ -75,10 +75,16 @@ export class CommandGpuSource implements GpuEvidenceSource {
             const chunks: Buffer[] = [];
             let size = 0;
             let failure: GpuAttestationError | undefined;
-            const child = spawn(program, [...args, nonce.toString('hex')], { stdio: ['ignore', 'pipe', 'ignore'] });
+            // Its own process group, so a timeout or a flood ends the command's children too (a shell's `sleep`).
+            const child = spawn(program, [...args, nonce.toString('hex')], { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
             const fail = (e: GpuAttestationError) => {
                 failure ??= e;
-                child.kill('SIGKILL');
+                try {
+                    if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+                } catch {
+                    // already gone
+                }
+                child.stdout.destroy();
             };
             const timer = setTimeout(() => fail(unavailable(`GPU command did not finish within ${timeoutMs} ms`, { timeoutMs })), timeoutMs);
             child.stdout.on('data', (c: Buffer) => {
