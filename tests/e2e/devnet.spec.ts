@@ -76,6 +76,11 @@ describe('cocoon devnet (npm start)', () => {
         // Peers' collateral came from the local PCCS through the production path (fetched, verified, cached on disk).
         expect(out).toMatch(/local PCCS \(simulated platform, Intel vectors\) at http:\/\/127\.0\.0\.1:\d+/);
         expect(readdirSync(join(dir, 'collateral'))).toEqual(['00C06F000000-platform.json']);
+        // The demo model requires GPU evidence: the worker's simulated GPU (gpu.json) answered for its key, and the
+        // proxy and the client, trusting that simulated PKI, verified it before the request above was served.
+        expect(JSON.parse(readFileSync(join(dir, 'worker.json'), 'utf8')).gpu).toEqual({ evidence: 'simulated', stateFile: 'gpu.json' });
+        expect(JSON.parse(readFileSync(join(dir, 'client.json'), 'utf8')).trust.gpu).toEqual({ simulatedGpuFile: 'gpu.json' });
+        expect(existsSync(join(dir, 'gpu.json'))).toBe(true);
 
         // It prints the explorer's URL beside the endpoint, on the port network.json keeps, reading this network's Root.
         const [, explorer, explorerPort] = await waitFor(run, /\nExplorer: (http:\/\/127\.0\.0\.1:(\d+))\n/);
