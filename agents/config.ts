@@ -2,7 +2,7 @@
 // Paths inside a file are relative to the file's directory. Secrets live in their own files (0600), named by
 // the config: `seedFile` (the agent's 32-byte Ed25519 seed, hex) and `wallet.secretKeyFile` (a TON wallet's
 // 64-byte secret key in hex, or its 24-word mnemonic). Every problem is a ConfigError naming the key.
-import { readFileSync } from 'fs';
+import { readFileSync, statSync } from 'fs';
 import { dirname, isAbsolute, resolve } from 'path';
 import { Address } from '@ton/core';
 import { keyPairFromSecretKey, mnemonicToPrivateKey, mnemonicValidate } from '@ton/crypto';
@@ -313,8 +313,14 @@ export async function gpuTrustOf(dir: string, g: z.infer<typeof GpuTrustSchema> 
         }
     }
     if (g.revokedFile !== undefined) {
+        let size = 0;
+        try {
+            size = statSync(at(dir, g.revokedFile)).size;
+        } catch {
+            // file() names the error
+        }
+        if (size > MAX_REVOKED_FILE_BYTES) throw new ConfigError('trust.gpu.revokedFile', `${g.revokedFile} is larger than ${MAX_REVOKED_FILE_BYTES} bytes`);
         const text = file(g.revokedFile, 'trust.gpu.revokedFile');
-        if (text.length > MAX_REVOKED_FILE_BYTES) throw new ConfigError('trust.gpu.revokedFile', `${g.revokedFile} is larger than ${MAX_REVOKED_FILE_BYTES} bytes`);
         const serials = text.split('\n').map((l) => l.replace(/#.*/, '').trim()).filter((l) => l.length > 0);
         const badSerial = serials.find((s) => !/^[0-9a-fA-F]{1,64}$/.test(s));
         if (badSerial !== undefined) throw new ConfigError('trust.gpu.revokedFile', `${g.revokedFile}: not a hex serial: ${badSerial.slice(0, 80)}`);

@@ -16,7 +16,7 @@ import { keyPairFromSeed } from '@ton/crypto';
 import { GpuEvidenceSource, SimulatedGpuSource } from '../../../agents/core/tee/gpu/source';
 import { SimulatedGpu, simulatedMeasurement } from '../../../agents/core/tee/gpu/simulated';
 import { gpuNonceFor } from '../../../agents/core/tee/gpu/verify';
-import { GpuTrust } from '../../../agents/core/tee/gpu/check';
+import { GpuEvidenceChecker, GpuTrust } from '../../../agents/core/tee/gpu/check';
 import { ProxyAgent } from '../../../agents/proxy/agent';
 import { WorkerAgent } from '../../../agents/worker/runner';
 import { CocoonClient } from '../../../agents/client/runner';
@@ -131,6 +131,17 @@ describe('GPU evidence required by Root, real agents', () => {
         expect(w.identity.current.gpuEvidence).toBeDefined();
         expect(JSON.parse(w.workerConfig.toString()).version).toBe(2);
         expect(keyPairFromSeed(seed('gpu-honest')).publicKey.equals(w.publicKey)).toBe(true);
+    });
+
+    it('a renewed certificate carries evidence asked afresh from the GPU, bound by the new configuration, and still verifies', async () => {
+        const w = workers.get('gpu-honest')!;
+        const before = w.identity.current;
+        const after = await w.identity.rotate();
+        expect(after.gpuEvidence!.equals(before.gpuEvidence!)).toBe(false); // a new report (the GPU's own nonce differs)
+        expect(after.workerConfig!.equals(before.workerConfig!)).toBe(false);
+        expect(w.workerConfig.equals(after.workerConfig!)).toBe(true);
+        const checker = new GpuEvidenceChecker(trust);
+        expect(checker.verify(after.gpuEvidence!, w.publicKey)).toHaveLength(1);
     });
 
     it('attack: a worker without GPU evidence is refused for the model that requires it, admitted for one that does not', () => {
