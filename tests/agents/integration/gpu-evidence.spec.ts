@@ -56,9 +56,12 @@ describe('GPU evidence required by Root, real agents', () => {
     const clients: CocoonClient[] = [];
     let deployed: Awaited<ReturnType<typeof deployProxyForAgent>>;
 
+    const workerLog: { label: string; event: string; fields: Record<string, unknown> }[] = [];
+
     async function startWorker(label: string, models: string[], source?: GpuEvidenceSource): Promise<WorkerAgent> {
         const { wallet } = await net.fundWallet(label, '20');
         const w = new WorkerAgent({
+            log: (event, fields) => void workerLog.push({ label, event, fields }),
             ...workerAgentOptions(net, { chain: net.newChain(), wallet, seed: seed(label), backendUrl: backend.url, statePath: join(dir, `${label}.json`), capacity: 2 }),
             models: models.map((name) => ({ name, coefficient: 1000n })),
             gpu: source,
@@ -146,6 +149,7 @@ describe('GPU evidence required by Root, real agents', () => {
 
     it('attack: a worker without GPU evidence is refused for the model that requires it, admitted for one that does not', () => {
         refused('gpu-none', `model ${GPU_MODEL}: the model requires GPU evidence and the worker certificate carries none`);
+        expect(workerLog.filter((l) => l.event === 'worker.gpu-evidence-missing').map((l) => [l.label, l.fields.models])).toEqual([['gpu-none', [GPU_MODEL]]]);
         expect(workers.get('gpu-none-plain-model')!.stats().proxies[0].state).toBe('ready');
         expect(proxy.stats().workers.map((w) => w.models.map((m) => m.name)).sort()).toEqual([[TEST_MODEL.id], [GPU_MODEL]]);
     });

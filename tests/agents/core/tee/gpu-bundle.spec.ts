@@ -16,6 +16,7 @@ import { CommandGpuSource, SimulatedGpuSource } from '../../../../agents/core/te
 import { SimulatedGpu, simulatedMeasurement } from '../../../../agents/core/tee/gpu/simulated';
 import { gpuNonceFor } from '../../../../agents/core/tee/gpu/verify';
 import { GpuAttestationError } from '../../../../agents/core/tee/gpu/types';
+import { realChain, realReport } from './gpu-util';
 
 function codeOf(f: () => unknown): string {
     try {
@@ -59,6 +60,13 @@ describe('GPU evidence bundle (extension 1.3.6.1.4.1.12345.4)', () => {
             });
             expect(encodeGpuBundle(back).equals(b)).toBe(true);
         }
+    });
+
+    it("fits real evidence: eight copies of NVIDIA's H100 report and chain round-trip within the bounds", () => {
+        const real = { report: realReport(), chainPem: realChain() };
+        const b = encodeGpuBundle(Array.from({ length: MAX_GPUS }, () => real));
+        expect(b.length).toBeLessThan(MAX_GPU_BUNDLE_BYTES);
+        expect(decodeGpuBundle(b)[7].report.equals(real.report)).toBe(true);
     });
 
     it('refuses out-of-bounds inputs to the encoder: no GPU, nine GPUs, an oversized report, a chain that is not text', () => {
