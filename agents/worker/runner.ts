@@ -75,8 +75,6 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
     payouts!: PayoutBook;
     /** Encapsulated keys of the sealed requests opened lately (replays are refused). */
     replays!: ReplayCache;
-    /** The attested configuration document (spec/attestation.md, "Measured worker configuration") of the current certificate. */
-    workerConfig!: Buffer;
     private readonly links = new Map<string, ProxyConnection>();
     private readonly tasks = new Set<Promise<void>>();
     private pollTimer?: NodeJS.Timeout;
@@ -113,6 +111,11 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
         const seed = Buffer.isBuffer(opts.seed) && opts.seed.length === 32 ? opts.seed : Buffer.alloc(32);
         const kp = keyPairFromSeed(seed);
         this.keys = { publicKey: kp.publicKey, secretKey: kp.secretKey };
+    }
+
+    /** The attested configuration document (spec/attestation.md, "Measured worker configuration") of the current certificate (after start()). */
+    get workerConfig(): Buffer {
+        return this.identity.current.workerConfig!;
     }
 
     /** The worker's Ed25519 public key: its RA-TLS certificate key and receipt key. */
@@ -200,10 +203,9 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
      * covers both (spec/attestation.md, "GPU evidence in the chain of evidence").
      */
     private async workerEvidence(base: { backend: ReturnType<typeof backendKindOf>; capacity: number; models: WorkerConfigModel[] }): Promise<{ workerConfig: Buffer; gpuEvidence?: Buffer }> {
-        if (!this.opts.gpu) return { workerConfig: (this.workerConfig = encodeWorkerConfig({ version: 1, ...base })) };
+        if (!this.opts.gpu) return { workerConfig: encodeWorkerConfig({ version: 1, ...base }) };
         const gpuEvidence = encodeGpuBundle(await this.opts.gpu.evidence(gpuNonceFor(this.publicKey)));
-        this.workerConfig = encodeWorkerConfig({ version: 2, ...base, gpuEvidence: gpuBundleHash(gpuEvidence) });
-        return { workerConfig: this.workerConfig, gpuEvidence };
+        return { workerConfig: encodeWorkerConfig({ version: 2, ...base, gpuEvidence: gpuBundleHash(gpuEvidence) }), gpuEvidence };
     }
 
     /** Closes every connection (in-flight requests are aborted), waits for running claims, stops timers. */
