@@ -1,7 +1,7 @@
 // GPU evidence in the chain of evidence (spec/attestation.md): the bundle a worker's certificate carries (extension
 // 1.3.6.1.4.1.12345.4) on hostile bytes, its binding through the worker configuration into the quote, the worker's
 // command source on hostile commands, and the peers' cached check (nonce = gpuNonceFor(certificate key)).
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import fc from 'fast-check';
@@ -12,7 +12,9 @@ import { buildRaTlsCert, encodeClaims, encodeWorkerConfig, generateEd25519KeyPai
 import { claimsReportData } from '../../../../agents/core/transport/claims';
 import { decodeGpuBundle, encodeGpuBundle, gpuBundleHash, GpuEvidence, MAX_BUNDLE_REPORT_BYTES, MAX_GPU_BUNDLE_BYTES, MAX_GPUS } from '../../../../agents/core/tee/gpu/bundle';
 import { GpuEvidenceChecker, gpuRefusal } from '../../../../agents/core/tee/gpu/check';
-import { CommandGpuSource, SimulatedGpuSource } from '../../../../agents/core/tee/gpu/source';
+import { CommandGpuSource, MAX_GPU_COMMAND_OUTPUT_BYTES, SimulatedGpuSource } from '../../../../agents/core/tee/gpu/source';
+import { MAX_CERT_BYTES } from '../../../../agents/core/transport/cert';
+import { MAX_ATTESTATION_BYTES } from '../../../../agents/core/wire/fields';
 import { SimulatedGpu, simulatedMeasurement } from '../../../../agents/core/tee/gpu/simulated';
 import { gpuNonceFor } from '../../../../agents/core/tee/gpu/verify';
 import { GpuAttestationError } from '../../../../agents/core/tee/gpu/types';
@@ -260,5 +262,20 @@ describe("the worker's GPU command (CommandGpuSource)", () => {
         for (const [command, count] of cases) {
             expect(await asyncCodeOf(new CommandGpuSource({ command, count, timeoutMs: 500 }).evidence(nonce))).toBe('GPU_EVIDENCE_UNAVAILABLE');
         }
+    });
+});
+
+describe('spec/attestation.md "GPU evidence in the chain of evidence"', () => {
+    const spec = readFileSync(join(__dirname, '../../../../spec/attestation.md'), 'utf8');
+    const section = spec.slice(spec.indexOf('\n## GPU evidence in the chain of evidence\n'));
+
+    it('states the bounds the code uses', () => {
+        expect(spec.indexOf('\n## GPU evidence in the chain of evidence\n')).toBeGreaterThan(0);
+        expect([MAX_GPUS, MAX_BUNDLE_REPORT_BYTES, MAX_GPU_BUNDLE_BYTES, MAX_CERT_BYTES, MAX_ATTESTATION_BYTES]).toEqual([8, 16384, 80 * 1024, 128 * 1024, 128 * 1024]);
+        expect(section).toContain('| 1 | 1 | n = number of GPUs, 1..8 |');
+        expect(section).toContain('at most 80 KiB');
+        expect(section).toContain('128 KiB');
+        expect(Math.round(MAX_GPU_COMMAND_OUTPUT_BYTES / 1024 / 10) * 10).toBe(430);
+        expect(section).toContain('~430 KiB');
     });
 });
