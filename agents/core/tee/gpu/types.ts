@@ -4,6 +4,9 @@
 //   rim.ts        signed reference integrity manifests (SWID tags, XML-DSig)                   verifyRim(xml, ...)
 //   verify.ts     the whole check against a policy, and the TD binding                        verifyGpuEvidence, gpuNonceFor
 //   simulated.ts  a simulated device + RIM PKI producing evidence of the same format          SimulatedGpu
+//   bundle.ts     the evidence bundle a worker certificate carries (extension .4)             encodeGpuBundle, decodeGpuBundle
+//   source.ts     where a worker gets evidence: a simulated GPU or an external command        GpuEvidenceSource
+//   check.ts      a peer's cached check of a worker's bundle for models that require a GPU    GpuEvidenceChecker, gpuRefusal
 import { CocoonError } from '../../errors';
 
 /** Stable error codes of GPU attestation. Each rejection carries exactly one. */
