@@ -3,7 +3,8 @@
 // certificate, a real ProxyAgent trusting the simulated GPU PKI admits and routes it, a real CocoonClient with the same
 // trust verifies the evidence again, seals a request to it and pays. Workers without evidence, with evidence replayed
 // from another worker's key, or with a tampered measurement are refused at hello for that model; a worker without GPU
-// evidence is still admitted for a model whose Root record does not require it. The devnet chain, RA-TLS on the
+// evidence is still admitted for a model whose Root record does not require it, until governance requires it there
+// too. The devnet chain, RA-TLS on the
 // simulated TEE, the reference backend on 127.0.0.1.
 import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
@@ -186,5 +187,16 @@ describe('GPU evidence required by Root, real agents', () => {
         expect((err as ClientError).code).toBe('NO_WORKER');
         expect(refusals).toContainEqual(expect.objectContaining({ code: 'WORKER_GPU_EVIDENCE_REQUIRED', gpuCode: 'GPU_CHAIN_INVALID' }));
         expect((await client.balances()).cumulative).toBe(0n);
+    });
+
+    it('governance requiring a GPU for a model already served drops the worker without GPU evidence from its routing at the next Root poll', async () => {
+        const routed = () => proxy.stats().workers.map((w) => w.models.map((m) => m.name)).sort();
+        expect(routed()).toEqual([[TEST_MODEL.id], [GPU_MODEL]]);
+        await net.govern(RootWrapper.registerModelBody({ ...NETWORK_MODEL, requireGpu: true }));
+        await until('Root to require a GPU for the test model', async () => (await net.newChain().getRootConfig()).models.get(modelId(TEST_MODEL.id).toString(16).padStart(64, '0'))?.requireGpu === true);
+        await until('the proxy to re-filter its routing', async () => {
+            await proxy.pollRoot();
+            return JSON.stringify(routed()) === JSON.stringify([[], [GPU_MODEL]]);
+        });
     });
 });
