@@ -4,8 +4,7 @@
 // trust verifies the evidence again, seals a request to it and pays. Workers without evidence, with evidence replayed
 // from another worker's key, or with a tampered measurement are refused at hello for that model; a worker without GPU
 // evidence is still admitted for a model whose Root record does not require it, until governance requires it there
-// too. The devnet chain, RA-TLS on the
-// simulated TEE, the reference backend on 127.0.0.1.
+// too. The devnet chain, RA-TLS on the simulated TEE, the reference backend on 127.0.0.1.
 import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
