@@ -64,10 +64,10 @@ describe('deploy, register and channel scripts', () => {
         expect(await root.getIsWorkerImageAllowed(BigInt('0x' + hash))).toBe(true);
         const p1 = await script(admin, registerModel, [
             '--governance', net.governance, '--root', net.root, '--name', 'test/echo-1', '--weights-hash', 'cd'.repeat(32),
-            '--context', '4096', '--price-prompt', '0.1', '--price-cached', '0.01', '--price-completion', '0.3', '--price-reasoning', '0.3',
+            '--context', '4096', '--price-prompt', '0.1', '--price-cached', '0.01', '--price-completion', '0.3', '--price-reasoning', '0.3', '--require-gpu', 'yes',
         ]);
         await script(admin, execute, ['--governance', net.governance, '--id', String(p1.proposalId)]);
-        expect((await root.getModel(modelId('test/echo-1')))?.contextLength).toBe(4096n);
+        expect(await root.getModel(modelId('test/echo-1'))).toMatchObject({ contextLength: 4096n, requireGpu: true });
 
         // A proxy registers; a client opens a channel, tops up, withdraws and closes; a worker stakes.
         const reg = await script(proxyOwner, registerProxy, [
