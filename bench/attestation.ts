@@ -5,6 +5,9 @@
 // quote and policy (SHA-256 of the quote + policy fingerprint + TTL/validity-window check).
 // quoteVerify uses the real Intel vector (fixtures/vectors/tdx) with its collateral at the README time;
 // quoteVerifySimulated the same with a simulated-TEE quote and collateral; the other entries break the cost down.
+// gpuEvidence: one simulated GPU's evidence (bundle decode, P-384 chain and signature, two XML-DSig RIMs, golden values)
+// checked by a fresh GpuEvidenceChecker per call (cold) and by one checker (cached, as peers run it); sealedBlob: the
+// key service's seal and open of a 32-byte seed (HKDF + AES-256-GCM), without the TLS round trip (bench:ratls).
 import { cpus } from 'os';
 import { performance } from 'perf_hooks';
 import { parseQuote } from '../agents/core/tee/quote';
@@ -12,6 +15,11 @@ import { SimulatedTee } from '../agents/core/tee/simulated';
 import { Collateral, INTEL_ROOT_KEY_ID, VerifyPolicy } from '../agents/core/tee/types';
 import { VerificationCache, verifyQuote } from '../agents/core/tee/verify';
 import { tdxVector } from '../fixtures/vectors';
+import { randomBytes } from 'crypto';
+import { Address } from '@ton/core';
+import { GpuEvidenceChecker, SimulatedGpu, gpuNonceFor } from '../agents/core/tee/gpu';
+import { decodeGpuBundle, encodeGpuBundle } from '../agents/core/tee/gpu/bundle';
+import { openBlob, sealBlob } from '../agents/core/keys/blob';
 
 
 function arg(name: string, dflt: number): number {
@@ -47,6 +55,37 @@ export function benchQuoteVerify(source: string, quote: Buffer, policy: VerifyPo
     return { source, collateral: policy.collateral !== undefined, coldMsPerOp, cachedMsPerOp, ops };
 }
 
+/** One simulated GPU's evidence for a worker key: cold (a fresh checker per call) and cached (one checker). */
+export async function benchGpuEvidence(ops: number) {
+    const gpu = await SimulatedGpu.create();
+    const workerKey = randomBytes(32);
+    const bundle = encodeGpuBundle([{ report: gpu.report(gpuNonceFor(workerKey)), chainPem: gpu.chainPem }]);
+    const trust = { deviceRootPem: gpu.deviceRootPem, rimRootPem: gpu.rimRootPem, rims: gpu.rims() };
+    const verdict = new GpuEvidenceChecker(trust).verify(bundle, workerKey)[0]; // must verify, as above
+    const cached = new GpuEvidenceChecker(trust);
+    return {
+        bundleBytes: bundle.length,
+        measurements: `${verdict.measurements.matched}/${verdict.measurements.total}`,
+        coldMsPerOp: msPerOp(() => new GpuEvidenceChecker(trust).verify(bundle, workerKey), ops),
+        cachedMsPerOp: msPerOp(() => cached.verify(bundle, workerKey), ops * 10),
+        decodeMsPerOp: msPerOp(() => decodeGpuBundle(bundle), ops * 10),
+        ops,
+    };
+}
+
+/** The key service's seal and open of one 32-byte seed. */
+export function benchSealedBlob(ops: number) {
+    const master = randomBytes(32);
+    const h = { role: 'proxy' as const, owner: new Address(0, randomBytes(32)), name: 'seed' };
+    const blob = sealBlob(master, h, randomBytes(32));
+    return {
+        blobBytes: blob.length,
+        sealMsPerOp: msPerOp(() => sealBlob(master, h, randomBytes(32)), ops * 10),
+        openMsPerOp: msPerOp(() => openBlob(master, blob, h), ops * 10),
+        ops: ops * 10,
+    };
+}
+
 async function main() {
     const ops = arg('ops', 300);
     const tee = await SimulatedTee.create();
@@ -71,6 +110,8 @@ async function main() {
         quoteVerifyOffline: benchQuoteVerify('intel-vector tdx_quote', real.quote, { ...real.policy, collateral: undefined, requireCollateral: false }, ops),
         quoteParse: { msPerOp: msPerOp(() => parseQuote(real.quote), ops * 10), ops: ops * 10 },
         simulatedGetQuote: { msPerOp: msPerOp(() => tee.makeQuote(Buffer.alloc(64, 2)), ops), ops },
+        gpuEvidence: await benchGpuEvidence(ops),
+        sealedBlob: benchSealedBlob(ops),
     };
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');
 }
