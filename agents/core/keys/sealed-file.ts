@@ -1,0 +1,147 @@
+// A long-lived secret kept on the host's disk only as a sealed blob (spec/attestation.md "Sealed secrets", "In the
+// agents"): generated inside the TD at first start, sealed through the key service, and opened through it at every
+// later start. The blob file is what the host sees; the secret exists only in the TD's memory. Opening grants a
+// lease (one live holder per blob) that `keepLease` renews while the agent runs and releases when it stops.
+import { randomBytes } from 'crypto';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'fs';
+import { basename, dirname, join } from 'path';
+import { Address } from '@ton/core';
+import type { Log } from '../log';
+import { KeyLease, KeysError, KeyServiceClient, SealRole } from './types';
+
+/** A blob is a few hundred bytes (spec/attestation.md "Sealed secrets"); a larger file is not one. */
+export const MAX_SEALED_FILE_BYTES = 4096;
+
+export interface SealedSecretOptions {
+    /** The blob file (created with mode 0600 when missing). */
+    file: string;
+    client: KeyServiceClient;
+    role: SealRole;
+    owner: Address;
+    name: string;
+    /** Bytes of a new secret (1..128). */
+    size: number;
+    /**
+     * A key service inside its start-up quiet period answers KEYS_STARTING: wait up to this long (ms, default 0 = do
+     * not wait), asking again every `retryMs` (default 1000).
+     */
+    waitStartingMs?: number;
+    retryMs?: number;
+    sleep?: (ms: number) => Promise<void>;
+    log?: Log;
+}
+
+export interface SealedSecret {
+    secret: Buffer;
+    /** Whether this call generated the secret and wrote the blob file. */
+    created: boolean;
+    lease: KeyLease;
+}
+
+/**
+ * Opens the blob in `file`, or, when there is none, generates a secret, seals it, opens the new blob (which takes the
+ * lease and proves the round trip) and only then writes the file: a failure anywhere leaves the disk unchanged.
+ */
+export async function loadOrCreateSealedSecret(o: SealedSecretOptions): Promise<SealedSecret> {
+    const expect = { role: o.role, owner: o.owner, name: o.name };
+    const existing = readBlob(o.file);
+    if (existing !== undefined) {
+        const { secret, lease } = await whileStarting(o, () => o.client.unseal(existing, expect));
+        o.log?.('keys.unsealed', { file: o.file, role: o.role, name: o.name, lease: lease.id });
+        return { secret, created: false, lease };
+    }
+    const fresh = randomBytes(o.size);
+    const blob = await o.client.seal({ ...expect, secret: fresh });
+    const { secret, lease } = await whileStarting(o, () => o.client.unseal(blob, expect));
+    if (!secret.equals(fresh)) {
+        await lease.release().catch(() => undefined);
+        throw new KeysError('KEYS_UNSEAL_FAILED', 'the key service opened the new blob to another secret', { file: o.file });
+    }
+    writeBlobAtomic(o.file, blob);
+    o.log?.('keys.sealed', { file: o.file, role: o.role, name: o.name, lease: lease.id });
+    return { secret, created: true, lease };
+}
+
+async function whileStarting<T>(o: SealedSecretOptions, f: () => Promise<T>): Promise<T> {
+    const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    let waited = 0;
+    for (;;) {
+        try {
+            return await f();
+        } catch (e) {
+            const retryMs = o.retryMs ?? 1000;
+            if (!(e instanceof KeysError) || e.code !== 'KEYS_STARTING' || waited + retryMs > (o.waitStartingMs ?? 0)) throw e;
+            o.log?.('keys.starting-wait', { file: o.file, waitedMs: waited });
+            await sleep(retryMs);
+            waited += retryMs;
+        }
+    }
+}
+
+/** The blob in `file`, or undefined when there is no such file. */
+function readBlob(file: string): Buffer | undefined {
+    let blob: Buffer;
+    try {
+        blob = readFileSync(file);
+    } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw new KeysError('KEYS_BAD_REQUEST', `cannot read the sealed file ${file}: ${(e as Error).message}`, { file });
+    }
+    if (blob.length === 0 || blob.length > MAX_SEALED_FILE_BYTES) {
+        throw new KeysError('KEYS_BAD_REQUEST', `${file} is not a sealed blob (${blob.length} bytes; at most ${MAX_SEALED_FILE_BYTES})`, { file });
+    }
+    return blob;
+}
+
+/** Written to a temporary file (0600), fsynced, renamed over `file`, the directory fsynced (as state-file.ts does). */
+function writeBlobAtomic(file: string, blob: Buffer): void {
+    const dir = dirname(file);
+    mkdirSync(dir, { recursive: true });
+    const tmp = join(dir, `.${basename(file)}.${process.pid}.tmp`);
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+        writeSync(fd, blob);
+        fsyncSync(fd);
+    } finally {
+        closeSync(fd);
+    }
+    renameSync(tmp, file);
+    const dfd = openSync(dir, 'r');
+    try {
+        fsyncSync(dfd);
+    } finally {
+        closeSync(dfd);
+    }
+}
+
+export interface LeaseKeeper {
+    stop(): Promise<void>;
+}
+
+/**
+ * Renews `lease` every `renewMs` (default 20 s) until stop(), which releases it. A renewal that fails is logged and
+ * the agent keeps its secret: while the key service cannot renew our lease it cannot grant anyone else one either,
+ * and a service that restarted refuses every unseal for one lease duration (KEYS_STARTING).
+ */
+export function keepLease(lease: KeyLease, o: { renewMs?: number; log?: Log } = {}): LeaseKeeper {
+    let stopped = false;
+    let pending: Promise<void> = Promise.resolve();
+    const timer = setInterval(() => {
+        pending = lease.renew().catch(
+            (e) => o.log?.('keys.renew-failed', { lease: lease.id, code: (e as KeysError).code, error: (e as Error).message }),
+        );
+    }, o.renewMs ?? 20_000);
+    timer.unref();
+    return {
+        async stop() {
+            if (stopped) return;
+            stopped = true;
+            clearInterval(timer);
+            await pending;
+            await lease.release().catch((e) => o.log?.('keys.release-failed', { lease: lease.id, error: (e as Error).message }));
+        },
+    };
+}
+
+/** The secret as the proxy and worker use it: exactly 32 bytes. */
+export const SEED_BYTES = 32;
