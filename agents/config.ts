@@ -1,7 +1,9 @@
 // Operator configuration of the proxy, worker and client agents: one JSON file per agent (spec/operations.md).
 // Paths inside a file are relative to the file's directory. Secrets live in their own files (0600), named by
-// the config: `seedFile` (the agent's 32-byte Ed25519 seed, hex) and `wallet.secretKeyFile` (a TON wallet's
-// 64-byte secret key in hex, or its 24-word mnemonic). Every problem is a ConfigError naming the key.
+// the config: the agent's 32-byte Ed25519 seed (spec/operations.md "Seeds": the proxy's sealed through the key service
+// in `sealedSeedFile`, the worker's ephemeral, the client's `seedFile` in hex) and `wallet.secretKeyFile` (a TON
+// wallet's 64-byte secret key in hex, or its 24-word mnemonic). Every problem is a ConfigError naming the key.
+import { randomBytes } from 'crypto';
 import { readFileSync, statSync } from 'fs';
 import { dirname, isAbsolute, resolve } from 'path';
 import { Address } from '@ton/core';
@@ -25,6 +27,8 @@ import { readRims } from './core/tee/gpu/cli';
 import { SimulatedGpu } from './core/tee/gpu/simulated';
 import { CommandGpuSource, GpuEvidenceSource, SimulatedGpuSource } from './core/tee/gpu/source';
 import { MAX_GPUS } from './core/tee/gpu/bundle';
+import { KeyLease, KeyServiceClient, SealRole } from './core/keys/types';
+import { loadOrCreateSealedSecret, SEED_BYTES } from './core/keys/sealed-file';
 
 const MAX_CONFIG_BYTES = 256 * 1024;
 
@@ -113,21 +117,46 @@ const TrustClockSchema = z
     })
     .strict();
 
+/** The key service the proxy seals its seed through (spec/attestation.md "Sealed secrets"). */
+const KeyServiceSchema = z
+    .object({
+        url: z.string().url().regex(/^https:\/\//, 'expected an https URL (the key service speaks mutual RA-TLS)'),
+        /** How often the seed's lease is renewed (default 20). */
+        renewSeconds: z.number().int().min(1).max(3600).optional(),
+        /** How long a start waits while the key service is in its start-up quiet period (KEYS_STARTING; default 120). */
+        waitStartingSeconds: z.number().int().min(0).max(3600).optional(),
+    })
+    .strict();
+
 const Common = {
     chain: z.record(z.string(), z.unknown()),
     trustClock: TrustClockSchema.optional(),
-    seedFile: z.string().min(1),
+    /** A plaintext seed file: the client's; the proxy's and worker's only with the simulated TEE (refined below). */
+    seedFile: z.string().min(1).optional(),
     wallet: z.object({ secretKeyFile: z.string().min(1) }).strict(),
     trust: Trust,
+};
+
+/** A real TD never reads its seed from a host file: the host could read it too (spec/operations.md "Seeds"). */
+function noPlaintextSeedInTd(c: { seedFile?: string; tee: { provider: string } }): boolean {
+    return c.seedFile === undefined || c.tee.provider !== 'tdx';
+}
+const PLAINTEXT_SEED_REFUSED = {
+    message: "a plaintext seed file is refused with tee.provider 'tdx' (the host can read it): the proxy seals its seed (sealedSeedFile + keyService), the worker's is ephemeral (omit seedFile)",
+    path: ['seedFile'],
 };
 
 export const ProxyConfigSchema = z
     .object({
         ...Common,
         tee: Tee,
+        /** The enclave seed as a key-service blob (created at first start); excludes seedFile. */
+        sealedSeedFile: z.string().min(1).optional(),
+        keyService: KeyServiceSchema.optional(),
         proxy: z
             .object({
-                address,
+                /** The Proxy contract; required to run, absent while the operator learns the enclave key to deploy it. */
+                address: address.optional(),
                 ledgerFile: z.string().min(1),
                 host: z.string().min(1).optional(),
                 clientPort: port.optional(),
@@ -149,7 +178,10 @@ export const ProxyConfigSchema = z
             })
             .strict(),
     })
-    .strict();
+    .strict()
+    .refine((c) => (c.seedFile === undefined) !== (c.sealedSeedFile === undefined), { message: 'name exactly one of seedFile and sealedSeedFile', path: ['sealedSeedFile'] })
+    .refine((c) => (c.sealedSeedFile === undefined) === (c.keyService === undefined), { message: 'sealedSeedFile and keyService go together', path: ['keyService'] })
+    .refine(noPlaintextSeedInTd, PLAINTEXT_SEED_REFUSED);
 
 export const WorkerConfigSchema = z
     .object({
@@ -172,7 +204,8 @@ export const WorkerConfigSchema = z
             })
             .strict(),
     })
-    .strict();
+    .strict()
+    .refine(noPlaintextSeedInTd, PLAINTEXT_SEED_REFUSED);
 
 export const ClientConfigSchema = z
     .object({
@@ -195,7 +228,8 @@ export const ClientConfigSchema = z
             })
             .strict(),
     })
-    .strict();
+    .strict()
+    .refine((c) => c.seedFile !== undefined, { message: 'required: the client signs with this seed', path: ['seedFile'] });
 
 export type ProxyConfigFile = z.infer<typeof ProxyConfigSchema>;
 export type WorkerConfigFile = z.infer<typeof WorkerConfigSchema>;
@@ -379,9 +413,9 @@ function checkedStatuses(statuses: string[] | undefined): TcbStatus[] | undefine
     return statuses as TcbStatus[] | undefined;
 }
 
-/** Chain, wallet, seed and peer policy: what every agent needs. */
+/** Chain, wallet and peer policy: what every agent needs (its seed: clientSeedOf, teeSeedOf). */
 export async function commonOf(
-    loaded: Loaded<{ chain: Record<string, unknown>; trustClock?: z.infer<typeof TrustClockSchema>; seedFile: string; wallet: { secretKeyFile: string }; trust: z.infer<typeof Trust> }>,
+    loaded: Loaded<{ chain: Record<string, unknown>; trustClock?: z.infer<typeof TrustClockSchema>; wallet: { secretKeyFile: string }; trust: z.infer<typeof Trust> }>,
     log?: Log,
 ) {
     const chainConfig = chainConfigOf(loaded);
@@ -396,12 +430,73 @@ export async function commonOf(
         chainConfig,
         chain,
         wallet,
-        seed: readSeed(loaded.dir, loaded.config.seedFile),
         trustClock,
         quotePolicy: await trustOf(loaded.dir, loaded.config.trust, log, () => trustClock.date()),
         gpuTrust: await gpuTrustOf(loaded.dir, loaded.config.trust.gpu),
         path: (p: string) => at(loaded.dir, p),
     };
+}
+export type Common = Awaited<ReturnType<typeof commonOf>>;
+
+/** The client's seed: `seedFile` (the client is not a TEE role; its schema requires the file). */
+export function clientSeedOf(loaded: Loaded<ClientConfigFile>): Buffer {
+    return readSeed(loaded.dir, loaded.config.seedFile!);
+}
+
+/** The Proxy contract the proxy config names; required to run it and for its operator commands. */
+export function proxyAddressOf(loaded: Loaded<ProxyConfigFile>): Address {
+    const a = loaded.config.proxy.address;
+    if (a === undefined) throw new ConfigError('proxy.address', 'required: deploy the Proxy contract for the key `cocoon proxy enclave-key` prints, then name it here');
+    return Address.parse(a);
+}
+
+/** The key-service client an agent seals with (agents/core/keys/client.ts createKeyServiceClient). */
+export type KeyServiceClientFactory = (o: { url: string; tee: QuoteProvider; quotePolicy: Omit<VerifyPolicy, 'at'>; chain: TonChain; clock: TrustClock }) => KeyServiceClient;
+
+/** A TEE role's seed, and where it came from (spec/operations.md "Seeds"). */
+export interface TeeSeed {
+    seed: Buffer;
+    source: 'sealed' | 'ephemeral' | 'plaintext';
+    /** Sealed: the key service's lease on the blob, held while the agent runs (renew every `renewMs`). */
+    lease?: KeyLease;
+    renewMs?: number;
+    /** Sealed: whether this start generated the seed (first start). */
+    created?: boolean;
+}
+
+export const DEFAULT_WAIT_STARTING_SECONDS = 120;
+
+/**
+ * The proxy's or worker's seed: sealed (`sealedSeedFile`: opened through the key service, created at first start),
+ * plaintext (`seedFile`: only with the simulated TEE, which the schema enforces, and logged as a warning), else
+ * ephemeral (32 random bytes at every start: the worker's default; its key is bound afresh by each hello).
+ */
+export async function teeSeedOf(
+    loaded: Loaded<{ seedFile?: string; sealedSeedFile?: string; keyService?: z.infer<typeof KeyServiceSchema> }>,
+    role: SealRole,
+    c: Pick<Common, 'chain' | 'wallet' | 'quotePolicy' | 'trustClock'>,
+    tee: QuoteProvider,
+    keyServiceClient: KeyServiceClientFactory,
+    log?: Log,
+): Promise<TeeSeed> {
+    const { seedFile, sealedSeedFile, keyService } = loaded.config;
+    if (seedFile !== undefined) {
+        log?.('keys.plaintext-seed-unchecked', { role, file: seedFile, message: 'the seed is a plaintext file the host can read: allowed only with the simulated TEE' });
+        return { seed: readSeed(loaded.dir, seedFile), source: 'plaintext' };
+    }
+    if (sealedSeedFile === undefined || keyService === undefined) return { seed: randomBytes(SEED_BYTES), source: 'ephemeral' };
+    const client = keyServiceClient({ url: keyService.url, tee, quotePolicy: c.quotePolicy, chain: c.chain, clock: c.trustClock });
+    const s = await loadOrCreateSealedSecret({
+        file: at(loaded.dir, sealedSeedFile),
+        client,
+        role,
+        owner: c.wallet.address,
+        name: 'seed',
+        size: SEED_BYTES,
+        waitStartingMs: (keyService.waitStartingSeconds ?? DEFAULT_WAIT_STARTING_SECONDS) * 1000,
+        log,
+    });
+    return { seed: s.secret, source: 'sealed', lease: s.lease, created: s.created, renewMs: keyService.renewSeconds === undefined ? undefined : keyService.renewSeconds * 1000 };
 }
 
 /** The agent's clock of trust over its chain's block time. */

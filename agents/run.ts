@@ -4,7 +4,23 @@
 import { Address, fromNano, toNano } from '@ton/core';
 import { jsonLines, Log, LOG_LEVELS, LogLevel } from './core/log';
 import { AGENT_WORDING, command, CommandIo, FlagSpec, Flags, portFlag, tonFlag, UsageError, untilInterrupted } from './core/cli-io';
-import { ClientConfigFile, ClientConfigSchema, commonOf, gpuSourceOf, loadConfigFile, Loaded, ProxyConfigFile, ProxyConfigSchema, teeOf, WorkerConfigFile, WorkerConfigSchema } from './config';
+import {
+    ClientConfigFile,
+    ClientConfigSchema,
+    clientSeedOf,
+    commonOf,
+    gpuSourceOf,
+    KeyServiceClientFactory,
+    loadConfigFile,
+    Loaded,
+    ProxyConfigFile,
+    ProxyConfigSchema,
+    proxyAddressOf,
+    teeOf,
+    teeSeedOf,
+    WorkerConfigFile,
+    WorkerConfigSchema,
+} from './config';
 import { ProxyAgent } from './proxy/agent';
 import { WorkerAgent } from './worker/runner';
 import { CocoonClient } from './client/runner';
@@ -15,6 +31,7 @@ import { clientDataDir, proxyDataDir, workerDataDir } from './core/admin/command
 import { clientAdminHandlers } from './client/admin';
 import { proxyAdminHandlers } from './proxy/admin';
 import { workerAdminHandlers } from './worker/admin';
+import { createKeyServiceClient } from './core/keys/client';
 
 /** The agents' log as JSON lines on stderr, at `level` and above. */
 export function jsonLog(io: CommandIo, agent: string, level: LogLevel = 'info'): Log {
@@ -30,15 +47,23 @@ export function logLevelFlag(v: string | undefined): LogLevel {
 
 const ton = (v: string | undefined) => (v === undefined ? undefined : toNano(v));
 
-export async function proxyFromConfig(loaded: Loaded<ProxyConfigFile>, log?: Log): Promise<ProxyAgent> {
+/** How agents reach the key service (tests may pass another client). */
+export const KEY_SERVICE_CLIENT: KeyServiceClientFactory = createKeyServiceClient;
+
+export async function proxyFromConfig(loaded: Loaded<ProxyConfigFile>, log?: Log, keyServiceClient = KEY_SERVICE_CLIENT): Promise<ProxyAgent> {
+    const proxyAddress = proxyAddressOf(loaded);
     const c = await commonOf(loaded, log);
     const p = loaded.config.proxy;
+    const tee = await teeOf(loaded.dir, loaded.config.tee);
+    const s = await teeSeedOf(loaded, 'proxy', c, tee, keyServiceClient, log);
     return new ProxyAgent({
         chain: c.chain,
         wallet: c.wallet,
-        proxyAddress: Address.parse(p.address),
-        seed: c.seed,
-        tee: await teeOf(loaded.dir, loaded.config.tee),
+        proxyAddress,
+        seed: s.seed,
+        seedLease: s.lease,
+        seedLeaseRenewMs: s.renewMs,
+        tee,
         quotePolicy: c.quotePolicy,
         gpuTrust: c.gpuTrust,
         trustClock: c.trustClock,
@@ -65,11 +90,13 @@ export async function proxyFromConfig(loaded: Loaded<ProxyConfigFile>, log?: Log
 export async function workerFromConfig(loaded: Loaded<WorkerConfigFile>, log?: Log): Promise<WorkerAgent> {
     const c = await commonOf(loaded, log);
     const w = loaded.config.worker;
+    const tee = await teeOf(loaded.dir, loaded.config.tee);
     return new WorkerAgent({
         chain: c.chain,
         wallet: c.wallet,
-        seed: c.seed,
-        tee: await teeOf(loaded.dir, loaded.config.tee),
+        // Ephemeral unless the config names a (simulated-TEE-only) seedFile: nothing the worker keeps depends on its key.
+        seed: (await teeSeedOf(loaded, 'worker', c, tee, KEY_SERVICE_CLIENT, log)).seed,
+        tee,
         gpu: await gpuSourceOf(loaded.dir, loaded.config.gpu),
         quotePolicy: c.quotePolicy,
         trustClock: c.trustClock,
@@ -94,7 +121,7 @@ export async function clientFromConfig(loaded: Loaded<ClientConfigFile>, log?: L
     return new CocoonClient({
         chain: c.chain,
         wallet: c.wallet,
-        seed: c.seed,
+        seed: clientSeedOf(loaded),
         quotePolicy: c.quotePolicy,
         gpuTrust: c.gpuTrust,
         trustClock: c.trustClock,

@@ -5,7 +5,7 @@
 // would, so a refusal costs nothing.
 import { Address } from '@ton/core';
 import { CommandIo } from '../core/cli-io';
-import { Loaded, loadConfigFile, ProxyConfigFile, ProxyConfigSchema } from '../config';
+import { Loaded, loadConfigFile, ProxyConfigFile, ProxyConfigSchema, proxyAddressOf } from '../config';
 import { FeeFinish, FeeSimple, MinStorage, ProxyState, ProxyWrapper, StateActive, StateClosed, StateClosing } from '../../wrappers/Proxy';
 import { WorkerActive, WorkerNew, WorkerSuspended, WorkerUnbonding } from '../../wrappers/WorkerChannel';
 import { OperatorError } from './errors';
@@ -204,7 +204,7 @@ export function proxyOperatorCommand(sub: keyof typeof PROXY_OPERATOR_USAGE, arg
             // Bad flags are usage errors before any chain read.
             if (sub === 'add-stake') amountFlag(f.amount);
             if (sub === 'evict') addressFlag('worker', f.worker);
-            const address = Address.parse(loaded.config.proxy.address);
+            const address = proxyAddressOf(loaded);
             const v = await readProxy(ctx, address);
             if (sub === 'status') {
                 print(ctx, `Proxy ${address.toString()}`, { ...proxyReport(v, ctx.wallet.address), wallet: ctx.wallet.address });

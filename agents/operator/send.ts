@@ -34,7 +34,7 @@ export interface OperatorContext {
     pollMs: number;
 }
 
-type Cfg = Loaded<{ chain: Record<string, unknown>; seedFile: string; wallet: { secretKeyFile: string }; trust: Parameters<typeof commonOf>[0]['config']['trust'] }>;
+type Cfg = Loaded<{ chain: Record<string, unknown>; wallet: { secretKeyFile: string }; trust: Parameters<typeof commonOf>[0]['config']['trust'] }>;
 
 /** The values of an operator command's flags (each command accepts only its own: `extra` of operatorCommand). */
 export interface OperatorFlags {

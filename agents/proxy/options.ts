@@ -7,6 +7,7 @@ import type { WorkerConfigPolicy } from '../core/transport/worker-config';
 import type { GpuTrust } from '../core/tee/gpu/check';
 import type { Log } from '../core/log';
 import type { Clock } from '../core/clock';
+import type { KeyLease } from '../core/keys/types';
 import { ProxyError } from './errors';
 import { ProxyLimits, resolveLimits } from './guard';
 
@@ -18,6 +19,10 @@ export interface ProxyAgentOptions {
     proxyAddress: Address;
     /** 32-byte enclave seed: RA-TLS key = Proxy enclaveKey = signer of commits and payouts. */
     seed: Buffer;
+    /** The key service's lease on a sealed seed (agents/core/keys/sealed-file.ts): renewed while running, released by stop(). */
+    seedLease?: KeyLease;
+    /** How often seedLease is renewed; default 20 000 ms. */
+    seedLeaseRenewMs?: number;
     tee: QuoteProvider;
     /** Quote policy for workers' attestations (trusted roots, collateral, TCB statuses). */
     quotePolicy: Omit<VerifyPolicy, 'at'>;
@@ -137,6 +142,7 @@ export function validateOptions(o: ProxyAgentOptions): void {
         const v = o[k];
         ensure(v === undefined || (Number.isInteger(v) && v >= 0 && v <= 2 ** 31 - 1), k, 'must be a non-negative integer');
     }
+    ensure(o.seedLeaseRenewMs === undefined || (Number.isInteger(o.seedLeaseRenewMs) && o.seedLeaseRenewMs >= 1 && o.seedLeaseRenewMs <= 2 ** 31 - 1), 'seedLeaseRenewMs', 'must be a positive integer');
     ensure(o.host === undefined || (typeof o.host === 'string' && o.host.length > 0), 'host', 'must be a non-empty string');
     ensure(o.metricsHost === undefined || (typeof o.metricsHost === 'string' && o.metricsHost.length > 0), 'metricsHost', 'must be a non-empty string');
     ensure(o.limits === undefined || (typeof o.limits === 'object' && o.limits !== null), 'limits', 'must be an object');

@@ -29,6 +29,7 @@ import { commitCheckMs, ProxyAgentOptions, ProxyUrls, SETTLEMENT_DEFAULTS, valid
 import { Commit, Ledger } from './ledger';
 import { ProxyError } from './errors';
 import { Router } from './router';
+import { keepLease, LeaseKeeper } from '../core/keys/sealed-file';
 import { WorkerAdmission } from './worker-admission';
 import { ClientAdmission } from './admission';
 import { CoopWithdrawals } from './coop-withdraw';
@@ -72,6 +73,7 @@ export class ProxyAgent {
     private readonly trustClock: Clock;
     private readonly keys: { publicKey: Buffer; secretKey: Buffer };
     private readonly enclaveKey: bigint;
+    private seedLease?: LeaseKeeper;
     /** Metrics and the ops server (spec/operations.md, "Observability"); models labelled once Root lists them. */
     readonly ops: AgentOps;
     private readonly counters: ProxyCounters;
@@ -210,11 +212,22 @@ export class ProxyAgent {
 
     /**
      * Checks the ledger against the Proxy contract's last commit (PROXY_ROLLBACK: nothing listens), then opens the
-     * worker, client and stats endpoints and starts the loops.
+     * worker, client and stats endpoints and starts the loops. A sealed seed's lease is renewed from here until stop()
+     * releases it (a start that fails releases it too).
      */
     async start(): Promise<ProxyUrls> {
         if (this.urls) return this.urls;
         await resumeTrustClock(this.trustClock); // after a stop()
+        if (this.o.seedLease) this.seedLease ??= keepLease(this.o.seedLease, { renewMs: this.o.seedLeaseRenewMs, log: (e, f) => this.log(e, f) });
+        try {
+            return await this.serve();
+        } catch (e) {
+            await this.seedLease?.stop();
+            throw e;
+        }
+    }
+
+    private async serve(): Promise<ProxyUrls> {
         const { chain, proxyAddress } = this.o;
         const cfg = await chain.getRootConfig();
         this.globalId = await chain.getGlobalId();
@@ -330,6 +343,7 @@ export class ProxyAgent {
         await this.ops.stop();
         stopTrustTimers(this.trustClock, this.o.quotePolicy);
         this.urls = undefined;
+        await this.seedLease?.stop();
     }
 
     // -----------------------------------------------------------------------------------------------------------

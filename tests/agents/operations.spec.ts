@@ -67,6 +67,8 @@ describe('cocoon devnet | proxy | worker | client', () => {
             wallet: { secretKeyFile: 'wallet' },
             trust: { simulatedTeeFile: 'tee.json' },
         };
+        /** A real TD's proxy keeps its seed sealed (spec/operations.md "Seeds"); JSON drops the undefined seedFile. */
+        const sealed = { seedFile: undefined, sealedSeedFile: 'proxy.sealed', keyService: { url: 'https://127.0.0.1:1' } };
         const write = (name: string, value: unknown) => {
             const p = join(dir, name);
             writeFileSync(p, typeof value === 'string' ? value : JSON.stringify(value));
@@ -74,43 +76,64 @@ describe('cocoon devnet | proxy | worker | client', () => {
         };
 
         it('accepts a complete proxy, worker and client config', () => {
-            expect(loadConfigFile(write('p.json', { ...base, tee: { provider: 'tdx' }, proxy: { address: base.chain.rootAddress, ledgerFile: 'l.sqlite', clientPort: 0 } }), ProxyConfigSchema).config.proxy.clientPort).toBe(0);
+            expect(loadConfigFile(write('p.json', { ...base, ...sealed, tee: { provider: 'tdx' }, proxy: { address: base.chain.rootAddress, ledgerFile: 'l.sqlite', clientPort: 0 } }), ProxyConfigSchema).config.proxy.clientPort).toBe(0);
             const limits = { maxBufferedBytes: 1 << 20, idleTimeoutMs: 30_000, helloChecksPerAddress: 2 };
-            expect(loadConfigFile(write('pl.json', { ...base, tee: { provider: 'tdx' }, proxy: { address: base.chain.rootAddress, ledgerFile: 'l.sqlite', limits } }), ProxyConfigSchema).config.proxy.limits).toEqual(limits);
+            expect(loadConfigFile(write('pl.json', { ...base, ...sealed, tee: { provider: 'tdx' }, proxy: { address: base.chain.rootAddress, ledgerFile: 'l.sqlite', limits } }), ProxyConfigSchema).config.proxy.limits).toEqual(limits);
             const w = loadConfigFile(write('w.json', { ...base, tee: { provider: 'simulated', stateFile: 't.json' }, worker: { models: [{ name: 'm', coefficient: 1000 }], backendUrl: 'http://127.0.0.1:9/', capacity: 4, stateFile: 's.json' } }), WorkerConfigSchema);
             expect(w.dir).toBe(dir);
             expect(loadConfigFile(write('c.json', { ...base, client: { stateFile: 's.json', privacy: 'plain', depositTon: '1.5' } }), ClientConfigSchema).config.client.privacy).toBe('plain');
         });
 
         it.each([
-            ['an unknown key', { ...base, tee: { provider: 'tdx' }, proxy: { address: base.chain.rootAddress, ledgerFile: 'l', colour: 'red' } }, 'proxy'],
-            ['a bad address', { ...base, tee: { provider: 'tdx' }, proxy: { address: 'not-an-address', ledgerFile: 'l' } }, 'proxy.address'],
-            ['a string port', { ...base, tee: { provider: 'tdx' }, proxy: { address: base.chain.rootAddress, ledgerFile: 'l', clientPort: '80' } }, 'proxy.clientPort'],
+            ['an unknown key', { ...base, ...sealed, tee: { provider: 'tdx' }, proxy: { address: base.chain.rootAddress, ledgerFile: 'l', colour: 'red' } }, 'proxy'],
+            ['a bad address', { ...base, ...sealed, tee: { provider: 'tdx' }, proxy: { address: 'not-an-address', ledgerFile: 'l' } }, 'proxy.address'],
+            ['a string port', { ...base, ...sealed, tee: { provider: 'tdx' }, proxy: { address: base.chain.rootAddress, ledgerFile: 'l', clientPort: '80' } }, 'proxy.clientPort'],
             ['an unknown TEE provider', { ...base, tee: { provider: 'sgx' }, proxy: { address: base.chain.rootAddress, ledgerFile: 'l' } }, 'tee.provider'],
             ['no trust anchor material', { ...base, trust: {}, tee: { provider: 'tdx' }, proxy: { address: base.chain.rootAddress, ledgerFile: 'l' } }, 'trust'],
-            ['an unknown limit (attacks 14-16 knobs)', { ...base, tee: { provider: 'tdx' }, proxy: { address: base.chain.rootAddress, ledgerFile: 'l', limits: { colour: 1 } } }, 'proxy.limits'],
-            ['a fractional limit', { ...base, tee: { provider: 'tdx' }, proxy: { address: base.chain.rootAddress, ledgerFile: 'l', limits: { idleTimeoutMs: 1.5 } } }, 'proxy.limits.idleTimeoutMs'],
+            ['an unknown limit (attacks 14-16 knobs)', { ...base, ...sealed, tee: { provider: 'tdx' }, proxy: { address: base.chain.rootAddress, ledgerFile: 'l', limits: { colour: 1 } } }, 'proxy.limits'],
+            ['a fractional limit', { ...base, ...sealed, tee: { provider: 'tdx' }, proxy: { address: base.chain.rootAddress, ledgerFile: 'l', limits: { idleTimeoutMs: 1.5 } } }, 'proxy.limits.idleTimeoutMs'],
         ])('refuses %s with CONFIG_INVALID naming the key', (_n, cfg, key) => {
             expect(codeAndKey(() => loadConfigFile(write('bad.json', cfg), ProxyConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key });
         });
 
         it('takes the money and replay knobs of attacks 3, 9, 11 and 12, and refuses bad values naming the key', () => {
             const proxy = { address: base.chain.rootAddress, ledgerFile: 'l', watchIntervalMs: 1000, channelCheckMs: 2000 };
-            const p = loadConfigFile(write('pk.json', { ...base, tee: { provider: 'tdx' }, proxy }), ProxyConfigSchema).config.proxy;
+            const p = loadConfigFile(write('pk.json', { ...base, ...sealed, tee: { provider: 'tdx' }, proxy }), ProxyConfigSchema).config.proxy;
             expect([p.watchIntervalMs, p.channelCheckMs]).toEqual([1000, 2000]);
             const worker = { models: [{ name: 'm', coefficient: 1000 }], backendUrl: 'http://127.0.0.1:9/', capacity: 4, stateFile: 's', replayCacheSize: 1024 };
-            expect(loadConfigFile(write('wk.json', { ...base, tee: { provider: 'tdx' }, worker }), WorkerConfigSchema).config.worker.replayCacheSize).toBe(1024);
+            expect(loadConfigFile(write('wk.json', { ...base, seedFile: undefined, tee: { provider: 'tdx' }, worker }), WorkerConfigSchema).config.worker.replayCacheSize).toBe(1024);
             expect(loadConfigFile(write('ck.json', { ...base, client: { stateFile: 's', maxRequestCostTon: '0.05' } }), ClientConfigSchema).config.client.maxRequestCostTon).toBe('0.05');
-            expect(codeAndKey(() => loadConfigFile(write('pk2.json', { ...base, tee: { provider: 'tdx' }, proxy: { ...proxy, watchIntervalMs: -1 } }), ProxyConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key: 'proxy.watchIntervalMs' });
-            expect(codeAndKey(() => loadConfigFile(write('wk2.json', { ...base, tee: { provider: 'tdx' }, worker: { ...worker, replayCacheSize: 1 << 25 } }), WorkerConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key: 'worker.replayCacheSize' });
+            expect(codeAndKey(() => loadConfigFile(write('pk2.json', { ...base, ...sealed, tee: { provider: 'tdx' }, proxy: { ...proxy, watchIntervalMs: -1 } }), ProxyConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key: 'proxy.watchIntervalMs' });
+            expect(codeAndKey(() => loadConfigFile(write('wk2.json', { ...base, seedFile: undefined, tee: { provider: 'tdx' }, worker: { ...worker, replayCacheSize: 1 << 25 } }), WorkerConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key: 'worker.replayCacheSize' });
             expect(codeAndKey(() => loadConfigFile(write('ck2.json', { ...base, client: { stateFile: 's', maxRequestCostTon: 'lots' } }), ClientConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key: 'client.maxRequestCostTon' });
         });
 
         it('refuses a worker model list that is empty and a TON amount with too many decimals', () => {
             const worker = { models: [], backendUrl: 'http://127.0.0.1:9/', capacity: 4, stateFile: 's' };
-            expect(codeAndKey(() => loadConfigFile(write('w2.json', { ...base, tee: { provider: 'tdx' }, worker }), WorkerConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key: 'worker.models' });
+            expect(codeAndKey(() => loadConfigFile(write('w2.json', { ...base, seedFile: undefined, tee: { provider: 'tdx' }, worker }), WorkerConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key: 'worker.models' });
             expect(codeAndKey(() => loadConfigFile(write('c2.json', { ...base, client: { stateFile: 's', depositTon: '1.0000000001' } }), ClientConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key: 'client.depositTon' });
             expect(codeAndKey(() => loadConfigFile(write('c3.json', '{"chain": '), ClientConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key: 'config' });
+        });
+
+        it('seeds: a plaintext seedFile is refused under tdx for the proxy and the worker, one seed source for the proxy, the client needs its file', () => {
+            const proxy = { address: base.chain.rootAddress, ledgerFile: 'l' };
+            const worker = { models: [{ name: 'm', coefficient: 1000 }], backendUrl: 'http://127.0.0.1:9/', capacity: 4, stateFile: 's' };
+            const tdx = { provider: 'tdx' };
+            const sim = { provider: 'simulated', stateFile: 't.json' };
+            const bad: [unknown, typeof ProxyConfigSchema | typeof WorkerConfigSchema | typeof ClientConfigSchema, string][] = [
+                [{ ...base, tee: tdx, proxy }, ProxyConfigSchema, 'seedFile'],
+                [{ ...base, tee: tdx, worker }, WorkerConfigSchema, 'seedFile'],
+                [{ ...base, ...sealed, seedFile: 'seed', tee: sim, proxy }, ProxyConfigSchema, 'sealedSeedFile'],
+                [{ ...base, seedFile: undefined, tee: sim, proxy }, ProxyConfigSchema, 'sealedSeedFile'],
+                [{ ...base, ...sealed, keyService: undefined, tee: tdx, proxy }, ProxyConfigSchema, 'keyService'],
+                [{ ...base, ...sealed, keyService: { url: 'http://127.0.0.1:1' }, tee: tdx, proxy }, ProxyConfigSchema, 'keyService.url'],
+                [{ ...base, seedFile: undefined, client: { stateFile: 's' } }, ClientConfigSchema, 'seedFile'],
+            ];
+            for (const [cfg, schema, key] of bad) expect(codeAndKey(() => loadConfigFile(write('seed.json', cfg), schema as typeof ProxyConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key });
+            // Allowed: a simulated TEE with a plaintext seed (logged as a warning at start), a worker with no seed at all.
+            expect(loadConfigFile(write('ps.json', { ...base, tee: sim, proxy }), ProxyConfigSchema).config.seedFile).toBe('seed');
+            expect(loadConfigFile(write('ws.json', { ...base, seedFile: undefined, tee: tdx, worker }), WorkerConfigSchema).config.seedFile).toBeUndefined();
+            expect(loadConfigFile(write('pa.json', { ...base, ...sealed, tee: tdx, proxy: { ledgerFile: 'l' } }), ProxyConfigSchema).config.proxy.address).toBeUndefined();
         });
 
         it('reads seeds and wallet keys, and refuses malformed ones', async () => {

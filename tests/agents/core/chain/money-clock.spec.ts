@@ -222,10 +222,9 @@ describe("an agent's wallet dates its messages by chain time", () => {
 
     it("attack: a host clock set ten minutes back does not make the wallet's messages expire on arrival (valid_until by chain time)", async () => {
         const kp = keyPairFromSeed(Buffer.alloc(32, 11));
-        writeFileSync(join(dir, 'seed'), '33'.repeat(32));
         writeFileSync(join(dir, 'wallet.key'), kp.secretKey.toString('hex'));
         const chain = { endpoint: devnet.url, rootAddress: ADDR.toString(), rps: 10_000, maxRetries: 0, sendTimeoutMs: 3000, sendPollMs: 20 };
-        const c = await commonOf({ path: join(dir, 'agent.json'), dir, config: { chain, seedFile: 'seed', wallet: { secretKeyFile: 'wallet.key' }, trust: {} } });
+        const c = await commonOf({ path: join(dir, 'agent.json'), dir, config: { chain, wallet: { secretKeyFile: 'wallet.key' }, trust: {} } });
         try {
             await devnet.faucet(c.wallet.address, toNano('5'));
             await c.wallet.send([{ to: ADDR, value: toNano('1'), bounce: false }]);
