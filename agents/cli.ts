@@ -9,7 +9,7 @@ import { attestVerifyGpuCommand } from './core/tee/gpu/cli';
 import { chainServeCommand } from './devnet/main';
 import { statusCommand } from './status';
 import { devnetCommand } from './devnet/network';
-import { clientCommand, proxyCommand, workerCommand } from './run';
+import { clientCommand, proxyCommand, proxyEnclaveKeyCommand, workerCommand } from './run';
 import { adminCommand } from './core/admin/command';
 import { modelHashCommand } from './core/model-hash';
 
@@ -39,6 +39,7 @@ export const COMMANDS: Record<string, Record<string, { run: Command; summary: st
             'finish-close': 'owner: after the delay, take stake and commission; later the rest of the pool (ProxyFinishClose)',
             evict: "owner: force a worker's channel into unbonding (EvictWorker)",
         }),
+        'enclave-key': { run: proxyEnclaveKeyCommand, summary: "print the proxy's enclave key (opening or creating its sealed seed), to deploy its Proxy contract" },
     },
     worker: {
         '': { run: (argv, io) => workerCommand(argv, io), summary: 'run a worker from its config file until Ctrl-C' },

@@ -2,6 +2,7 @@
 // The devnet (`cocoon devnet`, `npm start`) writes config files and starts its agents through these same functions,
 // so what a newcomer runs is what an operator runs.
 import { Address, fromNano, toNano } from '@ton/core';
+import { keyPairFromSeed } from '@ton/crypto';
 import { jsonLines, Log, LOG_LEVELS, LogLevel } from './core/log';
 import { AGENT_WORDING, command, CommandIo, FlagSpec, Flags, portFlag, tonFlag, UsageError, untilInterrupted } from './core/cli-io';
 import {
@@ -84,6 +85,38 @@ export async function proxyFromConfig(loaded: Loaded<ProxyConfigFile>, log?: Log
         metricsPort: p.metricsPort,
         metricsHost: p.metricsHost,
         log,
+    });
+}
+
+/**
+ * The proxy's enclave public key (= the Proxy contract's enclaveKey to deploy): opens, or at first start creates, the
+ * sealed seed inside the TD exactly as the proxy does, then releases its lease so the proxy can take it.
+ */
+export async function proxyEnclaveKey(loaded: Loaded<ProxyConfigFile>, log?: Log, keyServiceClient = KEY_SERVICE_CLIENT): Promise<{ enclaveKey: Buffer; created: boolean; source: string }> {
+    const c = await commonOf(loaded, log);
+    try {
+        const s = await teeSeedOf(loaded, 'proxy', c, await teeOf(loaded.dir, loaded.config.tee), keyServiceClient, log);
+        await s.lease?.release();
+        return { enclaveKey: keyPairFromSeed(s.seed).publicKey, created: s.created ?? false, source: s.source };
+    } finally {
+        c.trustClock.stop();
+    }
+}
+
+export const PROXY_ENCLAVE_KEY_USAGE = `usage: cocoon proxy enclave-key --config <proxy.json> [--json]
+  Prints the proxy's enclave public key, the enclaveKey its Proxy contract must be deployed with. Run inside the
+  proxy's TD: with sealedSeedFile it opens the sealed seed through the key service, creating and sealing a new one
+  at first run, and releases the lease again (stop the proxy first: while it runs the key service refuses a second
+  holder, KEYS_LEASE_HELD). proxy.address may be absent. See spec/operations.md "Seeds".`;
+
+export function proxyEnclaveKeyCommand(argv: string[], io: CommandIo): Promise<number> {
+    return agentCommand(io, PROXY_ENCLAVE_KEY_USAGE, argv, { config: 'value', json: 'switch', 'log-level': 'value' }, async (flags) => {
+        const level = logLevelFlag(flags['log-level']);
+        const loaded = loadConfigFile(requireConfig(flags), ProxyConfigSchema);
+        const k = await proxyEnclaveKey(loaded, jsonLog(io, 'proxy', level));
+        const hex = k.enclaveKey.toString('hex');
+        io.stdout(flags.json ? JSON.stringify({ enclaveKey: hex, seed: k.source, created: k.created }) + '\n' : `${hex}\n`);
+        return 0;
     });
 }
 

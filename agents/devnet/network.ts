@@ -2,9 +2,11 @@
 //
 // First run (no <dir>/network.json): start the devnet chain server, create keys and faucet-funded wallets, deploy
 // Governance (three voters, zero timelock) and Root, pass one proposal that allowlists the simulated TEE image for
-// proxies and workers and registers the reference test model, deploy and register a Proxy, and write one config
-// file per agent. Every run: start the chain server from its saved state, the explorer over it, the reference
-// backend, the proxy, the worker and the client with its OpenAI-compatible endpoint (each from its config file, exactly
+// proxies, workers and key services and registers the reference test model, start the key service, let the proxy
+// create its sealed seed through it (`cocoon proxy enclave-key`), deploy and register a Proxy for that key, and write
+// one config file per agent. Every run: start the chain server from its saved state, the local PCCS, the key service,
+// the explorer, the reference backend, the proxy, the worker and the client with its OpenAI-compatible endpoint
+// (each from its config file, exactly
 // as `cocoon proxy|worker|client --config` would), print the endpoint and the explorer's URL, send one streaming
 // request, print the reply, its receipt and the balances before and after, then serve until Ctrl-C. A second run
 // resumes the saved state.
@@ -35,7 +37,8 @@ import { ProxyWrapper } from '../../wrappers/Proxy';
 import { toUint256 } from '../../wrappers/payloads';
 import { FeeSimple } from '../../wrappers/fees';
 import { ClientConfigSchema, loadConfigFile, ProxyConfigSchema, WorkerConfigSchema } from '../config';
-import { agentCommand, clientFromConfig, jsonLog, logLevelFlag, proxyFromConfig, startAdmin, workerFromConfig } from '../run';
+import { agentCommand, clientFromConfig, jsonLog, logLevelFlag, proxyEnclaveKey, proxyFromConfig, startAdmin, workerFromConfig } from '../run';
+import { DEVNET_RENEW_SECONDS, LEGACY_PROXY_SEED, PROXY_SEALED_SEED, proxySeedIsSealed, startDevnetKeyService } from './keys';
 import { proxyAdminHandlers } from '../proxy/admin';
 import { clientDataDir, workerDataDir } from '../core/admin/command';
 import { clientAdminHandlers } from '../client/admin';
@@ -67,6 +70,8 @@ const NetworkFile = z
                 proxyWorker: z.number().int(),
                 proxyStats: z.number().int(),
                 pccs: z.number().int().optional(),
+                // Optional: a network.json written before sealed seeds gets one at its next start.
+                keys: z.number().int().optional(),
                 // Optional: a network.json written before the explorer existed gets one at its next start.
                 explorer: z.number().int().optional(),
             })
@@ -122,11 +127,14 @@ function writeSecret(path: string, text: string): void {
     if (!existsSync(path)) writeFileSync(path, text + '\n', { mode: 0o600 });
 }
 
-/** Creates every key file once: agent seeds (32 bytes) and wallet secret keys (64 bytes), hex. */
+/**
+ * Creates every key file once: the client's seed (32 bytes) and wallet secret keys (64 bytes), hex. The proxy's seed
+ * is sealed (keys/proxy.sealed, through the key service) and the worker's is ephemeral: neither is a file in clear.
+ */
 function ensureKeys(dir: string): void {
     const keys = join(dir, 'keys');
     mkdirSync(keys, { recursive: true });
-    for (const role of ['proxy', 'worker', 'client']) writeSecret(join(keys, `${role}.seed`), randomBytes(32).toString('hex'));
+    writeSecret(join(keys, 'client.seed'), randomBytes(32).toString('hex'));
     for (const role of [...VOTER_ROLES, 'proxy-owner', 'proxy-wallet', 'worker-wallet', 'client-wallet']) {
         writeSecret(join(keys, `${role}.wallet`), Buffer.from(keyPairFromSeed(randomBytes(32)).secretKey).toString('hex'));
     }
@@ -164,10 +172,13 @@ export async function startDevnet(opts: DevnetOptions): Promise<RunningDevnet> {
         proxyStats: await freePort(),
         pccs: await freePort(),
         explorer: await freePort(),
+        keys: await freePort(),
     };
-    if (state !== undefined && state.ports.explorer === undefined) {
-        state = { ...state, ports: { ...state.ports, explorer: await freePort() } };
-        writeJsonAtomic(networkPath, state);
+    for (const k of ['explorer', 'keys'] as const) {
+        if (state !== undefined && state.ports[k] === undefined) {
+            state = { ...state, ports: { ...state.ports, [k]: await freePort() } };
+            writeJsonAtomic(networkPath, state);
+        }
     }
 
     const chainClock = opts.chainClock ?? Date.now;
@@ -181,17 +192,34 @@ export async function startDevnet(opts: DevnetOptions): Promise<RunningDevnet> {
         say(`• chain server (toncenter v2) at ${devnet.url}`);
         const tee = await SimulatedTee.loadOrCreate(join(dir, 'tee.json'));
         const image = BigInt('0x' + imageHash(tee.measurements).toString('hex'));
-
-        if (fresh) state = await deploy(dir, devnet, image, ports, say);
-        const net = state!;
-        writeConfigs(dir, devnet.url, net);
+        const netPorts = state?.ports ?? ports;
         // The agents fetch collateral from a local PCCS (spec/attestation.md "Live collateral"), as in production.
-        if (net.ports.pccs !== undefined) {
-            const pccs = new LocalPccs({ mounts: { simulated: simulatedCollaterals(tee, () => new Date(chainClock())), intel: vectorCollaterals(TDX_VECTORS) }, port: net.ports.pccs });
+        if (netPorts.pccs !== undefined) {
+            const pccs = new LocalPccs({ mounts: { simulated: simulatedCollaterals(tee, () => new Date(chainClock())), intel: vectorCollaterals(TDX_VECTORS) }, port: netPorts.pccs });
             await pccs.start();
             stops.push(() => pccs.stop());
             say(`• local PCCS (simulated platform, Intel vectors) at ${pccs.url}`);
         }
+        // The key service the proxy's sealed seed is opened through (a devnet from before sealed seeds has none).
+        const startKeys = async (root: string) => {
+            if (!proxySeedIsSealed(dir)) {
+                say(`! this devnet was created before sealed seeds: its proxy keeps the plaintext ${LEGACY_PROXY_SEED} (simulated TEE only); remove ${dir} to start over with a sealed seed`);
+                return;
+            }
+            const keys = await startDevnetKeyService({ dir, chainUrl: devnet.url, root, port: netPorts.keys!, trust: trustSection(netPorts), log: opts.log });
+            stops.push(() => keys.stop());
+            say(`• key service (sealed secrets, 'keys' image) at ${keys.url}`);
+        };
+
+        if (fresh) {
+            state = await deploy(dir, devnet, image, ports, say, async (root) => {
+                await startKeys(root);
+                writeConfigs(dir, devnet.url, { root, ports });
+                return (await proxyEnclaveKey(loadConfigFile(join(dir, 'proxy.json'), ProxyConfigSchema), opts.log)).enclaveKey;
+            });
+        } else await startKeys(state!.root);
+        const net = state!;
+        writeConfigs(dir, devnet.url, net);
 
         const explorer = new ExplorerServer({ chain: loadChainConfig(chainSection(devnet.url, net.root), {}), network: 'devnet', port: net.ports.explorer, log: opts.log });
         const { url: explorerUrl } = await explorer.start();
@@ -241,19 +269,29 @@ export async function startDevnet(opts: DevnetOptions): Promise<RunningDevnet> {
     }
 }
 
-/** Writes the three agent config files (idempotent). */
-function writeConfigs(dir: string, chainUrl: string, net: NetworkState): void {
-    const trust = { simulatedTeeFile: 'tee.json', gpu: { simulatedGpuFile: 'gpu.json' }, ...(net.ports.pccs !== undefined ? { pccsUrl: `http://127.0.0.1:${net.ports.pccs}/simulated`, collateralCacheDir: 'collateral' } : {}) };
+/** What every devnet part trusts: the simulated platform, with its collateral from the local PCCS. */
+const trustSection = (ports: NetworkState['ports']) => ({
+    simulatedTeeFile: 'tee.json',
+    gpu: { simulatedGpuFile: 'gpu.json' },
+    ...(ports.pccs !== undefined ? { pccsUrl: `http://127.0.0.1:${ports.pccs}/simulated`, collateralCacheDir: 'collateral' } : {}),
+});
+
+/** Writes the three agent config files (idempotent); before the Proxy is deployed, proxy.json names no address. */
+function writeConfigs(dir: string, chainUrl: string, net: Pick<NetworkState, 'root' | 'ports'> & { proxy?: string }): void {
+    const trust = trustSection(net.ports);
     const tee = { provider: 'simulated', stateFile: 'tee.json' };
     const chain = chainSection(chainUrl, net.root);
+    const seed = proxySeedIsSealed(dir)
+        ? { sealedSeedFile: PROXY_SEALED_SEED, keyService: { url: `https://127.0.0.1:${net.ports.keys}`, renewSeconds: DEVNET_RENEW_SECONDS, waitStartingSeconds: 30 } }
+        : { seedFile: LEGACY_PROXY_SEED };
     writeJsonAtomic(join(dir, 'proxy.json'), {
         chain,
-        seedFile: 'keys/proxy.seed',
+        ...seed,
         wallet: { secretKeyFile: 'keys/proxy-wallet.wallet' },
         trust,
         tee,
         proxy: {
-            address: net.proxy,
+            ...(net.proxy !== undefined ? { address: net.proxy } : {}),
             ledgerFile: 'proxy/ledger.sqlite',
             clientPort: net.ports.proxyClient,
             workerPort: net.ports.proxyWorker,
@@ -267,9 +305,9 @@ function writeConfigs(dir: string, chainUrl: string, net: NetworkState): void {
         },
     });
     if (!existsSync(join(dir, 'worker.json'))) {
+        // No seedFile: the worker's seed is ephemeral, a new attested key at every start.
         writeJsonAtomic(join(dir, 'worker.json'), {
             chain,
-            seedFile: 'keys/worker.seed',
             wallet: { secretKeyFile: 'keys/worker-wallet.wallet' },
             trust,
             tee,
@@ -293,8 +331,15 @@ function writeConfigs(dir: string, chainUrl: string, net: NetworkState): void {
     });
 }
 
-/** First run: wallets, Governance, Root, the proposal, and the Proxy contract. */
-async function deploy(dir: string, devnet: DevnetServer, image: bigint, ports: NetworkState['ports'], say: (s: string) => void): Promise<NetworkState> {
+/** First run: wallets, Governance, Root, the proposal, and the Proxy contract for the key `enclaveKey` reports. */
+async function deploy(
+    dir: string,
+    devnet: DevnetServer,
+    image: bigint,
+    ports: NetworkState['ports'],
+    say: (s: string) => void,
+    enclaveKeyOf: (root: string) => Promise<Buffer>,
+): Promise<NetworkState> {
     const chainConfig = loadChainConfig(chainSection(devnet.url), {});
     const wallet = (role: string) => new TonChain({ config: chainConfig }).wallet(keyPairFromSecretKey(readHex(join(dir, 'keys', `${role}.wallet`))));
     const chain = new TonChain({ config: chainConfig });
@@ -319,12 +364,13 @@ async function deploy(dir: string, devnet: DevnetServer, image: bigint, ports: N
     const root = chain.open(await RootWrapper.create({ governance: gov.address, treasury: voter.address, params }));
     await root.sendDeploy(voter.sender());
 
-    say('• proposal 0: allowlist the simulated TEE image (proxy + worker), register the test model; a second vote; executing it');
+    say('• proposal 0: allowlist the simulated TEE image (proxy, worker, key service), register the test model; a second vote; executing it');
     // Root's governance receivers send at most one notice: the owner/admin threshold, as RootWrapper.sendAction uses.
     const v = FeeSimple;
     await gov.sendPropose(voter.sender(), [
         { to: root.address, value: v, body: RootWrapper.addImageBody('proxy', image) },
         { to: root.address, value: v, body: RootWrapper.addImageBody('worker', image) },
+        { to: root.address, value: v, body: RootWrapper.addImageBody('keys', image) },
         { to: root.address, value: v, body: RootWrapper.registerModelBody(DEVNET_MODEL) },
     ]);
     await gov.sendVote(others[0].sender(), 0n, true);
@@ -333,9 +379,10 @@ async function deploy(dir: string, devnet: DevnetServer, image: bigint, ports: N
         throw new DevnetError('DEVNET_DEPLOY', 'the governance proposal did not take effect');
     }
 
-    say('• deploying the Proxy contract and registering it in Root (10 TON stake)');
+    const enclaveKey = toUint256(await enclaveKeyOf(root.address.toString()));
+    say(`• the proxy's enclave key (its seed sealed in ${PROXY_SEALED_SEED}): ${enclaveKey.toString(16).padStart(64, '0')}`);
+    say('• deploying the Proxy contract for it and registering it in Root (10 TON stake)');
     const codes = await root.getChildCode();
-    const enclaveKey = toUint256(keyPairFromSeed(readHex(join(dir, 'keys', 'proxy.seed'))).publicKey);
     const proxy = chain.open(await ProxyWrapper.create({ root: root.address, owner: owner.address, enclaveKey, workerCode: codes.workerCode, proxyCode: codes.proxyCode }));
     await proxy.sendRegister(owner.sender(), {
         stake: toNano('10'),

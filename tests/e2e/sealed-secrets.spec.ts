@@ -1,0 +1,119 @@
+// No long-lived secret in clear on the host's disk (issue 13 part 6; spec/attestation.md "Sealed secrets", "In the
+// agents"): a real devnet whose proxy seals its enclave seed through the devnet's key service (a simulated TD whose
+// image Root allowlists as 'keys') and whose worker's seed is ephemeral. The host's view is the devnet directory:
+// after a paid request no file in it holds either seed in any encoding; the proxy re-opens its sealed seed after a
+// restart; a second proxy on the same blob, or on a tampered copy, gets nothing; a restarted worker serves under a
+// new key.
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { keyPairFromSeed } from '@ton/crypto';
+import { demoRequest, RunningDevnet, startDevnet } from '../../agents/devnet/network';
+import { loadConfigFile, ProxyConfigSchema, WorkerConfigSchema } from '../../agents/config';
+import { proxyFromConfig, workerFromConfig } from '../../agents/run';
+import { hex256 } from '../../agents/core/hex';
+import type { ProxyAgent } from '../../agents/proxy/agent';
+import type { WorkerAgent } from '../../agents/worker/runner';
+
+jest.setTimeout(240_000);
+
+/** Every regular file under `dir`, recursively (admin sockets are not files). */
+function files(dir: string): string[] {
+    return readdirSync(dir).flatMap((name) => {
+        const p = join(dir, name);
+        const st = statSync(p);
+        return st.isDirectory() ? files(p) : st.isFile() ? [p] : [];
+    });
+}
+
+/** The files under `dir` that hold `secret` raw, in hex (either case) or base64 (standard or URL-safe). */
+function holders(dir: string, secret: Buffer): string[] {
+    const forms = [secret, ...[secret.toString('hex'), secret.toString('hex').toUpperCase(), secret.toString('base64').replace(/=+$/, ''), secret.toString('base64url')].map((t) => Buffer.from(t))];
+    return files(dir).filter((f) => {
+        const bytes = readFileSync(f);
+        return forms.some((form) => bytes.includes(form));
+    });
+}
+
+// The agents' seeds, read from the running objects' memory (the TD's view), to look for them on the host's disk.
+const seedOf = (agent: ProxyAgent | WorkerAgent): Buffer => (agent as unknown as { o?: { seed: Buffer }; opts?: { seed: Buffer } }).o?.seed ?? (agent as unknown as { opts: { seed: Buffer } }).opts.seed;
+
+describe('sealed secrets on a real devnet', () => {
+    let dir: string;
+    let run: RunningDevnet | undefined;
+    const extra: { stop(): Promise<void> }[] = [];
+    let out = '';
+    const io = { stdout: (t: string) => void (out += t), stderr: (t: string) => void (out += t) };
+
+    beforeAll(async () => {
+        dir = mkdtempSync(join(tmpdir(), 'cocoon-sealed-'));
+        run = await startDevnet({ dir, io, demo: false, tokenDelayMs: 0 });
+    });
+    afterAll(async () => {
+        for (const a of extra.reverse()) await a.stop().catch(() => undefined);
+        await run?.stop();
+        rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('after a paid request, no file under the devnet directory holds the proxy\'s or the worker\'s seed (raw, hex, base64)', async () => {
+        const { cost } = await demoRequest(run!, io);
+        expect(cost).toBeGreaterThan(0n);
+        const proxySeed = seedOf(run!.proxy);
+        const workerSeed = seedOf(run!.worker);
+        // the scan can find a secret: the client's seed is a plaintext file (the client is not a TEE role)
+        const clientSeed = Buffer.from(readFileSync(join(dir, 'keys', 'client.seed'), 'utf8').trim(), 'hex');
+        expect(holders(dir, clientSeed)).toEqual([join(dir, 'keys', 'client.seed')]);
+        expect(files(dir).length).toBeGreaterThan(10);
+        expect(holders(dir, proxySeed)).toEqual([]);
+        expect(holders(dir, workerSeed)).toEqual([]);
+        expect(readdirSync(join(dir, 'keys')).filter((f) => f.endsWith('.seed'))).toEqual(['client.seed']);
+        expect(statSync(join(dir, 'keys', 'proxy.sealed')).mode & 0o777).toBe(0o600);
+        // the Proxy contract names the sealed seed's key, which the devnet printed
+        expect(out).toContain(`the proxy's enclave key (its seed sealed in keys/proxy.sealed): ${keyPairFromSeed(proxySeed).publicKey.toString('hex')}`);
+    });
+
+    it('attack 6a: a restarted worker has a new attested key and still serves', async () => {
+        const before = keyPairFromSeed(seedOf(run!.worker)).publicKey;
+        await run!.worker.stop();
+        const worker = await workerFromConfig(loadConfigFile(join(dir, 'worker.json'), WorkerConfigSchema));
+        extra.push(worker);
+        await worker.start();
+        const after = keyPairFromSeed(seedOf(worker)).publicKey;
+        expect(after.equals(before)).toBe(false);
+        await worker.waitReady(60_000);
+        await demoRequest(run!, io);
+        expect(hex256(run!.client.lastReceipt!.worker)).toBe(after.toString('hex'));
+    });
+
+    it('attack 6b: a second proxy on the same sealed blob while the first runs is refused KEYS_LEASE_HELD and changes nothing', async () => {
+        const blob = readFileSync(join(dir, 'keys', 'proxy.sealed'));
+        await expect(proxyFromConfig(loadConfigFile(join(dir, 'proxy.json'), ProxyConfigSchema))).rejects.toMatchObject({ code: 'KEYS_LEASE_HELD' });
+        expect(readFileSync(join(dir, 'keys', 'proxy.sealed')).equals(blob)).toBe(true);
+        expect(run!.proxy.stats().status).toBe('serving');
+        await demoRequest(run!, io); // the first proxy still holds its seed and serves
+    });
+
+    it('attack 6c: a proxy given a tampered copy of the blob fails KEYS_UNSEAL_FAILED; the original is untouched', async () => {
+        const blob = readFileSync(join(dir, 'keys', 'proxy.sealed'));
+        const bad = Buffer.from(blob);
+        bad[bad.length - 1] ^= 0x01;
+        writeFileSync(join(dir, 'keys', 'tampered.sealed'), bad, { mode: 0o600 });
+        const cfg = JSON.parse(readFileSync(join(dir, 'proxy.json'), 'utf8'));
+        writeFileSync(join(dir, 'proxy-tampered.json'), JSON.stringify({ ...cfg, sealedSeedFile: 'keys/tampered.sealed' }));
+        await expect(proxyFromConfig(loadConfigFile(join(dir, 'proxy-tampered.json'), ProxyConfigSchema))).rejects.toMatchObject({ code: 'KEYS_UNSEAL_FAILED' });
+        expect(readFileSync(join(dir, 'keys', 'tampered.sealed')).equals(bad)).toBe(true);
+        expect(readFileSync(join(dir, 'keys', 'proxy.sealed')).equals(blob)).toBe(true);
+    });
+
+    it('the proxy restarts and re-opens its sealed seed: the same enclave key, accepted by the same Proxy contract', async () => {
+        const key = run!.proxy.stats().enclaveKey;
+        copyFileSync(join(dir, 'keys', 'proxy.sealed'), join(dir, 'keys', 'proxy.sealed.before'));
+        await run!.proxy.stop(); // releases the lease
+        const proxy = await proxyFromConfig(loadConfigFile(join(dir, 'proxy.json'), ProxyConfigSchema));
+        extra.push(proxy);
+        await proxy.start(); // PROXY_KEY_MISMATCH unless the contract's enclaveKey is the re-opened seed's key
+        expect(proxy.stats().enclaveKey).toBe(key);
+        expect(proxy.stats().proxy).toBe(run!.proxy.stats().proxy);
+        expect(readFileSync(join(dir, 'keys', 'proxy.sealed')).equals(readFileSync(join(dir, 'keys', 'proxy.sealed.before')))).toBe(true);
+    });
+});
