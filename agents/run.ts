@@ -213,6 +213,7 @@ export function proxyCommand(argv: string[], io: CommandIo, signal?: AbortSignal
         const proxy = await proxyFromConfig(loaded, log);
         const urls = await proxy.start();
         const admin = await startAdmin(proxyDataDir(loaded), proxyAdminHandlers(proxy), log, () => proxy.stop());
+        io.stdout(`proxy enclave key ${proxy.stats().enclaveKey}\n`);
         io.stdout(`proxy client endpoint ${urls.clientUrl}\nproxy worker endpoint ${urls.workerUrl}\nproxy stats ${urls.statsUrl}\nproxy metrics ${urls.metricsUrl}\nproxy admin ${admin.socketPath}\n`);
         return untilInterrupted(io, async () => {
             await admin.stop();

@@ -116,4 +116,25 @@ describe('sealed secrets on a real devnet', () => {
         expect(proxy.stats().proxy).toBe(run!.proxy.stats().proxy);
         expect(readFileSync(join(dir, 'keys', 'proxy.sealed')).equals(readFileSync(join(dir, 'keys', 'proxy.sealed.before')))).toBe(true);
     });
+
+    it('a devnet directory from before sealed seeds (plaintext keys/proxy.seed, no sealed file) still starts on its seed and says so', async () => {
+        const seed = seedOf(run!.proxy);
+        const key = run!.proxy.stats().enclaveKey;
+        for (const a of extra.splice(0).reverse()) await a.stop();
+        await run!.stop();
+        run = undefined;
+        // What an older devnet left: the proxy's seed in clear, no sealed blob, no key-service port.
+        writeFileSync(join(dir, 'keys', 'proxy.seed'), seed.toString('hex') + '\n', { mode: 0o600 });
+        rmSync(join(dir, 'keys', 'proxy.sealed'));
+        const net = JSON.parse(readFileSync(join(dir, 'network.json'), 'utf8'));
+        delete net.ports.keys;
+        writeFileSync(join(dir, 'network.json'), JSON.stringify(net));
+        out = '';
+        run = await startDevnet({ dir, io, demo: false, tokenDelayMs: 0 });
+        expect(out).toMatch(/this devnet was created before sealed seeds: its proxy keeps the plaintext keys\/proxy\.seed .*remove .* to start over/);
+        expect(out).not.toMatch(/key service \(sealed secrets/);
+        expect(JSON.parse(readFileSync(join(dir, 'proxy.json'), 'utf8')).seedFile).toBe('keys/proxy.seed');
+        expect(run.proxy.stats().enclaveKey).toBe(key);
+        await demoRequest(run, io);
+    });
 });
