@@ -12,6 +12,7 @@ import { demoRequest, RunningDevnet, startDevnet } from '../../agents/devnet/net
 import { loadConfigFile, ProxyConfigSchema, WorkerConfigSchema } from '../../agents/config';
 import { proxyFromConfig, workerFromConfig } from '../../agents/run';
 import { hex256 } from '../../agents/core/hex';
+import { main } from '../../agents/cli';
 import type { ProxyAgent } from '../../agents/proxy/agent';
 import type { WorkerAgent } from '../../agents/worker/runner';
 
@@ -88,6 +89,9 @@ describe('sealed secrets on a real devnet', () => {
     it('attack 6b: a second proxy on the same sealed blob while the first runs is refused KEYS_LEASE_HELD and changes nothing', async () => {
         const blob = readFileSync(join(dir, 'keys', 'proxy.sealed'));
         await expect(proxyFromConfig(loadConfigFile(join(dir, 'proxy.json'), ProxyConfigSchema))).rejects.toMatchObject({ code: 'KEYS_LEASE_HELD' });
+        let errors = '';
+        expect(await main(['proxy', 'enclave-key', '--config', join(dir, 'proxy.json')], { stdout: () => undefined, stderr: (t) => void (errors += t) })).toBe(1);
+        expect(errors).toMatch(/^KEYS_LEASE_HELD: /m);
         expect(readFileSync(join(dir, 'keys', 'proxy.sealed')).equals(blob)).toBe(true);
         expect(run!.proxy.stats().status).toBe('serving');
         await demoRequest(run!, io); // the first proxy still holds its seed and serves
@@ -109,6 +113,11 @@ describe('sealed secrets on a real devnet', () => {
         const key = run!.proxy.stats().enclaveKey;
         copyFileSync(join(dir, 'keys', 'proxy.sealed'), join(dir, 'keys', 'proxy.sealed.before'));
         await run!.proxy.stop(); // releases the lease
+        // The operator's way to learn the key (spec/operations.md "Seeds"): opens the same blob and releases it again.
+        let printed = '';
+        let errors = '';
+        expect(await main(['proxy', 'enclave-key', '--config', join(dir, 'proxy.json'), '--json'], { stdout: (t) => void (printed += t), stderr: (t) => void (errors += t) })).toBe(0);
+        expect(JSON.parse(printed)).toEqual({ enclaveKey: key, seed: 'sealed', created: false });
         const proxy = await proxyFromConfig(loadConfigFile(join(dir, 'proxy.json'), ProxyConfigSchema));
         extra.push(proxy);
         await proxy.start(); // PROXY_KEY_MISMATCH unless the contract's enclaveKey is the re-opened seed's key
