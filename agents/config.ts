@@ -27,7 +27,8 @@ import { readRims } from './core/tee/gpu/cli';
 import { SimulatedGpu } from './core/tee/gpu/simulated';
 import { CommandGpuSource, GpuEvidenceSource, SimulatedGpuSource } from './core/tee/gpu/source';
 import { MAX_GPUS } from './core/tee/gpu/bundle';
-import { KeyLease, KeyServiceClient, SealRole } from './core/keys/types';
+import { KeyLease, SealRole } from './core/keys/types';
+import { createKeyServiceClient } from './core/keys/client';
 import { loadOrCreateSealedSecret, SEED_BYTES } from './core/keys/sealed-file';
 
 const MAX_CONFIG_BYTES = 256 * 1024;
@@ -450,9 +451,6 @@ export function proxyAddressOf(loaded: Loaded<ProxyConfigFile>): Address {
     return Address.parse(a);
 }
 
-/** The key-service client an agent seals with (agents/core/keys/client.ts createKeyServiceClient). */
-export type KeyServiceClientFactory = (o: { url: string; tee: QuoteProvider; quotePolicy: Omit<VerifyPolicy, 'at'>; chain: TonChain; clock: TrustClock }) => KeyServiceClient;
-
 /** A TEE role's seed, and where it came from (spec/operations.md "Seeds"). */
 export interface TeeSeed {
     seed: Buffer;
@@ -476,7 +474,6 @@ export async function teeSeedOf(
     role: SealRole,
     c: Pick<Common, 'chain' | 'wallet' | 'quotePolicy' | 'trustClock'>,
     tee: QuoteProvider,
-    keyServiceClient: KeyServiceClientFactory,
     log?: Log,
 ): Promise<TeeSeed> {
     const { seedFile, sealedSeedFile, keyService } = loaded.config;
@@ -485,7 +482,7 @@ export async function teeSeedOf(
         return { seed: readSeed(loaded.dir, seedFile), source: 'plaintext' };
     }
     if (sealedSeedFile === undefined || keyService === undefined) return { seed: randomBytes(SEED_BYTES), source: 'ephemeral' };
-    const client = keyServiceClient({ url: keyService.url, tee, quotePolicy: c.quotePolicy, chain: c.chain, clock: c.trustClock });
+    const client = createKeyServiceClient({ url: keyService.url, tee, quotePolicy: c.quotePolicy, chain: c.chain, clock: c.trustClock });
     const s = await loadOrCreateSealedSecret({
         file: at(loaded.dir, sealedSeedFile),
         client,

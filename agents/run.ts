@@ -11,7 +11,6 @@ import {
     clientSeedOf,
     commonOf,
     gpuSourceOf,
-    KeyServiceClientFactory,
     loadConfigFile,
     Loaded,
     ProxyConfigFile,
@@ -32,7 +31,8 @@ import { clientDataDir, proxyDataDir, workerDataDir } from './core/admin/command
 import { clientAdminHandlers } from './client/admin';
 import { proxyAdminHandlers } from './proxy/admin';
 import { workerAdminHandlers } from './worker/admin';
-import { createKeyServiceClient } from './core/keys/client';
+import type { KeyLease } from './core/keys/types';
+import type { ProxyAgentOptions } from './proxy/options';
 
 /** The agents' log as JSON lines on stderr, at `level` and above. */
 export function jsonLog(io: CommandIo, agent: string, level: LogLevel = 'info'): Log {
@@ -48,16 +48,13 @@ export function logLevelFlag(v: string | undefined): LogLevel {
 
 const ton = (v: string | undefined) => (v === undefined ? undefined : toNano(v));
 
-/** How agents reach the key service (tests may pass another client). */
-export const KEY_SERVICE_CLIENT: KeyServiceClientFactory = createKeyServiceClient;
-
-export async function proxyFromConfig(loaded: Loaded<ProxyConfigFile>, log?: Log, keyServiceClient = KEY_SERVICE_CLIENT): Promise<ProxyAgent> {
+export async function proxyFromConfig(loaded: Loaded<ProxyConfigFile>, log?: Log): Promise<ProxyAgent> {
     const proxyAddress = proxyAddressOf(loaded);
     const c = await commonOf(loaded, log);
     const p = loaded.config.proxy;
     const tee = await teeOf(loaded.dir, loaded.config.tee);
-    const s = await teeSeedOf(loaded, 'proxy', c, tee, keyServiceClient, log);
-    return new ProxyAgent({
+    const s = await teeSeedOf(loaded, 'proxy', c, tee, log);
+    return newProxyAgent(s.lease, {
         chain: c.chain,
         wallet: c.wallet,
         proxyAddress,
@@ -88,14 +85,24 @@ export async function proxyFromConfig(loaded: Loaded<ProxyConfigFile>, log?: Log
     });
 }
 
+/** A ProxyAgent; options it refuses release the sealed seed's lease they came with. */
+async function newProxyAgent(lease: KeyLease | undefined, o: ProxyAgentOptions): Promise<ProxyAgent> {
+    try {
+        return new ProxyAgent(o);
+    } catch (e) {
+        await lease?.release().catch(() => undefined);
+        throw e;
+    }
+}
+
 /**
  * The proxy's enclave public key (= the Proxy contract's enclaveKey to deploy): opens, or at first start creates, the
  * sealed seed inside the TD exactly as the proxy does, then releases its lease so the proxy can take it.
  */
-export async function proxyEnclaveKey(loaded: Loaded<ProxyConfigFile>, log?: Log, keyServiceClient = KEY_SERVICE_CLIENT): Promise<{ enclaveKey: Buffer; created: boolean; source: string }> {
+export async function proxyEnclaveKey(loaded: Loaded<ProxyConfigFile>, log?: Log): Promise<{ enclaveKey: Buffer; created: boolean; source: string }> {
     const c = await commonOf(loaded, log);
     try {
-        const s = await teeSeedOf(loaded, 'proxy', c, await teeOf(loaded.dir, loaded.config.tee), keyServiceClient, log);
+        const s = await teeSeedOf(loaded, 'proxy', c, await teeOf(loaded.dir, loaded.config.tee), log);
         await s.lease?.release();
         return { enclaveKey: keyPairFromSeed(s.seed).publicKey, created: s.created ?? false, source: s.source };
     } finally {
@@ -128,7 +135,7 @@ export async function workerFromConfig(loaded: Loaded<WorkerConfigFile>, log?: L
         chain: c.chain,
         wallet: c.wallet,
         // Ephemeral unless the config names a (simulated-TEE-only) seedFile: nothing the worker keeps depends on its key.
-        seed: (await teeSeedOf(loaded, 'worker', c, tee, KEY_SERVICE_CLIENT, log)).seed,
+        seed: (await teeSeedOf(loaded, 'worker', c, tee, log)).seed,
         tee,
         gpu: await gpuSourceOf(loaded.dir, loaded.config.gpu),
         quotePolicy: c.quotePolicy,

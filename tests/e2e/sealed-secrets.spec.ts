@@ -139,7 +139,9 @@ describe('sealed secrets on a real devnet', () => {
         delete net.ports.keys;
         writeFileSync(join(dir, 'network.json'), JSON.stringify(net));
         out = '';
-        run = await startDevnet({ dir, io, demo: false, tokenDelayMs: 0 });
+        const events: string[] = [];
+        run = await startDevnet({ dir, io, demo: false, tokenDelayMs: 0, log: (e) => void events.push(e) });
+        expect(events).toContain('keys.plaintext-seed-unchecked'); // the loud warning of a plaintext seed (simulated TEE only)
         expect(out).toMatch(/this devnet was created before sealed seeds: its proxy keeps the plaintext keys\/proxy\.seed .*remove .* to start over/);
         expect(out).not.toMatch(/key service \(sealed secrets/);
         expect(JSON.parse(readFileSync(join(dir, 'proxy.json'), 'utf8')).seedFile).toBe('keys/proxy.seed');
