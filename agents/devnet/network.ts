@@ -472,7 +472,8 @@ async function waitForModel(client: CocoonClient, timeoutMs = 60_000): Promise<v
 
 export const DEVNET_USAGE = `usage: cocoon devnet [--dir .devnet] [--port <api port>] [--chain-port <port>] [--no-demo] [--verbose] [--log-level <level>]
   Starts a whole network on 127.0.0.1: the devnet chain server, Governance and Root with the reference test model
-  and allowlisted simulated TEE images, the explorer (web pages and JSON API over the chain), a proxy, a worker on
+  and allowlisted simulated TEE images, the explorer (web pages and JSON API over the chain), a key service, a proxy
+  (its seed sealed through the key service in <dir>/keys/proxy.sealed), a worker (an ephemeral seed) on
   the reference backend and a client with an OpenAI-compatible endpoint; sends one streaming request; serves until Ctrl-C. A second run resumes <dir>.
   Remove <dir> to start over.`;
 
