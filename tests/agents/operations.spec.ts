@@ -43,6 +43,8 @@ describe('cocoon devnet | proxy | worker | client', () => {
 
     it.each([
         [['proxy'], /--config <file> is required/],
+        [['proxy', 'enclave-key'], /--config <file> is required/],
+        [['proxy', 'enclave-key', '--config', 'p.json', '--key', 'x'], /unknown argument --key/],
         [['worker', '--bogus'], /unknown argument --bogus/],
         [['client', 'withdraw', '--config'], /--config: missing value/],
         [['devnet', '--port', 'x'], /--port: expected 0..65535/],

@@ -2,7 +2,7 @@
 // of this module, so it is replaced here by a small in-test KeyServiceClient (AES-256-GCM under a test key, one
 // lease per blob); tests/agents/keys/* run the real service and tests/e2e/sealed-secrets.spec.ts the whole path.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { Address } from '@ton/core';
@@ -125,12 +125,13 @@ describe('loadOrCreateSealedSecret', () => {
         await expect(loadOrCreateSealedSecret({ ...opts(file, svc), owner: OTHER })).rejects.toMatchObject({ code: 'KEYS_UNSEAL_FAILED' });
     });
 
-    it('an empty or oversized file is refused KEYS_BAD_REQUEST before anything is sent', async () => {
+    it('an empty, oversized or unreadable (a directory) file is refused KEYS_BAD_REQUEST before anything is sent', async () => {
         const svc = new FakeKeyService();
         const d = dir();
         writeFileSync(join(d, 'empty'), '');
         writeFileSync(join(d, 'big'), Buffer.alloc(MAX_SEALED_FILE_BYTES + 1));
-        for (const f of ['empty', 'big']) await expect(loadOrCreateSealedSecret(opts(join(d, f), svc))).rejects.toMatchObject({ code: 'KEYS_BAD_REQUEST' });
+        mkdirSync(join(d, 'dir'));
+        for (const f of ['empty', 'big', 'dir']) await expect(loadOrCreateSealedSecret(opts(join(d, f), svc))).rejects.toMatchObject({ code: 'KEYS_BAD_REQUEST' });
         expect(svc.calls).toEqual([]);
     });
 
