@@ -206,7 +206,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<RunningDevnet> {
                 say(`! this devnet was created before sealed seeds: its proxy keeps the plaintext ${LEGACY_PROXY_SEED} (simulated TEE only); remove ${dir} to start over with a sealed seed`);
                 return;
             }
-            const keys = await startDevnetKeyService({ dir, chainUrl: devnet.url, root, port: netPorts.keys!, trust: trustSection(netPorts), log: opts.log });
+            const keys = await startDevnetKeyService({ dir, chain: chainSection(devnet.url, root), port: netPorts.keys!, trust: trustSection(netPorts), log: opts.log });
             stops.push(() => keys.stop());
             say(`• key service (sealed secrets, 'keys' image) at ${keys.url}`);
         };
