@@ -455,8 +455,9 @@ export function proxyAddressOf(loaded: Loaded<ProxyConfigFile>): Address {
 export interface TeeSeed {
     seed: Buffer;
     source: 'sealed' | 'ephemeral' | 'plaintext';
-    /** Sealed: the key service's lease on the blob, held while the agent runs (renew every `renewMs`). */
+    /** Sealed: the key service's lease on the blob, held while the agent runs (renew every `renewMs`), and how to take it anew. */
     lease?: KeyLease;
+    reopen?: () => Promise<KeyLease>;
     renewMs?: number;
     /** Sealed: whether this start generated the seed (first start). */
     created?: boolean;
@@ -493,7 +494,7 @@ export async function teeSeedOf(
         waitStartingMs: (keyService.waitStartingSeconds ?? DEFAULT_WAIT_STARTING_SECONDS) * 1000,
         log,
     });
-    return { seed: s.secret, source: 'sealed', lease: s.lease, created: s.created, renewMs: keyService.renewSeconds === undefined ? undefined : keyService.renewSeconds * 1000 };
+    return { seed: s.secret, source: 'sealed', lease: s.lease, reopen: s.reopen, created: s.created, renewMs: keyService.renewSeconds === undefined ? undefined : keyService.renewSeconds * 1000 };
 }
 
 /** The agent's clock of trust over its chain's block time. */

@@ -59,7 +59,7 @@ export async function proxyFromConfig(loaded: Loaded<ProxyConfigFile>, log?: Log
         wallet: c.wallet,
         proxyAddress,
         seed: s.seed,
-        seedLease: s.lease,
+        seedLease: s.lease && { lease: s.lease, reopen: s.reopen },
         seedLeaseRenewMs: s.renewMs,
         tee,
         quotePolicy: c.quotePolicy,

@@ -19,8 +19,11 @@ export interface ProxyAgentOptions {
     proxyAddress: Address;
     /** 32-byte enclave seed: RA-TLS key = Proxy enclaveKey = signer of commits and payouts. */
     seed: Buffer;
-    /** The key service's lease on a sealed seed (agents/core/keys/sealed-file.ts): renewed while running, released by stop(). */
-    seedLease?: KeyLease;
+    /**
+     * The key service's lease on a sealed seed (agents/core/keys/sealed-file.ts): renewed while running (taken anew by
+     * `reopen` when the service forgot it), released by stop(); lost to another TD, the proxy halts.
+     */
+    seedLease?: { lease: KeyLease; reopen?: () => Promise<KeyLease> };
     /** How often seedLease is renewed; default 20 000 ms. */
     seedLeaseRenewMs?: number;
     tee: QuoteProvider;

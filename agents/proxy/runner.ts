@@ -218,7 +218,16 @@ export class ProxyAgent {
     async start(): Promise<ProxyUrls> {
         if (this.urls) return this.urls;
         await resumeTrustClock(this.trustClock); // after a stop()
-        if (this.o.seedLease) this.seedLease ??= keepLease(this.o.seedLease, { renewMs: this.o.seedLeaseRenewMs, log: (e, f) => this.log(e, f) });
+        const sl = this.o.seedLease;
+        this.seedLease ??= sl
+            ? keepLease(sl.lease, {
+                  renewMs: this.o.seedLeaseRenewMs,
+                  reopen: sl.reopen,
+                  // Another TD holds our seed now: sign nothing more with it.
+                  onLost: (e) => void this.halt(new ProxyError('PROXY_HALTED', `another TD holds the sealed seed's lease: ${e.message}`, { reason: 'seed-lease-lost' })),
+                  log: (e, f) => this.log(e, f),
+              })
+            : undefined;
         try {
             return await this.serve();
         } catch (e) {

@@ -36,6 +36,8 @@ export interface SealedSecret {
     /** Whether this call generated the secret and wrote the blob file. */
     created: boolean;
     lease: KeyLease;
+    /** Opens the blob again through the same client (the same holder): a lease the service forgot is taken anew. */
+    reopen(): Promise<KeyLease>;
 }
 
 /**
@@ -44,11 +46,16 @@ export interface SealedSecret {
  */
 export async function loadOrCreateSealedSecret(o: SealedSecretOptions): Promise<SealedSecret> {
     const expect = { role: o.role, owner: o.owner, name: o.name };
+    const reopener = (blob: Buffer, secret: Buffer) => async () => {
+        const again = await o.client.unseal(blob, expect);
+        if (!again.secret.equals(secret)) throw new KeysError('KEYS_UNSEAL_FAILED', 'the key service opened the blob to another secret', { file: o.file });
+        return again.lease;
+    };
     const existing = readBlob(o.file);
     if (existing !== undefined) {
         const { secret, lease } = await whileStarting(o, () => o.client.unseal(existing, expect));
         o.log?.('keys.unsealed', { file: o.file, role: o.role, name: o.name, lease: lease.id });
-        return { secret, created: false, lease };
+        return { secret, created: false, lease, reopen: reopener(existing, secret) };
     }
     const fresh = randomBytes(o.size);
     const blob = await o.client.seal({ ...expect, secret: fresh });
@@ -59,7 +66,7 @@ export async function loadOrCreateSealedSecret(o: SealedSecretOptions): Promise<
     }
     writeBlobAtomic(o.file, blob);
     o.log?.('keys.sealed', { file: o.file, role: o.role, name: o.name, lease: lease.id });
-    return { secret, created: true, lease };
+    return { secret, created: true, lease, reopen: reopener(blob, secret) };
 }
 
 async function whileStarting<T>(o: SealedSecretOptions, f: () => Promise<T>): Promise<T> {
@@ -118,18 +125,55 @@ export interface LeaseKeeper {
     stop(): Promise<void>;
 }
 
+export interface KeepLeaseOptions {
+    /** Renewal period (default 20 s, a third of the service's default lease). */
+    renewMs?: number;
+    /** Takes the lease anew when the service no longer knows it (it restarted, or the lease lapsed). */
+    reopen?: () => Promise<KeyLease>;
+    /** Another TD holds the lease now: the holder must stop using the secret. Called once; renewals end. */
+    onLost?: (e: KeysError) => void;
+    log?: Log;
+}
+
 /**
- * Renews `lease` every `renewMs` (default 20 s) until stop(), which releases it. A renewal that fails is logged and
- * the agent keeps its secret: while the key service cannot renew our lease it cannot grant anyone else one either,
- * and a service that restarted refuses every unseal for one lease duration (KEYS_STARTING).
+ * Renews `lease` every `renewMs` until stop(), which releases it. By the service's answer:
+ * - unreachable or any other failure: logged (`keys.renew-failed`), the agent keeps its secret: while the service
+ *   cannot renew our lease it cannot grant anyone else one either;
+ * - KEYS_NO_LEASE / KEYS_STARTING (the service restarted and forgot its leases, or ours lapsed): `reopen` takes it
+ *   anew, at once or at a later tick once the service's quiet period (one lease duration) is over;
+ * - KEYS_LEASE_HELD (another TD took the lease after ours lapsed): `onLost`, and renewals end.
  */
-export function keepLease(lease: KeyLease, o: { renewMs?: number; log?: Log } = {}): LeaseKeeper {
+export function keepLease(lease: KeyLease, o: KeepLeaseOptions = {}): LeaseKeeper {
     let stopped = false;
+    let current = lease;
     let pending: Promise<void> = Promise.resolve();
+    const code = (e: unknown) => (e instanceof KeysError ? e.code : undefined);
+    const lost = (e: KeysError) => {
+        clearInterval(timer);
+        o.log?.('keys.lease-refused', { lease: current.id, code: e.code, error: e.message });
+        o.onLost?.(e);
+    };
+    const tick = async () => {
+        try {
+            await current.renew();
+            return;
+        } catch (e) {
+            if (code(e) === 'KEYS_LEASE_HELD') return lost(e as KeysError);
+            if (!o.reopen || (code(e) !== 'KEYS_NO_LEASE' && code(e) !== 'KEYS_STARTING')) {
+                o.log?.('keys.renew-failed', { lease: current.id, code: code(e), error: (e as Error).message });
+                return;
+            }
+        }
+        try {
+            current = await o.reopen();
+            o.log?.('keys.lease-reopened', { lease: current.id });
+        } catch (e) {
+            if (code(e) === 'KEYS_LEASE_HELD') return lost(e as KeysError);
+            o.log?.('keys.renew-failed', { lease: current.id, code: code(e), error: (e as Error).message });
+        }
+    };
     const timer = setInterval(() => {
-        pending = lease.renew().catch(
-            (e) => o.log?.('keys.renew-failed', { lease: lease.id, code: (e as KeysError).code, error: (e as Error).message }),
-        );
+        if (!stopped) pending = pending.then(tick);
     }, o.renewMs ?? 20_000);
     timer.unref();
     return {
@@ -138,7 +182,7 @@ export function keepLease(lease: KeyLease, o: { renewMs?: number; log?: Log } = 
             stopped = true;
             clearInterval(timer);
             await pending;
-            await lease.release().catch((e) => o.log?.('keys.release-failed', { lease: lease.id, error: (e as Error).message }));
+            await current.release().catch((e) => o.log?.('keys.release-failed', { lease: current.id, error: (e as Error).message }));
         },
     };
 }

@@ -63,6 +63,9 @@ class FakeKeyService implements KeyServiceClient {
                 async renew() {
                     svc.calls.push('renew');
                     if (svc.unreachable) throw new KeysError('KEYS_UNAVAILABLE', 'down');
+                    const h = svc.held.get(id);
+                    if (h === undefined) throw new KeysError('KEYS_NO_LEASE', 'no such lease');
+                    if (h !== holder) throw new KeysError('KEYS_LEASE_HELD', 'held');
                 },
                 async release() {
                     svc.calls.push('release');
@@ -182,5 +185,45 @@ describe('keepLease', () => {
         expect(svc.held.size).toBe(0);
         await jest.advanceTimersByTimeAsync(5000);
         expect(svc.calls.length).toBe(4);
+    });
+
+    it('a lease the service forgot (it restarted) is taken anew, waiting out KEYS_STARTING; the proxy keeps its secret meanwhile', async () => {
+        jest.useFakeTimers();
+        const svc = new FakeKeyService();
+        const file = join(dir(), 'proxy.sealed');
+        const s = await loadOrCreateSealedSecret(opts(file, svc));
+        const events: string[] = [];
+        const lost: string[] = [];
+        const keeper = keepLease(s.lease, { renewMs: 1000, reopen: s.reopen, onLost: (e) => void lost.push(e.code), log: (e) => void events.push(e) });
+        svc.held.clear(); // the service restarted: it forgot every lease
+        svc.starting = 1; // and is inside its quiet period at the first reopen
+        svc.calls = [];
+        await jest.advanceTimersByTimeAsync(1000);
+        expect(svc.calls).toEqual(['renew', 'unseal']);
+        expect(svc.held.size).toBe(0);
+        await jest.advanceTimersByTimeAsync(1000);
+        expect(svc.calls).toEqual(['renew', 'unseal', 'renew', 'unseal']);
+        expect([...svc.held.values()]).toEqual(['td-a']); // ours again: a clone asking now is refused
+        await expect(loadOrCreateSealedSecret(opts(file, svc.as('td-b')))).rejects.toMatchObject({ code: 'KEYS_LEASE_HELD' });
+        expect(events).toEqual(['keys.renew-failed', 'keys.lease-reopened']);
+        expect(lost).toEqual([]);
+        await keeper.stop();
+        expect(svc.held.size).toBe(0);
+    });
+
+    it('a lease another TD took after ours lapsed ends the renewals and calls onLost once (the proxy halts on it)', async () => {
+        jest.useFakeTimers();
+        const svc = new FakeKeyService();
+        const file = join(dir(), 'proxy.sealed');
+        const s = await loadOrCreateSealedSecret(opts(file, svc));
+        const lost: string[] = [];
+        const keeper = keepLease(s.lease, { renewMs: 1000, reopen: s.reopen, onLost: (e) => void lost.push(e.code) });
+        svc.held.set(s.lease.id, 'td-b'); // ours lapsed and a clone took it
+        svc.calls = [];
+        await jest.advanceTimersByTimeAsync(5000);
+        expect(svc.calls).toEqual(['renew']);
+        expect(lost).toEqual(['KEYS_LEASE_HELD']);
+        await keeper.stop();
+        expect(svc.held.get(s.lease.id)).toBe('td-b'); // releasing what we no longer hold changes nothing
     });
 });
