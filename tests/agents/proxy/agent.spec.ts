@@ -14,6 +14,7 @@ import { Ledger } from '../../../agents/proxy/ledger';
 import { requestBound } from '../../../agents/proxy/admission';
 import { ProxyAgent, ProxyAgentOptions, ProxyUrls } from '../../../agents/proxy/agent';
 import { ProxyAgentCodes, ProxyError, ProxyWireCodes } from '../../../agents/proxy/errors';
+import { KeysError } from '../../../agents/core/keys/types';
 import { readFileSync } from 'fs';
 import { RootWrapper } from '../../../wrappers/Root';
 import { WorkerChannelWrapper } from '../../../wrappers/WorkerChannel';
@@ -469,6 +470,39 @@ describe('ProxyAgent over the devnet', () => {
             const again = await w3.connect(urls.workerUrl);
             expect((await again.next((f) => f.type === 'error')) as unknown).toMatchObject({ code: expect.stringMatching(/^CHANNEL_(UNDERSTAKED|INVALID)$/), fatal: true });
             expect(w3.requests).toHaveLength(0);
+        });
+    });
+
+    describe('sealed seed lease', () => {
+        it('halts (PROXY_HALTED, seed-lease-lost) when the key service says another TD holds its seed; releases the lease at stop', async () => {
+            client.close();
+            w1.close();
+            await agent.stop();
+            const calls: string[] = [];
+            // The key service's lease as its client returns it (agents/core/keys/client.ts): an external party here.
+            const lease = {
+                id: 'ab'.repeat(32),
+                expiresAt: 0,
+                renew: async () => {
+                    calls.push('renew');
+                    throw new KeysError('KEYS_LEASE_HELD', 'another TD holds the lease on this blob');
+                },
+                release: async () => void calls.push('release'),
+            };
+            agent = new ProxyAgent({ ...opts, chain: net.newChain(), seedLease: { lease, reopen: async () => lease }, seedLeaseRenewMs: 20 });
+            urls = await agent.start();
+            for (let i = 0; i < 200 && agent.stats().status !== 'halted'; i++) await new Promise((r) => setTimeout(r, 10));
+            expect(agent.stats().status).toBe('halted');
+            expect(events.filter((e) => e.event === 'proxy.halted').pop()?.fields).toMatchObject({ code: 'PROXY_HALTED', message: expect.stringMatching(/another TD holds the sealed seed's lease/) });
+            expect(events.some((e) => e.event === 'keys.lease-refused')).toBe(true);
+            expect(calls).toEqual(['renew']); // renewals end once the lease is lost
+            await agent.stop();
+            expect(calls).toEqual(['renew', 'release']);
+            // back to the agent the next tests use
+            agent = new ProxyAgent({ ...opts, chain: net.newChain() });
+            urls = await agent.start();
+            await (await w1.connect(urls.workerUrl)).next((f) => f.type === 'hello_ok');
+            await client.connect(urls.clientUrl);
         });
     });
 
