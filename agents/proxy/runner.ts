@@ -219,7 +219,7 @@ export class ProxyAgent {
         if (this.urls) return this.urls;
         await resumeTrustClock(this.trustClock); // after a stop()
         const sl = this.o.seedLease;
-        this.seedLease ??= sl
+        this.seedLease = sl
             ? keepLease(sl.lease, {
                   renewMs: this.o.seedLeaseRenewMs,
                   reopen: sl.reopen,
@@ -231,9 +231,16 @@ export class ProxyAgent {
         try {
             return await this.serve();
         } catch (e) {
-            await this.seedLease?.stop();
+            await this.releaseSeedLease();
             throw e;
         }
+    }
+
+    /** Releases the sealed seed's lease; a later start() renews it again (taking it anew: the service forgot it). */
+    private async releaseSeedLease(): Promise<void> {
+        const keeper = this.seedLease;
+        this.seedLease = undefined;
+        await keeper?.stop();
     }
 
     private async serve(): Promise<ProxyUrls> {
@@ -352,7 +359,7 @@ export class ProxyAgent {
         await this.ops.stop();
         stopTrustTimers(this.trustClock, this.o.quotePolicy);
         this.urls = undefined;
-        await this.seedLease?.stop();
+        await this.releaseSeedLease();
     }
 
     // -----------------------------------------------------------------------------------------------------------
