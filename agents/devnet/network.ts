@@ -111,6 +111,8 @@ export interface RunningDevnet {
     api: OpenAIServer;
     /** The explorer's web pages and JSON API over this chain (`cocoon explorer`). */
     explorerUrl: string;
+    /** The key service the proxy's seed is sealed through (none in a devnet from before sealed seeds). */
+    keyService?: { url: string; stop(): Promise<void> };
     stop(): Promise<void>;
 }
 
@@ -201,6 +203,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<RunningDevnet> {
             say(`• local PCCS (simulated platform, Intel vectors) at ${pccs.url}`);
         }
         // The key service the proxy's sealed seed is opened through (a devnet from before sealed seeds has none).
+        let keyService: RunningDevnet['keyService'];
         const startKeys = async (root: string) => {
             if (!proxySeedIsSealed(dir)) {
                 say(`! this devnet was created before sealed seeds: its proxy keeps the plaintext ${LEGACY_PROXY_SEED} (simulated TEE only); remove ${dir} to start over with a sealed seed`);
@@ -208,6 +211,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<RunningDevnet> {
             }
             const keys = await startDevnetKeyService({ dir, chain: chainSection(devnet.url, root), port: netPorts.keys!, trust: trustSection(netPorts), log: opts.log });
             stops.push(() => keys.stop());
+            keyService = keys;
             say(`• key service (sealed secrets, 'keys' image) at ${keys.url}`);
         };
 
@@ -262,7 +266,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<RunningDevnet> {
         const { url } = await api.start();
         stops.push(() => api.stop());
         say(`\nOpenAI-compatible endpoint: ${url}\nExplorer: ${explorerUrl}\n`);
-        return { endpoint: url, chainUrl: devnet.url, state: net, devnet, backend, proxy, worker, client, api, explorerUrl, stop: stopAll };
+        return { endpoint: url, chainUrl: devnet.url, state: net, devnet, backend, proxy, worker, client, api, explorerUrl, keyService, stop: stopAll };
     } catch (e) {
         await stopAll();
         throw e;

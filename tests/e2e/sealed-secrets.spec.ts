@@ -9,7 +9,8 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { keyPairFromSeed } from '@ton/crypto';
 import { demoRequest, RunningDevnet, startDevnet } from '../../agents/devnet/network';
-import { loadConfigFile, ProxyConfigSchema, WorkerConfigSchema } from '../../agents/config';
+import { KeysConfigSchema, loadConfigFile, ProxyConfigSchema, WorkerConfigSchema } from '../../agents/config';
+import { keyServiceFromConfig } from '../../agents/keys/command';
 import { proxyFromConfig, workerFromConfig } from '../../agents/run';
 import { hex256 } from '../../agents/core/hex';
 import { main } from '../../agents/cli';
@@ -43,12 +44,14 @@ describe('sealed secrets on a real devnet', () => {
     let dir: string;
     let run: RunningDevnet | undefined;
     const extra: { stop(): Promise<void> }[] = [];
+    /** The devnet's log events (the proxy's lease handling among them). */
+    const events: string[] = [];
     let out = '';
     const io = { stdout: (t: string) => void (out += t), stderr: (t: string) => void (out += t) };
 
     beforeAll(async () => {
         dir = mkdtempSync(join(tmpdir(), 'cocoon-sealed-'));
-        run = await startDevnet({ dir, io, demo: false, tokenDelayMs: 0 });
+        run = await startDevnet({ dir, io, demo: false, tokenDelayMs: 0, log: (e) => void events.push(e) });
     });
     afterAll(async () => {
         for (const a of extra.reverse()) await a.stop().catch(() => undefined);
@@ -109,6 +112,19 @@ describe('sealed secrets on a real devnet', () => {
         expect(readFileSync(join(dir, 'keys', 'proxy.sealed')).equals(blob)).toBe(true);
     });
 
+    it('a restarted key service forgets the proxy\'s lease; the running proxy takes it anew after the quiet period, so a clone is still refused', async () => {
+        await run!.keyService!.stop();
+        const again = await keyServiceFromConfig(loadConfigFile(join(dir, 'keys.json'), KeysConfigSchema));
+        extra.push(again);
+        const from = events.length;
+        for (let i = 0; i < 300 && !events.slice(from).includes('keys.lease-reopened'); i++) await new Promise((r) => setTimeout(r, 100));
+        expect(events.slice(from)).toContain('keys.lease-reopened');
+        let errors = '';
+        expect(await main(['proxy', 'enclave-key', '--config', join(dir, 'proxy.json')], { stdout: () => undefined, stderr: (t) => void (errors += t) })).toBe(1);
+        expect(errors).toMatch(/^KEYS_LEASE_HELD: /m);
+        expect(run!.proxy.stats().status).toBe('serving');
+    });
+
     it('the proxy restarts and re-opens its sealed seed: the same enclave key, accepted by the same Proxy contract', async () => {
         const key = run!.proxy.stats().enclaveKey;
         copyFileSync(join(dir, 'keys', 'proxy.sealed'), join(dir, 'keys', 'proxy.sealed.before'));
@@ -139,9 +155,9 @@ describe('sealed secrets on a real devnet', () => {
         delete net.ports.keys;
         writeFileSync(join(dir, 'network.json'), JSON.stringify(net));
         out = '';
-        const events: string[] = [];
+        const from = events.length;
         run = await startDevnet({ dir, io, demo: false, tokenDelayMs: 0, log: (e) => void events.push(e) });
-        expect(events).toContain('keys.plaintext-seed-unchecked'); // the loud warning of a plaintext seed (simulated TEE only)
+        expect(events.slice(from)).toContain('keys.plaintext-seed-unchecked'); // the loud warning of a plaintext seed (simulated TEE only)
         expect(out).toMatch(/this devnet was created before sealed seeds: its proxy keeps the plaintext keys\/proxy\.seed .*remove .* to start over/);
         expect(out).not.toMatch(/key service \(sealed secrets/);
         expect(JSON.parse(readFileSync(join(dir, 'proxy.json'), 'utf8')).seedFile).toBe('keys/proxy.seed');
