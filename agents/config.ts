@@ -437,7 +437,7 @@ export async function commonOf(
         path: (p: string) => at(loaded.dir, p),
     };
 }
-export type Common = Awaited<ReturnType<typeof commonOf>>;
+export type AgentCommon = Awaited<ReturnType<typeof commonOf>>;
 
 /** The client's seed: `seedFile` (the client is not a TEE role; its schema requires the file). */
 export function clientSeedOf(loaded: Loaded<ClientConfigFile>): Buffer {
@@ -473,7 +473,7 @@ export const DEFAULT_WAIT_STARTING_SECONDS = 120;
 export async function teeSeedOf(
     loaded: Loaded<{ seedFile?: string; sealedSeedFile?: string; keyService?: z.infer<typeof KeyServiceSchema> }>,
     role: SealRole,
-    c: Pick<Common, 'chain' | 'wallet' | 'quotePolicy' | 'trustClock'>,
+    c: Pick<AgentCommon, 'chain' | 'wallet' | 'quotePolicy' | 'trustClock'>,
     tee: QuoteProvider,
     log?: Log,
 ): Promise<TeeSeed> {

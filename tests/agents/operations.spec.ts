@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { main } from '../../agents/cli';
-import { ClientConfigSchema, loadConfigFile, ProxyConfigSchema, readSeed, readWalletKey, WorkerConfigSchema } from '../../agents/config';
+import { ClientConfigSchema, loadConfigFile, ProxyConfigSchema, proxyAddressOf, readSeed, readWalletKey, WorkerConfigSchema } from '../../agents/config';
 import { CocoonError } from '../../agents/core/errors';
 
 function capture() {
@@ -135,7 +135,10 @@ describe('cocoon devnet | proxy | worker | client', () => {
             // Allowed: a simulated TEE with a plaintext seed (logged as a warning at start), a worker with no seed at all.
             expect(loadConfigFile(write('ps.json', { ...base, tee: sim, proxy }), ProxyConfigSchema).config.seedFile).toBe('seed');
             expect(loadConfigFile(write('ws.json', { ...base, seedFile: undefined, tee: tdx, worker }), WorkerConfigSchema).config.seedFile).toBeUndefined();
-            expect(loadConfigFile(write('pa.json', { ...base, ...sealed, tee: tdx, proxy: { ledgerFile: 'l' } }), ProxyConfigSchema).config.proxy.address).toBeUndefined();
+            // proxy.address may wait for `cocoon proxy enclave-key`; running the proxy (or its operator commands) needs it
+            const noAddress = loadConfigFile(write('pa.json', { ...base, ...sealed, tee: tdx, proxy: { ledgerFile: 'l' } }), ProxyConfigSchema);
+            expect(noAddress.config.proxy.address).toBeUndefined();
+            expect(codeAndKey(() => proxyAddressOf(noAddress))).toEqual({ code: 'CONFIG_INVALID', key: 'proxy.address' });
         });
 
         it('reads seeds and wallet keys, and refuses malformed ones', async () => {
