@@ -379,7 +379,7 @@ async function deploy(
     ]);
     await gov.sendVote(others[0].sender(), 0n, true);
     await gov.sendExecute(voter.sender(), 0n);
-    if (!(await root.getIsWorkerImageAllowed(image)) || (await root.getModelByName(TEST_MODEL.id)) === null) {
+    if (!(await root.getIsWorkerImageAllowed(image)) || !(await root.getIsKeyImageAllowed(image)) || (await root.getModelByName(TEST_MODEL.id)) === null) {
         throw new DevnetError('DEVNET_DEPLOY', 'the governance proposal did not take effect');
     }
 
