@@ -59,7 +59,7 @@ describe('sealed secrets on a real devnet', () => {
         rmSync(dir, { recursive: true, force: true });
     });
 
-    it('after a paid request, no file under the devnet directory holds the proxy\'s or the worker\'s seed (raw, hex, base64)', async () => {
+    it("after a paid request, no file under the devnet directory holds the proxy's or the worker's seed (raw, hex, base64)", async () => {
         const { cost } = await demoRequest(run!, io);
         expect(cost).toBeGreaterThan(0n);
         const proxySeed = seedOf(run!.proxy);
@@ -112,7 +112,7 @@ describe('sealed secrets on a real devnet', () => {
         expect(readFileSync(join(dir, 'keys', 'proxy.sealed')).equals(blob)).toBe(true);
     });
 
-    it('a restarted key service forgets the proxy\'s lease; the running proxy takes it anew after the quiet period, so a clone is still refused', async () => {
+    it("a restarted key service forgets the proxy's lease; the running proxy takes it anew after the quiet period, so a clone is still refused", async () => {
         await run!.keyService!.stop();
         const again = await keyServiceFromConfig(loadConfigFile(join(dir, 'keys.json'), KeysConfigSchema));
         extra.push(again);
