@@ -361,6 +361,11 @@ export interface ChainWalletOptions {
     clock?: SleepClock;
 }
 
+/** The address of the WalletContractV4 (default wallet id) ChainWallet sends from for `publicKey`. */
+export function walletAddressOf(publicKey: Buffer, workchain = 0): Address {
+    return WalletContractV4.create({ workchain, publicKey }).address;
+}
+
 /**
  * A WalletContractV4 that sends through a Chain. Transfers are serialised (one seqno at a time) and
  * `send` resolves once the wallet's seqno advanced, i.e. the transfer was applied on chain.

@@ -7,6 +7,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, wr
 import { basename, dirname, join } from 'path';
 import { Address } from '@ton/core';
 import type { Log } from '../log';
+import { parseBlob } from './blob';
 import { KeyLease, KeysError, KeyServiceClient, SealRole } from './types';
 
 /** A blob is a few hundred bytes (spec/attestation.md "Sealed secrets"); a larger file is not one. */
@@ -17,7 +18,12 @@ export interface SealedSecretOptions {
     file: string;
     client: KeyServiceClient;
     role: SealRole;
-    owner: Address;
+    /**
+     * The owner the blob is sealed for; or, for a secret that names its own owner (a wallet key owns the wallet's
+     * address), the owner derived from the secret: a new secret is sealed for ownerOf(secret), an existing blob is
+     * opened for the owner its header names and refused (KEYS_UNSEAL_FAILED) unless its secret derives that owner.
+     */
+    owner: Address | ((secret: Buffer) => Address);
     name: string;
     /** Bytes of a new secret (1..128). */
     size: number;
@@ -45,22 +51,28 @@ export interface SealedSecret {
  * lease and proves the round trip) and only then writes the file: a failure anywhere leaves the disk unchanged.
  */
 export async function loadOrCreateSealedSecret(o: SealedSecretOptions): Promise<SealedSecret> {
-    const expect = { role: o.role, owner: o.owner, name: o.name };
+    const existing = readBlob(o.file);
+    const derive = typeof o.owner === 'function' ? o.owner : undefined;
+    const fresh = existing === undefined ? randomBytes(o.size) : undefined;
+    const owner = !derive ? (o.owner as Address) : existing !== undefined ? parseBlob(existing).owner : derive(fresh!);
+    const expect = { role: o.role, owner, name: o.name };
     const reopener = (blob: Buffer, secret: Buffer) => async () => {
         const again = await o.client.unseal(blob, expect);
         if (!again.secret.equals(secret)) throw new KeysError('KEYS_UNSEAL_FAILED', 'the key service opened the blob to another secret', { file: o.file });
         return again.lease;
     };
-    const existing = readBlob(o.file);
     if (existing !== undefined) {
         const { secret, lease } = await whileStarting(o, () => o.client.unseal(existing, expect));
+        if (derive && !derive(secret).equals(owner)) {
+            await lease.release().catch(() => undefined);
+            throw new KeysError('KEYS_UNSEAL_FAILED', `the secret in ${o.file} does not derive the owner its blob names (${owner.toRawString()})`, { file: o.file });
+        }
         o.log?.('keys.unsealed', { file: o.file, role: o.role, name: o.name, lease: lease.id });
         return { secret, created: false, lease, reopen: reopener(existing, secret) };
     }
-    const fresh = randomBytes(o.size);
-    const blob = await o.client.seal({ ...expect, secret: fresh });
+    const blob = await o.client.seal({ ...expect, secret: fresh! });
     const { secret, lease } = await whileStarting(o, () => o.client.unseal(blob, expect));
-    if (!secret.equals(fresh)) {
+    if (!secret.equals(fresh!)) {
         await lease.release().catch(() => undefined);
         throw new KeysError('KEYS_UNSEAL_FAILED', 'the key service opened the new blob to another secret', { file: o.file });
     }
