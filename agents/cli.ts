@@ -9,7 +9,7 @@ import { attestVerifyGpuCommand } from './core/tee/gpu/cli';
 import { chainServeCommand } from './devnet/main';
 import { statusCommand } from './status';
 import { devnetCommand } from './devnet/network';
-import { clientCommand, proxyCommand, proxyEnclaveKeyCommand, workerCommand } from './run';
+import { clientCommand, proxyCommand, proxyEnclaveKeyCommand, walletAddressCommand, workerCommand } from './run';
 import { adminCommand } from './core/admin/command';
 import { modelHashCommand } from './core/model-hash';
 
@@ -40,6 +40,7 @@ export const COMMANDS: Record<string, Record<string, { run: Command; summary: st
             evict: "owner: force a worker's channel into unbonding (EvictWorker)",
         }),
         'enclave-key': { run: proxyEnclaveKeyCommand, summary: "print the proxy's enclave key (opening or creating its sealed seed), to deploy its Proxy contract" },
+        'wallet-address': { run: walletAddressCommand('proxy'), summary: "print the proxy's wallet address to fund (opening or creating its sealed wallet key)" },
     },
     worker: {
         '': { run: (argv, io) => workerCommand(argv, io), summary: 'run a worker from its config file until Ctrl-C' },
@@ -51,6 +52,7 @@ export const COMMANDS: Record<string, Record<string, { run: Command; summary: st
             claim: 'claim the latest signed payout (ClaimPayout)',
             close: 'leave a proxy: claim, then unbond or finish-unbond',
         }),
+        'wallet-address': { run: walletAddressCommand('worker'), summary: "print the worker's wallet address to fund (opening or creating its sealed wallet key)" },
     },
     client: {
         '': { run: (argv, io) => clientCommand(argv, io), summary: 'serve the OpenAI-compatible API, or manage the ClientChannel (balance, topup, withdraw, close)' },

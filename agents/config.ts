@@ -7,9 +7,9 @@ import { randomBytes } from 'crypto';
 import { readFileSync, statSync } from 'fs';
 import { dirname, isAbsolute, resolve } from 'path';
 import { Address } from '@ton/core';
-import { keyPairFromSecretKey, mnemonicToPrivateKey, mnemonicValidate } from '@ton/crypto';
+import { keyPairFromSecretKey, keyPairFromSeed, mnemonicToPrivateKey, mnemonicValidate } from '@ton/crypto';
 import { z } from 'zod';
-import { TonChain } from './core/chain/chain';
+import { TonChain, walletAddressOf } from './core/chain/chain';
 import { TrustClock } from './core/chain/trust-clock';
 import { ChainConfig, loadChainConfig } from './core/chain/config';
 import { ConfigError } from './core/chain/errors';
@@ -138,6 +138,16 @@ const Common = {
     trust: Trust,
 };
 
+/**
+ * A TEE role's wallet: `secretKeyFile` in clear, or `sealedSecretKeyFile`, a key-service blob of its Ed25519 seed
+ * created inside the TD at first start (spec/operations.md "Seeds"); exactly one.
+ */
+const TeeWallet = z
+    .object({ secretKeyFile: z.string().min(1).optional(), sealedSecretKeyFile: z.string().min(1).optional() })
+    .strict()
+    .refine((w) => (w.secretKeyFile === undefined) !== (w.sealedSecretKeyFile === undefined), { message: 'name exactly one of secretKeyFile and sealedSecretKeyFile', path: ['sealedSecretKeyFile'] });
+type TeeWalletFile = z.infer<typeof TeeWallet>;
+
 /** A real TD never reads its seed from a host file: the host could read it too (spec/operations.md "Seeds"). */
 function noPlaintextSeedInTd(c: { seedFile?: string; tee: { provider: string } }): boolean {
     return c.seedFile === undefined || c.tee.provider !== 'tdx';
@@ -146,10 +156,24 @@ const PLAINTEXT_SEED_REFUSED = {
     message: "a plaintext seed file is refused with tee.provider 'tdx' (the host can read it): the proxy seals its seed (sealedSeedFile + keyService), the worker's is ephemeral (omit seedFile)",
     path: ['seedFile'],
 };
+/** Nor its wallet key, by the same rule: the host could spend the stake and the earnings. */
+function noPlaintextWalletInTd(c: { wallet: TeeWalletFile; tee: { provider: string } }): boolean {
+    return c.wallet.secretKeyFile === undefined || c.tee.provider !== 'tdx';
+}
+const PLAINTEXT_WALLET_REFUSED = {
+    message: "a plaintext wallet.secretKeyFile is refused with tee.provider 'tdx' (the host can read it): seal it (wallet.sealedSecretKeyFile + keyService)",
+    path: ['wallet', 'secretKeyFile'],
+};
+/** The key service is named exactly when something is sealed through it. */
+function keyServiceIffSealed(c: { sealedSeedFile?: string; wallet: TeeWalletFile; keyService?: unknown }): boolean {
+    return (c.sealedSeedFile !== undefined || c.wallet.sealedSecretKeyFile !== undefined) === (c.keyService !== undefined);
+}
+const KEY_SERVICE_IFF_SEALED = { message: 'keyService goes with sealedSeedFile or wallet.sealedSecretKeyFile, and only with them', path: ['keyService'] };
 
 export const ProxyConfigSchema = z
     .object({
         ...Common,
+        wallet: TeeWallet,
         tee: Tee,
         /** The enclave seed as a key-service blob (created at first start); excludes seedFile. */
         sealedSeedFile: z.string().min(1).optional(),
@@ -181,13 +205,17 @@ export const ProxyConfigSchema = z
     })
     .strict()
     .refine((c) => (c.seedFile === undefined) !== (c.sealedSeedFile === undefined), { message: 'name exactly one of seedFile and sealedSeedFile', path: ['sealedSeedFile'] })
-    .refine((c) => (c.sealedSeedFile === undefined) === (c.keyService === undefined), { message: 'sealedSeedFile and keyService go together', path: ['keyService'] })
-    .refine(noPlaintextSeedInTd, PLAINTEXT_SEED_REFUSED);
+    .refine(keyServiceIffSealed, KEY_SERVICE_IFF_SEALED)
+    .refine(noPlaintextSeedInTd, PLAINTEXT_SEED_REFUSED)
+    .refine(noPlaintextWalletInTd, PLAINTEXT_WALLET_REFUSED);
 
 export const WorkerConfigSchema = z
     .object({
         ...Common,
+        wallet: TeeWallet,
         tee: Tee,
+        /** The key service the worker's sealed wallet is opened through (with wallet.sealedSecretKeyFile only). */
+        keyService: KeyServiceSchema.optional(),
         gpu: GpuSchema.optional(),
         worker: z
             .object({
@@ -206,7 +234,9 @@ export const WorkerConfigSchema = z
             .strict(),
     })
     .strict()
-    .refine(noPlaintextSeedInTd, PLAINTEXT_SEED_REFUSED);
+    .refine(keyServiceIffSealed, KEY_SERVICE_IFF_SEALED)
+    .refine(noPlaintextSeedInTd, PLAINTEXT_SEED_REFUSED)
+    .refine(noPlaintextWalletInTd, PLAINTEXT_WALLET_REFUSED);
 
 export const ClientConfigSchema = z
     .object({
@@ -414,28 +444,84 @@ function checkedStatuses(statuses: string[] | undefined): TcbStatus[] | undefine
     return statuses as TcbStatus[] | undefined;
 }
 
+/** What commonOf reads: every agent's chain, wallet and trust; a TEE role's TD and key service for a sealed wallet. */
+export type CommonFile = {
+    chain: Record<string, unknown>;
+    trustClock?: z.infer<typeof TrustClockSchema>;
+    wallet: TeeWalletFile;
+    trust: z.infer<typeof Trust>;
+    tee?: z.infer<typeof Tee>;
+    keyService?: z.infer<typeof KeyServiceSchema>;
+    worker?: unknown;
+};
+
 /** Chain, wallet and peer policy: what every agent needs (its seed: clientSeedOf, teeSeedOf). */
-export async function commonOf(
-    loaded: Loaded<{ chain: Record<string, unknown>; trustClock?: z.infer<typeof TrustClockSchema>; wallet: { secretKeyFile: string }; trust: z.infer<typeof Trust> }>,
-    log?: Log,
-) {
+export async function commonOf(loaded: Loaded<CommonFile>, log?: Log) {
+    const { chainConfig, chain, trustClock } = await chainOf(loaded, log);
+    const quotePolicy = await trustOf(loaded.dir, loaded.config.trust, log, () => trustClock.date());
+    const w = await walletKeyOf(loaded, { chain, quotePolicy, trustClock }, log);
+    // A message's valid_until is judged by the wallet contract's now(): dated (and its send timed) by chain time.
+    const wallet = new TonChain({ config: chainConfig }).wallet(keyPairFromSecretKey(w.secretKey), { clock: { now: () => trustClock.now(), sleep: systemClock.sleep } });
+    return {
+        chainConfig,
+        chain,
+        wallet,
+        /** A sealed wallet's lease, held while the agent runs (renewed like the seed's) and released when it stops. */
+        walletLease: w.lease,
+        trustClock,
+        quotePolicy,
+        gpuTrust: await gpuTrustOf(loaded.dir, loaded.config.trust.gpu),
+        path: (p: string) => at(loaded.dir, p),
+    };
+}
+
+/** The chain the config names and its clock of trust, started (what commonOf and the operator commands share). */
+export async function chainOf(loaded: Loaded<Pick<CommonFile, 'chain' | 'trustClock'>>, log?: Log) {
     const chainConfig = chainConfigOf(loaded);
     if (!chainConfig.rootAddress) throw new ConfigError('chain.rootAddress', 'required: the network is named by its Root contract');
     const chain = new TonChain({ config: chainConfig });
     const trustClock = trustClockOf(chain, loaded.config.trustClock, log);
     await trustClock.start(); // a chain out of reach is logged; evidence checks fail closed until it answers
-    const walletKey = await readWalletKey(loaded.dir, loaded.config.wallet.secretKeyFile);
-    // A message's valid_until is judged by the wallet contract's now(): dated (and its send timed) by chain time.
-    const wallet = new TonChain({ config: chainConfig }).wallet(keyPairFromSecretKey(walletKey), { clock: { now: () => trustClock.now(), sleep: systemClock.sleep } });
-    return {
-        chainConfig,
-        chain,
-        wallet,
-        trustClock,
-        quotePolicy: await trustOf(loaded.dir, loaded.config.trust, log, () => trustClock.date()),
-        gpuTrust: await gpuTrustOf(loaded.dir, loaded.config.trust.gpu),
-        path: (p: string) => at(loaded.dir, p),
-    };
+    return { chainConfig, chain, trustClock };
+}
+
+/** A key-service lease the agent keeps while it runs (spec/attestation.md "In the agents"). */
+export interface HeldLease {
+    lease: KeyLease;
+    reopen: () => Promise<KeyLease>;
+    renewMs?: number;
+    /** Whether this start generated the secret (first start). */
+    created: boolean;
+}
+
+/**
+ * The agent's wallet secret key: `wallet.secretKeyFile` in clear, or `wallet.sealedSecretKeyFile`, an Ed25519 seed
+ * sealed for the proxy or worker role and owned by the wallet's own address, opened through the key service (created
+ * inside the TD at first start: the operator funds the address `cocoon proxy|worker wallet-address` prints).
+ */
+export async function walletKeyOf(
+    loaded: Loaded<CommonFile>,
+    c: { chain: TonChain; quotePolicy: Omit<VerifyPolicy, 'at'>; trustClock: TrustClock },
+    log?: Log,
+): Promise<{ secretKey: Buffer; lease?: HeldLease }> {
+    const { wallet, tee, keyService } = loaded.config;
+    if (wallet.secretKeyFile !== undefined) return { secretKey: await readWalletKey(loaded.dir, wallet.secretKeyFile) };
+    if (wallet.sealedSecretKeyFile === undefined || tee === undefined || keyService === undefined) {
+        throw new ConfigError('wallet.sealedSecretKeyFile', 'a sealed wallet needs the TD (tee) and the key service (keyService) of a proxy or worker config');
+    }
+    const client = createKeyServiceClient({ url: keyService.url, tee: await teeOf(loaded.dir, tee), quotePolicy: c.quotePolicy, chain: c.chain, clock: c.trustClock });
+    const s = await loadOrCreateSealedSecret({
+        file: at(loaded.dir, wallet.sealedSecretKeyFile),
+        client,
+        role: loaded.config.worker !== undefined ? 'worker' : 'proxy',
+        owner: (seed) => walletAddressOf(keyPairFromSeed(seed).publicKey),
+        name: 'wallet',
+        size: SEED_BYTES,
+        waitStartingMs: (keyService.waitStartingSeconds ?? DEFAULT_WAIT_STARTING_SECONDS) * 1000,
+        log,
+    });
+    const renewMs = keyService.renewSeconds === undefined ? undefined : keyService.renewSeconds * 1000;
+    return { secretKey: keyPairFromSeed(s.secret).secretKey, lease: { lease: s.lease, reopen: s.reopen, renewMs, created: s.created } };
 }
 export type AgentCommon = Awaited<ReturnType<typeof commonOf>>;
 

@@ -53,10 +53,14 @@ export async function proxyFromConfig(loaded: Loaded<ProxyConfigFile>, log?: Log
     const c = await commonOf(loaded, log);
     const p = loaded.config.proxy;
     const tee = await teeOf(loaded.dir, loaded.config.tee);
-    const s = await teeSeedOf(loaded, 'proxy', c, tee, log);
-    return newProxyAgent(s.lease, {
+    const s = await teeSeedOf(loaded, 'proxy', c, tee, log).catch(async (e) => {
+        await c.walletLease?.lease.release().catch(() => undefined);
+        throw e;
+    });
+    return newProxyAgent([s.lease, c.walletLease?.lease], {
         chain: c.chain,
         wallet: c.wallet,
+        walletLease: c.walletLease,
         proxyAddress,
         seed: s.seed,
         seedLease: s.lease && { lease: s.lease, reopen: s.reopen },
@@ -85,12 +89,12 @@ export async function proxyFromConfig(loaded: Loaded<ProxyConfigFile>, log?: Log
     });
 }
 
-/** A ProxyAgent; options it refuses release the sealed seed's lease they came with. */
-async function newProxyAgent(lease: KeyLease | undefined, o: ProxyAgentOptions): Promise<ProxyAgent> {
+/** A ProxyAgent; options it refuses release the sealed seed's and wallet's leases they came with. */
+async function newProxyAgent(leases: (KeyLease | undefined)[], o: ProxyAgentOptions): Promise<ProxyAgent> {
     try {
         return new ProxyAgent(o);
     } catch (e) {
-        await lease?.release().catch(() => undefined);
+        await Promise.all(leases.map((l) => l?.release().catch(() => undefined)));
         throw e;
     }
 }
@@ -102,6 +106,7 @@ async function newProxyAgent(lease: KeyLease | undefined, o: ProxyAgentOptions):
 export async function proxyEnclaveKey(loaded: Loaded<ProxyConfigFile>, log?: Log): Promise<{ enclaveKey: Buffer; created: boolean; source: string }> {
     const c = await commonOf(loaded, log);
     try {
+        await c.walletLease?.lease.release();
         const s = await teeSeedOf(loaded, 'proxy', c, await teeOf(loaded.dir, loaded.config.tee), log);
         await s.lease?.release();
         return { enclaveKey: keyPairFromSeed(s.seed).publicKey, created: s.created ?? false, source: s.source };
@@ -127,6 +132,41 @@ export function proxyEnclaveKeyCommand(argv: string[], io: CommandIo): Promise<n
     });
 }
 
+/**
+ * The address of a proxy's or worker's wallet, the one to fund: opens, or at first start creates, its sealed wallet key
+ * inside the TD exactly as the agent does, then releases the lease so the agent can take it.
+ */
+export async function agentWalletAddress(loaded: Loaded<ProxyConfigFile | WorkerConfigFile>, log?: Log): Promise<{ address: Address; sealed: boolean; created: boolean }> {
+    const c = await commonOf(loaded, log);
+    try {
+        await c.walletLease?.lease.release();
+        return { address: c.wallet.address, sealed: c.walletLease !== undefined, created: c.walletLease?.created ?? false };
+    } finally {
+        c.trustClock.stop();
+    }
+}
+
+const walletAddressUsage = (role: 'proxy' | 'worker') => `usage: cocoon ${role} wallet-address --config <${role}.json> [--json]
+  Prints the address of the ${role}'s wallet, the one to fund. Run inside the ${role}'s TD: with
+  wallet.sealedSecretKeyFile it opens the sealed wallet key through the key service, creating and sealing a new one at
+  first run, and releases the lease again (stop the ${role} first: while it runs the key service refuses a second
+  holder, KEYS_LEASE_HELD). See spec/operations.md "Seeds".`;
+
+/** \`cocoon proxy|worker wallet-address\`. */
+export function walletAddressCommand(role: 'proxy' | 'worker'): (argv: string[], io: CommandIo) => Promise<number> {
+    return (argv, io) =>
+        agentCommand(io, walletAddressUsage(role), argv, { config: 'value', json: 'switch', 'log-level': 'value' }, async (flags) => {
+            const level = logLevelFlag(flags['log-level']);
+            const loaded = role === 'proxy' ? loadConfigFile(requireConfig(flags), ProxyConfigSchema) : loadConfigFile(requireConfig(flags), WorkerConfigSchema);
+            const w = await agentWalletAddress(loaded, jsonLog(io, role, level));
+            // Raw, and non-bounceable for the first transfer to a wallet not yet deployed.
+            const address = w.address.toRawString();
+            const nonBounceable = w.address.toString({ urlSafe: true, bounceable: false });
+            io.stdout(flags.json ? JSON.stringify({ address, nonBounceable, sealed: w.sealed, created: w.created }) + '\n' : `${address}\n`);
+            return 0;
+        });
+}
+
 export async function workerFromConfig(loaded: Loaded<WorkerConfigFile>, log?: Log): Promise<WorkerAgent> {
     const c = await commonOf(loaded, log);
     const w = loaded.config.worker;
@@ -134,6 +174,7 @@ export async function workerFromConfig(loaded: Loaded<WorkerConfigFile>, log?: L
     return new WorkerAgent({
         chain: c.chain,
         wallet: c.wallet,
+        walletLease: c.walletLease,
         // Ephemeral unless the config names a (simulated-TEE-only) seedFile: nothing the worker keeps depends on its key.
         seed: (await teeSeedOf(loaded, 'worker', c, tee, log)).seed,
         tee,

@@ -4,11 +4,12 @@
 // execute() prints the plan (destination, value, opcode, decoded fields, the fee estimate) and, unless --dry-run,
 // sends it through the config's wallet, waits for the destination's transaction, reads its exit code and waits for
 // the state change the command expects.
+import { resolve } from 'path';
 import { Address, Cell, fromNano, Sender, SenderArguments, Transaction } from '@ton/core';
 import { keyPairFromSecretKey } from '@ton/crypto';
 import { command, CommandIo, FlagSpec, tonFlag, UsageError } from '../core/cli-io';
 import { ChainWallet, TonChain, WalletMessage } from '../core/chain';
-import { commonOf, Loaded, readWalletKey } from '../config';
+import { chainOf, CommonFile, Loaded, readWalletKey, trustOf, walletKeyOf } from '../config';
 import { systemClock } from '../core/clock';
 import * as generated from '../../wrappers/Proxy';
 import { OperatorError } from './errors';
@@ -34,7 +35,7 @@ export interface OperatorContext {
     pollMs: number;
 }
 
-type Cfg = Loaded<{ chain: Record<string, unknown>; wallet: { secretKeyFile: string }; trust: Parameters<typeof commonOf>[0]['config']['trust'] }>;
+type Cfg = Loaded<CommonFile>;
 
 /** The values of an operator command's flags (each command accepts only its own: `extra` of operatorCommand). */
 export interface OperatorFlags {
@@ -65,9 +66,15 @@ export function operatorCommand<C extends Cfg>(
         const f = parsed as OperatorFlags;
         if (f.config === undefined) throw new UsageError('--config <file> is required');
         const loaded = load(f.config);
-        const c = await commonOf(loaded);
-        const key = f.wallet !== undefined ? readWalletKey(process.cwd(), f.wallet) : readWalletKey(loaded.dir, walletFile?.(loaded) ?? loaded.config.wallet.secretKeyFile);
-        const keys = keyPairFromSecretKey(await key);
+        const c = await chainOf(loaded);
+        const other = f.wallet !== undefined ? resolve(f.wallet) : walletFile?.(loaded);
+        // The agent's own sealed wallet opens only inside its TD (and while the agent is stopped: it holds the lease).
+        const key =
+            other !== undefined
+                ? { secretKey: await readWalletKey(loaded.dir, other) }
+                : await walletKeyOf(loaded, { ...c, quotePolicy: await trustOf(loaded.dir, loaded.config.trust, undefined, () => c.trustClock.date()) });
+        await key.lease?.lease.release();
+        const keys = keyPairFromSecretKey(key.secretKey);
         // A transfer expires by the chain's clock (valid_until): the wallet keeps time with the chain's last block.
         const skewMs = (await accountNow(c.chain, c.chain.wallet(keys).address)).now * 1000 - Date.now();
         const wallet = c.chain.wallet(keys, { clock: { now: () => Date.now() + skewMs, sleep: systemClock.sleep } });

@@ -26,6 +26,8 @@ export interface ProxyAgentOptions {
     seedLease?: { lease: KeyLease; reopen?: () => Promise<KeyLease> };
     /** How often seedLease is renewed; default 20 000 ms. */
     seedLeaseRenewMs?: number;
+    /** The lease on a sealed wallet key, kept by the same rules as seedLease (renewed every `renewMs`, default 20 000). */
+    walletLease?: { lease: KeyLease; reopen?: () => Promise<KeyLease>; renewMs?: number };
     tee: QuoteProvider;
     /** Quote policy for workers' attestations (trusted roots, collateral, TCB statuses). */
     quotePolicy: Omit<VerifyPolicy, 'at'>;

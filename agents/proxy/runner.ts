@@ -73,7 +73,8 @@ export class ProxyAgent {
     private readonly trustClock: Clock;
     private readonly keys: { publicKey: Buffer; secretKey: Buffer };
     private readonly enclaveKey: bigint;
-    private seedLease?: LeaseKeeper;
+    /** The sealed seed's and the sealed wallet's leases, kept from start() until stop(). */
+    private leases: LeaseKeeper[] = [];
     /** Metrics and the ops server (spec/operations.md, "Observability"); models labelled once Root lists them. */
     readonly ops: AgentOps;
     private readonly counters: ProxyCounters;
@@ -218,29 +219,29 @@ export class ProxyAgent {
     async start(): Promise<ProxyUrls> {
         if (this.urls) return this.urls;
         await resumeTrustClock(this.trustClock); // after a stop()
-        const sl = this.o.seedLease;
-        this.seedLease = sl
-            ? keepLease(sl.lease, {
-                  renewMs: this.o.seedLeaseRenewMs,
-                  reopen: sl.reopen,
-                  // Another TD holds our seed now: sign nothing more with it.
-                  onLost: (e) => void this.halt(new ProxyError('PROXY_HALTED', `another TD holds the sealed seed's lease: ${e.message}`, { reason: 'seed-lease-lost' })),
-                  log: (e, f) => this.log(e, f),
-              })
-            : undefined;
+        const keep = (what: 'seed' | 'wallet', l: NonNullable<ProxyAgentOptions['seedLease']>, renewMs: number | undefined) =>
+            keepLease(l.lease, {
+                renewMs,
+                reopen: l.reopen,
+                // Another TD holds our seed or wallet key now: sign nothing more with it.
+                onLost: (e) => void this.halt(new ProxyError('PROXY_HALTED', `another TD holds the sealed ${what}'s lease: ${e.message}`, { reason: `${what}-lease-lost` })),
+                log: (e, f) => this.log(e, f),
+            });
+        const { seedLease, walletLease } = this.o;
+        this.leases = [...(seedLease ? [keep('seed', seedLease, this.o.seedLeaseRenewMs)] : []), ...(walletLease ? [keep('wallet', walletLease, walletLease.renewMs)] : [])];
         try {
             return await this.serve();
         } catch (e) {
-            await this.releaseSeedLease();
+            await this.releaseLeases();
             throw e;
         }
     }
 
-    /** Releases the sealed seed's lease; a later start() renews it again (taking it anew: the service forgot it). */
-    private async releaseSeedLease(): Promise<void> {
-        const keeper = this.seedLease;
-        this.seedLease = undefined;
-        await keeper?.stop();
+    /** Releases the sealed secrets' leases; a later start() renews them again (taking them anew: the service forgot them). */
+    private async releaseLeases(): Promise<void> {
+        const keepers = this.leases;
+        this.leases = [];
+        await Promise.all(keepers.map((k) => k.stop()));
     }
 
     private async serve(): Promise<ProxyUrls> {
@@ -359,7 +360,7 @@ export class ProxyAgent {
         await this.ops.stop();
         stopTrustTimers(this.trustClock, this.o.quotePolicy);
         this.urls = undefined;
-        await this.releaseSeedLease();
+        await this.releaseLeases();
     }
 
     // -----------------------------------------------------------------------------------------------------------

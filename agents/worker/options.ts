@@ -7,6 +7,7 @@ import { Address } from '@ton/core';
 import { ChainWallet, TonChain } from '../core/chain';
 import { Clock, SleepClock } from '../core/clock';
 import { Log } from '../core/log';
+import type { KeyLease } from '../core/keys/types';
 import { QuoteProvider, VerifyPolicy } from '../core/tee/types';
 import type { GpuEvidenceSource } from '../core/tee/gpu/source';
 import { MAX_MODELS, MAX_WORKER_CAPACITY } from '../core/wire';
@@ -33,6 +34,11 @@ export interface WorkerAgentOptions {
     wallet: ChainWallet;
     /** 32-byte Ed25519 seed: the RA-TLS key = the receipt key. */
     seed: Buffer;
+    /**
+     * The key service's lease on a sealed wallet key (agents/core/keys/sealed-file.ts): renewed every `renewMs` while
+     * running (taken anew by `reopen` when the service forgot it), released by stop(); lost to another TD, the worker stops.
+     */
+    walletLease?: { lease: KeyLease; reopen?: () => Promise<KeyLease>; renewMs?: number };
     /** ≥ 32-byte seed of the HPKE key; default SHA-256("cocoon-ts/worker/hpke-seed/v1" ‖ seed). */
     hpkeSeed?: Buffer;
     tee: QuoteProvider;

@@ -18,6 +18,7 @@ import { ChainWallet, hex256, RootConfig, TonChain } from '../core/chain';
 import { Clock, SleepClock, systemClock } from '../core/clock';
 import { stopTrustTimers, trustClockMetrics, withTrustClock } from '../core/chain/trust-clock';
 import { Log, noLog } from '../core/log';
+import { keepLease, LeaseKeeper } from '../core/keys/sealed-file';
 import { CocoonError } from '../core/errors';
 import { deriveHpkeKeyPair, HpkeKeyPair, ReplayCache } from '../core/hpke';
 import { backendKindOf, ed25519KeyPairFromSeed, encodeWorkerConfig, PeerVerifier, RaTlsIdentity, WorkerConfigModel } from '../core/transport';
@@ -80,6 +81,8 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
     private pollTimer?: NodeJS.Timeout;
     private polling?: Promise<void>;
     private phase: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+    /** The sealed wallet's lease, kept from start() until stop(). */
+    private walletLease?: LeaseKeeper;
     private readonly counters: WorkerCounters;
     /** Metrics and the ops server (spec/operations.md, "Observability"); models labelled by the offers. */
     readonly ops: AgentOps;
@@ -190,6 +193,19 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
             throw e;
         }
         this.phase = 'running';
+        const wl = this.opts.walletLease;
+        this.walletLease = wl
+            ? keepLease(wl.lease, {
+                  renewMs: wl.renewMs,
+                  reopen: wl.reopen,
+                  // Another TD holds our wallet key now: claim and stake nothing more with it.
+                  onLost: (e) => {
+                      this.log('worker.wallet-lease-lost', { message: e.message });
+                      void this.stop();
+                  },
+                  log: this.log,
+              })
+            : undefined;
         const root = this.chain.cachedRootConfig!;
         const wanted = this.opts.proxies ?? [...root.proxies.keys()].map((r) => Address.parse(r));
         for (const p of wanted) this.addLink(p, root);
@@ -220,6 +236,7 @@ export class WorkerAgent extends EventEmitter<WorkerAgentEvents> implements Conn
         this.identity.stop();
         await this.ops.stop();
         stopTrustTimers(this.trustClock, this.opts.quotePolicy);
+        await this.walletLease?.stop();
         this.phase = 'stopped';
         this.log('worker.stopped', this.counters.totals());
     }

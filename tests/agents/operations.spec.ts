@@ -45,6 +45,8 @@ describe('cocoon devnet | proxy | worker | client', () => {
         [['proxy'], /--config <file> is required/],
         [['proxy', 'enclave-key'], /--config <file> is required/],
         [['proxy', 'enclave-key', '--config', 'p.json', '--key', 'x'], /unknown argument --key/],
+        [['proxy', 'wallet-address'], /--config <file> is required/],
+        [['worker', 'wallet-address', '--config', 'w.json', '--wallet', 'x'], /unknown argument --wallet/],
         [['worker', '--bogus'], /unknown argument --bogus/],
         [['client', 'withdraw', '--config'], /--config: missing value/],
         [['devnet', '--port', 'x'], /--port: expected 0..65535/],
@@ -69,8 +71,9 @@ describe('cocoon devnet | proxy | worker | client', () => {
             wallet: { secretKeyFile: 'wallet' },
             trust: { simulatedTeeFile: 'tee.json' },
         };
-        /** A real TD's proxy keeps its seed sealed (spec/operations.md "Seeds"); JSON drops the undefined seedFile. */
-        const sealed = { seedFile: undefined, sealedSeedFile: 'proxy.sealed', keyService: { url: 'https://127.0.0.1:1' } };
+        /** A real TD keeps its wallet key sealed, and the proxy its seed (spec/operations.md "Seeds"); JSON drops the undefined seedFile. */
+        const tdWallet = { wallet: { sealedSecretKeyFile: 'wallet.sealed' }, keyService: { url: 'https://127.0.0.1:1' } };
+        const sealed = { seedFile: undefined, sealedSeedFile: 'proxy.sealed', ...tdWallet };
         const write = (name: string, value: unknown) => {
             const p = join(dir, name);
             writeFileSync(p, typeof value === 'string' ? value : JSON.stringify(value));
@@ -103,16 +106,16 @@ describe('cocoon devnet | proxy | worker | client', () => {
             const p = loadConfigFile(write('pk.json', { ...base, ...sealed, tee: { provider: 'tdx' }, proxy }), ProxyConfigSchema).config.proxy;
             expect([p.watchIntervalMs, p.channelCheckMs]).toEqual([1000, 2000]);
             const worker = { models: [{ name: 'm', coefficient: 1000 }], backendUrl: 'http://127.0.0.1:9/', capacity: 4, stateFile: 's', replayCacheSize: 1024 };
-            expect(loadConfigFile(write('wk.json', { ...base, seedFile: undefined, tee: { provider: 'tdx' }, worker }), WorkerConfigSchema).config.worker.replayCacheSize).toBe(1024);
+            expect(loadConfigFile(write('wk.json', { ...base, seedFile: undefined, ...tdWallet, tee: { provider: 'tdx' }, worker }), WorkerConfigSchema).config.worker.replayCacheSize).toBe(1024);
             expect(loadConfigFile(write('ck.json', { ...base, client: { stateFile: 's', maxRequestCostTon: '0.05' } }), ClientConfigSchema).config.client.maxRequestCostTon).toBe('0.05');
             expect(codeAndKey(() => loadConfigFile(write('pk2.json', { ...base, ...sealed, tee: { provider: 'tdx' }, proxy: { ...proxy, watchIntervalMs: -1 } }), ProxyConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key: 'proxy.watchIntervalMs' });
-            expect(codeAndKey(() => loadConfigFile(write('wk2.json', { ...base, seedFile: undefined, tee: { provider: 'tdx' }, worker: { ...worker, replayCacheSize: 1 << 25 } }), WorkerConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key: 'worker.replayCacheSize' });
+            expect(codeAndKey(() => loadConfigFile(write('wk2.json', { ...base, seedFile: undefined, ...tdWallet, tee: { provider: 'tdx' }, worker: { ...worker, replayCacheSize: 1 << 25 } }), WorkerConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key: 'worker.replayCacheSize' });
             expect(codeAndKey(() => loadConfigFile(write('ck2.json', { ...base, client: { stateFile: 's', maxRequestCostTon: 'lots' } }), ClientConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key: 'client.maxRequestCostTon' });
         });
 
         it('refuses a worker model list that is empty and a TON amount with too many decimals', () => {
             const worker = { models: [], backendUrl: 'http://127.0.0.1:9/', capacity: 4, stateFile: 's' };
-            expect(codeAndKey(() => loadConfigFile(write('w2.json', { ...base, seedFile: undefined, tee: { provider: 'tdx' }, worker }), WorkerConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key: 'worker.models' });
+            expect(codeAndKey(() => loadConfigFile(write('w2.json', { ...base, seedFile: undefined, ...tdWallet, tee: { provider: 'tdx' }, worker }), WorkerConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key: 'worker.models' });
             expect(codeAndKey(() => loadConfigFile(write('c2.json', { ...base, client: { stateFile: 's', depositTon: '1.0000000001' } }), ClientConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key: 'client.depositTon' });
             expect(codeAndKey(() => loadConfigFile(write('c3.json', '{"chain": '), ClientConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key: 'config' });
         });
@@ -134,11 +137,38 @@ describe('cocoon devnet | proxy | worker | client', () => {
             for (const [cfg, schema, key] of bad) expect(codeAndKey(() => loadConfigFile(write('seed.json', cfg), schema as typeof ProxyConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key });
             // Allowed: a simulated TEE with a plaintext seed (logged as a warning at start), a worker with no seed at all.
             expect(loadConfigFile(write('ps.json', { ...base, tee: sim, proxy }), ProxyConfigSchema).config.seedFile).toBe('seed');
-            expect(loadConfigFile(write('ws.json', { ...base, seedFile: undefined, tee: tdx, worker }), WorkerConfigSchema).config.seedFile).toBeUndefined();
+            expect(loadConfigFile(write('ws.json', { ...base, seedFile: undefined, ...tdWallet, tee: tdx, worker }), WorkerConfigSchema).config.seedFile).toBeUndefined();
             // proxy.address may wait for `cocoon proxy enclave-key`; running the proxy (or its operator commands) needs it
             const noAddress = loadConfigFile(write('pa.json', { ...base, ...sealed, tee: tdx, proxy: { ledgerFile: 'l' } }), ProxyConfigSchema);
             expect(noAddress.config.proxy.address).toBeUndefined();
             expect(codeAndKey(() => proxyAddressOf(noAddress))).toEqual({ code: 'CONFIG_INVALID', key: 'proxy.address' });
+        });
+
+        it('wallets: a plaintext wallet.secretKeyFile is refused under tdx for the proxy and the worker, exactly one wallet file, the key service with a sealed one; the client keeps its plaintext wallet', async () => {
+            const proxy = { address: base.chain.rootAddress, ledgerFile: 'l' };
+            const worker = { models: [{ name: 'm', coefficient: 1000 }], backendUrl: 'http://127.0.0.1:9/', capacity: 4, stateFile: 's' };
+            const tdx = { provider: 'tdx' };
+            const sim = { provider: 'simulated', stateFile: 't.json' };
+            const keyService = tdWallet.keyService;
+            const both = { secretKeyFile: 'wallet', sealedSecretKeyFile: 'wallet.sealed' };
+            const bad: [unknown, typeof ProxyConfigSchema | typeof WorkerConfigSchema | typeof ClientConfigSchema, string][] = [
+                [{ ...base, ...sealed, wallet: base.wallet, tee: tdx, proxy }, ProxyConfigSchema, 'wallet.secretKeyFile'],
+                [{ ...base, seedFile: undefined, wallet: base.wallet, tee: tdx, worker }, WorkerConfigSchema, 'wallet.secretKeyFile'],
+                [{ ...base, ...sealed, wallet: both, tee: sim, proxy }, ProxyConfigSchema, 'wallet.sealedSecretKeyFile'],
+                [{ ...base, wallet: {}, tee: sim, worker }, WorkerConfigSchema, 'wallet.sealedSecretKeyFile'],
+                [{ ...base, seedFile: undefined, wallet: tdWallet.wallet, tee: tdx, worker }, WorkerConfigSchema, 'keyService'],
+                [{ ...base, keyService, tee: sim, worker }, WorkerConfigSchema, 'keyService'],
+                [{ ...base, wallet: tdWallet.wallet, tee: sim, proxy }, ProxyConfigSchema, 'keyService'],
+                [{ ...base, wallet: tdWallet.wallet, client: { stateFile: 's' } }, ClientConfigSchema, 'wallet.secretKeyFile'],
+            ];
+            for (const [cfg, schema, key] of bad) expect(codeAndKey(() => loadConfigFile(write('wallet.json', cfg), schema as typeof ProxyConfigSchema))).toEqual({ code: 'CONFIG_INVALID', key });
+            // Allowed: a sealed wallet under a simulated TEE with a plaintext seed (the devnet's proxy), a plaintext wallet with the simulated TEE.
+            expect(loadConfigFile(write('pw.json', { ...base, ...tdWallet, tee: sim, proxy }), ProxyConfigSchema).config.wallet.sealedSecretKeyFile).toBe('wallet.sealed');
+            expect(loadConfigFile(write('ww.json', { ...base, tee: sim, worker }), WorkerConfigSchema).config.wallet.secretKeyFile).toBe('wallet');
+            // The command refuses such a config before it reaches the chain or the key service.
+            const c = capture();
+            expect(await main(['worker', 'wallet-address', '--config', write('ww2.json', { ...base, seedFile: undefined, tee: tdx, worker })], c.io)).toBe(1);
+            expect(c.err()).toMatch(/^CONFIG_INVALID: wallet\.secretKeyFile: a plaintext wallet\.secretKeyFile is refused with tee\.provider 'tdx'/);
         });
 
         it('reads seeds and wallet keys, and refuses malformed ones', async () => {
