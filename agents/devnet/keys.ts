@@ -5,8 +5,10 @@
 // its enclave seed through it into keys/proxy.sealed.
 import { existsSync } from 'fs';
 import { join } from 'path';
+import type { Address } from '@ton/core';
 import type { Log } from '../core/log';
-import { KeysConfigSchema, loadConfigFile } from '../config';
+import { KeysConfigSchema, loadConfigFile, ProxyConfigSchema } from '../config';
+import { agentWalletAddress, proxyEnclaveKey } from '../run';
 import { writeJsonAtomic } from '../core/state-file';
 import { keyServiceFromConfig } from '../keys/command';
 
@@ -26,6 +28,23 @@ export const LEGACY_PROXY_SEED = 'keys/proxy.seed';
  * plaintext keys/proxy.seed and no sealed file), whose Proxy contract names the plaintext seed's key.
  */
 export const proxySeedIsSealed = (dir: string): boolean => existsSync(join(dir, PROXY_SEALED_SEED)) || !existsSync(join(dir, LEGACY_PROXY_SEED));
+
+/** The proxy's sealed wallet key and, in a devnet created before sealed wallets, its plaintext one. */
+export const PROXY_SEALED_WALLET = 'keys/proxy-wallet.sealed';
+export const LEGACY_PROXY_WALLET = 'keys/proxy-wallet.wallet';
+
+/** Whether this devnet's proxy keeps its wallet key sealed: with a sealed seed, unless a plaintext wallet file is left from before. */
+export const proxyWalletIsSealed = (dir: string): boolean => proxySeedIsSealed(dir) && !existsSync(join(dir, LEGACY_PROXY_WALLET));
+
+/**
+ * First run: the proxy's wallet address, funded with `fund`, and its enclave key (to deploy its Proxy for), each
+ * opened, or created and sealed, as `cocoon proxy wallet-address` and `cocoon proxy enclave-key` do from proxy.json.
+ */
+export async function openDevnetProxyKeys(dir: string, fund: (wallet: Address) => Promise<void>, log?: Log): Promise<Buffer> {
+    const load = () => loadConfigFile(join(dir, 'proxy.json'), ProxyConfigSchema);
+    await fund((await agentWalletAddress(load(), log)).address);
+    return (await proxyEnclaveKey(load(), log)).enclaveKey;
+}
 
 /** Writes keys.json (rewritten at each start, like proxy.json) and starts the key service from it. */
 export async function startDevnetKeyService(o: {

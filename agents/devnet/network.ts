@@ -37,8 +37,8 @@ import { ProxyWrapper } from '../../wrappers/Proxy';
 import { toUint256 } from '../../wrappers/payloads';
 import { FeeSimple } from '../../wrappers/fees';
 import { ClientConfigSchema, loadConfigFile, ProxyConfigSchema, WorkerConfigSchema } from '../config';
-import { agentCommand, clientFromConfig, jsonLog, logLevelFlag, proxyEnclaveKey, proxyFromConfig, startAdmin, workerFromConfig } from '../run';
-import { DEVNET_RENEW_SECONDS, LEGACY_PROXY_SEED, PROXY_SEALED_SEED, proxySeedIsSealed, startDevnetKeyService } from './keys';
+import { agentCommand, clientFromConfig, jsonLog, logLevelFlag, proxyFromConfig, startAdmin, workerFromConfig } from '../run';
+import { DEVNET_RENEW_SECONDS, LEGACY_PROXY_SEED, LEGACY_PROXY_WALLET, openDevnetProxyKeys, PROXY_SEALED_SEED, PROXY_SEALED_WALLET, proxySeedIsSealed, proxyWalletIsSealed, startDevnetKeyService } from './keys';
 import { proxyAdminHandlers } from '../proxy/admin';
 import { clientDataDir, workerDataDir } from '../core/admin/command';
 import { clientAdminHandlers } from '../client/admin';
@@ -131,13 +131,13 @@ function writeSecret(path: string, text: string): void {
 
 /**
  * Creates every key file once: the client's seed (32 bytes) and wallet secret keys (64 bytes), hex. The proxy's seed
- * is sealed (keys/proxy.sealed, through the key service) and the worker's is ephemeral: neither is a file in clear.
+ * and wallet key are sealed (keys/proxy*.sealed, through the key service), the worker's seed is ephemeral.
  */
 function ensureKeys(dir: string): void {
     const keys = join(dir, 'keys');
     mkdirSync(keys, { recursive: true });
     writeSecret(join(keys, 'client.seed'), randomBytes(32).toString('hex'));
-    for (const role of [...VOTER_ROLES, 'proxy-owner', 'proxy-wallet', 'worker-wallet', 'client-wallet']) {
+    for (const role of [...VOTER_ROLES, 'proxy-owner', 'worker-wallet', 'client-wallet']) {
         writeSecret(join(keys, `${role}.wallet`), Buffer.from(keyPairFromSeed(randomBytes(32)).secretKey).toString('hex'));
     }
 }
@@ -219,7 +219,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<RunningDevnet> {
             state = await deploy(dir, devnet, image, ports, say, async (root) => {
                 await startKeys(root);
                 writeConfigs(dir, devnet.url, { root, ports });
-                return (await proxyEnclaveKey(loadConfigFile(join(dir, 'proxy.json'), ProxyConfigSchema), opts.log)).enclaveKey;
+                return openDevnetProxyKeys(dir, (wallet) => devnet.faucet(wallet, toNano('20')), opts.log);
             });
         } else await startKeys(state!.root);
         const net = state!;
@@ -291,7 +291,7 @@ function writeConfigs(dir: string, chainUrl: string, net: Pick<NetworkState, 'ro
     writeJsonAtomic(join(dir, 'proxy.json'), {
         chain,
         ...seed,
-        wallet: { secretKeyFile: 'keys/proxy-wallet.wallet' },
+        wallet: proxyWalletIsSealed(dir) ? { sealedSecretKeyFile: PROXY_SEALED_WALLET } : { secretKeyFile: LEGACY_PROXY_WALLET },
         trust,
         tee,
         proxy: {
@@ -354,7 +354,6 @@ async function deploy(
     await faucet(voter, '50');
     for (const w of others) await faucet(w, '10');
     await faucet(owner, '50');
-    await faucet(wallet('proxy-wallet'), '20');
     await faucet(wallet('worker-wallet'), '20');
     await faucet(wallet('client-wallet'), '20');
 

@@ -4,7 +4,7 @@
 // after a paid request no file in it holds either seed in any encoding; the proxy re-opens its sealed seed after a
 // restart; a second proxy on the same blob, or on a tampered copy, gets nothing; a restarted worker serves under a
 // new key.
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { keyPairFromSeed } from '@ton/crypto';
@@ -38,6 +38,8 @@ function holders(dir: string, secret: Buffer): string[] {
 }
 
 // The agents' seeds, read from the running objects' memory (the TD's view), to look for them on the host's disk.
+/** The proxy's wallet secret key (64 bytes: its Ed25519 seed, then the public key), from the same memory. */
+const walletKeyOf = (proxy: ProxyAgent): Buffer => (proxy as unknown as { o: { wallet: { keys: { secretKey: Buffer } } } }).o.wallet.keys.secretKey;
 const seedOf = (agent: ProxyAgent | WorkerAgent): Buffer => (agent as unknown as { o?: { seed: Buffer }; opts?: { seed: Buffer } }).o?.seed ?? (agent as unknown as { opts: { seed: Buffer } }).opts.seed;
 
 describe('sealed secrets on a real devnet', () => {
@@ -70,6 +72,12 @@ describe('sealed secrets on a real devnet', () => {
         expect(files(dir).length).toBeGreaterThan(10);
         expect(holders(dir, proxySeed)).toEqual([]);
         expect(holders(dir, workerSeed)).toEqual([]);
+        // nor the proxy's wallet key (sealed in keys/proxy-wallet.sealed, funded at the address it derives), as its seed or its 64-byte secret key
+        const proxyWallet = walletKeyOf(run!.proxy);
+        expect(holders(dir, proxyWallet.subarray(0, 32))).toEqual([]);
+        expect(holders(dir, proxyWallet)).toEqual([]);
+        expect(existsSync(join(dir, 'keys', 'proxy-wallet.wallet'))).toBe(false);
+        expect(statSync(join(dir, 'keys', 'proxy-wallet.sealed')).mode & 0o777).toBe(0o600);
         expect(readdirSync(join(dir, 'keys')).filter((f) => f.endsWith('.seed'))).toEqual(['client.seed']);
         expect(statSync(join(dir, 'keys', 'proxy.sealed')).mode & 0o777).toBe(0o600);
         // the Proxy contract names the sealed seed's key, which the devnet printed
@@ -106,9 +114,21 @@ describe('sealed secrets on a real devnet', () => {
         bad[bad.length - 1] ^= 0x01;
         writeFileSync(join(dir, 'keys', 'tampered.sealed'), bad, { mode: 0o600 });
         const cfg = JSON.parse(readFileSync(join(dir, 'proxy.json'), 'utf8'));
-        writeFileSync(join(dir, 'proxy-tampered.json'), JSON.stringify({ ...cfg, sealedSeedFile: 'keys/tampered.sealed' }));
+        // the running proxy holds its sealed wallet's lease: this one reaches its seed through the same wallet in clear (simulated TEE)
+        writeFileSync(join(dir, 'keys', 'tampered-test.wallet'), walletKeyOf(run!.proxy).toString('hex'), { mode: 0o600 });
+        const wallet = { secretKeyFile: 'keys/tampered-test.wallet' };
+        writeFileSync(join(dir, 'proxy-tampered.json'), JSON.stringify({ ...cfg, wallet, sealedSeedFile: 'keys/tampered.sealed' }));
         await expect(proxyFromConfig(loadConfigFile(join(dir, 'proxy-tampered.json'), ProxyConfigSchema))).rejects.toMatchObject({ code: 'KEYS_UNSEAL_FAILED' });
         expect(readFileSync(join(dir, 'keys', 'tampered.sealed')).equals(bad)).toBe(true);
+        // a wallet blob swapped for the seed's blob (same owner, another name), or altered, is refused too
+        writeFileSync(join(dir, 'keys', 'swapped-wallet.sealed'), blob, { mode: 0o600 });
+        writeFileSync(join(dir, 'proxy-swapped.json'), JSON.stringify({ ...cfg, wallet: { sealedSecretKeyFile: 'keys/swapped-wallet.sealed' } }));
+        await expect(proxyFromConfig(loadConfigFile(join(dir, 'proxy-swapped.json'), ProxyConfigSchema))).rejects.toMatchObject({ code: 'KEYS_UNSEAL_FAILED' });
+        const walletBad = Buffer.from(readFileSync(join(dir, 'keys', 'proxy-wallet.sealed')));
+        walletBad[walletBad.length - 1] ^= 0x01;
+        writeFileSync(join(dir, 'keys', 'swapped-wallet.sealed'), walletBad, { mode: 0o600 });
+        await expect(proxyFromConfig(loadConfigFile(join(dir, 'proxy-swapped.json'), ProxyConfigSchema))).rejects.toMatchObject({ code: 'KEYS_UNSEAL_FAILED' });
+        rmSync(join(dir, 'keys', 'tampered-test.wallet'));
         expect(readFileSync(join(dir, 'keys', 'proxy.sealed')).equals(blob)).toBe(true);
     });
 
@@ -144,13 +164,16 @@ describe('sealed secrets on a real devnet', () => {
 
     it('a devnet directory from before sealed seeds (plaintext keys/proxy.seed, no sealed file) still starts on its seed and says so', async () => {
         const seed = seedOf(run!.proxy);
+        const run0 = run!.proxy;
         const key = run!.proxy.stats().enclaveKey;
         for (const a of extra.splice(0).reverse()) await a.stop();
         await run!.stop();
         run = undefined;
         // What an older devnet left: the proxy's seed in clear, no sealed blob, no key-service port.
         writeFileSync(join(dir, 'keys', 'proxy.seed'), seed.toString('hex') + '\n', { mode: 0o600 });
+        writeFileSync(join(dir, 'keys', 'proxy-wallet.wallet'), walletKeyOf(run0).toString('hex') + '\n', { mode: 0o600 });
         rmSync(join(dir, 'keys', 'proxy.sealed'));
+        rmSync(join(dir, 'keys', 'proxy-wallet.sealed'));
         const net = JSON.parse(readFileSync(join(dir, 'network.json'), 'utf8'));
         delete net.ports.keys;
         writeFileSync(join(dir, 'network.json'), JSON.stringify(net));
@@ -160,7 +183,7 @@ describe('sealed secrets on a real devnet', () => {
         expect(events.slice(from)).toContain('keys.plaintext-seed-unchecked'); // the loud warning of a plaintext seed (simulated TEE only)
         expect(out).toMatch(/this devnet was created before sealed seeds: its proxy keeps the plaintext keys\/proxy\.seed .*remove .* to start over/);
         expect(out).not.toMatch(/key service \(sealed secrets/);
-        expect(JSON.parse(readFileSync(join(dir, 'proxy.json'), 'utf8')).seedFile).toBe('keys/proxy.seed');
+        expect(JSON.parse(readFileSync(join(dir, 'proxy.json'), 'utf8'))).toMatchObject({ seedFile: 'keys/proxy.seed', wallet: { secretKeyFile: 'keys/proxy-wallet.wallet' } });
         expect(run.proxy.stats().enclaveKey).toBe(key);
         await demoRequest(run, io);
     });
