@@ -504,6 +504,34 @@ describe('ProxyAgent over the devnet', () => {
             await (await w1.connect(urls.workerUrl)).next((f) => f.type === 'hello_ok');
             await client.connect(urls.clientUrl);
         });
+
+        it("keeps a sealed wallet's lease by the same rules: lost to another TD, halts (wallet-lease-lost); releases it at stop", async () => {
+            client.close();
+            w1.close();
+            await agent.stop();
+            const calls: string[] = [];
+            const lease = {
+                id: 'cd'.repeat(32),
+                expiresAt: 0,
+                renew: async () => {
+                    calls.push('renew');
+                    throw new KeysError('KEYS_LEASE_HELD', 'another TD holds the lease on this blob');
+                },
+                release: async () => void calls.push('release'),
+            };
+            agent = new ProxyAgent({ ...opts, chain: net.newChain(), walletLease: { lease, reopen: async () => lease, renewMs: 20 } });
+            urls = await agent.start();
+            for (let i = 0; i < 200 && agent.stats().status !== 'halted'; i++) await new Promise((r) => setTimeout(r, 10));
+            expect(agent.stats().status).toBe('halted');
+            expect(events.filter((e) => e.event === 'proxy.halted').pop()?.fields).toMatchObject({ code: 'PROXY_HALTED', message: expect.stringMatching(/another TD holds the sealed wallet's lease/) });
+            expect(calls).toEqual(['renew']);
+            await agent.stop();
+            expect(calls).toEqual(['renew', 'release']);
+            agent = new ProxyAgent({ ...opts, chain: net.newChain() });
+            urls = await agent.start();
+            await (await w1.connect(urls.workerUrl)).next((f) => f.type === 'hello_ok');
+            await client.connect(urls.clientUrl);
+        });
     });
 
     describe('restart and rollback', () => {
