@@ -36,6 +36,7 @@ import { modelId, toUint256 } from '../../../wrappers/payloads';
 import { FakeConn, FakeProxy } from './fake-proxy';
 import { GLOBAL_ID } from '../../../fixtures/network';
 import { TEST_MODEL } from '../../../agents/backend/test-model';
+import { KeysError } from '../../../agents/core/keys/types';
 
 const COEFFICIENT = 1200n;
 const THRESHOLD = toNano('0.05');
@@ -253,6 +254,29 @@ describe('WorkerAgent', () => {
                 const w = new WorkerAgent(options({ tee: tdx, backendUrl, models: [{ name: 'nobody/none', coefficient: 1000n }] }));
                 await expect(w.start()).rejects.toMatchObject({ code: 'WORKER_MODEL_NOT_REGISTERED' });
             }
+        });
+
+        it("keeps a sealed wallet's lease while running: lost to another TD, the worker stops (worker.wallet-lease-lost) and releases it", async () => {
+            const { wallet: w2 } = await net.fundWallet('worker-wallet-lease', '1');
+            const calls: string[] = [];
+            // The key service's lease as its client returns it (agents/core/keys/client.ts): an external party here.
+            const lease = {
+                id: 'ef'.repeat(32),
+                expiresAt: 0,
+                renew: async () => {
+                    calls.push('renew');
+                    throw new KeysError('KEYS_LEASE_HELD', 'another TD holds the lease on this blob');
+                },
+                release: async () => void calls.push('release'),
+            };
+            // Serves an address Root does not list: started, never staked nor dialled.
+            const w = new WorkerAgent(options({ wallet: w2, seed: seed('worker-wallet-lease'), statePath: join(dir, 'lease.json'), proxies: [w2.address], walletLease: { lease, reopen: async () => lease, renewMs: 20 } }));
+            await w.start();
+            await until(() => calls.includes('release'), 'the worker to stop and release the lease');
+            expect(calls).toEqual(['renew', 'release']);
+            expect(logs).toContainEqual(expect.objectContaining({ event: 'worker.wallet-lease-lost' }));
+            await w.stop(); // already stopped: nothing more
+            expect(calls).toEqual(['renew', 'release']);
         });
 
         it('the simulated TEE allows a remote backend and says so at start with a warning (worker.backend-outside-td)', async () => {
