@@ -3,14 +3,11 @@
 // the config: the agent's 32-byte Ed25519 seed (spec/operations.md "Seeds": the proxy's sealed through the key service
 // in `sealedSeedFile`, the worker's ephemeral, the client's `seedFile` in hex) and `wallet.secretKeyFile` (a TON
 // wallet's 64-byte secret key in hex, or its 24-word mnemonic). Every problem is a ConfigError naming the key.
-import { randomBytes } from 'crypto';
 import { readFileSync, statSync } from 'fs';
 import { dirname, isAbsolute, resolve } from 'path';
 import { Address } from '@ton/core';
-import { keyPairFromSecretKey, keyPairFromSeed, mnemonicToPrivateKey, mnemonicValidate } from '@ton/crypto';
+import { keyPairFromSecretKey, mnemonicToPrivateKey, mnemonicValidate } from '@ton/crypto';
 import { z } from 'zod';
-import { TonChain, walletAddressOf } from './core/chain/chain';
-import { TrustClock } from './core/chain/trust-clock';
 import { ChainConfig, loadChainConfig } from './core/chain/config';
 import { ConfigError } from './core/chain/errors';
 import { parseCollateral, TCB_STATUSES } from './core/tee/collateral';
@@ -19,7 +16,6 @@ import { SimulatedTee } from './core/tee/simulated';
 import { PccsClient } from './core/tee/pccs/client';
 import { CollateralService } from './core/tee/pccs/service';
 import { Log } from './core/log';
-import { systemClock } from './core/clock';
 import { Collateral, INTEL_ROOT_KEY_ID, QuoteProvider, TcbStatus, VerifyPolicy } from './core/tee/types';
 import { DEFAULT_LIMITS, ProxyLimits } from './proxy/guard';
 import { DEFAULT_GPU_TRUST, GpuTrust } from './core/tee/gpu/check';
@@ -27,9 +23,6 @@ import { readRims } from './core/tee/gpu/cli';
 import { SimulatedGpu } from './core/tee/gpu/simulated';
 import { CommandGpuSource, GpuEvidenceSource, SimulatedGpuSource } from './core/tee/gpu/source';
 import { MAX_GPUS } from './core/tee/gpu/bundle';
-import { KeyLease, SealRole } from './core/keys/types';
-import { createKeyServiceClient } from './core/keys/client';
-import { loadOrCreateSealedSecret, SEED_BYTES } from './core/keys/sealed-file';
 
 const MAX_CONFIG_BYTES = 256 * 1024;
 
@@ -146,7 +139,7 @@ const TeeWallet = z
     .object({ secretKeyFile: z.string().min(1).optional(), sealedSecretKeyFile: z.string().min(1).optional() })
     .strict()
     .refine((w) => (w.secretKeyFile === undefined) !== (w.sealedSecretKeyFile === undefined), { message: 'name exactly one of secretKeyFile and sealedSecretKeyFile', path: ['sealedSecretKeyFile'] });
-type TeeWalletFile = z.infer<typeof TeeWallet>;
+export type TeeWalletFile = z.infer<typeof TeeWallet>;
 
 /** A real TD never reads its seed from a host file: the host could read it too (spec/operations.md "Seeds"). */
 function noPlaintextSeedInTd(c: { seedFile?: string; tee: { provider: string } }): boolean {
@@ -301,7 +294,8 @@ export function parseConfig<T>(raw: unknown, schema: z.ZodType<T>): T {
     return r.data;
 }
 
-const at = (dir: string, p: string) => (isAbsolute(p) ? p : resolve(dir, p));
+/** A path of a config file, resolved against the file's directory. */
+export const at = (dir: string, p: string) => (isAbsolute(p) ? p : resolve(dir, p));
 
 function readSecret(dir: string, file: string, key: string): string {
     try {
@@ -444,87 +438,6 @@ function checkedStatuses(statuses: string[] | undefined): TcbStatus[] | undefine
     return statuses as TcbStatus[] | undefined;
 }
 
-/** What commonOf reads: every agent's chain, wallet and trust; a TEE role's TD and key service for a sealed wallet. */
-export type CommonFile = {
-    chain: Record<string, unknown>;
-    trustClock?: z.infer<typeof TrustClockSchema>;
-    wallet: TeeWalletFile;
-    trust: z.infer<typeof Trust>;
-    tee?: z.infer<typeof Tee>;
-    keyService?: z.infer<typeof KeyServiceSchema>;
-    worker?: unknown;
-};
-
-/** Chain, wallet and peer policy: what every agent needs (its seed: clientSeedOf, teeSeedOf). */
-export async function commonOf(loaded: Loaded<CommonFile>, log?: Log) {
-    const { chainConfig, chain, trustClock } = await chainOf(loaded, log);
-    const quotePolicy = await trustOf(loaded.dir, loaded.config.trust, log, () => trustClock.date());
-    const w = await walletKeyOf(loaded, { chain, quotePolicy, trustClock }, log);
-    // A message's valid_until is judged by the wallet contract's now(): dated (and its send timed) by chain time.
-    const wallet = new TonChain({ config: chainConfig }).wallet(keyPairFromSecretKey(w.secretKey), { clock: { now: () => trustClock.now(), sleep: systemClock.sleep } });
-    return {
-        chainConfig,
-        chain,
-        wallet,
-        /** A sealed wallet's lease, held while the agent runs (renewed like the seed's) and released when it stops. */
-        walletLease: w.lease,
-        trustClock,
-        quotePolicy,
-        gpuTrust: await gpuTrustOf(loaded.dir, loaded.config.trust.gpu),
-        path: (p: string) => at(loaded.dir, p),
-    };
-}
-
-/** The chain the config names and its clock of trust, started (what commonOf and the operator commands share). */
-export async function chainOf(loaded: Loaded<Pick<CommonFile, 'chain' | 'trustClock'>>, log?: Log) {
-    const chainConfig = chainConfigOf(loaded);
-    if (!chainConfig.rootAddress) throw new ConfigError('chain.rootAddress', 'required: the network is named by its Root contract');
-    const chain = new TonChain({ config: chainConfig });
-    const trustClock = trustClockOf(chain, loaded.config.trustClock, log);
-    await trustClock.start(); // a chain out of reach is logged; evidence checks fail closed until it answers
-    return { chainConfig, chain, trustClock };
-}
-
-/** A key-service lease the agent keeps while it runs (spec/attestation.md "In the agents"). */
-export interface HeldLease {
-    lease: KeyLease;
-    reopen: () => Promise<KeyLease>;
-    renewMs?: number;
-    /** Whether this start generated the secret (first start). */
-    created: boolean;
-}
-
-/**
- * The agent's wallet secret key: `wallet.secretKeyFile` in clear, or `wallet.sealedSecretKeyFile`, an Ed25519 seed
- * sealed for the proxy or worker role and owned by the wallet's own address, opened through the key service (created
- * inside the TD at first start: the operator funds the address `cocoon proxy|worker wallet-address` prints).
- */
-export async function walletKeyOf(
-    loaded: Loaded<CommonFile>,
-    c: { chain: TonChain; quotePolicy: Omit<VerifyPolicy, 'at'>; trustClock: TrustClock },
-    log?: Log,
-): Promise<{ secretKey: Buffer; lease?: HeldLease }> {
-    const { wallet, tee, keyService } = loaded.config;
-    if (wallet.secretKeyFile !== undefined) return { secretKey: await readWalletKey(loaded.dir, wallet.secretKeyFile) };
-    if (wallet.sealedSecretKeyFile === undefined || tee === undefined || keyService === undefined) {
-        throw new ConfigError('wallet.sealedSecretKeyFile', 'a sealed wallet needs the TD (tee) and the key service (keyService) of a proxy or worker config');
-    }
-    const client = createKeyServiceClient({ url: keyService.url, tee: await teeOf(loaded.dir, tee), quotePolicy: c.quotePolicy, chain: c.chain, clock: c.trustClock });
-    const s = await loadOrCreateSealedSecret({
-        file: at(loaded.dir, wallet.sealedSecretKeyFile),
-        client,
-        role: loaded.config.worker !== undefined ? 'worker' : 'proxy',
-        owner: (seed) => walletAddressOf(keyPairFromSeed(seed).publicKey),
-        name: 'wallet',
-        size: SEED_BYTES,
-        waitStartingMs: (keyService.waitStartingSeconds ?? DEFAULT_WAIT_STARTING_SECONDS) * 1000,
-        log,
-    });
-    const renewMs = keyService.renewSeconds === undefined ? undefined : keyService.renewSeconds * 1000;
-    return { secretKey: keyPairFromSeed(s.secret).secretKey, lease: { lease: s.lease, reopen: s.reopen, renewMs, created: s.created } };
-}
-export type AgentCommon = Awaited<ReturnType<typeof commonOf>>;
-
 /** The client's seed: `seedFile` (the client is not a TEE role; its schema requires the file). */
 export function clientSeedOf(loaded: Loaded<ClientConfigFile>): Buffer {
     return readSeed(loaded.dir, loaded.config.seedFile!);
@@ -535,58 +448,6 @@ export function proxyAddressOf(loaded: Loaded<ProxyConfigFile>): Address {
     const a = loaded.config.proxy.address;
     if (a === undefined) throw new ConfigError('proxy.address', 'required: deploy the Proxy contract for the key `cocoon proxy enclave-key` prints, then name it here');
     return Address.parse(a);
-}
-
-/** A TEE role's seed, and where it came from (spec/operations.md "Seeds"). */
-export interface TeeSeed {
-    seed: Buffer;
-    source: 'sealed' | 'ephemeral' | 'plaintext';
-    /** Sealed: the key service's lease on the blob, held while the agent runs (renew every `renewMs`), and how to take it anew. */
-    lease?: KeyLease;
-    reopen?: () => Promise<KeyLease>;
-    renewMs?: number;
-    /** Sealed: whether this start generated the seed (first start). */
-    created?: boolean;
-}
-
-export const DEFAULT_WAIT_STARTING_SECONDS = 120;
-
-/**
- * The proxy's or worker's seed: sealed (`sealedSeedFile`: opened through the key service, created at first start),
- * plaintext (`seedFile`: only with the simulated TEE, which the schema enforces, and logged as a warning), else
- * ephemeral (32 random bytes at every start: the worker's default; its key is bound afresh by each hello).
- */
-export async function teeSeedOf(
-    loaded: Loaded<{ seedFile?: string; sealedSeedFile?: string; keyService?: z.infer<typeof KeyServiceSchema> }>,
-    role: SealRole,
-    c: Pick<AgentCommon, 'chain' | 'wallet' | 'quotePolicy' | 'trustClock'>,
-    tee: QuoteProvider,
-    log?: Log,
-): Promise<TeeSeed> {
-    const { seedFile, sealedSeedFile, keyService } = loaded.config;
-    if (seedFile !== undefined) {
-        log?.('keys.plaintext-seed-unchecked', { role, file: seedFile, message: 'the seed is a plaintext file the host can read: allowed only with the simulated TEE' });
-        return { seed: readSeed(loaded.dir, seedFile), source: 'plaintext' };
-    }
-    if (sealedSeedFile === undefined || keyService === undefined) return { seed: randomBytes(SEED_BYTES), source: 'ephemeral' };
-    const client = createKeyServiceClient({ url: keyService.url, tee, quotePolicy: c.quotePolicy, chain: c.chain, clock: c.trustClock });
-    const s = await loadOrCreateSealedSecret({
-        file: at(loaded.dir, sealedSeedFile),
-        client,
-        role,
-        owner: c.wallet.address,
-        name: 'seed',
-        size: SEED_BYTES,
-        waitStartingMs: (keyService.waitStartingSeconds ?? DEFAULT_WAIT_STARTING_SECONDS) * 1000,
-        log,
-    });
-    return { seed: s.secret, source: 'sealed', lease: s.lease, reopen: s.reopen, created: s.created, renewMs: keyService.renewSeconds === undefined ? undefined : keyService.renewSeconds * 1000 };
-}
-
-/** The agent's clock of trust over its chain's block time. */
-export function trustClockOf(chain: TonChain, c: z.infer<typeof TrustClockSchema> = {}, log?: Log): TrustClock {
-    const ms = (s: number | undefined) => (s === undefined ? undefined : s * 1000);
-    return new TrustClock({ chainTime: () => chain.getChainTime(), refreshMs: ms(c.refreshSeconds), maxSkewMs: ms(c.maxSkewSeconds), maxStaleMs: ms(c.maxStaleSeconds), log });
 }
 
 /** `cocoon keys serve` (spec/attestation.md "Sealed secrets"): a key service holds no wallet and no seed of its own. */
@@ -611,3 +472,7 @@ export const KeysConfigSchema = z
     })
     .strict();
 export type KeysConfigFile = z.infer<typeof KeysConfigSchema>;
+export type TeeSection = z.infer<typeof Tee>;
+export type TrustSection = z.infer<typeof Trust>;
+export type TrustClockSection = z.infer<typeof TrustClockSchema>;
+export type KeyServiceSection = z.infer<typeof KeyServiceSchema>;

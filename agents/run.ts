@@ -5,22 +5,8 @@ import { Address, fromNano, toNano } from '@ton/core';
 import { keyPairFromSeed } from '@ton/crypto';
 import { jsonLines, Log, LOG_LEVELS, LogLevel } from './core/log';
 import { AGENT_WORDING, command, CommandIo, FlagSpec, Flags, portFlag, tonFlag, UsageError, untilInterrupted } from './core/cli-io';
-import {
-    ClientConfigFile,
-    ClientConfigSchema,
-    clientSeedOf,
-    commonOf,
-    gpuSourceOf,
-    loadConfigFile,
-    Loaded,
-    ProxyConfigFile,
-    ProxyConfigSchema,
-    proxyAddressOf,
-    teeOf,
-    teeSeedOf,
-    WorkerConfigFile,
-    WorkerConfigSchema,
-} from './config';
+import { ClientConfigFile, ClientConfigSchema, clientSeedOf, gpuSourceOf, loadConfigFile, Loaded, ProxyConfigFile, ProxyConfigSchema, proxyAddressOf, teeOf, WorkerConfigFile, WorkerConfigSchema } from './config';
+import { commonOf, teeSeedOf } from './common';
 import { ProxyAgent } from './proxy/agent';
 import { WorkerAgent } from './worker/runner';
 import { CocoonClient } from './client/runner';

@@ -9,7 +9,8 @@ import { Address, Cell, fromNano, Sender, SenderArguments, Transaction } from '@
 import { keyPairFromSecretKey } from '@ton/crypto';
 import { command, CommandIo, FlagSpec, tonFlag, UsageError } from '../core/cli-io';
 import { ChainWallet, TonChain, WalletMessage } from '../core/chain';
-import { chainOf, CommonFile, Loaded, readWalletKey, trustOf, walletKeyOf } from '../config';
+import { Loaded, readWalletKey, trustOf } from '../config';
+import { chainOf, CommonFile, walletKeyOf } from '../common';
 import { systemClock } from '../core/clock';
 import * as generated from '../../wrappers/Proxy';
 import { OperatorError } from './errors';

@@ -12,7 +12,8 @@ import { LocalPccs, simulatedCollaterals } from '../../../../agents/core/tee/pcc
 import { PeerPolicy, PeerVerifier, RaTlsIdentity } from '../../../../agents/core/transport';
 import { TrustClock, withTrustClock } from '../../../../agents/core/chain/trust-clock';
 import { LogFields } from '../../../../agents/core/log';
-import { ClientConfigSchema, parseConfig, trustClockOf } from '../../../../agents/config';
+import { ClientConfigSchema, parseConfig } from '../../../../agents/config';
+import { trustClockOf } from '../../../../agents/common';
 import { ConfigError, TonChain } from '../../../../agents/core/chain';
 
 const MIN = 60_000;
