@@ -11,12 +11,17 @@ export class StateFileError extends CocoonError<(typeof StateFileErrorCodes)[num
 
 /** Writes `value` as pretty JSON atomically and durably. BigInts must be converted by the caller. */
 export function writeJsonAtomic(path: string, value: unknown): void {
+    writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n');
+}
+
+/** Writes `data` to a temporary file (0600), fsyncs it, renames it over `path` and fsyncs the directory. */
+export function writeFileAtomic(path: string, data: string | Buffer): void {
     const dir = dirname(path);
     mkdirSync(dir, { recursive: true });
     const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
     const fd = openSync(tmp, 'w', 0o600);
     try {
-        writeSync(fd, JSON.stringify(value, null, 2) + '\n');
+        writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
         fsyncSync(fd);
     } finally {
         closeSync(fd);

@@ -3,11 +3,11 @@
 // later start. The blob file is what the host sees; the secret exists only in the TD's memory. Opening grants a
 // lease (one live holder per blob) that `keepLease` renews while the agent runs and releases when it stops.
 import { randomBytes } from 'crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'fs';
-import { basename, dirname, join } from 'path';
+import { readFileSync } from 'fs';
 import { Address } from '@ton/core';
 import type { Log } from '../log';
 import { parseBlob } from './blob';
+import { writeFileAtomic } from '../state-file';
 import { KeyLease, KeysError, KeyServiceClient, SealRole } from './types';
 
 /** A blob is a few hundred bytes (spec/attestation.md "Sealed secrets"); a larger file is not one. */
@@ -76,7 +76,7 @@ export async function loadOrCreateSealedSecret(o: SealedSecretOptions): Promise<
         await lease.release().catch(() => undefined);
         throw new KeysError('KEYS_UNSEAL_FAILED', 'the key service opened the new blob to another secret', { file: o.file });
     }
-    writeBlobAtomic(o.file, blob);
+    writeFileAtomic(o.file, blob);
     o.log?.('keys.sealed', { file: o.file, role: o.role, name: o.name, lease: lease.id });
     return { secret, created: true, lease, reopen: reopener(blob, secret) };
 }
@@ -110,27 +110,6 @@ function readBlob(file: string): Buffer | undefined {
         throw new KeysError('KEYS_BAD_REQUEST', `${file} is not a sealed blob (${blob.length} bytes; at most ${MAX_SEALED_FILE_BYTES})`, { file });
     }
     return blob;
-}
-
-/** Written to a temporary file (0600), fsynced, renamed over `file`, the directory fsynced (as state-file.ts does). */
-function writeBlobAtomic(file: string, blob: Buffer): void {
-    const dir = dirname(file);
-    mkdirSync(dir, { recursive: true });
-    const tmp = join(dir, `.${basename(file)}.${process.pid}.tmp`);
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-        writeSync(fd, blob);
-        fsyncSync(fd);
-    } finally {
-        closeSync(fd);
-    }
-    renameSync(tmp, file);
-    const dfd = openSync(dir, 'r');
-    try {
-        fsyncSync(dfd);
-    } finally {
-        closeSync(dfd);
-    }
 }
 
 export interface LeaseKeeper {
