@@ -190,8 +190,8 @@ export function runOnProcess(cmd: Command, name: string): void {
 
 /**
  * A string from outside (chain data anyone may write: model names, proxy endpoints) made safe for one terminal line:
- * control, format (bidi) and line-separator characters become `\uXXXX`, so it cannot move the cursor, recolour the
- * terminal, reverse the text around it or fake another line.
+ * control, format (bidi) and line-separator characters become `\u` escapes with four hex digits (ESC is `\u001b`),
+ * so it cannot move the cursor, recolour the terminal, reverse the text around it or fake another line.
  */
 export function printable(s: string): string {
     return s.replace(/[\p{C}\u2028\u2029]/gu, (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`);

@@ -7,7 +7,7 @@ import type { WorkerConfigPolicy } from '../core/transport/worker-config';
 import type { GpuTrust } from '../core/tee/gpu/check';
 import type { Log } from '../core/log';
 import type { Clock } from '../core/clock';
-import type { KeyLease } from '../core/keys/types';
+import type { LeaseToKeep } from '../core/keys/sealed-file';
 import { ProxyError } from './errors';
 import { ProxyLimits, resolveLimits } from './guard';
 
@@ -23,11 +23,9 @@ export interface ProxyAgentOptions {
      * The key service's lease on a sealed seed (agents/core/keys/sealed-file.ts): renewed while running (taken anew by
      * `reopen` when the service forgot it), released by stop(); lost to another TD, the proxy halts.
      */
-    seedLease?: { lease: KeyLease; reopen?: () => Promise<KeyLease> };
-    /** How often seedLease is renewed; default 20 000 ms. */
-    seedLeaseRenewMs?: number;
-    /** The lease on a sealed wallet key, kept by the same rules as seedLease (renewed every `renewMs`, default 20 000). */
-    walletLease?: { lease: KeyLease; reopen?: () => Promise<KeyLease>; renewMs?: number };
+    seedLease?: LeaseToKeep;
+    /** The lease on a sealed wallet key, kept by the same rules as seedLease (both renewed every `renewMs`, default 20 000). */
+    walletLease?: LeaseToKeep;
     tee: QuoteProvider;
     /** Quote policy for workers' attestations (trusted roots, collateral, TCB statuses). */
     quotePolicy: Omit<VerifyPolicy, 'at'>;
@@ -147,7 +145,10 @@ export function validateOptions(o: ProxyAgentOptions): void {
         const v = o[k];
         ensure(v === undefined || (Number.isInteger(v) && v >= 0 && v <= 2 ** 31 - 1), k, 'must be a non-negative integer');
     }
-    ensure(o.seedLeaseRenewMs === undefined || (Number.isInteger(o.seedLeaseRenewMs) && o.seedLeaseRenewMs >= 1 && o.seedLeaseRenewMs <= 2 ** 31 - 1), 'seedLeaseRenewMs', 'must be a positive integer');
+    for (const k of ['seedLease', 'walletLease'] as const) {
+        const ms = o[k]?.renewMs;
+        ensure(ms === undefined || (Number.isInteger(ms) && ms >= 1 && ms <= 2 ** 31 - 1), `${k}.renewMs`, 'must be a positive integer');
+    }
     ensure(o.host === undefined || (typeof o.host === 'string' && o.host.length > 0), 'host', 'must be a non-empty string');
     ensure(o.metricsHost === undefined || (typeof o.metricsHost === 'string' && o.metricsHost.length > 0), 'metricsHost', 'must be a non-empty string');
     ensure(o.limits === undefined || (typeof o.limits === 'object' && o.limits !== null), 'limits', 'must be an object');

@@ -302,3 +302,22 @@ function lowerBound(xs: number[], x: number): number {
     }
     return lo;
 }
+
+/** The router with each routing decision timed into `times` (stats().routing; bench/scale.ts reads it at 1,000 workers). */
+export class TimedRouter extends Router {
+    constructor(private readonly times: { record(ns: number): void }) {
+        super();
+    }
+    pick(...a: Parameters<Router['pick']>): ReturnType<Router['pick']> {
+        const t = process.hrtime.bigint();
+        const w = super.pick(...a);
+        this.times.record(Number(process.hrtime.bigint() - t));
+        return w;
+    }
+    pickByKeyId(...a: Parameters<Router['pickByKeyId']>): ReturnType<Router['pickByKeyId']> {
+        const t = process.hrtime.bigint();
+        const w = super.pickByKeyId(...a);
+        this.times.record(Number(process.hrtime.bigint() - t));
+        return w;
+    }
+}

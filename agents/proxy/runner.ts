@@ -28,13 +28,13 @@ import { GpuEvidenceChecker } from '../core/tee/gpu/check';
 import { commitCheckMs, ProxyAgentOptions, ProxyUrls, SETTLEMENT_DEFAULTS, validateOptions } from './options';
 import { Commit, Ledger } from './ledger';
 import { ProxyError } from './errors';
-import { Router } from './router';
+import { Router, TimedRouter } from './router';
 import { keepLease, LeaseKeeper } from '../core/keys/sealed-file';
 import { WorkerAdmission } from './worker-admission';
 import { ClientAdmission } from './admission';
 import { CoopWithdrawals } from './coop-withdraw';
 import { HelloGate, ProxyLimits, resolveLimits } from './guard';
-import { buildStats, DurationWindow, ProxyCounters, proxyMetrics, proxyReadiness, ProxyStats } from './stats';
+import { buildStats, ProxyCounters, proxyMetrics, proxyReadiness, ProxyStats } from './stats';
 import { AgentOps, Readiness } from '../core/ops-server';
 import { Settlement, SettleResult } from './settlement';
 import { Commits, rollbackError } from './commits';
@@ -46,25 +46,6 @@ import { WorkerConnection, WorkerHost } from './worker-connection';
 import { connectionHost } from './host';
 
 export type { ProxyAgentOptions, ProxyUrls } from './options';
-
-/** The router with each routing decision timed into stats().routing (bench/scale.ts reads it at 1,000 workers). */
-class TimedRouter extends Router {
-    constructor(private readonly times: DurationWindow) {
-        super();
-    }
-    pick(...a: Parameters<Router['pick']>): ReturnType<Router['pick']> {
-        const t = process.hrtime.bigint();
-        const w = super.pick(...a);
-        this.times.record(Number(process.hrtime.bigint() - t));
-        return w;
-    }
-    pickByKeyId(...a: Parameters<Router['pickByKeyId']>): ReturnType<Router['pickByKeyId']> {
-        const t = process.hrtime.bigint();
-        const w = super.pickByKeyId(...a);
-        this.times.record(Number(process.hrtime.bigint() - t));
-        return w;
-    }
-}
 
 export class ProxyAgent {
     private readonly o: ProxyAgentOptions;
@@ -219,16 +200,16 @@ export class ProxyAgent {
     async start(): Promise<ProxyUrls> {
         if (this.urls) return this.urls;
         await resumeTrustClock(this.trustClock); // after a stop()
-        const keep = (what: 'seed' | 'wallet', l: NonNullable<ProxyAgentOptions['seedLease']>, renewMs: number | undefined) =>
+        const keep = (what: 'seed' | 'wallet', l: NonNullable<ProxyAgentOptions['seedLease']>) =>
             keepLease(l.lease, {
-                renewMs,
+                renewMs: l.renewMs,
                 reopen: l.reopen,
                 // Another TD holds our seed or wallet key now: sign nothing more with it.
                 onLost: (e) => void this.halt(new ProxyError('PROXY_HALTED', `another TD holds the sealed ${what}'s lease: ${e.message}`, { reason: `${what}-lease-lost` })),
                 log: (e, f) => this.log(e, f),
             });
         const { seedLease, walletLease } = this.o;
-        this.leases = [...(seedLease ? [keep('seed', seedLease, this.o.seedLeaseRenewMs)] : []), ...(walletLease ? [keep('wallet', walletLease, walletLease.renewMs)] : [])];
+        this.leases = [...(seedLease ? [keep('seed', seedLease)] : []), ...(walletLease ? [keep('wallet', walletLease)] : [])];
         try {
             return await this.serve();
         } catch (e) {

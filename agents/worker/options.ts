@@ -7,7 +7,7 @@ import { Address } from '@ton/core';
 import { ChainWallet, TonChain } from '../core/chain';
 import { Clock, SleepClock } from '../core/clock';
 import { Log } from '../core/log';
-import type { KeyLease } from '../core/keys/types';
+import type { LeaseToKeep } from '../core/keys/sealed-file';
 import { QuoteProvider, VerifyPolicy } from '../core/tee/types';
 import type { GpuEvidenceSource } from '../core/tee/gpu/source';
 import { MAX_MODELS, MAX_WORKER_CAPACITY } from '../core/wire';
@@ -38,7 +38,7 @@ export interface WorkerAgentOptions {
      * The key service's lease on a sealed wallet key (agents/core/keys/sealed-file.ts): renewed every `renewMs` while
      * running (taken anew by `reopen` when the service forgot it), released by stop(); lost to another TD, the worker stops.
      */
-    walletLease?: { lease: KeyLease; reopen?: () => Promise<KeyLease>; renewMs?: number };
+    walletLease?: LeaseToKeep;
     /** ≥ 32-byte seed of the HPKE key; default SHA-256("cocoon-ts/worker/hpke-seed/v1" ‖ seed). */
     hpkeSeed?: Buffer;
     tee: QuoteProvider;

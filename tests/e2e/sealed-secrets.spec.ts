@@ -8,7 +8,8 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSyn
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { keyPairFromSeed } from '@ton/crypto';
-import { demoRequest, RunningDevnet, startDevnet } from '../../agents/devnet/network';
+import { RunningDevnet, startDevnet } from '../../agents/devnet/network';
+import { demoRequest } from '../../agents/devnet/demo';
 import { KeysConfigSchema, loadConfigFile, ProxyConfigSchema, WorkerConfigSchema } from '../../agents/config';
 import { keyServiceFromConfig } from '../../agents/keys/command';
 import { proxyFromConfig, workerFromConfig } from '../../agents/run';

@@ -6,7 +6,8 @@
 import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { demoRequest, RunningDevnet, startDevnet } from '../../agents/devnet/network';
+import { RunningDevnet, startDevnet } from '../../agents/devnet/network';
+import { demoRequest } from '../../agents/devnet/demo';
 import { LogFields } from '../../agents/core/log';
 import { TrustClock } from '../../agents/core/chain/trust-clock';
 import { CollateralService } from '../../agents/core/tee/pccs/service';

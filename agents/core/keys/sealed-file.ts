@@ -116,6 +116,9 @@ export interface LeaseKeeper {
     stop(): Promise<void>;
 }
 
+/** A lease an agent keeps while it runs: the lease, how to take it anew, how often to renew it. */
+export type LeaseToKeep = Pick<KeepLeaseOptions, 'renewMs' | 'reopen'> & { lease: KeyLease };
+
 export interface KeepLeaseOptions {
     /** Renewal period (default 20 s, a third of the service's default lease). */
     renewMs?: number;

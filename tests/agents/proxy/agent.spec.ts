@@ -489,7 +489,7 @@ describe('ProxyAgent over the devnet', () => {
                 },
                 release: async () => void calls.push('release'),
             };
-            agent = new ProxyAgent({ ...opts, chain: net.newChain(), seedLease: { lease, reopen: async () => lease }, seedLeaseRenewMs: 20 });
+            agent = new ProxyAgent({ ...opts, chain: net.newChain(), seedLease: { lease, reopen: async () => lease, renewMs: 20 } });
             urls = await agent.start();
             for (let i = 0; i < 200 && agent.stats().status !== 'halted'; i++) await new Promise((r) => setTimeout(r, 10));
             expect(agent.stats().status).toBe('halted');
