@@ -29,7 +29,7 @@ import { commitCheckMs, ProxyAgentOptions, ProxyUrls, SETTLEMENT_DEFAULTS, valid
 import { Commit, Ledger } from './ledger';
 import { ProxyError } from './errors';
 import { Router, TimedRouter } from './router';
-import { keepLease, LeaseKeeper } from '../core/keys/sealed-file';
+import { keepLeases, LeaseKeeper } from '../core/keys/sealed-file';
 import { WorkerAdmission } from './worker-admission';
 import { ClientAdmission } from './admission';
 import { CoopWithdrawals } from './coop-withdraw';
@@ -55,7 +55,7 @@ export class ProxyAgent {
     private readonly keys: { publicKey: Buffer; secretKey: Buffer };
     private readonly enclaveKey: bigint;
     /** The sealed seed's and the sealed wallet's leases, kept from start() until stop(). */
-    private leases: LeaseKeeper[] = [];
+    private leases?: LeaseKeeper;
     /** Metrics and the ops server (spec/operations.md, "Observability"); models labelled once Root lists them. */
     readonly ops: AgentOps;
     private readonly counters: ProxyCounters;
@@ -84,6 +84,8 @@ export class ProxyAgent {
     private readonly clientAdmission = new ClientAdmission();
     private modelsByName = new Map<string, { model: Model; id: bigint }>();
     private modelsVersion = -1;
+    /** Root's version the connected workers were last judged against (onRootChanged). */
+    private routedVersion = -1;
 
     private checkingChannels?: Promise<void>;
     private readonly admission: WorkerAdmission;
@@ -200,16 +202,11 @@ export class ProxyAgent {
     async start(): Promise<ProxyUrls> {
         if (this.urls) return this.urls;
         await resumeTrustClock(this.trustClock); // after a stop()
-        const keep = (what: 'seed' | 'wallet', l: NonNullable<ProxyAgentOptions['seedLease']>) =>
-            keepLease(l.lease, {
-                renewMs: l.renewMs,
-                reopen: l.reopen,
-                // Another TD holds our seed or wallet key now: sign nothing more with it.
-                onLost: (e) => void this.halt(new ProxyError('PROXY_HALTED', `another TD holds the sealed ${what}'s lease: ${e.message}`, { reason: `${what}-lease-lost` })),
-                log: (e, f) => this.log(e, f),
-            });
-        const { seedLease, walletLease } = this.o;
-        this.leases = [...(seedLease ? [keep('seed', seedLease)] : []), ...(walletLease ? [keep('wallet', walletLease)] : [])];
+        this.leases = keepLeases({ seed: this.o.seedLease, wallet: this.o.walletLease }, {
+            // Another TD holds our seed or wallet key now: sign nothing more with it.
+            onLost: (what, e) => void this.halt(new ProxyError('PROXY_HALTED', `another TD holds the sealed ${what}'s lease: ${e.message}`, { reason: `${what}-lease-lost` })),
+            log: (e, f) => this.log(e, f),
+        });
         try {
             return await this.serve();
         } catch (e) {
@@ -220,9 +217,9 @@ export class ProxyAgent {
 
     /** Releases the sealed secrets' leases; a later start() renews them again (taking them anew: the service forgot them). */
     private async releaseLeases(): Promise<void> {
-        const keepers = this.leases;
-        this.leases = [];
-        await Promise.all(keepers.map((k) => k.stop()));
+        const keeper = this.leases;
+        this.leases = undefined;
+        await keeper?.stop();
     }
 
     private async serve(): Promise<ProxyUrls> {
@@ -247,6 +244,7 @@ export class ProxyAgent {
         this.startedAt = this.clock.now();
         this.clientCodes(cfg.childCode.clientCode);
         this.refreshModels(cfg);
+        this.routedVersion = cfg.version;
         let urls: ProxyUrls;
         try {
             urls = await this.listen();
@@ -423,8 +421,7 @@ export class ProxyAgent {
     async reloadRoot(): Promise<RootConfig> {
         await this.polling;
         await this.o.chain.refreshIfChanged();
-        // The chain's cache may be fresher than the routing (a hello check read Root): compare with what routing used.
-        if (this.o.chain.cachedRootConfig!.version !== this.modelsVersion) this.onRootChanged();
+        this.onRootChanged();
         return this.o.chain.cachedRootConfig!;
     }
 
@@ -433,7 +430,8 @@ export class ProxyAgent {
         if (this.polling) return this.polling;
         this.polling = (async () => {
             try {
-                if (await this.o.chain.refreshIfChanged()) this.onRootChanged();
+                await this.o.chain.refreshIfChanged();
+                this.onRootChanged();
             } catch (e) {
                 this.log('root.poll-failed', { error: String(e) });
             }
@@ -441,9 +439,11 @@ export class ProxyAgent {
         return this.polling;
     }
 
+    /** Applies Root's cached config to the routing once per version, whichever read refreshed the cache. */
     private onRootChanged(): void {
         const cfg = this.o.chain.cachedRootConfig;
-        if (!cfg) return;
+        if (!cfg || cfg.version === this.routedVersion) return;
+        this.routedVersion = cfg.version;
         this.refreshModels(cfg);
         this.log('root.changed', { version: cfg.version });
         for (const w of [...this.workers.values()]) w.rootChanged(cfg);

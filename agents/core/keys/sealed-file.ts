@@ -183,3 +183,9 @@ export function keepLease(lease: KeyLease, o: KeepLeaseOptions = {}): LeaseKeepe
 
 /** The secret as the proxy and worker use it: exactly 32 bytes. */
 export const SEED_BYTES = 32;
+
+/** keepLease for each lease given, under its name (e.g. `seed`, `wallet`); one stop() releases them all. */
+export function keepLeases(held: Record<string, LeaseToKeep | undefined>, o: { onLost: (what: string, e: KeysError) => void; log?: Log }): LeaseKeeper {
+    const keepers = Object.entries(held).flatMap(([what, l]) => (l ? [keepLease(l.lease, { renewMs: l.renewMs, reopen: l.reopen, onLost: (e) => o.onLost(what, e), log: o.log })] : []));
+    return { stop: async () => void (await Promise.all(keepers.map((k) => k.stop()))) };
+}

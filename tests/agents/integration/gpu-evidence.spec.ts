@@ -50,6 +50,8 @@ describe('GPU evidence required by Root, real agents', () => {
     let dir: string;
     let backend: ReferenceBackend;
     let proxy: ProxyAgent;
+    /** The proxy's chain access: one cache shared by its Root poll and its hello and model checks. */
+    let proxyChain: ReturnType<AgentNetwork['newChain']>;
     let gpu: SimulatedGpu;
     let trust: GpuTrust;
     const workers = new Map<string, WorkerAgent>();
@@ -102,7 +104,7 @@ describe('GPU evidence required by Root, real agents', () => {
         await backend.start();
         deployed = await deployProxyForAgent(net, 'gpu-proxy');
         proxy = new ProxyAgent({
-            ...deployed.agentOptions({ chain: net.newChain(), ledgerPath: join(dir, 'ledger.sqlite') }),
+            ...deployed.agentOptions({ chain: (proxyChain = net.newChain()), ledgerPath: join(dir, 'ledger.sqlite') }),
             gpuTrust: trust,
             commitIntervalMs: 0,
             settleIntervalMs: 0,
@@ -193,6 +195,12 @@ describe('GPU evidence required by Root, real agents', () => {
         expect(routed()).toEqual([[TEST_MODEL.id], [GPU_MODEL]]);
         await net.govern(RootWrapper.registerModelBody({ ...NETWORK_MODEL, requireGpu: true }));
         await until('Root to require a GPU for the test model', async () => (await net.newChain().getRootConfig()).models.get(modelId(TEST_MODEL.id).toString(16).padStart(64, '0'))?.requireGpu === true);
+        // Another read of the proxy's (a hello check, a model look-up) takes the new version into the shared cache
+        // first, so the poll's refreshIfChanged sees nothing new: the routing must still follow the version.
+        await until('the proxy chain to see the new version', async () => {
+            await proxyChain.refreshIfChanged();
+            return proxyChain.cachedRootConfig?.models.get(modelId(TEST_MODEL.id).toString(16).padStart(64, '0'))?.requireGpu === true;
+        });
         await until('the proxy to re-filter its routing', async () => {
             await proxy.pollRoot();
             return JSON.stringify(routed()) === JSON.stringify([[], [GPU_MODEL]]);
